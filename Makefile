@@ -1,0 +1,60 @@
+# Paradise — see README.md. `make run` and `make test` are the two commands
+# a fresh machine needs.
+
+GO        ?= go
+PKGS      := ./...
+# The fuzz and integration suites share one Postgres and Redis; -p bounds
+# how many test binaries run at once on small machines.
+TESTFLAGS ?= -race -count=1 -p 2 -timeout 20m
+
+.PHONY: all generate check-generated build run test lint migration migrate-check bench docs-assets ci
+
+all: build
+
+## generate: regenerate gen/ (ogen, asyncapigen) and ent/ from the contracts and schemas
+generate:
+	$(GO) generate ./ent/ ./gen/
+
+## check-generated: fail if generated code is out of date with its sources
+check-generated: generate
+	@git diff --exit-code -- gen ent go.mod go.sum || { echo "generated code is out of date: run 'make generate' and commit"; exit 1; }
+	@test -z "$$(git status --porcelain -- gen ent)" || { git status --porcelain -- gen ent; echo "untracked generated files: run 'make generate' and commit"; exit 1; }
+
+## build: build bin/paradise
+build:
+	$(GO) build -o bin/paradise ./cmd/paradise
+
+## run: run the service on the embedded default (SQLite + in-process Redis) on :8000
+run:
+	$(GO) run ./cmd/paradise serve
+
+## test: run every test (needs Postgres and Redis, see README)
+test:
+	$(GO) test $(TESTFLAGS) $(PKGS)
+
+## lint: gofmt and go vet
+lint:
+	@out="$$(gofmt -l $$(git ls-files '*.go'))"; test -z "$$out" || { echo "gofmt needed:"; echo "$$out"; exit 1; }
+	$(GO) vet $(PKGS)
+
+## migration: write a new Postgres migration for ent/schema changes (NAME=...)
+migration:
+	@test -n "$(NAME)" || { echo "usage: make migration NAME=short_name"; exit 1; }
+	$(GO) run ./tools/migratediff -name $(NAME)
+
+## migrate-check: fail if ent/schema has changes no migration covers
+migrate-check:
+	$(GO) run ./tools/migratediff -check
+
+## bench: load-test the hot REST paths on Postgres + Redis (not part of CI)
+bench:
+	$(GO) run ./tools/restload
+
+## docs-assets: refresh the vendored ReDoc bundle from the npm registry
+docs-assets:
+	tmp=$$(mktemp -d) && cd $$tmp && npm pack redoc@2.5.4 >/dev/null && tar xzf redoc-2.5.4.tgz && \
+	cp package/bundles/redoc.standalone.js package/bundles/redoc.standalone.js.LICENSE.txt $(CURDIR)/internal/httpapi/assets/ && \
+	cp package/LICENSE $(CURDIR)/internal/httpapi/assets/redoc.LICENSE && rm -rf $$tmp
+
+## ci: everything CI checks
+ci: lint check-generated migrate-check test

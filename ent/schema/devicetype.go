@@ -1,0 +1,37 @@
+package schema
+
+import (
+	"time"
+
+	"entgo.io/ent"
+	"entgo.io/ent/dialect/entsql"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+)
+
+// DeviceType is a hardware model of companion device.
+type DeviceType struct {
+	ent.Schema
+}
+
+// Annotations keeps the table name short and stable.
+func (DeviceType) Annotations() []schema.Annotation {
+	return []schema.Annotation{entsql.Table("device_types")}
+}
+
+// Fields of the DeviceType.
+func (DeviceType) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("name").MaxLen(100).NotEmpty().Unique(),
+		field.String("description").MaxLen(1000).Default(""),
+		field.Time("created_at").Default(time.Now).Immutable(),
+	}
+}
+
+// Edges of the DeviceType.
+func (DeviceType) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.To("devices", Device.Type),
+	}
+}

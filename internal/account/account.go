@@ -1,0 +1,331 @@
+// Package account owns users: registration, logins, profiles, passwords,
+// and the admin's view of users.
+package account
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.uber.org/fx"
+
+	"paradise/ent"
+	"paradise/ent/user"
+	"paradise/internal/apperr"
+	"paradise/internal/auth"
+	"paradise/internal/paging"
+)
+
+// Module provides the account service.
+var Module = fx.Module("account", fx.Provide(NewService))
+
+// Service implements the account use cases over ent and the token store.
+type Service struct {
+	db     *ent.Client
+	tokens *auth.Tokens
+	// dummyHash is checked when a username is unknown, so a login takes as
+	// long for a missing user as for a wrong password.
+	dummyHash string
+}
+
+// NewService returns the account service.
+func NewService(db *ent.Client, tokens *auth.Tokens) (*Service, error) {
+	dummy, err := auth.HashPassword("paradise-dummy-password")
+	if err != nil {
+		return nil, err
+	}
+	return &Service{db: db, tokens: tokens, dummyHash: dummy}, nil
+}
+
+// Principal is an authenticated caller.
+type Principal struct {
+	Session auth.Session
+	User    *ent.User
+}
+
+// Authenticate resolves a token of the given kind to an active user. Admin
+// tokens additionally need a staff user.
+func (s *Service) Authenticate(ctx context.Context, kind auth.Kind, token string) (*Principal, error) {
+	sess, err := s.tokens.Lookup(ctx, kind, token)
+	if errors.Is(err, auth.ErrInvalidToken) {
+		return nil, apperr.Unauthorized("Invalid token.")
+	}
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.db.User.Get(ctx, sess.UserID)
+	if ent.IsNotFound(err) {
+		return nil, apperr.Unauthorized("Invalid token.")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("account: load user %d: %w", sess.UserID, err)
+	}
+	if !u.IsActive {
+		return nil, apperr.Unauthorized("User inactive or deleted.")
+	}
+	if kind == auth.Admin && !u.IsStaff {
+		return nil, apperr.Forbidden("Staff access required.")
+	}
+	return &Principal{Session: sess, User: u}, nil
+}
+
+// RegisterInput is a registration request.
+type RegisterInput struct {
+	Username string
+	Password string
+	Nickname string
+}
+
+// Register creates a user and logs them in.
+func (s *Service) Register(ctx context.Context, in RegisterInput) (*ent.User, string, error) {
+	hash, err := auth.HashPassword(in.Password)
+	if err != nil {
+		return nil, "", err
+	}
+	nickname := strings.TrimSpace(in.Nickname)
+	if nickname == "" {
+		nickname = in.Username
+	}
+	u, err := s.db.User.Create().
+		SetUsername(in.Username).
+		SetPasswordHash(hash).
+		SetNickname(nickname).
+		SetLastLogin(time.Now()).
+		Save(ctx)
+	if ent.IsConstraintError(err) {
+		return nil, "", usernameTaken()
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("account: register: %w", err)
+	}
+	token, err := s.tokens.Issue(ctx, auth.User, u.ID, "")
+	if err != nil {
+		return nil, "", err
+	}
+	return u, token, nil
+}
+
+func usernameTaken() error {
+	return apperr.Field("username", "A user with that username already exists.")
+}
+
+// Login checks a username and password and issues a token of the kind:
+// admin tokens only for staff.
+func (s *Service) Login(ctx context.Context, kind auth.Kind, username, password string) (*ent.User, string, error) {
+	u, err := s.db.User.Query().Where(user.Username(username)).Only(ctx)
+	if ent.IsNotFound(err) {
+		_ = auth.CheckPassword(s.dummyHash, password)
+		return nil, "", apperr.BadRequest("Invalid username or password.")
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("account: login: %w", err)
+	}
+	if err := auth.CheckPassword(u.PasswordHash, password); err != nil {
+		if !errors.Is(err, auth.ErrMismatch) {
+			return nil, "", fmt.Errorf("account: login user %d: %w", u.ID, err)
+		}
+		return nil, "", apperr.BadRequest("Invalid username or password.")
+	}
+	if !u.IsActive {
+		return nil, "", apperr.Forbidden("User account is disabled.")
+	}
+	if kind == auth.Admin && !u.IsStaff {
+		return nil, "", apperr.Forbidden("Staff access required.")
+	}
+	upd := u.Update().SetLastLogin(time.Now())
+	if auth.NeedsRehash(u.PasswordHash) {
+		// Upgrade hashes from the Django system (or older parameters) while
+		// the plain password is at hand.
+		hash, err := auth.HashPassword(password)
+		if err != nil {
+			return nil, "", err
+		}
+		upd.SetPasswordHash(hash)
+	}
+	id := u.ID
+	if u, err = upd.Save(ctx); err != nil {
+		return nil, "", fmt.Errorf("account: login user %d: %w", id, err)
+	}
+	token, err := s.tokens.Issue(ctx, kind, u.ID, "")
+	if err != nil {
+		return nil, "", err
+	}
+	return u, token, nil
+}
+
+// LoginAsDevice issues a device-session token for the owner of the device
+// with the given (normalised) MAC address.
+func (s *Service) LoginAsDevice(ctx context.Context, userID int, mac string) (*ent.User, string, error) {
+	u, err := s.db.User.Get(ctx, userID)
+	if err != nil {
+		return nil, "", fmt.Errorf("account: device login user %d: %w", userID, err)
+	}
+	if !u.IsActive {
+		return nil, "", apperr.Forbidden("The device owner's account is disabled.")
+	}
+	if u, err = u.Update().SetLastLogin(time.Now()).Save(ctx); err != nil {
+		return nil, "", fmt.Errorf("account: device login user %d: %w", userID, err)
+	}
+	token, err := s.tokens.Issue(ctx, auth.User, u.ID, mac)
+	if err != nil {
+		return nil, "", err
+	}
+	return u, token, nil
+}
+
+// Logout revokes the caller's token.
+func (s *Service) Logout(ctx context.Context, p *Principal) error {
+	return s.tokens.Revoke(ctx, p.Session)
+}
+
+// ProfileUpdate holds the profile fields to change; nil keeps a field.
+type ProfileUpdate struct {
+	Nickname  *string
+	Gender    *string
+	Mbti      *string
+	Interests []string // nil keeps; empty clears
+}
+
+// UpdateProfile changes the caller's profile.
+func (s *Service) UpdateProfile(ctx context.Context, p *Principal, in ProfileUpdate) (*ent.User, error) {
+	upd := s.db.User.UpdateOneID(p.User.ID)
+	if in.Nickname != nil {
+		upd.SetNickname(strings.TrimSpace(*in.Nickname))
+	}
+	if in.Gender != nil {
+		g := user.Gender(*in.Gender)
+		if err := user.GenderValidator(g); err != nil {
+			return nil, apperr.Field("gender", fmt.Sprintf("%q is not a valid choice.", *in.Gender))
+		}
+		upd.SetGender(g)
+	}
+	if in.Mbti != nil {
+		upd.SetMbti(strings.ToUpper(*in.Mbti))
+	}
+	if in.Interests != nil {
+		upd.SetInterests(cleanInterests(in.Interests))
+	}
+	u, err := upd.Save(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("account: update profile %d: %w", p.User.ID, err)
+	}
+	return u, nil
+}
+
+// cleanInterests trims tags and drops empty and repeated ones, keeping order.
+func cleanInterests(in []string) []string {
+	out := make([]string, 0, len(in))
+	seen := make(map[string]bool, len(in))
+	for _, tag := range in {
+		tag = strings.TrimSpace(tag)
+		if tag == "" || seen[strings.ToLower(tag)] {
+			continue
+		}
+		seen[strings.ToLower(tag)] = true
+		out = append(out, tag)
+	}
+	return out
+}
+
+// ChangePassword replaces the caller's password after checking the old
+// one, and revokes every other token of the caller.
+func (s *Service) ChangePassword(ctx context.Context, p *Principal, oldPassword, newPassword string) error {
+	if err := auth.CheckPassword(p.User.PasswordHash, oldPassword); err != nil {
+		if errors.Is(err, auth.ErrMismatch) {
+			return apperr.Field("old_password", "Wrong password.")
+		}
+		return fmt.Errorf("account: change password %d: %w", p.User.ID, err)
+	}
+	hash, err := auth.HashPassword(newPassword)
+	if err != nil {
+		return err
+	}
+	if err := s.db.User.UpdateOneID(p.User.ID).SetPasswordHash(hash).Exec(ctx); err != nil {
+		return fmt.Errorf("account: change password %d: %w", p.User.ID, err)
+	}
+	return s.tokens.RevokeUser(ctx, p.User.ID, p.Session)
+}
+
+// Get returns a user by id.
+func (s *Service) Get(ctx context.Context, id int) (*ent.User, error) {
+	u, err := s.db.User.Get(ctx, id)
+	if ent.IsNotFound(err) {
+		return nil, apperr.NotFound("User not found.")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("account: get user %d: %w", id, err)
+	}
+	return u, nil
+}
+
+// List returns a page of users ordered by id, filtered by a
+// case-insensitive substring of username or nickname, and the total count.
+func (s *Service) List(ctx context.Context, search string, page paging.Page) ([]*ent.User, int, error) {
+	q := s.db.User.Query()
+	if search = strings.TrimSpace(search); search != "" {
+		q = q.Where(user.Or(user.UsernameContainsFold(search), user.NicknameContainsFold(search)))
+	}
+	count, err := q.Clone().Count(ctx)
+	if err != nil {
+		return nil, 0, fmt.Errorf("account: count users: %w", err)
+	}
+	if err := page.Check(count); err != nil {
+		return nil, 0, err
+	}
+	users, err := q.Order(ent.Asc(user.FieldID)).Offset(page.Offset()).Limit(page.Size).All(ctx)
+	if err != nil {
+		return nil, 0, fmt.Errorf("account: list users: %w", err)
+	}
+	return users, count, nil
+}
+
+// SetActive enables or disables a user. Disabling revokes all of the user's
+// tokens at once; staff cannot disable themselves.
+func (s *Service) SetActive(ctx context.Context, actor *Principal, id int, active bool) (*ent.User, error) {
+	if !active && actor.User.ID == id {
+		return nil, apperr.Forbidden("You cannot disable your own account.")
+	}
+	u, err := s.db.User.UpdateOneID(id).SetIsActive(active).Save(ctx)
+	if ent.IsNotFound(err) {
+		return nil, apperr.NotFound("User not found.")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("account: set user %d active=%t: %w", id, active, err)
+	}
+	if !active {
+		// Authenticate also rejects inactive users, so a token that
+		// survives a failed revoke is still refused.
+		if err := s.tokens.RevokeUser(ctx, id, auth.Session{}); err != nil {
+			return nil, err
+		}
+	}
+	return u, nil
+}
+
+// CreateSuperuser creates a staff user, or makes an existing one staff with
+// the given password.
+func (s *Service) CreateSuperuser(ctx context.Context, username, password string) (*ent.User, error) {
+	hash, err := auth.HashPassword(password)
+	if err != nil {
+		return nil, err
+	}
+	existing, err := s.db.User.Query().Where(user.Username(username)).Only(ctx)
+	switch {
+	case ent.IsNotFound(err):
+		u, err := s.db.User.Create().SetUsername(username).SetNickname(username).
+			SetPasswordHash(hash).SetIsStaff(true).Save(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("account: create superuser: %w", err)
+		}
+		return u, nil
+	case err != nil:
+		return nil, fmt.Errorf("account: create superuser: %w", err)
+	}
+	u, err := existing.Update().SetPasswordHash(hash).SetIsStaff(true).SetIsActive(true).Save(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("account: create superuser: %w", err)
+	}
+	return u, nil
+}

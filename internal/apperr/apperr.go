@@ -1,0 +1,99 @@
+// Package apperr defines the errors services return to the API layer. Each
+// carries the HTTP status and envelope code it becomes; anything else that
+// reaches a client is an internal error.
+package apperr
+
+import (
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+)
+
+// CodeDeviceNotBound is the business code of a MAC login for a device that
+// is unknown or bound to nobody (kept from the Django system).
+const CodeDeviceNotBound = 4010
+
+// Error is an error a client may see.
+type Error struct {
+	// Status is the HTTP status.
+	Status int
+	// Code is the envelope code: the status unless a business code applies.
+	Code int
+	// Message is safe to show to the client.
+	Message string
+	// Fields lists validation messages per request field, if any.
+	Fields map[string][]string
+	// Err is the cause, for logs; never shown to the client.
+	Err error
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s: %v", e.Message, e.Err)
+	}
+	return e.Message
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+func newError(status int, msg string) *Error {
+	return &Error{Status: status, Code: status, Message: msg}
+}
+
+// BadRequest is a 400 without field detail.
+func BadRequest(msg string) *Error { return newError(http.StatusBadRequest, msg) }
+
+// Unauthorized is a 401: no, invalid, expired or revoked credentials.
+func Unauthorized(msg string) *Error { return newError(http.StatusUnauthorized, msg) }
+
+// Forbidden is a 403: authenticated but not allowed.
+func Forbidden(msg string) *Error { return newError(http.StatusForbidden, msg) }
+
+// NotFound is a 404. Resources the caller may not see are also 404, so
+// their existence does not leak.
+func NotFound(msg string) *Error { return newError(http.StatusNotFound, msg) }
+
+// Conflict is a 409: the request clashes with the current state.
+func Conflict(msg string) *Error { return newError(http.StatusConflict, msg) }
+
+// DeviceNotBound is the 4010 answer of a MAC login.
+func DeviceNotBound() *Error {
+	return &Error{Status: http.StatusNotFound, Code: CodeDeviceNotBound, Message: "Device is not bound to any user."}
+}
+
+// Field is a 400 for one invalid field.
+func Field(name, msg string) *Error {
+	return Validation(map[string][]string{name: {msg}})
+}
+
+// Validation is a 400 listing messages per field; its Message flattens
+// them ("password: This field is required.") in field order.
+func Validation(fields map[string][]string) *Error {
+	e := newError(http.StatusBadRequest, Flatten(fields))
+	e.Fields = fields
+	return e
+}
+
+// Flatten renders field messages as one readable line, fields sorted by
+// name so the message is stable.
+func Flatten(fields map[string][]string) string {
+	names := make([]string, 0, len(fields))
+	for name := range fields {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	parts := make([]string, 0, len(names))
+	for _, name := range names {
+		msgs := strings.Join(fields[name], " ")
+		if name == "" {
+			parts = append(parts, msgs)
+			continue
+		}
+		parts = append(parts, name+": "+msgs)
+	}
+	if len(parts) == 0 {
+		return "Invalid input."
+	}
+	return strings.Join(parts, "; ")
+}

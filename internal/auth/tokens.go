@@ -1,0 +1,255 @@
+// Package auth owns credentials: password hashing and the Redis token
+// store shared by REST and the device hub.
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/fx"
+
+	"paradise/internal/config"
+	"paradise/internal/redisdb"
+)
+
+// Module provides the token store.
+var Module = fx.Module("auth", fx.Provide(NewTokens))
+
+// Kind tells user tokens from admin tokens; a token of one kind never
+// authenticates a route of the other.
+type Kind uint8
+
+const (
+	// User tokens come from login, register and MAC login.
+	User Kind = iota
+	// Admin tokens come from the admin login (staff only).
+	Admin
+)
+
+// prefix is the Django system's key prefix for the kind.
+func (k Kind) prefix() string {
+	if k == Admin {
+		return "admin_token:"
+	}
+	return "token:"
+}
+
+// ErrInvalidToken is returned for a token that is malformed, unknown,
+// expired or revoked.
+var ErrInvalidToken = errors.New("auth: invalid token")
+
+// Session is what a valid token stands for.
+type Session struct {
+	Kind   Kind
+	Token  string
+	UserID int
+	// MAC is set for device sessions (tokens from MAC login): the hub
+	// treats such a connection as the device itself.
+	MAC string
+}
+
+// Tokens stores tokens in Redis with the Django system's layout:
+// token:{token} and admin_token:{token} hold the user id. Beside them,
+// token_mac:{token} marks a device session and user_tokens:{user_id} indexes
+// a user's tokens so they can all be revoked at once.
+type Tokens struct {
+	rdb  *redis.Client
+	keys redisdb.Keys
+	ttl  time.Duration
+}
+
+// NewTokens returns the token store.
+func NewTokens(rdb *redis.Client, keys redisdb.Keys, cfg config.Config) *Tokens {
+	return &Tokens{rdb: rdb, keys: keys, ttl: cfg.TokenTTL}
+}
+
+// pruneAbove is the index size above which Issue drops index entries whose
+// tokens expired; devices log in on every boot, so indexes grow.
+const pruneAbove = 64
+
+// Issue creates a token for the user. A non-empty mac makes it a device
+// session.
+func (t *Tokens) Issue(ctx context.Context, kind Kind, userID int, mac string) (string, error) {
+	var raw [16]byte // 128 bits
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", fmt.Errorf("auth: token: %w", err)
+	}
+	token := hex.EncodeToString(raw[:])
+	index := t.indexKey(userID)
+	var card *redis.IntCmd
+	_, err := t.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, t.keys.Key(kind.prefix(), token), strconv.Itoa(userID), t.ttl)
+		if mac != "" {
+			p.Set(ctx, t.keys.Key("token_mac:", token), mac, t.ttl)
+		}
+		p.SAdd(ctx, index, kind.prefix()+token)
+		p.Expire(ctx, index, t.ttl)
+		card = p.SCard(ctx, index)
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("auth: issue token: %w", err)
+	}
+	if card.Val() > pruneAbove {
+		if err := t.prune(ctx, index); err != nil {
+			return "", err
+		}
+	}
+	return token, nil
+}
+
+// Lookup resolves a token of the given kind.
+func (t *Tokens) Lookup(ctx context.Context, kind Kind, token string) (Session, error) {
+	if !wellFormed(token) {
+		return Session{}, ErrInvalidToken
+	}
+	keys := []string{t.keys.Key(kind.prefix(), token)}
+	if kind == User {
+		keys = append(keys, t.keys.Key("token_mac:", token))
+	}
+	vals, err := t.rdb.MGet(ctx, keys...).Result()
+	if err != nil {
+		return Session{}, fmt.Errorf("auth: lookup token: %w", err)
+	}
+	s, ok := vals[0].(string)
+	if !ok {
+		return Session{}, ErrInvalidToken
+	}
+	userID, err := strconv.Atoi(s)
+	if err != nil {
+		return Session{}, ErrInvalidToken
+	}
+	sess := Session{Kind: kind, Token: token, UserID: userID}
+	if len(vals) > 1 {
+		sess.MAC, _ = vals[1].(string)
+	}
+	return sess, nil
+}
+
+// Revoke deletes one session's token.
+func (t *Tokens) Revoke(ctx context.Context, s Session) error {
+	_, err := t.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Del(ctx, t.keys.Key(s.Kind.prefix(), s.Token), t.keys.Key("token_mac:", s.Token))
+		p.SRem(ctx, t.indexKey(s.UserID), s.Kind.prefix()+s.Token)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("auth: revoke token: %w", err)
+	}
+	return nil
+}
+
+// RevokeUser deletes every token of the user, user and admin alike, except
+// the session keep (pass a zero Session to keep none).
+func (t *Tokens) RevokeUser(ctx context.Context, userID int, keep Session) error {
+	index := t.indexKey(userID)
+	members, err := t.rdb.SMembers(ctx, index).Result()
+	if err != nil {
+		return fmt.Errorf("auth: revoke user tokens: %w", err)
+	}
+	kept := ""
+	if keep.Token != "" {
+		kept = keep.Kind.prefix() + keep.Token
+	}
+	var dels, rems []string
+	for _, m := range members {
+		if m == kept {
+			continue
+		}
+		dels = append(dels, t.keys.Key(m))
+		if token, ok := strings.CutPrefix(m, User.prefix()); ok {
+			dels = append(dels, t.keys.Key("token_mac:", token))
+		}
+		rems = append(rems, m)
+	}
+	if len(rems) == 0 {
+		return nil
+	}
+	_, err = t.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Del(ctx, dels...)
+		p.SRem(ctx, index, toAny(rems)...)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("auth: revoke user tokens: %w", err)
+	}
+	return nil
+}
+
+// prune drops index entries whose token keys have expired.
+func (t *Tokens) prune(ctx context.Context, index string) error {
+	members, err := t.rdb.SMembers(ctx, index).Result()
+	if err != nil {
+		return fmt.Errorf("auth: prune: %w", err)
+	}
+	cmds := make([]*redis.IntCmd, len(members))
+	_, err = t.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, m := range members {
+			cmds[i] = p.Exists(ctx, t.keys.Key(m))
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("auth: prune: %w", err)
+	}
+	var dead []any
+	for i, c := range cmds {
+		if c.Val() == 0 {
+			dead = append(dead, members[i])
+		}
+	}
+	if len(dead) > 0 {
+		if err := t.rdb.SRem(ctx, index, dead...).Err(); err != nil {
+			return fmt.Errorf("auth: prune: %w", err)
+		}
+	}
+	return nil
+}
+
+func (t *Tokens) indexKey(userID int) string {
+	return t.keys.Key("user_tokens:", strconv.Itoa(userID))
+}
+
+// wellFormed accepts our hex tokens and the Django system's UUID tokens
+// (with or without dashes), and keeps junk out of Redis key names.
+func wellFormed(token string) bool {
+	if len(token) < 16 || len(token) > 128 {
+		return false
+	}
+	for i := 0; i < len(token); i++ {
+		c := token[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// ParseHeader extracts the token from an Authorization header value:
+// "Token <t>" or "Bearer <t>" (scheme case-insensitive).
+func ParseHeader(v string) (string, bool) {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(v), " ")
+	if !ok {
+		return "", false
+	}
+	if !strings.EqualFold(scheme, "Token") && !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimSpace(token)
+	return token, token != ""
+}
+
+func toAny(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}

@@ -1,0 +1,127 @@
+// Package config reads Paradise's settings from the environment. Every
+// setting is declared once here, with its default; the README's
+// configuration table lists the same names.
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.uber.org/fx"
+)
+
+// Config is the whole configuration of one Paradise process.
+type Config struct {
+	// Addr is the HTTP listen address (PARADISE_ADDR, default ":8000").
+	Addr string
+	// DataDir holds the embedded default's SQLite file (PARADISE_DATA_DIR,
+	// default "./var").
+	DataDir string
+	// DatabaseURL is a Postgres DSN (DATABASE_URL); empty means the embedded
+	// SQLite database under DataDir.
+	DatabaseURL string
+	// RedisURL is a redis:// URL (REDIS_URL); empty means an in-process
+	// Redis-protocol server.
+	RedisURL string
+	// RedisPrefix is put before every Redis key (PARADISE_REDIS_PREFIX,
+	// default empty, which keeps the Django system's key layout).
+	RedisPrefix string
+	// LogLevel is debug, info, warn or error (LOG_LEVEL, default info).
+	LogLevel string
+	// LogFormat is console or json (LOG_FORMAT; default console on the
+	// embedded default, json when DATABASE_URL is set).
+	LogFormat string
+	// TokenTTL is the lifetime of login tokens (PARADISE_TOKEN_TTL,
+	// default 720h = 30 days, as in the Django system).
+	TokenTTL time.Duration
+	// ShutdownTimeout bounds a graceful stop (PARADISE_SHUTDOWN_TIMEOUT,
+	// default 15s).
+	ShutdownTimeout time.Duration
+}
+
+// Embedded reports whether the process runs on the embedded default
+// database (SQLite) rather than Postgres.
+func (c Config) Embedded() bool { return c.DatabaseURL == "" }
+
+// SQLitePath is where the embedded default keeps its database.
+func (c Config) SQLitePath() string { return filepath.Join(c.DataDir, "paradise.db") }
+
+// Module supplies the Config read from the process environment.
+var Module = fx.Module("config", fx.Provide(FromEnv))
+
+// FromEnv reads the configuration from the process environment.
+func FromEnv() (Config, error) { return Load(os.Getenv) }
+
+// Load reads the configuration through getenv, applies defaults and
+// validates it.
+func Load(getenv func(string) string) (Config, error) {
+	c := Config{
+		Addr:        or(getenv("PARADISE_ADDR"), ":8000"),
+		DataDir:     or(getenv("PARADISE_DATA_DIR"), "./var"),
+		DatabaseURL: getenv("DATABASE_URL"),
+		RedisURL:    getenv("REDIS_URL"),
+		RedisPrefix: getenv("PARADISE_REDIS_PREFIX"),
+		LogLevel:    strings.ToLower(or(getenv("LOG_LEVEL"), "info")),
+		LogFormat:   strings.ToLower(getenv("LOG_FORMAT")),
+	}
+	if c.LogFormat == "" {
+		c.LogFormat = "json"
+		if c.Embedded() {
+			c.LogFormat = "console"
+		}
+	}
+	var err error
+	if c.TokenTTL, err = duration(getenv, "PARADISE_TOKEN_TTL", 30*24*time.Hour); err != nil {
+		return Config{}, err
+	}
+	if c.ShutdownTimeout, err = duration(getenv, "PARADISE_SHUTDOWN_TIMEOUT", 15*time.Second); err != nil {
+		return Config{}, err
+	}
+	return c, c.Validate()
+}
+
+// Validate reports the first setting that cannot work.
+func (c Config) Validate() error {
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("config: LOG_LEVEL %q: want debug, info, warn or error", c.LogLevel)
+	}
+	switch c.LogFormat {
+	case "console", "json":
+	default:
+		return fmt.Errorf("config: LOG_FORMAT %q: want console or json", c.LogFormat)
+	}
+	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+		return fmt.Errorf("config: DATABASE_URL must be a postgres:// URL")
+	}
+	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
+		return fmt.Errorf("config: REDIS_URL must be a redis:// or rediss:// URL")
+	}
+	if c.TokenTTL <= 0 {
+		return fmt.Errorf("config: PARADISE_TOKEN_TTL must be positive")
+	}
+	return nil
+}
+
+func duration(getenv func(string) string, name string, def time.Duration) (time.Duration, error) {
+	v := getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("config: %s: %w", name, err)
+	}
+	return d, nil
+}
+
+func or(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}

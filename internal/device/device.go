@@ -1,0 +1,230 @@
+// Package device owns device types, devices and their bindings to users
+// (last bind wins).
+package device
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"entgo.io/ent/dialect"
+	"go.uber.org/fx"
+
+	"paradise/ent"
+	"paradise/ent/device"
+	"paradise/ent/devicetype"
+	"paradise/ent/userdevice"
+	"paradise/internal/apperr"
+	"paradise/internal/database"
+	"paradise/internal/paging"
+)
+
+// Module provides the device service.
+var Module = fx.Module("device", fx.Provide(NewService))
+
+// Service implements the device use cases over ent.
+type Service struct {
+	db *ent.Client
+	// lockRows is true on Postgres, where binds lock the device row; SQLite
+	// has no row locks but serialises writers (immediate transactions).
+	lockRows bool
+}
+
+// NewService returns the device service.
+func NewService(db *database.DB) *Service {
+	return &Service{db: db.Client, lockRows: db.Dialect == dialect.Postgres}
+}
+
+// Owned is a device seen by its owner: the device (with its type loaded)
+// and when the owner bound it.
+type Owned struct {
+	Device  *ent.Device
+	BoundAt time.Time
+}
+
+// ListOwned returns a page of the user's devices, newest binding first, and
+// their total count.
+func (s *Service) ListOwned(ctx context.Context, userID int, page paging.Page) ([]Owned, int, error) {
+	q := s.db.UserDevice.Query().Where(userdevice.UserID(userID), userdevice.UnboundAtIsNil())
+	count, err := q.Clone().Count(ctx)
+	if err != nil {
+		return nil, 0, fmt.Errorf("device: count devices of user %d: %w", userID, err)
+	}
+	if err := page.Check(count); err != nil {
+		return nil, 0, err
+	}
+	bindings, err := q.
+		WithDevice(func(q *ent.DeviceQuery) { q.WithDeviceType() }).
+		Order(ent.Desc(userdevice.FieldBoundAt), ent.Desc(userdevice.FieldID)).
+		Offset(page.Offset()).Limit(page.Size).
+		All(ctx)
+	if err != nil {
+		return nil, 0, fmt.Errorf("device: list devices of user %d: %w", userID, err)
+	}
+	out := make([]Owned, len(bindings))
+	for i, b := range bindings {
+		out[i] = Owned{Device: b.Edges.Device, BoundAt: b.BoundAt}
+	}
+	return out, count, nil
+}
+
+// GetOwned returns one of the user's devices. Devices of other users are
+// reported as not found.
+func (s *Service) GetOwned(ctx context.Context, userID, deviceID int) (Owned, error) {
+	b, err := s.db.UserDevice.Query().
+		Where(userdevice.UserID(userID), userdevice.DeviceID(deviceID), userdevice.UnboundAtIsNil()).
+		WithDevice(func(q *ent.DeviceQuery) { q.WithDeviceType() }).
+		Only(ctx)
+	if ent.IsNotFound(err) {
+		return Owned{}, apperr.NotFound("Device not found.")
+	}
+	if err != nil {
+		return Owned{}, fmt.Errorf("device: get device %d of user %d: %w", deviceID, userID, err)
+	}
+	return Owned{Device: b.Edges.Device, BoundAt: b.BoundAt}, nil
+}
+
+// ResolveOwner returns the user holding the latest active binding of the
+// device with this MAC address, and the device. An unknown or unbound
+// device is apperr.DeviceNotBound.
+func (s *Service) ResolveOwner(ctx context.Context, rawMAC string) (int, Owned, error) {
+	mac, err := macField(rawMAC)
+	if err != nil {
+		return 0, Owned{}, err
+	}
+	b, err := s.db.UserDevice.Query().
+		Where(userdevice.HasDeviceWith(device.MACAddress(mac)), userdevice.UnboundAtIsNil()).
+		WithDevice(func(q *ent.DeviceQuery) { q.WithDeviceType() }).
+		Order(ent.Desc(userdevice.FieldBoundAt), ent.Desc(userdevice.FieldID)).
+		First(ctx)
+	if ent.IsNotFound(err) {
+		return 0, Owned{}, apperr.DeviceNotBound()
+	}
+	if err != nil {
+		return 0, Owned{}, fmt.Errorf("device: resolve owner of %s: %w", mac, err)
+	}
+	return b.UserID, Owned{Device: b.Edges.Device, BoundAt: b.BoundAt}, nil
+}
+
+// BindInput is a bind request; nil fields keep the device's value.
+type BindInput struct {
+	MAC    string
+	Name   *string
+	TypeID *int
+}
+
+// Bind binds the device with the MAC address to the user, creating the
+// device if it is new. A binding held by another user ends: last bind wins.
+// Binding a device the user already holds only applies Name and TypeID.
+func (s *Service) Bind(ctx context.Context, userID int, in BindInput) (Owned, error) {
+	mac, err := macField(in.MAC)
+	if err != nil {
+		return Owned{}, err
+	}
+	if in.TypeID != nil {
+		exists, err := s.db.DeviceType.Query().Where(devicetype.ID(*in.TypeID)).Exist(ctx)
+		if err != nil {
+			return Owned{}, fmt.Errorf("device: bind: %w", err)
+		}
+		if !exists {
+			return Owned{}, apperr.Field("device_type_id", fmt.Sprintf("Invalid pk %q - object does not exist.", fmt.Sprint(*in.TypeID)))
+		}
+	}
+	// Create the device outside the transaction: on Postgres a failed
+	// INSERT would abort the transaction, and losing the race to create
+	// it is fine (the winner's row is used).
+	if err := s.db.Device.Create().SetMACAddress(mac).Exec(ctx); err != nil && !ent.IsConstraintError(err) {
+		return Owned{}, fmt.Errorf("device: create %s: %w", mac, err)
+	}
+	var id int
+	err = withTx(ctx, s.db, func(tx *ent.Tx) error {
+		q := tx.Device.Query().Where(device.MACAddress(mac))
+		if s.lockRows {
+			// Serialise binds of the same device.
+			q = q.ForUpdate()
+		}
+		d, err := q.Only(ctx)
+		if err != nil {
+			return fmt.Errorf("device: load %s: %w", mac, err)
+		}
+		id = d.ID
+		active, err := tx.UserDevice.Query().Where(userdevice.DeviceID(d.ID), userdevice.UnboundAtIsNil()).All(ctx)
+		if err != nil {
+			return err
+		}
+		held := false
+		for _, b := range active {
+			if b.UserID == userID {
+				held = true
+				continue
+			}
+			if err := tx.UserDevice.UpdateOne(b).SetUnboundAt(time.Now()).Exec(ctx); err != nil {
+				return fmt.Errorf("device: end binding %d: %w", b.ID, err)
+			}
+		}
+		if !held {
+			if err := tx.UserDevice.Create().SetUserID(userID).SetDeviceID(d.ID).Exec(ctx); err != nil {
+				return fmt.Errorf("device: bind %s to user %d: %w", mac, userID, err)
+			}
+		}
+		if in.Name != nil || in.TypeID != nil {
+			upd := tx.Device.UpdateOne(d)
+			if in.Name != nil {
+				upd.SetName(*in.Name)
+			}
+			if in.TypeID != nil {
+				upd.SetDeviceTypeID(*in.TypeID)
+			}
+			if err := upd.Exec(ctx); err != nil {
+				return fmt.Errorf("device: update %s: %w", mac, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return Owned{}, err
+	}
+	return s.GetOwned(ctx, userID, id)
+}
+
+// Unbind ends the user's binding of the device with the MAC address.
+func (s *Service) Unbind(ctx context.Context, userID int, rawMAC string) error {
+	mac, err := macField(rawMAC)
+	if err != nil {
+		return err
+	}
+	n, err := s.db.UserDevice.Update().
+		Where(userdevice.UserID(userID), userdevice.UnboundAtIsNil(), userdevice.HasDeviceWith(device.MACAddress(mac))).
+		SetUnboundAt(time.Now()).
+		Save(ctx)
+	if err != nil {
+		return fmt.Errorf("device: unbind %s from user %d: %w", mac, userID, err)
+	}
+	if n == 0 {
+		return apperr.NotFound("Device is not bound to you.")
+	}
+	return nil
+}
+
+func macField(raw string) (string, error) {
+	mac, err := NormalizeMAC(raw)
+	if err != nil {
+		return "", apperr.Field("mac_address", err.Error())
+	}
+	return mac, nil
+}
+
+func withTx(ctx context.Context, db *ent.Client, fn func(*ent.Tx) error) error {
+	tx, err := db.Tx(ctx)
+	if err != nil {
+		return fmt.Errorf("device: begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("device: commit: %w", err)
+	}
+	return nil
+}

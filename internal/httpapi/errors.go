@@ -1,0 +1,190 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+
+	"github.com/go-faster/jx"
+	"github.com/ogen-go/ogen/ogenerrors"
+	"github.com/ogen-go/ogen/validate"
+	"go.uber.org/zap"
+
+	"paradise/gen/api"
+	"paradise/internal/apperr"
+	"paradise/internal/logging"
+)
+
+// NewError turns any error ogen hands over into the error envelope:
+// handler errors and, with convenient errors, security failures too.
+// Errors that are not *apperr.Error are internal: logged here, once, and
+// answered with a generic 500 that leaks nothing.
+func (a *API) NewError(ctx context.Context, err error) *api.ErrorStatusCode {
+	return errorStatus(a.classify(ctx, err))
+}
+
+func errorStatus(ae *apperr.Error) *api.ErrorStatusCode {
+	body := api.Error{Success: false, Code: ae.Code, Message: ae.Message, Data: api.NilErrorData{Null: true}}
+	if len(ae.Fields) > 0 {
+		body.Data = api.NilErrorData{Value: ae.Fields}
+	}
+	return &api.ErrorStatusCode{StatusCode: ae.Status, Response: body}
+}
+
+// writeError writes an error envelope outside ogen's response encoders:
+// decode and security failures, 404/405, panics.
+func writeError(w http.ResponseWriter, ae *apperr.Error) {
+	res := errorStatus(ae)
+	e := jx.GetEncoder()
+	defer jx.PutEncoder(e)
+	res.Response.Encode(e)
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(res.StatusCode)
+	_, _ = w.Write(e.Bytes())
+}
+
+// handleOgenError is ogen's ErrorHandler: request decoding and validation
+// failures get the same envelope as handler errors.
+func (a *API) handleOgenError(ctx context.Context, w http.ResponseWriter, r *http.Request, err error) {
+	writeError(w, a.classify(ctx, err))
+}
+
+func (a *API) classify(ctx context.Context, err error) *apperr.Error {
+	var (
+		ae      *apperr.Error
+		secErr  *ogenerrors.SecurityError
+		ctErr   *validate.InvalidContentTypeError
+		reqErr  *ogenerrors.DecodeRequestError
+		parErr  *ogenerrors.DecodeParamsError
+		oneParm *ogenerrors.DecodeParamError
+		tooBig  *http.MaxBytesError
+	)
+	switch {
+	case errors.As(err, &ae):
+		return ae
+	case errors.As(err, &tooBig):
+		return &apperr.Error{Status: http.StatusRequestEntityTooLarge, Code: http.StatusRequestEntityTooLarge,
+			Message: fmt.Sprintf("Request body is larger than %d bytes.", tooBig.Limit)}
+	case errors.As(err, &secErr):
+		return apperr.Unauthorized("Authentication credentials were not provided.")
+	case errors.As(err, &ctErr):
+		return &apperr.Error{Status: http.StatusUnsupportedMediaType, Code: http.StatusUnsupportedMediaType,
+			Message: fmt.Sprintf("Unsupported media type %q in request.", ctErr.ContentType)}
+	case errors.As(err, &oneParm):
+		return apperr.Validation(map[string][]string{oneParm.Name: {fieldMessage(oneParm.Err)}})
+	case errors.As(err, &reqErr), errors.As(err, &parErr):
+		return decodeError(err)
+	default:
+		logging.From(ctx, a.log).Error("Internal error", zap.Error(err))
+		return &apperr.Error{Status: http.StatusInternalServerError, Code: http.StatusInternalServerError,
+			Message: "Internal server error."}
+	}
+}
+
+// decodeField finds the field a JSON decoding error happened in; ogen
+// wraps such errors as `decode field "name"`.
+var decodeField = regexp.MustCompile(`decode field "([^"]+)"`)
+
+// decodeNoise is ogen's wrapping of decoding errors, stripped from the
+// message a client sees.
+var decodeNoise = regexp.MustCompile(`^(operation \w+: decode request: )?((decode [^:]+|callback|alias): )*`)
+
+// decodeError flattens a request decoding failure into a 400 with per-field
+// messages where the field is known.
+func decodeError(err error) *apperr.Error {
+	var verr *validate.Error
+	switch {
+	case errors.As(err, &verr):
+		fields := map[string][]string{}
+		collectFields(fields, "", verr)
+		return apperr.Validation(fields)
+	case errors.Is(err, validate.ErrBodyRequired):
+		return apperr.BadRequest("Request body is required.")
+	case errors.Is(err, io.ErrUnexpectedEOF) || strings.HasSuffix(err.Error(), "unexpected EOF"):
+		return apperr.BadRequest("Malformed JSON: unexpected end of input.")
+	}
+	if m := decodeField.FindAllStringSubmatch(err.Error(), -1); len(m) > 0 {
+		return apperr.Field(m[len(m)-1][1], "Incorrect type or malformed value.")
+	}
+	return apperr.BadRequest("Malformed JSON: " + decodeNoise.ReplaceAllString(err.Error(), "") + ".")
+}
+
+// collectFields walks nested validation errors, naming fields by path
+// ("device.name").
+func collectFields(into map[string][]string, prefix string, verr *validate.Error) {
+	for _, f := range verr.Fields {
+		name := f.Name
+		if prefix != "" {
+			name = prefix + "." + name
+		}
+		var nested *validate.Error
+		if errors.As(f.Error, &nested) {
+			collectFields(into, name, nested)
+			continue
+		}
+		into[name] = append(into[name], fieldMessage(f.Error))
+	}
+}
+
+// fieldMessage phrases a field error the way the Django system did.
+func fieldMessage(err error) string {
+	var (
+		minLen *validate.MinLengthError
+		maxLen *validate.MaxLengthError
+		regex  *validate.NoRegexMatchError
+	)
+	switch {
+	case errors.Is(err, validate.ErrFieldRequired):
+		return "This field is required."
+	case errors.As(err, &minLen):
+		if minLen.Len == 0 {
+			return "This field may not be blank."
+		}
+		return fmt.Sprintf("Ensure this field has at least %d characters.", minLen.MinLength)
+	case errors.As(err, &maxLen):
+		return fmt.Sprintf("Ensure this field has no more than %d characters.", maxLen.MaxLength)
+	case errors.As(err, &regex):
+		return "Enter a valid value."
+	default:
+		return capitalize(innermost(err)) + "."
+	}
+}
+
+// innermost is the message of the deepest wrapped error: the cause without
+// ogen's "decode X: callback:" chain.
+func innermost(err error) string {
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			return err.Error()
+		}
+		err = next
+	}
+}
+
+func capitalize(s string) string {
+	if s == "" || s[0] < 'a' || s[0] > 'z' {
+		return s
+	}
+	return string(s[0]-'a'+'A') + s[1:]
+}
+
+// notFound answers unknown paths.
+func notFound(w http.ResponseWriter, _ *http.Request) {
+	writeError(w, apperr.NotFound("Not found."))
+}
+
+// methodNotAllowed answers known paths called with the wrong method.
+func methodNotAllowed(w http.ResponseWriter, r *http.Request, allowed string) {
+	w.Header().Set("Allow", allowed)
+	if r.Method == http.MethodOptions {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	writeError(w, &apperr.Error{Status: http.StatusMethodNotAllowed, Code: http.StatusMethodNotAllowed,
+		Message: fmt.Sprintf("Method %q not allowed.", r.Method)})
+}

@@ -1,0 +1,131 @@
+// Package redisdb connects to Redis: the server at REDIS_URL, or an
+// in-process Redis-protocol server (miniredis) on the embedded default.
+package redisdb
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/fx"
+	"go.uber.org/zap"
+
+	"paradise/internal/config"
+)
+
+// Module provides the Redis client and the key namer.
+var Module = fx.Module("redisdb",
+	fx.Provide(New, NewKeys),
+)
+
+// Keys names Redis keys. Every key goes through it so a prefix can isolate
+// tests (and deployments) sharing one Redis; the default empty prefix keeps
+// the Django system's layout (token:{token}, admin_token:{token},
+// device:last_seen:{mac}).
+type Keys struct{ prefix string }
+
+// NewKeys returns the key namer for the configured prefix.
+func NewKeys(cfg config.Config) Keys { return Keys{prefix: cfg.RedisPrefix} }
+
+// Key joins the prefix and the given parts.
+func (k Keys) Key(parts ...string) string {
+	n := len(k.prefix)
+	for _, p := range parts {
+		n += len(p)
+	}
+	b := make([]byte, 0, n)
+	b = append(b, k.prefix...)
+	for _, p := range parts {
+		b = append(b, p...)
+	}
+	return string(b)
+}
+
+// Prefix is the prefix of every key.
+func (k Keys) Prefix() string { return k.prefix }
+
+// New connects to REDIS_URL, or starts the in-process server when it is
+// unset. The client is closed (and the server stopped) when the app stops.
+func New(lc fx.Lifecycle, cfg config.Config, log *zap.Logger) (*redis.Client, error) {
+	log = log.Named("redis")
+	if cfg.RedisURL == "" {
+		srv, err := StartEmbedded()
+		if err != nil {
+			return nil, err
+		}
+		client := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+		lc.Append(fx.StopHook(func() error {
+			err := client.Close()
+			srv.Close()
+			return err
+		}))
+		log.Info("Using in-process Redis", zap.String("addr", srv.Addr()))
+		return client, nil
+	}
+	opts, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("redisdb: REDIS_URL: %w", err)
+	}
+	client := redis.NewClient(opts)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := client.Ping(ctx).Err(); err != nil {
+		_ = client.Close()
+		return nil, fmt.Errorf("redisdb: connect %s: %w", opts.Addr, err)
+	}
+	lc.Append(fx.StopHook(client.Close))
+	log.Info("Using Redis", zap.String("addr", opts.Addr))
+	return client, nil
+}
+
+// Embedded is an in-process Redis-protocol server whose keys expire by
+// wall clock.
+type Embedded struct {
+	*miniredis.Miniredis
+	stop chan struct{}
+	done sync.WaitGroup
+}
+
+// StartEmbedded starts an in-process server on a free loopback port.
+//
+// miniredis moves TTLs only when told to (FastForward), so a ticker feeds
+// it the real elapsed time; without it tokens and heartbeats would never
+// expire.
+func StartEmbedded() (*Embedded, error) {
+	m := miniredis.NewMiniRedis()
+	if err := m.StartAddr("127.0.0.1:0"); err != nil {
+		return nil, fmt.Errorf("redisdb: start in-process redis: %w", err)
+	}
+	e := &Embedded{Miniredis: m, stop: make(chan struct{})}
+	m.SetTime(time.Now())
+	e.done.Add(1)
+	go e.clock(250 * time.Millisecond)
+	return e, nil
+}
+
+func (e *Embedded) clock(every time.Duration) {
+	defer e.done.Done()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	last := time.Now()
+	for {
+		select {
+		case <-e.stop:
+			return
+		case now := <-t.C:
+			e.SetTime(now)
+			e.FastForward(now.Sub(last))
+			last = now
+		}
+	}
+}
+
+// Close stops the clock and the server.
+func (e *Embedded) Close() {
+	close(e.stop)
+	e.done.Wait()
+	e.Miniredis.Close()
+}
