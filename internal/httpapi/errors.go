@@ -118,8 +118,10 @@ func decodeError(err error) *apperr.Error {
 func collectFields(into map[string][]string, prefix string, verr *validate.Error) {
 	for _, f := range verr.Fields {
 		name := f.Name
-		if prefix != "" {
+		if prefix != "" && !strings.HasPrefix(name, "[") {
 			name = prefix + "." + name
+		} else {
+			name = prefix + name // array elements: interests[3]
 		}
 		var nested *validate.Error
 		if errors.As(f.Error, &nested) {

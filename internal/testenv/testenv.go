@@ -272,6 +272,7 @@ func StartWith(t testing.TB, cfg config.Config, opts ...fx.Option) *Service {
 		app.Module,
 		fx.Decorate(func() *zap.Logger { return zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)) }),
 		fx.Populate(&srv, &rdb),
+		fx.NopLogger,
 	}, opts...)
 	a := fxtest.New(t, all...)
 	a.RequireStart()
