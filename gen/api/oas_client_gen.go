@@ -83,6 +83,13 @@ type Invoker interface {
 	//
 	// POST /api/v1/admin/logout/
 	AdminLogout(ctx context.Context) (*EmptyEnvelope, error)
+	// AdminSendDeviceMessage invokes adminSendDeviceMessage operation.
+	//
+	// Like `POST /api/device/devices/{id}/messages/`, for any bound device. A device that is bound to
+	// nobody has no group to send to (409).
+	//
+	// POST /api/v1/admin/devices/{id}/messages/
+	AdminSendDeviceMessage(ctx context.Context, request *DeviceMessage, params AdminSendDeviceMessageParams) (*PushEnvelope, error)
 	// AdminUpdateDeviceType invokes adminUpdateDeviceType operation.
 	//
 	// Changes only the fields present in the body.
@@ -155,6 +162,15 @@ type Invoker interface {
 	//
 	// POST /api/user/register/
 	RegisterUser(ctx context.Context, request *RegisterRequest) (*AuthEnvelope, error)
+	// SendDeviceMessage invokes sendDeviceMessage operation.
+	//
+	// Pushes a typed frame (see asyncapi.yaml) to the device hub group of the device's owner: the device
+	// and the owner's other sessions receive it, on every hub instance, with `from.role` `app` and
+	// `from.connection_id` `server`. `online` says whether the device holds a hub connection right now; a
+	// frame sent while it is offline is not stored.
+	//
+	// POST /api/device/devices/{id}/messages/
+	SendDeviceMessage(ctx context.Context, request *DeviceMessage, params SendDeviceMessageParams) (*PushEnvelope, error)
 	// UnbindDevice invokes unbindDevice operation.
 	//
 	// Ends the caller's binding of the device. The device stays known but is bound to nobody: its MAC
@@ -1131,6 +1147,105 @@ func (c *Client) sendAdminLogout(ctx context.Context) (res *EmptyEnvelope, err e
 	return result, nil
 }
 
+// AdminSendDeviceMessage invokes adminSendDeviceMessage operation.
+//
+// Like `POST /api/device/devices/{id}/messages/`, for any bound device. A device that is bound to
+// nobody has no group to send to (409).
+//
+// POST /api/v1/admin/devices/{id}/messages/
+func (c *Client) AdminSendDeviceMessage(ctx context.Context, request *DeviceMessage, params AdminSendDeviceMessageParams) (*PushEnvelope, error) {
+	res, err := c.sendAdminSendDeviceMessage(ctx, request, params)
+	return res, err
+}
+
+func (c *Client) sendAdminSendDeviceMessage(ctx context.Context, request *DeviceMessage, params AdminSendDeviceMessageParams) (res *PushEnvelope, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [3]string
+	pathParts[0] = "/api/v1/admin/devices/"
+	{
+		// Encode "id" parameter.
+		e := uri.NewPathEncoder(uri.PathEncoderConfig{
+			Param:   "id",
+			Style:   uri.PathStyleSimple,
+			Explode: false,
+		})
+		if err := func() error {
+			return e.EncodeValue(conv.IntToString(params.ID))
+		}(); err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		encoded, err := e.Result()
+		if err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		pathParts[1] = encoded
+	}
+	pathParts[2] = "/messages/"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "POST", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+	if err := encodeAdminSendDeviceMessageRequest(request, r); err != nil {
+		return res, errors.Wrap(err, "encode request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityAdminTokenAuth(ctx, AdminSendDeviceMessageOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"AdminTokenAuth\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeAdminSendDeviceMessageResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
 // AdminUpdateDeviceType invokes adminUpdateDeviceType operation.
 //
 // Changes only the fields present in the body.
@@ -1997,6 +2112,107 @@ func (c *Client) sendRegisterUser(ctx context.Context, request *RegisterRequest)
 	}()
 
 	result, err := decodeRegisterUserResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// SendDeviceMessage invokes sendDeviceMessage operation.
+//
+// Pushes a typed frame (see asyncapi.yaml) to the device hub group of the device's owner: the device
+// and the owner's other sessions receive it, on every hub instance, with `from.role` `app` and
+// `from.connection_id` `server`. `online` says whether the device holds a hub connection right now; a
+// frame sent while it is offline is not stored.
+//
+// POST /api/device/devices/{id}/messages/
+func (c *Client) SendDeviceMessage(ctx context.Context, request *DeviceMessage, params SendDeviceMessageParams) (*PushEnvelope, error) {
+	res, err := c.sendSendDeviceMessage(ctx, request, params)
+	return res, err
+}
+
+func (c *Client) sendSendDeviceMessage(ctx context.Context, request *DeviceMessage, params SendDeviceMessageParams) (res *PushEnvelope, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [3]string
+	pathParts[0] = "/api/device/devices/"
+	{
+		// Encode "id" parameter.
+		e := uri.NewPathEncoder(uri.PathEncoderConfig{
+			Param:   "id",
+			Style:   uri.PathStyleSimple,
+			Explode: false,
+		})
+		if err := func() error {
+			return e.EncodeValue(conv.IntToString(params.ID))
+		}(); err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		encoded, err := e.Result()
+		if err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		pathParts[1] = encoded
+	}
+	pathParts[2] = "/messages/"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "POST", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+	if err := encodeSendDeviceMessageRequest(request, r); err != nil {
+		return res, errors.Wrap(err, "encode request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityTokenAuth(ctx, SendDeviceMessageOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"TokenAuth\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeSendDeviceMessageResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
 	}

@@ -38,6 +38,20 @@ func encodeAdminLoginRequest(
 	return nil
 }
 
+func encodeAdminSendDeviceMessageRequest(
+	req *DeviceMessage,
+	r *http.Request,
+) error {
+	const contentType = "application/json"
+	e := new(jx.Encoder)
+	{
+		req.Encode(e)
+	}
+	encoded := e.Bytes()
+	ht.SetBody(r, bytes.NewReader(encoded), contentType)
+	return nil
+}
+
 func encodeAdminUpdateDeviceTypeRequest(
 	req *DeviceTypeUpdate,
 	r *http.Request,
@@ -110,6 +124,20 @@ func encodeMacLoginRequest(
 
 func encodeRegisterUserRequest(
 	req *RegisterRequest,
+	r *http.Request,
+) error {
+	const contentType = "application/json"
+	e := new(jx.Encoder)
+	{
+		req.Encode(e)
+	}
+	encoded := e.Bytes()
+	ht.SetBody(r, bytes.NewReader(encoded), contentType)
+	return nil
+}
+
+func encodeSendDeviceMessageRequest(
+	req *DeviceMessage,
 	r *http.Request,
 ) error {
 	const contentType = "application/json"

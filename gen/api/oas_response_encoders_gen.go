@@ -140,6 +140,19 @@ func encodeAdminLogoutResponse(response *EmptyEnvelope, w http.ResponseWriter) e
 	return nil
 }
 
+func encodeAdminSendDeviceMessageResponse(response *PushEnvelope, w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(200)
+
+	e := new(jx.Encoder)
+	response.Encode(e)
+	if _, err := e.WriteTo(w); err != nil {
+		return errors.Wrap(err, "write")
+	}
+
+	return nil
+}
+
 func encodeAdminUpdateDeviceTypeResponse(response *DeviceTypeEnvelope, w http.ResponseWriter) error {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(200)
@@ -273,6 +286,19 @@ func encodeMacLoginResponse(response *MacLoginEnvelope, w http.ResponseWriter) e
 func encodeRegisterUserResponse(response *AuthEnvelope, w http.ResponseWriter) error {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(201)
+
+	e := new(jx.Encoder)
+	response.Encode(e)
+	if _, err := e.WriteTo(w); err != nil {
+		return errors.Wrap(err, "write")
+	}
+
+	return nil
+}
+
+func encodeSendDeviceMessageResponse(response *PushEnvelope, w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(200)
 
 	e := new(jx.Encoder)
 	response.Encode(e)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/go-faster/errors"
+	"github.com/go-faster/jx"
 )
 
 func (s *ErrorStatusCode) Error() string {
@@ -164,7 +165,8 @@ type Device struct {
 	BatteryLevel    NilInt `json:"battery_level"`
 	FirmwareVersion string `json:"firmware_version"`
 	WifiName        string `json:"wifi_name"`
-	// Time of the device's last frame to the hub, or null.
+	// Last sign of life on the hub (connect, frame, answered ping; the column is refreshed at least every
+	// minute while connected), or null.
 	LastSeen NilDateTime `json:"last_seen"`
 	// When the current owner bound the device; null if unbound.
 	BoundAt   NilDateTime `json:"bound_at"`
@@ -329,6 +331,102 @@ func (s *DeviceEnvelope) SetData(val Device) {
 	s.Data = val
 }
 
+// A hub frame to push: `type` selects the schema of `message`, as defined in asyncapi.yaml (`command`,
+// `weather`, `notification`, `chat`). The payload is validated against that schema.
+// Ref: #/components/schemas/DeviceMessage
+type DeviceMessage struct {
+	Type DeviceMessageType `json:"type"`
+	// The frame's payload, as asyncapi.yaml defines it for `type`.
+	Message DeviceMessageMessage `json:"message"`
+}
+
+// GetType returns the value of Type.
+func (s *DeviceMessage) GetType() DeviceMessageType {
+	return s.Type
+}
+
+// GetMessage returns the value of Message.
+func (s *DeviceMessage) GetMessage() DeviceMessageMessage {
+	return s.Message
+}
+
+// SetType sets the value of Type.
+func (s *DeviceMessage) SetType(val DeviceMessageType) {
+	s.Type = val
+}
+
+// SetMessage sets the value of Message.
+func (s *DeviceMessage) SetMessage(val DeviceMessageMessage) {
+	s.Message = val
+}
+
+// The frame's payload, as asyncapi.yaml defines it for `type`.
+type DeviceMessageMessage map[string]jx.Raw
+
+func (s *DeviceMessageMessage) init() DeviceMessageMessage {
+	m := *s
+	if m == nil {
+		m = map[string]jx.Raw{}
+		*s = m
+	}
+	return m
+}
+
+type DeviceMessageType string
+
+const (
+	DeviceMessageTypeCommand      DeviceMessageType = "command"
+	DeviceMessageTypeWeather      DeviceMessageType = "weather"
+	DeviceMessageTypeNotification DeviceMessageType = "notification"
+	DeviceMessageTypeChat         DeviceMessageType = "chat"
+)
+
+// AllValues returns all DeviceMessageType values.
+func (DeviceMessageType) AllValues() []DeviceMessageType {
+	return []DeviceMessageType{
+		DeviceMessageTypeCommand,
+		DeviceMessageTypeWeather,
+		DeviceMessageTypeNotification,
+		DeviceMessageTypeChat,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s DeviceMessageType) MarshalText() ([]byte, error) {
+	switch s {
+	case DeviceMessageTypeCommand:
+		return []byte(s), nil
+	case DeviceMessageTypeWeather:
+		return []byte(s), nil
+	case DeviceMessageTypeNotification:
+		return []byte(s), nil
+	case DeviceMessageTypeChat:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *DeviceMessageType) UnmarshalText(data []byte) error {
+	switch DeviceMessageType(data) {
+	case DeviceMessageTypeCommand:
+		*s = DeviceMessageTypeCommand
+		return nil
+	case DeviceMessageTypeWeather:
+		*s = DeviceMessageTypeWeather
+		return nil
+	case DeviceMessageTypeNotification:
+		*s = DeviceMessageTypeNotification
+		return nil
+	case DeviceMessageTypeChat:
+		*s = DeviceMessageTypeChat
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
+}
+
 // Ref: #/components/schemas/DevicePage
 type DevicePage struct {
 	// Total number of items.
@@ -428,7 +526,8 @@ func (s *DevicePageEnvelope) SetData(val DevicePage) {
 	s.Data = val
 }
 
-// Whether the device holds a connection to the device hub.
+// Whether the device holds a connection to the device hub. A device whose hub instance died is marked
+// disconnected once its presence (300 s) expires.
 // Ref: #/components/schemas/DeviceStatus
 type DeviceStatus string
 
@@ -1537,6 +1636,70 @@ func (s *ProfileUpdate) SetMbti(val OptMbti) {
 // SetInterests sets the value of Interests.
 func (s *ProfileUpdate) SetInterests(val Interests) {
 	s.Interests = val
+}
+
+// Ref: #/components/schemas/PushEnvelope
+type PushEnvelope struct {
+	Success bool       `json:"success"`
+	Code    int        `json:"code"`
+	Message string     `json:"message"`
+	Data    PushResult `json:"data"`
+}
+
+// GetSuccess returns the value of Success.
+func (s *PushEnvelope) GetSuccess() bool {
+	return s.Success
+}
+
+// GetCode returns the value of Code.
+func (s *PushEnvelope) GetCode() int {
+	return s.Code
+}
+
+// GetMessage returns the value of Message.
+func (s *PushEnvelope) GetMessage() string {
+	return s.Message
+}
+
+// GetData returns the value of Data.
+func (s *PushEnvelope) GetData() PushResult {
+	return s.Data
+}
+
+// SetSuccess sets the value of Success.
+func (s *PushEnvelope) SetSuccess(val bool) {
+	s.Success = val
+}
+
+// SetCode sets the value of Code.
+func (s *PushEnvelope) SetCode(val int) {
+	s.Code = val
+}
+
+// SetMessage sets the value of Message.
+func (s *PushEnvelope) SetMessage(val string) {
+	s.Message = val
+}
+
+// SetData sets the value of Data.
+func (s *PushEnvelope) SetData(val PushResult) {
+	s.Data = val
+}
+
+// Ref: #/components/schemas/PushResult
+type PushResult struct {
+	// Whether the device holds a hub connection right now.
+	Online bool `json:"online"`
+}
+
+// GetOnline returns the value of Online.
+func (s *PushResult) GetOnline() bool {
+	return s.Online
+}
+
+// SetOnline sets the value of Online.
+func (s *PushResult) SetOnline(val bool) {
+	s.Online = val
 }
 
 // Ref: #/components/schemas/RegisterRequest

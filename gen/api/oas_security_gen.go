@@ -38,16 +38,17 @@ func findAuthorization(h http.Header, prefix string) (string, bool) {
 
 // operationRolesAdminTokenAuth is a private map storing roles per operation.
 var operationRolesAdminTokenAuth = map[string][]string{
-	AdminCreateDeviceTypeOperation: []string{},
-	AdminDeleteDeviceTypeOperation: []string{},
-	AdminDisableUserOperation:      []string{},
-	AdminEnableUserOperation:       []string{},
-	AdminGetDeviceTypeOperation:    []string{},
-	AdminGetUserOperation:          []string{},
-	AdminListDeviceTypesOperation:  []string{},
-	AdminListUsersOperation:        []string{},
-	AdminLogoutOperation:           []string{},
-	AdminUpdateDeviceTypeOperation: []string{},
+	AdminCreateDeviceTypeOperation:  []string{},
+	AdminDeleteDeviceTypeOperation:  []string{},
+	AdminDisableUserOperation:       []string{},
+	AdminEnableUserOperation:        []string{},
+	AdminGetDeviceTypeOperation:     []string{},
+	AdminGetUserOperation:           []string{},
+	AdminListDeviceTypesOperation:   []string{},
+	AdminListUsersOperation:         []string{},
+	AdminLogoutOperation:            []string{},
+	AdminSendDeviceMessageOperation: []string{},
+	AdminUpdateDeviceTypeOperation:  []string{},
 }
 
 // GetRolesForAdminTokenAuth returns the required roles for the given operation.
@@ -73,15 +74,16 @@ func GetRolesForAdminTokenAuth(operation string) []string {
 
 // operationRolesTokenAuth is a private map storing roles per operation.
 var operationRolesTokenAuth = map[string][]string{
-	BindDeviceOperation:      []string{},
-	ChangePasswordOperation:  []string{},
-	GetDeviceOperation:       []string{},
-	GetProfileOperation:      []string{},
-	ListDeviceTypesOperation: []string{},
-	ListDevicesOperation:     []string{},
-	LogoutUserOperation:      []string{},
-	UnbindDeviceOperation:    []string{},
-	UpdateProfileOperation:   []string{},
+	BindDeviceOperation:        []string{},
+	ChangePasswordOperation:    []string{},
+	GetDeviceOperation:         []string{},
+	GetProfileOperation:        []string{},
+	ListDeviceTypesOperation:   []string{},
+	ListDevicesOperation:       []string{},
+	LogoutUserOperation:        []string{},
+	SendDeviceMessageOperation: []string{},
+	UnbindDeviceOperation:      []string{},
+	UpdateProfileOperation:     []string{},
 }
 
 // GetRolesForTokenAuth returns the required roles for the given operation.

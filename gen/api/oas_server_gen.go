@@ -69,6 +69,13 @@ type Handler interface {
 	//
 	// POST /api/v1/admin/logout/
 	AdminLogout(ctx context.Context) (*EmptyEnvelope, error)
+	// AdminSendDeviceMessage implements adminSendDeviceMessage operation.
+	//
+	// Like `POST /api/device/devices/{id}/messages/`, for any bound device. A device that is bound to
+	// nobody has no group to send to (409).
+	//
+	// POST /api/v1/admin/devices/{id}/messages/
+	AdminSendDeviceMessage(ctx context.Context, req *DeviceMessage, params AdminSendDeviceMessageParams) (*PushEnvelope, error)
 	// AdminUpdateDeviceType implements adminUpdateDeviceType operation.
 	//
 	// Changes only the fields present in the body.
@@ -141,6 +148,15 @@ type Handler interface {
 	//
 	// POST /api/user/register/
 	RegisterUser(ctx context.Context, req *RegisterRequest) (*AuthEnvelope, error)
+	// SendDeviceMessage implements sendDeviceMessage operation.
+	//
+	// Pushes a typed frame (see asyncapi.yaml) to the device hub group of the device's owner: the device
+	// and the owner's other sessions receive it, on every hub instance, with `from.role` `app` and
+	// `from.connection_id` `server`. `online` says whether the device holds a hub connection right now; a
+	// frame sent while it is offline is not stored.
+	//
+	// POST /api/device/devices/{id}/messages/
+	SendDeviceMessage(ctx context.Context, req *DeviceMessage, params SendDeviceMessageParams) (*PushEnvelope, error)
 	// UnbindDevice implements unbindDevice operation.
 	//
 	// Ends the caller's binding of the device. The device stays known but is bound to nobody: its MAC

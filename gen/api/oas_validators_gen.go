@@ -182,6 +182,44 @@ func (s *DeviceEnvelope) Validate() error {
 	return nil
 }
 
+func (s *DeviceMessage) Validate() error {
+	if s == nil {
+		return validate.ErrNilPointer
+	}
+
+	var failures []validate.FieldError
+	if err := func() error {
+		if err := s.Type.Validate(); err != nil {
+			return err
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "type",
+			Error: err,
+		})
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+	return nil
+}
+
+func (s DeviceMessageType) Validate() error {
+	switch s {
+	case "command":
+		return nil
+	case "weather":
+		return nil
+	case "notification":
+		return nil
+	case "chat":
+		return nil
+	default:
+		return errors.Errorf("invalid value: %v", s)
+	}
+}
+
 func (s *DevicePage) Validate() error {
 	if s == nil {
 		return validate.ErrNilPointer

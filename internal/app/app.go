@@ -9,6 +9,7 @@ import (
 	"paradise/internal/database"
 	"paradise/internal/device"
 	"paradise/internal/httpapi"
+	"paradise/internal/hub"
 	"paradise/internal/logging"
 	"paradise/internal/redisdb"
 )
@@ -22,5 +23,6 @@ var Module = fx.Options(
 	auth.Module,
 	account.Module,
 	device.Module,
+	hub.Module,
 	httpapi.Module,
 )

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -40,6 +41,32 @@ type Config struct {
 	// ShutdownTimeout bounds a graceful stop (PARADISE_SHUTDOWN_TIMEOUT,
 	// default 15s).
 	ShutdownTimeout time.Duration
+	// Hub tunes the WebSocket device hub.
+	Hub Hub
+}
+
+// Hub is the device hub's configuration.
+type Hub struct {
+	// SendQueue is how many frames may wait for a slow client before it is
+	// disconnected (PARADISE_WS_SEND_QUEUE, default 64).
+	SendQueue int
+	// ReadLimit is the largest frame a client may send, in bytes
+	// (PARADISE_WS_READ_LIMIT, default 65536).
+	ReadLimit int64
+	// Rate and Burst limit the frames a client may send per second
+	// (PARADISE_WS_RATE, default 50; PARADISE_WS_BURST, default 100).
+	Rate  float64
+	Burst int
+	// PingInterval is how often the hub pings each client to detect dead
+	// peers (PARADISE_WS_PING_INTERVAL, default 30s).
+	PingInterval time.Duration
+	// PresenceTTL is how long a device counts as online after its last sign
+	// of life: the TTL of device:last_seen:{mac} (PARADISE_PRESENCE_TTL,
+	// default 300s, as in the Django system).
+	PresenceTTL time.Duration
+	// SweepInterval is how often each instance marks devices of dead
+	// instances disconnected (PARADISE_PRESENCE_SWEEP, default 30s).
+	SweepInterval time.Duration
 }
 
 // Embedded reports whether the process runs on the embedded default
@@ -80,7 +107,54 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.ShutdownTimeout, err = duration(getenv, "PARADISE_SHUTDOWN_TIMEOUT", 15*time.Second); err != nil {
 		return Config{}, err
 	}
+	c.Hub, err = loadHub(getenv)
+	if err != nil {
+		return Config{}, err
+	}
 	return c, c.Validate()
+}
+
+func loadHub(getenv func(string) string) (Hub, error) {
+	h := Hub{}
+	var err error
+	if h.SendQueue, err = integer(getenv, "PARADISE_WS_SEND_QUEUE", 64); err != nil {
+		return h, err
+	}
+	readLimit, err := integer(getenv, "PARADISE_WS_READ_LIMIT", 64<<10)
+	if err != nil {
+		return h, err
+	}
+	h.ReadLimit = int64(readLimit)
+	rate, err := integer(getenv, "PARADISE_WS_RATE", 50)
+	if err != nil {
+		return h, err
+	}
+	h.Rate = float64(rate)
+	if h.Burst, err = integer(getenv, "PARADISE_WS_BURST", 100); err != nil {
+		return h, err
+	}
+	if h.PingInterval, err = duration(getenv, "PARADISE_WS_PING_INTERVAL", 30*time.Second); err != nil {
+		return h, err
+	}
+	if h.PresenceTTL, err = duration(getenv, "PARADISE_PRESENCE_TTL", 300*time.Second); err != nil {
+		return h, err
+	}
+	if h.SweepInterval, err = duration(getenv, "PARADISE_PRESENCE_SWEEP", 30*time.Second); err != nil {
+		return h, err
+	}
+	return h, nil
+}
+
+func integer(getenv func(string) string, name string, def int) (int, error) {
+	v := getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("config: %s: want a positive integer, got %q", name, v)
+	}
+	return n, nil
 }
 
 // Validate reports the first setting that cannot work.
@@ -103,6 +177,9 @@ func (c Config) Validate() error {
 	}
 	if c.TokenTTL <= 0 {
 		return fmt.Errorf("config: PARADISE_TOKEN_TTL must be positive")
+	}
+	if c.Hub.PingInterval <= 0 || c.Hub.PresenceTTL <= 0 || c.Hub.SweepInterval <= 0 {
+		return fmt.Errorf("config: PARADISE_WS_PING_INTERVAL, PARADISE_PRESENCE_TTL and PARADISE_PRESENCE_SWEEP must be positive")
 	}
 	return nil
 }

@@ -187,23 +187,24 @@ func (s *Service) Bind(ctx context.Context, userID int, in BindInput) (Owned, er
 	return s.GetOwned(ctx, userID, id)
 }
 
-// Unbind ends the user's binding of the device with the MAC address.
-func (s *Service) Unbind(ctx context.Context, userID int, rawMAC string) error {
+// Unbind ends the user's binding of the device with the MAC address and
+// returns the normalised MAC.
+func (s *Service) Unbind(ctx context.Context, userID int, rawMAC string) (string, error) {
 	mac, err := macField(rawMAC)
 	if err != nil {
-		return err
+		return "", err
 	}
 	n, err := s.db.UserDevice.Update().
 		Where(userdevice.UserID(userID), userdevice.UnboundAtIsNil(), userdevice.HasDeviceWith(device.MACAddress(mac))).
 		SetUnboundAt(time.Now()).
 		Save(ctx)
 	if err != nil {
-		return fmt.Errorf("device: unbind %s from user %d: %w", mac, userID, err)
+		return "", fmt.Errorf("device: unbind %s from user %d: %w", mac, userID, err)
 	}
 	if n == 0 {
-		return apperr.NotFound("Device is not bound to you.")
+		return "", apperr.NotFound("Device is not bound to you.")
 	}
-	return nil
+	return mac, nil
 }
 
 func macField(raw string) (string, error) {
@@ -227,4 +228,28 @@ func withTx(ctx context.Context, db *ent.Client, fn func(*ent.Tx) error) error {
 		return fmt.Errorf("device: commit: %w", err)
 	}
 	return nil
+}
+
+// Owner returns the device with this id and the user holding its active
+// binding, for staff. A device bound to nobody is a 409: it has no owner to
+// act for.
+func (s *Service) Owner(ctx context.Context, deviceID int) (int, Owned, error) {
+	b, err := s.db.UserDevice.Query().
+		Where(userdevice.DeviceID(deviceID), userdevice.UnboundAtIsNil()).
+		WithDevice().
+		Only(ctx)
+	if ent.IsNotFound(err) {
+		exists, err := s.db.Device.Query().Where(device.ID(deviceID)).Exist(ctx)
+		if err != nil {
+			return 0, Owned{}, fmt.Errorf("device: owner of %d: %w", deviceID, err)
+		}
+		if !exists {
+			return 0, Owned{}, apperr.NotFound("Device not found.")
+		}
+		return 0, Owned{}, apperr.Conflict("Device is not bound to any user.")
+	}
+	if err != nil {
+		return 0, Owned{}, fmt.Errorf("device: owner of %d: %w", deviceID, err)
+	}
+	return b.UserID, Owned{Device: b.Edges.Device, BoundAt: b.BoundAt}, nil
 }

@@ -13,6 +13,7 @@ import (
 	"paradise/internal/apperr"
 	"paradise/internal/auth"
 	"paradise/internal/device"
+	"paradise/internal/hub"
 	"paradise/internal/paging"
 )
 
@@ -21,6 +22,7 @@ import (
 type API struct {
 	accounts *account.Service
 	devices  *device.Service
+	hub      *hub.Hub
 	log      *zap.Logger
 }
 
@@ -30,8 +32,8 @@ var (
 )
 
 // NewAPI returns the handler.
-func NewAPI(accounts *account.Service, devices *device.Service, log *zap.Logger) *API {
-	return &API{accounts: accounts, devices: devices, log: log.Named("http")}
+func NewAPI(accounts *account.Service, devices *device.Service, h *hub.Hub, log *zap.Logger) *API {
+	return &API{accounts: accounts, devices: devices, hub: h, log: log.Named("http")}
 }
 
 const okMessage = "OK"

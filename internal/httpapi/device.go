@@ -54,17 +54,23 @@ func (a *API) BindDevice(ctx context.Context, req *api.BindRequest) (*api.Device
 	if v, ok := req.DeviceTypeID.Get(); ok {
 		in.TypeID = &v
 	}
-	owned, err := a.devices.Bind(ctx, principal(ctx).User.ID, in)
+	userID := principal(ctx).User.ID
+	owned, err := a.devices.Bind(ctx, userID, in)
 	if err != nil {
 		return nil, err
 	}
+	// Last bind wins on the hub too: the device's sessions in a previous
+	// owner's group end.
+	a.hub.DeviceRebound(owned.Device.MACAddress, userID)
 	return &api.DeviceEnvelope{Success: true, Code: http.StatusOK, Message: "Device bound.", Data: toDevice(owned)}, nil
 }
 
 // UnbindDevice implements unbindDevice (POST /api/device/unbind/).
 func (a *API) UnbindDevice(ctx context.Context, req *api.MacRequest) (*api.EmptyEnvelope, error) {
-	if err := a.devices.Unbind(ctx, principal(ctx).User.ID, string(req.MACAddress)); err != nil {
+	mac, err := a.devices.Unbind(ctx, principal(ctx).User.ID, string(req.MACAddress))
+	if err != nil {
 		return nil, err
 	}
+	a.hub.DeviceRebound(mac, 0)
 	return &api.EmptyEnvelope{Success: true, Code: http.StatusOK, Message: "Device unbound."}, nil
 }

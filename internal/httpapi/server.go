@@ -21,6 +21,7 @@ import (
 	"paradise/internal/apperr"
 	"paradise/internal/config"
 	"paradise/internal/database"
+	"paradise/internal/hub"
 	"paradise/internal/logging"
 	"paradise/internal/paging"
 )
@@ -43,6 +44,7 @@ type MuxParams struct {
 	fx.In
 
 	API   *API
+	Hub   *hub.Hub
 	DB    *database.DB
 	Redis *redis.Client
 	Log   *zap.Logger
@@ -60,6 +62,8 @@ func NewMux(p MuxParams) (*http.ServeMux, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", limitBody(srv))
+	mux.Handle("GET /ws/device/{$}", p.Hub)
+	mux.Handle("GET /ws/device/token/{token}/", p.Hub)
 	mountDocs(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeOK(w) })
 	mux.HandleFunc("GET /readyz", readyz(p.DB, p.Redis, p.Log))

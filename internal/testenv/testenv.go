@@ -251,6 +251,8 @@ type Service struct {
 	// Redis is the service's own Redis client (keys carry Config.RedisPrefix).
 	Redis *redis.Client
 	App   *fxtest.App
+
+	stopOnce sync.Once
 }
 
 // Start runs the whole service on the backend until the test ends. Extra
@@ -276,9 +278,13 @@ func StartWith(t testing.TB, cfg config.Config, opts ...fx.Option) *Service {
 	}, opts...)
 	a := fxtest.New(t, all...)
 	a.RequireStart()
-	t.Cleanup(a.RequireStop)
-	return &Service{URL: "http://" + srv.Addr(), Config: cfg, Redis: rdb, App: a}
+	s := &Service{URL: "http://" + srv.Addr(), Config: cfg, Redis: rdb, App: a}
+	t.Cleanup(s.Stop)
+	return s
 }
+
+// Stop stops the service gracefully; later calls do nothing.
+func (s *Service) Stop() { s.stopOnce.Do(s.App.RequireStop) }
 
 // Key is the service's Redis key for the unprefixed name.
 func (s *Service) Key(name string) string { return s.Config.RedisPrefix + name }

@@ -1,0 +1,167 @@
+package config_test
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"paradise/internal/config"
+)
+
+// env is a fake environment for Load.
+func env(vars map[string]string) func(string) string {
+	return func(name string) string { return vars[name] }
+}
+
+func TestLoadDefaults(t *testing.T) {
+	c, err := config.Load(env(nil))
+	if err != nil {
+		t.Fatalf("Load(empty environment): %v", err)
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"Addr", c.Addr, ":8000"},
+		{"DataDir", c.DataDir, "./var"},
+		{"DatabaseURL", c.DatabaseURL, ""},
+		{"RedisURL", c.RedisURL, ""},
+		{"RedisPrefix", c.RedisPrefix, ""},
+		{"LogLevel", c.LogLevel, "info"},
+		{"LogFormat", c.LogFormat, "console"},
+		{"TokenTTL", c.TokenTTL, 720 * time.Hour},
+		{"ShutdownTimeout", c.ShutdownTimeout, 15 * time.Second},
+		{"Embedded", c.Embedded(), true},
+		{"SQLitePath", c.SQLitePath(), filepath.Join("var", "paradise.db")},
+	}
+	for _, ch := range checks {
+		t.Run(ch.name, func(t *testing.T) {
+			if ch.got != ch.want {
+				t.Fatalf("%s = %v, want %v", ch.name, ch.got, ch.want)
+			}
+		})
+	}
+}
+
+func TestLoadOverrides(t *testing.T) {
+	tests := []struct {
+		name  string
+		vars  map[string]string
+		check func(t *testing.T, c config.Config)
+	}{
+		{
+			name: "production mode logs json by default",
+			vars: map[string]string{"DATABASE_URL": "postgres://u@db:5432/paradise", "REDIS_URL": "redis://cache:6379/1"},
+			check: func(t *testing.T, c config.Config) {
+				if c.LogFormat != "json" || c.Embedded() {
+					t.Fatalf("LogFormat = %q, Embedded = %v; want json, false", c.LogFormat, c.Embedded())
+				}
+				if c.DatabaseURL != "postgres://u@db:5432/paradise" || c.RedisURL != "redis://cache:6379/1" {
+					t.Fatalf("DatabaseURL, RedisURL = %q, %q", c.DatabaseURL, c.RedisURL)
+				}
+			},
+		},
+		{
+			name: "postgresql scheme and rediss accepted",
+			vars: map[string]string{"DATABASE_URL": "postgresql://u@db/p", "REDIS_URL": "rediss://cache:6380"},
+			check: func(t *testing.T, c config.Config) {
+				if c.DatabaseURL != "postgresql://u@db/p" || c.RedisURL != "rediss://cache:6380" {
+					t.Fatalf("DatabaseURL, RedisURL = %q, %q", c.DatabaseURL, c.RedisURL)
+				}
+			},
+		},
+		{
+			name: "explicit console format in production mode",
+			vars: map[string]string{"DATABASE_URL": "postgres://db/p", "LOG_FORMAT": "console"},
+			check: func(t *testing.T, c config.Config) {
+				if c.LogFormat != "console" {
+					t.Fatalf("LogFormat = %q, want console", c.LogFormat)
+				}
+			},
+		},
+		{
+			name: "explicit json format embedded, level and format case-insensitive",
+			vars: map[string]string{"LOG_FORMAT": "JSON", "LOG_LEVEL": "Debug"},
+			check: func(t *testing.T, c config.Config) {
+				if c.LogFormat != "json" || c.LogLevel != "debug" {
+					t.Fatalf("LogFormat, LogLevel = %q, %q; want json, debug", c.LogFormat, c.LogLevel)
+				}
+			},
+		},
+		{
+			name: "addr, data dir, prefix and durations",
+			vars: map[string]string{
+				"PARADISE_ADDR": "127.0.0.1:9000", "PARADISE_DATA_DIR": "/srv/paradise",
+				"PARADISE_REDIS_PREFIX": "staging:", "PARADISE_TOKEN_TTL": "1h30m",
+				"PARADISE_SHUTDOWN_TIMEOUT": "2s",
+			},
+			check: func(t *testing.T, c config.Config) {
+				if c.Addr != "127.0.0.1:9000" || c.DataDir != "/srv/paradise" || c.RedisPrefix != "staging:" {
+					t.Fatalf("Addr, DataDir, RedisPrefix = %q, %q, %q", c.Addr, c.DataDir, c.RedisPrefix)
+				}
+				if c.TokenTTL != 90*time.Minute || c.ShutdownTimeout != 2*time.Second {
+					t.Fatalf("TokenTTL, ShutdownTimeout = %v, %v", c.TokenTTL, c.ShutdownTimeout)
+				}
+				if c.SQLitePath() != filepath.Join("/srv/paradise", "paradise.db") {
+					t.Fatalf("SQLitePath = %q", c.SQLitePath())
+				}
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := config.Load(env(tc.vars))
+			if err != nil {
+				t.Fatalf("Load(%v): %v", tc.vars, err)
+			}
+			tc.check(t, c)
+		})
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		vars    map[string]string
+		mention string // the error names the offending setting
+	}{
+		{"bad log level", map[string]string{"LOG_LEVEL": "verbose"}, "LOG_LEVEL"},
+		{"bad log format", map[string]string{"LOG_FORMAT": "xml"}, "LOG_FORMAT"},
+		{"mysql database url", map[string]string{"DATABASE_URL": "mysql://u@db/p"}, "DATABASE_URL"},
+		{"sqlite database url", map[string]string{"DATABASE_URL": "sqlite:///tmp/x.db"}, "DATABASE_URL"},
+		{"bare host database url", map[string]string{"DATABASE_URL": "db:5432"}, "DATABASE_URL"},
+		{"http redis url", map[string]string{"REDIS_URL": "http://cache:6379"}, "REDIS_URL"},
+		{"bare host redis url", map[string]string{"REDIS_URL": "cache:6379"}, "REDIS_URL"},
+		{"unparsable token ttl", map[string]string{"PARADISE_TOKEN_TTL": "30 days"}, "PARADISE_TOKEN_TTL"},
+		{"unitless token ttl", map[string]string{"PARADISE_TOKEN_TTL": "3600"}, "PARADISE_TOKEN_TTL"},
+		{"zero token ttl", map[string]string{"PARADISE_TOKEN_TTL": "0s"}, "PARADISE_TOKEN_TTL"},
+		{"negative token ttl", map[string]string{"PARADISE_TOKEN_TTL": "-1h"}, "PARADISE_TOKEN_TTL"},
+		{"bad shutdown timeout", map[string]string{"PARADISE_SHUTDOWN_TIMEOUT": "soon"}, "PARADISE_SHUTDOWN_TIMEOUT"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := config.Load(env(tc.vars))
+			if err == nil {
+				t.Fatalf("Load(%v) = %+v, want an error", tc.vars, c)
+			}
+			if !strings.Contains(err.Error(), tc.mention) {
+				t.Fatalf("Load(%v) error %q does not mention %s", tc.vars, err, tc.mention)
+			}
+		})
+	}
+}
+
+func TestFromEnv(t *testing.T) {
+	t.Setenv("PARADISE_ADDR", "127.0.0.1:8123")
+	t.Setenv("DATABASE_URL", "")
+	t.Setenv("LOG_FORMAT", "")
+	t.Setenv("LOG_LEVEL", "warn")
+	c, err := config.FromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "127.0.0.1:8123" || c.LogLevel != "warn" || c.LogFormat != "console" {
+		t.Fatalf("FromEnv = Addr %q, LogLevel %q, LogFormat %q", c.Addr, c.LogLevel, c.LogFormat)
+	}
+}

@@ -1,0 +1,223 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/coder/websocket"
+	"go.uber.org/zap"
+
+	"paradise/gen/ws"
+	"paradise/internal/apperr"
+	"paradise/internal/auth"
+	"paradise/internal/logging"
+)
+
+var errClosing = errors.New("hub: shutting down")
+
+// maxOverLimit is how many frames in a row a client may send over its rate
+// limit (each answered with rate_limited) before it is disconnected.
+const maxOverLimit = 50
+
+// ServeHTTP upgrades /ws/device/token/{token}/ and /ws/device/ (token in
+// the Authorization header) to a hub session.
+func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	token := r.PathValue("token")
+	if token == "" {
+		token, _ = auth.ParseHeader(r.Header.Get("Authorization"))
+	}
+	wsc, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		// Devices and apps are not browsers; Origin checks protect browser
+		// sessions, which this token-authenticated endpoint does not use.
+		InsecureSkipVerify: true,
+	})
+	if err != nil {
+		// Accept has already answered the client.
+		return
+	}
+	wsc.SetReadLimit(h.cfg.ReadLimit)
+	log := logging.From(r.Context(), h.log)
+
+	// Close codes only exist once the socket is open, so auth failures
+	// upgrade first and then close with 4001.
+	ctx := context.WithoutCancel(r.Context())
+	p, err := h.accounts.Authenticate(ctx, auth.User, token)
+	if err != nil {
+		var ae *apperr.Error
+		if !errors.As(err, &ae) {
+			log.Error("Authenticate hub session", zap.Error(err))
+			_ = wsc.Close(websocket.StatusInternalError, "internal error")
+			return
+		}
+		_ = wsc.Close(ws.CloseInvalidToken, "invalid token")
+		return
+	}
+	mac := p.Session.MAC
+	if mac != "" {
+		// A device token outlives a rebind: the device must belong to the
+		// token's user now, or it would join its previous owner's group.
+		owner, _, err := h.owners.ResolveOwner(ctx, mac)
+		if err != nil || owner != p.User.ID {
+			_ = wsc.Close(ws.CloseRebound, "device bound to another owner; log in again")
+			return
+		}
+	}
+
+	c := h.newConn(wsc, p.User.ID, mac, log)
+	if err := h.register(ctx, c); err != nil {
+		_ = wsc.Close(websocket.StatusGoingAway, "server shutting down")
+		c.cancel()
+		return
+	}
+	defer h.unregister(c)
+	if c.isDevice() {
+		if err := h.presence.connect(ctx, c); err != nil {
+			c.log.Error("Presence connect", zap.Error(err))
+		}
+		defer func() {
+			if err := h.presence.disconnect(context.Background(), c); err != nil {
+				c.log.Error("Presence disconnect", zap.Error(err))
+			}
+		}()
+	}
+	c.enqueue(connectedFrame(c))
+
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		c.writeLoop(h.cfg.PingInterval, func() { h.touch(c) })
+	}()
+	h.readLoop(c)
+	c.cancel()
+	<-writerDone
+}
+
+func (h *Hub) newConn(wsc *websocket.Conn, userID int, mac string, log *zap.Logger) *conn {
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &conn{
+		id:      randomID(),
+		userID:  userID,
+		mac:     mac,
+		ws:      wsc,
+		send:    make(chan []byte, h.cfg.SendQueue),
+		ctx:     ctx,
+		cancel:  cancel,
+		limiter: newBucket(h.cfg.Rate, h.cfg.Burst),
+	}
+	c.from = ws.From{Role: ws.RoleApp, MACAddress: ws.NilString{Null: true}, ConnectionID: c.id}
+	if mac != "" {
+		c.from = ws.From{Role: ws.RoleDevice, MACAddress: ws.NewNilString(mac), ConnectionID: c.id}
+	}
+	c.log = log.With(zap.String("conn", c.id), zap.Int("user_id", userID), zap.String("mac", mac))
+	return c
+}
+
+func connectedFrame(c *conn) []byte {
+	f := ws.NewConnectedFrame(ws.Connected{Message: ws.ConnectedPayload{
+		ConnectionID: c.id,
+		MACAddress:   c.from.MACAddress,
+		Role:         c.from.Role,
+		ServerTime:   time.Now().UTC().Truncate(time.Second),
+		UserID:       int64(c.userID),
+	}})
+	b, _ := f.MarshalJSON()
+	return b
+}
+
+// readLoop reads and handles frames until the connection ends.
+func (h *Hub) readLoop(c *conn) {
+	for {
+		typ, data, err := c.ws.Read(c.ctx)
+		if err != nil {
+			if status := websocket.CloseStatus(err); status == -1 && !errors.Is(err, context.Canceled) {
+				c.log.Debug("Read ended", zap.Error(err))
+			}
+			return
+		}
+		if !c.limiter.allow(time.Now()) {
+			c.overLimit++
+			if c.overLimit > maxOverLimit {
+				c.close(websocket.StatusPolicyViolation, "rate limit exceeded")
+				return
+			}
+			h.sendError(c, ws.ErrorPayloadCodeRateLimited, "Too many frames; this one was dropped.")
+			continue
+		}
+		c.overLimit = 0
+		if typ != websocket.MessageText {
+			h.sendError(c, ws.ErrorPayloadCodeInvalidJSON, "Binary frames are not supported; send JSON text frames.")
+			continue
+		}
+		h.handleFrame(c, data)
+	}
+}
+
+// handleFrame validates one inbound frame and acts on it.
+func (h *Hub) handleFrame(c *conn, data []byte) {
+	f, err := ws.ParseFrame(data)
+	if err != nil {
+		var pe *ws.ParseError
+		code := ws.ErrorPayloadCodeInvalidJSON
+		if errors.As(err, &pe) {
+			code = ws.ErrorPayloadCode(pe.Kind)
+		}
+		h.sendError(c, code, err.Error())
+		return
+	}
+	if d, ok := ws.DirectionOf(f.Type); !ok || !d.ClientMaySend() {
+		h.sendError(c, ws.ErrorPayloadCodeNotAllowed, "Clients may not send "+string(f.Type)+" frames.")
+		return
+	}
+	if c.isDevice() {
+		h.touch(c)
+	}
+	switch f.Type {
+	case ws.HeartbeatFrame:
+		// Answered, not relayed.
+		pong, _ := ws.NewPongFrame(ws.Pong{Message: ws.PongPayload{Ts: time.Now().UnixMilli()}}).MarshalJSON()
+		c.enqueue(pong)
+		return
+	case ws.DeviceInfoFrame:
+		if c.isDevice() {
+			c.presenceMu.Lock()
+			err := h.presence.deviceInfo(c.ctx, c, f.DeviceInfo.Message)
+			c.presenceMu.Unlock()
+			if err != nil {
+				c.log.Error("Store device_info", zap.Error(err))
+				h.sendError(c, ws.ErrorPayloadCodeInternalError, "Could not store device_info; it was still relayed.")
+			}
+		}
+	}
+	f.SetFrom(c.from)
+	out, err := f.MarshalJSON()
+	if err != nil {
+		c.log.Error("Encode relayed frame", zap.Error(err))
+		h.sendError(c, ws.ErrorPayloadCodeInternalError, "Could not relay the frame.")
+		return
+	}
+	h.publish(c.userID, c, out)
+}
+
+// touch refreshes a device's presence at most once a second.
+func (h *Hub) touch(c *conn) {
+	if !c.isDevice() {
+		return
+	}
+	c.presenceMu.Lock()
+	defer c.presenceMu.Unlock()
+	now := time.Now()
+	if now.Sub(c.touched) < time.Second {
+		return
+	}
+	c.touched = now
+	if err := h.presence.touch(c.ctx, c); err != nil && !errors.Is(err, context.Canceled) {
+		c.log.Warn("Presence refresh", zap.Error(err))
+	}
+}
+
+func (h *Hub) sendError(c *conn, code ws.ErrorPayloadCode, detail string) {
+	b, _ := ws.NewErrorFrame(ws.Error{Message: ws.ErrorPayload{Code: code, Detail: detail}}).MarshalJSON()
+	c.enqueue(b)
+}
