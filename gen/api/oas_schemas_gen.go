@@ -1778,7 +1778,8 @@ type User struct {
 	IsStaff      bool      `json:"is_staff"`
 	IsActive     bool      `json:"is_active"`
 	DateJoined   time.Time `json:"date_joined"`
-	// Time of the latest login of any kind; null if never.
+	// Time of the latest password login (register, login, admin login); MAC logins of the user's devices
+	// do not count. Null if never.
 	LastLogin NilDateTime `json:"last_login"`
 }
 

@@ -134,7 +134,10 @@ func (s *Service) Login(ctx context.Context, kind auth.Kind, username, password 
 	if kind == auth.Admin && !u.IsStaff {
 		return nil, "", apperr.Forbidden("Staff access required.")
 	}
-	upd := u.Update().SetLastLogin(time.Now())
+	// A single UPDATE statement (no transaction and re-read, as UpdateOne
+	// would do); the in-memory user gets the same values.
+	now := time.Now()
+	upd := s.db.User.Update().Where(user.ID(u.ID)).SetLastLogin(now)
 	if auth.NeedsRehash(u.PasswordHash) {
 		// Upgrade hashes from the Django system (or older parameters) while
 		// the plain password is at hand.
@@ -143,11 +146,12 @@ func (s *Service) Login(ctx context.Context, kind auth.Kind, username, password 
 			return nil, "", err
 		}
 		upd.SetPasswordHash(hash)
+		u.PasswordHash = hash
 	}
-	id := u.ID
-	if u, err = upd.Save(ctx); err != nil {
-		return nil, "", fmt.Errorf("account: login user %d: %w", id, err)
+	if err := upd.Exec(ctx); err != nil {
+		return nil, "", fmt.Errorf("account: login user %d: %w", u.ID, err)
 	}
+	u.LastLogin = &now
 	token, err := s.tokens.Issue(ctx, kind, u.ID, "")
 	if err != nil {
 		return nil, "", err
@@ -156,7 +160,8 @@ func (s *Service) Login(ctx context.Context, kind auth.Kind, username, password 
 }
 
 // LoginAsDevice issues a device-session token for the owner of the device
-// with the given (normalised) MAC address.
+// with the given (normalised) MAC address. A device login is not the
+// user's own login, so last_login stays as it is.
 func (s *Service) LoginAsDevice(ctx context.Context, userID int, mac string) (*ent.User, string, error) {
 	u, err := s.db.User.Get(ctx, userID)
 	if err != nil {
@@ -164,9 +169,6 @@ func (s *Service) LoginAsDevice(ctx context.Context, userID int, mac string) (*e
 	}
 	if !u.IsActive {
 		return nil, "", apperr.Forbidden("The device owner's account is disabled.")
-	}
-	if u, err = u.Update().SetLastLogin(time.Now()).Save(ctx); err != nil {
-		return nil, "", fmt.Errorf("account: device login user %d: %w", userID, err)
 	}
 	token, err := s.tokens.Issue(ctx, auth.User, u.ID, mac)
 	if err != nil {

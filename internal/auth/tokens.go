@@ -58,7 +58,9 @@ type Session struct {
 // Tokens stores tokens in Redis with the Django system's layout:
 // token:{token} and admin_token:{token} hold the user id. Beside them,
 // token_mac:{token} marks a device session and user_tokens:{user_id} indexes
-// a user's tokens so they can all be revoked at once.
+// a user's tokens so they can all be revoked at once. The index is a sorted
+// set scored by expiry time, so expired entries are trimmed cheaply on
+// every issue (devices log in on every boot; indexes would grow).
 type Tokens struct {
 	rdb  *redis.Client
 	keys redisdb.Keys
@@ -70,10 +72,6 @@ func NewTokens(rdb *redis.Client, keys redisdb.Keys, cfg config.Config) *Tokens 
 	return &Tokens{rdb: rdb, keys: keys, ttl: cfg.TokenTTL}
 }
 
-// pruneAbove is the index size above which Issue drops index entries whose
-// tokens expired; devices log in on every boot, so indexes grow.
-const pruneAbove = 64
-
 // Issue creates a token for the user. A non-empty mac makes it a device
 // session.
 func (t *Tokens) Issue(ctx context.Context, kind Kind, userID int, mac string) (string, error) {
@@ -83,24 +81,19 @@ func (t *Tokens) Issue(ctx context.Context, kind Kind, userID int, mac string) (
 	}
 	token := hex.EncodeToString(raw[:])
 	index := t.indexKey(userID)
-	var card *redis.IntCmd
+	now := time.Now()
 	_, err := t.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.Set(ctx, t.keys.Key(kind.prefix(), token), strconv.Itoa(userID), t.ttl)
 		if mac != "" {
 			p.Set(ctx, t.keys.Key("token_mac:", token), mac, t.ttl)
 		}
-		p.SAdd(ctx, index, kind.prefix()+token)
+		p.ZAdd(ctx, index, redis.Z{Score: float64(now.Add(t.ttl).Unix()), Member: kind.prefix() + token})
+		p.ZRemRangeByScore(ctx, index, "-inf", strconv.FormatInt(now.Unix(), 10))
 		p.Expire(ctx, index, t.ttl)
-		card = p.SCard(ctx, index)
 		return nil
 	})
 	if err != nil {
 		return "", fmt.Errorf("auth: issue token: %w", err)
-	}
-	if card.Val() > pruneAbove {
-		if err := t.prune(ctx, index); err != nil {
-			return "", err
-		}
 	}
 	return token, nil
 }
@@ -137,7 +130,7 @@ func (t *Tokens) Lookup(ctx context.Context, kind Kind, token string) (Session, 
 func (t *Tokens) Revoke(ctx context.Context, s Session) error {
 	_, err := t.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.Del(ctx, t.keys.Key(s.Kind.prefix(), s.Token), t.keys.Key("token_mac:", s.Token))
-		p.SRem(ctx, t.indexKey(s.UserID), s.Kind.prefix()+s.Token)
+		p.ZRem(ctx, t.indexKey(s.UserID), s.Kind.prefix()+s.Token)
 		return nil
 	})
 	if err != nil {
@@ -150,7 +143,7 @@ func (t *Tokens) Revoke(ctx context.Context, s Session) error {
 // the session keep (pass a zero Session to keep none).
 func (t *Tokens) RevokeUser(ctx context.Context, userID int, keep Session) error {
 	index := t.indexKey(userID)
-	members, err := t.rdb.SMembers(ctx, index).Result()
+	members, err := t.rdb.ZRange(ctx, index, 0, -1).Result()
 	if err != nil {
 		return fmt.Errorf("auth: revoke user tokens: %w", err)
 	}
@@ -174,41 +167,11 @@ func (t *Tokens) RevokeUser(ctx context.Context, userID int, keep Session) error
 	}
 	_, err = t.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.Del(ctx, dels...)
-		p.SRem(ctx, index, toAny(rems)...)
+		p.ZRem(ctx, index, toAny(rems)...)
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("auth: revoke user tokens: %w", err)
-	}
-	return nil
-}
-
-// prune drops index entries whose token keys have expired.
-func (t *Tokens) prune(ctx context.Context, index string) error {
-	members, err := t.rdb.SMembers(ctx, index).Result()
-	if err != nil {
-		return fmt.Errorf("auth: prune: %w", err)
-	}
-	cmds := make([]*redis.IntCmd, len(members))
-	_, err = t.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, m := range members {
-			cmds[i] = p.Exists(ctx, t.keys.Key(m))
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("auth: prune: %w", err)
-	}
-	var dead []any
-	for i, c := range cmds {
-		if c.Val() == 0 {
-			dead = append(dead, members[i])
-		}
-	}
-	if len(dead) > 0 {
-		if err := t.rdb.SRem(ctx, index, dead...).Err(); err != nil {
-			return fmt.Errorf("auth: prune: %w", err)
-		}
 	}
 	return nil
 }

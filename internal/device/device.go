@@ -4,10 +4,12 @@ package device
 
 import (
 	"context"
+	stdsql "database/sql"
 	"fmt"
 	"time"
 
 	"entgo.io/ent/dialect"
+	"entgo.io/ent/dialect/sql"
 	"go.uber.org/fx"
 
 	"paradise/ent"
@@ -87,23 +89,88 @@ func (s *Service) GetOwned(ctx context.Context, userID, deviceID int) (Owned, er
 // ResolveOwner returns the user holding the latest active binding of the
 // device with this MAC address, and the device. An unknown or unbound
 // device is apperr.DeviceNotBound.
+//
+// It runs on every MAC login, so it is one query: the binding joined with
+// its device and the device's type.
 func (s *Service) ResolveOwner(ctx context.Context, rawMAC string) (int, Owned, error) {
 	mac, err := macField(rawMAC)
 	if err != nil {
 		return 0, Owned{}, err
 	}
-	b, err := s.db.UserDevice.Query().
-		Where(userdevice.HasDeviceWith(device.MACAddress(mac)), userdevice.UnboundAtIsNil()).
-		WithDevice(func(q *ent.DeviceQuery) { q.WithDeviceType() }).
+	var rows []ownerRow
+	err = s.db.UserDevice.Query().
+		Where(userdevice.UnboundAtIsNil()).
 		Order(ent.Desc(userdevice.FieldBoundAt), ent.Desc(userdevice.FieldID)).
-		First(ctx)
-	if ent.IsNotFound(err) {
-		return 0, Owned{}, apperr.DeviceNotBound()
-	}
+		Limit(1).
+		Modify(func(sel *sql.Selector) {
+			d := sql.Table(device.Table).As("d")
+			t := sql.Table(devicetype.Table).As("t")
+			sel.Join(d).On(sel.C(userdevice.FieldDeviceID), d.C(device.FieldID)).
+				LeftJoin(t).On(d.C(device.FieldDeviceTypeID), t.C(devicetype.FieldID)).
+				Where(sql.EQ(d.C(device.FieldMACAddress), mac))
+			sel.Select(
+				sel.C(userdevice.FieldUserID), sel.C(userdevice.FieldBoundAt),
+				d.C(device.FieldID), d.C(device.FieldMACAddress), d.C(device.FieldName), d.C(device.FieldStatus),
+				d.C(device.FieldBatteryLevel), d.C(device.FieldFirmwareVersion), d.C(device.FieldWifiName),
+				d.C(device.FieldLastSeen), d.C(device.FieldCreatedAt),
+				sql.As(t.C(devicetype.FieldID), "type_id"), sql.As(t.C(devicetype.FieldName), "type_name"),
+				sql.As(t.C(devicetype.FieldDescription), "type_description"),
+				sql.As(t.C(devicetype.FieldCreatedAt), "type_created_at"),
+			)
+		}).
+		Scan(ctx, &rows)
 	if err != nil {
 		return 0, Owned{}, fmt.Errorf("device: resolve owner of %s: %w", mac, err)
 	}
-	return b.UserID, Owned{Device: b.Edges.Device, BoundAt: b.BoundAt}, nil
+	if len(rows) == 0 {
+		return 0, Owned{}, apperr.DeviceNotBound()
+	}
+	return rows[0].UserID, rows[0].owned(), nil
+}
+
+// ownerRow is one row of ResolveOwner's join.
+type ownerRow struct {
+	UserID          int               `sql:"user_id"`
+	BoundAt         time.Time         `sql:"bound_at"`
+	ID              int               `sql:"id"`
+	MACAddress      string            `sql:"mac_address"`
+	Name            string            `sql:"name"`
+	Status          string            `sql:"status"`
+	BatteryLevel    stdsql.NullInt64  `sql:"battery_level"`
+	FirmwareVersion string            `sql:"firmware_version"`
+	WifiName        string            `sql:"wifi_name"`
+	LastSeen        stdsql.NullTime   `sql:"last_seen"`
+	CreatedAt       time.Time         `sql:"created_at"`
+	TypeID          stdsql.NullInt64  `sql:"type_id"`
+	TypeName        stdsql.NullString `sql:"type_name"`
+	TypeDescription stdsql.NullString `sql:"type_description"`
+	TypeCreatedAt   stdsql.NullTime   `sql:"type_created_at"`
+}
+
+func (r ownerRow) owned() Owned {
+	d := &ent.Device{
+		ID:              r.ID,
+		MACAddress:      r.MACAddress,
+		Name:            r.Name,
+		Status:          device.Status(r.Status),
+		FirmwareVersion: r.FirmwareVersion,
+		WifiName:        r.WifiName,
+		CreatedAt:       r.CreatedAt,
+	}
+	if r.BatteryLevel.Valid {
+		v := int(r.BatteryLevel.Int64)
+		d.BatteryLevel = &v
+	}
+	if r.LastSeen.Valid {
+		d.LastSeen = &r.LastSeen.Time
+	}
+	if r.TypeID.Valid {
+		id := int(r.TypeID.Int64)
+		d.DeviceTypeID = &id
+		d.Edges.DeviceType = &ent.DeviceType{ID: id, Name: r.TypeName.String,
+			Description: r.TypeDescription.String, CreatedAt: r.TypeCreatedAt.Time}
+	}
+	return Owned{Device: d, BoundAt: r.BoundAt}
 }
 
 // BindInput is a bind request; nil fields keep the device's value.

@@ -157,6 +157,14 @@ func TestBindDetails(t *testing.T) {
 		if d.Name != "Desk" || d.DeviceType == nil || d.DeviceType.ID != typ.ID || d.BatteryLevel != nil {
 			t.Fatalf("unexpected device: %s", res.Data)
 		}
+		// MAC login returns the device with its type.
+		res = e.macLogin(t, mac)
+		expect(t, res, http.StatusOK, 200)
+		var login macLoginData
+		res.Decode(t, &login)
+		if login.Device.Name != "Desk" || login.Device.DeviceType == nil || login.Device.DeviceType.Name != typ.Name || login.Device.BoundAt == nil {
+			t.Fatalf("MAC login device: %s", res.Data)
+		}
 		// Binding again keeps the binding and applies only the given fields.
 		res = e.Do(t, http.MethodPost, "/api/device/bind/", a.Token, map[string]any{"mac_address": mac, "name": "Kitchen"})
 		expect(t, res, http.StatusOK, 200)

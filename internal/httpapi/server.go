@@ -172,8 +172,7 @@ func middleware(next http.Handler, log *zap.Logger) http.Handler {
 			rid = newRequestID()
 		}
 		w.Header().Set("X-Request-ID", rid)
-		reqLog := log.With(zap.String("request_id", rid))
-		ctx := logging.With(r.Context(), reqLog)
+		ctx := logging.WithRequestID(r.Context(), rid)
 		ctx = paging.WithURL(ctx, absoluteURL(r))
 		rec := &recorder{ResponseWriter: w}
 		defer func() {
@@ -181,17 +180,19 @@ func middleware(next http.Handler, log *zap.Logger) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				reqLog.Error("Panic serving request", zap.Any("panic", v), zap.Stack("stack"))
+				logging.From(ctx, log).Error("Panic serving request", zap.Any("panic", v), zap.Stack("stack"))
 				if !rec.wroteHeader {
 					writeError(rec, &apperr.Error{Status: http.StatusInternalServerError,
 						Code: http.StatusInternalServerError, Message: "Internal server error."})
 				}
 			}
-			reqLog.Info("Request",
-				zap.String("method", r.Method),
-				zap.String("path", redactPath(r.URL.Path)),
-				zap.Int("status", rec.statusCode()),
-				zap.Duration("duration", time.Since(start)))
+			if ce := log.Check(zap.InfoLevel, "Request"); ce != nil {
+				ce.Write(zap.String("request_id", rid),
+					zap.String("method", r.Method),
+					zap.String("path", redactPath(r.URL.Path)),
+					zap.Int("status", rec.statusCode()),
+					zap.Duration("duration", time.Since(start)))
+			}
 		}()
 		next.ServeHTTP(rec, r.WithContext(ctx))
 	})

@@ -50,17 +50,25 @@ func FxLogger(log *zap.Logger) fxevent.Logger {
 	return l
 }
 
-type ctxKey struct{}
+type requestIDKey struct{}
 
-// With returns a context carrying log.
-func With(ctx context.Context, log *zap.Logger) context.Context {
-	return context.WithValue(ctx, ctxKey{}, log)
+// WithRequestID returns a context carrying the request id that From adds to
+// log lines.
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey{}, id)
 }
 
-// From returns the context's logger, or fallback when there is none.
-func From(ctx context.Context, fallback *zap.Logger) *zap.Logger {
-	if l, ok := ctx.Value(ctxKey{}).(*zap.Logger); ok {
-		return l
+// RequestID returns the context's request id, or "".
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+// From returns log with the context's request id, if any. The logger is
+// built on demand, so requests that log nothing pay nothing.
+func From(ctx context.Context, log *zap.Logger) *zap.Logger {
+	if id := RequestID(ctx); id != "" {
+		return log.With(zap.String("request_id", id))
 	}
-	return fallback
+	return log
 }
