@@ -7,7 +7,7 @@ PKGS      := ./...
 # how many test binaries run at once on small machines.
 TESTFLAGS ?= -race -count=1 -p 2 -timeout 20m
 
-.PHONY: all generate check-generated build run test lint migration migrate-check bench docs-assets ci
+.PHONY: all generate check-generated build run test lint fuzz migration migrate-check bench bench-hub docs-assets ci
 
 all: build
 
@@ -46,9 +46,19 @@ migration:
 migrate-check:
 	$(GO) run ./tools/migratediff -check
 
-## bench: load-test the hot REST paths on Postgres + Redis (not part of CI)
+## bench: load-test the hot REST paths and the device hub on Postgres + Redis (not part of CI)
 bench:
 	$(GO) run ./tools/restload
+	$(GO) run ./tools/hubload
+
+## bench-hub: load-test only the device hub
+bench-hub:
+	$(GO) run ./tools/hubload
+
+## fuzz: fuzz the WebSocket frame decoder (FUZZTIME=30s by default)
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzParseFrame -fuzztime $(FUZZTIME) ./tools/asyncapigen
 
 ## docs-assets: refresh the vendored ReDoc bundle from the npm registry
 docs-assets:
@@ -58,3 +68,4 @@ docs-assets:
 
 ## ci: everything CI checks
 ci: lint check-generated migrate-check test
+	$(MAKE) fuzz FUZZTIME=15s

@@ -8,3 +8,8 @@ import _ "embed"
 //
 //go:embed openapi.yaml
 var OpenAPI []byte
+
+// AsyncAPI is asyncapi.yaml, the WebSocket contract.
+//
+//go:embed asyncapi.yaml
+var AsyncAPI []byte

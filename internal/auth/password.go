@@ -73,7 +73,10 @@ func checkArgon2id(hash, password string) error {
 	}
 	var memory, passes uint32
 	var threads uint8
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &memory, &passes, &threads); err != nil {
+	// argon2.IDKey panics on zero passes or lanes; RFC 9106 also wants
+	// at least 8 KiB of memory per lane.
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &memory, &passes, &threads); err != nil ||
+		passes < 1 || threads < 1 || memory < 8*uint32(threads) {
 		return errors.New("auth: malformed argon2id parameters")
 	}
 	b64 := base64.RawStdEncoding

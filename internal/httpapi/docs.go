@@ -61,6 +61,7 @@ const redocPage = `<!DOCTYPE html>
 // mountDocs serves the contracts and their viewers.
 func mountDocs(mux *http.ServeMux) {
 	mux.HandleFunc("GET /openapi.yaml", serveBytes("application/yaml", paradise.OpenAPI))
+	mux.HandleFunc("GET /asyncapi.yaml", serveBytes("application/yaml", paradise.AsyncAPI))
 	mux.HandleFunc("GET /swagger/{$}", serveBytes("text/html; charset=utf-8", []byte(swaggerPage)))
 	mux.Handle("GET /swagger/", http.StripPrefix("/swagger/", swaggerAssets()))
 	mux.HandleFunc("GET /redoc/{$}", serveBytes("text/html; charset=utf-8", []byte(redocPage)))

@@ -143,17 +143,34 @@ func fieldMessage(err error) string {
 	case errors.Is(err, validate.ErrFieldRequired):
 		return "This field is required."
 	case errors.As(err, &minLen):
+		if isArray(err) {
+			return fmt.Sprintf("Ensure this field has at least %d elements.", minLen.MinLength)
+		}
 		if minLen.Len == 0 {
 			return "This field may not be blank."
 		}
 		return fmt.Sprintf("Ensure this field has at least %d characters.", minLen.MinLength)
 	case errors.As(err, &maxLen):
+		if isArray(err) {
+			return fmt.Sprintf("Ensure this field has no more than %d elements.", maxLen.MaxLength)
+		}
 		return fmt.Sprintf("Ensure this field has no more than %d characters.", maxLen.MaxLength)
 	case errors.As(err, &regex):
 		return "Enter a valid value."
 	default:
 		return capitalize(innermost(err)) + "."
 	}
+}
+
+// isArray reports whether a length error is about an array's items:
+// ogen wraps those as "array: ..." (string lengths as "string: ...").
+func isArray(err error) bool {
+	for ; err != nil; err = errors.Unwrap(err) {
+		if strings.HasPrefix(err.Error(), "array: ") {
+			return true
+		}
+	}
+	return false
 }
 
 // innermost is the message of the deepest wrapped error: the cause without

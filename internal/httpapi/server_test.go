@@ -39,6 +39,7 @@ func TestDocs(t *testing.T) {
 		path, contentType, contains string
 	}{
 		{"/openapi.yaml", "application/yaml", "openapi: 3.0.3"},
+		{"/asyncapi.yaml", "application/yaml", "asyncapi: 2.6.0"},
 		{"/swagger/", "text/html", "swagger-ui-bundle.js"},
 		{"/swagger/swagger-ui-bundle.js", "javascript", "SwaggerUIBundle"},
 		{"/swagger/swagger-ui.css", "text/css", ".swagger-ui"},

@@ -57,7 +57,7 @@ type Hub struct {
 	groups map[int]map[*conn]struct{}
 	// devices holds the local connections of each device by MAC; normally
 	// one, briefly two while a newer connection replaces an older one.
-	byMAC map[string]map[*conn]struct{}
+	byMAC   map[string]map[*conn]struct{}
 	closing bool
 
 	// conns counts running connection handlers, so stop can wait for them.

@@ -15,8 +15,10 @@ import (
 )
 
 // Module provides the root *zap.Logger and routes fx's own events to it.
-var Module = fx.Module("logging",
-	fx.Provide(New),
+// fx.WithLogger must sit at the top level of the app: inside fx.Module it
+// would only cover that module's events.
+var Module = fx.Options(
+	fx.Module("logging", fx.Provide(New)),
 	fx.WithLogger(FxLogger),
 )
 

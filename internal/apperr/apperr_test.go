@@ -1,0 +1,124 @@
+package apperr_test
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"reflect"
+	"testing"
+
+	"paradise/internal/apperr"
+)
+
+func TestFlatten(t *testing.T) {
+	tests := []struct {
+		name   string
+		fields map[string][]string
+		want   string
+	}{
+		{"nil map", nil, "Invalid input."},
+		{"empty map", map[string][]string{}, "Invalid input."},
+		{"one field", map[string][]string{"password": {"This field is required."}},
+			"password: This field is required."},
+		{"fields sorted by name", map[string][]string{
+			"username":    {"Taken."},
+			"password":    {"Too short."},
+			"device.name": {"Blank."},
+		}, "device.name: Blank.; password: Too short.; username: Taken."},
+		{"several messages for one field joined", map[string][]string{
+			"password": {"Too short.", "Too common."},
+		}, "password: Too short. Too common."},
+		{"empty field name renders bare message", map[string][]string{
+			"":         {"Passwords do not match."},
+			"username": {"Taken."},
+		}, "Passwords do not match.; username: Taken."},
+		{"array element names", map[string][]string{
+			"interests[3]":  {"Too long."},
+			"interests[10]": {"Blank."},
+		}, "interests[10]: Blank.; interests[3]: Too long."},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := apperr.Flatten(tc.fields); got != tc.want {
+				t.Fatalf("Flatten(%v) = %q, want %q", tc.fields, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestConstructors(t *testing.T) {
+	tests := []struct {
+		name    string
+		err     *apperr.Error
+		status  int
+		code    int
+		message string
+		fields  map[string][]string
+	}{
+		{"bad request", apperr.BadRequest("Nope."), 400, 400, "Nope.", nil},
+		{"unauthorized", apperr.Unauthorized("Who?"), 401, 401, "Who?", nil},
+		{"forbidden", apperr.Forbidden("No."), 403, 403, "No.", nil},
+		{"not found", apperr.NotFound("Gone."), 404, 404, "Gone.", nil},
+		{"conflict", apperr.Conflict("Clash."), 409, 409, "Clash.", nil},
+		{"device not bound", apperr.DeviceNotBound(), http.StatusNotFound, 4010,
+			"Device is not bound to any user.", nil},
+		{"field", apperr.Field("mac_address", "Enter a valid MAC address."), 400, 400,
+			"mac_address: Enter a valid MAC address.",
+			map[string][]string{"mac_address": {"Enter a valid MAC address."}}},
+		{"validation", apperr.Validation(map[string][]string{
+			"username": {"Required."}, "password": {"Required.", "Short."},
+		}), 400, 400, "password: Required. Short.; username: Required.",
+			map[string][]string{"username": {"Required."}, "password": {"Required.", "Short."}}},
+		{"validation without fields", apperr.Validation(nil), 400, 400, "Invalid input.", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := tc.err
+			if e.Status != tc.status || e.Code != tc.code || e.Message != tc.message {
+				t.Fatalf("got {Status: %d, Code: %d, Message: %q}, want {%d, %d, %q}",
+					e.Status, e.Code, e.Message, tc.status, tc.code, tc.message)
+			}
+			if len(e.Fields) != 0 || len(tc.fields) != 0 {
+				if !reflect.DeepEqual(e.Fields, tc.fields) {
+					t.Fatalf("Fields = %v, want %v", e.Fields, tc.fields)
+				}
+			}
+			if e.Error() != tc.message {
+				t.Fatalf("Error() = %q, want the message %q", e.Error(), tc.message)
+			}
+			if e.Unwrap() != nil {
+				t.Fatalf("Unwrap() = %v, want nil", e.Unwrap())
+			}
+		})
+	}
+	if apperr.CodeDeviceNotBound != 4010 {
+		t.Fatalf("CodeDeviceNotBound = %d, want 4010", apperr.CodeDeviceNotBound)
+	}
+}
+
+func TestUnwrap(t *testing.T) {
+	cause := fmt.Errorf("query users: %w", io.ErrUnexpectedEOF)
+	e := &apperr.Error{Status: 500, Code: 500, Message: "Internal server error.", Err: cause}
+	tests := []struct {
+		name string
+		err  error
+	}{
+		{"direct", e},
+		{"wrapped", fmt.Errorf("handler: %w", e)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if !errors.Is(tc.err, io.ErrUnexpectedEOF) {
+				t.Fatalf("errors.Is(%v, io.ErrUnexpectedEOF) = false", tc.err)
+			}
+			var ae *apperr.Error
+			if !errors.As(tc.err, &ae) || ae != e {
+				t.Fatalf("errors.As did not find the *apperr.Error in %v", tc.err)
+			}
+		})
+	}
+	if got, want := e.Error(), "Internal server error.: query users: unexpected EOF"; got != want {
+		t.Fatalf("Error() = %q, want %q", got, want)
+	}
+}

@@ -1,0 +1,156 @@
+package redisdb_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"paradise/internal/config"
+	"paradise/internal/redisdb"
+)
+
+func startEmbedded(t *testing.T) *redis.Client {
+	t.Helper()
+	srv, err := redisdb.StartEmbedded()
+	if err != nil {
+		t.Fatalf("StartEmbedded: %v", err)
+	}
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	t.Cleanup(func() {
+		client.Close()
+		srv.Close()
+	})
+	return client
+}
+
+// TestEmbeddedExpiresByWallClock checks that keys expire without anyone
+// fast-forwarding the server. The deadline is generous: this is a
+// correctness check, not a timing assertion.
+func TestEmbeddedExpiresByWallClock(t *testing.T) {
+	ctx := context.Background()
+	client := startEmbedded(t)
+	tests := []struct {
+		name string
+		set  func(key string) error
+	}{
+		{"SET EX", func(k string) error { return client.Set(ctx, k, "v", time.Second).Err() }},
+		{"SET PX", func(k string) error { return client.Set(ctx, k, "v", 1500*time.Millisecond).Err() }},
+		{"EXPIRE", func(k string) error {
+			if err := client.Set(ctx, k, "v", 0).Err(); err != nil {
+				return err
+			}
+			return client.Expire(ctx, k, time.Second).Err()
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			key := "expiring:" + tc.name
+			if err := tc.set(key); err != nil {
+				t.Fatal(err)
+			}
+			if v, err := client.Get(ctx, key).Result(); err != nil || v != "v" {
+				t.Fatalf("GET right after SET = %q, %v", v, err)
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				_, err := client.Get(ctx, key).Result()
+				if errors.Is(err, redis.Nil) {
+					return
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("key %q with a ~1s TTL still exists after 10s", key)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		})
+	}
+	t.Run("key without TTL survives", func(t *testing.T) {
+		if err := client.Set(ctx, "persistent", "v", 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(600 * time.Millisecond) // a few clock ticks
+		if v, err := client.Get(ctx, "persistent").Result(); err != nil || v != "v" {
+			t.Fatalf("GET persistent = %q, %v", v, err)
+		}
+		if ttl, err := client.TTL(ctx, "persistent").Result(); err != nil || ttl != -1 {
+			t.Fatalf("TTL persistent = %v, %v; want -1ns (no expiry)", ttl, err)
+		}
+	})
+}
+
+func TestEmbeddedPubSub(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	client := startEmbedded(t)
+	sub := client.Subscribe(ctx, "device_1")
+	defer sub.Close()
+	if _, err := sub.Receive(ctx); err != nil { // subscription confirmation
+		t.Fatalf("subscribe: %v", err)
+	}
+	psub := client.PSubscribe(ctx, "device_*")
+	defer psub.Close()
+	if _, err := psub.Receive(ctx); err != nil {
+		t.Fatalf("psubscribe: %v", err)
+	}
+	payloads := []string{`{"type":"ping","message":{}}`, "second", ""}
+	for _, p := range payloads {
+		n, err := client.Publish(ctx, "device_1", p).Result()
+		if err != nil {
+			t.Fatalf("publish: %v", err)
+		}
+		if n != 2 {
+			t.Fatalf("publish reached %d subscribers, want 2", n)
+		}
+	}
+	for _, s := range []struct {
+		name string
+		ps   *redis.PubSub
+	}{{"channel", sub}, {"pattern", psub}} {
+		t.Run(s.name, func(t *testing.T) {
+			for _, want := range payloads {
+				msg, err := s.ps.ReceiveMessage(ctx)
+				if err != nil {
+					t.Fatalf("receive: %v", err)
+				}
+				if msg.Channel != "device_1" || msg.Payload != want {
+					t.Fatalf("got %q on %q, want %q on device_1", msg.Payload, msg.Channel, want)
+				}
+			}
+		})
+	}
+	// Other channels do not reach the channel subscriber.
+	if n, err := client.Publish(ctx, "other", "x").Result(); err != nil || n != 0 {
+		t.Fatalf("publish to other = %d, %v; want 0 subscribers", n, err)
+	}
+}
+
+func TestKeys(t *testing.T) {
+	tests := []struct {
+		name   string
+		prefix string
+		parts  []string
+		want   string
+	}{
+		{"no prefix keeps the Django layout", "", []string{"token:", "abc"}, "token:abc"},
+		{"prefix", "test:1:", []string{"admin_token:", "abc"}, "test:1:admin_token:abc"},
+		{"no parts", "p:", nil, "p:"},
+		{"several parts", "p:", []string{"device:", "last_seen:", "AA:BB"}, "p:device:last_seen:AA:BB"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			k := redisdb.NewKeys(config.Config{RedisPrefix: tc.prefix})
+			if got := k.Key(tc.parts...); got != tc.want {
+				t.Fatalf("Key(%q) = %q, want %q", tc.parts, got, tc.want)
+			}
+			if k.Prefix() != tc.prefix {
+				t.Fatalf("Prefix() = %q, want %q", k.Prefix(), tc.prefix)
+			}
+		})
+	}
+}

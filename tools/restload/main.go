@@ -1,0 +1,153 @@
+// Command restload load-tests the two hottest REST paths of Paradise on
+// Postgres and Redis, with the server and the load generator on the same
+// machine. It is what `make bench` runs:
+//
+//	go run ./tools/restload [-users 200] [-concurrency 64] [-duration 20s] [-warmup 3s]
+//
+// It builds ./cmd/paradise, creates a scratch Postgres database
+// (paradise_bench_<random>) and a Redis key prefix (bench:<random>:), runs
+// `paradise migrate` and `paradise serve` on a free loopback port, registers
+// users and binds one device each through the API, and then runs one
+// closed-loop load per scenario:
+//
+//   - profile:   GET /api/user/profile/ with a random user's token
+//   - mac-login: POST /api/user/mac-login/ with a random bound MAC address
+//
+// It prints a Markdown table (throughput, errors, latency percentiles, CPU
+// used by the server and by itself, server RSS) for docs/benchmarks.md, and
+// removes the database, the Redis keys and the server process at the end.
+// It exits non-zero when setup fails or a scenario has errors.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// options are the command-line flags.
+type options struct {
+	users       int
+	concurrency int
+	duration    time.Duration
+	warmup      time.Duration
+	scenarios   []string
+	adminURL    string
+	redisURL    string
+	keep        bool
+	bin         string
+}
+
+func main() {
+	var o options
+	var scenarios string
+	flag.IntVar(&o.users, "users", 200, "users to register, each with one bound device")
+	flag.IntVar(&o.concurrency, "concurrency", 64, "concurrent workers (closed loop: each sends its next request when the previous one is answered)")
+	flag.DurationVar(&o.duration, "duration", 20*time.Second, "measured duration of each scenario")
+	flag.DurationVar(&o.warmup, "warmup", 3*time.Second, "unmeasured warm-up before each scenario")
+	flag.StringVar(&scenarios, "scenarios", "profile,mac-login", "comma-separated scenarios to run: "+strings.Join(scenarioNames(), ", "))
+	flag.StringVar(&o.adminURL, "admin-url", envOr("PARADISE_DEV_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"), "Postgres server (loopback) to create the scratch database on")
+	flag.StringVar(&o.redisURL, "redis-url", envOr("PARADISE_DEV_REDIS_URL", "redis://127.0.0.1:6379/0"), "Redis server (loopback) for the server under test")
+	flag.StringVar(&o.bin, "bin", "", "paradise binary to test instead of building ./cmd/paradise")
+	flag.BoolVar(&o.keep, "keep", false, "keep the scratch database and Redis keys (for inspection after the run)")
+	flag.Parse()
+	o.scenarios = strings.Split(scenarios, ",")
+
+	if err := o.validate(); err != nil {
+		fmt.Fprintln(os.Stderr, "restload:", err)
+		os.Exit(2)
+	}
+	// Ctrl-C stops the load and still runs the clean-up.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o); err != nil {
+		fmt.Fprintln(os.Stderr, "restload:", err)
+		stop()
+		os.Exit(1)
+	}
+}
+
+func (o *options) validate() error {
+	if o.users < 1 || o.concurrency < 1 || o.duration <= 0 || o.warmup < 0 {
+		return errors.New("-users and -concurrency must be at least 1, -duration positive, -warmup not negative")
+	}
+	for _, s := range o.scenarios {
+		if _, ok := scenarioByName(s); !ok {
+			return fmt.Errorf("unknown scenario %q (have %s)", s, strings.Join(scenarioNames(), ", "))
+		}
+	}
+	// The tool creates and drops databases and deletes keys: keep it on
+	// this machine.
+	for _, raw := range []string{o.adminURL, o.redisURL} {
+		u, err := url.Parse(raw)
+		if err != nil {
+			return fmt.Errorf("parse %q: %w", raw, err)
+		}
+		if !isLoopback(u.Hostname()) {
+			return fmt.Errorf("%s: only loopback hosts are allowed", u.Redacted())
+		}
+	}
+	return nil
+}
+
+func run(ctx context.Context, o options) error {
+	env, err := startEnv(ctx, o)
+	// env is returned even on a failed start so that whatever was created
+	// gets removed.
+	defer env.close(o.keep)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "restload: server pid %d on %s; setting up %d users with one device each\n", env.server.Process.Pid, env.baseURL, o.users)
+	start := time.Now()
+	fixtures, err := setup(ctx, env.baseURL, o.users)
+	if err != nil {
+		return fmt.Errorf("setup: %w", err)
+	}
+	fmt.Fprintf(os.Stderr, "restload: setup took %s\n", time.Since(start).Round(time.Millisecond))
+
+	var results []result
+	for _, name := range o.scenarios {
+		sc, _ := scenarioByName(name)
+		fmt.Fprintf(os.Stderr, "restload: %s: %d workers, %s warm-up + %s\n", sc.name, o.concurrency, o.warmup, o.duration)
+		r, err := runScenario(ctx, env, sc, fixtures, o)
+		if err != nil {
+			return fmt.Errorf("%s: %w", sc.name, err)
+		}
+		results = append(results, r)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	printReport(os.Stdout, o, results)
+	for _, r := range results {
+		if r.errors > 0 {
+			return fmt.Errorf("%s: %d errors (first: %s)", r.scenario.name, r.errors, r.firstErr)
+		}
+	}
+	return nil
+}
+
+// isLoopback reports whether host is a loopback name or address.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
