@@ -66,6 +66,8 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	c := h.newConn(wsc, p.User.ID, mac, log)
+	// Queued before joining the group, so it is the session's first frame.
+	c.enqueue(connectedFrame(c))
 	if err := h.register(ctx, c); err != nil {
 		_ = wsc.Close(websocket.StatusGoingAway, "server shutting down")
 		c.cancel()
@@ -82,7 +84,6 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}()
 	}
-	c.enqueue(connectedFrame(c))
 
 	writerDone := make(chan struct{})
 	go func() {
