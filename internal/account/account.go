@@ -55,7 +55,7 @@ func (s *Service) Authenticate(ctx context.Context, kind auth.Kind, token string
 	if err != nil {
 		return nil, err
 	}
-	u, err := s.db.User.Get(ctx, sess.UserID)
+	u, err := s.snapshotUser(ctx, sess.UserID, sess.Snapshot)
 	if ent.IsNotFound(err) {
 		return nil, apperr.Unauthorized("Invalid token.")
 	}
@@ -152,6 +152,9 @@ func (s *Service) Login(ctx context.Context, kind auth.Kind, username, password 
 		return nil, "", fmt.Errorf("account: login user %d: %w", u.ID, err)
 	}
 	u.LastLogin = &now
+	if err := s.storeSnapshot(ctx, u, false); err != nil {
+		return nil, "", err
+	}
 	token, err := s.tokens.Issue(ctx, kind, u.ID, "")
 	if err != nil {
 		return nil, "", err
@@ -163,7 +166,11 @@ func (s *Service) Login(ctx context.Context, kind auth.Kind, username, password 
 // with the given (normalised) MAC address. A device login is not the
 // user's own login, so last_login stays as it is.
 func (s *Service) LoginAsDevice(ctx context.Context, userID int, mac string) (*ent.User, string, error) {
-	u, err := s.db.User.Get(ctx, userID)
+	snap, err := s.tokens.Snapshot(ctx, userID)
+	if err != nil {
+		return nil, "", err
+	}
+	u, err := s.snapshotUser(ctx, userID, snap)
 	if err != nil {
 		return nil, "", fmt.Errorf("account: device login user %d: %w", userID, err)
 	}
@@ -213,6 +220,9 @@ func (s *Service) UpdateProfile(ctx context.Context, p *Principal, in ProfileUpd
 	if err != nil {
 		return nil, fmt.Errorf("account: update profile %d: %w", p.User.ID, err)
 	}
+	if err := s.storeSnapshot(ctx, u, false); err != nil {
+		return nil, err
+	}
 	return u, nil
 }
 
@@ -234,7 +244,12 @@ func cleanInterests(in []string) []string {
 // ChangePassword replaces the caller's password after checking the old
 // one, and revokes every other token of the caller.
 func (s *Service) ChangePassword(ctx context.Context, p *Principal, oldPassword, newPassword string) error {
-	if err := auth.CheckPassword(p.User.PasswordHash, oldPassword); err != nil {
+	// The principal comes from a snapshot, which has no password hash.
+	u, err := s.db.User.Get(ctx, p.User.ID)
+	if err != nil {
+		return fmt.Errorf("account: change password %d: %w", p.User.ID, err)
+	}
+	if err := auth.CheckPassword(u.PasswordHash, oldPassword); err != nil {
 		if errors.Is(err, auth.ErrMismatch) {
 			return apperr.Field("old_password", "Wrong password.")
 		}
@@ -296,6 +311,9 @@ func (s *Service) SetActive(ctx context.Context, actor *Principal, id int, activ
 	if err != nil {
 		return nil, fmt.Errorf("account: set user %d active=%t: %w", id, active, err)
 	}
+	if err := s.storeSnapshot(ctx, u, false); err != nil {
+		return nil, err
+	}
 	if !active {
 		// Authenticate also rejects inactive users, so a token that
 		// survives a failed revoke is still refused.
@@ -328,6 +346,9 @@ func (s *Service) CreateSuperuser(ctx context.Context, username, password string
 	u, err := existing.Update().SetPasswordHash(hash).SetIsStaff(true).SetIsActive(true).Save(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("account: create superuser: %w", err)
+	}
+	if err := s.storeSnapshot(ctx, u, false); err != nil {
+		return nil, err
 	}
 	return u, nil
 }

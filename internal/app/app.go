@@ -7,6 +7,7 @@ import (
 	"paradise/internal/account"
 	"paradise/internal/auth"
 	"paradise/internal/database"
+	"paradise/internal/debugserver"
 	"paradise/internal/device"
 	"paradise/internal/httpapi"
 	"paradise/internal/hub"
@@ -25,4 +26,5 @@ var Module = fx.Options(
 	device.Module,
 	hub.Module,
 	httpapi.Module,
+	debugserver.Module,
 )

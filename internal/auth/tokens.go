@@ -53,6 +53,9 @@ type Session struct {
 	// MAC is set for device sessions (tokens from MAC login): the hub
 	// treats such a connection as the device itself.
 	MAC string
+	// Snapshot is the user snapshot stored beside the token (see
+	// StoreSnapshot), or nil.
+	Snapshot []byte
 }
 
 // Tokens stores tokens in Redis with the Django system's layout:
@@ -98,32 +101,76 @@ func (t *Tokens) Issue(ctx context.Context, kind Kind, userID int, mac string) (
 	return token, nil
 }
 
+// lookup reads a token, its device MAC and its user's snapshot in one
+// round trip: every authenticated request runs it. The snapshot key is
+// derived from the user id read here, so it cannot be declared in KEYS
+// (fine on a single Redis, not on Redis Cluster).
+var lookup = redis.NewScript(`
+local uid = redis.call('GET', KEYS[1])
+if not uid then return false end
+return {uid, redis.call('GET', KEYS[2]), redis.call('GET', ARGV[1] .. uid)}`)
+
 // Lookup resolves a token of the given kind.
 func (t *Tokens) Lookup(ctx context.Context, kind Kind, token string) (Session, error) {
 	if !wellFormed(token) {
 		return Session{}, ErrInvalidToken
 	}
-	keys := []string{t.keys.Key(kind.prefix(), token)}
-	if kind == User {
-		keys = append(keys, t.keys.Key("token_mac:", token))
+	macKey := t.keys.Key("token_mac:", token)
+	if kind != User {
+		// Admin tokens are never device sessions; this key never exists.
+		macKey = t.keys.Key("admin_token_mac:", token)
 	}
-	vals, err := t.rdb.MGet(ctx, keys...).Result()
+	res, err := lookup.Run(ctx, t.rdb, []string{t.keys.Key(kind.prefix(), token), macKey}, t.keys.Key("user_snapshot:")).Slice()
+	if errors.Is(err, redis.Nil) {
+		return Session{}, ErrInvalidToken
+	}
 	if err != nil {
 		return Session{}, fmt.Errorf("auth: lookup token: %w", err)
 	}
-	s, ok := vals[0].(string)
-	if !ok {
-		return Session{}, ErrInvalidToken
-	}
+	s, _ := res[0].(string)
 	userID, err := strconv.Atoi(s)
 	if err != nil {
 		return Session{}, ErrInvalidToken
 	}
 	sess := Session{Kind: kind, Token: token, UserID: userID}
-	if len(vals) > 1 {
-		sess.MAC, _ = vals[1].(string)
+	sess.MAC, _ = res[1].(string)
+	if snap, ok := res[2].(string); ok {
+		sess.Snapshot = []byte(snap)
 	}
 	return sess, nil
+}
+
+// snapshotTTL bounds how long a snapshot can outlive a missed update.
+const snapshotTTL = 10 * time.Minute
+
+// StoreSnapshot keeps a snapshot of the user (an opaque blob, owned by the
+// account service) beside their tokens, so Lookup returns it without a
+// database read. A reader filling a missing snapshot passes onlyIfAbsent,
+// so it cannot overwrite a newer snapshot a writer stored meanwhile.
+func (t *Tokens) StoreSnapshot(ctx context.Context, userID int, blob []byte, onlyIfAbsent bool) error {
+	key := t.keys.Key("user_snapshot:", strconv.Itoa(userID))
+	var err error
+	if onlyIfAbsent {
+		err = t.rdb.SetNX(ctx, key, blob, snapshotTTL).Err()
+	} else {
+		err = t.rdb.Set(ctx, key, blob, snapshotTTL).Err()
+	}
+	if err != nil {
+		return fmt.Errorf("auth: store user snapshot: %w", err)
+	}
+	return nil
+}
+
+// Snapshot returns the user's snapshot, or nil.
+func (t *Tokens) Snapshot(ctx context.Context, userID int) ([]byte, error) {
+	b, err := t.rdb.Get(ctx, t.keys.Key("user_snapshot:", strconv.Itoa(userID))).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("auth: user snapshot: %w", err)
+	}
+	return b, nil
 }
 
 // Revoke deletes one session's token.

@@ -41,6 +41,9 @@ type Config struct {
 	// ShutdownTimeout bounds a graceful stop (PARADISE_SHUTDOWN_TIMEOUT,
 	// default 15s).
 	ShutdownTimeout time.Duration
+	// DebugAddr, when set, serves pprof profiles on this private address
+	// (PARADISE_DEBUG_ADDR, default unset: off). Never expose it publicly.
+	DebugAddr string
 	// Hub tunes the WebSocket device hub.
 	Hub Hub
 }
@@ -93,6 +96,7 @@ func Load(getenv func(string) string) (Config, error) {
 		RedisPrefix: getenv("PARADISE_REDIS_PREFIX"),
 		LogLevel:    strings.ToLower(or(getenv("LOG_LEVEL"), "info")),
 		LogFormat:   strings.ToLower(getenv("LOG_FORMAT")),
+		DebugAddr:   getenv("PARADISE_DEBUG_ADDR"),
 	}
 	if c.LogFormat == "" {
 		c.LogFormat = "json"

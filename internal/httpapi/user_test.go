@@ -188,6 +188,14 @@ func TestUpdateProfile(t *testing.T) {
 			t.Fatalf("unexpected profile: %s", res.Data)
 		}
 
+		// The next authenticated request sees the change (the user snapshot
+		// next to the token was replaced, not left stale).
+		res = e.Do(t, http.MethodGet, "/api/user/profile/", a.Token, nil)
+		res.Decode(t, &u)
+		if u.Nickname != "Erin" || u.Mbti != "INFP" {
+			t.Fatalf("profile after update: %s", res.Data)
+		}
+
 		// Absent fields keep their values; an empty list clears interests.
 		res = e.Do(t, http.MethodPatch, "/api/user/profile/", a.Token, map[string]any{"interests": []string{}})
 		expect(t, res, http.StatusOK, 200)
@@ -237,3 +245,28 @@ func TestChangePassword(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// TestProfileAcrossInstances: two instances share Postgres and Redis; a
+// change made through one is what the other serves next.
+func TestProfileAcrossInstances(t *testing.T) {
+	cfg := testenv.Config(t, testenv.Postgres)
+	a := testenv.StartWith(t, cfg)
+	b := testenv.StartWith(t, cfg)
+	login := a.Register(t, "twin")
+	for i, name := range []string{"First", "Second", "Third"} {
+		write, read := a, b
+		if i%2 == 1 {
+			write, read = b, a
+		}
+		res := write.Do(t, http.MethodGet, "/api/user/profile/", login.Token, nil) // warm the snapshot
+		expect(t, res, http.StatusOK, 200)
+		res = write.Do(t, http.MethodPatch, "/api/user/profile/", login.Token, map[string]string{"nickname": name})
+		expect(t, res, http.StatusOK, 200)
+		res = read.Do(t, http.MethodGet, "/api/user/profile/", login.Token, nil)
+		var u user
+		res.Decode(t, &u)
+		if u.Nickname != name {
+			t.Fatalf("instance serves nickname %q after update to %q", u.Nickname, name)
+		}
+	}
+}
