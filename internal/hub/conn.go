@@ -1,9 +1,15 @@
 package hub
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"errors"
+	"io"
+	"net"
+	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -12,30 +18,34 @@ import (
 	"paradise/gen/ws"
 )
 
-// writeTimeout bounds one write; a client that cannot take a frame in this
-// time is dead or hopelessly slow.
+// writeTimeout bounds one batch of writes; a client that cannot take its
+// frames in this time is dead or hopelessly slow.
 const writeTimeout = 10 * time.Second
 
-// conn is one WebSocket session. The HTTP handler goroutine reads; one
-// writer goroutine owns all writes. Nobody else touches the socket except
-// to close it.
+// conn is one WebSocket session. One goroutine reads for the session's
+// whole life; writes happen on a goroutine that exists only while frames
+// are queued (at most one at a time, so frames keep their order), and pings
+// on a timer's goroutine. Nobody else touches the socket except to close it.
+//
+// Idle connections dominate a hub's memory, so a conn keeps nothing it does
+// not need while idle: one goroutine, a send queue allocated on demand, a
+// logger built only when something is logged, and small socket buffers.
 type conn struct {
 	id     string
 	userID int
 	// mac is set for device sessions (tokens from MAC login), empty for apps.
-	mac  string
-	ws   *websocket.Conn
-	from ws.From
+	mac       string
+	requestID string
+	ws        *websocket.Conn
+	from      ws.From
+	log       *zap.Logger // the hub's; see logger
 
-	// send holds encoded frames for the writer. It is never closed:
-	// enqueue may race with the end of the connection, and the writer exits
-	// on ctx instead.
-	send   chan []byte
+	queue  sendQueue
 	ctx    context.Context
 	cancel context.CancelFunc
+	ping   atomic.Pointer[time.Timer]
 
 	closeOnce sync.Once
-	log       *zap.Logger
 
 	// Reader-goroutine state.
 	limiter   bucket
@@ -50,22 +60,89 @@ type conn struct {
 
 func (c *conn) isDevice() bool { return c.mac != "" }
 
+// logger returns a logger naming the connection, built on demand.
+func (c *conn) logger() *zap.Logger {
+	return c.log.With(zap.String("request_id", c.requestID), zap.String("conn", c.id),
+		zap.Int("user_id", c.userID), zap.String("mac", c.mac))
+}
+
 // enqueue hands a frame to the writer without blocking. A full queue means
 // the client does not read: it is cut off so it cannot stall its group.
 func (c *conn) enqueue(frame []byte) {
-	select {
-	case c.send <- frame:
-	default:
+	ok, start := c.queue.push(frame)
+	if !ok {
 		c.close(websocket.StatusPolicyViolation, "slow consumer")
+		return
+	}
+	if start {
+		go c.drain()
+	}
+}
+
+// drain writes queued frames until the queue is empty, each batch under
+// one deadline.
+func (c *conn) drain() {
+	for {
+		frames := c.queue.takeOrIdle()
+		if frames == nil {
+			return
+		}
+		if err := c.writeAll(frames); err != nil {
+			c.queue.shut()
+			c.close(websocket.StatusPolicyViolation, "write failed")
+			return
+		}
+	}
+}
+
+func (c *conn) writeAll(frames [][]byte) error {
+	ctx, cancel := context.WithTimeout(c.ctx, writeTimeout)
+	defer cancel()
+	for _, f := range frames {
+		if err := c.ws.Write(ctx, websocket.MessageText, f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// startPings pings the client every interval until the session ends; a
+// peer that does not answer in time is dead. The timer runs the ping on
+// its own goroutine, so idle sessions need none for it.
+func (c *conn) startPings(every time.Duration, onPong func()) {
+	t := time.AfterFunc(every, func() {
+		ctx, cancel := context.WithTimeout(c.ctx, writeTimeout)
+		err := c.ws.Ping(ctx)
+		cancel()
+		if err != nil {
+			if c.ctx.Err() == nil {
+				c.close(websocket.StatusPolicyViolation, "ping timeout")
+			}
+			return
+		}
+		onPong()
+		if c.ctx.Err() == nil {
+			c.ping.Load().Reset(every)
+		}
+	})
+	c.ping.Store(t)
+}
+
+func (c *conn) stopPings() {
+	if t := c.ping.Load(); t != nil {
+		t.Stop()
 	}
 }
 
 // close ends the session with a close code, once. It does not block: the
-// close handshake runs on its own goroutine, and cancelling ctx unblocks
-// the reader and the writer.
+// close handshake runs on its own goroutine, and cancelling ctx afterwards
+// unblocks the reader and the writer.
 func (c *conn) close(code websocket.StatusCode, reason string) {
 	c.closeOnce.Do(func() {
-		c.log.Debug("Closing connection", zap.Int("code", int(code)), zap.String("reason", reason))
+		c.queue.shut()
+		if ce := c.log.Check(zap.DebugLevel, "Closing connection"); ce != nil {
+			ce.Write(zap.String("conn", c.id), zap.Int("code", int(code)), zap.String("reason", reason))
+		}
 		go func() {
 			_ = c.ws.Close(code, reason)
 			c.cancel()
@@ -73,40 +150,58 @@ func (c *conn) close(code websocket.StatusCode, reason string) {
 	})
 }
 
-// writeLoop writes queued frames and pings the client until ctx ends.
-func (c *conn) writeLoop(pingEvery time.Duration, onPong func()) {
-	ping := time.NewTicker(pingEvery)
-	defer ping.Stop()
-	for {
-		select {
-		case <-c.ctx.Done():
-			return
-		case frame := <-c.send:
-			if err := c.write(frame); err != nil {
-				c.close(websocket.StatusPolicyViolation, "write failed")
-				return
-			}
-		case <-ping.C:
-			// Ping waits for the pong, which the reader receives; a peer
-			// that does not answer is dead.
-			ctx, cancel := context.WithTimeout(c.ctx, writeTimeout)
-			err := c.ws.Ping(ctx)
-			cancel()
-			if err != nil {
-				if !errors.Is(err, context.Canceled) {
-					c.close(websocket.StatusPolicyViolation, "ping timeout")
-				}
-				return
-			}
-			onPong()
-		}
-	}
+// sendQueue is a bounded FIFO of encoded frames for one connection. Its
+// slice exists only while frames wait.
+type sendQueue struct {
+	mu     sync.Mutex
+	frames [][]byte
+	max    int
+	// writing is true while a drain goroutine owns the socket's writes.
+	writing bool
+	// shutDown drops frames once writing has failed.
+	shutDown bool
 }
 
-func (c *conn) write(frame []byte) error {
-	ctx, cancel := context.WithTimeout(c.ctx, writeTimeout)
-	defer cancel()
-	return c.ws.Write(ctx, websocket.MessageText, frame)
+func newSendQueue(max int) sendQueue { return sendQueue{max: max} }
+
+// push appends a frame. ok is false when the queue is full; start is true
+// when the caller must start a drain goroutine.
+func (q *sendQueue) push(frame []byte) (ok, start bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	switch {
+	case q.shutDown:
+		return true, false
+	case len(q.frames) >= q.max:
+		return false, false
+	}
+	q.frames = append(q.frames, frame)
+	if !q.writing {
+		q.writing = true
+		return true, true
+	}
+	return true, false
+}
+
+// takeOrIdle removes and returns every queued frame, or, when there are
+// none, marks the writer gone and returns nil.
+func (q *sendQueue) takeOrIdle() [][]byte {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	frames := q.frames
+	q.frames = nil
+	if len(frames) == 0 {
+		q.writing = false
+		return nil
+	}
+	return frames
+}
+
+// shut drops queued frames and refuses new ones.
+func (q *sendQueue) shut() {
+	q.mu.Lock()
+	q.frames, q.shutDown = nil, true
+	q.mu.Unlock()
 }
 
 // bucket is a token-bucket rate limiter for one reader goroutine (not
@@ -133,4 +228,37 @@ func (b *bucket) allow(now time.Time) bool {
 	}
 	b.tokens--
 	return true
+}
+
+// Socket buffer sizes. net/http hands a hijacked connection 4 KiB read and
+// write buffers, which coder/websocket keeps for the connection's life; at
+// 10,000 idle connections that is most of the hub's memory. Frames are
+// small, and larger ones bypass or stream through the buffers.
+const (
+	readBufferSize  = 1 << 10
+	writeBufferSize = 2 << 10
+)
+
+// smallBuffers gives the WebSocket library a hijacked connection with small
+// buffers instead of net/http's.
+type smallBuffers struct {
+	http.ResponseWriter
+}
+
+func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	h, ok := w.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("hub: response writer cannot hijack")
+	}
+	nc, brw, err := h.Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	// Keep bytes the client sent right after its handshake.
+	var r io.Reader = nc
+	if n := brw.Reader.Buffered(); n > 0 {
+		pending, _ := brw.Reader.Peek(n)
+		r = io.MultiReader(bytes.NewReader(bytes.Clone(pending)), nc)
+	}
+	return nc, bufio.NewReadWriter(bufio.NewReaderSize(r, readBufferSize), bufio.NewWriterSize(nc, writeBufferSize)), nil
 }

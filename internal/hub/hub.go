@@ -53,11 +53,12 @@ type Hub struct {
 	instance string
 
 	mu sync.RWMutex
-	// groups holds the local connections of each user.
-	groups map[int]map[*conn]struct{}
-	// devices holds the local connections of each device by MAC; normally
-	// one, briefly two while a newer connection replaces an older one.
-	byMAC   map[string]map[*conn]struct{}
+	// groups holds the local connections of each user: a device and an app
+	// or two, so a slice beats a map in memory and iteration.
+	groups map[int][]*conn
+	// byMAC holds the local connections of each device; normally one,
+	// briefly two while a newer connection replaces an older one.
+	byMAC   map[string][]*conn
 	closing bool
 
 	// conns counts running connection handlers, so stop can wait for them.
@@ -79,8 +80,8 @@ func New(p Params) *Hub {
 		broker:   newBroker(p.Redis, p.Keys, instance, log),
 		log:      log.With(zap.String("instance", instance)),
 		instance: instance,
-		groups:   make(map[int]map[*conn]struct{}),
-		byMAC:    make(map[string]map[*conn]struct{}),
+		groups:   make(map[int][]*conn),
+		byMAC:    make(map[string][]*conn),
 		stopped:  make(chan struct{}),
 	}
 	h.broker.onGroup = h.deliverRemote
@@ -106,9 +107,7 @@ func (h *Hub) stop(ctx context.Context) error {
 	h.closing = true
 	var all []*conn
 	for _, g := range h.groups {
-		for c := range g {
-			all = append(all, c)
-		}
+		all = append(all, g...)
 	}
 	h.mu.Unlock()
 	for _, c := range all {
@@ -157,24 +156,12 @@ func (h *Hub) register(ctx context.Context, c *conn) error {
 		h.mu.Unlock()
 		return errClosing
 	}
-	g := h.groups[c.userID]
-	first := g == nil
-	if first {
-		g = make(map[*conn]struct{})
-		h.groups[c.userID] = g
-	}
-	g[c] = struct{}{}
+	first := len(h.groups[c.userID]) == 0
+	h.groups[c.userID] = append(h.groups[c.userID], c)
 	var older []*conn
 	if c.isDevice() {
-		d := h.byMAC[c.mac]
-		if d == nil {
-			d = make(map[*conn]struct{})
-			h.byMAC[c.mac] = d
-		}
-		for o := range d {
-			older = append(older, o)
-		}
-		d[c] = struct{}{}
+		older = append(older, h.byMAC[c.mac]...)
+		h.byMAC[c.mac] = append(h.byMAC[c.mac], c)
 	}
 	h.mu.Unlock()
 	h.conns.Add(1)
@@ -199,19 +186,9 @@ func (h *Hub) register(ctx context.Context, c *conn) error {
 // unregister removes c after its session ended.
 func (h *Hub) unregister(c *conn) {
 	h.mu.Lock()
-	g := h.groups[c.userID]
-	delete(g, c)
-	last := len(g) == 0
-	if last {
-		delete(h.groups, c.userID)
-	}
+	last := removeConn(h.groups, c.userID, c)
 	if c.isDevice() {
-		if d := h.byMAC[c.mac]; d != nil {
-			delete(d, c)
-			if len(d) == 0 {
-				delete(h.byMAC, c.mac)
-			}
-		}
+		removeConn(h.byMAC, c.mac, c)
 	}
 	h.mu.Unlock()
 	if last {
@@ -251,7 +228,7 @@ func (h *Hub) deliverLocal(userID int, sender *conn, frame []byte) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	// enqueue never blocks, so holding the read lock here is cheap.
-	for c := range h.groups[userID] {
+	for _, c := range h.groups[userID] {
 		if c != sender {
 			c.enqueue(frame)
 		}
@@ -262,7 +239,7 @@ func (h *Hub) deliverLocal(userID int, sender *conn, frame []byte) {
 func (h *Hub) deliverRemote(userID int, senderID string, frame []byte) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	for c := range h.groups[userID] {
+	for _, c := range h.groups[userID] {
 		if c.id != senderID {
 			c.enqueue(frame)
 		}
@@ -273,7 +250,7 @@ func (h *Hub) deliverRemote(userID int, senderID string, frame []byte) {
 func (h *Hub) applyControl(ev control) {
 	h.mu.RLock()
 	var victims []*conn
-	for c := range h.byMAC[ev.MAC] {
+	for _, c := range h.byMAC[ev.MAC] {
 		switch ev.Kind {
 		case controlReplace:
 			if c.id != ev.Conn {
@@ -320,6 +297,27 @@ func (h *Hub) Push(ctx context.Context, userID int, mac string, f ws.Frame) (boo
 // instance.
 func (h *Hub) Online(ctx context.Context, mac string) (bool, error) {
 	return h.presence.online(ctx, mac)
+}
+
+// removeConn deletes c from m[k], dropping the key when it empties, and
+// reports whether it did.
+func removeConn[K comparable](m map[K][]*conn, k K, c *conn) (emptied bool) {
+	list := m[k]
+	for i, o := range list {
+		if o == c {
+			last := len(list) - 1
+			list[i] = list[last]
+			list[last] = nil
+			list = list[:last]
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(m, k)
+		return true
+	}
+	m[k] = list
+	return false
 }
 
 func randomID() string {

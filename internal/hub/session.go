@@ -28,7 +28,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if token == "" {
 		token, _ = auth.ParseHeader(r.Header.Get("Authorization"))
 	}
-	wsc, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	wsc, err := websocket.Accept(smallBuffers{w}, r, &websocket.AcceptOptions{
 		// Devices and apps are not browsers; Origin checks protect browser
 		// sessions, which this token-authenticated endpoint does not use.
 		InsecureSkipVerify: true,
@@ -38,7 +38,6 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	wsc.SetReadLimit(h.cfg.ReadLimit)
-	log := logging.From(r.Context(), h.log)
 
 	// Close codes only exist once the socket is open, so auth failures
 	// upgrade first and then close with 4001.
@@ -47,7 +46,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var ae *apperr.Error
 		if !errors.As(err, &ae) {
-			log.Error("Authenticate hub session", zap.Error(err))
+			logging.From(r.Context(), h.log).Error("Authenticate hub session", zap.Error(err))
 			_ = wsc.Close(websocket.StatusInternalError, "internal error")
 			return
 		}
@@ -65,7 +64,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	c := h.newConn(wsc, p.User.ID, mac, log)
+	c := h.newConn(wsc, p.User.ID, mac, logging.RequestID(r.Context()))
 	// Queued before joining the group, so it is the session's first frame.
 	c.enqueue(connectedFrame(c))
 	if err := h.register(ctx, c); err != nil {
@@ -73,45 +72,52 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.cancel()
 		return
 	}
-	defer h.unregister(c)
 	if c.isDevice() {
 		if err := h.presence.connect(ctx, c); err != nil {
-			c.log.Error("Presence connect", zap.Error(err))
+			c.logger().Error("Presence connect", zap.Error(err))
 		}
+	}
+	// The session outlives this handler: returning lets net/http release
+	// the request and its goroutine, which idle connections would
+	// otherwise hold for hours.
+	go h.run(c)
+}
+
+// run serves a registered session until it ends, reading on this
+// goroutine.
+func (h *Hub) run(c *conn) {
+	defer h.unregister(c)
+	if c.isDevice() {
 		defer func() {
 			if err := h.presence.disconnect(context.Background(), c); err != nil {
-				c.log.Error("Presence disconnect", zap.Error(err))
+				c.logger().Error("Presence disconnect", zap.Error(err))
 			}
 		}()
 	}
-
-	writerDone := make(chan struct{})
-	go func() {
-		defer close(writerDone)
-		c.writeLoop(h.cfg.PingInterval, func() { h.touch(c) })
-	}()
+	c.startPings(h.cfg.PingInterval, func() { h.touch(c) })
+	defer c.stopPings()
 	h.readLoop(c)
 	c.cancel()
-	<-writerDone
 }
 
-func (h *Hub) newConn(wsc *websocket.Conn, userID int, mac string, log *zap.Logger) *conn {
+func (h *Hub) newConn(wsc *websocket.Conn, userID int, mac, requestID string) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &conn{
-		id:      randomID(),
-		userID:  userID,
-		mac:     mac,
-		ws:      wsc,
-		send:    make(chan []byte, h.cfg.SendQueue),
-		ctx:     ctx,
-		cancel:  cancel,
-		limiter: newBucket(h.cfg.Rate, h.cfg.Burst),
+		id:        randomID(),
+		userID:    userID,
+		mac:       mac,
+		requestID: requestID,
+		ws:        wsc,
+		log:       h.log,
+		queue:     newSendQueue(h.cfg.SendQueue),
+		ctx:       ctx,
+		cancel:    cancel,
+		limiter:   newBucket(h.cfg.Rate, h.cfg.Burst),
 	}
 	c.from = ws.From{Role: ws.RoleApp, MACAddress: ws.NilString{Null: true}, ConnectionID: c.id}
 	if mac != "" {
 		c.from = ws.From{Role: ws.RoleDevice, MACAddress: ws.NewNilString(mac), ConnectionID: c.id}
 	}
-	c.log = log.With(zap.String("conn", c.id), zap.Int("user_id", userID), zap.String("mac", mac))
 	return c
 }
 
@@ -133,7 +139,9 @@ func (h *Hub) readLoop(c *conn) {
 		typ, data, err := c.ws.Read(c.ctx)
 		if err != nil {
 			if status := websocket.CloseStatus(err); status == -1 && !errors.Is(err, context.Canceled) {
-				c.log.Debug("Read ended", zap.Error(err))
+				if ce := c.log.Check(zap.DebugLevel, "Read ended"); ce != nil {
+					ce.Write(zap.String("conn", c.id), zap.Error(err))
+				}
 			}
 			return
 		}
@@ -171,34 +179,34 @@ func (h *Hub) handleFrame(c *conn, data []byte) {
 		h.sendError(c, ws.ErrorPayloadCodeNotAllowed, "Clients may not send "+string(f.Type)+" frames.")
 		return
 	}
-	if c.isDevice() {
-		h.touch(c)
-	}
-	switch f.Type {
-	case ws.HeartbeatFrame:
+	if f.Type == ws.HeartbeatFrame {
 		// Answered, not relayed.
 		pong, _ := ws.NewPongFrame(ws.Pong{Message: ws.PongPayload{Ts: time.Now().UnixMilli()}}).MarshalJSON()
 		c.enqueue(pong)
+	} else {
+		f.SetFrom(c.from)
+		out, err := f.MarshalJSON()
+		if err != nil {
+			c.logger().Error("Encode relayed frame", zap.Error(err))
+			h.sendError(c, ws.ErrorPayloadCodeInternalError, "Could not relay the frame.")
+			return
+		}
+		h.publish(c.userID, c, out)
+	}
+	// Presence work comes after the relay, so frames do not wait for it.
+	if !c.isDevice() {
 		return
-	case ws.DeviceInfoFrame:
-		if c.isDevice() {
-			c.presenceMu.Lock()
-			err := h.presence.deviceInfo(c.ctx, c, f.DeviceInfo.Message)
-			c.presenceMu.Unlock()
-			if err != nil {
-				c.log.Error("Store device_info", zap.Error(err))
-				h.sendError(c, ws.ErrorPayloadCodeInternalError, "Could not store device_info; it was still relayed.")
-			}
+	}
+	if f.Type == ws.DeviceInfoFrame {
+		c.presenceMu.Lock()
+		err := h.presence.deviceInfo(c.ctx, c, f.DeviceInfo.Message)
+		c.presenceMu.Unlock()
+		if err != nil && !errors.Is(err, context.Canceled) {
+			c.logger().Error("Store device_info", zap.Error(err))
+			h.sendError(c, ws.ErrorPayloadCodeInternalError, "Could not store device_info; it was still relayed.")
 		}
 	}
-	f.SetFrom(c.from)
-	out, err := f.MarshalJSON()
-	if err != nil {
-		c.log.Error("Encode relayed frame", zap.Error(err))
-		h.sendError(c, ws.ErrorPayloadCodeInternalError, "Could not relay the frame.")
-		return
-	}
-	h.publish(c.userID, c, out)
+	h.touch(c)
 }
 
 // touch refreshes a device's presence at most once a second.
@@ -214,7 +222,7 @@ func (h *Hub) touch(c *conn) {
 	}
 	c.touched = now
 	if err := h.presence.touch(c.ctx, c); err != nil && !errors.Is(err, context.Canceled) {
-		c.log.Warn("Presence refresh", zap.Error(err))
+		c.logger().Warn("Presence refresh", zap.Error(err))
 	}
 }
 
