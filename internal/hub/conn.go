@@ -23,9 +23,9 @@ import (
 const writeTimeout = 10 * time.Second
 
 // conn is one WebSocket session. One goroutine reads for the session's
-// whole life; writes happen on a goroutine that exists only while frames
-// are queued (at most one at a time, so frames keep their order), and pings
-// on a timer's goroutine. Nobody else touches the socket except to close it.
+// whole life; writes happen on a goroutine that exists only while the
+// session has traffic (at most one at a time, so frames keep their order),
+// and pings on a timer's goroutine. Nobody else touches the socket except to close it.
 //
 // Idle connections dominate a hub's memory, so a conn keeps nothing it does
 // not need while idle: one goroutine, a send queue allocated on demand, a
@@ -79,18 +79,37 @@ func (c *conn) enqueue(frame []byte) {
 	}
 }
 
-// drain writes queued frames until the queue is empty, each batch under
-// one deadline.
+// writerLinger is how long a drain goroutine waits for more frames before
+// it exits: busy sessions keep one writer, idle ones have none.
+const writerLinger = 2 * time.Second
+
+// drain writes queued frames, each batch under one deadline, until the
+// queue has stayed empty for writerLinger.
 func (c *conn) drain() {
+	var linger *time.Timer
 	for {
-		frames := c.queue.takeOrIdle()
-		if frames == nil {
-			return
+		if frames := c.queue.take(); len(frames) > 0 {
+			if err := c.writeAll(frames); err != nil {
+				c.queue.shut()
+				c.close(websocket.StatusPolicyViolation, "write failed")
+				return
+			}
+			continue
 		}
-		if err := c.writeAll(frames); err != nil {
-			c.queue.shut()
-			c.close(websocket.StatusPolicyViolation, "write failed")
+		if linger == nil {
+			linger = time.NewTimer(writerLinger)
+			defer linger.Stop()
+		} else {
+			linger.Reset(writerLinger)
+		}
+		select {
+		case <-c.queue.wake:
+		case <-c.ctx.Done():
 			return
+		case <-linger.C:
+			if c.queue.idle() {
+				return
+			}
 		}
 	}
 }
@@ -160,9 +179,14 @@ type sendQueue struct {
 	writing bool
 	// shutDown drops frames once writing has failed.
 	shutDown bool
+	// wake tells a lingering drain goroutine that frames arrived; it has
+	// room for one signal, so none is lost while the writer is busy.
+	wake chan struct{}
 }
 
-func newSendQueue(max int) sendQueue { return sendQueue{max: max} }
+func newSendQueue(max int) sendQueue {
+	return sendQueue{max: max, wake: make(chan struct{}, 1)}
+}
 
 // push appends a frame. ok is false when the queue is full; start is true
 // when the caller must start a drain goroutine.
@@ -180,21 +204,32 @@ func (q *sendQueue) push(frame []byte) (ok, start bool) {
 		q.writing = true
 		return true, true
 	}
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
 	return true, false
 }
 
-// takeOrIdle removes and returns every queued frame, or, when there are
-// none, marks the writer gone and returns nil.
-func (q *sendQueue) takeOrIdle() [][]byte {
+// take removes and returns every queued frame.
+func (q *sendQueue) take() [][]byte {
 	q.mu.Lock()
-	defer q.mu.Unlock()
 	frames := q.frames
 	q.frames = nil
-	if len(frames) == 0 {
-		q.writing = false
-		return nil
-	}
+	q.mu.Unlock()
 	return frames
+}
+
+// idle marks the writer gone if nothing is queued, and reports whether it
+// did; otherwise the writer must go on.
+func (q *sendQueue) idle() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.frames) > 0 {
+		return false
+	}
+	q.writing = false
+	return true
 }
 
 // shut drops queued frames and refuses new ones.
