@@ -136,7 +136,9 @@ func connectedFrame(c *conn) []byte {
 // readLoop reads and handles frames until the connection ends.
 func (h *Hub) readLoop(c *conn) {
 	for {
-		typ, data, err := c.ws.Read(c.ctx)
+		// No context: coder/websocket would arm a timer per read for it.
+		// Every way a session ends closes the socket, which ends the read.
+		typ, data, err := c.ws.Read(context.Background())
 		if err != nil {
 			if status := websocket.CloseStatus(err); status == -1 && !errors.Is(err, context.Canceled) {
 				if ce := c.log.Check(zap.DebugLevel, "Read ended"); ce != nil {
