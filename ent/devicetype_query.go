@@ -279,9 +279,8 @@ func (_q *DeviceTypeQuery) Clone() *DeviceTypeQuery {
 		predicates:  append([]predicate.DeviceType{}, _q.predicates...),
 		withDevices: _q.withDevices.Clone(),
 		// clone intermediate query.
-		sql:       _q.sql.Clone(),
-		path:      _q.path,
-		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
+		sql:  _q.sql.Clone(),
+		path: _q.path,
 	}
 }
 
@@ -556,12 +555,6 @@ func (_q *DeviceTypeQuery) ForShare(opts ...sql.LockOption) *DeviceTypeQuery {
 	return _q
 }
 
-// Modify adds a query modifier for attaching custom logic to queries.
-func (_q *DeviceTypeQuery) Modify(modifiers ...func(s *sql.Selector)) *DeviceTypeSelect {
-	_q.modifiers = append(_q.modifiers, modifiers...)
-	return _q.Select()
-}
-
 // DeviceTypeGroupBy is the group-by builder for DeviceType entities.
 type DeviceTypeGroupBy struct {
 	selector
@@ -650,10 +643,4 @@ func (_s *DeviceTypeSelect) sqlScan(ctx context.Context, root *DeviceTypeQuery, 
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
-}
-
-// Modify adds a query modifier for attaching custom logic to queries.
-func (_s *DeviceTypeSelect) Modify(modifiers ...func(s *sql.Selector)) *DeviceTypeSelect {
-	_s.modifiers = append(_s.modifiers, modifiers...)
-	return _s
 }

@@ -18,9 +18,8 @@ import (
 // DeviceTypeUpdate is the builder for updating DeviceType entities.
 type DeviceTypeUpdate struct {
 	config
-	hooks     []Hook
-	mutation  *DeviceTypeMutation
-	modifiers []func(*sql.UpdateBuilder)
+	hooks    []Hook
+	mutation *DeviceTypeMutation
 }
 
 // Where appends a list predicates to the DeviceTypeUpdate builder.
@@ -140,12 +139,6 @@ func (_u *DeviceTypeUpdate) check() error {
 	return nil
 }
 
-// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
-func (_u *DeviceTypeUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *DeviceTypeUpdate {
-	_u.modifiers = append(_u.modifiers, modifiers...)
-	return _u
-}
-
 func (_u *DeviceTypeUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -209,7 +202,6 @@ func (_u *DeviceTypeUpdate) sqlSave(ctx context.Context) (_node int, err error) 
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
-	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{devicetype.Label}
@@ -225,10 +217,9 @@ func (_u *DeviceTypeUpdate) sqlSave(ctx context.Context) (_node int, err error) 
 // DeviceTypeUpdateOne is the builder for updating a single DeviceType entity.
 type DeviceTypeUpdateOne struct {
 	config
-	fields    []string
-	hooks     []Hook
-	mutation  *DeviceTypeMutation
-	modifiers []func(*sql.UpdateBuilder)
+	fields   []string
+	hooks    []Hook
+	mutation *DeviceTypeMutation
 }
 
 // SetName sets the "name" field.
@@ -355,12 +346,6 @@ func (_u *DeviceTypeUpdateOne) check() error {
 	return nil
 }
 
-// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
-func (_u *DeviceTypeUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *DeviceTypeUpdateOne {
-	_u.modifiers = append(_u.modifiers, modifiers...)
-	return _u
-}
-
 func (_u *DeviceTypeUpdateOne) sqlSave(ctx context.Context) (_node *DeviceType, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -441,7 +426,6 @@ func (_u *DeviceTypeUpdateOne) sqlSave(ctx context.Context) (_node *DeviceType, 
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
-	_spec.AddModifiers(_u.modifiers...)
 	_node = &DeviceType{config: _u.config}
 	_spec.Assign = _node.assignValues
 	_spec.ScanValues = _node.scanValues

@@ -2,4 +2,4 @@
 // Only ent/schema and this file are written by hand; run `make generate`.
 package ent
 
-//go:generate go tool ent generate --feature sql/versioned-migration,sql/lock,sql/modifier ./schema
+//go:generate go tool ent generate --feature sql/versioned-migration,sql/lock ./schema

@@ -303,9 +303,8 @@ func (_q *UserDeviceQuery) Clone() *UserDeviceQuery {
 		withUser:   _q.withUser.Clone(),
 		withDevice: _q.withDevice.Clone(),
 		// clone intermediate query.
-		sql:       _q.sql.Clone(),
-		path:      _q.path,
-		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
+		sql:  _q.sql.Clone(),
+		path: _q.path,
 	}
 }
 
@@ -628,12 +627,6 @@ func (_q *UserDeviceQuery) ForShare(opts ...sql.LockOption) *UserDeviceQuery {
 	return _q
 }
 
-// Modify adds a query modifier for attaching custom logic to queries.
-func (_q *UserDeviceQuery) Modify(modifiers ...func(s *sql.Selector)) *UserDeviceSelect {
-	_q.modifiers = append(_q.modifiers, modifiers...)
-	return _q.Select()
-}
-
 // UserDeviceGroupBy is the group-by builder for UserDevice entities.
 type UserDeviceGroupBy struct {
 	selector
@@ -722,10 +715,4 @@ func (_s *UserDeviceSelect) sqlScan(ctx context.Context, root *UserDeviceQuery, 
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
-}
-
-// Modify adds a query modifier for attaching custom logic to queries.
-func (_s *UserDeviceSelect) Modify(modifiers ...func(s *sql.Selector)) *UserDeviceSelect {
-	_s.modifiers = append(_s.modifiers, modifiers...)
-	return _s
 }

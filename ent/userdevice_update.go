@@ -20,9 +20,8 @@ import (
 // UserDeviceUpdate is the builder for updating UserDevice entities.
 type UserDeviceUpdate struct {
 	config
-	hooks     []Hook
-	mutation  *UserDeviceMutation
-	modifiers []func(*sql.UpdateBuilder)
+	hooks    []Hook
+	mutation *UserDeviceMutation
 }
 
 // Where appends a list predicates to the UserDeviceUpdate builder.
@@ -144,12 +143,6 @@ func (_u *UserDeviceUpdate) check() error {
 	return nil
 }
 
-// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
-func (_u *UserDeviceUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *UserDeviceUpdate {
-	_u.modifiers = append(_u.modifiers, modifiers...)
-	return _u
-}
-
 func (_u *UserDeviceUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -226,7 +219,6 @@ func (_u *UserDeviceUpdate) sqlSave(ctx context.Context) (_node int, err error) 
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
-	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{userdevice.Label}
@@ -242,10 +234,9 @@ func (_u *UserDeviceUpdate) sqlSave(ctx context.Context) (_node int, err error) 
 // UserDeviceUpdateOne is the builder for updating a single UserDevice entity.
 type UserDeviceUpdateOne struct {
 	config
-	fields    []string
-	hooks     []Hook
-	mutation  *UserDeviceMutation
-	modifiers []func(*sql.UpdateBuilder)
+	fields   []string
+	hooks    []Hook
+	mutation *UserDeviceMutation
 }
 
 // SetUserID sets the "user_id" field.
@@ -374,12 +365,6 @@ func (_u *UserDeviceUpdateOne) check() error {
 	return nil
 }
 
-// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
-func (_u *UserDeviceUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *UserDeviceUpdateOne {
-	_u.modifiers = append(_u.modifiers, modifiers...)
-	return _u
-}
-
 func (_u *UserDeviceUpdateOne) sqlSave(ctx context.Context) (_node *UserDevice, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -473,7 +458,6 @@ func (_u *UserDeviceUpdateOne) sqlSave(ctx context.Context) (_node *UserDevice, 
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
-	_spec.AddModifiers(_u.modifiers...)
 	_node = &UserDevice{config: _u.config}
 	_spec.Assign = _node.assignValues
 	_spec.ScanValues = _node.scanValues

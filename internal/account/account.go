@@ -165,20 +165,27 @@ func (s *Service) Login(ctx context.Context, kind auth.Kind, username, password 
 // LoginAsDevice issues a device-session token for the owner of the device
 // with the given (normalised) MAC address. A device login is not the
 // user's own login, so last_login stays as it is.
+//
+// Devices log in on every boot, so this is one Redis round trip in the
+// usual case: the token is issued and the owner's snapshot read together,
+// and the token is revoked again if the owner turns out to be disabled.
 func (s *Service) LoginAsDevice(ctx context.Context, userID int, mac string) (*ent.User, string, error) {
-	snap, err := s.tokens.Snapshot(ctx, userID)
+	token, snap, err := s.tokens.IssueWithSnapshot(ctx, auth.User, userID, mac)
 	if err != nil {
 		return nil, "", err
 	}
 	u, err := s.snapshotUser(ctx, userID, snap)
-	if err != nil {
-		return nil, "", fmt.Errorf("account: device login user %d: %w", userID, err)
+	if err == nil && !u.IsActive {
+		err = apperr.Forbidden("The device owner's account is disabled.")
 	}
-	if !u.IsActive {
-		return nil, "", apperr.Forbidden("The device owner's account is disabled.")
-	}
-	token, err := s.tokens.Issue(ctx, auth.User, u.ID, mac)
 	if err != nil {
+		sess := auth.Session{Kind: auth.User, Token: token, UserID: userID, MAC: mac}
+		if rerr := s.tokens.Revoke(ctx, sess); rerr != nil {
+			return nil, "", errors.Join(err, rerr)
+		}
+		if ent.IsNotFound(err) {
+			return nil, "", fmt.Errorf("account: device login: owner %d vanished: %w", userID, err)
+		}
 		return nil, "", err
 	}
 	return u, token, nil

@@ -78,13 +78,25 @@ func NewTokens(rdb *redis.Client, keys redisdb.Keys, cfg config.Config) *Tokens 
 // Issue creates a token for the user. A non-empty mac makes it a device
 // session.
 func (t *Tokens) Issue(ctx context.Context, kind Kind, userID int, mac string) (string, error) {
+	token, _, err := t.issue(ctx, kind, userID, mac, false)
+	return token, err
+}
+
+// IssueWithSnapshot is Issue that also returns the user's snapshot (see
+// StoreSnapshot), or nil, in the same round trip.
+func (t *Tokens) IssueWithSnapshot(ctx context.Context, kind Kind, userID int, mac string) (string, []byte, error) {
+	return t.issue(ctx, kind, userID, mac, true)
+}
+
+func (t *Tokens) issue(ctx context.Context, kind Kind, userID int, mac string, withSnapshot bool) (string, []byte, error) {
 	var raw [16]byte // 128 bits
 	if _, err := rand.Read(raw[:]); err != nil {
-		return "", fmt.Errorf("auth: token: %w", err)
+		return "", nil, fmt.Errorf("auth: token: %w", err)
 	}
 	token := hex.EncodeToString(raw[:])
 	index := t.indexKey(userID)
 	now := time.Now()
+	var snap *redis.StringCmd
 	_, err := t.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.Set(ctx, t.keys.Key(kind.prefix(), token), strconv.Itoa(userID), t.ttl)
 		if mac != "" {
@@ -93,12 +105,20 @@ func (t *Tokens) Issue(ctx context.Context, kind Kind, userID int, mac string) (
 		p.ZAdd(ctx, index, redis.Z{Score: float64(now.Add(t.ttl).Unix()), Member: kind.prefix() + token})
 		p.ZRemRangeByScore(ctx, index, "-inf", strconv.FormatInt(now.Unix(), 10))
 		p.Expire(ctx, index, t.ttl)
+		if withSnapshot {
+			snap = p.Get(ctx, t.snapshotKey(userID))
+		}
 		return nil
 	})
-	if err != nil {
-		return "", fmt.Errorf("auth: issue token: %w", err)
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return "", nil, fmt.Errorf("auth: issue token: %w", err)
 	}
-	return token, nil
+	if snap != nil {
+		if b, err := snap.Bytes(); err == nil {
+			return token, b, nil
+		}
+	}
+	return token, nil, nil
 }
 
 // lookup reads a token, its device MAC and its user's snapshot in one
@@ -148,7 +168,7 @@ const snapshotTTL = 10 * time.Minute
 // database read. A reader filling a missing snapshot passes onlyIfAbsent,
 // so it cannot overwrite a newer snapshot a writer stored meanwhile.
 func (t *Tokens) StoreSnapshot(ctx context.Context, userID int, blob []byte, onlyIfAbsent bool) error {
-	key := t.keys.Key("user_snapshot:", strconv.Itoa(userID))
+	key := t.snapshotKey(userID)
 	var err error
 	if onlyIfAbsent {
 		err = t.rdb.SetNX(ctx, key, blob, snapshotTTL).Err()
@@ -163,7 +183,7 @@ func (t *Tokens) StoreSnapshot(ctx context.Context, userID int, blob []byte, onl
 
 // Snapshot returns the user's snapshot, or nil.
 func (t *Tokens) Snapshot(ctx context.Context, userID int) ([]byte, error) {
-	b, err := t.rdb.Get(ctx, t.keys.Key("user_snapshot:", strconv.Itoa(userID))).Bytes()
+	b, err := t.rdb.Get(ctx, t.snapshotKey(userID)).Bytes()
 	if errors.Is(err, redis.Nil) {
 		return nil, nil
 	}
@@ -221,6 +241,10 @@ func (t *Tokens) RevokeUser(ctx context.Context, userID int, keep Session) error
 		return fmt.Errorf("auth: revoke user tokens: %w", err)
 	}
 	return nil
+}
+
+func (t *Tokens) snapshotKey(userID int) string {
+	return t.keys.Key("user_snapshot:", strconv.Itoa(userID))
 }
 
 func (t *Tokens) indexKey(userID int) string {
