@@ -79,7 +79,7 @@ func newBroker(rdb *redis.Client, keys redisdb.Keys, instance string, log *zap.L
 }
 
 func (b *broker) groupChannel(userID int) string {
-	return b.keys.Key("hub:group:", strconv.Itoa(userID))
+	return b.keys.Key("hub:device_", strconv.Itoa(userID))
 }
 
 func (b *broker) controlChannel() string { return b.keys.Key("hub:control") }
@@ -190,7 +190,7 @@ func (b *broker) send(batch []outgoing) {
 
 func (b *broker) receive() {
 	defer b.wg.Done()
-	groupPrefix := b.keys.Key("hub:group:")
+	groupPrefix := b.keys.Key("hub:device_")
 	controlChannel := b.controlChannel()
 	for msg := range b.ps.Channel(redis.WithChannelSize(4096)) {
 		switch {
