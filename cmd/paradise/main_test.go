@@ -2,14 +2,9 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
-	"net/url"
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 	"golang.org/x/term"
@@ -50,51 +45,8 @@ func setEnv(t *testing.T, vars map[string]string) {
 	}
 }
 
-func adminDSN() string {
-	if v := os.Getenv("PARADISE_TEST_DATABASE_URL"); v != "" {
-		return v
-	}
-	return "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-}
-
-// emptyDatabase creates an unmigrated database, dropped when the test ends.
-func emptyDatabase(t *testing.T) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	admin, err := sql.Open("pgx", adminDSN())
-	if err == nil {
-		err = admin.PingContext(ctx)
-	}
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("Postgres unavailable (CI=true, so this fails instead of skipping): %v", err)
-		}
-		t.Skipf("Postgres unavailable: %v", err)
-	}
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	name := "paradise_cli_" + hex.EncodeToString(b[:])
-	if _, err := admin.ExecContext(ctx, `CREATE DATABASE `+name); err != nil {
-		admin.Close()
-		t.Fatalf("create database: %v", err)
-	}
-	t.Cleanup(func() {
-		defer admin.Close()
-		if _, err := admin.ExecContext(context.Background(), `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`); err != nil {
-			t.Logf("drop database %s: %v", name, err)
-		}
-	})
-	u, err := url.Parse(adminDSN())
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + name
-	return u.String()
-}
-
 func TestMigrateCommand(t *testing.T) {
-	dsn := emptyDatabase(t)
+	dsn := testenv.NewEmptyPostgresDatabase(t)
 	setEnv(t, map[string]string{"DATABASE_URL": dsn})
 	steps := []struct {
 		name string

@@ -3,17 +3,12 @@ package database_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"io/fs"
-	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"ariga.io/atlas/sql/migrate"
 	_ "github.com/jackc/pgx/v5/stdlib"
@@ -23,51 +18,8 @@ import (
 	"paradise/ent/migrate/migrations"
 	"paradise/internal/config"
 	"paradise/internal/database"
+	"paradise/internal/testenv"
 )
-
-func adminDSN() string {
-	if v := os.Getenv("PARADISE_TEST_DATABASE_URL"); v != "" {
-		return v
-	}
-	return "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-}
-
-// emptyDatabase creates a database with nothing in it (no migrations, no
-// template) and drops it when the test ends. It returns its DSN.
-func emptyDatabase(t *testing.T) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	admin, err := sql.Open("pgx", adminDSN())
-	if err == nil {
-		err = admin.PingContext(ctx)
-	}
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("Postgres unavailable (CI=true, so this fails instead of skipping): %v", err)
-		}
-		t.Skipf("Postgres unavailable: %v", err)
-	}
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	name := "paradise_mig_" + hex.EncodeToString(b[:])
-	if _, err := admin.ExecContext(ctx, `CREATE DATABASE `+name); err != nil {
-		admin.Close()
-		t.Fatalf("create database: %v", err)
-	}
-	t.Cleanup(func() {
-		defer admin.Close()
-		if _, err := admin.ExecContext(context.Background(), `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`); err != nil {
-			t.Logf("drop database %s: %v", name, err)
-		}
-	})
-	u, err := url.Parse(adminDSN())
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + name
-	return u.String()
-}
 
 func openPool(t *testing.T, dsn string) *sql.DB {
 	t.Helper()
@@ -102,7 +54,7 @@ func allVersions(t *testing.T) []string {
 
 func TestMigrate(t *testing.T) {
 	ctx := context.Background()
-	dsn := emptyDatabase(t)
+	dsn := testenv.NewEmptyPostgresDatabase(t)
 	db := openPool(t, dsn)
 	want := allVersions(t)
 	cfg := config.Config{DatabaseURL: dsn}
@@ -225,7 +177,7 @@ func TestMigrate(t *testing.T) {
 // two instances starting together would: each migration is applied once.
 func TestMigrateConcurrently(t *testing.T) {
 	ctx := context.Background()
-	dsn := emptyDatabase(t)
+	dsn := testenv.NewEmptyPostgresDatabase(t)
 	want := allVersions(t)
 	var (
 		wg      sync.WaitGroup

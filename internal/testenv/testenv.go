@@ -166,7 +166,29 @@ func withDatabase(dsn, name string) string {
 // drops it when the test ends. It returns its DSN.
 func NewPostgresDatabase(t testing.TB) string {
 	t.Helper()
+	admin := adminDB(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	tmpl, err := template(ctx, admin)
+	if err != nil {
+		t.Fatalf("testenv: template database: %v", err)
+	}
+	// CREATE DATABASE ... TEMPLATE fails while another session is connected
+	// to the template; only template builds connect to it, under the lock.
+	return createDatabase(t, admin, "paradise_t_"+RandomID(), tmpl)
+}
+
+// NewEmptyPostgresDatabase creates a database with nothing in it (no
+// migrations) and drops it when the test ends. It returns its DSN.
+func NewEmptyPostgresDatabase(t testing.TB) string {
+	t.Helper()
+	return createDatabase(t, adminDB(t), "paradise_e_"+RandomID(), "")
+}
+
+// adminDB connects to the Postgres server for the test's lifetime.
+func adminDB(t testing.TB) *sql.DB {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	admin, err := sql.Open("pgx", adminURL())
 	if err == nil {
@@ -176,14 +198,18 @@ func NewPostgresDatabase(t testing.TB) string {
 		unavailable(t, "Postgres", err)
 	}
 	t.Cleanup(func() { admin.Close() })
-	tmpl, err := template(ctx, admin)
-	if err != nil {
-		t.Fatalf("testenv: template database: %v", err)
+	return admin
+}
+
+// createDatabase creates the database, from tmpl unless it is empty, drops
+// it when the test ends, and returns its DSN.
+func createDatabase(t testing.TB, admin *sql.DB, name, tmpl string) string {
+	t.Helper()
+	stmt := `CREATE DATABASE ` + name
+	if tmpl != "" {
+		stmt += ` TEMPLATE ` + tmpl
 	}
-	name := "paradise_t_" + RandomID()
-	// CREATE DATABASE ... TEMPLATE fails while another session is connected
-	// to the template; only template builds connect to it, under the lock.
-	if _, err := admin.ExecContext(ctx, `CREATE DATABASE `+name+` TEMPLATE `+tmpl); err != nil {
+	if _, err := admin.ExecContext(context.Background(), stmt); err != nil {
 		t.Fatalf("testenv: create database: %v", err)
 	}
 	t.Cleanup(func() {
