@@ -1,7 +1,6 @@
 package hub
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -204,16 +203,18 @@ func (b *broker) receive() {
 				b.onControl(c)
 			}
 		case strings.HasPrefix(msg.Channel, groupPrefix):
+			// Redis echoes our own publications back; drop them before
+			// any copying.
+			origin, rest, ok := strings.Cut(msg.Payload, "\n")
+			if !ok || origin == b.instance {
+				continue
+			}
+			sender, frame, ok := strings.Cut(rest, "\n")
 			userID, err := strconv.Atoi(msg.Channel[len(groupPrefix):])
-			if err != nil {
+			if !ok || err != nil {
 				continue
 			}
-			origin, rest, ok1 := bytes.Cut([]byte(msg.Payload), []byte{'\n'})
-			sender, frame, ok2 := bytes.Cut(rest, []byte{'\n'})
-			if !ok1 || !ok2 || string(origin) == b.instance {
-				continue
-			}
-			b.onGroup(userID, string(sender), frame)
+			b.onGroup(userID, sender, []byte(frame))
 		}
 	}
 }

@@ -76,7 +76,7 @@ func New(p Params) *Hub {
 		cfg:      p.Config.Hub,
 		accounts: p.Accounts,
 		owners:   p.Devices,
-		presence: &presence{db: p.DB, rdb: p.Redis, keys: p.Keys, ttl: p.Config.Hub.PresenceTTL, log: log},
+		presence: &presence{db: p.DB, rdb: p.Redis, keys: p.Keys, ttl: p.Config.Hub.PresenceTTL},
 		broker:   newBroker(p.Redis, p.Keys, instance, log),
 		log:      log.With(zap.String("instance", instance)),
 		instance: instance,
@@ -290,12 +290,6 @@ func (h *Hub) Push(ctx context.Context, userID int, mac string, f ws.Frame) (boo
 		return false, fmt.Errorf("hub: encode push: %w", err)
 	}
 	h.publish(userID, nil, frame)
-	return h.presence.online(ctx, mac)
-}
-
-// Online reports whether the device with this MAC is connected to any
-// instance.
-func (h *Hub) Online(ctx context.Context, mac string) (bool, error) {
 	return h.presence.online(ctx, mac)
 }
 

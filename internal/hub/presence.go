@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"go.uber.org/zap"
 
 	"paradise/ent"
 	"paradise/ent/device"
@@ -29,7 +28,6 @@ type presence struct {
 	rdb  *redis.Client
 	keys redisdb.Keys
 	ttl  time.Duration
-	log  *zap.Logger
 }
 
 // dbTouchEvery bounds how often a connected device's last_seen column is

@@ -211,7 +211,9 @@ func (h *Hub) handleFrame(c *conn, data []byte) {
 	h.touch(c)
 }
 
-// touch refreshes a device's presence at most once a second.
+// touch refreshes a device's presence on its frames and answered pings, at
+// most once a second: device:last_seen:{mac} holds unix seconds, so a
+// second refresh within the same second could not change it.
 func (h *Hub) touch(c *conn) {
 	if !c.isDevice() {
 		return

@@ -5,12 +5,13 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math"
 	"math/rand/v2"
 	"net/http"
 	"slices"
 	"sync"
 	"time"
+
+	"paradise/tools/internal/loadenv"
 )
 
 // scenario is one request shape to load the server with.
@@ -80,7 +81,7 @@ type result struct {
 	p50, p90, p99, max time.Duration
 
 	// Resource use over the window: after minus before, except RSS.
-	before, after usage
+	before, after loadenv.Usage
 }
 
 func (r result) reqPerSec() float64 { return float64(r.requests-r.errors) / r.window.Seconds() }
@@ -102,7 +103,7 @@ const maxPrealloc = 8 << 20
 // and samples the CPU use of the server, its Postgres backends, Redis, the
 // load generator and the machine (and the server's RSS) at the edges of the
 // measured window.
-func runScenario(ctx context.Context, e *env, sc scenario, f *fixtures, o options) (result, error) {
+func runScenario(ctx context.Context, e *loadenv.Env, srv *loadenv.Server, sc scenario, f *fixtures, o options) (result, error) {
 	// One keep-alive connection per worker: without enough idle slots the
 	// transport would close and re-dial connections, and we would measure
 	// TCP handshakes. Proxy is nil so HTTP_PROXY cannot divert loopback
@@ -134,17 +135,17 @@ func runScenario(ctx context.Context, e *env, sc scenario, f *fixtures, o option
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w.run(ctx, client, e.baseURL, sc, f, measureFrom, until)
+			w.run(ctx, client, srv.BaseURL(), sc, f, measureFrom, until)
 		}()
 	}
 
 	// Sample at the edges of the measured window, not of the warm-up.
-	var before, after usage
+	var before, after loadenv.Usage
 	var sampleErr error
-	if sleepUntil(ctx, measureFrom) {
-		before, sampleErr = sampleUsage(ctx, e)
-		if sleepUntil(ctx, until) && sampleErr == nil {
-			after, sampleErr = sampleUsage(ctx, e)
+	if loadenv.Sleep(ctx, time.Until(measureFrom)) {
+		before, sampleErr = e.SampleUsage(ctx, srv)
+		if loadenv.Sleep(ctx, time.Until(until)) && sampleErr == nil {
+			after, sampleErr = e.SampleUsage(ctx, srv)
 		}
 	}
 	wg.Wait()
@@ -166,7 +167,7 @@ func runScenario(ctx context.Context, e *env, sc scenario, f *fixtures, o option
 		all = append(all, w.latencies...)
 	}
 	slices.Sort(all)
-	r.p50, r.p90, r.p99 = percentile(all, 0.50), percentile(all, 0.90), percentile(all, 0.99)
+	r.p50, r.p90, r.p99 = loadenv.Percentile(all, 0.50), loadenv.Percentile(all, 0.90), loadenv.Percentile(all, 0.99)
 	if len(all) > 0 {
 		r.max = all[len(all)-1]
 	}
@@ -219,25 +220,4 @@ func do(ctx context.Context, client *http.Client, baseURL string, sc scenario, f
 	// Drain the body so the connection goes back to the pool.
 	_, err = io.Copy(io.Discard, res.Body)
 	return err
-}
-
-// percentile returns the nearest-rank p-quantile of sorted.
-func percentile(sorted []time.Duration, p float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := int(math.Ceil(p*float64(len(sorted)))) - 1
-	return sorted[max(0, min(i, len(sorted)-1))]
-}
-
-// sleepUntil sleeps until t and reports false if ctx ended first.
-func sleepUntil(ctx context.Context, t time.Time) bool {
-	timer := time.NewTimer(time.Until(t))
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

@@ -24,13 +24,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
-	"net/url"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 	"time"
+
+	"paradise/tools/internal/loadenv"
 )
 
 // options are the command-line flags.
@@ -40,10 +40,17 @@ type options struct {
 	duration    time.Duration
 	warmup      time.Duration
 	scenarios   []string
-	adminURL    string
-	redisURL    string
-	keep        bool
-	bin         string
+
+	loadenv.Options // -admin-url, -redis-url, -bin, -keep
+}
+
+// config is how restload names what it creates, and how long the server
+// gets to stop on SIGTERM.
+var config = loadenv.Config{
+	Tool:        "restload",
+	DBPrefix:    "paradise_bench_",
+	KeyPrefix:   "bench:",
+	StopTimeout: 20 * time.Second,
 }
 
 func main() {
@@ -54,10 +61,7 @@ func main() {
 	flag.DurationVar(&o.duration, "duration", 20*time.Second, "measured duration of each scenario")
 	flag.DurationVar(&o.warmup, "warmup", 3*time.Second, "unmeasured warm-up before each scenario")
 	flag.StringVar(&scenarios, "scenarios", "profile,mac-login", "comma-separated scenarios to run: "+strings.Join(scenarioNames(), ", "))
-	flag.StringVar(&o.adminURL, "admin-url", envOr("PARADISE_DEV_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"), "Postgres server (loopback) to create the scratch database on")
-	flag.StringVar(&o.redisURL, "redis-url", envOr("PARADISE_DEV_REDIS_URL", "redis://127.0.0.1:6379/0"), "Redis server (loopback) for the server under test")
-	flag.StringVar(&o.bin, "bin", "", "paradise binary to test instead of building ./cmd/paradise")
-	flag.BoolVar(&o.keep, "keep", false, "keep the scratch database and Redis keys (for inspection after the run)")
+	o.AddFlags(flag.CommandLine, "the server under test")
 	flag.Parse()
 	o.scenarios = strings.Split(scenarios, ",")
 
@@ -84,31 +88,24 @@ func (o *options) validate() error {
 			return fmt.Errorf("unknown scenario %q (have %s)", s, strings.Join(scenarioNames(), ", "))
 		}
 	}
-	// The tool creates and drops databases and deletes keys: keep it on
-	// this machine.
-	for _, raw := range []string{o.adminURL, o.redisURL} {
-		u, err := url.Parse(raw)
-		if err != nil {
-			return fmt.Errorf("parse %q: %w", raw, err)
-		}
-		if !isLoopback(u.Hostname()) {
-			return fmt.Errorf("%s: only loopback hosts are allowed", u.Redacted())
-		}
-	}
-	return nil
+	return o.CheckLoopback()
 }
 
 func run(ctx context.Context, o options) error {
-	env, err := startEnv(ctx, o)
+	env, err := loadenv.Start(ctx, config, o.Options)
 	// env is returned even on a failed start so that whatever was created
-	// gets removed.
-	defer env.close(o.keep)
+	// gets removed; Close also stops the server.
+	defer env.Close(o.Keep)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "restload: server pid %d on %s; setting up %d users with one device each\n", env.server.Process.Pid, env.baseURL, o.users)
+	srv, err := env.StartServer(ctx, "", nil)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "restload: server pid %d on %s; setting up %d users with one device each\n", srv.PID(), srv.BaseURL(), o.users)
 	start := time.Now()
-	fixtures, err := setup(ctx, env.baseURL, o.users)
+	fixtures, err := setup(ctx, srv.BaseURL(), o.users)
 	if err != nil {
 		return fmt.Errorf("setup: %w", err)
 	}
@@ -118,7 +115,7 @@ func run(ctx context.Context, o options) error {
 	for _, name := range o.scenarios {
 		sc, _ := scenarioByName(name)
 		fmt.Fprintf(os.Stderr, "restload: %s: %d workers, %s warm-up + %s\n", sc.name, o.concurrency, o.warmup, o.duration)
-		r, err := runScenario(ctx, env, sc, fixtures, o)
+		r, err := runScenario(ctx, env, srv, sc, fixtures, o)
 		if err != nil {
 			return fmt.Errorf("%s: %w", sc.name, err)
 		}
@@ -134,20 +131,4 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 	return nil
-}
-
-// isLoopback reports whether host is a loopback name or address.
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
 }

@@ -1,14 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"sync"
 	"time"
+
+	"paradise/tools/internal/loadenv"
 )
 
 // fixtures is the data the scenarios draw from: users[i] holds the device
@@ -65,60 +64,10 @@ feed:
 }
 
 func setupUser(ctx context.Context, client *http.Client, baseURL string, f *fixtures, i int) error {
-	var auth struct {
-		Token string `json:"token"`
+	token, mac, err := loadenv.RegisterWithDevice(ctx, client, baseURL, i, fmt.Sprintf("bench_user_%05d", i), "bench-password-1")
+	if err != nil {
+		return err
 	}
-	body := map[string]string{"username": fmt.Sprintf("bench_user_%05d", i), "password": "bench-password-1"}
-	if err := postJSON(ctx, client, baseURL+"/api/user/register/", "", body, &auth); err != nil {
-		return fmt.Errorf("register user %d: %w", i, err)
-	}
-	if auth.Token == "" {
-		return fmt.Errorf("register user %d: no data.token in the response", i)
-	}
-	// 02:... is a locally administered address, never a real vendor's.
-	mac := fmt.Sprintf("02%010x", i)
-	if err := postJSON(ctx, client, baseURL+"/api/device/bind/", auth.Token, map[string]string{"mac_address": mac}, nil); err != nil {
-		return fmt.Errorf("bind device of user %d: %w", i, err)
-	}
-	f.tokens[i], f.macs[i] = auth.Token, mac
+	f.tokens[i], f.macs[i] = token, mac
 	return nil
-}
-
-// postJSON posts body and decodes the envelope's data into data (when not
-// nil). A non-2xx status is an error carrying the response body.
-func postJSON(ctx context.Context, client *http.Client, url, token string, body, data any) error {
-	b, err := json.Marshal(body)
-	if err != nil {
-		return err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(b))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Token "+token)
-	}
-	res, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer res.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
-	if err != nil {
-		return err
-	}
-	if res.StatusCode < 200 || res.StatusCode > 299 {
-		return fmt.Errorf("status %d: %s", res.StatusCode, raw)
-	}
-	if data == nil {
-		return nil
-	}
-	var env struct {
-		Data json.RawMessage `json:"data"`
-	}
-	if err := json.Unmarshal(raw, &env); err != nil {
-		return fmt.Errorf("decode envelope: %w", err)
-	}
-	return json.Unmarshal(env.Data, data)
 }
