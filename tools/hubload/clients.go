@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"paradise/tools/internal/loadenv"
 )
 
 // dialTimeout bounds one WebSocket dial plus the wait for its connected
@@ -25,7 +27,7 @@ const dialTimeout = 60 * time.Second
 type wsClient struct {
 	idx    int // index of the user (pair)
 	device bool
-	srv    *server
+	srv    *loadenv.Server
 	c      *websocket.Conn
 
 	done    chan struct{} // closed when the reader has returned
@@ -83,7 +85,7 @@ func (g *clientGroup) health() health {
 type dialSpec struct {
 	idx    int
 	device bool
-	srv    *server
+	srv    *loadenv.Server
 	token  string
 }
 
@@ -152,7 +154,7 @@ func dialAll(ctx context.Context, specs []dialSpec, workers int, handle handler)
 func dial(ctx context.Context, httpClient *http.Client, s dialSpec, g *clientGroup, handle handler) (*wsClient, error) {
 	ctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
-	c, _, err := websocket.Dial(ctx, s.srv.wsURL(s.token), &websocket.DialOptions{HTTPClient: httpClient})
+	c, _, err := websocket.Dial(ctx, wsURL(s.srv, s.token), &websocket.DialOptions{HTTPClient: httpClient})
 	if err != nil {
 		return nil, err
 	}

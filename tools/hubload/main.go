@@ -33,8 +33,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
-	"net/url"
 	"os"
 	"os/signal"
 	"slices"
@@ -42,6 +40,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"paradise/tools/internal/loadenv"
 )
 
 // options are the command-line flags.
@@ -63,10 +63,7 @@ type options struct {
 	setupWorkers int
 	dialWorkers  int
 
-	adminURL string
-	redisURL string
-	bin      string
-	keep     bool
+	loadenv.Options // -admin-url, -redis-url, -bin, -keep
 }
 
 var allScenarios = []string{"idle", "latency", "throughput"}
@@ -86,10 +83,7 @@ func main() {
 	flag.DurationVar(&o.drain, "drain", 5*time.Second, "latency, throughput: how long to wait after sending for frames still in flight before counting the missing ones lost")
 	flag.IntVar(&o.setupWorkers, "setup-workers", 32, "concurrent REST set-up workers")
 	flag.IntVar(&o.dialWorkers, "dial-workers", 64, "concurrent WebSocket dials")
-	flag.StringVar(&o.adminURL, "admin-url", envOr("PARADISE_DEV_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"), "Postgres server (loopback) to create the scratch database on")
-	flag.StringVar(&o.redisURL, "redis-url", envOr("PARADISE_DEV_REDIS_URL", "redis://127.0.0.1:6379/0"), "Redis server (loopback) for the servers under test")
-	flag.StringVar(&o.bin, "bin", "", "paradise binary to test instead of building ./cmd/paradise")
-	flag.BoolVar(&o.keep, "keep", false, "keep the scratch database and Redis keys (for inspection after the run)")
+	o.AddFlags(flag.CommandLine, "the servers under test")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "hubload: unexpected arguments %q\n", flag.Args())
@@ -147,18 +141,7 @@ func (o *options) validate() error {
 	if o.settle < 0 || o.drain < 0 || o.setupWorkers < 1 || o.dialWorkers < 1 {
 		return errors.New("-settle and -drain must not be negative, -setup-workers and -dial-workers at least 1")
 	}
-	// The tool creates and drops databases and deletes keys: keep it on
-	// this machine.
-	for _, raw := range []string{o.adminURL, o.redisURL} {
-		u, err := url.Parse(raw)
-		if err != nil {
-			return fmt.Errorf("parse %q: %w", raw, err)
-		}
-		if !isLoopback(u.Hostname()) {
-			return fmt.Errorf("%s: only loopback hosts are allowed", u.Redacted())
-		}
-	}
-	return nil
+	return o.CheckLoopback()
 }
 
 func (o *options) has(scenario string) bool { return slices.Contains(o.scenarios, scenario) }
@@ -189,10 +172,10 @@ func run(ctx context.Context, o options) error {
 	if err := raiseFileLimit(o.connections() + 1024); err != nil {
 		return err
 	}
-	e, err := newEnv(ctx, o)
+	e, err := loadenv.Start(ctx, config, o.Options)
 	// e is returned even on a failed start so that whatever was created
-	// gets removed.
-	defer e.close(o.keep)
+	// gets removed; Close also stops every server still running.
+	defer e.Close(o.Keep)
 	if err != nil {
 		return err
 	}
@@ -247,22 +230,6 @@ func raiseFileLimit(need int) error {
 		return fmt.Errorf("need %d file descriptors, the hard limit is %d: raise it (ulimit -Hn) or use fewer users", need, lim.Cur)
 	}
 	return nil
-}
-
-// isLoopback reports whether host is a loopback name or address.
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
 }
 
 // logf writes a progress line to stderr.

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"paradise/tools/internal/loadenv"
 )
 
 // pairs is a set of device+app sessions of the same users: device i
@@ -60,7 +62,7 @@ var (
 
 // connectPairs opens the device and app connections of users: device i
 // on devSrv(i), app i on appSrv(i), for up to steps sending steps.
-func connectPairs(ctx context.Context, o options, users []user, steps int, devSrv, appSrv func(i int) *server) (*pairs, dialStats, error) {
+func connectPairs(ctx context.Context, o options, users []user, steps int, devSrv, appSrv func(i int) *loadenv.Server) (*pairs, dialStats, error) {
 	p := &pairs{
 		base:    time.Now(),
 		devices: make([]*wsClient, len(users)),
@@ -206,10 +208,7 @@ func summarize(ns []int64) latencies {
 	if len(ns) == 0 {
 		return l
 	}
-	pct := func(p float64) time.Duration {
-		i := int(math.Ceil(p*float64(len(ns)))) - 1
-		return time.Duration(ns[max(0, min(i, len(ns)-1))])
-	}
+	pct := func(p float64) time.Duration { return time.Duration(loadenv.Percentile(ns, p)) }
 	l.p50, l.p90, l.p99, l.max = pct(0.50), pct(0.90), pct(0.99), time.Duration(ns[len(ns)-1])
 	return l
 }
@@ -223,7 +222,7 @@ const senderShards = 8
 // spread evenly over devices and time, for dur; then waits up to drain
 // for the frames in flight and summarises the step. CPU is sampled over
 // the sending window.
-func runStep(ctx context.Context, e *env, o options, p *pairs, rate float64, dur time.Duration, servers []*server) (stepResult, error) {
+func runStep(ctx context.Context, e *loadenv.Env, o options, p *pairs, rate float64, dur time.Duration, servers []*loadenv.Server) (stepResult, error) {
 	if p.nextStep >= len(p.steps) {
 		return stepResult{}, errors.New("more steps than connectPairs was told")
 	}
@@ -237,7 +236,7 @@ func runStep(ctx context.Context, e *env, o options, p *pairs, rate float64, dur
 		return res, fmt.Errorf("%.0f frames/s for %s is less than one frame per device", rate, dur)
 	}
 
-	before, err := sampleUsage(ctx, e, servers...)
+	before, err := e.SampleUsage(ctx, servers...)
 	if err != nil {
 		return res, err
 	}
@@ -261,7 +260,7 @@ func runStep(ctx context.Context, e *env, o options, p *pairs, rate float64, dur
 	}
 	sendEnd := time.Now()
 	res.sendTook = sendEnd.Sub(start)
-	after, err := sampleUsage(ctx, e, servers...)
+	after, err := e.SampleUsage(ctx, servers...)
 	if err != nil {
 		return res, err
 	}

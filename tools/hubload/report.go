@@ -1,13 +1,14 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"os"
 	"runtime"
 	"strings"
 	"time"
+
+	"paradise/tools/internal/loadenv"
 )
 
 // report collects the scenarios' results and prints them as Markdown.
@@ -23,9 +24,7 @@ type report struct {
 
 func (r *report) print(w io.Writer) {
 	o := r.opts
-	fmt.Fprintf(w, "Run %s: %s, %d CPUs (%s), %s RAM, load average at end %s.\n",
-		r.started.UTC().Format("2006-01-02 15:04 UTC"), runtime.Version(), runtime.NumCPU(),
-		cpuModel(), memTotal(), loadAvg())
+	fmt.Fprintln(w, loadenv.RunLine(r.started))
 	fmt.Fprintf(w, "`%s`\n\n", commandLine())
 	fmt.Fprintf(w, "Set-up: %d users registered, each with a bound device and a MAC login, in %s (%d REST workers).\n\n",
 		r.setupUsers, r.setupTime.Round(100*time.Millisecond), o.setupWorkers)
@@ -35,9 +34,9 @@ func (r *report) print(w io.Writer) {
 		fmt.Fprintln(w, "| Connections | Server RSS before | after | Δ RSS | KiB / connection | Target | Connect time | Threads | RSS 3 s after closing all |")
 		fmt.Fprintln(w, "|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
 		fmt.Fprintf(w, "| %d | %s | %s | %s | %.1f | ≤ 20 (%s) | %s | %d → %d | %s |\n",
-			i.conns(), mib(i.before.rssKiB), mib(i.settled.rssKiB), mib(i.settled.rssKiB-i.before.rssKiB),
+			i.conns(), mib(i.before.RSSKiB), mib(i.settled.RSSKiB), mib(i.settled.RSSKiB-i.before.RSSKiB),
 			i.kibPerConn(), metIf(i.kibPerConn() <= 20 && i.conns() >= 10000, i.kibPerConn() <= 20),
-			i.dial.took.Round(100*time.Millisecond), i.before.threads, i.settled.threads, mib(i.closed.rssKiB))
+			i.dial.took.Round(100*time.Millisecond), i.before.Threads, i.settled.Threads, mib(i.closed.RSSKiB))
 		fmt.Fprintln(w)
 		fmt.Fprintf(w, "While connecting (%s): server %s cores, load generator %s, Postgres %s, Redis %s, machine %s. "+
 			"While idle: server %s cores.",
@@ -60,7 +59,7 @@ func (r *report) print(w io.Writer) {
 		fmt.Fprintln(w, "| Sent | Received | Lost | Dup/reordered | p50 ms | p90 ms | p99 ms | max ms | Target p99 < 2 ms, none lost |")
 		fmt.Fprintln(w, "|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
 		fmt.Fprintf(w, "| %d | %d | %d | %d | %s | %s | %s | %s | %s |\n",
-			s.sent, s.received, s.lost, s.dupOrOld, ms(s.all.p50), ms(s.all.p90), ms(s.all.p99), ms(s.all.max),
+			s.sent, s.received, s.lost, s.dupOrOld, loadenv.Millis(s.all.p50), loadenv.Millis(s.all.p90), loadenv.Millis(s.all.p99), loadenv.Millis(s.all.max),
 			metIf(s.all.p99 < 2*time.Millisecond && s.lost == 0 && s.all.n > 0, false))
 		fmt.Fprintln(w)
 		fmt.Fprintf(w, "CPU while sending: server %s cores, load generator %s, Postgres %s, Redis %s, machine %s.",
@@ -91,7 +90,7 @@ func (r *report) print(w io.Writer) {
 			}
 			fmt.Fprintf(w, "| %.0f | %d | %s | %.0f | %d (%d, %d) | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
 				s.offered, s.sent, s.sendTook.Round(10*time.Millisecond), s.deliveredPerSec, s.lost, s.lostCross, s.lostOpen,
-				ms(s.all.p50), ms(s.all.p99), ms(s.local.p99), ms(s.cross.p99), ms(s.all.max),
+				loadenv.Millis(s.all.p50), loadenv.Millis(s.all.p99), loadenv.Millis(s.local.p99), loadenv.Millis(s.cross.p99), loadenv.Millis(s.all.max),
 				cores(s.cpu.servers[0]), cores(s.cpu.servers[1]), cores(s.cpu.redis), cores(s.cpu.postgres),
 				cores(s.cpu.loadgen), cores(s.cpu.machine), verdict)
 		}
@@ -160,53 +159,6 @@ func commandLine() string {
 	return strings.Join(args, " ")
 }
 
-func ms(d time.Duration) string { return fmt.Sprintf("%.2f", float64(d)/float64(time.Millisecond)) }
-
 func cores(c float64) string { return fmt.Sprintf("%.2f", c) }
 
 func mib(kib int64) string { return fmt.Sprintf("%.1f MiB", float64(kib)/1024) }
-
-func cpuModel() string {
-	if v := procField("/proc/cpuinfo", "model name"); v != "" {
-		return v
-	}
-	return "unknown CPU"
-}
-
-func memTotal() string {
-	var kib int64
-	if _, err := fmt.Sscanf(procField("/proc/meminfo", "MemTotal"), "%d kB", &kib); err != nil {
-		return "unknown"
-	}
-	return fmt.Sprintf("%.1f GiB", float64(kib)/(1<<20))
-}
-
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
-}
-
-// procField returns the value of the first "name: value" line of a /proc
-// file.
-func procField(path, name string) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ":")
-		if ok && strings.TrimSpace(k) == name {
-			return strings.TrimSpace(v)
-		}
-	}
-	return ""
-}

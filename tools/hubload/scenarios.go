@@ -7,6 +7,8 @@ import (
 	"math"
 	"strconv"
 	"time"
+
+	"paradise/tools/internal/loadenv"
 )
 
 // idleResult is what the idle scenario measured.
@@ -15,7 +17,7 @@ type idleResult struct {
 	dial  dialStats
 	// Server readings: before the first connection, right after the last,
 	// after settling, and after the load generator closed them all.
-	before, connected, settled, closed procSample
+	before, connected, settled, closed loadenv.ProcSample
 	connectCPU                         cpuDelta // while connecting
 	idleCPU                            cpuDelta // while settling
 	health                             health
@@ -28,24 +30,24 @@ func (r *idleResult) kibPerConn() float64 {
 	if r.conns() == 0 {
 		return 0
 	}
-	return float64(r.settled.rssKiB-r.before.rssKiB) / float64(r.conns())
+	return float64(r.settled.RSSKiB-r.before.RSSKiB) / float64(r.conns())
 }
 
 // runIdle opens a device and an app connection per user against one
 // fresh instance, lets them sit, and reads the server's RSS.
-func runIdle(ctx context.Context, e *env, o options, users []user) (*idleResult, error) {
+func runIdle(ctx context.Context, e *loadenv.Env, o options, users []user) (*idleResult, error) {
 	logf("idle: %d users, %d connections to one instance", len(users), 2*len(users))
-	srv, err := e.startServer(ctx, "idle", nil)
-	defer stopServers(srv)
+	srv, err := startServer(ctx, e, "idle", nil)
+	defer e.Stop(srv)
 	if err != nil {
 		return nil, err
 	}
 	// Let the fresh process finish starting (pools, first GC) before the
 	// baseline.
-	if !sleepCtx(ctx, 2*time.Second) {
+	if !loadenv.Sleep(ctx, 2*time.Second) {
 		return nil, ctx.Err()
 	}
-	before, err := sampleUsage(ctx, e, srv)
+	before, err := e.SampleUsage(ctx, srv)
 	if err != nil {
 		return nil, err
 	}
@@ -67,25 +69,25 @@ func runIdle(ctx context.Context, e *env, o options, users []user) (*idleResult,
 		return nil, err
 	}
 	logf("idle: %d connections open in %s (%d failed); settling %s", st.opened, st.took.Round(time.Millisecond), st.failed, o.settle)
-	connected, err := sampleUsage(ctx, e, srv)
+	connected, err := e.SampleUsage(ctx, srv)
 	if err != nil {
 		return nil, err
 	}
-	if !sleepCtx(ctx, o.settle) {
+	if !loadenv.Sleep(ctx, o.settle) {
 		return nil, ctx.Err()
 	}
-	settled, err := sampleUsage(ctx, e, srv)
+	settled, err := e.SampleUsage(ctx, srv)
 	if err != nil {
 		return nil, err
 	}
 	r := &idleResult{users: len(users), dial: st,
-		before: before.servers[0], connected: connected.servers[0], settled: settled.servers[0],
+		before: before.Servers[0], connected: connected.Servers[0], settled: settled.Servers[0],
 		connectCPU: delta(before, connected), idleCPU: delta(connected, settled), health: g.health()}
 
 	// After closing: does the server give the memory back?
 	g.closeAll()
-	if sleepCtx(ctx, 3*time.Second) {
-		if ps, err := sampleProc(srv.pid()); err == nil {
+	if loadenv.Sleep(ctx, 3*time.Second) {
+		if ps, err := srv.Sample(); err == nil {
 			r.closed = ps
 		}
 	}
@@ -104,28 +106,28 @@ type latencyResult struct {
 
 // runLatency connects each user's device and app to one fresh instance;
 // every device sends one chat frame per second to its app.
-func runLatency(ctx context.Context, e *env, o options, users []user) (*latencyResult, error) {
+func runLatency(ctx context.Context, e *loadenv.Env, o options, users []user) (*latencyResult, error) {
 	logf("latency: %d pairs on one instance, 1 frame/s per device for %s", len(users), o.duration)
-	srv, err := e.startServer(ctx, "latency", nil)
-	defer stopServers(srv)
+	srv, err := startServer(ctx, e, "latency", nil)
+	defer e.Stop(srv)
 	if err != nil {
 		return nil, err
 	}
-	one := func(int) *server { return srv }
+	one := func(int) *loadenv.Server { return srv }
 	p, st, err := connectPairs(ctx, o, users, 1, one, one)
 	defer p.group.closeAll()
 	if err != nil {
 		return nil, err
 	}
 	logf("latency: %d connections open in %s", st.opened, st.took.Round(time.Millisecond))
-	if !sleepCtx(ctx, time.Second) {
+	if !loadenv.Sleep(ctx, time.Second) {
 		return nil, ctx.Err()
 	}
-	res, err := runStep(ctx, e, o, p, float64(len(users)), o.duration, []*server{srv})
+	res, err := runStep(ctx, e, o, p, float64(len(users)), o.duration, []*loadenv.Server{srv})
 	if err != nil {
 		return nil, err
 	}
-	logf("latency: sent %d, received %d, p99 %s", res.sent, res.received, ms(res.all.p99))
+	logf("latency: sent %d, received %d, p99 %s", res.sent, res.received, loadenv.Millis(res.all.p99))
 	return &latencyResult{pairs: len(users), dial: st, step: res}, nil
 }
 
@@ -163,7 +165,7 @@ func (r *throughputResult) best() *stepResult {
 // connects to A, the apps of even-numbered pairs to B (their frames cross
 // instances through Redis) and the others to A (delivered locally). Then
 // it steps the offered rate up.
-func runThroughput(ctx context.Context, e *env, o options, users []user) (*throughputResult, error) {
+func runThroughput(ctx context.Context, e *loadenv.Env, o options, users []user) (*throughputResult, error) {
 	maxStep := 0
 	for _, s := range o.steps {
 		maxStep = max(maxStep, s)
@@ -177,19 +179,19 @@ func runThroughput(ctx context.Context, e *env, o options, users []user) (*throu
 	logf("throughput: %d pairs on instances A and B (%d cross-instance), steps %v frames/s, %s each",
 		len(users), r.crossPairs, o.steps, o.stepDuration)
 
-	a, err := e.startServer(ctx, "A", extra)
-	defer stopServers(a)
+	a, err := startServer(ctx, e, "A", extra)
+	defer e.Stop(a)
 	if err != nil {
 		return nil, err
 	}
-	b, err := e.startServer(ctx, "B", extra)
-	defer stopServers(b)
+	b, err := startServer(ctx, e, "B", extra)
+	defer e.Stop(b)
 	if err != nil {
 		return nil, err
 	}
 	p, st, err := connectPairs(ctx, o, users, len(o.steps),
-		func(int) *server { return a },
-		func(i int) *server {
+		func(int) *loadenv.Server { return a },
+		func(i int) *loadenv.Server {
 			if i%2 == 0 {
 				return b
 			}
@@ -201,17 +203,17 @@ func runThroughput(ctx context.Context, e *env, o options, users []user) (*throu
 		return r, err
 	}
 	logf("throughput: %d connections open in %s", st.opened, st.took.Round(time.Millisecond))
-	if !sleepCtx(ctx, time.Second) {
+	if !loadenv.Sleep(ctx, time.Second) {
 		return r, ctx.Err()
 	}
 	for _, rate := range o.steps {
-		res, err := runStep(ctx, e, o, p, float64(rate), o.stepDuration, []*server{a, b})
+		res, err := runStep(ctx, e, o, p, float64(rate), o.stepDuration, []*loadenv.Server{a, b})
 		if err != nil {
 			return r, fmt.Errorf("step %d frames/s: %w", rate, err)
 		}
 		r.steps = append(r.steps, res)
 		logf("throughput: offered %d/s: delivered %.0f/s, lost %d (cross-instance %d, on open connections %d), p99 %s ms (local %s, cross %s), CPU A %.2f B %.2f load-gen %.2f",
-			rate, res.deliveredPerSec, res.lost, res.lostCross, res.lostOpen, ms(res.all.p99), ms(res.local.p99), ms(res.cross.p99),
+			rate, res.deliveredPerSec, res.lost, res.lostCross, res.lostOpen, loadenv.Millis(res.all.p99), loadenv.Millis(res.local.p99), loadenv.Millis(res.cross.p99),
 			res.cpu.servers[0], res.cpu.servers[1], res.cpu.loadgen)
 		if res.health.lost > 0 {
 			r.stopped = "connections were closed by the servers"
@@ -221,22 +223,10 @@ func runThroughput(ctx context.Context, e *env, o options, users []user) (*throu
 			r.stopped = fmt.Sprintf("the %d frames/s step failed", rate)
 			break
 		}
-		if !a.alive() || !b.alive() {
+		if !a.Alive() || !b.Alive() {
 			r.stopped = "a server exited"
 			break
 		}
 	}
 	return r, nil
-}
-
-// sleepCtx sleeps for d and reports false if ctx ended first.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

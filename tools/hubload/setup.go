@@ -1,15 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"paradise/tools/internal/loadenv"
 )
 
 // user is one registered user with one bound device.
@@ -23,10 +22,10 @@ type user struct {
 // instance, binds a device to each and logs it in by MAC. The instance is
 // stopped afterwards: password hashing makes it big, and the scenarios
 // want a fresh process.
-func setupUsers(ctx context.Context, e *env, o options) ([]user, error) {
+func setupUsers(ctx context.Context, e *loadenv.Env, o options) ([]user, error) {
 	n := o.users()
-	srv, err := e.startServer(ctx, "setup", nil)
-	defer stopServers(srv)
+	srv, err := startServer(ctx, e, "setup", nil)
+	defer e.Stop(srv)
 	if err != nil {
 		return nil, err
 	}
@@ -49,7 +48,7 @@ func setupUsers(ctx context.Context, e *env, o options) ([]user, error) {
 				if i >= n {
 					return
 				}
-				if err := setupUser(ctx, client, srv.baseURL(), &users[i], i); err != nil {
+				if err := setupUser(ctx, client, srv.BaseURL(), &users[i], i); err != nil {
 					errOnce.Do(func() { firstErr = err; cancel() })
 					return
 				}
@@ -70,69 +69,19 @@ func setupUsers(ctx context.Context, e *env, o options) ([]user, error) {
 }
 
 func setupUser(ctx context.Context, client *http.Client, baseURL string, u *user, i int) error {
-	var reg struct {
-		Token string `json:"token"`
-	}
-	body := map[string]string{"username": fmt.Sprintf("hubload_%06d", i), "password": "hubload-password-1"}
-	if err := postJSON(ctx, client, baseURL+"/api/user/register/", "", body, &reg); err != nil {
-		return fmt.Errorf("register user %d: %w", i, err)
-	}
-	if reg.Token == "" {
-		return fmt.Errorf("register user %d: no data.token in the response", i)
-	}
-	// 02:... is a locally administered address, never a real vendor's.
-	mac := fmt.Sprintf("02%010x", i)
-	if err := postJSON(ctx, client, baseURL+"/api/device/bind/", reg.Token, map[string]string{"mac_address": mac}, nil); err != nil {
-		return fmt.Errorf("bind device of user %d: %w", i, err)
+	appToken, mac, err := loadenv.RegisterWithDevice(ctx, client, baseURL, i, fmt.Sprintf("hubload_%06d", i), "hubload-password-1")
+	if err != nil {
+		return err
 	}
 	var login struct {
 		Token string `json:"token"`
 	}
-	if err := postJSON(ctx, client, baseURL+"/api/user/mac-login/", "", map[string]string{"mac_address": mac}, &login); err != nil {
+	if err := loadenv.PostJSON(ctx, client, baseURL+"/api/user/mac-login/", "", map[string]string{"mac_address": mac}, &login); err != nil {
 		return fmt.Errorf("MAC login of user %d's device: %w", i, err)
 	}
 	if login.Token == "" {
 		return fmt.Errorf("MAC login of user %d's device: no data.token in the response", i)
 	}
-	*u = user{appToken: reg.Token, deviceToken: login.Token, mac: mac}
+	*u = user{appToken: appToken, deviceToken: login.Token, mac: mac}
 	return nil
-}
-
-// postJSON posts body and decodes the envelope's data into data (when not
-// nil). A non-2xx status is an error carrying the response body.
-func postJSON(ctx context.Context, client *http.Client, url, token string, body, data any) error {
-	b, err := json.Marshal(body)
-	if err != nil {
-		return err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(b))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Token "+token)
-	}
-	res, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer res.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
-	if err != nil {
-		return err
-	}
-	if res.StatusCode < 200 || res.StatusCode > 299 {
-		return fmt.Errorf("status %d: %s", res.StatusCode, bytes.TrimSpace(raw))
-	}
-	if data == nil {
-		return nil
-	}
-	var env struct {
-		Data json.RawMessage `json:"data"`
-	}
-	if err := json.Unmarshal(raw, &env); err != nil {
-		return fmt.Errorf("decode envelope: %w", err)
-	}
-	return json.Unmarshal(env.Data, data)
 }
