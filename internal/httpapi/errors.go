@@ -78,12 +78,20 @@ func (a *API) classify(ctx context.Context, err error) *apperr.Error {
 		return apperr.Validation(map[string][]string{oneParm.Name: {fieldMessage(oneParm.Err)}})
 	case errors.As(err, &reqErr), errors.As(err, &parErr):
 		return decodeError(err)
+	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
+		// The client went away mid-request; nobody reads this answer, and
+		// it is not a server fault worth an error log.
+		return &apperr.Error{Status: statusClientClosed, Code: statusClientClosed, Message: "Client closed request."}
 	default:
 		logging.From(ctx, a.log).Error("Internal error", zap.Error(err))
 		return &apperr.Error{Status: http.StatusInternalServerError, Code: http.StatusInternalServerError,
 			Message: "Internal server error."}
 	}
 }
+
+// statusClientClosed is nginx's de-facto status for a request its client
+// abandoned; it only reaches logs.
+const statusClientClosed = 499
 
 // decodeField finds the field a JSON decoding error happened in; ogen
 // wraps such errors as `decode field "name"`.
