@@ -199,7 +199,7 @@ func (s *Service) Bind(ctx context.Context, userID int, in BindInput) (Owned, er
 			return Owned{}, fmt.Errorf("device: bind: %w", err)
 		}
 		if !exists {
-			return Owned{}, apperr.Field("device_type_id", fmt.Sprintf("Invalid pk %q - object does not exist.", fmt.Sprint(*in.TypeID)))
+			return Owned{}, apperr.Field("device_type_id", fmt.Sprintf(`Invalid pk "%d" - object does not exist.`, *in.TypeID))
 		}
 	}
 	// Create the device outside the transaction: on Postgres a failed
