@@ -62,8 +62,8 @@ func NewMux(p MuxParams) (*http.ServeMux, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", limitBody(srv))
-	mux.Handle("GET /ws/device/{$}", p.Hub)
-	mux.Handle("GET /ws/device/token/{token}/", p.Hub)
+	mux.Handle("GET /ws/device/{$}", requireUpgrade(p.Hub))
+	mux.Handle("GET /ws/device/token/{token}/", requireUpgrade(p.Hub))
 	mountDocs(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeOK(w) })
 	mux.HandleFunc("GET /readyz", readyz(p.DB, p.Redis, p.Log))
@@ -126,6 +126,34 @@ func (s *Server) Addr() string {
 // RegisterOnShutdown runs f when a graceful stop begins; the hub uses it
 // to close its hijacked connections, which Shutdown does not track.
 func (s *Server) RegisterOnShutdown(f func()) { s.srv.RegisterOnShutdown(f) }
+
+// requireUpgrade answers plain HTTP requests to the hub's endpoints with
+// the envelope (426) instead of the WebSocket library's text.
+func requireUpgrade(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !headerHas(r.Header, "Connection", "upgrade") || !headerHas(r.Header, "Upgrade", "websocket") {
+			w.Header().Set("Connection", "Upgrade")
+			w.Header().Set("Upgrade", "websocket")
+			writeError(w, &apperr.Error{Status: http.StatusUpgradeRequired, Code: http.StatusUpgradeRequired,
+				Message: "This endpoint speaks WebSocket only (see asyncapi.yaml)."})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// headerHas reports whether a comma-separated header lists token
+// (case-insensitive).
+func headerHas(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for _, part := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(part), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
 
 func limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
