@@ -12,6 +12,7 @@ import (
 	"paradise/internal/httpapi"
 	"paradise/internal/hub"
 	"paradise/internal/logging"
+	"paradise/internal/metrics"
 	"paradise/internal/redisdb"
 )
 
@@ -19,6 +20,7 @@ import (
 // config.Config (config.Module reads it from the environment).
 var Module = fx.Options(
 	logging.Module,
+	metrics.Module,
 	database.Module,
 	redisdb.Module,
 	auth.Module,

@@ -23,6 +23,7 @@ import (
 	"paradise/gen/api"
 	"paradise/internal/apperr"
 	"paradise/internal/logging"
+	"paradise/internal/metrics"
 	"paradise/internal/paging"
 )
 
@@ -389,7 +390,7 @@ func TestMiddlewarePanic(t *testing.T) {
 						t.Fatalf("middleware let the panic through: %v", v)
 					}
 				}()
-				middleware(tc.handler, zap.New(core)).ServeHTTP(w, r)
+				middleware(tc.handler, metrics.New(), zap.New(core)).ServeHTTP(w, r)
 			}()
 			if !reflect.DeepEqual(w.writeHeaders, tc.wantHeaders) {
 				t.Fatalf("WriteHeader calls = %v, want %v", w.writeHeaders, tc.wantHeaders)
@@ -429,7 +430,7 @@ func TestMiddlewarePanic(t *testing.T) {
 	}
 
 	t.Run("ErrAbortHandler is re-panicked", func(t *testing.T) {
-		h := middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic(http.ErrAbortHandler) }), zap.NewNop())
+		h := middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic(http.ErrAbortHandler) }), metrics.New(), zap.NewNop())
 		w := &countingWriter{}
 		defer func() {
 			if v := recover(); v != http.ErrAbortHandler {
@@ -470,7 +471,7 @@ func TestMiddlewareRequestContext(t *testing.T) {
 					ctxURL = u.String()
 				}
 				w.WriteHeader(http.StatusNoContent)
-			}), log)
+			}), metrics.New(), log)
 			r := httptest.NewRequest(http.MethodGet, "http://api.example.com/api/device/types/?page=2", nil)
 			if tc.incomingID != "" {
 				r.Header.Set("X-Request-ID", tc.incomingID)
@@ -509,7 +510,7 @@ func TestMiddlewareRedactsTokenPath(t *testing.T) {
 	core, logs := observer.New(zapcore.DebugLevel)
 	h := middleware(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusUnauthorized)
-	}), zap.New(core))
+	}), metrics.New(), zap.New(core))
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/ws/device/token/"+token+"/", nil))
 	if logs.Len() == 0 {
 		t.Fatal("nothing logged")

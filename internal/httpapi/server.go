@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	"paradise/internal/database"
 	"paradise/internal/hub"
 	"paradise/internal/logging"
+	"paradise/internal/metrics"
 	"paradise/internal/paging"
 )
 
@@ -43,11 +45,12 @@ const maxBodyBytes = 1 << 20
 type MuxParams struct {
 	fx.In
 
-	API   *API
-	Hub   *hub.Hub
-	DB    *database.DB
-	Redis *redis.Client
-	Log   *zap.Logger
+	API     *API
+	Hub     *hub.Hub
+	Metrics *metrics.Metrics
+	DB      *database.DB
+	Redis   *redis.Client
+	Log     *zap.Logger
 }
 
 // NewMux routes the ogen server, docs and health endpoints.
@@ -61,7 +64,8 @@ func NewMux(p MuxParams) (*http.ServeMux, error) {
 		return nil, fmt.Errorf("httpapi: %w", err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/", limitBody(srv))
+	mux.Handle("/", limitBody(nameRoute(srv)))
+	mux.Handle("GET /metrics", p.Metrics.Handler())
 	mux.Handle("GET /ws/device/{$}", requireUpgrade(p.Hub))
 	mux.Handle("GET /ws/device/token/{token}/", requireUpgrade(p.Hub))
 	mountDocs(mux)
@@ -81,12 +85,12 @@ type Server struct {
 // NewServer wraps the mux in the request middleware and ties the server to
 // the app lifecycle. Listening happens in OnStart, so a busy port fails
 // start-up instead of a background goroutine.
-func NewServer(lc fx.Lifecycle, cfg config.Config, mux *http.ServeMux, log *zap.Logger) *Server {
+func NewServer(lc fx.Lifecycle, cfg config.Config, mux *http.ServeMux, m *metrics.Metrics, log *zap.Logger) *Server {
 	log = log.Named("http")
 	s := &Server{log: log}
 	s.srv = &http.Server{
 		Addr:              cfg.Addr,
-		Handler:           middleware(mux, log),
+		Handler:           middleware(mux, m, log),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          zap.NewStdLog(log),
@@ -191,8 +195,8 @@ func readyz(db *database.DB, rdb *redis.Client, log *zap.Logger) http.HandlerFun
 
 // middleware gives every request an id and a logger carrying it, records
 // its URL for pagination links, turns panics into a logged 500 envelope,
-// and logs the request.
-func middleware(next http.Handler, log *zap.Logger) http.Handler {
+// and logs and counts the request.
+func middleware(next http.Handler, m *metrics.Metrics, log *zap.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rid := r.Header.Get("X-Request-ID")
@@ -200,8 +204,11 @@ func middleware(next http.Handler, log *zap.Logger) http.Handler {
 			rid = newRequestID()
 		}
 		w.Header().Set("X-Request-ID", rid)
+		route := &routeName{}
 		ctx := logging.WithRequestID(r.Context(), rid)
 		ctx = paging.WithURL(ctx, absoluteURL(r))
+		ctx = context.WithValue(ctx, routeKey{}, route)
+		r = r.WithContext(ctx)
 		rec := &recorder{ResponseWriter: w}
 		defer func() {
 			if v := recover(); v != nil {
@@ -214,15 +221,44 @@ func middleware(next http.Handler, log *zap.Logger) http.Handler {
 						Code: http.StatusInternalServerError, Message: "Internal server error."})
 				}
 			}
+			name := route.name
+			if name == "" {
+				name = r.Pattern // docs, health, hub: the mux's pattern
+			}
+			if name == "" || name == "/" {
+				name = "unmatched" // "/" is the catch-all in front of ogen
+			}
+			status := rec.statusCode()
+			m.HTTPRequests.WithLabelValues(name, r.Method, strconv.Itoa(status)).Inc()
+			m.HTTPDuration.WithLabelValues(name).Observe(time.Since(start).Seconds())
 			if ce := log.Check(zap.InfoLevel, "Request"); ce != nil {
 				ce.Write(zap.String("request_id", rid),
 					zap.String("method", r.Method),
 					zap.String("path", redactPath(r.URL.Path)),
-					zap.Int("status", rec.statusCode()),
+					zap.Int("status", status),
 					zap.Duration("duration", time.Since(start)))
 			}
 		}()
-		next.ServeHTTP(rec, r.WithContext(ctx))
+		next.ServeHTTP(rec, r)
+	})
+}
+
+// routeName is the metrics label of a request, set by whichever handler
+// knows it.
+type routeName struct{ name string }
+
+type routeKey struct{}
+
+// nameRoute labels REST requests with their operation id (ogen's router
+// knows it before decoding, so failed requests are labelled too).
+func nameRoute(srv *api.Server) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rn, ok := r.Context().Value(routeKey{}).(*routeName); ok {
+			if route, found := srv.FindPath(r.Method, r.URL); found {
+				rn.name = route.OperationID()
+			}
+		}
+		srv.ServeHTTP(w, r)
 	})
 }
 

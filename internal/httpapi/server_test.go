@@ -65,3 +65,33 @@ func TestDocs(t *testing.T) {
 	}
 	expect(t, e.Do(t, http.MethodGet, "/swagger/index.html", "", nil), http.StatusNotFound, 404)
 }
+
+func TestMetrics(t *testing.T) {
+	e := start(t, testenv.Embedded)
+	a := e.register(t, "metered")
+	expect(t, e.Do(t, http.MethodGet, "/api/user/profile/", a.Token, nil), http.StatusOK, 200)
+	expect(t, e.Do(t, http.MethodGet, "/api/user/profile/", "", nil), http.StatusUnauthorized, 401)
+	expect(t, e.Do(t, http.MethodGet, "/nope/", "", nil), http.StatusNotFound, 404)
+
+	res, err := http.Get(e.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/plain") {
+		t.Fatalf("status %d, type %q", res.StatusCode, res.Header.Get("Content-Type"))
+	}
+	for _, want := range []string{
+		`paradise_http_requests_total{method="GET",route="getProfile",status="200"} 1`,
+		`paradise_http_requests_total{method="GET",route="getProfile",status="401"} 1`,
+		`paradise_http_requests_total{method="GET",route="unmatched",status="404"} 1`,
+		`paradise_http_requests_total{method="POST",route="registerUser",status="201"} 1`,
+		`paradise_http_request_duration_seconds_bucket{route="getProfile"`,
+		`go_goroutines`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}

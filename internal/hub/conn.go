@@ -8,11 +8,13 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"paradise/gen/ws"
@@ -39,6 +41,7 @@ type conn struct {
 	ws        *websocket.Conn
 	from      ws.From
 	log       *zap.Logger // the hub's; see logger
+	closed    *prometheus.CounterVec
 
 	queue  sendQueue
 	ctx    context.Context
@@ -158,6 +161,7 @@ func (c *conn) stopPings() {
 // unblocks the reader and the writer.
 func (c *conn) close(code websocket.StatusCode, reason string) {
 	c.closeOnce.Do(func() {
+		c.closed.WithLabelValues(strconv.Itoa(int(code))).Inc()
 		c.queue.shut()
 		if ce := c.log.Check(zap.DebugLevel, "Closing connection"); ce != nil {
 			ce.Write(zap.String("conn", c.id), zap.Int("code", int(code)), zap.String("reason", reason))

@@ -22,6 +22,7 @@ import (
 	"paradise/internal/account"
 	"paradise/internal/config"
 	"paradise/internal/device"
+	"paradise/internal/metrics"
 	"paradise/internal/redisdb"
 )
 
@@ -39,6 +40,7 @@ type Params struct {
 	Keys      redisdb.Keys
 	Accounts  *account.Service
 	Devices   *device.Service
+	Metrics   *metrics.Metrics
 	Log       *zap.Logger
 }
 
@@ -49,6 +51,7 @@ type Hub struct {
 	owners   *device.Service
 	presence *presence
 	broker   *broker
+	metrics  *metrics.Metrics
 	log      *zap.Logger
 	instance string
 
@@ -78,6 +81,7 @@ func New(p Params) *Hub {
 		owners:   p.Devices,
 		presence: &presence{db: p.DB, rdb: p.Redis, keys: p.Keys, ttl: p.Config.Hub.PresenceTTL},
 		broker:   newBroker(p.Redis, p.Keys, instance, log),
+		metrics:  p.Metrics,
 		log:      log.With(zap.String("instance", instance)),
 		instance: instance,
 		groups:   make(map[int][]*conn),
@@ -165,6 +169,7 @@ func (h *Hub) register(ctx context.Context, c *conn) error {
 	}
 	h.mu.Unlock()
 	h.conns.Add(1)
+	h.metrics.HubConnections.WithLabelValues(string(c.from.Role)).Inc()
 
 	for _, o := range older {
 		o.close(ws.CloseReplaced, "replaced by a newer connection")
@@ -191,6 +196,7 @@ func (h *Hub) unregister(c *conn) {
 		removeConn(h.byMAC, c.mac, c)
 	}
 	h.mu.Unlock()
+	h.metrics.HubConnections.WithLabelValues(string(c.from.Role)).Dec()
 	if last {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		if err := h.broker.unsubscribe(ctx, c.userID); err != nil {

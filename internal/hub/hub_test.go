@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -297,6 +298,25 @@ func TestInvalidFrames(t *testing.T) {
 		dev.send(chat("still here"))
 		if f := app.read(); f.Type != "chat" {
 			t.Fatalf("app got %s %s", f.Type, f.Message)
+		}
+
+		// The hub's metrics saw the sessions, the frames and the rejects.
+		res, err := http.Get(s.URL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		for _, want := range []string{
+			`paradise_hub_connections{role="app"} 1`,
+			`paradise_hub_connections{role="device"} 1`,
+			`paradise_hub_frames_rejected_total{code="invalid_json"} 2`,
+			`paradise_hub_frames_rejected_total{code="not_allowed"} 1`,
+			`paradise_hub_frames_total{type="chat"} 1`,
+		} {
+			if !strings.Contains(string(body), want) {
+				t.Errorf("metrics lack %s", want)
+			}
 		}
 	})
 }

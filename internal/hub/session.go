@@ -113,6 +113,7 @@ func (h *Hub) newConn(wsc *websocket.Conn, userID int, mac, requestID string) *c
 		ctx:       ctx,
 		cancel:    cancel,
 		limiter:   newBucket(h.cfg.Rate, h.cfg.Burst),
+		closed:    h.metrics.HubClosed,
 	}
 	c.from = ws.From{Role: ws.RoleApp, MACAddress: ws.NilString{Null: true}, ConnectionID: c.id}
 	if mac != "" {
@@ -181,6 +182,7 @@ func (h *Hub) handleFrame(c *conn, data []byte) {
 		h.sendError(c, ws.ErrorPayloadCodeNotAllowed, "Clients may not send "+string(f.Type)+" frames.")
 		return
 	}
+	h.metrics.HubFrames.WithLabelValues(string(f.Type)).Inc()
 	if f.Type == ws.HeartbeatFrame {
 		// Answered, not relayed.
 		pong, _ := ws.NewPongFrame(ws.Pong{Message: ws.PongPayload{Ts: time.Now().UnixMilli()}}).MarshalJSON()
@@ -231,6 +233,7 @@ func (h *Hub) touch(c *conn) {
 }
 
 func (h *Hub) sendError(c *conn, code ws.ErrorPayloadCode, detail string) {
+	h.metrics.HubRejected.WithLabelValues(string(code)).Inc()
 	b, _ := ws.NewErrorFrame(ws.Error{Message: ws.ErrorPayload{Code: code, Detail: detail}}).MarshalJSON()
 	c.enqueue(b)
 }

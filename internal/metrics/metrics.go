@@ -1,0 +1,81 @@
+// Package metrics holds the service's Prometheus metrics, served at
+// /metrics. Label values are bounded: operation ids, route patterns, close
+// codes and error codes, never ids or paths from requests.
+package metrics
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/fx"
+)
+
+// Module provides the metrics.
+var Module = fx.Module("metrics", fx.Provide(New))
+
+// Metrics are the service's instruments, on their own registry (not the
+// global one, so tests can run several services in one process).
+type Metrics struct {
+	registry *prometheus.Registry
+
+	// HTTPRequests counts REST and docs requests by route and status.
+	HTTPRequests *prometheus.CounterVec
+	// HTTPDuration observes request latency by route.
+	HTTPDuration *prometheus.HistogramVec
+
+	// HubConnections is the number of open hub sessions by role.
+	HubConnections *prometheus.GaugeVec
+	// HubFrames counts frames clients sent that the hub accepted, by type.
+	HubFrames *prometheus.CounterVec
+	// HubRejected counts frames answered with an error frame, by code.
+	HubRejected *prometheus.CounterVec
+	// HubClosed counts sessions the server closed, by close code.
+	HubClosed *prometheus.CounterVec
+}
+
+// New creates and registers the metrics, with Go runtime and process
+// collectors.
+func New() *Metrics {
+	m := &Metrics{
+		registry: prometheus.NewRegistry(),
+		HTTPRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "paradise_http_requests_total",
+			Help: "HTTP requests by route (operation id or pattern), method and status.",
+		}, []string{"route", "method", "status"}),
+		HTTPDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "paradise_http_request_duration_seconds",
+			Help:    "HTTP request latency by route.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"route"}),
+		HubConnections: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "paradise_hub_connections",
+			Help: "Open device hub sessions on this instance by role (device, app).",
+		}, []string{"role"}),
+		HubFrames: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "paradise_hub_frames_total",
+			Help: "Frames clients sent that the hub accepted, by type.",
+		}, []string{"type"}),
+		HubRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "paradise_hub_frames_rejected_total",
+			Help: "Frames answered with an error frame, by error code.",
+		}, []string{"code"}),
+		HubClosed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "paradise_hub_closed_total",
+			Help: "Hub sessions the server closed, by WebSocket close code (1008 slow consumer or rate limit, 4002 replaced, 4003 rebound, ...).",
+		}, []string{"code"}),
+	}
+	m.registry.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.HTTPRequests, m.HTTPDuration,
+		m.HubConnections, m.HubFrames, m.HubRejected, m.HubClosed,
+	)
+	return m
+}
+
+// Handler serves the metrics in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
+}
