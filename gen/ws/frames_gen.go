@@ -20,13 +20,13 @@ var regexMap = map[string]ogenregex.Regexp{
 
 // Ref: #/$defs/Chat
 type Chat struct {
-	From    OptFrom     `json:"from"`
+	From    OptSender   `json:"from"`
 	Message ChatPayload `json:"message"`
 	Type    string      `json:"type"`
 }
 
 // GetFrom returns the value of From.
-func (s *Chat) GetFrom() OptFrom {
+func (s *Chat) GetFrom() OptSender {
 	return s.From
 }
 
@@ -41,7 +41,7 @@ func (s *Chat) GetType() string {
 }
 
 // SetFrom sets the value of From.
-func (s *Chat) SetFrom(val OptFrom) {
+func (s *Chat) SetFrom(val OptSender) {
 	s.From = val
 }
 
@@ -85,13 +85,13 @@ func (s *ChatPayload) SetText(val string) {
 
 // Ref: #/$defs/Command
 type Command struct {
-	From    OptFrom        `json:"from"`
+	From    OptSender      `json:"from"`
 	Message CommandPayload `json:"message"`
 	Type    string         `json:"type"`
 }
 
 // GetFrom returns the value of From.
-func (s *Command) GetFrom() OptFrom {
+func (s *Command) GetFrom() OptSender {
 	return s.From
 }
 
@@ -106,7 +106,7 @@ func (s *Command) GetType() string {
 }
 
 // SetFrom sets the value of From.
-func (s *Command) SetFrom(val OptFrom) {
+func (s *Command) SetFrom(val OptSender) {
 	s.From = val
 }
 
@@ -174,13 +174,13 @@ func (s *CommandPayloadParams) init() CommandPayloadParams {
 
 // Ref: #/$defs/CommandResult
 type CommandResult struct {
-	From    OptFrom              `json:"from"`
+	From    OptSender            `json:"from"`
 	Message CommandResultPayload `json:"message"`
 	Type    string               `json:"type"`
 }
 
 // GetFrom returns the value of From.
-func (s *CommandResult) GetFrom() OptFrom {
+func (s *CommandResult) GetFrom() OptSender {
 	return s.From
 }
 
@@ -195,7 +195,7 @@ func (s *CommandResult) GetType() string {
 }
 
 // SetFrom sets the value of From.
-func (s *CommandResult) SetFrom(val OptFrom) {
+func (s *CommandResult) SetFrom(val OptSender) {
 	s.From = val
 }
 
@@ -275,13 +275,13 @@ func (s *CommandResultPayloadResult) init() CommandResultPayloadResult {
 
 // Ref: #/$defs/Connected
 type Connected struct {
-	From    OptFrom          `json:"from"`
+	From    OptSender        `json:"from"`
 	Message ConnectedPayload `json:"message"`
 	Type    string           `json:"type"`
 }
 
 // GetFrom returns the value of From.
-func (s *Connected) GetFrom() OptFrom {
+func (s *Connected) GetFrom() OptSender {
 	return s.From
 }
 
@@ -296,7 +296,7 @@ func (s *Connected) GetType() string {
 }
 
 // SetFrom sets the value of From.
-func (s *Connected) SetFrom(val OptFrom) {
+func (s *Connected) SetFrom(val OptSender) {
 	s.From = val
 }
 
@@ -375,13 +375,13 @@ func (s *ConnectedPayload) SetUserID(val int64) {
 
 // Ref: #/$defs/DeviceInfo
 type DeviceInfo struct {
-	From    OptFrom           `json:"from"`
+	From    OptSender         `json:"from"`
 	Message DeviceInfoPayload `json:"message"`
 	Type    string            `json:"type"`
 }
 
 // GetFrom returns the value of From.
-func (s *DeviceInfo) GetFrom() OptFrom {
+func (s *DeviceInfo) GetFrom() OptSender {
 	return s.From
 }
 
@@ -396,7 +396,7 @@ func (s *DeviceInfo) GetType() string {
 }
 
 // SetFrom sets the value of From.
-func (s *DeviceInfo) SetFrom(val OptFrom) {
+func (s *DeviceInfo) SetFrom(val OptSender) {
 	s.From = val
 }
 
@@ -454,13 +454,13 @@ func (s *DeviceInfoPayload) SetWifiName(val OptString) {
 
 // Ref: #/$defs/Error
 type Error struct {
-	From    OptFrom      `json:"from"`
+	From    OptSender    `json:"from"`
 	Message ErrorPayload `json:"message"`
 	Type    string       `json:"type"`
 }
 
 // GetFrom returns the value of From.
-func (s *Error) GetFrom() OptFrom {
+func (s *Error) GetFrom() OptSender {
 	return s.From
 }
 
@@ -475,7 +475,7 @@ func (s *Error) GetType() string {
 }
 
 // SetFrom sets the value of From.
-func (s *Error) SetFrom(val OptFrom) {
+func (s *Error) SetFrom(val OptSender) {
 	s.From = val
 }
 
@@ -489,19 +489,89 @@ func (s *Error) SetType(val string) {
 	s.Type = val
 }
 
+// `invalid_json`: the frame is not a JSON object; `unknown_type`: `type` is missing or not a known
+// message type; `invalid_payload`: `message` does not match the type's schema; `not_allowed`: the type
+// may not be sent by this client; `rate_limited`: the frame was dropped, the client sends too fast;
+// `internal_error`: the server failed to handle the frame.
+// Ref: #/$defs/ErrorCode
+type ErrorCode string
+
+const (
+	ErrorCodeInvalidJSON    ErrorCode = "invalid_json"
+	ErrorCodeUnknownType    ErrorCode = "unknown_type"
+	ErrorCodeInvalidPayload ErrorCode = "invalid_payload"
+	ErrorCodeNotAllowed     ErrorCode = "not_allowed"
+	ErrorCodeRateLimited    ErrorCode = "rate_limited"
+	ErrorCodeInternalError  ErrorCode = "internal_error"
+)
+
+// AllValues returns all ErrorCode values.
+func (ErrorCode) AllValues() []ErrorCode {
+	return []ErrorCode{
+		ErrorCodeInvalidJSON,
+		ErrorCodeUnknownType,
+		ErrorCodeInvalidPayload,
+		ErrorCodeNotAllowed,
+		ErrorCodeRateLimited,
+		ErrorCodeInternalError,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s ErrorCode) MarshalText() ([]byte, error) {
+	switch s {
+	case ErrorCodeInvalidJSON:
+		return []byte(s), nil
+	case ErrorCodeUnknownType:
+		return []byte(s), nil
+	case ErrorCodeInvalidPayload:
+		return []byte(s), nil
+	case ErrorCodeNotAllowed:
+		return []byte(s), nil
+	case ErrorCodeRateLimited:
+		return []byte(s), nil
+	case ErrorCodeInternalError:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *ErrorCode) UnmarshalText(data []byte) error {
+	switch ErrorCode(data) {
+	case ErrorCodeInvalidJSON:
+		*s = ErrorCodeInvalidJSON
+		return nil
+	case ErrorCodeUnknownType:
+		*s = ErrorCodeUnknownType
+		return nil
+	case ErrorCodeInvalidPayload:
+		*s = ErrorCodeInvalidPayload
+		return nil
+	case ErrorCodeNotAllowed:
+		*s = ErrorCodeNotAllowed
+		return nil
+	case ErrorCodeRateLimited:
+		*s = ErrorCodeRateLimited
+		return nil
+	case ErrorCodeInternalError:
+		*s = ErrorCodeInternalError
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
+}
+
 // Ref: #/$defs/ErrorPayload
 type ErrorPayload struct {
-	// `invalid_json`: the frame is not a JSON object; `unknown_type`: `type` is missing or not a known
-	// message type; `invalid_payload`: `message` does not match the type's schema; `not_allowed`: the type
-	// may not be sent by this client; `rate_limited`: the frame was dropped, the client sends too fast;
-	// `internal_error`: the server failed to handle the frame.
-	Code ErrorPayloadCode `json:"code"`
+	Code ErrorCode `json:"code"`
 	// Human-readable explanation.
 	Detail string `json:"detail"`
 }
 
 // GetCode returns the value of Code.
-func (s *ErrorPayload) GetCode() ErrorPayloadCode {
+func (s *ErrorPayload) GetCode() ErrorCode {
 	return s.Code
 }
 
@@ -511,86 +581,13 @@ func (s *ErrorPayload) GetDetail() string {
 }
 
 // SetCode sets the value of Code.
-func (s *ErrorPayload) SetCode(val ErrorPayloadCode) {
+func (s *ErrorPayload) SetCode(val ErrorCode) {
 	s.Code = val
 }
 
 // SetDetail sets the value of Detail.
 func (s *ErrorPayload) SetDetail(val string) {
 	s.Detail = val
-}
-
-// `invalid_json`: the frame is not a JSON object; `unknown_type`: `type` is missing or not a known
-// message type; `invalid_payload`: `message` does not match the type's schema; `not_allowed`: the type
-// may not be sent by this client; `rate_limited`: the frame was dropped, the client sends too fast;
-// `internal_error`: the server failed to handle the frame.
-type ErrorPayloadCode string
-
-const (
-	ErrorPayloadCodeInvalidJSON    ErrorPayloadCode = "invalid_json"
-	ErrorPayloadCodeUnknownType    ErrorPayloadCode = "unknown_type"
-	ErrorPayloadCodeInvalidPayload ErrorPayloadCode = "invalid_payload"
-	ErrorPayloadCodeNotAllowed     ErrorPayloadCode = "not_allowed"
-	ErrorPayloadCodeRateLimited    ErrorPayloadCode = "rate_limited"
-	ErrorPayloadCodeInternalError  ErrorPayloadCode = "internal_error"
-)
-
-// AllValues returns all ErrorPayloadCode values.
-func (ErrorPayloadCode) AllValues() []ErrorPayloadCode {
-	return []ErrorPayloadCode{
-		ErrorPayloadCodeInvalidJSON,
-		ErrorPayloadCodeUnknownType,
-		ErrorPayloadCodeInvalidPayload,
-		ErrorPayloadCodeNotAllowed,
-		ErrorPayloadCodeRateLimited,
-		ErrorPayloadCodeInternalError,
-	}
-}
-
-// MarshalText implements encoding.TextMarshaler.
-func (s ErrorPayloadCode) MarshalText() ([]byte, error) {
-	switch s {
-	case ErrorPayloadCodeInvalidJSON:
-		return []byte(s), nil
-	case ErrorPayloadCodeUnknownType:
-		return []byte(s), nil
-	case ErrorPayloadCodeInvalidPayload:
-		return []byte(s), nil
-	case ErrorPayloadCodeNotAllowed:
-		return []byte(s), nil
-	case ErrorPayloadCodeRateLimited:
-		return []byte(s), nil
-	case ErrorPayloadCodeInternalError:
-		return []byte(s), nil
-	default:
-		return nil, errors.Errorf("invalid value: %q", s)
-	}
-}
-
-// UnmarshalText implements encoding.TextUnmarshaler.
-func (s *ErrorPayloadCode) UnmarshalText(data []byte) error {
-	switch ErrorPayloadCode(data) {
-	case ErrorPayloadCodeInvalidJSON:
-		*s = ErrorPayloadCodeInvalidJSON
-		return nil
-	case ErrorPayloadCodeUnknownType:
-		*s = ErrorPayloadCodeUnknownType
-		return nil
-	case ErrorPayloadCodeInvalidPayload:
-		*s = ErrorPayloadCodeInvalidPayload
-		return nil
-	case ErrorPayloadCodeNotAllowed:
-		*s = ErrorPayloadCodeNotAllowed
-		return nil
-	case ErrorPayloadCodeRateLimited:
-		*s = ErrorPayloadCodeRateLimited
-		return nil
-	case ErrorPayloadCodeInternalError:
-		*s = ErrorPayloadCodeInternalError
-		return nil
-	default:
-		return errors.Errorf("invalid value: %q", data)
-	}
 }
 
 // A frame of the device hub: {"type", "message", "from"?}.
@@ -867,56 +864,15 @@ func NewWeatherFrame(v Weather) Frame {
 	return s
 }
 
-// Who sent a relayed frame. Set by the server on every frame it relays; never set by clients (the
-// server overwrites it).
-// Ref: #/$defs/From
-type From struct {
-	// Opaque id of one WebSocket connection, unique across hub instances.
-	ConnectionID string `json:"connection_id"`
-	// The sending device's MAC address; null when an app sent the frame.
-	MACAddress NilString `json:"mac_address"`
-	Role       Role      `json:"role"`
-}
-
-// GetConnectionID returns the value of ConnectionID.
-func (s *From) GetConnectionID() string {
-	return s.ConnectionID
-}
-
-// GetMACAddress returns the value of MACAddress.
-func (s *From) GetMACAddress() NilString {
-	return s.MACAddress
-}
-
-// GetRole returns the value of Role.
-func (s *From) GetRole() Role {
-	return s.Role
-}
-
-// SetConnectionID sets the value of ConnectionID.
-func (s *From) SetConnectionID(val string) {
-	s.ConnectionID = val
-}
-
-// SetMACAddress sets the value of MACAddress.
-func (s *From) SetMACAddress(val NilString) {
-	s.MACAddress = val
-}
-
-// SetRole sets the value of Role.
-func (s *From) SetRole(val Role) {
-	s.Role = val
-}
-
 // Ref: #/$defs/Heartbeat
 type Heartbeat struct {
-	From    OptFrom          `json:"from"`
+	From    OptSender        `json:"from"`
 	Message HeartbeatPayload `json:"message"`
 	Type    string           `json:"type"`
 }
 
 // GetFrom returns the value of From.
-func (s *Heartbeat) GetFrom() OptFrom {
+func (s *Heartbeat) GetFrom() OptSender {
 	return s.From
 }
 
@@ -931,7 +887,7 @@ func (s *Heartbeat) GetType() string {
 }
 
 // SetFrom sets the value of From.
-func (s *Heartbeat) SetFrom(val OptFrom) {
+func (s *Heartbeat) SetFrom(val OptSender) {
 	s.From = val
 }
 
@@ -1008,13 +964,13 @@ func (o NilString) Or(d string) string {
 
 // Ref: #/$defs/Notification
 type Notification struct {
-	From    OptFrom             `json:"from"`
+	From    OptSender           `json:"from"`
 	Message NotificationPayload `json:"message"`
 	Type    string              `json:"type"`
 }
 
 // GetFrom returns the value of From.
-func (s *Notification) GetFrom() OptFrom {
+func (s *Notification) GetFrom() OptSender {
 	return s.From
 }
 
@@ -1029,7 +985,7 @@ func (s *Notification) GetType() string {
 }
 
 // SetFrom sets the value of From.
-func (s *Notification) SetFrom(val OptFrom) {
+func (s *Notification) SetFrom(val OptSender) {
 	s.From = val
 }
 
@@ -1043,12 +999,61 @@ func (s *Notification) SetType(val string) {
 	s.Type = val
 }
 
+// How prominently to show it; `info` when left out.
+// Ref: #/$defs/NotificationLevel
+type NotificationLevel string
+
+const (
+	NotificationLevelInfo    NotificationLevel = "info"
+	NotificationLevelWarning NotificationLevel = "warning"
+	NotificationLevelAlert   NotificationLevel = "alert"
+)
+
+// AllValues returns all NotificationLevel values.
+func (NotificationLevel) AllValues() []NotificationLevel {
+	return []NotificationLevel{
+		NotificationLevelInfo,
+		NotificationLevelWarning,
+		NotificationLevelAlert,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s NotificationLevel) MarshalText() ([]byte, error) {
+	switch s {
+	case NotificationLevelInfo:
+		return []byte(s), nil
+	case NotificationLevelWarning:
+		return []byte(s), nil
+	case NotificationLevelAlert:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *NotificationLevel) UnmarshalText(data []byte) error {
+	switch NotificationLevel(data) {
+	case NotificationLevelInfo:
+		*s = NotificationLevelInfo
+		return nil
+	case NotificationLevelWarning:
+		*s = NotificationLevelWarning
+		return nil
+	case NotificationLevelAlert:
+		*s = NotificationLevelAlert
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
+}
+
 // Ref: #/$defs/NotificationPayload
 type NotificationPayload struct {
-	Body string `json:"body"`
-	// How prominently to show it; `info` when left out.
-	Level OptNotificationPayloadLevel `json:"level"`
-	Title string                      `json:"title"`
+	Body  string               `json:"body"`
+	Level OptNotificationLevel `json:"level"`
+	Title string               `json:"title"`
 }
 
 // GetBody returns the value of Body.
@@ -1057,7 +1062,7 @@ func (s *NotificationPayload) GetBody() string {
 }
 
 // GetLevel returns the value of Level.
-func (s *NotificationPayload) GetLevel() OptNotificationPayloadLevel {
+func (s *NotificationPayload) GetLevel() OptNotificationLevel {
 	return s.Level
 }
 
@@ -1072,62 +1077,13 @@ func (s *NotificationPayload) SetBody(val string) {
 }
 
 // SetLevel sets the value of Level.
-func (s *NotificationPayload) SetLevel(val OptNotificationPayloadLevel) {
+func (s *NotificationPayload) SetLevel(val OptNotificationLevel) {
 	s.Level = val
 }
 
 // SetTitle sets the value of Title.
 func (s *NotificationPayload) SetTitle(val string) {
 	s.Title = val
-}
-
-// How prominently to show it; `info` when left out.
-type NotificationPayloadLevel string
-
-const (
-	NotificationPayloadLevelInfo    NotificationPayloadLevel = "info"
-	NotificationPayloadLevelWarning NotificationPayloadLevel = "warning"
-	NotificationPayloadLevelAlert   NotificationPayloadLevel = "alert"
-)
-
-// AllValues returns all NotificationPayloadLevel values.
-func (NotificationPayloadLevel) AllValues() []NotificationPayloadLevel {
-	return []NotificationPayloadLevel{
-		NotificationPayloadLevelInfo,
-		NotificationPayloadLevelWarning,
-		NotificationPayloadLevelAlert,
-	}
-}
-
-// MarshalText implements encoding.TextMarshaler.
-func (s NotificationPayloadLevel) MarshalText() ([]byte, error) {
-	switch s {
-	case NotificationPayloadLevelInfo:
-		return []byte(s), nil
-	case NotificationPayloadLevelWarning:
-		return []byte(s), nil
-	case NotificationPayloadLevelAlert:
-		return []byte(s), nil
-	default:
-		return nil, errors.Errorf("invalid value: %q", s)
-	}
-}
-
-// UnmarshalText implements encoding.TextUnmarshaler.
-func (s *NotificationPayloadLevel) UnmarshalText(data []byte) error {
-	switch NotificationPayloadLevel(data) {
-	case NotificationPayloadLevelInfo:
-		*s = NotificationPayloadLevelInfo
-		return nil
-	case NotificationPayloadLevelWarning:
-		*s = NotificationPayloadLevelWarning
-		return nil
-	case NotificationPayloadLevelAlert:
-		*s = NotificationPayloadLevelAlert
-		return nil
-	default:
-		return errors.Errorf("invalid value: %q", data)
-	}
 }
 
 // NewOptCommandPayloadParams returns new OptCommandPayloadParams with value set to v.
@@ -1216,52 +1172,6 @@ func (o OptCommandResultPayloadResult) Get() (v CommandResultPayloadResult, ok b
 
 // Or returns value if set, or given parameter if does not.
 func (o OptCommandResultPayloadResult) Or(d CommandResultPayloadResult) CommandResultPayloadResult {
-	if v, ok := o.Get(); ok {
-		return v
-	}
-	return d
-}
-
-// NewOptFrom returns new OptFrom with value set to v.
-func NewOptFrom(v From) OptFrom {
-	return OptFrom{
-		Value: v,
-		Set:   true,
-	}
-}
-
-// OptFrom is optional From.
-type OptFrom struct {
-	Value From
-	Set   bool
-}
-
-// IsSet returns true if OptFrom was set.
-func (o OptFrom) IsSet() bool { return o.Set }
-
-// Reset unsets value.
-func (o *OptFrom) Reset() {
-	var v From
-	o.Value = v
-	o.Set = false
-}
-
-// SetTo sets value to v.
-func (o *OptFrom) SetTo(v From) {
-	o.Set = true
-	o.Value = v
-}
-
-// Get returns value and boolean that denotes whether value was set.
-func (o OptFrom) Get() (v From, ok bool) {
-	if !o.Set {
-		return v, false
-	}
-	return o.Value, true
-}
-
-// Or returns value if set, or given parameter if does not.
-func (o OptFrom) Or(d From) From {
 	if v, ok := o.Get(); ok {
 		return v
 	}
@@ -1360,38 +1270,38 @@ func (o OptInt64) Or(d int64) int64 {
 	return d
 }
 
-// NewOptNotificationPayloadLevel returns new OptNotificationPayloadLevel with value set to v.
-func NewOptNotificationPayloadLevel(v NotificationPayloadLevel) OptNotificationPayloadLevel {
-	return OptNotificationPayloadLevel{
+// NewOptNotificationLevel returns new OptNotificationLevel with value set to v.
+func NewOptNotificationLevel(v NotificationLevel) OptNotificationLevel {
+	return OptNotificationLevel{
 		Value: v,
 		Set:   true,
 	}
 }
 
-// OptNotificationPayloadLevel is optional NotificationPayloadLevel.
-type OptNotificationPayloadLevel struct {
-	Value NotificationPayloadLevel
+// OptNotificationLevel is optional NotificationLevel.
+type OptNotificationLevel struct {
+	Value NotificationLevel
 	Set   bool
 }
 
-// IsSet returns true if OptNotificationPayloadLevel was set.
-func (o OptNotificationPayloadLevel) IsSet() bool { return o.Set }
+// IsSet returns true if OptNotificationLevel was set.
+func (o OptNotificationLevel) IsSet() bool { return o.Set }
 
 // Reset unsets value.
-func (o *OptNotificationPayloadLevel) Reset() {
-	var v NotificationPayloadLevel
+func (o *OptNotificationLevel) Reset() {
+	var v NotificationLevel
 	o.Value = v
 	o.Set = false
 }
 
 // SetTo sets value to v.
-func (o *OptNotificationPayloadLevel) SetTo(v NotificationPayloadLevel) {
+func (o *OptNotificationLevel) SetTo(v NotificationLevel) {
 	o.Set = true
 	o.Value = v
 }
 
 // Get returns value and boolean that denotes whether value was set.
-func (o OptNotificationPayloadLevel) Get() (v NotificationPayloadLevel, ok bool) {
+func (o OptNotificationLevel) Get() (v NotificationLevel, ok bool) {
 	if !o.Set {
 		return v, false
 	}
@@ -1399,7 +1309,53 @@ func (o OptNotificationPayloadLevel) Get() (v NotificationPayloadLevel, ok bool)
 }
 
 // Or returns value if set, or given parameter if does not.
-func (o OptNotificationPayloadLevel) Or(d NotificationPayloadLevel) NotificationPayloadLevel {
+func (o OptNotificationLevel) Or(d NotificationLevel) NotificationLevel {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
+// NewOptSender returns new OptSender with value set to v.
+func NewOptSender(v Sender) OptSender {
+	return OptSender{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptSender is optional Sender.
+type OptSender struct {
+	Value Sender
+	Set   bool
+}
+
+// IsSet returns true if OptSender was set.
+func (o OptSender) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptSender) Reset() {
+	var v Sender
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptSender) SetTo(v Sender) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptSender) Get() (v Sender, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptSender) Or(d Sender) Sender {
 	if v, ok := o.Get(); ok {
 		return v
 	}
@@ -1454,13 +1410,13 @@ func (o OptString) Or(d string) string {
 
 // Ref: #/$defs/Pong
 type Pong struct {
-	From    OptFrom     `json:"from"`
+	From    OptSender   `json:"from"`
 	Message PongPayload `json:"message"`
 	Type    string      `json:"type"`
 }
 
 // GetFrom returns the value of From.
-func (s *Pong) GetFrom() OptFrom {
+func (s *Pong) GetFrom() OptSender {
 	return s.From
 }
 
@@ -1475,7 +1431,7 @@ func (s *Pong) GetType() string {
 }
 
 // SetFrom sets the value of From.
-func (s *Pong) SetFrom(val OptFrom) {
+func (s *Pong) SetFrom(val OptSender) {
 	s.From = val
 }
 
@@ -1548,15 +1504,56 @@ func (s *Role) UnmarshalText(data []byte) error {
 	}
 }
 
+// Who sent a relayed frame. Set by the server on every frame it relays; never set by clients (the
+// server overwrites it).
+// Ref: #/$defs/Sender
+type Sender struct {
+	// Opaque id of one WebSocket connection, unique across hub instances.
+	ConnectionID string `json:"connection_id"`
+	// The sending device's MAC address; null when an app sent the frame.
+	MACAddress NilString `json:"mac_address"`
+	Role       Role      `json:"role"`
+}
+
+// GetConnectionID returns the value of ConnectionID.
+func (s *Sender) GetConnectionID() string {
+	return s.ConnectionID
+}
+
+// GetMACAddress returns the value of MACAddress.
+func (s *Sender) GetMACAddress() NilString {
+	return s.MACAddress
+}
+
+// GetRole returns the value of Role.
+func (s *Sender) GetRole() Role {
+	return s.Role
+}
+
+// SetConnectionID sets the value of ConnectionID.
+func (s *Sender) SetConnectionID(val string) {
+	s.ConnectionID = val
+}
+
+// SetMACAddress sets the value of MACAddress.
+func (s *Sender) SetMACAddress(val NilString) {
+	s.MACAddress = val
+}
+
+// SetRole sets the value of Role.
+func (s *Sender) SetRole(val Role) {
+	s.Role = val
+}
+
 // Ref: #/$defs/Weather
 type Weather struct {
-	From    OptFrom        `json:"from"`
+	From    OptSender      `json:"from"`
 	Message WeatherPayload `json:"message"`
 	Type    string         `json:"type"`
 }
 
 // GetFrom returns the value of From.
-func (s *Weather) GetFrom() OptFrom {
+func (s *Weather) GetFrom() OptSender {
 	return s.From
 }
 
@@ -1571,7 +1568,7 @@ func (s *Weather) GetType() string {
 }
 
 // SetFrom sets the value of From.
-func (s *Weather) SetFrom(val OptFrom) {
+func (s *Weather) SetFrom(val OptSender) {
 	s.From = val
 }
 
@@ -3168,6 +3165,54 @@ func (s *Error) UnmarshalJSON(data []byte) error {
 	return s.Decode(d)
 }
 
+// Encode encodes ErrorCode as json.
+func (s ErrorCode) Encode(e *jx.Encoder) {
+	e.Str(string(s))
+}
+
+// Decode decodes ErrorCode from json.
+func (s *ErrorCode) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode ErrorCode to nil")
+	}
+	v, err := d.StrBytes()
+	if err != nil {
+		return err
+	}
+	// Try to use constant string.
+	switch ErrorCode(v) {
+	case ErrorCodeInvalidJSON:
+		*s = ErrorCodeInvalidJSON
+	case ErrorCodeUnknownType:
+		*s = ErrorCodeUnknownType
+	case ErrorCodeInvalidPayload:
+		*s = ErrorCodeInvalidPayload
+	case ErrorCodeNotAllowed:
+		*s = ErrorCodeNotAllowed
+	case ErrorCodeRateLimited:
+		*s = ErrorCodeRateLimited
+	case ErrorCodeInternalError:
+		*s = ErrorCodeInternalError
+	default:
+		*s = ErrorCode(v)
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s ErrorCode) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *ErrorCode) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
 // Encode implements json.Marshaler.
 func (s *ErrorPayload) Encode(e *jx.Encoder) {
 	e.ObjStart()
@@ -3275,54 +3320,6 @@ func (s *ErrorPayload) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON implements stdjson.Unmarshaler.
 func (s *ErrorPayload) UnmarshalJSON(data []byte) error {
-	d := jx.DecodeBytes(data)
-	return s.Decode(d)
-}
-
-// Encode encodes ErrorPayloadCode as json.
-func (s ErrorPayloadCode) Encode(e *jx.Encoder) {
-	e.Str(string(s))
-}
-
-// Decode decodes ErrorPayloadCode from json.
-func (s *ErrorPayloadCode) Decode(d *jx.Decoder) error {
-	if s == nil {
-		return errors.New("invalid: unable to decode ErrorPayloadCode to nil")
-	}
-	v, err := d.StrBytes()
-	if err != nil {
-		return err
-	}
-	// Try to use constant string.
-	switch ErrorPayloadCode(v) {
-	case ErrorPayloadCodeInvalidJSON:
-		*s = ErrorPayloadCodeInvalidJSON
-	case ErrorPayloadCodeUnknownType:
-		*s = ErrorPayloadCodeUnknownType
-	case ErrorPayloadCodeInvalidPayload:
-		*s = ErrorPayloadCodeInvalidPayload
-	case ErrorPayloadCodeNotAllowed:
-		*s = ErrorPayloadCodeNotAllowed
-	case ErrorPayloadCodeRateLimited:
-		*s = ErrorPayloadCodeRateLimited
-	case ErrorPayloadCodeInternalError:
-		*s = ErrorPayloadCodeInternalError
-	default:
-		*s = ErrorPayloadCode(v)
-	}
-
-	return nil
-}
-
-// MarshalJSON implements stdjson.Marshaler.
-func (s ErrorPayloadCode) MarshalJSON() ([]byte, error) {
-	e := jx.Encoder{}
-	s.Encode(&e)
-	return e.Bytes(), nil
-}
-
-// UnmarshalJSON implements stdjson.Unmarshaler.
-func (s *ErrorPayloadCode) UnmarshalJSON(data []byte) error {
 	d := jx.DecodeBytes(data)
 	return s.Decode(d)
 }
@@ -3621,132 +3618,6 @@ func (s Frame) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON implements stdjson.Unmarshaler.
 func (s *Frame) UnmarshalJSON(data []byte) error {
-	d := jx.DecodeBytes(data)
-	return s.Decode(d)
-}
-
-// Encode implements json.Marshaler.
-func (s *From) Encode(e *jx.Encoder) {
-	e.ObjStart()
-	s.encodeFields(e)
-	e.ObjEnd()
-}
-
-// encodeFields encodes fields.
-func (s *From) encodeFields(e *jx.Encoder) {
-	{
-		e.FieldStart("connection_id")
-		e.Str(s.ConnectionID)
-	}
-	{
-		e.FieldStart("mac_address")
-		s.MACAddress.Encode(e)
-	}
-	{
-		e.FieldStart("role")
-		s.Role.Encode(e)
-	}
-}
-
-var jsonFieldsNameOfFrom = [3]string{
-	0: "connection_id",
-	1: "mac_address",
-	2: "role",
-}
-
-// Decode decodes From from json.
-func (s *From) Decode(d *jx.Decoder) error {
-	if s == nil {
-		return errors.New("invalid: unable to decode From to nil")
-	}
-	var requiredBitSet [1]uint8
-
-	if err := d.ObjBytes(func(d *jx.Decoder, k []byte) error {
-		switch string(k) {
-		case "connection_id":
-			requiredBitSet[0] |= 1 << 0
-			if err := func() error {
-				v, err := d.Str()
-				s.ConnectionID = string(v)
-				if err != nil {
-					return err
-				}
-				return nil
-			}(); err != nil {
-				return errors.Wrap(err, "decode field \"connection_id\"")
-			}
-		case "mac_address":
-			requiredBitSet[0] |= 1 << 1
-			if err := func() error {
-				if err := s.MACAddress.Decode(d); err != nil {
-					return err
-				}
-				return nil
-			}(); err != nil {
-				return errors.Wrap(err, "decode field \"mac_address\"")
-			}
-		case "role":
-			requiredBitSet[0] |= 1 << 2
-			if err := func() error {
-				if err := s.Role.Decode(d); err != nil {
-					return err
-				}
-				return nil
-			}(); err != nil {
-				return errors.Wrap(err, "decode field \"role\"")
-			}
-		default:
-			return d.Skip()
-		}
-		return nil
-	}); err != nil {
-		return errors.Wrap(err, "decode From")
-	}
-	// Validate required fields.
-	var failures []validate.FieldError
-	for i, mask := range [1]uint8{
-		0b00000111,
-	} {
-		if result := (requiredBitSet[i] & mask) ^ mask; result != 0 {
-			// Mask only required fields and check equality to mask using XOR.
-			//
-			// If XOR result is not zero, result is not equal to expected, so some fields are missed.
-			// Bits of fields which would be set are actually bits of missed fields.
-			missed := bits.OnesCount8(result)
-			for bitN := 0; bitN < missed; bitN++ {
-				bitIdx := bits.TrailingZeros8(result)
-				fieldIdx := i*8 + bitIdx
-				var name string
-				if fieldIdx < len(jsonFieldsNameOfFrom) {
-					name = jsonFieldsNameOfFrom[fieldIdx]
-				} else {
-					name = strconv.Itoa(fieldIdx)
-				}
-				failures = append(failures, validate.FieldError{
-					Name:  name,
-					Error: validate.ErrFieldRequired,
-				})
-				// Reset bit.
-				result &^= 1 << bitIdx
-			}
-		}
-	}
-	if len(failures) > 0 {
-		return &validate.Error{Fields: failures}
-	}
-
-	return nil
-}
-
-// MarshalJSON implements stdjson.Marshaler.
-func (s *From) MarshalJSON() ([]byte, error) {
-	e := jx.Encoder{}
-	s.Encode(&e)
-	return e.Bytes(), nil
-}
-
-// UnmarshalJSON implements stdjson.Unmarshaler.
-func (s *From) UnmarshalJSON(data []byte) error {
 	d := jx.DecodeBytes(data)
 	return s.Decode(d)
 }
@@ -4116,6 +3987,48 @@ func (s *Notification) UnmarshalJSON(data []byte) error {
 	return s.Decode(d)
 }
 
+// Encode encodes NotificationLevel as json.
+func (s NotificationLevel) Encode(e *jx.Encoder) {
+	e.Str(string(s))
+}
+
+// Decode decodes NotificationLevel from json.
+func (s *NotificationLevel) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode NotificationLevel to nil")
+	}
+	v, err := d.StrBytes()
+	if err != nil {
+		return err
+	}
+	// Try to use constant string.
+	switch NotificationLevel(v) {
+	case NotificationLevelInfo:
+		*s = NotificationLevelInfo
+	case NotificationLevelWarning:
+		*s = NotificationLevelWarning
+	case NotificationLevelAlert:
+		*s = NotificationLevelAlert
+	default:
+		*s = NotificationLevel(v)
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s NotificationLevel) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *NotificationLevel) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
 // Encode implements json.Marshaler.
 func (s *NotificationPayload) Encode(e *jx.Encoder) {
 	e.ObjStart()
@@ -4246,48 +4159,6 @@ func (s *NotificationPayload) UnmarshalJSON(data []byte) error {
 	return s.Decode(d)
 }
 
-// Encode encodes NotificationPayloadLevel as json.
-func (s NotificationPayloadLevel) Encode(e *jx.Encoder) {
-	e.Str(string(s))
-}
-
-// Decode decodes NotificationPayloadLevel from json.
-func (s *NotificationPayloadLevel) Decode(d *jx.Decoder) error {
-	if s == nil {
-		return errors.New("invalid: unable to decode NotificationPayloadLevel to nil")
-	}
-	v, err := d.StrBytes()
-	if err != nil {
-		return err
-	}
-	// Try to use constant string.
-	switch NotificationPayloadLevel(v) {
-	case NotificationPayloadLevelInfo:
-		*s = NotificationPayloadLevelInfo
-	case NotificationPayloadLevelWarning:
-		*s = NotificationPayloadLevelWarning
-	case NotificationPayloadLevelAlert:
-		*s = NotificationPayloadLevelAlert
-	default:
-		*s = NotificationPayloadLevel(v)
-	}
-
-	return nil
-}
-
-// MarshalJSON implements stdjson.Marshaler.
-func (s NotificationPayloadLevel) MarshalJSON() ([]byte, error) {
-	e := jx.Encoder{}
-	s.Encode(&e)
-	return e.Bytes(), nil
-}
-
-// UnmarshalJSON implements stdjson.Unmarshaler.
-func (s *NotificationPayloadLevel) UnmarshalJSON(data []byte) error {
-	d := jx.DecodeBytes(data)
-	return s.Decode(d)
-}
-
 // Encode encodes CommandPayloadParams as json.
 func (o OptCommandPayloadParams) Encode(e *jx.Encoder) {
 	if !o.Set {
@@ -4352,39 +4223,6 @@ func (s OptCommandResultPayloadResult) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON implements stdjson.Unmarshaler.
 func (s *OptCommandResultPayloadResult) UnmarshalJSON(data []byte) error {
-	d := jx.DecodeBytes(data)
-	return s.Decode(d)
-}
-
-// Encode encodes From as json.
-func (o OptFrom) Encode(e *jx.Encoder) {
-	if !o.Set {
-		return
-	}
-	o.Value.Encode(e)
-}
-
-// Decode decodes From from json.
-func (o *OptFrom) Decode(d *jx.Decoder) error {
-	if o == nil {
-		return errors.New("invalid: unable to decode OptFrom to nil")
-	}
-	o.Set = true
-	if err := o.Value.Decode(d); err != nil {
-		return err
-	}
-	return nil
-}
-
-// MarshalJSON implements stdjson.Marshaler.
-func (s OptFrom) MarshalJSON() ([]byte, error) {
-	e := jx.Encoder{}
-	s.Encode(&e)
-	return e.Bytes(), nil
-}
-
-// UnmarshalJSON implements stdjson.Unmarshaler.
-func (s *OptFrom) UnmarshalJSON(data []byte) error {
 	d := jx.DecodeBytes(data)
 	return s.Decode(d)
 }
@@ -4459,18 +4297,18 @@ func (s *OptInt64) UnmarshalJSON(data []byte) error {
 	return s.Decode(d)
 }
 
-// Encode encodes NotificationPayloadLevel as json.
-func (o OptNotificationPayloadLevel) Encode(e *jx.Encoder) {
+// Encode encodes NotificationLevel as json.
+func (o OptNotificationLevel) Encode(e *jx.Encoder) {
 	if !o.Set {
 		return
 	}
 	e.Str(string(o.Value))
 }
 
-// Decode decodes NotificationPayloadLevel from json.
-func (o *OptNotificationPayloadLevel) Decode(d *jx.Decoder) error {
+// Decode decodes NotificationLevel from json.
+func (o *OptNotificationLevel) Decode(d *jx.Decoder) error {
 	if o == nil {
-		return errors.New("invalid: unable to decode OptNotificationPayloadLevel to nil")
+		return errors.New("invalid: unable to decode OptNotificationLevel to nil")
 	}
 	o.Set = true
 	if err := o.Value.Decode(d); err != nil {
@@ -4480,14 +4318,47 @@ func (o *OptNotificationPayloadLevel) Decode(d *jx.Decoder) error {
 }
 
 // MarshalJSON implements stdjson.Marshaler.
-func (s OptNotificationPayloadLevel) MarshalJSON() ([]byte, error) {
+func (s OptNotificationLevel) MarshalJSON() ([]byte, error) {
 	e := jx.Encoder{}
 	s.Encode(&e)
 	return e.Bytes(), nil
 }
 
 // UnmarshalJSON implements stdjson.Unmarshaler.
-func (s *OptNotificationPayloadLevel) UnmarshalJSON(data []byte) error {
+func (s *OptNotificationLevel) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode encodes Sender as json.
+func (o OptSender) Encode(e *jx.Encoder) {
+	if !o.Set {
+		return
+	}
+	o.Value.Encode(e)
+}
+
+// Decode decodes Sender from json.
+func (o *OptSender) Decode(d *jx.Decoder) error {
+	if o == nil {
+		return errors.New("invalid: unable to decode OptSender to nil")
+	}
+	o.Set = true
+	if err := o.Value.Decode(d); err != nil {
+		return err
+	}
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s OptSender) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *OptSender) UnmarshalJSON(data []byte) error {
 	d := jx.DecodeBytes(data)
 	return s.Decode(d)
 }
@@ -4787,6 +4658,132 @@ func (s Role) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON implements stdjson.Unmarshaler.
 func (s *Role) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode implements json.Marshaler.
+func (s *Sender) Encode(e *jx.Encoder) {
+	e.ObjStart()
+	s.encodeFields(e)
+	e.ObjEnd()
+}
+
+// encodeFields encodes fields.
+func (s *Sender) encodeFields(e *jx.Encoder) {
+	{
+		e.FieldStart("connection_id")
+		e.Str(s.ConnectionID)
+	}
+	{
+		e.FieldStart("mac_address")
+		s.MACAddress.Encode(e)
+	}
+	{
+		e.FieldStart("role")
+		s.Role.Encode(e)
+	}
+}
+
+var jsonFieldsNameOfSender = [3]string{
+	0: "connection_id",
+	1: "mac_address",
+	2: "role",
+}
+
+// Decode decodes Sender from json.
+func (s *Sender) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode Sender to nil")
+	}
+	var requiredBitSet [1]uint8
+
+	if err := d.ObjBytes(func(d *jx.Decoder, k []byte) error {
+		switch string(k) {
+		case "connection_id":
+			requiredBitSet[0] |= 1 << 0
+			if err := func() error {
+				v, err := d.Str()
+				s.ConnectionID = string(v)
+				if err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"connection_id\"")
+			}
+		case "mac_address":
+			requiredBitSet[0] |= 1 << 1
+			if err := func() error {
+				if err := s.MACAddress.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"mac_address\"")
+			}
+		case "role":
+			requiredBitSet[0] |= 1 << 2
+			if err := func() error {
+				if err := s.Role.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"role\"")
+			}
+		default:
+			return d.Skip()
+		}
+		return nil
+	}); err != nil {
+		return errors.Wrap(err, "decode Sender")
+	}
+	// Validate required fields.
+	var failures []validate.FieldError
+	for i, mask := range [1]uint8{
+		0b00000111,
+	} {
+		if result := (requiredBitSet[i] & mask) ^ mask; result != 0 {
+			// Mask only required fields and check equality to mask using XOR.
+			//
+			// If XOR result is not zero, result is not equal to expected, so some fields are missed.
+			// Bits of fields which would be set are actually bits of missed fields.
+			missed := bits.OnesCount8(result)
+			for bitN := 0; bitN < missed; bitN++ {
+				bitIdx := bits.TrailingZeros8(result)
+				fieldIdx := i*8 + bitIdx
+				var name string
+				if fieldIdx < len(jsonFieldsNameOfSender) {
+					name = jsonFieldsNameOfSender[fieldIdx]
+				} else {
+					name = strconv.Itoa(fieldIdx)
+				}
+				failures = append(failures, validate.FieldError{
+					Name:  name,
+					Error: validate.ErrFieldRequired,
+				})
+				// Reset bit.
+				result &^= 1 << bitIdx
+			}
+		}
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s *Sender) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *Sender) UnmarshalJSON(data []byte) error {
 	d := jx.DecodeBytes(data)
 	return s.Decode(d)
 }
@@ -5697,6 +5694,25 @@ func (s *Error) Validate() error {
 	return nil
 }
 
+func (s ErrorCode) Validate() error {
+	switch s {
+	case "invalid_json":
+		return nil
+	case "unknown_type":
+		return nil
+	case "invalid_payload":
+		return nil
+	case "not_allowed":
+		return nil
+	case "rate_limited":
+		return nil
+	case "internal_error":
+		return nil
+	default:
+		return errors.Errorf("invalid value: %v", s)
+	}
+}
+
 func (s *ErrorPayload) Validate() error {
 	if s == nil {
 		return validate.ErrNilPointer
@@ -5741,25 +5757,6 @@ func (s *ErrorPayload) Validate() error {
 		return &validate.Error{Fields: failures}
 	}
 	return nil
-}
-
-func (s ErrorPayloadCode) Validate() error {
-	switch s {
-	case "invalid_json":
-		return nil
-	case "unknown_type":
-		return nil
-	case "invalid_payload":
-		return nil
-	case "not_allowed":
-		return nil
-	case "rate_limited":
-		return nil
-	case "internal_error":
-		return nil
-	default:
-		return errors.Errorf("invalid value: %v", s)
-	}
 }
 
 func (s Frame) Validate() error {
@@ -5817,82 +5814,6 @@ func (s Frame) Validate() error {
 	default:
 		return errors.Errorf("invalid type %q", s.Type)
 	}
-}
-
-func (s *From) Validate() error {
-	if s == nil {
-		return validate.ErrNilPointer
-	}
-
-	var failures []validate.FieldError
-	if err := func() error {
-		if err := (validate.String{
-			MinLength:     1,
-			MinLengthSet:  true,
-			MaxLength:     64,
-			MaxLengthSet:  true,
-			Email:         false,
-			Hostname:      false,
-			Regex:         nil,
-			MinNumeric:    0,
-			MinNumericSet: false,
-			MaxNumeric:    0,
-			MaxNumericSet: false,
-		}).Validate(string(s.ConnectionID)); err != nil {
-			return errors.Wrap(err, "string")
-		}
-		return nil
-	}(); err != nil {
-		failures = append(failures, validate.FieldError{
-			Name:  "connection_id",
-			Error: err,
-		})
-	}
-	if err := func() error {
-		if value, ok := s.MACAddress.Get(); ok {
-			if err := func() error {
-				if err := (validate.String{
-					MinLength:     0,
-					MinLengthSet:  false,
-					MaxLength:     0,
-					MaxLengthSet:  false,
-					Email:         false,
-					Hostname:      false,
-					Regex:         regexMap["^[0-9A-F]{2}(:[0-9A-F]{2}){5}$"],
-					MinNumeric:    0,
-					MinNumericSet: false,
-					MaxNumeric:    0,
-					MaxNumericSet: false,
-				}).Validate(string(value)); err != nil {
-					return errors.Wrap(err, "string")
-				}
-				return nil
-			}(); err != nil {
-				return err
-			}
-		}
-		return nil
-	}(); err != nil {
-		failures = append(failures, validate.FieldError{
-			Name:  "mac_address",
-			Error: err,
-		})
-	}
-	if err := func() error {
-		if err := s.Role.Validate(); err != nil {
-			return err
-		}
-		return nil
-	}(); err != nil {
-		failures = append(failures, validate.FieldError{
-			Name:  "role",
-			Error: err,
-		})
-	}
-	if len(failures) > 0 {
-		return &validate.Error{Fields: failures}
-	}
-	return nil
 }
 
 func (s *Heartbeat) Validate() error {
@@ -6017,6 +5938,19 @@ func (s *Notification) Validate() error {
 	return nil
 }
 
+func (s NotificationLevel) Validate() error {
+	switch s {
+	case "info":
+		return nil
+	case "warning":
+		return nil
+	case "alert":
+		return nil
+	default:
+		return errors.Errorf("invalid value: %v", s)
+	}
+}
+
 func (s *NotificationPayload) Validate() error {
 	if s == nil {
 		return validate.ErrNilPointer
@@ -6091,19 +6025,6 @@ func (s *NotificationPayload) Validate() error {
 		return &validate.Error{Fields: failures}
 	}
 	return nil
-}
-
-func (s NotificationPayloadLevel) Validate() error {
-	switch s {
-	case "info":
-		return nil
-	case "warning":
-		return nil
-	case "alert":
-		return nil
-	default:
-		return errors.Errorf("invalid value: %v", s)
-	}
 }
 
 func (s *Pong) Validate() error {
@@ -6189,6 +6110,82 @@ func (s Role) Validate() error {
 	default:
 		return errors.Errorf("invalid value: %v", s)
 	}
+}
+
+func (s *Sender) Validate() error {
+	if s == nil {
+		return validate.ErrNilPointer
+	}
+
+	var failures []validate.FieldError
+	if err := func() error {
+		if err := (validate.String{
+			MinLength:     1,
+			MinLengthSet:  true,
+			MaxLength:     64,
+			MaxLengthSet:  true,
+			Email:         false,
+			Hostname:      false,
+			Regex:         nil,
+			MinNumeric:    0,
+			MinNumericSet: false,
+			MaxNumeric:    0,
+			MaxNumericSet: false,
+		}).Validate(string(s.ConnectionID)); err != nil {
+			return errors.Wrap(err, "string")
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "connection_id",
+			Error: err,
+		})
+	}
+	if err := func() error {
+		if value, ok := s.MACAddress.Get(); ok {
+			if err := func() error {
+				if err := (validate.String{
+					MinLength:     0,
+					MinLengthSet:  false,
+					MaxLength:     0,
+					MaxLengthSet:  false,
+					Email:         false,
+					Hostname:      false,
+					Regex:         regexMap["^[0-9A-F]{2}(:[0-9A-F]{2}){5}$"],
+					MinNumeric:    0,
+					MinNumericSet: false,
+					MaxNumeric:    0,
+					MaxNumericSet: false,
+				}).Validate(string(value)); err != nil {
+					return errors.Wrap(err, "string")
+				}
+				return nil
+			}(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "mac_address",
+			Error: err,
+		})
+	}
+	if err := func() error {
+		if err := s.Role.Validate(); err != nil {
+			return err
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "role",
+			Error: err,
+		})
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+	return nil
 }
 
 func (s *Weather) Validate() error {

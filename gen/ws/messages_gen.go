@@ -112,7 +112,7 @@ const (
 
 // GetFrom returns the sender of a relayed frame; ok is false when the frame
 // has no from.
-func (s Frame) GetFrom() (from From, ok bool) {
+func (s Frame) GetFrom() (from Sender, ok bool) {
 	switch s.Type {
 	case "chat":
 		return s.Chat.From.Get()
@@ -140,28 +140,28 @@ func (s Frame) GetFrom() (from From, ok bool) {
 
 // SetFrom sets the sender of a relayed frame, replacing any from the frame
 // had. It reports false if the frame's type has no from.
-func (s *Frame) SetFrom(from From) bool {
+func (s *Frame) SetFrom(from Sender) bool {
 	switch s.Type {
 	case "chat":
-		s.Chat.From = NewOptFrom(from)
+		s.Chat.From = NewOptSender(from)
 	case "command":
-		s.Command.From = NewOptFrom(from)
+		s.Command.From = NewOptSender(from)
 	case "command_result":
-		s.CommandResult.From = NewOptFrom(from)
+		s.CommandResult.From = NewOptSender(from)
 	case "connected":
-		s.Connected.From = NewOptFrom(from)
+		s.Connected.From = NewOptSender(from)
 	case "device_info":
-		s.DeviceInfo.From = NewOptFrom(from)
+		s.DeviceInfo.From = NewOptSender(from)
 	case "error":
-		s.Error.From = NewOptFrom(from)
+		s.Error.From = NewOptSender(from)
 	case "heartbeat":
-		s.Heartbeat.From = NewOptFrom(from)
+		s.Heartbeat.From = NewOptSender(from)
 	case "notification":
-		s.Notification.From = NewOptFrom(from)
+		s.Notification.From = NewOptSender(from)
 	case "pong":
-		s.Pong.From = NewOptFrom(from)
+		s.Pong.From = NewOptSender(from)
 	case "weather":
-		s.Weather.From = NewOptFrom(from)
+		s.Weather.From = NewOptSender(from)
 	default:
 		return false
 	}

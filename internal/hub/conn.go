@@ -39,7 +39,7 @@ type conn struct {
 	mac       string
 	requestID string
 	ws        *websocket.Conn
-	from      ws.From
+	from      ws.Sender
 	log       *zap.Logger // the hub's; see logger
 	closed    *prometheus.CounterVec
 

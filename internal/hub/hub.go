@@ -290,7 +290,7 @@ func (h *Hub) DeviceRebound(mac string, owner int) {
 // Push sends a frame from the server to the group of a device's owner and
 // reports whether the device is online.
 func (h *Hub) Push(ctx context.Context, userID int, mac string, f ws.Frame) (bool, error) {
-	f.SetFrom(ws.From{Role: ws.RoleApp, MACAddress: ws.NilString{Null: true}, ConnectionID: "server"})
+	f.SetFrom(ws.Sender{Role: ws.RoleApp, MACAddress: ws.NilString{Null: true}, ConnectionID: "server"})
 	frame, err := f.MarshalJSON()
 	if err != nil {
 		return false, fmt.Errorf("hub: encode push: %w", err)

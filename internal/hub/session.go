@@ -115,9 +115,9 @@ func (h *Hub) newConn(wsc *websocket.Conn, userID int, mac, requestID string) *c
 		limiter:   newBucket(h.cfg.Rate, h.cfg.Burst),
 		closed:    h.metrics.HubClosed,
 	}
-	c.from = ws.From{Role: ws.RoleApp, MACAddress: ws.NilString{Null: true}, ConnectionID: c.id}
+	c.from = ws.Sender{Role: ws.RoleApp, MACAddress: ws.NilString{Null: true}, ConnectionID: c.id}
 	if mac != "" {
-		c.from = ws.From{Role: ws.RoleDevice, MACAddress: ws.NewNilString(mac), ConnectionID: c.id}
+		c.from = ws.Sender{Role: ws.RoleDevice, MACAddress: ws.NewNilString(mac), ConnectionID: c.id}
 	}
 	return c
 }
@@ -154,12 +154,12 @@ func (h *Hub) readLoop(c *conn) {
 				c.close(websocket.StatusPolicyViolation, "rate limit exceeded")
 				return
 			}
-			h.sendError(c, ws.ErrorPayloadCodeRateLimited, "Too many frames; this one was dropped.")
+			h.sendError(c, ws.ErrorCodeRateLimited, "Too many frames; this one was dropped.")
 			continue
 		}
 		c.overLimit = 0
 		if typ != websocket.MessageText {
-			h.sendError(c, ws.ErrorPayloadCodeInvalidJSON, "Binary frames are not supported; send JSON text frames.")
+			h.sendError(c, ws.ErrorCodeInvalidJSON, "Binary frames are not supported; send JSON text frames.")
 			continue
 		}
 		h.handleFrame(c, data)
@@ -171,15 +171,15 @@ func (h *Hub) handleFrame(c *conn, data []byte) {
 	f, err := ws.ParseFrame(data)
 	if err != nil {
 		var pe *ws.ParseError
-		code := ws.ErrorPayloadCodeInvalidJSON
+		code := ws.ErrorCodeInvalidJSON
 		if errors.As(err, &pe) {
-			code = ws.ErrorPayloadCode(pe.Kind)
+			code = ws.ErrorCode(pe.Kind)
 		}
 		h.sendError(c, code, err.Error())
 		return
 	}
 	if d, ok := ws.DirectionOf(f.Type); !ok || !d.ClientMaySend() {
-		h.sendError(c, ws.ErrorPayloadCodeNotAllowed, "Clients may not send "+string(f.Type)+" frames.")
+		h.sendError(c, ws.ErrorCodeNotAllowed, "Clients may not send "+string(f.Type)+" frames.")
 		return
 	}
 	h.metrics.HubFrames.WithLabelValues(string(f.Type)).Inc()
@@ -192,7 +192,7 @@ func (h *Hub) handleFrame(c *conn, data []byte) {
 		out, err := f.MarshalJSON()
 		if err != nil {
 			c.logger().Error("Encode relayed frame", zap.Error(err))
-			h.sendError(c, ws.ErrorPayloadCodeInternalError, "Could not relay the frame.")
+			h.sendError(c, ws.ErrorCodeInternalError, "Could not relay the frame.")
 			return
 		}
 		h.publish(c.userID, c, out)
@@ -207,7 +207,7 @@ func (h *Hub) handleFrame(c *conn, data []byte) {
 		c.presenceMu.Unlock()
 		if err != nil && !errors.Is(err, context.Canceled) {
 			c.logger().Error("Store device_info", zap.Error(err))
-			h.sendError(c, ws.ErrorPayloadCodeInternalError, "Could not store device_info; it was still relayed.")
+			h.sendError(c, ws.ErrorCodeInternalError, "Could not store device_info; it was still relayed.")
 		}
 	}
 	h.touch(c)
@@ -232,7 +232,7 @@ func (h *Hub) touch(c *conn) {
 	}
 }
 
-func (h *Hub) sendError(c *conn, code ws.ErrorPayloadCode, detail string) {
+func (h *Hub) sendError(c *conn, code ws.ErrorCode, detail string) {
 	h.metrics.HubRejected.WithLabelValues(string(code)).Inc()
 	b, _ := ws.NewErrorFrame(ws.Error{Message: ws.ErrorPayload{Code: code, Detail: detail}}).MarshalJSON()
 	c.enqueue(b)

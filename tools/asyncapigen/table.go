@@ -16,7 +16,7 @@ import (
 type variant struct {
 	Type      string // wire type, e.g. "device_info"
 	Field     string // field of Frame holding the variant, e.g. "DeviceInfo"
-	HasFrom   bool   // the variant has a From OptFrom field
+	HasFrom   bool   // the variant has a From Opt<Sender> field
 	Direction string // one of the dir* constants
 	Summary   string
 }
@@ -34,7 +34,8 @@ type tableData struct {
 	Version    string
 	Variants   []variant
 	CloseCodes []closeConst
-	HasFrom    bool // the From type exists
+	HasFrom    bool   // some variant has a from
+	Sender     string // Go type of the from field (the schema's title), e.g. "Sender"
 }
 
 // renderMessages renders messages_gen.go: the message type table, the close
@@ -56,7 +57,6 @@ func renderMessages(s *spec, frames []byte, pkg, srcName string) ([]byte, error)
 		Title:   s.Title,
 		Version: s.Version,
 	}
-	_, fromExists := structs["From"]
 	for _, m := range s.Messages {
 		name := goName(m.Name)
 		if frameFields[name] != name {
@@ -70,10 +70,23 @@ func renderMessages(s *spec, frames []byte, pkg, srcName string) ([]byte, error)
 		if summary == "" {
 			summary = firstLine(m.Description)
 		}
+		// The relayed frames' "from" property: ogen names the field From and
+		// its type Opt<T>, T being the Go name of the sender schema.
+		hasFrom := false
+		if ft, ok := fields["From"]; ok && strings.HasPrefix(ft, "Opt") {
+			sender := strings.TrimPrefix(ft, "Opt")
+			if _, ok := structs[sender]; !ok {
+				return nil, fmt.Errorf("ogen output: %s.From is %s, but there is no struct %s", name, ft, sender)
+			}
+			if data.Sender != "" && data.Sender != sender {
+				return nil, fmt.Errorf("ogen output: %s.From is %s, other frames have Opt%s", name, ft, data.Sender)
+			}
+			data.Sender, hasFrom = sender, true
+		}
 		data.Variants = append(data.Variants, variant{
 			Type:      m.Name,
 			Field:     name,
-			HasFrom:   fromExists && fields["From"] == "OptFrom",
+			HasFrom:   hasFrom,
 			Direction: m.Direction(),
 			Summary:   summary,
 		})
@@ -220,7 +233,7 @@ const (
 {{- if .HasFrom }}
 // GetFrom returns the sender of a relayed frame; ok is false when the frame
 // has no from.
-func (s Frame) GetFrom() (from From, ok bool) {
+func (s Frame) GetFrom() (from {{ .Sender }}, ok bool) {
 	switch s.Type {
 {{- range .Variants }}{{ if .HasFrom }}
 	case {{ quote .Type }}:
@@ -232,11 +245,11 @@ func (s Frame) GetFrom() (from From, ok bool) {
 
 // SetFrom sets the sender of a relayed frame, replacing any from the frame
 // had. It reports false if the frame's type has no from.
-func (s *Frame) SetFrom(from From) bool {
+func (s *Frame) SetFrom(from {{ .Sender }}) bool {
 	switch s.Type {
 {{- range .Variants }}{{ if .HasFrom }}
 	case {{ quote .Type }}:
-		s.{{ .Field }}.From = NewOptFrom(from)
+		s.{{ .Field }}.From = NewOpt{{ $.Sender }}(from)
 {{- end }}{{ end }}
 	default:
 		return false

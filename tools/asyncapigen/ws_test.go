@@ -186,7 +186,7 @@ func TestRelayedFrameWithFrom(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ok := f.SetFrom(ws.From{
+	ok := f.SetFrom(ws.Sender{
 		Role:         ws.RoleDevice,
 		MACAddress:   ws.NewNilString("AA:BB:CC:00:00:01"),
 		ConnectionID: "c-1",
@@ -203,7 +203,7 @@ func TestRelayedFrameWithFrom(t *testing.T) {
 		t.Fatalf("got %s\nwant %s", out, want)
 	}
 	// An app sender has a null MAC address.
-	f.SetFrom(ws.From{Role: ws.RoleApp, MACAddress: ws.NilString{Null: true}, ConnectionID: "c-2"})
+	f.SetFrom(ws.Sender{Role: ws.RoleApp, MACAddress: ws.NilString{Null: true}, ConnectionID: "c-2"})
 	out, _ = f.MarshalJSON()
 	if !strings.Contains(string(out), `"mac_address":null`) {
 		t.Fatalf("app from: %s", out)
