@@ -372,6 +372,7 @@ func (s *DeviceMessageMessage) init() DeviceMessageMessage {
 	return m
 }
 
+// Ref: #/components/schemas/DeviceMessageType
 type DeviceMessageType string
 
 const (
