@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# make sdk: generate the TypeScript and C# (Unity) SDKs from openapi.yaml and
+# asyncapi.yaml into dist/sdk/ (ignored, never committed), compile them
+# (tsc --strict; Mono's mcs at C# 7.2), then run the end-to-end programs built
+# on them against a live `paradise serve` (embedded default, free loopback
+# port, throwaway data directory). Exits non-zero on any failure.
+#
+# Output:
+#   dist/sdk/ts/rest/api.d.ts   REST types for openapi-fetch (openapi-typescript)
+#   dist/sdk/ts/ws/             one type per hub frame/payload + ClientFrame/ServerFrame unions (Modelina)
+#   dist/sdk/cs/Rest/, Ws/      C# models (Newtonsoft.Json attributes) + Ws/Frames.cs parser (Modelina)
+#   dist/sdk/cs/bin/Paradise.Sdk.dll  the C# models, compiled
+#
+# Needs: node + npm (tools pinned in sdk/package-lock.json), go, and Mono's
+# C# compiler with Json.NET (Debian: apt-get install mono-mcs libnewtonsoft-json-cil-dev).
+# OPENAPI / ASYNCAPI override the spec files (default: the repo's).
+# SDK_GENERATE_ONLY=1 stops after generating and compiling (no server, no e2e).
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+openapi=$(realpath "${OPENAPI:-openapi.yaml}")
+asyncapi=$(realpath "${ASYNCAPI:-asyncapi.yaml}")
+out=$root/dist/sdk
+
+step() { printf '\n== %s\n' "$*"; }
+timed() {
+	local start=$SECONDS
+	"$@"
+	local what="$*"
+	what=${what//$root\//}
+	printf '   (%ss) %s\n' "$((SECONDS - start))" "${what:0:100}"
+}
+die() { echo "sdk/run.sh: $*" >&2; exit 1; }
+
+# Prerequisites, checked up front so that a missing one fails clearly.
+command -v node >/dev/null || die "node is missing"
+command -v npm >/dev/null || die "npm is missing"
+command -v go >/dev/null || die "go is missing"
+command -v curl >/dev/null || die "curl is missing"
+command -v mcs >/dev/null || die "mcs (Mono C# compiler) is missing: apt-get install mono-mcs libnewtonsoft-json-cil-dev"
+command -v mono >/dev/null || die "mono is missing: apt-get install mono-mcs libnewtonsoft-json-cil-dev"
+pkg-config --exists newtonsoft-json 2>/dev/null || die "Newtonsoft.Json for Mono is missing (pkg-config newtonsoft-json): apt-get install libnewtonsoft-json-cil-dev"
+
+step "npm ci (sdk/package-lock.json)"
+(cd sdk && timed npm ci --no-audit --no-fund --loglevel=error)
+bin=$root/sdk/node_modules/.bin
+
+step "generate into dist/sdk/"
+rm -rf "$out"
+mkdir -p "$out/ts/rest" "$out/cs" "$out/build"
+timed "$bin/openapi-typescript" "$openapi" -o "$out/ts/rest/api.d.ts" --silent
+timed node sdk/scripts/gen-ws-ts.mjs "$asyncapi" "$out/ts/ws"
+timed node sdk/scripts/gen-cs.mjs "$openapi" "$out/cs/Rest" Paradise.Rest
+timed node sdk/scripts/gen-cs.mjs "$asyncapi" "$out/cs/Ws" Paradise.Ws
+
+step "compile: tsc --strict, mcs -langversion:7.2"
+timed "$bin/tsc" -p sdk/tsconfig.json
+# The compiled e2e program resolves openapi-fetch and ws from sdk/node_modules.
+ln -sfn "$root/sdk/node_modules" "$out/build/node_modules"
+printf '{"type":"module"}\n' >"$out/build/package.json"
+mkdir -p "$out/cs/bin"
+mcsflags=(-langversion:7.2 -warnaserror+ -nologo -pkg:newtonsoft-json -r:System.Runtime.Serialization)
+timed mcs "${mcsflags[@]}" -target:library -out:"$out/cs/bin/Paradise.Sdk.dll" "$out"/cs/Rest/*.cs "$out"/cs/Ws/*.cs
+timed mcs "${mcsflags[@]}" -r:"$out/cs/bin/Paradise.Sdk.dll" -out:"$out/cs/bin/e2e.exe" sdk/e2e/cs/*.cs
+# mono loads references from the program's folder (or the GAC).
+nj=$(pkg-config --libs newtonsoft-json | sed 's/^-r://; s/ *$//')
+[[ -f $nj ]] && cp -f "$nj" "$out/cs/bin/"
+
+if [[ ${SDK_GENERATE_ONLY:-} == 1 ]]; then
+	echo "SDKs generated and compiled in dist/sdk/"
+	exit 0
+fi
+
+step "start paradise serve (embedded default)"
+timed go build -o "$out/bin/paradise" ./cmd/paradise
+tmp=$(mktemp -d)
+pid=
+cleanup() {
+	if [[ -n $pid ]]; then
+		kill "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+port=$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+export PARADISE_DATA_DIR=$tmp/data
+admin_user=sdk_admin
+admin_password=sdk-admin-password
+"$out/bin/paradise" createsuperuser --username "$admin_user" --password "$admin_password" >"$tmp/createsuperuser.log" 2>&1 ||
+	{ cat "$tmp/createsuperuser.log" >&2; die "createsuperuser failed"; }
+PARADISE_ADDR=127.0.0.1:$port "$out/bin/paradise" serve >"$tmp/server.log" 2>&1 &
+pid=$!
+url=http://127.0.0.1:$port
+for _ in $(seq 100); do
+	curl -fsS "$url/readyz" >/dev/null 2>&1 && break
+	kill -0 "$pid" 2>/dev/null || { cat "$tmp/server.log" >&2; die "paradise serve exited"; }
+	sleep 0.1
+done
+curl -fsS "$url/readyz" >/dev/null || { cat "$tmp/server.log" >&2; die "paradise serve not ready at $url"; }
+echo "   serving at $url (pid $pid)"
+
+rc=0
+step "TypeScript e2e (openapi-fetch + ws)"
+start=$SECONDS
+PARADISE_URL=$url PARADISE_ADMIN_USER=$admin_user PARADISE_ADMIN_PASSWORD=$admin_password \
+	node "$out/build/sdk/e2e/ts/e2e.js" || rc=1
+printf '   (%ss)\n' "$((SECONDS - start))"
+
+step "C# e2e (Mono)"
+start=$SECONDS
+PARADISE_URL=$url mono "$out/cs/bin/e2e.exe" || rc=1
+printf '   (%ss)\n' "$((SECONDS - start))"
+
+if [[ $rc != 0 ]]; then
+	echo "--- server log (tail)" >&2
+	tail -n 40 "$tmp/server.log" >&2
+	die "end-to-end tests failed"
+fi
+echo
+echo "sdk: generated, compiled and end-to-end tested (dist/sdk/)"

@@ -1,0 +1,153 @@
+// Generates C# models for Unity from openapi.yaml or asyncapi.yaml with
+// Modelina, in a C# 7.2 subset (compiles with Debian's mono mcs and in Unity's
+// C# 9), without `dynamic` (IL2CPP), serialised by Newtonsoft.Json through
+// attributes only (works with Debian's Json.NET 6.0.8 and Unity's 13.x).
+// usage: node scripts/gen-cs.mjs <spec.yaml> <outDir> <namespace>
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import yaml from 'js-yaml';
+import modelina from '@asyncapi/modelina';
+const { CSharpFileGenerator, CSharpGenerator } = modelina;
+
+const [input, outDir, namespace] = process.argv.slice(2);
+const text = await readFile(input, 'utf8');
+const doc = yaml.load(text);
+const isOpenAPI = typeof doc.openapi === 'string';
+const pascal = (s) => String(s).split(/[^A-Za-z0-9]+/).filter(Boolean).map((w) => w[0].toUpperCase() + w.slice(1)).join('');
+
+// OpenAPI 3.0 -> JSON Schema for Modelina, which ignores `nullable`:
+// nullable primitives become `type: [t, 'null']`; a nullable `allOf: [$ref]`
+// wrapper becomes the bare $ref (C# references are nullable anyway).
+function normalize(node) {
+  if (Array.isArray(node)) return node.map(normalize);
+  if (!node || typeof node !== 'object') return node;
+  const out = Object.fromEntries(Object.entries(node).map(([k, v]) => [k, normalize(v)]));
+  if (out.properties) {
+    const nullables = Object.entries(node.properties).filter(([, v]) => v && (v.nullable === true || (v.$ref && doc.components?.schemas?.[v.$ref.split('/').pop()]?.nullable === true))).map(([k]) => k);
+    if (nullables.length) out['x-nullable-properties'] = nullables;
+  }
+  if (out.nullable === true) {
+    delete out.nullable;
+    if (out.allOf?.length === 1 && out.allOf[0].$ref && !out.properties) return { $ref: out.allOf[0].$ref };
+    if (typeof out.type === 'string' && out.type !== 'object') out.type = [out.type, 'null'];
+  }
+  return out;
+}
+if (isOpenAPI) {
+  for (const [name, s] of Object.entries(doc.components?.schemas ?? {})) {
+    if (!s.title) throw new Error(`components.schemas.${name} has no title (Modelina names models by title)`);
+  }
+}
+
+const valueTypes = new Set(['int', 'long', 'double', 'bool', 'System.DateTimeOffset', 'System.DateTime', 'System.TimeSpan', 'System.Guid']);
+const t = (name, { constrainedModel, partOfProperty }) => {
+  const nullable = (partOfProperty && !partOfProperty.required) || constrainedModel.options.isNullable;
+  return nullable && valueTypes.has(name) ? `${name}?` : name; // no `T?` on references: C# 8
+};
+const typeMapping = {
+  Object: (a) => a.constrainedModel.name,
+  Reference: (a) => t(a.constrainedModel.ref instanceof modelina.ConstrainedEnumModel ? a.constrainedModel.name : a.constrainedModel.name, a)
+    + (a.constrainedModel.ref instanceof modelina.ConstrainedEnumModel && ((a.partOfProperty && !a.partOfProperty.required) || a.constrainedModel.options.isNullable) ? '?' : ''),
+  Any: () => 'object',
+  Union: () => 'object',
+  Float: (a) => t('double', a),
+  Integer: (a) => t(a.constrainedModel.options.format === 'int64' ? 'long' : 'int', a),
+  String: (a) => t(a.constrainedModel.options.format === 'date-time' ? 'System.DateTimeOffset' : 'string', a),
+  Boolean: (a) => t('bool', a),
+  Array: (a) => `List<${a.constrainedModel.valueModel.type}>`,
+  Dictionary: (a) => `Dictionary<${a.constrainedModel.key.type}, ${a.constrainedModel.value.type}>`,
+  Enum: (a) => t('string', a),
+  Tuple: () => 'List<object>',
+};
+
+const preset = {
+  class: {
+    self: async ({ renderer, model }) => {
+      renderer.dependencyManager.addDependency('using System.Collections.Generic;');
+      renderer.dependencyManager.addDependency('using Newtonsoft.Json;');
+      const desc = model.originalInput?.description;
+      const props = [];
+      for (const p of Object.values(model.properties)) {
+        const raw = p.unconstrainedPropertyName;
+        const name = pascal(raw) === model.name ? `${pascal(raw)}Value` : pascal(raw);
+        const c = p.property.options.const;
+        const pdesc = p.property.originalInput?.description;
+        const doc = pdesc ? `/// <summary>${pdesc.trim().replace(/\s*\n\s*/g, ' ').replace(/&/g, '&amp;').replace(/</g, '&lt;')}</summary>\n` : '';
+        if (c) {
+          props.push(`${doc}[JsonProperty("${raw}", Required = Required.Always)]\npublic string ${name} { get { return ${c.value}; } }`);
+          continue;
+        }
+        const nullable = !!p.property.options.isNullable || (model.originalInput?.['x-nullable-properties'] ?? []).includes(raw);
+        const req = p.required ? (nullable ? 'Required.AllowNull' : 'Required.Always') : 'Required.Default, NullValueHandling = NullValueHandling.Ignore';
+        props.push(`${doc}[JsonProperty("${raw}", Required = ${req})]\npublic ${p.property.type} ${name} { get; set; }`);
+      }
+      const sum = desc ? `/// <summary>${desc.trim().replace(/\s*\n\s*/g, ' ').replace(/&/g, '&amp;').replace(/</g, '&lt;')}</summary>\n` : '';
+      return `${sum}public partial class ${model.name}\n{\n${renderer.indent(props.join('\n\n'))}\n}`;
+    },
+  },
+  enum: {
+    self: async ({ renderer, model }) => {
+      renderer.dependencyManager.addDependency('using System.Runtime.Serialization;');
+      renderer.dependencyManager.addDependency('using Newtonsoft.Json;');
+      renderer.dependencyManager.addDependency('using Newtonsoft.Json.Converters;');
+      const raw = model.originalInput.enum;
+      const items = raw.map((v) => `[EnumMember(Value = ${JSON.stringify(v)})]\n${pascal(v)}`);
+      return `[JsonConverter(typeof(StringEnumConverter))]\npublic enum ${model.name}\n{\n${renderer.indent(items.join(',\n'))}\n}`;
+    },
+  },
+};
+
+const generator = new CSharpFileGenerator({
+  typeMapping,
+  presets: [preset],
+  processorOptions: {
+    jsonSchema: { ignoreAdditionalProperties: true, interpretSingleEnumAsConst: true },
+    openapi: { includeComponentSchemas: true },
+  },
+});
+await rm(outDir, { recursive: true, force: true });
+const inputDoc = isOpenAPI ? normalize(doc) : text;
+const models = await generator.generateCompleteModels(inputDoc, { namespace });
+const names = [];
+const { mkdir } = await import('node:fs/promises');
+await mkdir(outDir, { recursive: true });
+for (const m of models) {
+  if (!m.modelName || !(m.model instanceof modelina.ConstrainedObjectModel || m.model instanceof modelina.ConstrainedEnumModel)) continue; // primitives, unions
+  if (m.modelName.startsWith('Slash')) continue; // per-channel unions (one name for both directions)
+  if (/^Anonymous|^Data[A-Z]|^Api/.test(m.modelName)) throw new Error(`unnamed model ${m.modelName}: give its schema a title`);
+  names.push(m.modelName);
+  await writeFile(path.join(outDir, `${m.modelName}.cs`), m.result + '\n');
+}
+
+// WebSocket: a parser from a frame's `type` to its generated class.
+if (!isOpenAPI) {
+  const frames = [];
+  for (const msg of Object.values(doc.components.messages)) {
+    const ref = msg.payload.$ref.split('/').pop();
+    const title = doc.components.schemas[ref].title;
+    frames.push([doc.components.schemas[ref].properties.type.const, title]);
+  }
+  const cases = frames.map(([type, cls]) => `case ${JSON.stringify(type)}: return o.ToObject<${cls}>();`).join('\n          ');
+  await writeFile(path.join(outDir, 'Frames.cs'), `using Newtonsoft.Json.Linq;
+
+namespace ${namespace}
+{
+  /// <summary>Parses a hub frame into the class generated for its type.</summary>
+  public static class Frames
+  {
+    public static object Parse(string json)
+    {
+      JObject o = JObject.Parse(json);
+      JToken type = o["type"];
+      switch (type == null ? null : (string)type)
+      {
+          ${cases}
+          default: return null;
+      }
+    }
+  }
+}
+`);
+  names.push('Frames');
+}
+console.log(`${names.length} files: ${names.join(' ')}`);
