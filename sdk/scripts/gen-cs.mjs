@@ -2,6 +2,8 @@
 // Modelina, in a C# 7.2 subset (compiles with Debian's mono mcs and in Unity's
 // C# 9), without `dynamic` (IL2CPP), serialised by Newtonsoft.Json through
 // attributes only (works with Debian's Json.NET 6.0.8 and Unity's 13.x).
+// From openapi.yaml it also writes ParadiseClient.cs (one method per
+// operation); from asyncapi.yaml, Frames.cs (a frame parser by `type`).
 // usage: node scripts/gen-cs.mjs <spec.yaml> <outDir> <namespace>
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -149,5 +151,131 @@ namespace ${namespace}
 }
 `);
   names.push('Frames');
+}
+// REST: a client with one method per operation (named after its
+// operationId), typed by the models above. Errors throw ApiException with the
+// envelope. The transport (Send) is virtual: the default uses HttpWebRequest
+// (Mono, .NET); a Unity project may override it with UnityWebRequest.
+if (isOpenAPI) {
+  const xml = (t) => String(t ?? '').trim().replace(/\s*\n\s*/g, ' ').replace(/&/g, '&amp;').replace(/</g, '&lt;');
+  const camel = (s) => { const p = pascal(s); return p[0].toLowerCase() + p.slice(1); };
+  const schemaName = (ref) => {
+    const key = ref.split('/').pop();
+    return doc.components.schemas[key].title ?? key;
+  };
+  const param = (p) => (p.$ref ? doc.components.parameters[p.$ref.split('/').pop()] : p);
+  const csType = (schema, optional) => {
+    const t = schema.type === 'integer' ? (schema.format === 'int64' ? 'long' : 'int') : schema.type === 'boolean' ? 'bool' : schema.type === 'number' ? 'double' : 'string';
+    return optional && t !== 'string' ? `${t}?` : t;
+  };
+  const methods = [];
+  for (const [route, item] of Object.entries(doc.paths)) {
+    for (const [verb, op] of Object.entries(item)) {
+      if (!['get', 'put', 'post', 'patch', 'delete'].includes(verb)) continue;
+      if (!op.operationId) throw new Error(`${verb} ${route}: no operationId`);
+      const params = [...(item.parameters ?? []), ...(op.parameters ?? [])].map(param);
+      const args = [];
+      const pathParams = params.filter((p) => p.in === 'path');
+      const queryParams = params.filter((p) => p.in === 'query');
+      for (const p of pathParams) args.push(`${csType(p.schema, false)} ${camel(p.name)}`);
+      const body = op.requestBody?.content?.['application/json']?.schema?.$ref;
+      if (body) args.push(`${schemaName(body)} body`);
+      for (const p of queryParams) args.push(`${csType(p.schema, true)} ${camel(p.name)} = null`);
+      const ok = Object.entries(op.responses).find(([code]) => /^2\d\d$/.test(code));
+      const result = ok?.[1]?.content?.['application/json']?.schema?.$ref;
+      if (!result) throw new Error(`${op.operationId}: no JSON success response with a $ref schema`);
+      let pathExpr = JSON.stringify(route);
+      for (const p of pathParams) pathExpr = pathExpr.replace(`{${p.name}}`, `" + ${camel(p.name)} + "`);
+      pathExpr = pathExpr.replace(/ \+ ""$/, '');
+      const query = queryParams.map((p) => `Query(q, ${JSON.stringify(p.name)}, ${camel(p.name)});`);
+      const lines = [
+        `/// <summary>${xml(op.summary)} (<c>${verb.toUpperCase()} ${route}</c>, ${op.operationId}).</summary>`,
+        `public ${schemaName(result)} ${pascal(op.operationId)}(${args.join(', ')})`,
+        '{',
+        queryParams.length ? `  var q = new List<string>();\n  ${query.join('\n  ')}\n  return Call<${schemaName(result)}>(${JSON.stringify(verb.toUpperCase())}, ${pathExpr} + QueryString(q), ${body ? 'body' : 'null'});` : `  return Call<${schemaName(result)}>(${JSON.stringify(verb.toUpperCase())}, ${pathExpr}, ${body ? 'body' : 'null'});`,
+        '}',
+      ];
+      methods.push(lines.join('\n'));
+    }
+  }
+  const indent = (t, n) => t.split('\n').map((l) => (l ? ' '.repeat(n) + l : l)).join('\n');
+  await writeFile(path.join(outDir, 'ParadiseClient.cs'), `using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Net;
+using System.Text;
+using Newtonsoft.Json;
+
+namespace ${namespace}
+{
+  /// <summary>A response with a non-2xx status: the error envelope.</summary>
+  public class ApiException : Exception
+  {
+    public int Status { get; private set; }
+    public Error Envelope { get; private set; }
+    public ApiException(int status, Error envelope, string body)
+      : base("HTTP " + status + ": " + (envelope != null ? envelope.Message : body))
+    {
+      Status = status;
+      Envelope = envelope;
+    }
+  }
+
+  /// <summary>Client of ${xml(doc.info.title)} ${xml(doc.info.version)}, one method per operation.</summary>
+  public partial class ParadiseClient
+  {
+    /// <summary>Base URL without trailing slash, e.g. http://localhost:8000.</summary>
+    public string BaseUrl { get; set; }
+    /// <summary>Token sent as <c>Authorization: Token &lt;token&gt;</c> when set.</summary>
+    public string Token { get; set; }
+
+    public ParadiseClient(string baseUrl) { BaseUrl = baseUrl.TrimEnd('/'); }
+
+    /// <summary>Sends one request; returns the status and sets the response body.</summary>
+    protected virtual int Send(string method, string pathAndQuery, string jsonBody, out string responseBody)
+    {
+      var req = (HttpWebRequest)WebRequest.Create(BaseUrl + pathAndQuery);
+      req.Method = method;
+      req.Accept = "application/json";
+      if (Token != null) req.Headers["Authorization"] = "Token " + Token;
+      if (jsonBody != null)
+      {
+        req.ContentType = "application/json";
+        var bytes = Encoding.UTF8.GetBytes(jsonBody);
+        using (var s = req.GetRequestStream()) s.Write(bytes, 0, bytes.Length);
+      }
+      HttpWebResponse resp;
+      try { resp = (HttpWebResponse)req.GetResponse(); }
+      catch (WebException e) when (e.Response != null) { resp = (HttpWebResponse)e.Response; }
+      using (resp)
+      using (var r = new StreamReader(resp.GetResponseStream()))
+      {
+        responseBody = r.ReadToEnd();
+        return (int)resp.StatusCode;
+      }
+    }
+
+    protected T Call<T>(string method, string pathAndQuery, object body)
+    {
+      string json;
+      int status = Send(method, pathAndQuery, body == null ? null : JsonConvert.SerializeObject(body), out json);
+      if (status >= 200 && status < 300) return JsonConvert.DeserializeObject<T>(json);
+      Error envelope = null;
+      try { envelope = JsonConvert.DeserializeObject<Error>(json); } catch (JsonException) { }
+      throw new ApiException(status, envelope, json);
+    }
+
+    static void Query(List<string> q, string name, object value)
+    {
+      if (value != null) q.Add(Uri.EscapeDataString(name) + "=" + Uri.EscapeDataString(Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)));
+    }
+
+    static string QueryString(List<string> q) { return q.Count == 0 ? "" : "?" + string.Join("&", q.ToArray()); }
+
+${indent(methods.join('\n\n'), 4)}
+  }
+}
+`);
+  names.push('ParadiseClient');
 }
 console.log(`${names.length} files: ${names.join(' ')}`);

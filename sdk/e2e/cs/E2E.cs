@@ -1,53 +1,39 @@
 // The REST part of the SDK end-to-end walk, in C# 7.2 under Mono, on the
-// models generated into dist/sdk/cs (Paradise.Rest, Paradise.Ws) and
-// Newtonsoft.Json. Run by sdk/run.sh: PARADISE_URL=http://127.0.0.1:PORT mono e2e.exe
+// code generated into dist/sdk/cs (Paradise.Rest: models + ParadiseClient;
+// Paradise.Ws: frame models + Frames) and Newtonsoft.Json.
+// Run by sdk/run.sh: PARADISE_URL=http://127.0.0.1:PORT mono e2e.exe
 using System;
-using System.IO;
-using System.Net;
-using System.Text;
 using Newtonsoft.Json;
 using Paradise.Rest;
 using Paradise.Ws;
+
+// Exposes the generated client's Call for requests the typed methods cannot
+// send (an invalid body).
+class RawClient : ParadiseClient
+{
+  public RawClient(string baseUrl) : base(baseUrl) { }
+  public T Raw<T>(string method, string path, object body) { return Call<T>(method, path, body); }
+}
 
 static class E2E
 {
   static readonly string Base = Environment.GetEnvironmentVariable("PARADISE_URL") ?? "http://127.0.0.1:8000";
   static int passed, failed;
 
-  // Sends a request; returns the status and the body (always the JSON envelope).
-  static int Call(string method, string path, string token, object body, out string json)
-  {
-    var req = (HttpWebRequest)WebRequest.Create(Base + path);
-    req.Method = method;
-    if (token != null) req.Headers["Authorization"] = "Token " + token;
-    if (body != null)
-    {
-      req.ContentType = "application/json";
-      var bytes = Encoding.UTF8.GetBytes(JsonConvert.SerializeObject(body));
-      using (var s = req.GetRequestStream()) s.Write(bytes, 0, bytes.Length);
-    }
-    HttpWebResponse resp;
-    try { resp = (HttpWebResponse)req.GetResponse(); }
-    catch (WebException e) when (e.Response != null) { resp = (HttpWebResponse)e.Response; }
-    using (resp)
-    using (var r = new StreamReader(resp.GetResponseStream()))
-    {
-      json = r.ReadToEnd();
-      return (int)resp.StatusCode;
-    }
-  }
-
-  // Calls and deserialises into T, which must match the spec exactly
-  // (Required.Always members, enums), or throws.
-  static T Expect<T>(int want, string method, string path, string token, object body)
-  {
-    string json;
-    int status = Call(method, path, token, body, out json);
-    if (status != want) throw new Exception(method + " " + path + ": status " + status + ", want " + want + ": " + json);
-    return JsonConvert.DeserializeObject<T>(json);
-  }
-
   static void Check(bool cond, string msg) { if (!cond) throw new Exception(msg); }
+
+  // Runs fn, which must fail with an ApiException of this status; returns its envelope.
+  static Error Expect(int status, Action fn)
+  {
+    try { fn(); }
+    catch (ApiException e)
+    {
+      Check(e.Status == status, "status " + e.Status + ", want " + status + ": " + e.Message);
+      Check(e.Envelope != null && !e.Envelope.Success, "no error envelope");
+      return e.Envelope;
+    }
+    throw new Exception("succeeded, want status " + status);
+  }
 
   static void Step(string name, Action fn)
   {
@@ -61,58 +47,66 @@ static class E2E
     const string password = "correct-horse-battery";
     var rnd = new Random();
     string mac = string.Format("AA:C0:{0:X2}:{1:X2}:{2:X2}:02", rnd.Next(256), rnd.Next(256), rnd.Next(256));
-    string token = null;
+    var api = new RawClient(Base);
+    var anon = new ParadiseClient(Base);
     Device device = null;
 
     Step("register (201, AuthEnvelope)", () =>
     {
-      var reg = Expect<AuthEnvelope>(201, "POST", "/api/user/register/", null, new RegisterRequest { Username = user, Password = password });
+      var reg = anon.RegisterUser(new RegisterRequest { Username = user, Password = password });
       Check(reg.Success && reg.Code == 201 && reg.Data.User.Username == user, "envelope");
     });
     Step("login", () =>
     {
-      var login = Expect<AuthEnvelope>(200, "POST", "/api/user/login/", null, new LoginRequest { Username = user, Password = password });
-      token = login.Data.Token;
+      var login = anon.LoginUser(new LoginRequest { Username = user, Password = password });
+      api.Token = login.Data.Token;
       Check(login.Data.User.LastLogin != null, "last_login set");
     });
     Step("profile update and read back", () =>
     {
-      var upd = Expect<UserEnvelope>(200, "PATCH", "/api/user/profile/", token, new ProfileUpdate { Nickname = "Cee", Gender = Gender.Other });
+      var upd = api.UpdateProfile(new ProfileUpdate { Nickname = "Cee", Gender = Gender.Other });
       Check(upd.Data.Nickname == "Cee" && upd.Data.Gender == Gender.Other && upd.Data.Mbti == "", "update");
-      var prof = Expect<UserEnvelope>(200, "GET", "/api/user/profile/", token, null);
-      Check(prof.Data.Gender == Gender.Other, "read back");
+      Check(api.GetProfile().Data.Gender == Gender.Other, "read back");
     });
     Step("bind a device", () =>
     {
-      device = Expect<DeviceEnvelope>(200, "POST", "/api/device/bind/", token, new BindRequest { MacAddress = mac }).Data;
+      device = api.BindDevice(new BindRequest { MacAddress = mac }).Data;
       Check(device.MacAddress == mac && device.DeviceType == null && device.BatteryLevel == null && device.Status == DeviceStatus.Disconnected, "device");
     });
     Step("MAC login as that device", () =>
     {
-      var ml = Expect<MacLoginEnvelope>(200, "POST", "/api/user/mac-login/", null, new MacRequest { MacAddress = mac.ToLowerInvariant() });
+      var ml = anon.MacLogin(new MacRequest { MacAddress = mac.ToLowerInvariant() });
       Check(ml.Data.Device.Id == device.Id && !string.IsNullOrEmpty(ml.Data.Token), "mac login");
     });
     Step("list device types and devices with pagination", () =>
     {
-      var types = Expect<DeviceTypePageEnvelope>(200, "GET", "/api/device/types/?page=1&page_size=1", token, null);
+      var types = api.ListDeviceTypes(page: 1, pageSize: 1);
       Check(types.Data.Results.Count <= 1, "page_size respected");
-      var page = Expect<DevicePageEnvelope>(200, "GET", "/api/device/devices/?page=1&page_size=1", token, null);
+      var page = api.ListDevices(1, 1);
       Check(page.Data.Count == 1 && page.Data.Next == null && page.Data.Results[0].MacAddress == mac, "devices page");
+      Check(api.GetDevice(device.Id).Data.MacAddress == mac, "get device");
+      Expect(404, () => api.ListDevices(99, 1));
     });
     Step("4010 envelope: MAC login of an unknown device", () =>
     {
-      var e = Expect<Error>(404, "POST", "/api/user/mac-login/", null, new MacRequest { MacAddress = "00:00:00:00:00:00" });
-      Check(e.Code == 4010 && !e.Success, "code " + e.Code);
+      var e = Expect(404, () => anon.MacLogin(new MacRequest { MacAddress = "00:00:00:00:00:00" }));
+      Check(e.Code == 4010, "code " + e.Code);
     });
     Step("401 envelope: invalid token", () =>
     {
-      var e = Expect<Error>(401, "GET", "/api/user/profile/", "not-a-token", null);
-      Check(e.Code == 401 && !e.Success && e.Data == null, "code " + e.Code);
+      var bad = new ParadiseClient(Base) { Token = "not-a-token" };
+      var e = Expect(401, () => bad.GetProfile());
+      Check(e.Code == 401 && e.Data == null, "code " + e.Code);
     });
     Step("400 envelope: per-field messages", () =>
     {
-      var e = Expect<Error>(400, "POST", "/api/user/login/", null, new { username = "x" });
+      var e = Expect(400, () => api.Raw<AuthEnvelope>("POST", "/api/user/login/", new { username = "x" }));
       Check(e.Code == 400 && e.Data != null && e.Data.ContainsKey("password"), "fields");
+    });
+    Step("REST push of a typed frame (device offline)", () =>
+    {
+      var push = api.SendDeviceMessage(device.Id, new DeviceMessage { Type = DeviceMessageType.Notification, Message = new System.Collections.Generic.Dictionary<string, object> { { "title", "Hi" }, { "body", "from C#" } } });
+      Check(push.Success && !push.Data.Online, "online " + push.Data.Online);
     });
     Step("hub frames: parse and serialise with the generated WS models", () =>
     {
@@ -120,6 +114,11 @@ static class E2E
       Check(f != null && f.Message.Text == "hi" && f.From.Role == Role.Device, "chat frame");
       var n = JsonConvert.SerializeObject(new NotificationFrame { Message = new Paradise.Ws.NotificationPayload { Title = "t", Body = "b", Level = Paradise.Ws.NotificationLevel.Warning } });
       Check(n.Contains("\"type\":\"notification\"") && n.Contains("\"level\":\"warning\""), n);
+    });
+    Step("logout revokes the token", () =>
+    {
+      api.LogoutUser();
+      Expect(401, () => api.GetProfile());
     });
 
     Console.WriteLine(passed + " passed, " + failed + " failed");
