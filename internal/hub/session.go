@@ -65,8 +65,11 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	c := h.newConn(wsc, p.User.ID, mac, logging.RequestID(r.Context()))
-	// Queued before joining the group, so it is the session's first frame.
-	c.enqueue(connectedFrame(c))
+	// The connected frame is queued before the session joins its group, so
+	// it is the first frame, but written only once the device is marked
+	// online: a client that has it may rely on both. Group frames that
+	// arrive meanwhile queue behind it.
+	c.queue.push(connectedFrame(c))
 	if err := h.register(ctx, c); err != nil {
 		_ = wsc.Close(websocket.StatusGoingAway, "server shutting down")
 		c.cancel()
@@ -77,6 +80,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			c.logger().Error("Presence connect", zap.Error(err))
 		}
 	}
+	go c.drain()
 	// The session outlives this handler: returning lets net/http release
 	// the request and its goroutine, which idle connections would
 	// otherwise hold for hours.
