@@ -7,7 +7,7 @@ PKGS      := ./...
 # how many test binaries run at once on small machines.
 TESTFLAGS ?= -race -count=1 -p 2 -timeout 20m
 
-.PHONY: all generate check-generated build run test lint fuzz migration migrate-check bench bench-hub docs-assets ci
+.PHONY: all generate check-generated build run test test-go lint lint-spec sdk sdk-deps fuzz migration migrate-check bench bench-hub docs-assets ci
 
 all: build
 
@@ -28,14 +28,38 @@ build:
 run:
 	$(GO) run ./cmd/paradise serve
 
-## test: run every test (needs Postgres and Redis, see README)
-test:
+## test: run every test: Go (needs Postgres and Redis, see README), then the
+## SDK end-to-end programs
+test: test-go sdk
+
+## test-go: the Go tests only
+test-go:
 	$(GO) test $(TESTFLAGS) $(PKGS)
 
 ## lint: gofmt and go vet
 lint:
 	@out="$$(gofmt -l $$(git ls-files '*.go'))"; test -z "$$out" || { echo "gofmt needed:"; echo "$$out"; exit 1; }
 	$(GO) vet $(PKGS)
+
+## lint-spec: Spectral on both contracts (.spectral.yaml); fails on any error or warning
+lint-spec: sdk/node_modules/.bin/spectral
+	sdk/node_modules/.bin/spectral lint --fail-severity=warn openapi.yaml asyncapi.yaml
+
+sdk/node_modules/.bin/spectral: sdk/package.json sdk/package-lock.json
+	cd sdk && npm ci --no-audit --no-fund
+	touch $@
+
+## sdk: generate the TypeScript and C# SDKs into dist/sdk/, compile them, and run
+## their end-to-end programs against a live server
+sdk: sdk-deps
+	bash sdk/run.sh
+
+## sdk-deps: Mono's C# compiler and Json.NET from Debian, when missing (needs root)
+sdk-deps:
+	@if ! command -v mcs >/dev/null 2>&1 || ! pkg-config --exists newtonsoft-json 2>/dev/null; then \
+		apt-get update -qq && \
+		apt-get install -y -qq --no-install-recommends mono-mcs libnewtonsoft-json-cil-dev pkg-config; \
+	fi
 
 ## migration: write a new Postgres migration for ent/schema changes (NAME=...)
 migration:
@@ -67,5 +91,5 @@ docs-assets:
 	cp package/LICENSE $(CURDIR)/internal/httpapi/assets/redoc.LICENSE && rm -rf $$tmp
 
 ## ci: everything CI checks
-ci: lint check-generated migrate-check test
+ci: lint lint-spec check-generated migrate-check test
 	$(MAKE) fuzz FUZZTIME=15s
