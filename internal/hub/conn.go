@@ -173,6 +173,26 @@ func (c *conn) close(code websocket.StatusCode, reason string) {
 	})
 }
 
+// release closes the socket once the reader has stopped, unless a close
+// is already under way, and ends the session's context. A peer that
+// vanished without a close frame (EOF, reset: a device losing Wi-Fi) ends
+// the read with the socket still open; nothing else would ever close it,
+// and its descriptor would sit in CLOSE_WAIT for the life of the process.
+func (c *conn) release(readErr error) {
+	c.closeOnce.Do(func() {
+		code := websocket.CloseStatus(readErr)
+		if code == -1 {
+			code = websocket.StatusAbnormalClosure
+		}
+		c.closed.WithLabelValues(strconv.Itoa(int(code))).Inc()
+		c.queue.shut()
+		// No handshake: the peer either sent its close frame (the library
+		// answered it) or is gone.
+		_ = c.ws.CloseNow()
+	})
+	c.cancel()
+}
+
 // sendQueue is a bounded FIFO of encoded frames for one connection. Its
 // slice exists only while frames wait.
 type sendQueue struct {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -663,4 +664,62 @@ func waitDevice(t *testing.T, s *testenv.Service, p pair, ok func(deviceState) b
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// rawConns is an HTTP client whose TCP connections the test can drop
+// without a WebSocket close frame, as a device losing Wi-Fi would.
+type rawConns struct {
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func (r *rawConns) client() *http.Client {
+	d := &net.Dialer{}
+	return &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := d.DialContext(ctx, network, addr)
+		if err == nil {
+			r.mu.Lock()
+			r.conns = append(r.conns, c)
+			r.mu.Unlock()
+		}
+		return c, err
+	}}}
+}
+
+func (r *rawConns) dropAll() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, c := range r.conns {
+		_ = c.Close()
+	}
+}
+
+// TestDroppedSessionsReleaseSockets drops sessions without a close frame
+// and checks that the server closes its side of every one: a socket left
+// in CLOSE_WAIT is a descriptor leaked for the life of the process.
+func TestDroppedSessionsReleaseSockets(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *testenv.Service) {
+		p := newPair(t, s)
+		var raw rawConns
+		opts := &websocket.DialOptions{HTTPClient: raw.client()}
+		dialWith(t, wsURL(s, p.device.Token), opts)
+		for i := 0; i < 19; i++ {
+			dialWith(t, wsURL(s, p.owner.Token), opts)
+		}
+		http.DefaultClient.CloseIdleConnections()
+		raw.dropAll()
+
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			counts := s.ServerSockets(t)
+			if counts["CLOSE_WAIT"] == 0 && counts["ESTABLISHED"] == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("server sockets left after the clients dropped: %v", counts)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		waitDevice(t, s, p, func(d deviceState) bool { return d.Status == "disconnected" })
+	})
 }

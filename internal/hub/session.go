@@ -15,7 +15,10 @@ import (
 	"paradise/internal/logging"
 )
 
-var errClosing = errors.New("hub: shutting down")
+var (
+	errClosing     = errors.New("hub: shutting down")
+	errRateLimited = errors.New("hub: rate limit exceeded")
+)
 
 // maxOverLimit is how many frames in a row a client may send over its rate
 // limit (each answered with rate_limited) before it is disconnected.
@@ -100,8 +103,7 @@ func (h *Hub) run(c *conn) {
 	}
 	c.startPings(h.cfg.PingInterval, func() { h.touch(c) })
 	defer c.stopPings()
-	h.readLoop(c)
-	c.cancel()
+	c.release(h.readLoop(c))
 }
 
 func (h *Hub) newConn(wsc *websocket.Conn, userID int, mac, requestID string) *conn {
@@ -138,8 +140,9 @@ func connectedFrame(c *conn) []byte {
 	return b
 }
 
-// readLoop reads and handles frames until the connection ends.
-func (h *Hub) readLoop(c *conn) {
+// readLoop reads and handles frames until the connection ends, and
+// returns the error that ended it.
+func (h *Hub) readLoop(c *conn) error {
 	for {
 		// No context: coder/websocket would arm a timer per read for it.
 		// Every way a session ends closes the socket, which ends the read.
@@ -150,13 +153,13 @@ func (h *Hub) readLoop(c *conn) {
 					ce.Write(zap.String("conn", c.id), zap.Error(err))
 				}
 			}
-			return
+			return err
 		}
 		if !c.limiter.allow(time.Now()) {
 			c.overLimit++
 			if c.overLimit > maxOverLimit {
 				c.close(websocket.StatusPolicyViolation, "rate limit exceeded")
-				return
+				return errRateLimited
 			}
 			h.sendError(c, ws.ErrorCodeRateLimited, "Too many frames; this one was dropped.")
 			continue
