@@ -18,6 +18,7 @@ import (
 	"paradise/internal/auth"
 	"paradise/internal/config"
 	"paradise/internal/database"
+	"paradise/internal/hub"
 	"paradise/internal/logging"
 	"paradise/internal/redisdb"
 )
@@ -58,8 +59,8 @@ func createSuperuser(ctx context.Context, args []string, stdin io.Reader, stdout
 
 	var accounts *account.Service
 	// Only what accounts need: no HTTP server.
-	a := fx.New(config.Module, logging.Module, database.Module, redisdb.Module, auth.Module, account.Module,
-		fx.Populate(&accounts))
+	a := fx.New(config.Module, config.Provide, logging.Module, database.Module, redisdb.Module, auth.Module,
+		hub.Module, account.Module, fx.Populate(&accounts))
 	if err := a.Err(); err != nil {
 		return err
 	}

@@ -210,7 +210,7 @@ func TestRunCommands(t *testing.T) {
 
 func openEmbedded(t *testing.T) *database.DB {
 	t.Helper()
-	db, err := database.Open(context.Background(), config.Config{DataDir: os.Getenv("PARADISE_DATA_DIR")})
+	db, err := database.Open(context.Background(), config.Database{DataDir: os.Getenv("PARADISE_DATA_DIR")})
 	if err != nil {
 		t.Fatal(err)
 	}

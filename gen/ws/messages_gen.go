@@ -98,16 +98,22 @@ func DirectionOf(t FrameType) (d Direction, ok bool) {
 const (
 	// CloseGoingAway: The server is shutting down or restarting. Reconnect with backoff.
 	CloseGoingAway = 1001
+	// CloseInvalidFramePayloadData: A text frame was not valid UTF-8 (RFC 6455 section 8.1); it was not relayed.
+	CloseInvalidFramePayloadData = 1007
 	// ClosePolicyViolation: The client did not read its frames fast enough (slow consumer) or kept exceeding the message rate limit.
 	ClosePolicyViolation = 1008
-	// CloseMessageTooBig: A received frame was larger than the server's read limit.
+	// CloseMessageTooBig: A received frame was larger than the server's read limit; the server closes as soon as the frame's header announces it.
 	CloseMessageTooBig = 1009
+	// CloseTryAgainLater: A service the hub depends on (database, Redis) is unavailable. Reconnect with backoff and keep the token; this is not an authentication failure.
+	CloseTryAgainLater = 1013
 	// CloseInvalidToken: No token, or the token is invalid or expired. Log in again before reconnecting.
 	CloseInvalidToken = 4001
 	// CloseReplaced: The same device opened a newer connection; the older one is closed.
 	CloseReplaced = 4002
-	// CloseRebound: The device was bound to another owner. It must log in again (MAC login) to join the new owner's group.
+	// CloseRebound: The device was unbound or bound to another owner. It must log in again (MAC login) to join the new owner's group.
 	CloseRebound = 4003
+	// CloseTokenRevoked: The token the session was opened with was revoked (logout with that token, a password change or a disabled account revoke the user's other tokens). Log in again before reconnecting.
+	CloseTokenRevoked = 4004
 )
 
 // GetFrom returns the sender of a relayed frame; ok is false when the frame

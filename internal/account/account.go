@@ -9,40 +9,46 @@ import (
 	"strings"
 	"time"
 
-	"go.uber.org/fx"
+	"github.com/coder/websocket"
 
 	"paradise/ent"
 	"paradise/ent/user"
+	"paradise/gen/ws"
 	"paradise/internal/apperr"
 	"paradise/internal/auth"
+	"paradise/internal/hub"
 	"paradise/internal/paging"
 )
 
-// Module provides the account service.
-var Module = fx.Module("account", fx.Provide(NewService))
+// Sessions closes hub sessions on every instance (the hub's Bus), so a
+// revoked token stops working on open WebSockets too.
+type Sessions interface {
+	CloseSessions(ctx context.Context, sel hub.Selector, code websocket.StatusCode, reason string) error
+}
 
 // Service implements the account use cases over ent and the token store.
 type Service struct {
-	db     *ent.Client
-	tokens *auth.Tokens
+	db       *ent.Client
+	tokens   *auth.Tokens
+	sessions Sessions
 	// dummyHash is checked when a username is unknown, so a login takes as
 	// long for a missing user as for a wrong password.
 	dummyHash string
 }
 
 // NewService returns the account service.
-func NewService(db *ent.Client, tokens *auth.Tokens) (*Service, error) {
+func NewService(db *ent.Client, tokens *auth.Tokens, sessions Sessions) (*Service, error) {
 	dummy, err := auth.HashPassword("paradise-dummy-password")
 	if err != nil {
 		return nil, err
 	}
-	return &Service{db: db, tokens: tokens, dummyHash: dummy}, nil
+	return &Service{db: db, tokens: tokens, sessions: sessions, dummyHash: dummy}, nil
 }
 
 // Principal is an authenticated caller.
 type Principal struct {
 	Session auth.Session
-	User    *ent.User
+	User    User
 }
 
 // Authenticate resolves a token of the given kind to an active user. Admin
@@ -71,6 +77,28 @@ func (s *Service) Authenticate(ctx context.Context, kind auth.Kind, token string
 	return &Principal{Session: sess, User: u}, nil
 }
 
+// AuthenticateSession implements hub.Authenticator: a hub session opens
+// with a user token (an app's or, from MAC login, a device's).
+func (s *Service) AuthenticateSession(ctx context.Context, token string) (hub.Identity, error) {
+	p, err := s.Authenticate(ctx, auth.User, token)
+	var ae *apperr.Error
+	if errors.As(err, &ae) {
+		return hub.Identity{}, fmt.Errorf("%w: %s", hub.ErrInvalidToken, ae.Message)
+	}
+	if err != nil {
+		return hub.Identity{}, err
+	}
+	return hub.Identity{UserID: p.User.ID, MAC: p.Session.MAC, Token: token}, nil
+}
+
+// closeRevoked closes the hub sessions whose tokens were just revoked.
+func (s *Service) closeRevoked(ctx context.Context, sel hub.Selector) error {
+	if err := s.sessions.CloseSessions(ctx, sel, ws.CloseTokenRevoked, "token revoked; log in again"); err != nil {
+		return fmt.Errorf("account: close revoked sessions: %w", err)
+	}
+	return nil
+}
+
 // RegisterInput is a registration request.
 type RegisterInput struct {
 	Username string
@@ -79,10 +107,10 @@ type RegisterInput struct {
 }
 
 // Register creates a user and logs them in.
-func (s *Service) Register(ctx context.Context, in RegisterInput) (*ent.User, string, error) {
+func (s *Service) Register(ctx context.Context, in RegisterInput) (User, string, error) {
 	hash, err := auth.HashPassword(in.Password)
 	if err != nil {
-		return nil, "", err
+		return User{}, "", err
 	}
 	nickname := strings.TrimSpace(in.Nickname)
 	if nickname == "" {
@@ -95,16 +123,16 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*ent.User, st
 		SetLastLogin(time.Now()).
 		Save(ctx)
 	if ent.IsConstraintError(err) {
-		return nil, "", usernameTaken()
+		return User{}, "", usernameTaken()
 	}
 	if err != nil {
-		return nil, "", fmt.Errorf("account: register: %w", err)
+		return User{}, "", fmt.Errorf("account: register: %w", err)
 	}
 	token, err := s.tokens.Issue(ctx, auth.User, u.ID, "")
 	if err != nil {
-		return nil, "", err
+		return User{}, "", err
 	}
-	return u, token, nil
+	return fromEnt(u), token, nil
 }
 
 func usernameTaken() error {
@@ -113,26 +141,26 @@ func usernameTaken() error {
 
 // Login checks a username and password and issues a token of the kind:
 // admin tokens only for staff.
-func (s *Service) Login(ctx context.Context, kind auth.Kind, username, password string) (*ent.User, string, error) {
+func (s *Service) Login(ctx context.Context, kind auth.Kind, username, password string) (User, string, error) {
 	u, err := s.db.User.Query().Where(user.Username(username)).Only(ctx)
 	if ent.IsNotFound(err) {
 		_ = auth.CheckPassword(s.dummyHash, password)
-		return nil, "", apperr.BadRequest("Invalid username or password.")
+		return User{}, "", apperr.BadRequest("Invalid username or password.")
 	}
 	if err != nil {
-		return nil, "", fmt.Errorf("account: login: %w", err)
+		return User{}, "", fmt.Errorf("account: login: %w", err)
 	}
 	if err := auth.CheckPassword(u.PasswordHash, password); err != nil {
 		if !errors.Is(err, auth.ErrMismatch) {
-			return nil, "", fmt.Errorf("account: login user %d: %w", u.ID, err)
+			return User{}, "", fmt.Errorf("account: login user %d: %w", u.ID, err)
 		}
-		return nil, "", apperr.BadRequest("Invalid username or password.")
+		return User{}, "", apperr.BadRequest("Invalid username or password.")
 	}
 	if !u.IsActive {
-		return nil, "", apperr.Forbidden("User account is disabled.")
+		return User{}, "", apperr.Forbidden("User account is disabled.")
 	}
 	if kind == auth.Admin && !u.IsStaff {
-		return nil, "", apperr.Forbidden("Staff access required.")
+		return User{}, "", apperr.Forbidden("Staff access required.")
 	}
 	// A single UPDATE statement (no transaction and re-read, as UpdateOne
 	// would do); the in-memory user gets the same values.
@@ -143,23 +171,23 @@ func (s *Service) Login(ctx context.Context, kind auth.Kind, username, password 
 		// the plain password is at hand.
 		hash, err := auth.HashPassword(password)
 		if err != nil {
-			return nil, "", err
+			return User{}, "", err
 		}
 		upd.SetPasswordHash(hash)
-		u.PasswordHash = hash
 	}
 	if err := upd.Exec(ctx); err != nil {
-		return nil, "", fmt.Errorf("account: login user %d: %w", u.ID, err)
+		return User{}, "", fmt.Errorf("account: login user %d: %w", u.ID, err)
 	}
 	u.LastLogin = &now
-	if err := s.storeSnapshot(ctx, u, false); err != nil {
-		return nil, "", err
+	out := fromEnt(u)
+	if err := s.storeSnapshot(ctx, out, false); err != nil {
+		return User{}, "", err
 	}
 	token, err := s.tokens.Issue(ctx, kind, u.ID, "")
 	if err != nil {
-		return nil, "", err
+		return User{}, "", err
 	}
-	return u, token, nil
+	return out, token, nil
 }
 
 // LoginAsDevice issues a device-session token for the owner of the device
@@ -169,10 +197,10 @@ func (s *Service) Login(ctx context.Context, kind auth.Kind, username, password 
 // Devices log in on every boot, so this is one Redis round trip in the
 // usual case: the token is issued and the owner's snapshot read together,
 // and the token is revoked again if the owner turns out to be disabled.
-func (s *Service) LoginAsDevice(ctx context.Context, userID int, mac string) (*ent.User, string, error) {
+func (s *Service) LoginAsDevice(ctx context.Context, userID int, mac string) (User, string, error) {
 	token, snap, err := s.tokens.IssueWithSnapshot(ctx, auth.User, userID, mac)
 	if err != nil {
-		return nil, "", err
+		return User{}, "", err
 	}
 	u, err := s.snapshotUser(ctx, userID, snap)
 	if err == nil && !u.IsActive {
@@ -181,19 +209,23 @@ func (s *Service) LoginAsDevice(ctx context.Context, userID int, mac string) (*e
 	if err != nil {
 		sess := auth.Session{Kind: auth.User, Token: token, UserID: userID, MAC: mac}
 		if rerr := s.tokens.Revoke(ctx, sess); rerr != nil {
-			return nil, "", errors.Join(err, rerr)
+			return User{}, "", errors.Join(err, rerr)
 		}
 		if ent.IsNotFound(err) {
-			return nil, "", fmt.Errorf("account: device login: owner %d vanished: %w", userID, err)
+			return User{}, "", fmt.Errorf("account: device login: owner %d vanished: %w", userID, err)
 		}
-		return nil, "", err
+		return User{}, "", err
 	}
 	return u, token, nil
 }
 
-// Logout revokes the caller's token.
+// Logout revokes the caller's token and closes the hub sessions opened
+// with it.
 func (s *Service) Logout(ctx context.Context, p *Principal) error {
-	return s.tokens.Revoke(ctx, p.Session)
+	if err := s.tokens.Revoke(ctx, p.Session); err != nil {
+		return err
+	}
+	return s.closeRevoked(ctx, hub.Selector{UserID: p.Session.UserID, Token: p.Session.Token})
 }
 
 // ProfileUpdate holds the profile fields to change; nil keeps a field.
@@ -205,7 +237,7 @@ type ProfileUpdate struct {
 }
 
 // UpdateProfile changes the caller's profile.
-func (s *Service) UpdateProfile(ctx context.Context, p *Principal, in ProfileUpdate) (*ent.User, error) {
+func (s *Service) UpdateProfile(ctx context.Context, p *Principal, in ProfileUpdate) (User, error) {
 	upd := s.db.User.UpdateOneID(p.User.ID)
 	if in.Nickname != nil {
 		upd.SetNickname(strings.TrimSpace(*in.Nickname))
@@ -213,7 +245,7 @@ func (s *Service) UpdateProfile(ctx context.Context, p *Principal, in ProfileUpd
 	if in.Gender != nil {
 		g := user.Gender(*in.Gender)
 		if err := user.GenderValidator(g); err != nil {
-			return nil, apperr.Field("gender", fmt.Sprintf("%q is not a valid choice.", *in.Gender))
+			return User{}, apperr.Field("gender", fmt.Sprintf("%q is not a valid choice.", *in.Gender))
 		}
 		upd.SetGender(g)
 	}
@@ -223,12 +255,13 @@ func (s *Service) UpdateProfile(ctx context.Context, p *Principal, in ProfileUpd
 	if in.Interests != nil {
 		upd.SetInterests(cleanInterests(in.Interests))
 	}
-	u, err := upd.Save(ctx)
+	eu, err := upd.Save(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("account: update profile %d: %w", p.User.ID, err)
+		return User{}, fmt.Errorf("account: update profile %d: %w", p.User.ID, err)
 	}
+	u := fromEnt(eu)
 	if err := s.storeSnapshot(ctx, u, false); err != nil {
-		return nil, err
+		return User{}, err
 	}
 	return u, nil
 }
@@ -249,7 +282,8 @@ func cleanInterests(in []string) []string {
 }
 
 // ChangePassword replaces the caller's password after checking the old
-// one, and revokes every other token of the caller.
+// one, revokes every other token of the caller and closes the hub sessions
+// opened with them.
 func (s *Service) ChangePassword(ctx context.Context, p *Principal, oldPassword, newPassword string) error {
 	// The principal comes from a snapshot, which has no password hash.
 	u, err := s.db.User.Get(ctx, p.User.ID)
@@ -269,24 +303,27 @@ func (s *Service) ChangePassword(ctx context.Context, p *Principal, oldPassword,
 	if err := s.db.User.UpdateOneID(p.User.ID).SetPasswordHash(hash).Exec(ctx); err != nil {
 		return fmt.Errorf("account: change password %d: %w", p.User.ID, err)
 	}
-	return s.tokens.RevokeUser(ctx, p.User.ID, p.Session)
+	if err := s.tokens.RevokeUser(ctx, p.User.ID, p.Session); err != nil {
+		return err
+	}
+	return s.closeRevoked(ctx, hub.Selector{UserID: p.User.ID, ExceptToken: p.Session.Token})
 }
 
 // Get returns a user by id.
-func (s *Service) Get(ctx context.Context, id int) (*ent.User, error) {
+func (s *Service) Get(ctx context.Context, id int) (User, error) {
 	u, err := s.db.User.Get(ctx, id)
 	if ent.IsNotFound(err) {
-		return nil, apperr.NotFound("User not found.")
+		return User{}, apperr.NotFound("User not found.")
 	}
 	if err != nil {
-		return nil, fmt.Errorf("account: get user %d: %w", id, err)
+		return User{}, fmt.Errorf("account: get user %d: %w", id, err)
 	}
-	return u, nil
+	return fromEnt(u), nil
 }
 
 // List returns a page of users ordered by id, filtered by a
 // case-insensitive substring of username or nickname, and the total count.
-func (s *Service) List(ctx context.Context, search string, page paging.Page) ([]*ent.User, int, error) {
+func (s *Service) List(ctx context.Context, search string, page paging.Page) ([]User, int, error) {
 	q := s.db.User.Query()
 	if search = strings.TrimSpace(search); search != "" {
 		q = q.Where(user.Or(user.UsernameContainsFold(search), user.NicknameContainsFold(search)))
@@ -302,30 +339,39 @@ func (s *Service) List(ctx context.Context, search string, page paging.Page) ([]
 	if err != nil {
 		return nil, 0, fmt.Errorf("account: list users: %w", err)
 	}
-	return users, count, nil
+	out := make([]User, len(users))
+	for i, u := range users {
+		out[i] = fromEnt(u)
+	}
+	return out, count, nil
 }
 
 // SetActive enables or disables a user. Disabling revokes all of the user's
-// tokens at once; staff cannot disable themselves.
-func (s *Service) SetActive(ctx context.Context, actor *Principal, id int, active bool) (*ent.User, error) {
+// tokens at once and closes all of their hub sessions; staff cannot
+// disable themselves.
+func (s *Service) SetActive(ctx context.Context, actor *Principal, id int, active bool) (User, error) {
 	if !active && actor.User.ID == id {
-		return nil, apperr.Forbidden("You cannot disable your own account.")
+		return User{}, apperr.Forbidden("You cannot disable your own account.")
 	}
-	u, err := s.db.User.UpdateOneID(id).SetIsActive(active).Save(ctx)
+	eu, err := s.db.User.UpdateOneID(id).SetIsActive(active).Save(ctx)
 	if ent.IsNotFound(err) {
-		return nil, apperr.NotFound("User not found.")
+		return User{}, apperr.NotFound("User not found.")
 	}
 	if err != nil {
-		return nil, fmt.Errorf("account: set user %d active=%t: %w", id, active, err)
+		return User{}, fmt.Errorf("account: set user %d active=%t: %w", id, active, err)
 	}
+	u := fromEnt(eu)
 	if err := s.storeSnapshot(ctx, u, false); err != nil {
-		return nil, err
+		return User{}, err
 	}
 	if !active {
 		// Authenticate also rejects inactive users, so a token that
 		// survives a failed revoke is still refused.
 		if err := s.tokens.RevokeUser(ctx, id, auth.Session{}); err != nil {
-			return nil, err
+			return User{}, err
+		}
+		if err := s.closeRevoked(ctx, hub.Selector{UserID: id}); err != nil {
+			return User{}, err
 		}
 	}
 	return u, nil
@@ -333,10 +379,10 @@ func (s *Service) SetActive(ctx context.Context, actor *Principal, id int, activ
 
 // CreateSuperuser creates a staff user, or makes an existing one staff with
 // the given password.
-func (s *Service) CreateSuperuser(ctx context.Context, username, password string) (*ent.User, error) {
+func (s *Service) CreateSuperuser(ctx context.Context, username, password string) (User, error) {
 	hash, err := auth.HashPassword(password)
 	if err != nil {
-		return nil, err
+		return User{}, err
 	}
 	existing, err := s.db.User.Query().Where(user.Username(username)).Only(ctx)
 	switch {
@@ -344,18 +390,19 @@ func (s *Service) CreateSuperuser(ctx context.Context, username, password string
 		u, err := s.db.User.Create().SetUsername(username).SetNickname(username).
 			SetPasswordHash(hash).SetIsStaff(true).Save(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("account: create superuser: %w", err)
+			return User{}, fmt.Errorf("account: create superuser: %w", err)
 		}
-		return u, nil
+		return fromEnt(u), nil
 	case err != nil:
-		return nil, fmt.Errorf("account: create superuser: %w", err)
+		return User{}, fmt.Errorf("account: create superuser: %w", err)
 	}
-	u, err := existing.Update().SetPasswordHash(hash).SetIsStaff(true).SetIsActive(true).Save(ctx)
+	eu, err := existing.Update().SetPasswordHash(hash).SetIsStaff(true).SetIsActive(true).Save(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("account: create superuser: %w", err)
+		return User{}, fmt.Errorf("account: create superuser: %w", err)
 	}
+	u := fromEnt(eu)
 	if err := s.storeSnapshot(ctx, u, false); err != nil {
-		return nil, err
+		return User{}, err
 	}
 	return u, nil
 }

@@ -1,11 +1,18 @@
-// Package app is the fx root: it composes every module of the service.
+// Package app is the fx root: it composes every module of the service, and
+// the REST handler from the bounded contexts' handlers.
+//
+// Adding a module: write the package with its fx Module, add the Module
+// below and, if it serves REST operations, embed its handler in Handler.
 package app
 
 import (
 	"go.uber.org/fx"
 
+	"paradise/gen/api"
 	"paradise/internal/account"
+	"paradise/internal/admin"
 	"paradise/internal/auth"
+	"paradise/internal/config"
 	"paradise/internal/database"
 	"paradise/internal/debugserver"
 	"paradise/internal/device"
@@ -19,14 +26,52 @@ import (
 // Module is the whole service, minus its configuration: supply a
 // config.Config (config.Module reads it from the environment).
 var Module = fx.Options(
+	config.Provide,
 	logging.Module,
 	metrics.Module,
 	database.Module,
 	redisdb.Module,
 	auth.Module,
+	hub.Module,
 	account.Module,
 	device.Module,
-	hub.Module,
+	admin.Module,
 	httpapi.Module,
 	debugserver.Module,
+	fx.Provide(fx.Annotate(NewHandler, fx.As(new(api.Handler)))),
 )
+
+// Handler is api.Handler: one handler per bounded context, embedded, so
+// each operation is served by the context that owns it. The compiler
+// checks that together they implement every operation of openapi.yaml.
+type Handler struct {
+	*httpapi.Errors
+	*accountHandler
+	*deviceHandler
+	*adminHandler
+}
+
+// The contexts' handlers are all named Handler; aliases give the embedded
+// fields distinct names.
+type (
+	accountHandler = account.Handler
+	deviceHandler  = device.Handler
+	adminHandler   = admin.Handler
+)
+
+var _ api.Handler = (*Handler)(nil)
+
+// HandlerParams are the context handlers Handler composes.
+type HandlerParams struct {
+	fx.In
+
+	Errors  *httpapi.Errors
+	Account *account.Handler
+	Device  *device.Handler
+	Admin   *admin.Handler
+}
+
+// NewHandler composes the handlers.
+func NewHandler(p HandlerParams) *Handler {
+	return &Handler{Errors: p.Errors, accountHandler: p.Account, deviceHandler: p.Device, adminHandler: p.Admin}
+}

@@ -36,9 +36,9 @@ const (
 // prefix is the Django system's key prefix for the kind.
 func (k Kind) prefix() string {
 	if k == Admin {
-		return "admin_token:"
+		return redisdb.AdminTokenPrefix
 	}
-	return "token:"
+	return redisdb.UserTokenPrefix
 }
 
 // ErrInvalidToken is returned for a token that is malformed, unknown,
@@ -58,21 +58,33 @@ type Session struct {
 	Snapshot []byte
 }
 
+// IsDevice reports whether the session is a device's (MAC login).
+func (s Session) IsDevice() bool { return s.MAC != "" }
+
 // Tokens stores tokens in Redis with the Django system's layout:
 // token:{token} and admin_token:{token} hold the user id. Beside them,
-// token_mac:{token} marks a device session and user_tokens:{user_id} indexes
-// a user's tokens so they can all be revoked at once. The index is a sorted
-// set scored by expiry time, so expired entries are trimmed cheaply on
-// every issue (devices log in on every boot; indexes would grow).
+// token_mac:{token} marks a device session, user_tokens:{user_id} indexes
+// a user's tokens so they can all be revoked at once, and
+// device_tokens:{mac} indexes a device's sessions so a rebind can revoke
+// them. The indexes are sorted sets scored by expiry time, so expired
+// entries are trimmed cheaply on every issue (devices log in on every boot;
+// indexes would grow).
+//
+// Tokens issued by the Django system are in no index. Revoking all of a
+// user's tokens therefore also stamps user_revoked_at:{user_id}, and a
+// token outside the index is accepted only if it was issued after the
+// stamp: its issue time is its expiry minus the token lifetime, which both
+// systems share (30 days).
 type Tokens struct {
 	rdb  *redis.Client
 	keys redisdb.Keys
 	ttl  time.Duration
+	now  func() time.Time
 }
 
 // NewTokens returns the token store.
-func NewTokens(rdb *redis.Client, keys redisdb.Keys, cfg config.Config) *Tokens {
-	return &Tokens{rdb: rdb, keys: keys, ttl: cfg.TokenTTL}
+func NewTokens(rdb *redis.Client, keys redisdb.Keys, cfg config.Auth) *Tokens {
+	return &Tokens{rdb: rdb, keys: keys, ttl: cfg.TokenTTL, now: time.Now}
 }
 
 // Issue creates a token for the user. A non-empty mac makes it a device
@@ -94,19 +106,25 @@ func (t *Tokens) issue(ctx context.Context, kind Kind, userID int, mac string, w
 		return "", nil, fmt.Errorf("auth: token: %w", err)
 	}
 	token := hex.EncodeToString(raw[:])
-	index := t.indexKey(userID)
-	now := time.Now()
+	now := t.now()
+	expiry := float64(now.Add(t.ttl).Unix())
+	expired := strconv.FormatInt(now.Unix(), 10)
 	var snap *redis.StringCmd
 	_, err := t.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Set(ctx, t.keys.Key(kind.prefix(), token), strconv.Itoa(userID), t.ttl)
-		if mac != "" {
-			p.Set(ctx, t.keys.Key("token_mac:", token), mac, t.ttl)
-		}
-		p.ZAdd(ctx, index, redis.Z{Score: float64(now.Add(t.ttl).Unix()), Member: kind.prefix() + token})
-		p.ZRemRangeByScore(ctx, index, "-inf", strconv.FormatInt(now.Unix(), 10))
+		p.Set(ctx, t.keys.Token(kind.prefix(), token), strconv.Itoa(userID), t.ttl)
+		index := t.keys.UserTokens(userID)
+		p.ZAdd(ctx, index, redis.Z{Score: expiry, Member: kind.prefix() + token})
+		p.ZRemRangeByScore(ctx, index, "-inf", expired)
 		p.Expire(ctx, index, t.ttl)
+		if mac != "" {
+			p.Set(ctx, t.keys.TokenMAC(token), mac, t.ttl)
+			devIndex := t.keys.DeviceTokens(mac)
+			p.ZAdd(ctx, devIndex, redis.Z{Score: expiry, Member: token})
+			p.ZRemRangeByScore(ctx, devIndex, "-inf", expired)
+			p.Expire(ctx, devIndex, t.ttl)
+		}
 		if withSnapshot {
-			snap = p.Get(ctx, t.snapshotKey(userID))
+			snap = p.Get(ctx, t.keys.UserSnapshot(userID))
 		}
 		return nil
 	})
@@ -122,12 +140,23 @@ func (t *Tokens) issue(ctx context.Context, kind Kind, userID int, mac string, w
 }
 
 // lookup reads a token, its device MAC and its user's snapshot in one
-// round trip: every authenticated request runs it. The snapshot key is
-// derived from the user id read here, so it cannot be declared in KEYS
-// (fine on a single Redis, not on Redis Cluster).
+// round trip: every authenticated request runs it. Keys derived from the
+// user id read here (snapshot, revocation stamp, index) cannot be declared
+// in KEYS (fine on a single Redis, not on Redis Cluster).
+//
+// KEYS: token, token_mac. ARGV: snapshot key prefix, revocation stamp
+// prefix, index prefix, index member, token lifetime in ms.
 var lookup = redis.NewScript(`
 local uid = redis.call('GET', KEYS[1])
 if not uid then return false end
+local stamp = redis.call('GET', ARGV[2] .. uid)
+if stamp and not redis.call('ZSCORE', ARGV[3] .. uid, ARGV[4]) then
+  local pttl = redis.call('PTTL', KEYS[1])
+  if pttl < 0 then return false end
+  local t = redis.call('TIME')
+  local issued = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + pttl - tonumber(ARGV[5])
+  if issued <= tonumber(stamp) then return false end
+end
 return {uid, redis.call('GET', KEYS[2]), redis.call('GET', ARGV[1] .. uid)}`)
 
 // Lookup resolves a token of the given kind.
@@ -135,12 +164,13 @@ func (t *Tokens) Lookup(ctx context.Context, kind Kind, token string) (Session, 
 	if !wellFormed(token) {
 		return Session{}, ErrInvalidToken
 	}
-	macKey := t.keys.Key("token_mac:", token)
+	macKey := t.keys.TokenMAC(token)
 	if kind != User {
-		// Admin tokens are never device sessions; this key never exists.
-		macKey = t.keys.Key("admin_token_mac:", token)
+		macKey = t.keys.AdminTokenMAC(token)
 	}
-	res, err := lookup.Run(ctx, t.rdb, []string{t.keys.Key(kind.prefix(), token), macKey}, t.keys.Key("user_snapshot:")).Slice()
+	res, err := lookup.Run(ctx, t.rdb, []string{t.keys.Token(kind.prefix(), token), macKey},
+		t.keys.UserSnapshotPrefix(), t.keys.UserRevokedAtPrefix(), t.keys.UserTokensPrefix(),
+		kind.prefix()+token, t.ttl.Milliseconds()).Slice()
 	if errors.Is(err, redis.Nil) {
 		return Session{}, ErrInvalidToken
 	}
@@ -168,7 +198,7 @@ const snapshotTTL = 10 * time.Minute
 // database read. A reader filling a missing snapshot passes onlyIfAbsent,
 // so it cannot overwrite a newer snapshot a writer stored meanwhile.
 func (t *Tokens) StoreSnapshot(ctx context.Context, userID int, blob []byte, onlyIfAbsent bool) error {
-	key := t.snapshotKey(userID)
+	key := t.keys.UserSnapshot(userID)
 	var err error
 	if onlyIfAbsent {
 		err = t.rdb.SetNX(ctx, key, blob, snapshotTTL).Err()
@@ -181,23 +211,14 @@ func (t *Tokens) StoreSnapshot(ctx context.Context, userID int, blob []byte, onl
 	return nil
 }
 
-// Snapshot returns the user's snapshot, or nil.
-func (t *Tokens) Snapshot(ctx context.Context, userID int) ([]byte, error) {
-	b, err := t.rdb.Get(ctx, t.snapshotKey(userID)).Bytes()
-	if errors.Is(err, redis.Nil) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("auth: user snapshot: %w", err)
-	}
-	return b, nil
-}
-
 // Revoke deletes one session's token.
 func (t *Tokens) Revoke(ctx context.Context, s Session) error {
 	_, err := t.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Del(ctx, t.keys.Key(s.Kind.prefix(), s.Token), t.keys.Key("token_mac:", s.Token))
-		p.ZRem(ctx, t.indexKey(s.UserID), s.Kind.prefix()+s.Token)
+		p.Del(ctx, t.keys.Token(s.Kind.prefix(), s.Token), t.keys.TokenMAC(s.Token))
+		p.ZRem(ctx, t.keys.UserTokens(s.UserID), s.Kind.prefix()+s.Token)
+		if s.MAC != "" {
+			p.ZRem(ctx, t.keys.DeviceTokens(s.MAC), s.Token)
+		}
 		return nil
 	})
 	if err != nil {
@@ -207,9 +228,11 @@ func (t *Tokens) Revoke(ctx context.Context, s Session) error {
 }
 
 // RevokeUser deletes every token of the user, user and admin alike, except
-// the session keep (pass a zero Session to keep none).
+// the session keep (pass a zero Session to keep none), and stamps the
+// revocation so tokens outside the index (the Django system's) stop
+// working too.
 func (t *Tokens) RevokeUser(ctx context.Context, userID int, keep Session) error {
-	index := t.indexKey(userID)
+	index := t.keys.UserTokens(userID)
 	members, err := t.rdb.ZRange(ctx, index, 0, -1).Result()
 	if err != nil {
 		return fmt.Errorf("auth: revoke user tokens: %w", err)
@@ -223,18 +246,27 @@ func (t *Tokens) RevokeUser(ctx context.Context, userID int, keep Session) error
 		if m == kept {
 			continue
 		}
-		dels = append(dels, t.keys.Key(m))
+		dels = append(dels, t.keys.Raw(m))
 		if token, ok := strings.CutPrefix(m, User.prefix()); ok {
-			dels = append(dels, t.keys.Key("token_mac:", token))
+			dels = append(dels, t.keys.TokenMAC(token))
 		}
 		rems = append(rems, m)
 	}
-	if len(rems) == 0 {
-		return nil
-	}
+	now := t.now()
 	_, err = t.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Del(ctx, dels...)
-		p.ZRem(ctx, index, toAny(rems)...)
+		if len(dels) > 0 {
+			p.Del(ctx, dels...)
+			p.ZRem(ctx, index, toAny(rems)...)
+		}
+		if kept != "" {
+			// A kept token from the Django system joins the index, so the
+			// stamp below does not refuse it.
+			p.ZAddNX(ctx, index, redis.Z{Score: float64(now.Add(t.ttl).Unix()), Member: kept})
+			p.Expire(ctx, index, t.ttl)
+		}
+		// Every token issued before now is older than the stamp; after
+		// one lifetime none of them can still exist.
+		p.Set(ctx, t.keys.UserRevokedAt(userID), now.UnixMilli(), t.ttl)
 		return nil
 	})
 	if err != nil {
@@ -243,12 +275,29 @@ func (t *Tokens) RevokeUser(ctx context.Context, userID int, keep Session) error
 	return nil
 }
 
-func (t *Tokens) snapshotKey(userID int) string {
-	return t.keys.Key("user_snapshot:", strconv.Itoa(userID))
-}
-
-func (t *Tokens) indexKey(userID int) string {
-	return t.keys.Key("user_tokens:", strconv.Itoa(userID))
+// RevokeDevice deletes every device-session token of the device with this
+// MAC, whoever it was issued for: the device changed hands. It returns the
+// revoked tokens.
+func (t *Tokens) RevokeDevice(ctx context.Context, mac string) ([]string, error) {
+	index := t.keys.DeviceTokens(mac)
+	tokens, err := t.rdb.ZRange(ctx, index, 0, -1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("auth: revoke device tokens: %w", err)
+	}
+	if len(tokens) == 0 {
+		return nil, nil
+	}
+	// The user index keeps the dead members until they expire or the
+	// user's tokens are revoked; a member whose key is gone is harmless.
+	dels := make([]string, 0, 2*len(tokens)+1)
+	for _, tok := range tokens {
+		dels = append(dels, t.keys.Token(User.prefix(), tok), t.keys.TokenMAC(tok))
+	}
+	dels = append(dels, index)
+	if err := t.rdb.Del(ctx, dels...).Err(); err != nil {
+		return nil, fmt.Errorf("auth: revoke device tokens: %w", err)
+	}
+	return tokens, nil
 }
 
 // wellFormed accepts our hex tokens and the Django system's UUID tokens

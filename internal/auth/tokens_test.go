@@ -33,8 +33,8 @@ func newStore(t *testing.T) *store {
 	}
 	rdb := redis.NewClient(opts)
 	t.Cleanup(func() { rdb.Close() })
-	keys := redisdb.NewKeys(config.Config{RedisPrefix: prefix})
-	return &store{Tokens: auth.NewTokens(rdb, keys, config.Config{TokenTTL: tokenTTL}), rdb: rdb, keys: keys}
+	keys := redisdb.NewKeys(config.Redis{RedisPrefix: prefix})
+	return &store{Tokens: auth.NewTokens(rdb, keys, config.Auth{TokenTTL: tokenTTL}), rdb: rdb, keys: keys}
 }
 
 func (s *store) issue(t *testing.T, kind auth.Kind, userID int, mac string) string {
@@ -62,7 +62,7 @@ func (s *store) valid(t *testing.T, kind auth.Kind, token string, userID int, wa
 }
 
 func (s *store) indexKey(userID int) string {
-	return s.keys.Key("user_tokens:", strconv.Itoa(userID))
+	return s.keys.UserTokens(userID)
 }
 
 // index lists the user_tokens index of the user.
@@ -107,7 +107,7 @@ func TestTokensIssueLookup(t *testing.T) {
 			s.valid(t, tc.other, tok, 0, false)
 			// The key layout is the Django system's.
 			prefix := map[auth.Kind]string{auth.User: "token:", auth.Admin: "admin_token:"}[tc.kind]
-			got, err := s.rdb.Get(context.Background(), s.keys.Key(prefix, tok)).Result()
+			got, err := s.rdb.Get(context.Background(), s.keys.Token(prefix, tok)).Result()
 			if err != nil || got != strconv.Itoa(tc.userID) {
 				t.Fatalf("GET %s%s = %q, %v; want %d", prefix, tok, got, err, tc.userID)
 			}
@@ -119,14 +119,14 @@ func TestTokensIssueLookup(t *testing.T) {
 	})
 	t.Run("Django UUID token accepted", func(t *testing.T) {
 		const tok = "3f2504e0-4f89-11d3-9a0c-0305e82c3301"
-		if err := s.rdb.Set(context.Background(), s.keys.Key("token:", tok), "42", time.Minute).Err(); err != nil {
+		if err := s.rdb.Set(context.Background(), s.keys.Token("token:", tok), "42", time.Minute).Err(); err != nil {
 			t.Fatal(err)
 		}
 		s.valid(t, auth.User, tok, 42, true)
 	})
 	t.Run("non-numeric user id is invalid", func(t *testing.T) {
 		const tok = "ffffffffffffffffffffffffffffffff"
-		if err := s.rdb.Set(context.Background(), s.keys.Key("token:", tok), "nobody", time.Minute).Err(); err != nil {
+		if err := s.rdb.Set(context.Background(), s.keys.Token("token:", tok), "nobody", time.Minute).Err(); err != nil {
 			t.Fatal(err)
 		}
 		s.valid(t, auth.User, tok, 0, false)
@@ -139,10 +139,10 @@ func TestTokensTTL(t *testing.T) {
 	tok := s.issue(t, auth.User, 11, "AA:BB:CC:00:00:02")
 	admin := s.issue(t, auth.Admin, 11, "")
 	keys := []string{
-		s.keys.Key("token:", tok),
-		s.keys.Key("token_mac:", tok),
-		s.keys.Key("admin_token:", admin),
-		s.keys.Key("user_tokens:11"),
+		s.keys.Token("token:", tok),
+		s.keys.TokenMAC(tok),
+		s.keys.Token("admin_token:", admin),
+		s.keys.UserTokens(11),
 	}
 	for _, k := range keys {
 		t.Run(k, func(t *testing.T) {
@@ -170,7 +170,7 @@ func TestTokensRevoke(t *testing.T) {
 	}
 	s.valid(t, auth.User, device, uid, false)
 	s.valid(t, auth.User, other, uid, true)
-	if n, _ := s.rdb.Exists(ctx, s.keys.Key("token_mac:", device)).Result(); n != 0 {
+	if n, _ := s.rdb.Exists(ctx, s.keys.TokenMAC(device)).Result(); n != 0 {
 		t.Fatalf("token_mac key of a revoked token still exists")
 	}
 	idx := s.index(t, uid)
@@ -215,7 +215,7 @@ func TestTokensRevokeUser(t *testing.T) {
 	for _, c := range checks {
 		t.Run(c.name, func(t *testing.T) { s.valid(t, c.kind, c.token, c.user, c.valid) })
 	}
-	if n, _ := s.rdb.Exists(ctx, s.keys.Key("token_mac:", device)).Result(); n != 0 {
+	if n, _ := s.rdb.Exists(ctx, s.keys.TokenMAC(device)).Result(); n != 0 {
 		t.Fatalf("token_mac key of a revoked device session still exists")
 	}
 	if idx := s.index(t, uid); len(idx) != 1 || idx[0] != "token:"+keep {
@@ -244,7 +244,7 @@ func TestTokensRevokeUser(t *testing.T) {
 func TestTokensMalformed(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: time.Second})
 	t.Cleanup(func() { rdb.Close() })
-	tokens := auth.NewTokens(rdb, redisdb.NewKeys(config.Config{}), config.Config{TokenTTL: tokenTTL})
+	tokens := auth.NewTokens(rdb, redisdb.NewKeys(config.Redis{}), config.Auth{TokenTTL: tokenTTL})
 	tests := []struct {
 		name  string
 		token string

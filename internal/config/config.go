@@ -14,38 +14,80 @@ import (
 	"go.uber.org/fx"
 )
 
-// Config is the whole configuration of one Paradise process.
+// Config is the whole configuration of one Paradise process. It is made of
+// one section per module; each module takes only its own section (see
+// Sections), and the sections' fields are promoted here so callers can
+// still write cfg.Addr or cfg.DatabaseURL.
 type Config struct {
+	HTTP
+	Database
+	Redis
+	Log
+	Auth
+	Debug
+	// Hub tunes the WebSocket device hub.
+	Hub Hub
+	// Presence tunes how device presence is kept and corrected.
+	Presence Presence
+}
+
+// HTTP is the HTTP server's section.
+type HTTP struct {
 	// Addr is the HTTP listen address (PARADISE_ADDR, default ":8000").
 	Addr string
+	// ShutdownTimeout bounds a graceful stop of the server, and of the
+	// whole process (PARADISE_SHUTDOWN_TIMEOUT, default 15s).
+	ShutdownTimeout time.Duration
+}
+
+// Database is the database section.
+type Database struct {
 	// DataDir holds the embedded default's SQLite file (PARADISE_DATA_DIR,
 	// default "./var").
 	DataDir string
 	// DatabaseURL is a Postgres DSN (DATABASE_URL); empty means the embedded
 	// SQLite database under DataDir.
 	DatabaseURL string
+}
+
+// Embedded reports whether the process runs on the embedded default
+// database (SQLite) rather than Postgres.
+func (c Database) Embedded() bool { return c.DatabaseURL == "" }
+
+// SQLitePath is where the embedded default keeps its database.
+func (c Database) SQLitePath() string { return filepath.Join(c.DataDir, "paradise.db") }
+
+// Redis is the Redis section.
+type Redis struct {
 	// RedisURL is a redis:// URL (REDIS_URL); empty means an in-process
 	// Redis-protocol server.
 	RedisURL string
 	// RedisPrefix is put before every Redis key (PARADISE_REDIS_PREFIX,
 	// default empty, which keeps the Django system's key layout).
 	RedisPrefix string
+}
+
+// Log is the logging section.
+type Log struct {
 	// LogLevel is debug, info, warn or error (LOG_LEVEL, default info).
 	LogLevel string
 	// LogFormat is console or json (LOG_FORMAT; default console on the
 	// embedded default, json when DATABASE_URL is set).
 	LogFormat string
+}
+
+// Auth is the credentials section.
+type Auth struct {
 	// TokenTTL is the lifetime of login tokens (PARADISE_TOKEN_TTL,
 	// default 720h = 30 days, as in the Django system).
 	TokenTTL time.Duration
-	// ShutdownTimeout bounds a graceful stop (PARADISE_SHUTDOWN_TIMEOUT,
-	// default 15s).
-	ShutdownTimeout time.Duration
+}
+
+// Debug is the debug server's section.
+type Debug struct {
 	// DebugAddr, when set, serves pprof profiles on this private address
 	// (PARADISE_DEBUG_ADDR, default unset: off). Never expose it publicly.
 	DebugAddr string
-	// Hub tunes the WebSocket device hub.
-	Hub Hub
 }
 
 // Hub is the device hub's configuration.
@@ -63,21 +105,43 @@ type Hub struct {
 	// PingInterval is how often the hub pings each client to detect dead
 	// peers (PARADISE_WS_PING_INTERVAL, default 30s).
 	PingInterval time.Duration
-	// PresenceTTL is how long a device counts as online after its last sign
-	// of life: the TTL of device:last_seen:{mac} (PARADISE_PRESENCE_TTL,
+}
+
+// Presence is the device presence section (owned by internal/device).
+type Presence struct {
+	// TTL is how long a device counts as online after its last sign of
+	// life: the TTL of device:last_seen:{mac} (PARADISE_PRESENCE_TTL,
 	// default 300s, as in the Django system).
-	PresenceTTL time.Duration
+	TTL time.Duration
 	// SweepInterval is how often each instance marks devices of dead
 	// instances disconnected (PARADISE_PRESENCE_SWEEP, default 30s).
 	SweepInterval time.Duration
 }
 
-// Embedded reports whether the process runs on the embedded default
-// database (SQLite) rather than Postgres.
-func (c Config) Embedded() bool { return c.DatabaseURL == "" }
+// Sections are the per-module sections of a Config, provided to fx one by
+// one so each module depends on its own settings only.
+type Sections struct {
+	fx.Out
 
-// SQLitePath is where the embedded default keeps its database.
-func (c Config) SQLitePath() string { return filepath.Join(c.DataDir, "paradise.db") }
+	HTTP     HTTP
+	Database Database
+	Redis    Redis
+	Log      Log
+	Auth     Auth
+	Debug    Debug
+	Hub      Hub
+	Presence Presence
+}
+
+// Split returns the sections of c.
+func Split(c Config) Sections {
+	return Sections{HTTP: c.HTTP, Database: c.Database, Redis: c.Redis, Log: c.Log,
+		Auth: c.Auth, Debug: c.Debug, Hub: c.Hub, Presence: c.Presence}
+}
+
+// Provide gives the fx graph the sections of the Config it holds; the app
+// module includes it, so tests that supply their own Config get them too.
+var Provide = fx.Provide(Split)
 
 // Module supplies the Config read from the process environment.
 var Module = fx.Module("config", fx.Provide(FromEnv))
@@ -89,14 +153,11 @@ func FromEnv() (Config, error) { return Load(os.Getenv) }
 // validates it.
 func Load(getenv func(string) string) (Config, error) {
 	c := Config{
-		Addr:        or(getenv("PARADISE_ADDR"), ":8000"),
-		DataDir:     or(getenv("PARADISE_DATA_DIR"), "./var"),
-		DatabaseURL: getenv("DATABASE_URL"),
-		RedisURL:    getenv("REDIS_URL"),
-		RedisPrefix: getenv("PARADISE_REDIS_PREFIX"),
-		LogLevel:    strings.ToLower(or(getenv("LOG_LEVEL"), "info")),
-		LogFormat:   strings.ToLower(getenv("LOG_FORMAT")),
-		DebugAddr:   getenv("PARADISE_DEBUG_ADDR"),
+		HTTP:     HTTP{Addr: or(getenv("PARADISE_ADDR"), ":8000")},
+		Database: Database{DataDir: or(getenv("PARADISE_DATA_DIR"), "./var"), DatabaseURL: getenv("DATABASE_URL")},
+		Redis:    Redis{RedisURL: getenv("REDIS_URL"), RedisPrefix: getenv("PARADISE_REDIS_PREFIX")},
+		Log:      Log{LogLevel: strings.ToLower(or(getenv("LOG_LEVEL"), "info")), LogFormat: strings.ToLower(getenv("LOG_FORMAT"))},
+		Debug:    Debug{DebugAddr: getenv("PARADISE_DEBUG_ADDR")},
 	}
 	if c.LogFormat == "" {
 		c.LogFormat = "json"
@@ -113,6 +174,12 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	c.Hub, err = loadHub(getenv)
 	if err != nil {
+		return Config{}, err
+	}
+	if c.Presence.TTL, err = duration(getenv, "PARADISE_PRESENCE_TTL", 300*time.Second); err != nil {
+		return Config{}, err
+	}
+	if c.Presence.SweepInterval, err = duration(getenv, "PARADISE_PRESENCE_SWEEP", 30*time.Second); err != nil {
 		return Config{}, err
 	}
 	return c, c.Validate()
@@ -138,12 +205,6 @@ func loadHub(getenv func(string) string) (Hub, error) {
 		return h, err
 	}
 	if h.PingInterval, err = duration(getenv, "PARADISE_WS_PING_INTERVAL", 30*time.Second); err != nil {
-		return h, err
-	}
-	if h.PresenceTTL, err = duration(getenv, "PARADISE_PRESENCE_TTL", 300*time.Second); err != nil {
-		return h, err
-	}
-	if h.SweepInterval, err = duration(getenv, "PARADISE_PRESENCE_SWEEP", 30*time.Second); err != nil {
 		return h, err
 	}
 	return h, nil
@@ -182,7 +243,7 @@ func (c Config) Validate() error {
 	if c.TokenTTL <= 0 {
 		return fmt.Errorf("config: PARADISE_TOKEN_TTL must be positive")
 	}
-	if c.Hub.PingInterval <= 0 || c.Hub.PresenceTTL <= 0 || c.Hub.SweepInterval <= 0 {
+	if c.Hub.PingInterval <= 0 || c.Presence.TTL <= 0 || c.Presence.SweepInterval <= 0 {
 		return fmt.Errorf("config: PARADISE_WS_PING_INTERVAL, PARADISE_PRESENCE_TTL and PARADISE_PRESENCE_SWEEP must be positive")
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"strings"
 
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
@@ -18,11 +19,15 @@ import (
 
 	"paradise/ent"
 	"paradise/internal/config"
+	"paradise/internal/httpapi"
 )
 
-// Module provides the *DB and its *ent.Client.
+// Module provides the *DB and its *ent.Client, and the readiness check.
 var Module = fx.Module("database",
 	fx.Provide(New, func(db *DB) *ent.Client { return db.Client }),
+	fx.Provide(httpapi.AsReadinessCheck(func(db *DB) httpapi.ReadinessCheck {
+		return httpapi.ReadinessCheck{Name: "database", Check: db.Ping}
+	})),
 )
 
 // DB is an open database: the ent client and the pool beneath it.
@@ -38,11 +43,37 @@ func (db *DB) Ping(ctx context.Context) error { return db.SQL.PingContext(ctx) }
 // Close closes the pool.
 func (db *DB) Close() error { return db.Client.Close() }
 
+// Rebind rewrites a hand-written query's $1, $2, ... placeholders for the
+// dialect (SQLite takes ?). Queries are written for Postgres.
+func (db *DB) Rebind(query string) string {
+	if db.Dialect != dialect.SQLite {
+		return query
+	}
+	var b strings.Builder
+	for i := 0; i < len(query); i++ {
+		if query[i] == '$' && i+1 < len(query) && query[i+1] >= '0' && query[i+1] <= '9' {
+			b.WriteByte('?')
+			for i+1 < len(query) && query[i+1] >= '0' && query[i+1] <= '9' {
+				i++
+			}
+			continue
+		}
+		b.WriteByte(query[i])
+	}
+	return b.String()
+}
+
+// RowLocks reports whether SELECT ... FOR UPDATE locks rows. Postgres
+// does; SQLite has no row locks but serialises writers (the embedded
+// default runs immediate transactions), so there a write transaction is
+// already exclusive.
+func (db *DB) RowLocks() bool { return db.Dialect == dialect.Postgres }
+
 // New opens the database and closes it when the app stops. The embedded
 // SQLite database is migrated on start with ent's automatic migration;
 // Postgres must be migrated with `paradise migrate` first, and New refuses
 // to start on a database with pending migrations.
-func New(lc fx.Lifecycle, cfg config.Config, log *zap.Logger) (*DB, error) {
+func New(lc fx.Lifecycle, cfg config.Database, log *zap.Logger) (*DB, error) {
 	ctx := context.Background()
 	db, err := Open(ctx, cfg)
 	if err != nil {
@@ -72,7 +103,7 @@ func New(lc fx.Lifecycle, cfg config.Config, log *zap.Logger) (*DB, error) {
 }
 
 // Open opens the configured database without migrating it.
-func Open(ctx context.Context, cfg config.Config) (*DB, error) {
+func Open(ctx context.Context, cfg config.Database) (*DB, error) {
 	if cfg.Embedded() {
 		return openSQLite(ctx, cfg.SQLitePath())
 	}

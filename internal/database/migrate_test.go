@@ -57,7 +57,7 @@ func TestMigrate(t *testing.T) {
 	dsn := testenv.NewEmptyPostgresDatabase(t)
 	db := openPool(t, dsn)
 	want := allVersions(t)
-	cfg := config.Config{DatabaseURL: dsn}
+	cfg := config.Database{DatabaseURL: dsn}
 
 	steps := []struct {
 		name string

@@ -22,7 +22,7 @@ var Module = fx.Module("debugserver", fx.Invoke(Register))
 
 // Register ties the debug server to the app lifecycle; it does nothing when
 // no address is configured.
-func Register(lc fx.Lifecycle, cfg config.Config, log *zap.Logger) {
+func Register(lc fx.Lifecycle, cfg config.Debug, log *zap.Logger) {
 	if cfg.DebugAddr == "" {
 		return
 	}

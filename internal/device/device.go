@@ -1,5 +1,7 @@
-// Package device owns device types, devices and their bindings to users
-// (last bind wins).
+// Package device owns device state: device types, devices, their bindings
+// to users (last bind wins), presence (the hub's device sessions), and
+// server pushes to devices. It plugs into the hub through frame handlers
+// and session hooks, and into the REST API through its Handler.
 package device
 
 import (
@@ -7,23 +9,30 @@ import (
 	stdsql "database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
-	"entgo.io/ent/dialect"
-	"go.uber.org/fx"
+	"github.com/coder/websocket"
 
 	"paradise/ent"
 	"paradise/ent/device"
 	"paradise/ent/devicetype"
 	"paradise/ent/userdevice"
+	"paradise/gen/ws"
 	"paradise/internal/apperr"
 	"paradise/internal/database"
+	"paradise/internal/hub"
 	"paradise/internal/paging"
 )
 
-// Module provides the device service.
-var Module = fx.Module("device", fx.Provide(NewService))
+// Sessions closes hub sessions on every instance (the hub's Bus).
+type Sessions interface {
+	CloseSessions(ctx context.Context, sel hub.Selector, code websocket.StatusCode, reason string) error
+}
+
+// Tokens revokes device-session tokens (the auth token store).
+type Tokens interface {
+	RevokeDevice(ctx context.Context, mac string) ([]string, error)
+}
 
 // Service implements the device use cases over ent.
 type Service struct {
@@ -31,25 +40,17 @@ type Service struct {
 	// sql and resolveOwnerSQL serve the one hand-written hot-path query.
 	sql             *stdsql.DB
 	resolveOwnerSQL string
-	// lockRows is true on Postgres, where binds lock the device row; SQLite
-	// has no row locks but serialises writers (immediate transactions).
+	// lockRows: binds lock the device row (Postgres; SQLite serialises
+	// writers instead).
 	lockRows bool
+	sessions Sessions
+	tokens   Tokens
 }
 
 // NewService returns the device service.
-func NewService(db *database.DB) *Service {
-	q := resolveOwnerQuery
-	if db.Dialect == dialect.SQLite {
-		q = strings.ReplaceAll(q, "$1", "?")
-	}
-	return &Service{db: db.Client, sql: db.SQL, resolveOwnerSQL: q, lockRows: db.Dialect == dialect.Postgres}
-}
-
-// Owned is a device seen by its owner: the device (with its type loaded)
-// and when the owner bound it.
-type Owned struct {
-	Device  *ent.Device
-	BoundAt time.Time
+func NewService(db *database.DB, sessions Sessions, tokens Tokens) *Service {
+	return &Service{db: db.Client, sql: db.SQL, resolveOwnerSQL: db.Rebind(resolveOwnerQuery),
+		lockRows: db.RowLocks(), sessions: sessions, tokens: tokens}
 }
 
 // ListOwned returns a page of the user's devices, newest binding first, and
@@ -73,7 +74,7 @@ func (s *Service) ListOwned(ctx context.Context, userID int, page paging.Page) (
 	}
 	out := make([]Owned, len(bindings))
 	for i, b := range bindings {
-		out[i] = Owned{Device: b.Edges.Device, BoundAt: b.BoundAt}
+		out[i] = Owned{Device: fromEnt(b.Edges.Device), BoundAt: b.BoundAt}
 	}
 	return out, count, nil
 }
@@ -91,7 +92,7 @@ func (s *Service) GetOwned(ctx context.Context, userID, deviceID int) (Owned, er
 	if err != nil {
 		return Owned{}, fmt.Errorf("device: get device %d of user %d: %w", deviceID, userID, err)
 	}
-	return Owned{Device: b.Edges.Device, BoundAt: b.BoundAt}, nil
+	return Owned{Device: fromEnt(b.Edges.Device), BoundAt: b.BoundAt}, nil
 }
 
 // ResolveOwner returns the user holding the latest active binding of the
@@ -153,11 +154,11 @@ type ownerRow struct {
 }
 
 func (r ownerRow) owned() Owned {
-	d := &ent.Device{
+	d := Device{
 		ID:              r.ID,
 		MACAddress:      r.MACAddress,
 		Name:            r.Name,
-		Status:          device.Status(r.Status),
+		Connected:       r.Status == string(device.StatusConnected),
 		FirmwareVersion: r.FirmwareVersion,
 		WifiName:        r.WifiName,
 		CreatedAt:       r.CreatedAt,
@@ -170,9 +171,7 @@ func (r ownerRow) owned() Owned {
 		d.LastSeen = &r.LastSeen.Time
 	}
 	if r.TypeID.Valid {
-		id := int(r.TypeID.Int64)
-		d.DeviceTypeID = &id
-		d.Edges.DeviceType = &ent.DeviceType{ID: id, Name: r.TypeName.String,
+		d.Type = &Type{ID: int(r.TypeID.Int64), Name: r.TypeName.String,
 			Description: r.TypeDescription.String, CreatedAt: r.TypeCreatedAt.Time}
 	}
 	return Owned{Device: d, BoundAt: r.BoundAt}
@@ -186,8 +185,10 @@ type BindInput struct {
 }
 
 // Bind binds the device with the MAC address to the user, creating the
-// device if it is new. A binding held by another user ends: last bind wins.
-// Binding a device the user already holds only applies Name and TypeID.
+// device if it is new. A binding held by another user ends: last bind wins,
+// and the device's sessions and tokens of its previous owner end with it
+// (see released). Binding a device the user already holds only applies
+// Name and TypeID.
 func (s *Service) Bind(ctx context.Context, userID int, in BindInput) (Owned, error) {
 	mac, err := macField(in.MAC)
 	if err != nil {
@@ -208,7 +209,10 @@ func (s *Service) Bind(ctx context.Context, userID int, in BindInput) (Owned, er
 	if err := s.db.Device.Create().SetMACAddress(mac).Exec(ctx); err != nil && !ent.IsConstraintError(err) {
 		return Owned{}, fmt.Errorf("device: create %s: %w", mac, err)
 	}
-	var id int
+	var (
+		id        int
+		takenOver bool
+	)
 	err = withTx(ctx, s.db, func(tx *ent.Tx) error {
 		q := tx.Device.Query().Where(device.MACAddress(mac))
 		if s.lockRows {
@@ -233,6 +237,7 @@ func (s *Service) Bind(ctx context.Context, userID int, in BindInput) (Owned, er
 			if err := tx.UserDevice.UpdateOne(b).SetUnboundAt(time.Now()).Exec(ctx); err != nil {
 				return fmt.Errorf("device: end binding %d: %w", b.ID, err)
 			}
+			takenOver = true
 		}
 		if !held {
 			if err := tx.UserDevice.Create().SetUserID(userID).SetDeviceID(d.ID).Exec(ctx); err != nil {
@@ -256,7 +261,27 @@ func (s *Service) Bind(ctx context.Context, userID int, in BindInput) (Owned, er
 	if err != nil {
 		return Owned{}, err
 	}
+	if takenOver {
+		if err := s.released(ctx, mac, userID); err != nil {
+			return Owned{}, err
+		}
+	}
 	return s.GetOwned(ctx, userID, id)
+}
+
+// released ends what a device's previous owner held once the device
+// changed hands (newOwner 0: unbound): its device-session tokens stop
+// working on REST, and its hub sessions in any other group close with 4003
+// on every instance, so the previous owner stops receiving its frames.
+func (s *Service) released(ctx context.Context, mac string, newOwner int) error {
+	if _, err := s.tokens.RevokeDevice(ctx, mac); err != nil {
+		return fmt.Errorf("device: release %s: %w", mac, err)
+	}
+	sel := hub.Selector{MAC: mac, ExceptUserID: newOwner}
+	if err := s.sessions.CloseSessions(ctx, sel, ws.CloseRebound, "device bound to another owner; log in again"); err != nil {
+		return fmt.Errorf("device: release %s: %w", mac, err)
+	}
+	return nil
 }
 
 // Unbind ends the user's binding of the device with the MAC address and
@@ -275,6 +300,9 @@ func (s *Service) Unbind(ctx context.Context, userID int, rawMAC string) (string
 	}
 	if n == 0 {
 		return "", apperr.NotFound("Device is not bound to you.")
+	}
+	if err := s.released(ctx, mac, 0); err != nil {
+		return "", err
 	}
 	return mac, nil
 }
@@ -323,5 +351,5 @@ func (s *Service) Owner(ctx context.Context, deviceID int) (int, Owned, error) {
 	if err != nil {
 		return 0, Owned{}, fmt.Errorf("device: owner of %d: %w", deviceID, err)
 	}
-	return b.UserID, Owned{Device: b.Edges.Device, BoundAt: b.BoundAt}, nil
+	return b.UserID, Owned{Device: fromEnt(b.Edges.Device), BoundAt: b.BoundAt}, nil
 }

@@ -12,7 +12,7 @@ import (
 )
 
 // ListTypes returns a page of device types ordered by id, and their count.
-func (s *Service) ListTypes(ctx context.Context, page paging.Page) ([]*ent.DeviceType, int, error) {
+func (s *Service) ListTypes(ctx context.Context, page paging.Page) ([]Type, int, error) {
 	count, err := s.db.DeviceType.Query().Count(ctx)
 	if err != nil {
 		return nil, 0, fmt.Errorf("device: count types: %w", err)
@@ -25,35 +25,39 @@ func (s *Service) ListTypes(ctx context.Context, page paging.Page) ([]*ent.Devic
 	if err != nil {
 		return nil, 0, fmt.Errorf("device: list types: %w", err)
 	}
-	return types, count, nil
+	out := make([]Type, len(types))
+	for i, t := range types {
+		out[i] = fromEntType(t)
+	}
+	return out, count, nil
 }
 
 // GetType returns a device type by id.
-func (s *Service) GetType(ctx context.Context, id int) (*ent.DeviceType, error) {
+func (s *Service) GetType(ctx context.Context, id int) (Type, error) {
 	t, err := s.db.DeviceType.Get(ctx, id)
 	if ent.IsNotFound(err) {
-		return nil, apperr.NotFound("Device type not found.")
+		return Type{}, apperr.NotFound("Device type not found.")
 	}
 	if err != nil {
-		return nil, fmt.Errorf("device: get type %d: %w", id, err)
+		return Type{}, fmt.Errorf("device: get type %d: %w", id, err)
 	}
-	return t, nil
+	return fromEntType(t), nil
 }
 
 // CreateType creates a device type with a unique name.
-func (s *Service) CreateType(ctx context.Context, name, description string) (*ent.DeviceType, error) {
+func (s *Service) CreateType(ctx context.Context, name, description string) (Type, error) {
 	t, err := s.db.DeviceType.Create().SetName(name).SetDescription(description).Save(ctx)
 	if ent.IsConstraintError(err) {
-		return nil, typeNameTaken()
+		return Type{}, typeNameTaken()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("device: create type: %w", err)
+		return Type{}, fmt.Errorf("device: create type: %w", err)
 	}
-	return t, nil
+	return fromEntType(t), nil
 }
 
 // UpdateType changes a device type; nil fields keep their value.
-func (s *Service) UpdateType(ctx context.Context, id int, name, description *string) (*ent.DeviceType, error) {
+func (s *Service) UpdateType(ctx context.Context, id int, name, description *string) (Type, error) {
 	upd := s.db.DeviceType.UpdateOneID(id)
 	if name != nil {
 		upd.SetName(*name)
@@ -64,13 +68,13 @@ func (s *Service) UpdateType(ctx context.Context, id int, name, description *str
 	t, err := upd.Save(ctx)
 	switch {
 	case ent.IsNotFound(err):
-		return nil, apperr.NotFound("Device type not found.")
+		return Type{}, apperr.NotFound("Device type not found.")
 	case ent.IsConstraintError(err):
-		return nil, typeNameTaken()
+		return Type{}, typeNameTaken()
 	case err != nil:
-		return nil, fmt.Errorf("device: update type %d: %w", id, err)
+		return Type{}, fmt.Errorf("device: update type %d: %w", id, err)
 	}
-	return t, nil
+	return fromEntType(t), nil
 }
 
 // DeleteType deletes a device type that no device uses.

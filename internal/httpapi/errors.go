@@ -19,11 +19,20 @@ import (
 	"paradise/internal/logging"
 )
 
+// Errors is the part of api.Handler that httpapi owns: the error envelope.
+// internal/app embeds it in the composed handler.
+type Errors struct {
+	log *zap.Logger
+}
+
+// NewErrors returns the envelope writer.
+func NewErrors(log *zap.Logger) *Errors { return &Errors{log: log.Named("http")} }
+
 // NewError turns any error ogen hands over into the error envelope:
 // handler errors and, with convenient errors, security failures too.
 // Errors that are not *apperr.Error are internal: logged here, once, and
 // answered with a generic 500 that leaks nothing.
-func (a *API) NewError(ctx context.Context, err error) *api.ErrorStatusCode {
+func (a *Errors) NewError(ctx context.Context, err error) *api.ErrorStatusCode {
 	return errorStatus(a.classify(ctx, err))
 }
 
@@ -49,11 +58,11 @@ func writeError(w http.ResponseWriter, ae *apperr.Error) {
 
 // handleOgenError is ogen's ErrorHandler: request decoding and validation
 // failures get the same envelope as handler errors.
-func (a *API) handleOgenError(ctx context.Context, w http.ResponseWriter, r *http.Request, err error) {
+func (a *Errors) handleOgenError(ctx context.Context, w http.ResponseWriter, r *http.Request, err error) {
 	writeError(w, a.classify(ctx, err))
 }
 
-func (a *API) classify(ctx context.Context, err error) *apperr.Error {
+func (a *Errors) classify(ctx context.Context, err error) *apperr.Error {
 	var (
 		ae      *apperr.Error
 		secErr  *ogenerrors.SecurityError

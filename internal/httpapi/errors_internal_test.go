@@ -263,7 +263,7 @@ func TestFieldMessage(t *testing.T) {
 
 func TestClassify(t *testing.T) {
 	core, logs := observer.New(zapcore.DebugLevel)
-	a := &API{log: zap.New(core)}
+	a := &Errors{log: zap.New(core)}
 	tests := []struct {
 		name    string
 		err     error

@@ -14,24 +14,23 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 
 	"paradise/gen/api"
 	"paradise/internal/apperr"
 	"paradise/internal/config"
-	"paradise/internal/database"
-	"paradise/internal/hub"
 	"paradise/internal/logging"
 	"paradise/internal/metrics"
 	"paradise/internal/paging"
 )
 
-// Module serves the REST API, docs and health endpoints.
+// Module serves the REST API, docs, health, readiness and the contributed
+// routes. It needs an api.Handler and an api.SecurityHandler (internal/app
+// composes them from the bounded contexts).
 var Module = fx.Module("httpapi",
 	fx.Provide(
-		NewAPI,
+		NewErrors,
 		NewMux,
 		NewServer,
 	),
@@ -45,18 +44,20 @@ const maxBodyBytes = 1 << 20
 type MuxParams struct {
 	fx.In
 
-	API     *API
-	Hub     *hub.Hub
-	Metrics *metrics.Metrics
-	DB      *database.DB
-	Redis   *redis.Client
-	Log     *zap.Logger
+	Handler  api.Handler
+	Security api.SecurityHandler
+	Errors   *Errors
+	Routes   []Route          `group:"httpapi.routes"`
+	Checks   []ReadinessCheck `group:"httpapi.readiness"`
+	Metrics  *metrics.Metrics
+	Log      *zap.Logger
 }
 
-// NewMux routes the ogen server, docs and health endpoints.
+// NewMux routes the ogen server, docs, health, readiness and the
+// contributed routes.
 func NewMux(p MuxParams) (*http.ServeMux, error) {
-	srv, err := api.NewServer(p.API, p.API,
-		api.WithErrorHandler(p.API.handleOgenError),
+	srv, err := api.NewServer(p.Handler, p.Security,
+		api.WithErrorHandler(p.Errors.handleOgenError),
 		api.WithNotFound(notFound),
 		api.WithMethodNotAllowed(methodNotAllowed),
 	)
@@ -66,11 +67,12 @@ func NewMux(p MuxParams) (*http.ServeMux, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/", limitBody(nameRoute(srv)))
 	mux.Handle("GET /metrics", p.Metrics.Handler())
-	mux.Handle("GET /ws/device/{$}", requireUpgrade(p.Hub))
-	mux.Handle("GET /ws/device/token/{token}/", requireUpgrade(p.Hub))
+	for _, r := range p.Routes {
+		mux.Handle(r.Pattern, r.Handler)
+	}
 	mountDocs(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeOK(w) })
-	mux.HandleFunc("GET /readyz", readyz(p.DB, p.Redis, p.Log))
+	mux.HandleFunc("GET /readyz", readyz(p.Checks, p.Log.Named("http")))
 	return mux, nil
 }
 
@@ -85,7 +87,7 @@ type Server struct {
 // NewServer wraps the mux in the request middleware and ties the server to
 // the app lifecycle. Listening happens in OnStart, so a busy port fails
 // start-up instead of a background goroutine.
-func NewServer(lc fx.Lifecycle, cfg config.Config, mux *http.ServeMux, m *metrics.Metrics, log *zap.Logger) *Server {
+func NewServer(lc fx.Lifecycle, cfg config.HTTP, mux *http.ServeMux, m *metrics.Metrics, log *zap.Logger) *Server {
 	log = log.Named("http")
 	s := &Server{log: log}
 	s.srv = &http.Server{
@@ -127,13 +129,9 @@ func (s *Server) Addr() string {
 	return s.listener.Addr().String()
 }
 
-// RegisterOnShutdown runs f when a graceful stop begins; the hub uses it
-// to close its hijacked connections, which Shutdown does not track.
-func (s *Server) RegisterOnShutdown(f func()) { s.srv.RegisterOnShutdown(f) }
-
-// requireUpgrade answers plain HTTP requests to the hub's endpoints with
+// RequireUpgrade answers plain HTTP requests to a WebSocket endpoint with
 // the envelope (426) instead of the WebSocket library's text.
-func requireUpgrade(next http.Handler) http.Handler {
+func RequireUpgrade(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !headerHas(r.Header, "Connection", "upgrade") || !headerHas(r.Header, "Upgrade", "websocket") {
 			w.Header().Set("Connection", "Upgrade")
@@ -171,18 +169,16 @@ func writeOK(w http.ResponseWriter) {
 	_, _ = w.Write([]byte(`{"success":true,"code":200,"message":"OK","data":null}`))
 }
 
-func readyz(db *database.DB, rdb *redis.Client, log *zap.Logger) http.HandlerFunc {
+func readyz(checks []ReadinessCheck, log *zap.Logger) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		var down []string
-		if err := db.Ping(ctx); err != nil {
-			log.Warn("Database not ready", zap.Error(err))
-			down = append(down, "database")
-		}
-		if err := rdb.Ping(ctx).Err(); err != nil {
-			log.Warn("Redis not ready", zap.Error(err))
-			down = append(down, "redis")
+		for _, c := range checks {
+			if err := c.Check(ctx); err != nil {
+				log.Warn("Not ready", zap.String("check", c.Name), zap.Error(err))
+				down = append(down, c.Name)
+			}
 		}
 		if len(down) > 0 {
 			writeError(w, &apperr.Error{Status: http.StatusServiceUnavailable, Code: http.StatusServiceUnavailable,

@@ -18,8 +18,12 @@ import (
 // over Redis pub/sub. Each instance subscribes to the group channels of the
 // users it has local connections for, plus one control channel.
 //
-// A group message is "<origin instance>\n<sender connection>\n<frame>";
-// an instance ignores its own messages, having delivered them locally.
+// A group message is "<origin>\n<exclude>\n<target>\n<frame>": origin is
+// the publishing instance (empty for the Bus, whose messages every
+// instance delivers, its own included), exclude the connection that sent
+// the frame (it is not echoed back), target a device MAC when only that
+// device's sessions get the frame. An instance ignores its own relays,
+// having delivered them locally.
 type broker struct {
 	rdb      *redis.Client
 	keys     redisdb.Keys
@@ -35,7 +39,7 @@ type broker struct {
 	done chan struct{}
 	wg   sync.WaitGroup
 
-	onGroup   func(userID int, sender string, frame []byte)
+	onGroup   func(userID int, m groupMessage)
 	onControl func(control)
 }
 
@@ -44,24 +48,34 @@ type outgoing struct {
 	payload []byte
 }
 
-// control is a hub-wide event about a device connection.
+// groupMessage is a frame for (some of) a group's members.
+type groupMessage struct {
+	exclude string // connection id not to deliver to
+	target  string // device MAC to deliver to only, or empty for all
+	frame   []byte
+}
+
+// control is a hub-wide event about sessions.
 type control struct {
-	Kind   string `json:"kind"` // controlReplace or controlRebound
-	Origin string `json:"origin"`
-	MAC    string `json:"mac"`
-	// Conn is the connection that replaces older ones (controlReplace).
+	Kind   string `json:"kind"` // controlReplace or controlClose
+	Origin string `json:"origin,omitempty"`
+	// MAC and Conn: the device connection that replaces older ones
+	// (controlReplace).
+	MAC  string `json:"mac,omitempty"`
 	Conn string `json:"conn,omitempty"`
-	// Owner is the device's new owner, 0 for none (controlRebound).
-	Owner int `json:"owner,omitempty"`
+	// Select, Code and Reason: the sessions to close and how
+	// (controlClose).
+	Select Selector `json:"select,omitzero"`
+	Code   int      `json:"code,omitempty"`
+	Reason string   `json:"reason,omitempty"`
 }
 
 const (
 	// controlReplace: a device opened a new connection; older ones close
 	// with 4002.
 	controlReplace = "replace"
-	// controlRebound: a device changed owner; its connections in other
-	// groups close with 4003.
-	controlRebound = "rebound"
+	// controlClose: close the selected sessions with a code.
+	controlClose = "close"
 )
 
 const publishBatch = 256
@@ -77,16 +91,10 @@ func newBroker(rdb *redis.Client, keys redisdb.Keys, instance string, log *zap.L
 	}
 }
 
-func (b *broker) groupChannel(userID int) string {
-	return b.keys.Key("hub:device_", strconv.Itoa(userID))
-}
-
-func (b *broker) controlChannel() string { return b.keys.Key("hub:control") }
-
 // start subscribes to the control channel and starts the receive and
 // publish loops.
 func (b *broker) start(ctx context.Context) error {
-	b.ps = b.rdb.Subscribe(ctx, b.controlChannel())
+	b.ps = b.rdb.Subscribe(ctx, b.keys.HubControl())
 	// Wait for the subscription to be confirmed, so events published after
 	// start are not missed.
 	if _, err := b.ps.Receive(ctx); err != nil {
@@ -107,25 +115,31 @@ func (b *broker) stop() {
 }
 
 func (b *broker) subscribe(ctx context.Context, userID int) error {
-	return b.ps.Subscribe(ctx, b.groupChannel(userID))
+	return b.ps.Subscribe(ctx, b.keys.HubGroup(userID))
 }
 
 func (b *broker) unsubscribe(ctx context.Context, userID int) error {
-	return b.ps.Unsubscribe(ctx, b.groupChannel(userID))
+	return b.ps.Unsubscribe(ctx, b.keys.HubGroup(userID))
 }
 
-// publishGroup queues a frame for the group's other instances.
-func (b *broker) publishGroup(userID int, sender string, frame []byte) {
-	payload := make([]byte, 0, len(b.instance)+len(sender)+len(frame)+2)
-	payload = append(payload, b.instance...)
+// encodeGroup builds a group message's payload.
+func encodeGroup(origin string, m groupMessage) []byte {
+	payload := make([]byte, 0, len(origin)+len(m.exclude)+len(m.target)+len(m.frame)+3)
+	payload = append(payload, origin...)
 	payload = append(payload, '\n')
-	payload = append(payload, sender...)
+	payload = append(payload, m.exclude...)
 	payload = append(payload, '\n')
-	payload = append(payload, frame...)
-	b.enqueue(outgoing{channel: b.groupChannel(userID), payload: payload})
+	payload = append(payload, m.target...)
+	payload = append(payload, '\n')
+	return append(payload, m.frame...)
 }
 
-// publishControl queues a control event for every instance.
+// publishGroup queues a relayed frame for the group's other instances.
+func (b *broker) publishGroup(userID int, m groupMessage) {
+	b.enqueue(outgoing{channel: b.keys.HubGroup(userID), payload: encodeGroup(b.instance, m)})
+}
+
+// publishControl queues a control event for the other instances.
 func (b *broker) publishControl(c control) {
 	c.Origin = b.instance
 	payload, err := json.Marshal(c)
@@ -133,7 +147,7 @@ func (b *broker) publishControl(c control) {
 		b.log.Error("Encode control event", zap.Error(err))
 		return
 	}
-	b.enqueue(outgoing{channel: b.controlChannel(), payload: payload})
+	b.enqueue(outgoing{channel: b.keys.HubControl(), payload: payload})
 }
 
 func (b *broker) enqueue(m outgoing) {
@@ -189,8 +203,8 @@ func (b *broker) send(batch []outgoing) {
 
 func (b *broker) receive() {
 	defer b.wg.Done()
-	groupPrefix := b.keys.Key("hub:device_")
-	controlChannel := b.controlChannel()
+	groupPrefix := b.keys.HubGroupPrefix()
+	controlChannel := b.keys.HubControl()
 	for msg := range b.ps.Channel(redis.WithChannelSize(4096)) {
 		switch {
 		case msg.Channel == controlChannel:
@@ -209,12 +223,13 @@ func (b *broker) receive() {
 			if !ok || origin == b.instance {
 				continue
 			}
-			sender, frame, ok := strings.Cut(rest, "\n")
+			exclude, rest, ok1 := strings.Cut(rest, "\n")
+			target, frame, ok2 := strings.Cut(rest, "\n")
 			userID, err := strconv.Atoi(msg.Channel[len(groupPrefix):])
-			if !ok || err != nil {
+			if !ok1 || !ok2 || err != nil {
 				continue
 			}
-			b.onGroup(userID, sender, []byte(frame))
+			b.onGroup(userID, groupMessage{exclude: exclude, target: target, frame: []byte(frame)})
 		}
 	}
 }

@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -24,19 +26,23 @@ import (
 // frames in this time is dead or hopelessly slow.
 const writeTimeout = 10 * time.Second
 
-// conn is one WebSocket session. One goroutine reads for the session's
-// whole life; writes happen on a goroutine that exists only while the
+// Session is one WebSocket session: a device's or an app's. Frame handlers
+// and hooks get it to learn who is connected and to answer them.
+//
+// One goroutine reads for the session's whole life; writes happen on a goroutine that exists only while the
 // session has traffic (at most one at a time, so frames keep their order),
 // and pings on a timer's goroutine. Nobody else touches the socket except to close it.
 //
-// Idle connections dominate a hub's memory, so a conn keeps nothing it does
+// Idle connections dominate a hub's memory, so a session keeps nothing it does
 // not need while idle: one goroutine, a send queue allocated on demand, a
 // logger built only when something is logged, and small socket buffers.
-type conn struct {
+type Session struct {
 	id     string
 	userID int
 	// mac is set for device sessions (tokens from MAC login), empty for apps.
-	mac       string
+	mac string
+	// token is the token the session was opened with.
+	token     string
 	requestID string
 	ws        *websocket.Conn
 	from      ws.Sender
@@ -54,24 +60,45 @@ type conn struct {
 	limiter   bucket
 	overLimit int
 
-	// Presence refreshes come from the reader (frames) and the writer
-	// (answered pings).
-	presenceMu sync.Mutex
-	touched    time.Time // last presence refresh
-	dbTouched  time.Time // last last_seen column write
+	// aliveMu guards alive, the last time the Alive hooks ran: signs of
+	// life come from the reader (frames) and the ping timer (pongs).
+	aliveMu sync.Mutex
+	alive   time.Time
 }
 
-func (c *conn) isDevice() bool { return c.mac != "" }
+// ID is the session's connection id (the connected frame's
+// connection_id).
+func (c *Session) ID() string { return c.id }
 
-// logger returns a logger naming the connection, built on demand.
-func (c *conn) logger() *zap.Logger {
+// UserID is the user whose group the session is in.
+func (c *Session) UserID() int { return c.userID }
+
+// MAC is the device's MAC address for a device session, empty for apps.
+func (c *Session) MAC() string { return c.mac }
+
+// IsDevice reports whether this is a device's session (MAC login).
+func (c *Session) IsDevice() bool { return c.mac != "" }
+
+// Logger returns a logger naming the session, built on demand.
+func (c *Session) Logger() *zap.Logger {
 	return c.log.With(zap.String("request_id", c.requestID), zap.String("conn", c.id),
 		zap.Int("user_id", c.userID), zap.String("mac", c.mac))
 }
 
+// Send queues a frame from the server for this session only.
+func (c *Session) Send(f ws.Frame) error {
+	f.SetFrom(serverSender)
+	b, err := f.MarshalJSON()
+	if err != nil {
+		return fmt.Errorf("hub: encode %s frame: %w", f.Type, err)
+	}
+	c.enqueue(b)
+	return nil
+}
+
 // enqueue hands a frame to the writer without blocking. A full queue means
 // the client does not read: it is cut off so it cannot stall its group.
-func (c *conn) enqueue(frame []byte) {
+func (c *Session) enqueue(frame []byte) {
 	ok, start := c.queue.push(frame)
 	if !ok {
 		c.close(websocket.StatusPolicyViolation, "slow consumer")
@@ -88,7 +115,7 @@ const writerLinger = 2 * time.Second
 
 // drain writes queued frames, each batch under one deadline, until the
 // queue has stayed empty for writerLinger.
-func (c *conn) drain() {
+func (c *Session) drain() {
 	var linger *time.Timer
 	for {
 		if frames := c.queue.take(); len(frames) > 0 {
@@ -117,7 +144,7 @@ func (c *conn) drain() {
 	}
 }
 
-func (c *conn) writeAll(frames [][]byte) error {
+func (c *Session) writeAll(frames [][]byte) error {
 	ctx, cancel := context.WithTimeout(c.ctx, writeTimeout)
 	defer cancel()
 	for _, f := range frames {
@@ -131,7 +158,7 @@ func (c *conn) writeAll(frames [][]byte) error {
 // startPings pings the client every interval until the session ends; a
 // peer that does not answer in time is dead. The timer runs the ping on
 // its own goroutine, so idle sessions need none for it.
-func (c *conn) startPings(every time.Duration, onPong func()) {
+func (c *Session) startPings(every time.Duration, onPong func()) {
 	t := time.AfterFunc(every, func() {
 		ctx, cancel := context.WithTimeout(c.ctx, writeTimeout)
 		err := c.ws.Ping(ctx)
@@ -150,7 +177,7 @@ func (c *conn) startPings(every time.Duration, onPong func()) {
 	c.ping.Store(t)
 }
 
-func (c *conn) stopPings() {
+func (c *Session) stopPings() {
 	if t := c.ping.Load(); t != nil {
 		t.Stop()
 	}
@@ -159,7 +186,7 @@ func (c *conn) stopPings() {
 // close ends the session with a close code, once. It does not block: the
 // close handshake runs on its own goroutine, and cancelling ctx afterwards
 // unblocks the reader and the writer.
-func (c *conn) close(code websocket.StatusCode, reason string) {
+func (c *Session) close(code websocket.StatusCode, reason string) {
 	c.closeOnce.Do(func() {
 		c.closed.WithLabelValues(strconv.Itoa(int(code))).Inc()
 		c.queue.shut()
@@ -178,7 +205,7 @@ func (c *conn) close(code websocket.StatusCode, reason string) {
 // vanished without a close frame (EOF, reset: a device losing Wi-Fi) ends
 // the read with the socket still open; nothing else would ever close it,
 // and its descriptor would sit in CLOSE_WAIT for the life of the process.
-func (c *conn) release(readErr error) {
+func (c *Session) release(readErr error) {
 	c.closeOnce.Do(func() {
 		code := websocket.CloseStatus(readErr)
 		if code == -1 {
@@ -299,9 +326,10 @@ const (
 )
 
 // smallBuffers gives the WebSocket library a hijacked connection with small
-// buffers instead of net/http's.
+// buffers instead of net/http's, reading through a frameGuard.
 type smallBuffers struct {
 	http.ResponseWriter
+	readLimit int64
 }
 
 func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
@@ -319,5 +347,79 @@ func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		pending, _ := brw.Reader.Peek(n)
 		r = io.MultiReader(bytes.NewReader(bytes.Clone(pending)), nc)
 	}
+	r = &frameGuard{r: r, limit: w.readLimit}
 	return nc, bufio.NewReadWriter(bufio.NewReaderSize(r, readBufferSize), bufio.NewWriterSize(nc, writeBufferSize)), nil
+}
+
+// errFrameTooBig fails the read of a frame whose header announces more
+// than the read limit.
+var errFrameTooBig = errors.New("hub: frame larger than the read limit")
+
+// frameGuard watches the client's bytes for WebSocket frame headers
+// (RFC 6455 section 5.2) and fails the read as soon as one announces a
+// payload over the limit. The library enforces the limit only as payload
+// bytes arrive, so a header announcing 2^62 bytes followed by silence
+// would hold the session until the ping timeout instead of closing it
+// with 1009 at once. Payload bytes are skipped by count, not inspected.
+type frameGuard struct {
+	r     io.Reader
+	limit int64
+	hdr   [14]byte
+	have  int   // header bytes collected
+	need  int   // header length, known once two bytes are in
+	skip  int64 // payload bytes still to pass
+}
+
+func (g *frameGuard) Read(p []byte) (int, error) {
+	n, err := g.r.Read(p)
+	if g.scan(p[:n]) {
+		return n, errFrameTooBig
+	}
+	return n, err
+}
+
+// scan consumes b and reports whether a frame over the limit began.
+func (g *frameGuard) scan(b []byte) bool {
+	for len(b) > 0 {
+		if g.skip > 0 {
+			k := int64(len(b))
+			if k > g.skip {
+				k = g.skip
+			}
+			b, g.skip = b[k:], g.skip-k
+			continue
+		}
+		g.hdr[g.have] = b[0]
+		g.have++
+		b = b[1:]
+		if g.have == 2 {
+			g.need = 2
+			switch g.hdr[1] & 0x7f {
+			case 126:
+				g.need += 2
+			case 127:
+				g.need += 8
+			}
+			if g.hdr[1]&0x80 != 0 {
+				g.need += 4 // masking key
+			}
+		}
+		if g.have < 2 || g.have < g.need {
+			continue
+		}
+		var length int64
+		switch n := g.hdr[1] & 0x7f; n {
+		case 126:
+			length = int64(binary.BigEndian.Uint16(g.hdr[2:4]))
+		case 127:
+			length = int64(binary.BigEndian.Uint64(g.hdr[2:10]))
+		default:
+			length = int64(n)
+		}
+		if length < 0 || length > g.limit {
+			return true
+		}
+		g.skip, g.have, g.need = length, 0, 0
+	}
+	return false
 }

@@ -48,8 +48,8 @@ type client struct {
 func hubConfig(t *testing.T, b testenv.Backend) config.Config {
 	cfg := testenv.Config(t, b)
 	cfg.Hub.PingInterval = 200 * time.Millisecond
-	cfg.Hub.PresenceTTL = 2 * time.Second
-	cfg.Hub.SweepInterval = 200 * time.Millisecond
+	cfg.Presence.TTL = 2 * time.Second
+	cfg.Presence.SweepInterval = 200 * time.Millisecond
 	return cfg
 }
 
@@ -341,7 +341,7 @@ func TestPresence(t *testing.T) {
 		if got := s.Redis.Get(context.Background(), s.Key("device:last_seen:"+p.device.Device.MACAddress)).Val(); got == "" {
 			t.Fatal("no device:last_seen key")
 		}
-		time.Sleep(3 * s.Config.Hub.PresenceTTL / 2)
+		time.Sleep(3 * s.Config.Presence.TTL / 2)
 		if d := getDevice(t, s, p); d.Status != "connected" {
 			t.Fatalf("live device marked %s", d.Status)
 		}
@@ -401,14 +401,18 @@ func TestRebindKicksOldOwner(t *testing.T) {
 		s.Bind(t, thief.Token, p.mac)
 		dev.expectClose(4003)
 
-		// The old device token no longer joins the old owner's group.
+		// The old device token was revoked with the binding: it opens no
+		// session and reads nothing on REST.
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		c, _, err := websocket.Dial(ctx, wsURL(s, p.device.Token), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		(&client{t: t, c: c}).expectClose(4003)
+		(&client{t: t, c: c}).expectClose(4001)
+		if res := s.Do(t, http.MethodGet, "/api/user/profile/", p.device.Token, nil); res.Status != http.StatusUnauthorized {
+			t.Fatalf("old device token on REST: %d %s", res.Status, res.Body)
+		}
 
 		// Logging in again joins the new owner's group.
 		newApp := dial(t, s, thief.Token)

@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/coder/websocket"
 	"go.uber.org/zap"
 
 	"paradise/gen/ws"
-	"paradise/internal/apperr"
 	"paradise/internal/auth"
 	"paradise/internal/logging"
 )
@@ -18,11 +19,16 @@ import (
 var (
 	errClosing     = errors.New("hub: shutting down")
 	errRateLimited = errors.New("hub: rate limit exceeded")
+	errBadText     = errors.New("hub: text frame is not valid UTF-8")
 )
 
 // maxOverLimit is how many frames in a row a client may send over its rate
 // limit (each answered with rate_limited) before it is disconnected.
 const maxOverLimit = 50
+
+// hookTimeout bounds the work a session's end triggers (disconnect hooks,
+// unsubscribing): the session is gone, nobody waits for it.
+const hookTimeout = 5 * time.Second
 
 // ServeHTTP upgrades /ws/device/token/{token}/ and /ws/device/ (token in
 // the Authorization header) to a hub session.
@@ -31,7 +37,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if token == "" {
 		token, _ = auth.ParseHeader(r.Header.Get("Authorization"))
 	}
-	wsc, err := websocket.Accept(smallBuffers{w}, r, &websocket.AcceptOptions{
+	wsc, err := websocket.Accept(smallBuffers{ResponseWriter: w, readLimit: h.cfg.ReadLimit}, r, &websocket.AcceptOptions{
 		// Devices and apps are not browsers; Origin checks protect browser
 		// sessions, which this token-authenticated endpoint does not use.
 		InsecureSkipVerify: true,
@@ -42,46 +48,48 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	wsc.SetReadLimit(h.cfg.ReadLimit)
 
-	// Close codes only exist once the socket is open, so auth failures
-	// upgrade first and then close with 4001.
+	// Close codes only exist once the socket is open, so refusals upgrade
+	// first and then close: 4001 for a bad token, 1013 when a dependency
+	// is down (the client should retry, not log in again).
 	ctx := context.WithoutCancel(r.Context())
-	p, err := h.accounts.Authenticate(ctx, auth.User, token)
+	id, err := h.auth.AuthenticateSession(ctx, token)
 	if err != nil {
-		var ae *apperr.Error
-		if !errors.As(err, &ae) {
-			logging.From(r.Context(), h.log).Error("Authenticate hub session", zap.Error(err))
-			_ = wsc.Close(websocket.StatusInternalError, "internal error")
+		if errors.Is(err, ErrInvalidToken) {
+			_ = wsc.Close(ws.CloseInvalidToken, "invalid token")
 			return
 		}
-		_ = wsc.Close(ws.CloseInvalidToken, "invalid token")
+		h.outages.report("authenticate", err)
+		_ = wsc.Close(websocket.StatusTryAgainLater, "service unavailable; try again later")
 		return
 	}
-	mac := p.Session.MAC
-	if mac != "" {
-		// A device token outlives a rebind: the device must belong to the
-		// token's user now, or it would join its previous owner's group.
-		owner, _, err := h.owners.ResolveOwner(ctx, mac)
-		if err != nil || owner != p.User.ID {
-			_ = wsc.Close(ws.CloseRebound, "device bound to another owner; log in again")
+
+	c := h.newSession(wsc, id, logging.RequestID(r.Context()))
+	for _, hk := range h.hooks {
+		if hk.Connect == nil {
+			continue
+		}
+		if err := hk.Connect(ctx, c); err != nil {
+			var rej *Reject
+			if errors.As(err, &rej) {
+				_ = wsc.Close(rej.Code, rej.Reason)
+			} else {
+				h.outages.report(hk.Name+" connect", err)
+				_ = wsc.Close(websocket.StatusTryAgainLater, "service unavailable; try again later")
+			}
+			c.cancel()
 			return
 		}
 	}
-
-	c := h.newConn(wsc, p.User.ID, mac, logging.RequestID(r.Context()))
 	// The connected frame is queued before the session joins its group, so
-	// it is the first frame, but written only once the device is marked
-	// online: a client that has it may rely on both. Group frames that
-	// arrive meanwhile queue behind it.
+	// it is the first frame; the connect hooks have run, so a client that
+	// has it may rely on what they did (a device is online). Group frames
+	// that arrive meanwhile queue behind it.
 	c.queue.push(connectedFrame(c))
 	if err := h.register(ctx, c); err != nil {
+		h.disconnect(c)
 		_ = wsc.Close(websocket.StatusGoingAway, "server shutting down")
 		c.cancel()
 		return
-	}
-	if c.isDevice() {
-		if err := h.presence.connect(ctx, c); err != nil {
-			c.logger().Error("Presence connect", zap.Error(err))
-		}
 	}
 	go c.drain()
 	// The session outlives this handler: returning lets net/http release
@@ -91,27 +99,34 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // run serves a registered session until it ends, reading on this
-// goroutine.
-func (h *Hub) run(c *conn) {
+// goroutine, then releases everything it held.
+func (h *Hub) run(c *Session) {
+	defer h.conns.Done()
+	defer h.disconnect(c)
 	defer h.unregister(c)
-	if c.isDevice() {
-		defer func() {
-			if err := h.presence.disconnect(context.Background(), c); err != nil {
-				c.logger().Error("Presence disconnect", zap.Error(err))
-			}
-		}()
-	}
-	c.startPings(h.cfg.PingInterval, func() { h.touch(c) })
+	c.startPings(h.cfg.PingInterval, func() { h.alive(c) })
 	defer c.stopPings()
 	c.release(h.readLoop(c))
 }
 
-func (h *Hub) newConn(wsc *websocket.Conn, userID int, mac, requestID string) *conn {
+// disconnect runs the disconnect hooks of an ended session.
+func (h *Hub) disconnect(c *Session) {
+	ctx, cancel := context.WithTimeout(context.Background(), hookTimeout)
+	defer cancel()
+	for _, hk := range h.hooks {
+		if hk.Disconnect != nil {
+			hk.Disconnect(ctx, c)
+		}
+	}
+}
+
+func (h *Hub) newSession(wsc *websocket.Conn, id Identity, requestID string) *Session {
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &conn{
+	c := &Session{
 		id:        randomID(),
-		userID:    userID,
-		mac:       mac,
+		userID:    id.UserID,
+		mac:       id.MAC,
+		token:     id.Token,
 		requestID: requestID,
 		ws:        wsc,
 		log:       h.log,
@@ -122,13 +137,13 @@ func (h *Hub) newConn(wsc *websocket.Conn, userID int, mac, requestID string) *c
 		closed:    h.metrics.HubClosed,
 	}
 	c.from = ws.Sender{Role: ws.RoleApp, MACAddress: ws.NilString{Null: true}, ConnectionID: c.id}
-	if mac != "" {
-		c.from = ws.Sender{Role: ws.RoleDevice, MACAddress: ws.NewNilString(mac), ConnectionID: c.id}
+	if id.MAC != "" {
+		c.from = ws.Sender{Role: ws.RoleDevice, MACAddress: ws.NewNilString(id.MAC), ConnectionID: c.id}
 	}
 	return c
 }
 
-func connectedFrame(c *conn) []byte {
+func connectedFrame(c *Session) []byte {
 	f := ws.NewConnectedFrame(ws.Connected{Message: ws.ConnectedPayload{
 		ConnectionID: c.id,
 		MACAddress:   c.from.MACAddress,
@@ -142,12 +157,16 @@ func connectedFrame(c *conn) []byte {
 
 // readLoop reads and handles frames until the connection ends, and
 // returns the error that ended it.
-func (h *Hub) readLoop(c *conn) error {
+func (h *Hub) readLoop(c *Session) error {
 	for {
 		// No context: coder/websocket would arm a timer per read for it.
 		// Every way a session ends closes the socket, which ends the read.
 		typ, data, err := c.ws.Read(context.Background())
 		if err != nil {
+			if errors.Is(err, errFrameTooBig) {
+				c.close(websocket.StatusMessageTooBig, "frame larger than the read limit")
+				return err
+			}
 			if status := websocket.CloseStatus(err); status == -1 && !errors.Is(err, context.Canceled) {
 				if ce := c.log.Check(zap.DebugLevel, "Read ended"); ce != nil {
 					ce.Write(zap.String("conn", c.id), zap.Error(err))
@@ -169,12 +188,19 @@ func (h *Hub) readLoop(c *conn) error {
 			h.sendError(c, ws.ErrorCodeInvalidJSON, "Binary frames are not supported; send JSON text frames.")
 			continue
 		}
+		if !utf8.Valid(data) {
+			// RFC 6455 section 8.1: invalid UTF-8 in a text frame fails the
+			// connection with 1007; it is never relayed.
+			c.close(websocket.StatusInvalidFramePayloadData, "text frame is not valid UTF-8")
+			return errBadText
+		}
 		h.handleFrame(c, data)
 	}
 }
 
-// handleFrame validates one inbound frame and acts on it.
-func (h *Hub) handleFrame(c *conn, data []byte) {
+// handleFrame validates one inbound frame and routes it: relayed to the
+// group, handled on the server, or both, as the route table says.
+func (h *Hub) handleFrame(c *Session, data []byte) {
 	f, err := ws.ParseFrame(data)
 	if err != nil {
 		var pe *ws.ParseError
@@ -185,62 +211,121 @@ func (h *Hub) handleFrame(c *conn, data []byte) {
 		h.sendError(c, code, err.Error())
 		return
 	}
-	if d, ok := ws.DirectionOf(f.Type); !ok || !d.ClientMaySend() {
+	r, ok := h.routes[f.Type]
+	if !ok {
 		h.sendError(c, ws.ErrorCodeNotAllowed, "Clients may not send "+string(f.Type)+" frames.")
 		return
 	}
 	h.metrics.HubFrames.WithLabelValues(string(f.Type)).Inc()
-	if f.Type == ws.HeartbeatFrame {
-		// Answered, not relayed.
-		pong, _ := ws.NewPongFrame(ws.Pong{Message: ws.PongPayload{Ts: time.Now().UnixMilli()}}).MarshalJSON()
-		c.enqueue(pong)
-	} else {
+	if r.relay {
+		// Relay first, so frames do not wait for server-side work.
 		f.SetFrom(c.from)
 		out, err := f.MarshalJSON()
 		if err != nil {
-			c.logger().Error("Encode relayed frame", zap.Error(err))
+			c.Logger().Error("Encode relayed frame", zap.Error(err))
 			h.sendError(c, ws.ErrorCodeInternalError, "Could not relay the frame.")
 			return
 		}
-		h.publish(c.userID, c, out)
+		h.relay(c, out)
 	}
-	// Presence work comes after the relay, so frames do not wait for it.
-	if !c.isDevice() {
-		return
-	}
-	if f.Type == ws.DeviceInfoFrame {
-		c.presenceMu.Lock()
-		err := h.presence.deviceInfo(c.ctx, c, f.DeviceInfo.Message)
-		c.presenceMu.Unlock()
-		if err != nil && !errors.Is(err, context.Canceled) {
-			c.logger().Error("Store device_info", zap.Error(err))
-			h.sendError(c, ws.ErrorCodeInternalError, "Could not store device_info; it was still relayed.")
+	for _, fh := range r.handlers {
+		if err := fh.Handle(c.ctx, c, &f); err != nil {
+			h.handlerFailed(c, r, f.Type, err)
 		}
 	}
-	h.touch(c)
+	h.alive(c)
 }
 
-// touch refreshes a device's presence on its frames and answered pings, at
-// most once a second: device:last_seen:{mac} holds unix seconds, so a
-// second refresh within the same second could not change it.
-func (h *Hub) touch(c *conn) {
-	if !c.isDevice() {
-		return
+// handlerFailed answers a frame a handler could not handle.
+func (h *Hub) handlerFailed(c *Session, r *route, typ ws.FrameType, err error) {
+	var fe *FrameError
+	switch {
+	case errors.As(err, &fe):
+		h.sendError(c, fe.Code, fe.Detail)
+	case errors.Is(err, context.Canceled):
+		// The session ended meanwhile; nobody to answer.
+	default:
+		c.Logger().Error("Handle frame", zap.String("type", string(typ)), zap.Error(err))
+		detail := "Could not process the " + string(typ) + " frame."
+		if r.relay {
+			detail += " It was still relayed."
+		}
+		h.sendError(c, ws.ErrorCodeInternalError, detail)
 	}
-	c.presenceMu.Lock()
-	defer c.presenceMu.Unlock()
+}
+
+// heartbeat answers a client's heartbeat frame with pong.
+func (h *Hub) heartbeat(_ context.Context, c *Session, _ *ws.Frame) error {
+	pong, err := ws.NewPongFrame(ws.Pong{Message: ws.PongPayload{Ts: time.Now().UnixMilli()}}).MarshalJSON()
+	if err != nil {
+		return err
+	}
+	c.enqueue(pong)
+	return nil
+}
+
+// alive runs the Alive hooks on a session's sign of life, at most once a
+// second.
+func (h *Hub) alive(c *Session) {
+	c.aliveMu.Lock()
+	defer c.aliveMu.Unlock()
 	now := time.Now()
-	if now.Sub(c.touched) < time.Second {
+	if now.Sub(c.alive) < time.Second {
 		return
 	}
-	c.touched = now
-	if err := h.presence.touch(c.ctx, c); err != nil && !errors.Is(err, context.Canceled) {
-		c.logger().Warn("Presence refresh", zap.Error(err))
+	c.alive = now
+	for _, hk := range h.hooks {
+		if hk.Alive != nil {
+			hk.Alive(c.ctx, c)
+		}
 	}
 }
 
-func (h *Hub) sendError(c *conn, code ws.ErrorCode, detail string) {
+func (h *Hub) sendError(c *Session, code ws.ErrorCode, detail string) {
 	h.metrics.HubRejected.WithLabelValues(string(code)).Inc()
-	b, _ := ws.NewErrorFrame(ws.Error{Message: ws.ErrorPayload{Code: code, Detail: detail}}).MarshalJSON()
+	b, _ := ws.NewErrorFrame(ws.Error{Message: ws.ErrorPayload{Code: code, Detail: truncate(detail, maxErrorDetail)}}).MarshalJSON()
 	c.enqueue(b)
+}
+
+// maxErrorDetail bounds an error frame's detail: it quotes client input
+// (a parse error of a 64 KiB frame), and must stay far below the read
+// limit of the client reading it.
+const maxErrorDetail = 512
+
+// truncate cuts s to at most n bytes on a rune boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+// outageLog logs a failing dependency once per kind of failure a minute,
+// not once per session: a Redis outage with 10,000 devices reconnecting
+// would otherwise bury everything else in the log.
+type outageLog struct {
+	log  *zap.Logger
+	mu   sync.Mutex
+	last map[string]time.Time
+}
+
+func newOutageLog(log *zap.Logger) *outageLog {
+	return &outageLog{log: log, last: map[string]time.Time{}}
+}
+
+func (o *outageLog) report(what string, err error) {
+	o.mu.Lock()
+	now := time.Now()
+	quiet := now.Sub(o.last[what]) < time.Minute
+	if !quiet {
+		o.last[what] = now
+	}
+	o.mu.Unlock()
+	if !quiet {
+		o.log.Error("Hub sessions refused: dependency failing", zap.String("step", what), zap.Error(err))
+	}
 }

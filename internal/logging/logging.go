@@ -24,7 +24,7 @@ var Module = fx.Options(
 
 // New builds the root logger: JSON for production, coloured console for
 // development, at the configured level.
-func New(cfg config.Config, lc fx.Lifecycle) (*zap.Logger, error) {
+func New(cfg config.Log, lc fx.Lifecycle) (*zap.Logger, error) {
 	var level zapcore.Level
 	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
 		return nil, fmt.Errorf("logging: %w", err)

@@ -14,42 +14,20 @@ import (
 	"go.uber.org/zap"
 
 	"paradise/internal/config"
+	"paradise/internal/httpapi"
 )
 
-// Module provides the Redis client and the key namer.
+// Module provides the Redis client, the key namer and the readiness check.
 var Module = fx.Module("redisdb",
 	fx.Provide(New, NewKeys),
+	fx.Provide(httpapi.AsReadinessCheck(func(rdb *redis.Client) httpapi.ReadinessCheck {
+		return httpapi.ReadinessCheck{Name: "redis", Check: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }}
+	})),
 )
-
-// Keys names Redis keys. Every key goes through it so a prefix can isolate
-// tests (and deployments) sharing one Redis; the default empty prefix keeps
-// the Django system's layout (token:{token}, admin_token:{token},
-// device:last_seen:{mac}).
-type Keys struct{ prefix string }
-
-// NewKeys returns the key namer for the configured prefix.
-func NewKeys(cfg config.Config) Keys { return Keys{prefix: cfg.RedisPrefix} }
-
-// Key joins the prefix and the given parts.
-func (k Keys) Key(parts ...string) string {
-	n := len(k.prefix)
-	for _, p := range parts {
-		n += len(p)
-	}
-	b := make([]byte, 0, n)
-	b = append(b, k.prefix...)
-	for _, p := range parts {
-		b = append(b, p...)
-	}
-	return string(b)
-}
-
-// Prefix is the prefix of every key.
-func (k Keys) Prefix() string { return k.prefix }
 
 // New connects to REDIS_URL, or starts the in-process server when it is
 // unset. The client is closed (and the server stopped) when the app stops.
-func New(lc fx.Lifecycle, cfg config.Config, log *zap.Logger) (*redis.Client, error) {
+func New(lc fx.Lifecycle, cfg config.Redis, log *zap.Logger) (*redis.Client, error) {
 	log = log.Named("redis")
 	if cfg.RedisURL == "" {
 		srv, err := StartEmbedded()

@@ -130,26 +130,43 @@ func TestEmbeddedPubSub(t *testing.T) {
 	}
 }
 
+// TestKeys pins every key name: the Django system's names are what old
+// clients and the old system's tokens use, and the others are shared by
+// instances of different versions during a rolling deploy.
 func TestKeys(t *testing.T) {
+	plain := redisdb.NewKeys(config.Redis{})
+	prefixed := redisdb.NewKeys(config.Redis{RedisPrefix: "test:1:"})
 	tests := []struct {
-		name   string
-		prefix string
-		parts  []string
-		want   string
+		name string
+		got  string
+		want string
 	}{
-		{"no prefix keeps the Django layout", "", []string{"token:", "abc"}, "token:abc"},
-		{"prefix", "test:1:", []string{"admin_token:", "abc"}, "test:1:admin_token:abc"},
-		{"no parts", "p:", nil, "p:"},
-		{"several parts", "p:", []string{"device:", "last_seen:", "AA:BB"}, "p:device:last_seen:AA:BB"},
+		{"user token (Django)", plain.Token(redisdb.UserTokenPrefix, "abc"), "token:abc"},
+		{"admin token (Django)", plain.Token(redisdb.AdminTokenPrefix, "abc"), "admin_token:abc"},
+		{"last seen (Django)", plain.DeviceLastSeen("AA:BB:CC:00:00:01"), "device:last_seen:AA:BB:CC:00:00:01"},
+		{"token mac", plain.TokenMAC("abc"), "token_mac:abc"},
+		{"admin token mac", plain.AdminTokenMAC("abc"), "admin_token_mac:abc"},
+		{"user tokens", plain.UserTokens(7), "user_tokens:7"},
+		{"user tokens prefix", plain.UserTokensPrefix(), "user_tokens:"},
+		{"device tokens", plain.DeviceTokens("AA:BB:CC:00:00:01"), "device_tokens:AA:BB:CC:00:00:01"},
+		{"user snapshot", plain.UserSnapshot(7), "user_snapshot:7"},
+		{"user snapshot prefix", plain.UserSnapshotPrefix(), "user_snapshot:"},
+		{"user revoked at", plain.UserRevokedAt(7), "user_revoked_at:7"},
+		{"user revoked at prefix", plain.UserRevokedAtPrefix(), "user_revoked_at:"},
+		{"device conn", plain.DeviceConn("AA:BB:CC:00:00:01"), "device:conn:AA:BB:CC:00:00:01"},
+		{"hub group", plain.HubGroup(7), "hub:device_7"},
+		{"hub group prefix", plain.HubGroupPrefix(), "hub:device_"},
+		{"hub control", plain.HubControl(), "hub:control"},
+		{"raw", plain.Raw("token:abc"), "token:abc"},
+		{"prefixed token", prefixed.Token(redisdb.UserTokenPrefix, "abc"), "test:1:token:abc"},
+		{"prefixed group", prefixed.HubGroup(7), "test:1:hub:device_7"},
+		{"prefixed raw", prefixed.Raw("admin_token:abc"), "test:1:admin_token:abc"},
+		{"prefix", prefixed.Prefix(), "test:1:"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			k := redisdb.NewKeys(config.Config{RedisPrefix: tc.prefix})
-			if got := k.Key(tc.parts...); got != tc.want {
-				t.Fatalf("Key(%q) = %q, want %q", tc.parts, got, tc.want)
-			}
-			if k.Prefix() != tc.prefix {
-				t.Fatalf("Prefix() = %q, want %q", k.Prefix(), tc.prefix)
+			if tc.got != tc.want {
+				t.Fatalf("got %q, want %q", tc.got, tc.want)
 			}
 		})
 	}

@@ -1,0 +1,145 @@
+// Package admin serves the admin API (/api/v1/admin/): staff use cases
+// that span the bounded contexts (users, device types, pushes).
+package admin
+
+import (
+	"context"
+	"net/http"
+
+	"go.uber.org/fx"
+
+	"paradise/gen/api"
+	"paradise/internal/account"
+	"paradise/internal/auth"
+	"paradise/internal/device"
+	"paradise/internal/httpapi"
+)
+
+// Module provides the admin handler.
+var Module = fx.Module("admin", fx.Provide(NewHandler))
+
+// Handler implements the admin operations of api.Handler. Every one of
+// them runs with an admin token (the AdminTokenAuth scheme).
+type Handler struct {
+	accounts *account.Service
+	devices  *device.Service
+	pusher   *device.Pusher
+}
+
+// NewHandler returns the admin handler.
+func NewHandler(accounts *account.Service, devices *device.Service, pusher *device.Pusher) *Handler {
+	return &Handler{accounts: accounts, devices: devices, pusher: pusher}
+}
+
+// AdminLogin implements adminLogin (POST /api/v1/admin/login/).
+func (h *Handler) AdminLogin(ctx context.Context, req *api.LoginRequest) (*api.AuthEnvelope, error) {
+	return account.Login(ctx, h.accounts, auth.Admin, req)
+}
+
+// AdminLogout implements adminLogout (POST /api/v1/admin/logout/).
+func (h *Handler) AdminLogout(ctx context.Context) (*api.EmptyEnvelope, error) {
+	return account.Logout(ctx, h.accounts)
+}
+
+// AdminListUsers implements adminListUsers (GET /api/v1/admin/users/).
+func (h *Handler) AdminListUsers(ctx context.Context, params api.AdminListUsersParams) (*api.UserPageEnvelope, error) {
+	p := httpapi.Page(params.Page, params.PageSize)
+	users, count, err := h.accounts.List(ctx, params.Search.Or(""), p)
+	if err != nil {
+		return nil, err
+	}
+	next, prev := httpapi.Links(ctx, p, count)
+	return &api.UserPageEnvelope{Success: true, Code: http.StatusOK, Message: httpapi.OKMessage,
+		Data: api.UserPage{Count: count, Next: next, Previous: prev, Results: httpapi.MapSlice(users, account.UserToAPI)}}, nil
+}
+
+// AdminGetUser implements adminGetUser (GET /api/v1/admin/users/{id}/).
+func (h *Handler) AdminGetUser(ctx context.Context, params api.AdminGetUserParams) (*api.UserEnvelope, error) {
+	u, err := h.accounts.Get(ctx, params.ID)
+	if err != nil {
+		return nil, err
+	}
+	return userEnvelope(u, httpapi.OKMessage), nil
+}
+
+// AdminDisableUser implements adminDisableUser (POST /api/v1/admin/users/{id}/disable/).
+func (h *Handler) AdminDisableUser(ctx context.Context, params api.AdminDisableUserParams) (*api.UserEnvelope, error) {
+	u, err := h.accounts.SetActive(ctx, account.PrincipalFrom(ctx), params.ID, false)
+	if err != nil {
+		return nil, err
+	}
+	return userEnvelope(u, "User disabled."), nil
+}
+
+// AdminEnableUser implements adminEnableUser (POST /api/v1/admin/users/{id}/enable/).
+func (h *Handler) AdminEnableUser(ctx context.Context, params api.AdminEnableUserParams) (*api.UserEnvelope, error) {
+	u, err := h.accounts.SetActive(ctx, account.PrincipalFrom(ctx), params.ID, true)
+	if err != nil {
+		return nil, err
+	}
+	return userEnvelope(u, "User enabled."), nil
+}
+
+func userEnvelope(u account.User, msg string) *api.UserEnvelope {
+	return &api.UserEnvelope{Success: true, Code: http.StatusOK, Message: msg, Data: account.UserToAPI(u)}
+}
+
+// AdminListDeviceTypes implements adminListDeviceTypes (GET /api/v1/admin/device-types/).
+func (h *Handler) AdminListDeviceTypes(ctx context.Context, params api.AdminListDeviceTypesParams) (*api.DeviceTypePageEnvelope, error) {
+	return device.TypePage(ctx, h.devices, params.Page, params.PageSize)
+}
+
+// AdminGetDeviceType implements adminGetDeviceType (GET /api/v1/admin/device-types/{id}/).
+func (h *Handler) AdminGetDeviceType(ctx context.Context, params api.AdminGetDeviceTypeParams) (*api.DeviceTypeEnvelope, error) {
+	t, err := h.devices.GetType(ctx, params.ID)
+	if err != nil {
+		return nil, err
+	}
+	return typeEnvelope(t, http.StatusOK, httpapi.OKMessage), nil
+}
+
+// AdminCreateDeviceType implements adminCreateDeviceType (POST /api/v1/admin/device-types/).
+func (h *Handler) AdminCreateDeviceType(ctx context.Context, req *api.DeviceTypeCreate) (*api.DeviceTypeEnvelope, error) {
+	t, err := h.devices.CreateType(ctx, req.Name, req.Description.Or(""))
+	if err != nil {
+		return nil, err
+	}
+	return typeEnvelope(t, http.StatusCreated, "Device type created."), nil
+}
+
+// AdminUpdateDeviceType implements adminUpdateDeviceType (PATCH /api/v1/admin/device-types/{id}/).
+func (h *Handler) AdminUpdateDeviceType(ctx context.Context, req *api.DeviceTypeUpdate, params api.AdminUpdateDeviceTypeParams) (*api.DeviceTypeEnvelope, error) {
+	var name, description *string
+	if v, ok := req.Name.Get(); ok {
+		name = &v
+	}
+	if v, ok := req.Description.Get(); ok {
+		description = &v
+	}
+	t, err := h.devices.UpdateType(ctx, params.ID, name, description)
+	if err != nil {
+		return nil, err
+	}
+	return typeEnvelope(t, http.StatusOK, "Device type updated."), nil
+}
+
+func typeEnvelope(t device.Type, status int, msg string) *api.DeviceTypeEnvelope {
+	return &api.DeviceTypeEnvelope{Success: true, Code: status, Message: msg, Data: device.TypeToAPI(t)}
+}
+
+// AdminDeleteDeviceType implements adminDeleteDeviceType (DELETE /api/v1/admin/device-types/{id}/).
+func (h *Handler) AdminDeleteDeviceType(ctx context.Context, params api.AdminDeleteDeviceTypeParams) (*api.EmptyEnvelope, error) {
+	if err := h.devices.DeleteType(ctx, params.ID); err != nil {
+		return nil, err
+	}
+	return &api.EmptyEnvelope{Success: true, Code: http.StatusOK, Message: "Device type deleted."}, nil
+}
+
+// AdminSendDeviceMessage implements adminSendDeviceMessage (POST /api/v1/admin/devices/{id}/messages/).
+func (h *Handler) AdminSendDeviceMessage(ctx context.Context, req *api.DeviceMessage, params api.AdminSendDeviceMessageParams) (*api.PushEnvelope, error) {
+	owner, owned, err := h.devices.Owner(ctx, params.ID)
+	if err != nil {
+		return nil, err
+	}
+	return device.Push(ctx, h.pusher, owner, owned.Device.MACAddress, req)
+}

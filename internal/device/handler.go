@@ -1,0 +1,166 @@
+package device
+
+import (
+	"context"
+	"net/http"
+
+	"paradise/gen/api"
+	"paradise/internal/account"
+	"paradise/internal/httpapi"
+)
+
+// DeviceLogins issues device-session tokens for a device's owner (the
+// account service).
+type DeviceLogins interface {
+	LoginAsDevice(ctx context.Context, userID int, mac string) (account.User, string, error)
+}
+
+// Handler implements the device operations of api.Handler: types, a user's
+// devices, binding, pushes, and MAC login. Handlers translate only: spec
+// types in, service calls, spec types out.
+type Handler struct {
+	devices *Service
+	pusher  *Pusher
+	logins  DeviceLogins
+}
+
+// NewHandler returns the device handler.
+func NewHandler(devices *Service, pusher *Pusher, logins DeviceLogins) *Handler {
+	return &Handler{devices: devices, pusher: pusher, logins: logins}
+}
+
+// MacLogin implements macLogin (POST /api/user/mac-login/).
+func (h *Handler) MacLogin(ctx context.Context, req *api.MacRequest) (*api.MacLoginEnvelope, error) {
+	userID, owned, err := h.devices.ResolveOwner(ctx, string(req.MACAddress))
+	if err != nil {
+		return nil, err
+	}
+	u, token, err := h.logins.LoginAsDevice(ctx, userID, owned.Device.MACAddress)
+	if err != nil {
+		return nil, err
+	}
+	return &api.MacLoginEnvelope{Success: true, Code: http.StatusOK, Message: httpapi.OKMessage,
+		Data: api.MacLoginData{Token: token, User: account.UserToAPI(u), Device: ToAPI(owned)}}, nil
+}
+
+// ListDeviceTypes implements listDeviceTypes (GET /api/device/types/).
+func (h *Handler) ListDeviceTypes(ctx context.Context, params api.ListDeviceTypesParams) (*api.DeviceTypePageEnvelope, error) {
+	return TypePage(ctx, h.devices, params.Page, params.PageSize)
+}
+
+// TypePage answers a page of device types (user and admin lists).
+func TypePage(ctx context.Context, devices *Service, number, size api.OptInt) (*api.DeviceTypePageEnvelope, error) {
+	p := httpapi.Page(number, size)
+	types, count, err := devices.ListTypes(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	next, prev := httpapi.Links(ctx, p, count)
+	return &api.DeviceTypePageEnvelope{Success: true, Code: http.StatusOK, Message: httpapi.OKMessage,
+		Data: api.DeviceTypePage{Count: count, Next: next, Previous: prev, Results: httpapi.MapSlice(types, TypeToAPI)}}, nil
+}
+
+// ListDevices implements listDevices (GET /api/device/devices/).
+func (h *Handler) ListDevices(ctx context.Context, params api.ListDevicesParams) (*api.DevicePageEnvelope, error) {
+	p := httpapi.Page(params.Page, params.PageSize)
+	owned, count, err := h.devices.ListOwned(ctx, account.PrincipalFrom(ctx).User.ID, p)
+	if err != nil {
+		return nil, err
+	}
+	next, prev := httpapi.Links(ctx, p, count)
+	return &api.DevicePageEnvelope{Success: true, Code: http.StatusOK, Message: httpapi.OKMessage,
+		Data: api.DevicePage{Count: count, Next: next, Previous: prev, Results: httpapi.MapSlice(owned, ToAPI)}}, nil
+}
+
+// GetDevice implements getDevice (GET /api/device/devices/{id}/).
+func (h *Handler) GetDevice(ctx context.Context, params api.GetDeviceParams) (*api.DeviceEnvelope, error) {
+	owned, err := h.devices.GetOwned(ctx, account.PrincipalFrom(ctx).User.ID, params.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &api.DeviceEnvelope{Success: true, Code: http.StatusOK, Message: httpapi.OKMessage, Data: ToAPI(owned)}, nil
+}
+
+// BindDevice implements bindDevice (POST /api/device/bind/).
+func (h *Handler) BindDevice(ctx context.Context, req *api.BindRequest) (*api.DeviceEnvelope, error) {
+	in := BindInput{MAC: string(req.MACAddress)}
+	if v, ok := req.Name.Get(); ok {
+		in.Name = &v
+	}
+	if v, ok := req.DeviceTypeID.Get(); ok {
+		in.TypeID = &v
+	}
+	owned, err := h.devices.Bind(ctx, account.PrincipalFrom(ctx).User.ID, in)
+	if err != nil {
+		return nil, err
+	}
+	return &api.DeviceEnvelope{Success: true, Code: http.StatusOK, Message: "Device bound.", Data: ToAPI(owned)}, nil
+}
+
+// UnbindDevice implements unbindDevice (POST /api/device/unbind/).
+func (h *Handler) UnbindDevice(ctx context.Context, req *api.MacRequest) (*api.EmptyEnvelope, error) {
+	if _, err := h.devices.Unbind(ctx, account.PrincipalFrom(ctx).User.ID, string(req.MACAddress)); err != nil {
+		return nil, err
+	}
+	return &api.EmptyEnvelope{Success: true, Code: http.StatusOK, Message: "Device unbound."}, nil
+}
+
+// SendDeviceMessage implements sendDeviceMessage (POST /api/device/devices/{id}/messages/).
+func (h *Handler) SendDeviceMessage(ctx context.Context, req *api.DeviceMessage, params api.SendDeviceMessageParams) (*api.PushEnvelope, error) {
+	userID := account.PrincipalFrom(ctx).User.ID
+	owned, err := h.devices.GetOwned(ctx, userID, params.ID)
+	if err != nil {
+		return nil, err
+	}
+	return Push(ctx, h.pusher, userID, owned.Device.MACAddress, req)
+}
+
+// Push answers a push request (user and admin pushes).
+func Push(ctx context.Context, p *Pusher, owner int, mac string, req *api.DeviceMessage) (*api.PushEnvelope, error) {
+	raw, err := req.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	online, err := p.Push(ctx, owner, mac, raw)
+	if err != nil {
+		return nil, err
+	}
+	return &api.PushEnvelope{Success: true, Code: http.StatusOK, Message: "Sent.", Data: api.PushResult{Online: online}}, nil
+}
+
+// TypeToAPI converts a device type to its API form.
+func TypeToAPI(t Type) api.DeviceType {
+	return api.DeviceType{ID: t.ID, Name: t.Name, Description: t.Description, CreatedAt: t.CreatedAt}
+}
+
+// ToAPI converts an owned device to its API form.
+func ToAPI(o Owned) api.Device {
+	d := o.Device
+	status := api.DeviceStatusDisconnected
+	if d.Connected {
+		status = api.DeviceStatusConnected
+	}
+	out := api.Device{
+		ID:              d.ID,
+		MACAddress:      d.MACAddress,
+		Name:            d.Name,
+		DeviceType:      api.NilDeviceType{Null: true},
+		Status:          status,
+		BatteryLevel:    api.NilInt{Null: true},
+		FirmwareVersion: d.FirmwareVersion,
+		WifiName:        d.WifiName,
+		LastSeen:        httpapi.NilTime(d.LastSeen),
+		BoundAt:         api.NilDateTime{Null: true},
+		CreatedAt:       d.CreatedAt,
+	}
+	if d.Type != nil {
+		out.DeviceType = api.NewNilDeviceType(TypeToAPI(*d.Type))
+	}
+	if d.BatteryLevel != nil {
+		out.BatteryLevel = api.NewNilInt(*d.BatteryLevel)
+	}
+	if !o.BoundAt.IsZero() {
+		out.BoundAt = api.NewNilDateTime(o.BoundAt)
+	}
+	return out
+}

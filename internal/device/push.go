@@ -1,0 +1,47 @@
+package device
+
+import (
+	"context"
+	"errors"
+
+	"paradise/gen/ws"
+	"paradise/internal/apperr"
+)
+
+// Sender sends server frames to a group on every hub instance (the hub's
+// Bus).
+type Sender interface {
+	SendToGroup(ctx context.Context, userID int, f ws.Frame) error
+}
+
+// Pusher sends messages from the server (REST) to a device's group.
+type Pusher struct {
+	sender   Sender
+	presence *Presence
+}
+
+// NewPusher returns the pusher.
+func NewPusher(sender Sender, presence *Presence) *Pusher {
+	return &Pusher{sender: sender, presence: presence}
+}
+
+// Push validates a message as a hub frame (asyncapi.yaml's schemas, through
+// gen/ws), sends it to the owner's group and reports whether the device
+// is online. raw is the {type, message} JSON.
+func (p *Pusher) Push(ctx context.Context, owner int, mac string, raw []byte) (online bool, err error) {
+	f, err := ws.ParseFrame(raw)
+	if err != nil {
+		var pe *ws.ParseError
+		if errors.As(err, &pe) {
+			return false, apperr.Field("message", "Invalid "+string(pe.Type)+" payload: "+pe.Err.Error())
+		}
+		return false, apperr.BadRequest("Invalid message: " + err.Error())
+	}
+	if d, ok := ws.DirectionOf(f.Type); !ok || !d.ServerMaySend() {
+		return false, apperr.Field("type", "The server may not send "+string(f.Type)+" frames.")
+	}
+	if err := p.sender.SendToGroup(ctx, owner, f); err != nil {
+		return false, err
+	}
+	return p.presence.Online(ctx, mac)
+}

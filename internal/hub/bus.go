@@ -1,0 +1,71 @@
+package hub
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/coder/websocket"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+
+	"paradise/gen/ws"
+	"paradise/internal/redisdb"
+)
+
+// Bus sends frames to sessions and closes sessions on every hub instance,
+// this one included, from anywhere in the service: REST handlers, frame
+// handlers, background work. It only needs Redis, so domain packages can
+// depend on it without depending on the hub (which depends on their
+// hooks and handlers).
+type Bus struct {
+	rdb  *redis.Client
+	keys redisdb.Keys
+	log  *zap.Logger
+}
+
+// NewBus returns the bus.
+func NewBus(rdb *redis.Client, keys redisdb.Keys, log *zap.Logger) *Bus {
+	return &Bus{rdb: rdb, keys: keys, log: log.Named("hub.bus")}
+}
+
+// serverSender is the from of frames the server sends on its own behalf.
+var serverSender = ws.Sender{Role: ws.RoleApp, MACAddress: ws.NilString{Null: true}, ConnectionID: "server"}
+
+// SendToGroup sends a frame from the server to every session of the
+// user's group.
+func (b *Bus) SendToGroup(ctx context.Context, userID int, f ws.Frame) error {
+	return b.send(ctx, userID, "", f)
+}
+
+// SendToDevice sends a frame from the server to the sessions of the device
+// with this MAC in the user's group.
+func (b *Bus) SendToDevice(ctx context.Context, userID int, mac string, f ws.Frame) error {
+	return b.send(ctx, userID, mac, f)
+}
+
+func (b *Bus) send(ctx context.Context, userID int, target string, f ws.Frame) error {
+	f.SetFrom(serverSender)
+	frame, err := f.MarshalJSON()
+	if err != nil {
+		return fmt.Errorf("hub: encode %s frame: %w", f.Type, err)
+	}
+	payload := encodeGroup("", groupMessage{target: target, frame: frame})
+	if err := b.rdb.Publish(ctx, b.keys.HubGroup(userID), payload).Err(); err != nil {
+		return fmt.Errorf("hub: send %s frame to group %d: %w", f.Type, userID, err)
+	}
+	return nil
+}
+
+// CloseSessions closes the selected sessions on every instance with a
+// close code declared in asyncapi.yaml.
+func (b *Bus) CloseSessions(ctx context.Context, sel Selector, code websocket.StatusCode, reason string) error {
+	payload, err := json.Marshal(control{Kind: controlClose, Select: sel, Code: int(code), Reason: reason})
+	if err != nil {
+		return fmt.Errorf("hub: encode close event: %w", err)
+	}
+	if err := b.rdb.Publish(ctx, b.keys.HubControl(), payload).Err(); err != nil {
+		return fmt.Errorf("hub: publish close event: %w", err)
+	}
+	return nil
+}

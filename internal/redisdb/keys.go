@@ -1,0 +1,100 @@
+package redisdb
+
+import (
+	"strconv"
+
+	"paradise/internal/config"
+)
+
+// Keys names every Redis key and pub/sub channel of the service, in this
+// one place. A prefix can isolate tests (and deployments) sharing one
+// Redis; the default empty prefix keeps the Django system's layout
+// (token:{token}, admin_token:{token}, device:last_seen:{mac},
+// rtc_room:{user_id}:{task_id}), which old clients and the old system's
+// tokens depend on: those names must not change.
+type Keys struct{ prefix string }
+
+// NewKeys returns the key namer for the configured prefix.
+func NewKeys(cfg config.Redis) Keys { return Keys{prefix: cfg.RedisPrefix} }
+
+// Prefix is the prefix of every key.
+func (k Keys) Prefix() string { return k.prefix }
+
+// Raw prefixes an already built key name; only for names read back from
+// Redis (the token index holds unprefixed token key names).
+func (k Keys) Raw(name string) string { return k.join(name) }
+
+// Token prefixes of the Django system: token:{token} and
+// admin_token:{token} hold the user id.
+const (
+	UserTokenPrefix  = "token:"
+	AdminTokenPrefix = "admin_token:"
+)
+
+// Token is token:{token} (user and device sessions) or admin_token:{token}.
+func (k Keys) Token(kindPrefix, token string) string { return k.join(kindPrefix, token) }
+
+// TokenMAC is token_mac:{token}: the device MAC of a device session.
+func (k Keys) TokenMAC(token string) string { return k.join("token_mac:", token) }
+
+// AdminTokenMAC names a key that never exists (admin tokens are never
+// device sessions); it keeps the token lookup script's arity fixed.
+func (k Keys) AdminTokenMAC(token string) string { return k.join("admin_token_mac:", token) }
+
+// UserTokens is user_tokens:{user_id}: the index of a user's tokens.
+func (k Keys) UserTokens(userID int) string { return k.join("user_tokens:", strconv.Itoa(userID)) }
+
+// UserSnapshot is user_snapshot:{user_id}: the cached user beside tokens.
+func (k Keys) UserSnapshot(userID int) string {
+	return k.join("user_snapshot:", strconv.Itoa(userID))
+}
+
+// UserSnapshotPrefix is UserSnapshot without the id, for scripts that
+// derive the key from a user id they read.
+func (k Keys) UserSnapshotPrefix() string { return k.join("user_snapshot:") }
+
+// UserRevokedAt is user_revoked_at:{user_id}: unix milliseconds of the
+// last revocation of all the user's tokens, which also reaches tokens
+// outside the index (issued by the Django system).
+func (k Keys) UserRevokedAt(userID int) string {
+	return k.join("user_revoked_at:", strconv.Itoa(userID))
+}
+
+// UserRevokedAtPrefix is UserRevokedAt without the id, for scripts.
+func (k Keys) UserRevokedAtPrefix() string { return k.join("user_revoked_at:") }
+
+// UserTokensPrefix is UserTokens without the id, for scripts.
+func (k Keys) UserTokensPrefix() string { return k.join("user_tokens:") }
+
+// DeviceLastSeen is device:last_seen:{mac} (the Django system's
+// heartbeat key): unix seconds of the device's last sign of life.
+func (k Keys) DeviceLastSeen(mac string) string { return k.join("device:last_seen:", mac) }
+
+// DeviceConn is device:conn:{mac}: the id of the device's live session.
+func (k Keys) DeviceConn(mac string) string { return k.join("device:conn:", mac) }
+
+// HubGroupPrefix is the prefix of the hub's group channels.
+func (k Keys) HubGroupPrefix() string { return k.join("hub:device_") }
+
+// HubGroup is the pub/sub channel of group device_{user_id}.
+func (k Keys) HubGroup(userID int) string { return k.join("hub:device_", strconv.Itoa(userID)) }
+
+// HubControl is the pub/sub channel of hub-wide control events.
+func (k Keys) HubControl() string { return k.join("hub:control") }
+
+func (k Keys) join(parts ...string) string {
+	n := len(k.prefix)
+	for _, p := range parts {
+		n += len(p)
+	}
+	b := make([]byte, 0, n)
+	b = append(b, k.prefix...)
+	for _, p := range parts {
+		b = append(b, p...)
+	}
+	return string(b)
+}
+
+// DeviceTokens is device_tokens:{mac}: the index of a device's session
+// tokens (MAC login), so a rebind can revoke them.
+func (k Keys) DeviceTokens(mac string) string { return k.join("device_tokens:", mac) }
