@@ -341,15 +341,25 @@ func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	// Keep bytes the client sent right after its handshake.
+	// Keep bytes the client sent right after its handshake. The library
+	// re-points the reader at the returned net.Conn, so the frame guard
+	// must sit in that net.Conn, not only in the bufio.Reader.
 	var r io.Reader = nc
 	if n := brw.Reader.Buffered(); n > 0 {
 		pending, _ := brw.Reader.Peek(n)
 		r = io.MultiReader(bytes.NewReader(bytes.Clone(pending)), nc)
 	}
-	r = &frameGuard{r: r, limit: w.readLimit}
-	return nc, bufio.NewReadWriter(bufio.NewReaderSize(r, readBufferSize), bufio.NewWriterSize(nc, writeBufferSize)), nil
+	hc := &guardedConn{Conn: nc, r: &frameGuard{r: r, limit: w.readLimit}}
+	return hc, bufio.NewReadWriter(bufio.NewReaderSize(hc, readBufferSize), bufio.NewWriterSize(hc, writeBufferSize)), nil
 }
+
+// guardedConn is a hijacked connection whose reads pass the frame guard.
+type guardedConn struct {
+	net.Conn
+	r io.Reader
+}
+
+func (c *guardedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 
 // errFrameTooBig fails the read of a frame whose header announces more
 // than the read limit.
@@ -366,7 +376,6 @@ type frameGuard struct {
 	limit int64
 	hdr   [14]byte
 	have  int   // header bytes collected
-	need  int   // header length, known once two bytes are in
 	skip  int64 // payload bytes still to pass
 }
 
@@ -378,7 +387,8 @@ func (g *frameGuard) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// scan consumes b and reports whether a frame over the limit began.
+// scan consumes b and reports whether a frame over the limit began. The
+// length is checked as soon as its bytes are in, before the masking key.
 func (g *frameGuard) scan(b []byte) bool {
 	for len(b) > 0 {
 		if g.skip > 0 {
@@ -392,19 +402,21 @@ func (g *frameGuard) scan(b []byte) bool {
 		g.hdr[g.have] = b[0]
 		g.have++
 		b = b[1:]
-		if g.have == 2 {
-			g.need = 2
-			switch g.hdr[1] & 0x7f {
-			case 126:
-				g.need += 2
-			case 127:
-				g.need += 8
-			}
-			if g.hdr[1]&0x80 != 0 {
-				g.need += 4 // masking key
-			}
+		if g.have < 2 {
+			continue
 		}
-		if g.have < 2 || g.have < g.need {
+		lenEnd := 2
+		switch g.hdr[1] & 0x7f {
+		case 126:
+			lenEnd += 2
+		case 127:
+			lenEnd += 8
+		}
+		need := lenEnd
+		if g.hdr[1]&0x80 != 0 {
+			need += 4 // masking key
+		}
+		if g.have < lenEnd {
 			continue
 		}
 		var length int64
@@ -419,7 +431,9 @@ func (g *frameGuard) scan(b []byte) bool {
 		if length < 0 || length > g.limit {
 			return true
 		}
-		g.skip, g.have, g.need = length, 0, 0
+		if g.have == need {
+			g.skip, g.have = length, 0
+		}
 	}
 	return false
 }

@@ -1,8 +1,11 @@
 package hub
 
 import (
+	"context"
 	"testing"
 	"time"
+
+	"paradise/gen/ws"
 )
 
 func TestSendQueue(t *testing.T) {
@@ -60,5 +63,95 @@ func TestBucket(t *testing.T) {
 	}
 	if b.allow(now.Add(100 * time.Millisecond)) {
 		t.Fatal("only one token refilled")
+	}
+}
+
+func TestFrameGuard(t *testing.T) {
+	// Client frames are masked: 0x80 in the second byte, 4 mask bytes.
+	small := append([]byte{0x81, 0x80 | 5, 0, 0, 0, 0}, "hello"...)
+	medium := append([]byte{0x81, 0x80 | 126, 0x01, 0x00, 0, 0, 0, 0}, make([]byte, 256)...)
+	tests := []struct {
+		name   string
+		stream []byte
+		chunk  int // bytes per read, to split headers across reads
+		limit  int64
+		tooBig bool
+	}{
+		{"small frames", append(append([]byte{}, small...), small...), 1 << 10, 10, false},
+		{"split header", append(append([]byte{}, small...), small...), 1, 10, false},
+		{"16-bit length within limit", medium, 3, 256, false},
+		{"16-bit length over limit", medium, 3, 255, true},
+		{"64-bit length 2^62", []byte{0x81, 0x80 | 127, 0x40, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, 1 << 10, 1 << 16, true},
+		{"64-bit length with the top bit set", []byte{0x81, 0x80 | 127, 0x80, 0, 0, 0, 0, 0, 0, 0}, 2, 1 << 16, true},
+		{"over limit after a good frame", append(append([]byte{}, small...), 0x81, 0x80|126, 0xff, 0xff), 4, 100, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			g := &frameGuard{limit: tc.limit}
+			var tooBig bool
+			for b := tc.stream; len(b) > 0 && !tooBig; {
+				n := min(tc.chunk, len(b))
+				tooBig = g.scan(b[:n])
+				b = b[n:]
+			}
+			if tooBig != tc.tooBig {
+				t.Fatalf("too big = %t, want %t", tooBig, tc.tooBig)
+			}
+		})
+	}
+}
+
+func TestRoutes(t *testing.T) {
+	noop := func(context.Context, *Session, *ws.Frame) error { return nil }
+	rt, err := newRoutes([]FrameHandler{{Type: "device_info", Handle: noop}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := rt["device_info"]; r == nil || !r.relay || len(r.handlers) != 1 {
+		t.Fatalf("device_info route = %+v, want relayed and handled", r)
+	}
+	if r := rt["chat"]; r == nil || !r.relay || len(r.handlers) != 0 {
+		t.Fatalf("chat route = %+v, want relayed only", r)
+	}
+	if _, ok := rt["pong"]; ok {
+		t.Fatal("server-only type pong has a route")
+	}
+	if err := rt.add(FrameHandler{Type: "chat", Consume: true, Handle: noop}); err != nil || rt["chat"].relay {
+		t.Fatalf("consuming handler: err %v, relay %t", err, rt["chat"].relay)
+	}
+	for name, fh := range map[string]FrameHandler{
+		"server-only type": {Type: "pong", Handle: noop},
+		"unknown type":     {Type: "dance", Handle: noop},
+		"no func":          {Type: "chat"},
+	} {
+		if _, err := newRoutes([]FrameHandler{fh}); err == nil {
+			t.Errorf("%s: newRoutes accepted %+v", name, fh)
+		}
+	}
+}
+
+func TestSelector(t *testing.T) {
+	dev := &Session{userID: 1, mac: "AA", token: "t1"}
+	app := &Session{userID: 1, token: "t2"}
+	tests := []struct {
+		name string
+		sel  Selector
+		want []bool // dev, app
+	}{
+		{"user", Selector{UserID: 1}, []bool{true, true}},
+		{"other user", Selector{UserID: 2}, []bool{false, false}},
+		{"token", Selector{UserID: 1, Token: "t2"}, []bool{false, true}},
+		{"except token", Selector{UserID: 1, ExceptToken: "t2"}, []bool{true, false}},
+		{"device", Selector{MAC: "AA"}, []bool{true, false}},
+		{"device of another owner", Selector{MAC: "AA", ExceptUserID: 1}, []bool{false, false}},
+		{"device rebound", Selector{MAC: "AA", ExceptUserID: 2}, []bool{true, false}},
+		{"empty selects nothing", Selector{}, []bool{false, false}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := []bool{tc.sel.matches(dev), tc.sel.matches(app)}; got[0] != tc.want[0] || got[1] != tc.want[1] {
+				t.Fatalf("matches = %v, want %v", got, tc.want)
+			}
+		})
 	}
 }

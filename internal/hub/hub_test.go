@@ -1,6 +1,7 @@
 package hub_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,33 +17,13 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"go.uber.org/fx"
 
+	"paradise/gen/ws"
+	"paradise/internal/account"
 	"paradise/internal/config"
 	"paradise/internal/testenv"
 )
-
-// frame is a decoded hub frame.
-type frame struct {
-	Type    string          `json:"type"`
-	Message json.RawMessage `json:"message"`
-	From    *struct {
-		Role         string  `json:"role"`
-		MACAddress   *string `json:"mac_address"`
-		ConnectionID string  `json:"connection_id"`
-	} `json:"from"`
-}
-
-// client is a test WebSocket session.
-type client struct {
-	t    *testing.T
-	c    *websocket.Conn
-	info struct {
-		ConnectionID string  `json:"connection_id"`
-		Role         string  `json:"role"`
-		MACAddress   *string `json:"mac_address"`
-		UserID       int     `json:"user_id"`
-	}
-}
 
 // hubConfig is a configuration with presence timings short enough for tests.
 func hubConfig(t *testing.T, b testenv.Backend) config.Config {
@@ -51,105 +32,6 @@ func hubConfig(t *testing.T, b testenv.Backend) config.Config {
 	cfg.Presence.TTL = 2 * time.Second
 	cfg.Presence.SweepInterval = 200 * time.Millisecond
 	return cfg
-}
-
-func wsURL(s *testenv.Service, token string) string {
-	return "ws" + strings.TrimPrefix(s.URL, "http") + "/ws/device/token/" + token + "/"
-}
-
-// dial opens a session with the token in the URL and reads its connected
-// frame.
-func dial(t *testing.T, s *testenv.Service, token string) *client {
-	t.Helper()
-	return dialWith(t, wsURL(s, token), nil)
-}
-
-func dialWith(t *testing.T, url string, opts *websocket.DialOptions) *client {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, _, err := websocket.Dial(ctx, url, opts)
-	if err != nil {
-		t.Fatalf("dial: %v", err)
-	}
-	c.SetReadLimit(1 << 20)
-	t.Cleanup(func() { c.CloseNow() })
-	cl := &client{t: t, c: c}
-	f := cl.read()
-	if f.Type != "connected" {
-		t.Fatalf("first frame %s, want connected", f.Type)
-	}
-	if err := json.Unmarshal(f.Message, &cl.info); err != nil {
-		t.Fatal(err)
-	}
-	return cl
-}
-
-func (cl *client) send(v any) {
-	cl.t.Helper()
-	data, ok := v.(string)
-	if !ok {
-		b, err := json.Marshal(v)
-		if err != nil {
-			cl.t.Fatal(err)
-		}
-		data = string(b)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := cl.c.Write(ctx, websocket.MessageText, []byte(data)); err != nil {
-		cl.t.Fatalf("write: %v", err)
-	}
-}
-
-func (cl *client) read() frame {
-	cl.t.Helper()
-	f, err := cl.tryRead(5 * time.Second)
-	if err != nil {
-		cl.t.Fatalf("read: %v", err)
-	}
-	return f
-}
-
-func (cl *client) tryRead(d time.Duration) (frame, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	_, data, err := cl.c.Read(ctx)
-	if err != nil {
-		return frame{}, err
-	}
-	var f frame
-	if err := json.Unmarshal(data, &f); err != nil {
-		return frame{}, fmt.Errorf("frame %q: %w", data, err)
-	}
-	return f, nil
-}
-
-// expectNothing checks that no frame arrives for a short while. Reading
-// with a deadline closes a coder/websocket connection, so it is the last
-// use of the client.
-func (cl *client) expectNothing() {
-	cl.t.Helper()
-	if f, err := cl.tryRead(300 * time.Millisecond); err == nil {
-		cl.t.Fatalf("unexpected frame %s %s", f.Type, f.Message)
-	}
-}
-
-// expectClose reads until the server closes the connection with code, and
-// returns the close reason.
-func (cl *client) expectClose(code websocket.StatusCode) string {
-	cl.t.Helper()
-	for {
-		_, err := cl.tryRead(10 * time.Second)
-		if err == nil {
-			continue
-		}
-		var ce websocket.CloseError
-		if !errors.As(err, &ce) || ce.Code != code {
-			cl.t.Fatalf("closed with %v, want %d", err, code)
-		}
-		return ce.Reason
-	}
 }
 
 // pair is one user with a bound device and a device and an app session.
@@ -172,43 +54,35 @@ func chat(text string) map[string]any {
 	return map[string]any{"type": "chat", "message": map[string]any{"text": text}}
 }
 
+// forEachBackend runs fn on a service with hubConfig per backend.
 func forEachBackend(t *testing.T, fn func(t *testing.T, s *testenv.Service)) {
-	for _, b := range testenv.Backends {
-		t.Run(string(b), func(t *testing.T) {
-			t.Parallel()
-			fn(t, testenv.StartWith(t, hubConfig(t, b)))
-		})
-	}
+	testenv.ForEachBackend(t, func(t *testing.T, b testenv.Backend) {
+		fn(t, testenv.StartWith(t, hubConfig(t, b)))
+	})
 }
 
 func TestAuth(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, s *testenv.Service) {
 		p := newPair(t, s)
 
-		app := dial(t, s, p.owner.Token)
-		if app.info.Role != "app" || app.info.MACAddress != nil || app.info.UserID != p.owner.User.ID {
-			t.Fatalf("app session: %+v", app.info)
+		app := s.Dial(t, p.owner.Token)
+		if app.Info.Role != "app" || app.Info.MACAddress != nil || app.Info.UserID != p.owner.User.ID {
+			t.Fatalf("app session: %+v", app.Info)
 		}
-		dev := dialWith(t, "ws"+strings.TrimPrefix(s.URL, "http")+"/ws/device/", &websocket.DialOptions{
+		dev := testenv.DialURL(t, "ws"+strings.TrimPrefix(s.URL, "http")+"/ws/device/", &websocket.DialOptions{
 			HTTPHeader: http.Header{"Authorization": {"Token " + p.device.Token}},
 		})
-		if dev.info.Role != "device" || dev.info.MACAddress == nil || *dev.info.MACAddress != p.device.Device.MACAddress {
-			t.Fatalf("device session: %+v", dev.info)
+		if dev.Info.Role != "device" || dev.Info.MACAddress == nil || *dev.Info.MACAddress != p.device.Device.MACAddress {
+			t.Fatalf("device session: %+v", dev.Info)
 		}
 
 		for name, url := range map[string]string{
 			"no header":     "ws" + strings.TrimPrefix(s.URL, "http") + "/ws/device/",
-			"unknown token": wsURL(s, strings.Repeat("ab", 16)),
-			"junk token":    wsURL(s, "not-a-token!"),
+			"unknown token": s.WSURL(strings.Repeat("ab", 16)),
+			"junk token":    s.WSURL("not-a-token!"),
 		} {
 			t.Run(name, func(t *testing.T) {
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				defer cancel()
-				c, _, err := websocket.Dial(ctx, url, nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				(&client{t: t, c: c}).expectClose(4001)
+				testenv.DialRaw(t, url, nil).ExpectClose(4001)
 			})
 		}
 	})
@@ -218,50 +92,50 @@ func TestRelay(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, s *testenv.Service) {
 		p := newPair(t, s)
 		other := newPair(t, s)
-		app := dial(t, s, p.owner.Token)
-		dev := dial(t, s, p.device.Token)
-		otherApp := dial(t, s, other.owner.Token)
-		otherDev := dial(t, s, other.device.Token)
+		app := s.Dial(t, p.owner.Token)
+		dev := s.Dial(t, p.device.Token)
+		otherApp := s.Dial(t, other.owner.Token)
+		otherDev := s.Dial(t, other.device.Token)
 
 		// App -> device, with who sent it.
-		app.send(map[string]any{"type": "command", "message": map[string]any{"command_id": "c1", "name": "play_sound"}})
-		f := dev.read()
-		if f.Type != "command" || f.From == nil || f.From.Role != "app" || f.From.ConnectionID != app.info.ConnectionID || f.From.MACAddress != nil {
+		app.Send(map[string]any{"type": "command", "message": map[string]any{"command_id": "c1", "name": "play_sound"}})
+		f := dev.Read()
+		if f.Type != "command" || f.From == nil || f.From.Role != "app" || f.From.ConnectionID != app.Info.ConnectionID || f.From.MACAddress != nil {
 			t.Fatalf("device got %+v", f)
 		}
 		// Device -> app.
-		dev.send(map[string]any{"type": "command_result", "message": map[string]any{"command_id": "c1", "ok": true}})
-		f = app.read()
+		dev.Send(map[string]any{"type": "command_result", "message": map[string]any{"command_id": "c1", "ok": true}})
+		f = app.Read()
 		if f.Type != "command_result" || f.From == nil || f.From.Role != "device" || f.From.MACAddress == nil || *f.From.MACAddress != p.device.Device.MACAddress {
 			t.Fatalf("app got %+v", f)
 		}
 		// A client's own "from" is replaced.
-		app.send(`{"type":"chat","message":{"text":"hi"},"from":{"role":"device","mac_address":"AA:AA:AA:AA:AA:AA","connection_id":"forged"}}`)
-		f = dev.read()
-		if f.From.Role != "app" || f.From.ConnectionID != app.info.ConnectionID {
+		app.Send(`{"type":"chat","message":{"text":"hi"},"from":{"role":"device","mac_address":"AA:AA:AA:AA:AA:AA","connection_id":"forged"}}`)
+		f = dev.Read()
+		if f.From.Role != "app" || f.From.ConnectionID != app.Info.ConnectionID {
 			t.Fatalf("forged from kept: %+v", f.From)
 		}
 		// Heartbeats are answered, not relayed; nothing is echoed; nothing
 		// crosses to another user.
-		dev.send(map[string]any{"type": "heartbeat", "message": map[string]any{}})
-		if f := dev.read(); f.Type != "pong" {
+		dev.Send(map[string]any{"type": "heartbeat", "message": map[string]any{}})
+		if f := dev.Read(); f.Type != "pong" {
 			t.Fatalf("heartbeat answered with %s", f.Type)
 		}
-		otherDev.send(chat("for my owner only"))
-		if f := otherApp.read(); f.Type != "chat" {
+		otherDev.Send(chat("for my owner only"))
+		if f := otherApp.Read(); f.Type != "chat" {
 			t.Fatalf("other app got %s", f.Type)
 		}
-		app.expectNothing()
-		dev.expectNothing()
-		otherDev.expectNothing()
+		app.ExpectNothing()
+		dev.ExpectNothing()
+		otherDev.ExpectNothing()
 	})
 }
 
 func TestInvalidFrames(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, s *testenv.Service) {
 		p := newPair(t, s)
-		app := dial(t, s, p.owner.Token)
-		dev := dial(t, s, p.device.Token)
+		app := s.Dial(t, p.owner.Token)
+		dev := s.Dial(t, p.device.Token)
 		tests := []struct {
 			name, frame, code string
 		}{
@@ -274,8 +148,8 @@ func TestInvalidFrames(t *testing.T) {
 		}
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {
-				dev.send(tc.frame)
-				f := dev.read()
+				dev.Send(tc.frame)
+				f := dev.Read()
 				var e struct {
 					Code   string `json:"code"`
 					Detail string `json:"detail"`
@@ -288,16 +162,16 @@ func TestInvalidFrames(t *testing.T) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		if err := dev.c.Write(ctx, websocket.MessageBinary, []byte("{}")); err != nil {
+		if err := dev.Conn.Write(ctx, websocket.MessageBinary, []byte("{}")); err != nil {
 			t.Fatal(err)
 		}
-		if f := dev.read(); f.Type != "error" {
+		if f := dev.Read(); f.Type != "error" {
 			t.Fatalf("binary frame answered with %s", f.Type)
 		}
 		// The connection is still open and relays; nothing invalid reached
 		// the app.
-		dev.send(chat("still here"))
-		if f := app.read(); f.Type != "chat" {
+		dev.Send(chat("still here"))
+		if f := app.Read(); f.Type != "chat" {
 			t.Fatalf("app got %s %s", f.Type, f.Message)
 		}
 
@@ -325,10 +199,10 @@ func TestInvalidFrames(t *testing.T) {
 func TestPresence(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, s *testenv.Service) {
 		p := newPair(t, s)
-		dev := dial(t, s, p.device.Token)
-		dev.send(map[string]any{"type": "device_info", "message": map[string]any{"battery_level": 85, "firmware_version": "1.2.3", "wifi_name": "MyWiFi"}})
+		dev := s.Dial(t, p.device.Token)
+		dev.Send(map[string]any{"type": "device_info", "message": map[string]any{"battery_level": 85, "firmware_version": "1.2.3", "wifi_name": "MyWiFi"}})
 		// Keep reading, so the client answers the hub's pings.
-		dev.c.CloseRead(context.Background())
+		dev.Conn.CloseRead(context.Background())
 
 		// The row follows, and the device is online past the presence TTL
 		// while its connection answers pings.
@@ -347,7 +221,7 @@ func TestPresence(t *testing.T) {
 		}
 
 		// Closing marks it disconnected.
-		dev.c.CloseNow()
+		dev.Conn.CloseNow()
 		waitDevice(t, s, p, func(d deviceState) bool { return d.Status == "disconnected" })
 	})
 }
@@ -358,14 +232,14 @@ func TestPresenceExpiry(t *testing.T) {
 		// connection key. The sweeper marks it disconnected once its
 		// last_seen is older than the TTL.
 		p := newPair(t, s)
-		dev := dial(t, s, p.device.Token)
+		dev := s.Dial(t, p.device.Token)
 		waitDevice(t, s, p, func(d deviceState) bool { return d.Status == "connected" })
 		// Drop the connection key as if its instance had vanished; the
 		// open session would refresh it, so end the session first without
 		// letting the hub mark it (the key is already gone).
 		mac := p.device.Device.MACAddress
 		s.Redis.Del(context.Background(), s.Key("device:conn:"+mac))
-		dev.c.CloseNow()
+		dev.Conn.CloseNow()
 		// The hub's own disconnect saw no key of its own and left the row.
 		time.Sleep(200 * time.Millisecond)
 		if d := getDevice(t, s, p); d.Status != "connected" {
@@ -378,13 +252,13 @@ func TestPresenceExpiry(t *testing.T) {
 func TestReconnectReplaces(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, s *testenv.Service) {
 		p := newPair(t, s)
-		app := dial(t, s, p.owner.Token)
-		old := dial(t, s, p.device.Token)
-		newer := dial(t, s, s.MacLogin(t, p.mac).Token)
-		old.expectClose(4002)
+		app := s.Dial(t, p.owner.Token)
+		old := s.Dial(t, p.device.Token)
+		newer := s.Dial(t, s.MacLogin(t, p.mac).Token)
+		old.ExpectClose(4002)
 		// The newer connection is the device now, and presence stays.
-		app.send(chat("hello"))
-		if f := newer.read(); f.Type != "chat" {
+		app.Send(chat("hello"))
+		if f := newer.Read(); f.Type != "chat" {
 			t.Fatalf("newer connection got %s", f.Type)
 		}
 		waitDevice(t, s, p, func(d deviceState) bool { return d.Status == "connected" })
@@ -394,37 +268,31 @@ func TestReconnectReplaces(t *testing.T) {
 func TestRebindKicksOldOwner(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, s *testenv.Service) {
 		p := newPair(t, s)
-		oldApp := dial(t, s, p.owner.Token)
-		dev := dial(t, s, p.device.Token)
+		oldApp := s.Dial(t, p.owner.Token)
+		dev := s.Dial(t, p.device.Token)
 
 		thief := s.Register(t, "new_owner")
 		s.Bind(t, thief.Token, p.mac)
-		dev.expectClose(4003)
+		dev.ExpectClose(4003)
 
 		// The old device token was revoked with the binding: it opens no
 		// session and reads nothing on REST.
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		c, _, err := websocket.Dial(ctx, wsURL(s, p.device.Token), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		(&client{t: t, c: c}).expectClose(4001)
+		testenv.DialRaw(t, s.WSURL(p.device.Token), nil).ExpectClose(4001)
 		if res := s.Do(t, http.MethodGet, "/api/user/profile/", p.device.Token, nil); res.Status != http.StatusUnauthorized {
 			t.Fatalf("old device token on REST: %d %s", res.Status, res.Body)
 		}
 
 		// Logging in again joins the new owner's group.
-		newApp := dial(t, s, thief.Token)
-		dev2 := dial(t, s, s.MacLogin(t, p.mac).Token)
-		if dev2.info.UserID != thief.User.ID {
-			t.Fatalf("device joined user %d, want %d", dev2.info.UserID, thief.User.ID)
+		newApp := s.Dial(t, thief.Token)
+		dev2 := s.Dial(t, s.MacLogin(t, p.mac).Token)
+		if dev2.Info.UserID != thief.User.ID {
+			t.Fatalf("device joined user %d, want %d", dev2.Info.UserID, thief.User.ID)
 		}
-		dev2.send(chat("new home"))
-		if f := newApp.read(); f.Type != "chat" {
+		dev2.Send(chat("new home"))
+		if f := newApp.Read(); f.Type != "chat" {
 			t.Fatalf("new owner got %s", f.Type)
 		}
-		oldApp.expectNothing()
+		oldApp.ExpectNothing()
 	})
 }
 
@@ -448,9 +316,9 @@ func TestSlowConsumerDropped(t *testing.T) {
 	cfg.Hub.Burst = 100000
 	s := testenv.StartWith(t, cfg)
 	p := newPair(t, s)
-	dev := dial(t, s, p.device.Token)
-	reader := dial(t, s, p.owner.Token)
-	stalled := dialWith(t, wsURL(s, p.owner.Token), &websocket.DialOptions{HTTPClient: smallReceiveBuffer()})
+	dev := s.Dial(t, p.device.Token)
+	reader := s.Dial(t, p.owner.Token)
+	stalled := testenv.DialURL(t, s.WSURL(p.owner.Token), &websocket.DialOptions{HTTPClient: smallReceiveBuffer()})
 
 	// The reader drains in the background and counts; the sender stays at
 	// most a few frames ahead of it, as a healthy group member would.
@@ -460,7 +328,7 @@ func TestSlowConsumerDropped(t *testing.T) {
 	go func() {
 		defer close(done)
 		for received.Load() < total {
-			if _, err := reader.tryRead(20 * time.Second); err != nil {
+			if _, err := reader.TryRead(20 * time.Second); err != nil {
 				return
 			}
 			received.Add(1)
@@ -468,7 +336,7 @@ func TestSlowConsumerDropped(t *testing.T) {
 	}()
 	text := strings.Repeat("x", 3000)
 	for i := 0; i < total; i++ {
-		dev.send(chat(text))
+		dev.Send(chat(text))
 		for deadline := time.Now().Add(10 * time.Second); int64(i)-received.Load() > 4; {
 			if time.Now().After(deadline) {
 				t.Fatalf("reader stuck at %d of %d frames", received.Load(), i)
@@ -482,7 +350,7 @@ func TestSlowConsumerDropped(t *testing.T) {
 	}
 	// The stalled member was cut off with 1008 (after the frames it did
 	// take before its buffers filled).
-	if reason := stalled.expectClose(websocket.StatusPolicyViolation); reason != "slow consumer" {
+	if reason := stalled.ExpectClose(websocket.StatusPolicyViolation); reason != "slow consumer" {
 		t.Fatalf("stalled member closed for %q", reason)
 	}
 }
@@ -495,13 +363,13 @@ func TestLimits(t *testing.T) {
 	s := testenv.StartWith(t, cfg)
 	p := newPair(t, s)
 
-	dev := dial(t, s, p.device.Token)
+	dev := s.Dial(t, p.device.Token)
 	limited := 0
 	for i := 0; i < 6; i++ {
-		dev.send(map[string]any{"type": "heartbeat", "message": map[string]any{}})
+		dev.Send(map[string]any{"type": "heartbeat", "message": map[string]any{}})
 	}
 	for i := 0; i < 6; i++ {
-		f := dev.read()
+		f := dev.Read()
 		if f.Type == "error" && strings.Contains(string(f.Message), "rate_limited") {
 			limited++
 		}
@@ -510,9 +378,9 @@ func TestLimits(t *testing.T) {
 		t.Fatalf("%d of 6 frames rate limited, want at least 2", limited)
 	}
 
-	big := dial(t, s, p.owner.Token)
-	big.send(chat(strings.Repeat("y", 2000)))
-	big.expectClose(websocket.StatusMessageTooBig)
+	big := s.Dial(t, p.owner.Token)
+	big.Send(chat(strings.Repeat("y", 2000)))
+	big.ExpectClose(websocket.StatusMessageTooBig)
 }
 
 func TestPush(t *testing.T) {
@@ -530,15 +398,15 @@ func TestPush(t *testing.T) {
 			t.Fatalf("offline push: %d %s", res.Status, res.Body)
 		}
 
-		dev := dial(t, s, p.device.Token)
-		app := dial(t, s, p.owner.Token)
+		dev := s.Dial(t, p.device.Token)
+		app := s.Dial(t, p.owner.Token)
 		res = s.Do(t, http.MethodPost, path, p.owner.Token, body)
 		res.Decode(t, &out)
 		if res.Status != 200 || !out.Online {
 			t.Fatalf("online push: %d %s", res.Status, res.Body)
 		}
-		for _, cl := range []*client{dev, app} {
-			f := cl.read()
+		for _, cl := range []*testenv.WS{dev, app} {
+			f := cl.Read()
 			if f.Type != "notification" || f.From == nil || f.From.ConnectionID != "server" {
 				t.Fatalf("got %+v", f)
 			}
@@ -561,7 +429,7 @@ func TestPush(t *testing.T) {
 func TestShutdownClosesSessions(t *testing.T) {
 	s := testenv.StartWith(t, hubConfig(t, testenv.Postgres))
 	p := newPair(t, s)
-	dev := dial(t, s, p.device.Token)
+	dev := s.Dial(t, p.device.Token)
 	waitDevice(t, s, p, func(d deviceState) bool { return d.Status == "connected" })
 
 	// A second instance to read the row after the first stops.
@@ -569,7 +437,7 @@ func TestShutdownClosesSessions(t *testing.T) {
 	// Read while the service stops, so the close handshake completes.
 	closed := make(chan error, 1)
 	go func() {
-		_, err := dev.tryRead(10 * time.Second)
+		_, err := dev.TryRead(10 * time.Second)
 		closed <- err
 	}()
 	s.Stop()
@@ -591,16 +459,16 @@ func TestTwoInstances(t *testing.T) {
 	p := newPair(t, a)
 	other := newPair(t, a)
 
-	dev := dial(t, a, p.device.Token)
-	app := dial(t, b, p.owner.Token)
-	otherApp := dial(t, b, other.owner.Token)
+	dev := a.Dial(t, p.device.Token)
+	app := b.Dial(t, p.owner.Token)
+	otherApp := b.Dial(t, other.owner.Token)
 
-	dev.send(chat("from instance a"))
-	if f := app.read(); f.Type != "chat" || f.From.Role != "device" {
+	dev.Send(chat("from instance a"))
+	if f := app.Read(); f.Type != "chat" || f.From.Role != "device" {
 		t.Fatalf("b got %+v", f)
 	}
-	app.send(map[string]any{"type": "command", "message": map[string]any{"command_id": "x", "name": "wave"}})
-	if f := dev.read(); f.Type != "command" || f.From.Role != "app" {
+	app.Send(map[string]any{"type": "command", "message": map[string]any{"command_id": "x", "name": "wave"}})
+	if f := dev.Read(); f.Type != "command" || f.From.Role != "app" {
 		t.Fatalf("a got %+v", f)
 	}
 	// Server pushes through either instance reach both.
@@ -613,24 +481,24 @@ func TestTwoInstances(t *testing.T) {
 	if !out.Online {
 		t.Fatalf("device on instance a not online through b: %s", res.Body)
 	}
-	if f := dev.read(); f.Type != "weather" {
+	if f := dev.Read(); f.Type != "weather" {
 		t.Fatalf("a got %s", f.Type)
 	}
-	if f := app.read(); f.Type != "weather" {
+	if f := app.Read(); f.Type != "weather" {
 		t.Fatalf("b got %s", f.Type)
 	}
 	// A device reconnecting on the other instance replaces the old session.
-	dev2 := dial(t, b, a.MacLogin(t, p.mac).Token)
-	dev.expectClose(4002)
-	app.send(chat("where are you"))
-	if f := dev2.read(); f.Type != "chat" {
+	dev2 := b.Dial(t, a.MacLogin(t, p.mac).Token)
+	dev.ExpectClose(4002)
+	app.Send(chat("where are you"))
+	if f := dev2.Read(); f.Type != "chat" {
 		t.Fatalf("replacement got %s", f.Type)
 	}
 	// Rebinding through instance a kicks the device session on b.
 	thief := a.Register(t, "thief")
 	a.Bind(t, thief.Token, p.mac)
-	dev2.expectClose(4003)
-	otherApp.expectNothing()
+	dev2.ExpectClose(4003)
+	otherApp.ExpectNothing()
 }
 
 type deviceState struct {
@@ -706,9 +574,9 @@ func TestDroppedSessionsReleaseSockets(t *testing.T) {
 		p := newPair(t, s)
 		var raw rawConns
 		opts := &websocket.DialOptions{HTTPClient: raw.client()}
-		dialWith(t, wsURL(s, p.device.Token), opts)
+		testenv.DialURL(t, s.WSURL(p.device.Token), opts)
 		for i := 0; i < 19; i++ {
-			dialWith(t, wsURL(s, p.owner.Token), opts)
+			testenv.DialURL(t, s.WSURL(p.owner.Token), opts)
 		}
 		http.DefaultClient.CloseIdleConnections()
 		raw.dropAll()
@@ -726,4 +594,178 @@ func TestDroppedSessionsReleaseSockets(t *testing.T) {
 		}
 		waitDevice(t, s, p, func(d deviceState) bool { return d.Status == "disconnected" })
 	})
+}
+
+// TestRevocationClosesSessions proves that revoking tokens reaches open
+// WebSockets on every instance: logout closes the sessions of that token,
+// a password change those of the user's other tokens, disabling a user all
+// of theirs (4004), and unbinding a device its sessions (4003).
+func TestRevocationClosesSessions(t *testing.T) {
+	cfg := hubConfig(t, testenv.Postgres)
+	var accounts *account.Service
+	a := testenv.StartWith(t, cfg, fx.Populate(&accounts))
+	b := testenv.StartWith(t, cfg)
+	login := func(t *testing.T, username string) string {
+		t.Helper()
+		res := a.Do(t, http.MethodPost, "/api/user/login/", "", map[string]string{"username": username, "password": "correct-horse-battery"})
+		var l testenv.Login
+		res.Decode(t, &l)
+		return l.Token
+	}
+
+	t.Run("logout", func(t *testing.T) {
+		p := newPair(t, a)
+		other := login(t, p.owner.User.Username)
+		onA, onB := a.Dial(t, p.owner.Token), b.Dial(t, p.owner.Token)
+		kept := b.Dial(t, other)
+		a.Do(t, http.MethodPost, "/api/user/logout/", p.owner.Token, nil)
+		onA.ExpectClose(ws.CloseTokenRevoked)
+		onB.ExpectClose(ws.CloseTokenRevoked)
+		kept.ExpectNothing()
+	})
+
+	t.Run("password change", func(t *testing.T) {
+		p := newPair(t, a)
+		other := login(t, p.owner.User.Username)
+		dev := b.Dial(t, p.device.Token)
+		otherApp := b.Dial(t, other)
+		caller := a.Dial(t, p.owner.Token)
+		res := a.Do(t, http.MethodPost, "/api/user/password/", p.owner.Token,
+			map[string]string{"old_password": "correct-horse-battery", "new_password": "another-horse-battery"})
+		if res.Status != http.StatusOK {
+			t.Fatalf("password change: %d %s", res.Status, res.Body)
+		}
+		dev.ExpectClose(ws.CloseTokenRevoked)
+		otherApp.ExpectClose(ws.CloseTokenRevoked)
+		// The caller's own token stays valid, and so do its sessions.
+		caller.ExpectNothing()
+	})
+
+	t.Run("disable", func(t *testing.T) {
+		p := newPair(t, a)
+		staff := testenv.Name("staff")
+		if _, err := accounts.CreateSuperuser(context.Background(), staff, "correct-horse-battery"); err != nil {
+			t.Fatal(err)
+		}
+		res := a.Do(t, http.MethodPost, "/api/v1/admin/login/", "", map[string]string{"username": staff, "password": "correct-horse-battery"})
+		var admin testenv.Login
+		res.Decode(t, &admin)
+		onA, dev := a.Dial(t, p.owner.Token), b.Dial(t, p.device.Token)
+		res = a.Do(t, http.MethodPost, fmt.Sprintf("/api/v1/admin/users/%d/disable/", p.owner.User.ID), admin.Token, nil)
+		if res.Status != http.StatusOK {
+			t.Fatalf("disable: %d %s", res.Status, res.Body)
+		}
+		onA.ExpectClose(ws.CloseTokenRevoked)
+		dev.ExpectClose(ws.CloseTokenRevoked)
+	})
+
+	t.Run("unbind", func(t *testing.T) {
+		p := newPair(t, a)
+		app := a.Dial(t, p.owner.Token)
+		dev := b.Dial(t, p.device.Token)
+		res := a.Do(t, http.MethodPost, "/api/device/unbind/", p.owner.Token, map[string]string{"mac_address": p.mac})
+		if res.Status != http.StatusOK {
+			t.Fatalf("unbind: %d %s", res.Status, res.Body)
+		}
+		dev.ExpectClose(ws.CloseRebound)
+		app.ExpectNothing()
+		// The device's token went with the binding.
+		testenv.DialRaw(t, a.WSURL(p.device.Token), nil).ExpectClose(ws.CloseInvalidToken)
+	})
+}
+
+// TestMalformedFrames: invalid UTF-8 closes with 1007 without being
+// relayed, and a frame header announcing more than the read limit closes
+// with 1009 at once, before any of its payload.
+func TestMalformedFrames(t *testing.T) {
+	s := testenv.StartWith(t, hubConfig(t, testenv.Embedded))
+	p := newPair(t, s)
+
+	app := s.Dial(t, p.owner.Token)
+	dev := s.Dial(t, p.device.Token)
+	dev.Send([]byte("{\"type\":\"chat\",\"message\":{\"text\":\"\xff\xfe\"}}"))
+	dev.ExpectClose(websocket.StatusInvalidFramePayloadData)
+	app.ExpectNothing()
+
+	// A hand-made client frame: FIN + text, masked, 127 = 64-bit length
+	// of 2^62, a zero mask, and no payload at all.
+	conn := rawSession(t, s, p.owner.Token)
+	header := []byte{0x81, 0x80 | 127, 0x40, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+	if _, err := conn.Write(header); err != nil {
+		t.Fatal(err)
+	}
+	if code := readCloseCode(t, conn); code != websocket.StatusMessageTooBig {
+		t.Fatalf("closed with %d, want 1009", code)
+	}
+}
+
+// rawSession opens a hub session over a bare TCP connection, so the test
+// can write frames no WebSocket library would, and skips the handshake
+// response and the connected frame.
+func rawSession(t *testing.T, s *testenv.Service, token string) net.Conn {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(s.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	req := "GET /ws/device/token/" + token + "/ HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+	if _, err := conn.Write([]byte(req)); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(conn)
+	res, err := http.ReadResponse(br, nil)
+	if err != nil || res.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade: %v %v", res, err)
+	}
+	if op, payload := readFrame(t, br); op != 1 || !strings.Contains(string(payload), `"connected"`) {
+		t.Fatalf("first frame op %d %q", op, payload)
+	}
+	return &bufferedConn{Conn: conn, r: br}
+}
+
+type bufferedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+// readFrame reads one unmasked server frame.
+func readFrame(t *testing.T, r io.Reader) (opcode byte, payload []byte) {
+	t.Helper()
+	var h [2]byte
+	if _, err := io.ReadFull(r, h[:]); err != nil {
+		t.Fatalf("read frame: %v", err)
+	}
+	n := int(h[1] & 0x7f)
+	switch n {
+	case 126:
+		var ext [2]byte
+		_, _ = io.ReadFull(r, ext[:])
+		n = int(ext[0])<<8 | int(ext[1])
+	case 127:
+		t.Fatal("unexpectedly large server frame")
+	}
+	payload = make([]byte, n)
+	if _, err := io.ReadFull(r, payload); err != nil {
+		t.Fatalf("read frame payload: %v", err)
+	}
+	return h[0] & 0x0f, payload
+}
+
+// readCloseCode reads frames until a close frame and returns its code.
+func readCloseCode(t *testing.T, r io.Reader) websocket.StatusCode {
+	t.Helper()
+	for {
+		op, payload := readFrame(t, r)
+		if op == 8 {
+			if len(payload) < 2 {
+				t.Fatal("close frame without a code")
+			}
+			return websocket.StatusCode(int(payload[0])<<8 | int(payload[1]))
+		}
+	}
 }
