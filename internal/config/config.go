@@ -5,6 +5,7 @@ package config
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -44,6 +45,11 @@ type Config struct {
 	// DebugAddr, when set, serves pprof profiles on this private address
 	// (PARADISE_DEBUG_ADDR, default unset: off). Never expose it publicly.
 	DebugAddr string
+	// TrustedProxies are the direct peers whose X-Forwarded-Host and
+	// X-Forwarded-Proto are believed when building absolute links
+	// (PARADISE_TRUSTED_PROXIES: comma-separated IPs or CIDRs; default
+	// empty, trusting nobody). From anyone else those headers are forgeable.
+	TrustedProxies []netip.Prefix
 	// Hub tunes the WebSocket device hub.
 	Hub Hub
 }
@@ -111,6 +117,9 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.ShutdownTimeout, err = duration(getenv, "PARADISE_SHUTDOWN_TIMEOUT", 15*time.Second); err != nil {
 		return Config{}, err
 	}
+	if c.TrustedProxies, err = prefixes(getenv, "PARADISE_TRUSTED_PROXIES"); err != nil {
+		return Config{}, err
+	}
 	c.Hub, err = loadHub(getenv)
 	if err != nil {
 		return Config{}, err
@@ -159,6 +168,34 @@ func integer(getenv func(string) string, name string, def int) (int, error) {
 		return 0, fmt.Errorf("config: %s: want a positive integer, got %q", name, v)
 	}
 	return n, nil
+}
+
+// prefixes parses a comma-separated list of IPs and CIDRs; a bare IP is a
+// prefix of its full length.
+func prefixes(getenv func(string) string, name string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, item := range strings.Split(getenv(name), ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		if strings.Contains(item, "/") {
+			p, err := netip.ParsePrefix(item)
+			if err != nil {
+				return nil, fmt.Errorf("config: %s: %w", name, err)
+			}
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(item)
+		if err != nil {
+			return nil, fmt.Errorf("config: %s: %w", name, err)
+		}
+		// Peers' IPv4 addresses arrive unmapped; match them as such.
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }
 
 // Validate reports the first setting that cannot work.

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"reflect"
 	"strings"
 	"testing"
@@ -390,7 +391,7 @@ func TestMiddlewarePanic(t *testing.T) {
 						t.Fatalf("middleware let the panic through: %v", v)
 					}
 				}()
-				middleware(tc.handler, metrics.New(), zap.New(core)).ServeHTTP(w, r)
+				middleware(tc.handler, metrics.New(), zap.New(core), nil).ServeHTTP(w, r)
 			}()
 			if !reflect.DeepEqual(w.writeHeaders, tc.wantHeaders) {
 				t.Fatalf("WriteHeader calls = %v, want %v", w.writeHeaders, tc.wantHeaders)
@@ -430,7 +431,7 @@ func TestMiddlewarePanic(t *testing.T) {
 	}
 
 	t.Run("ErrAbortHandler is re-panicked", func(t *testing.T) {
-		h := middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic(http.ErrAbortHandler) }), metrics.New(), zap.NewNop())
+		h := middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic(http.ErrAbortHandler) }), metrics.New(), zap.NewNop(), nil)
 		w := &countingWriter{}
 		defer func() {
 			if v := recover(); v != http.ErrAbortHandler {
@@ -471,7 +472,7 @@ func TestMiddlewareRequestContext(t *testing.T) {
 					ctxURL = u.String()
 				}
 				w.WriteHeader(http.StatusNoContent)
-			}), metrics.New(), log)
+			}), metrics.New(), log, nil)
 			r := httptest.NewRequest(http.MethodGet, "http://api.example.com/api/device/types/?page=2", nil)
 			if tc.incomingID != "" {
 				r.Header.Set("X-Request-ID", tc.incomingID)
@@ -510,7 +511,7 @@ func TestMiddlewareRedactsTokenPath(t *testing.T) {
 	core, logs := observer.New(zapcore.DebugLevel)
 	h := middleware(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusUnauthorized)
-	}), metrics.New(), zap.New(core))
+	}), metrics.New(), zap.New(core), nil)
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/ws/device/token/"+token+"/", nil))
 	if logs.Len() == 0 {
 		t.Fatal("nothing logged")
@@ -544,30 +545,55 @@ func TestRedactPath(t *testing.T) {
 }
 
 func TestAbsoluteURL(t *testing.T) {
+	proxies := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::1/128")}
+	forwarded := map[string]string{"X-Forwarded-Proto": "https", "X-Forwarded-Host": "paradise.example.com"}
 	tests := []struct {
 		name    string
 		target  string
 		tls     bool
+		peer    string // r.RemoteAddr
+		trusted []netip.Prefix
 		headers map[string]string
 		want    string
 	}{
-		{"plain http", "http://api.example.com/api/device/types/?page=2", false, nil,
+		{"plain http", "http://api.example.com/api/device/types/?page=2", false, "203.0.113.9:5000", nil, nil,
 			"http://api.example.com/api/device/types/?page=2"},
-		{"tls", "https://api.example.com/api/device/types/", true, nil,
+		{"tls", "https://api.example.com/api/device/types/", true, "203.0.113.9:5000", nil, nil,
 			"https://api.example.com/api/device/types/"},
-		{"forwarded proto", "http://10.0.0.5:8000/api/device/types/?page_size=5", false,
-			map[string]string{"X-Forwarded-Proto": "https"}, "https://10.0.0.5:8000/api/device/types/?page_size=5"},
-		{"forwarded proto and host", "http://10.0.0.5:8000/api/v1/admin/users/?search=bob", false,
-			map[string]string{"X-Forwarded-Proto": "https", "X-Forwarded-Host": "paradise.example.com"},
-			"https://paradise.example.com/api/v1/admin/users/?search=bob"},
-		{"forwarded http behind tls terminator", "https://api.example.com/x/", true,
-			map[string]string{"X-Forwarded-Proto": "http"}, "http://api.example.com/x/"},
+		{"no trusted proxies: forwarded headers ignored", "http://10.0.0.5:8000/api/v1/admin/users/?search=bob", false,
+			"10.0.0.2:5000", nil, forwarded, "http://10.0.0.5:8000/api/v1/admin/users/?search=bob"},
+		{"untrusted peer: forwarded headers ignored", "http://api.example.com/api/device/types/?page=2", false,
+			"203.0.113.9:5000", proxies, map[string]string{"X-Forwarded-Proto": "https", "X-Forwarded-Host": "evil.example"},
+			"http://api.example.com/api/device/types/?page=2"},
+		{"untrusted peer cannot downgrade tls", "https://api.example.com/x/", true,
+			"203.0.113.9:5000", proxies, map[string]string{"X-Forwarded-Proto": "http"}, "https://api.example.com/x/"},
+		{"trusted IPv4 proxy: forwarded proto", "http://10.0.0.5:8000/api/device/types/?page_size=5", false,
+			"10.0.0.2:5000", proxies, map[string]string{"X-Forwarded-Proto": "https"},
+			"https://10.0.0.5:8000/api/device/types/?page_size=5"},
+		{"trusted IPv4 proxy: forwarded proto and host", "http://10.0.0.5:8000/api/v1/admin/users/?search=bob", false,
+			"10.0.0.2:5000", proxies, forwarded, "https://paradise.example.com/api/v1/admin/users/?search=bob"},
+		{"trusted IPv6 proxy", "http://[fd00::5]:8000/x/", false,
+			"[fd00::1]:5000", proxies, forwarded, "https://paradise.example.com/x/"},
+		{"IPv6 peer next to the trusted one", "http://[fd00::5]:8000/x/", false,
+			"[fd00::2]:5000", proxies, forwarded, "http://[fd00::5]:8000/x/"},
+		{"IPv4-mapped peer matches an IPv4 proxy", "http://10.0.0.5:8000/x/", false,
+			"[::ffff:10.0.0.2]:5000", proxies, forwarded, "https://paradise.example.com/x/"},
+		{"first of several forwarded hosts", "http://10.0.0.5:8000/x/", false,
+			"10.0.0.2:5000", proxies, map[string]string{"X-Forwarded-Host": " paradise.example.com , inner.local"},
+			"http://paradise.example.com/x/"},
+		{"empty forwarded host keeps Host", "http://10.0.0.5:8000/x/", false,
+			"10.0.0.2:5000", proxies, map[string]string{"X-Forwarded-Host": " "}, "http://10.0.0.5:8000/x/"},
+		{"forwarded http behind a trusted tls terminator", "https://api.example.com/x/", true,
+			"10.0.0.2:5000", proxies, map[string]string{"X-Forwarded-Proto": "http"}, "http://api.example.com/x/"},
 		{"bogus forwarded proto ignored", "http://api.example.com/x/", false,
-			map[string]string{"X-Forwarded-Proto": "javascript"}, "http://api.example.com/x/"},
+			"10.0.0.2:5000", proxies, map[string]string{"X-Forwarded-Proto": "javascript"}, "http://api.example.com/x/"},
+		{"unparsable peer is untrusted", "http://api.example.com/x/", false,
+			"pipe", proxies, forwarded, "http://api.example.com/x/"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			r := httptest.NewRequest(http.MethodGet, tc.target, nil)
+			r.RemoteAddr = tc.peer
 			if tc.tls {
 				r.TLS = &tls.ConnectionState{}
 			} else {
@@ -576,7 +602,7 @@ func TestAbsoluteURL(t *testing.T) {
 			for k, v := range tc.headers {
 				r.Header.Set(k, v)
 			}
-			if got := absoluteURL(r).String(); got != tc.want {
+			if got := absoluteURL(r, tc.trusted).String(); got != tc.want {
 				t.Fatalf("absoluteURL = %q, want %q", got, tc.want)
 			}
 		})

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -90,7 +91,7 @@ func NewServer(lc fx.Lifecycle, cfg config.Config, mux *http.ServeMux, m *metric
 	s := &Server{log: log}
 	s.srv = &http.Server{
 		Addr:              cfg.Addr,
-		Handler:           middleware(mux, m, log),
+		Handler:           middleware(mux, m, log, cfg.TrustedProxies),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          zap.NewStdLog(log),
@@ -194,9 +195,10 @@ func readyz(db *database.DB, rdb *redis.Client, log *zap.Logger) http.HandlerFun
 }
 
 // middleware gives every request an id and a logger carrying it, records
-// its URL for pagination links, turns panics into a logged 500 envelope,
-// and logs and counts the request.
-func middleware(next http.Handler, m *metrics.Metrics, log *zap.Logger) http.Handler {
+// its URL for pagination links (believing X-Forwarded-* only from trusted
+// proxies), turns panics into a logged 500 envelope, and logs and counts
+// the request.
+func middleware(next http.Handler, m *metrics.Metrics, log *zap.Logger, trusted []netip.Prefix) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rid := r.Header.Get("X-Request-ID")
@@ -206,7 +208,7 @@ func middleware(next http.Handler, m *metrics.Metrics, log *zap.Logger) http.Han
 		w.Header().Set("X-Request-ID", rid)
 		route := &routeName{}
 		ctx := logging.WithRequestID(r.Context(), rid)
-		ctx = paging.WithURL(ctx, absoluteURL(r))
+		ctx = paging.WithURL(ctx, absoluteURL(r, trusted))
 		ctx = context.WithValue(ctx, routeKey{}, route)
 		r = r.WithContext(ctx)
 		rec := &recorder{ResponseWriter: w}
@@ -271,20 +273,46 @@ func redactPath(p string) string {
 	return p
 }
 
-// absoluteURL reconstructs the URL the client called, behind a proxy too.
-func absoluteURL(r *http.Request) *url.URL {
+// absoluteURL reconstructs the URL the client called. Behind a trusted
+// proxy it takes the scheme and host from X-Forwarded-Proto and
+// X-Forwarded-Host; from any other peer those headers are ignored, or a
+// client could point the pagination links we hand out at any host.
+func absoluteURL(r *http.Request, trusted []netip.Prefix) *url.URL {
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	if p := r.Header.Get("X-Forwarded-Proto"); p == "https" || p == "http" {
-		scheme = p
-	}
 	host := r.Host
-	if h := r.Header.Get("X-Forwarded-Host"); h != "" {
-		host = h
+	if fromTrustedProxy(r, trusted) {
+		if p := r.Header.Get("X-Forwarded-Proto"); p == "https" || p == "http" {
+			scheme = p
+		}
+		// A chain of proxies may list several hosts; the first is the one
+		// the client called.
+		if h, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Host"), ","); strings.TrimSpace(h) != "" {
+			host = strings.TrimSpace(h)
+		}
 	}
 	return &url.URL{Scheme: scheme, Host: host, Path: r.URL.Path, RawQuery: r.URL.RawQuery}
+}
+
+// fromTrustedProxy reports whether the request's direct peer is one of the
+// trusted proxies.
+func fromTrustedProxy(r *http.Request, trusted []netip.Prefix) bool {
+	if len(trusted) == 0 {
+		return false
+	}
+	peer, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	addr := peer.Addr().Unmap()
+	for _, p := range trusted {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
 }
 
 func validRequestID(id string) bool {
