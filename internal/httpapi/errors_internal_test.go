@@ -508,22 +508,35 @@ func TestMiddlewareRequestContext(t *testing.T) {
 
 func TestMiddlewareRedactsTokenPath(t *testing.T) {
 	const token = "0123456789abcdef0123456789abcdef"
-	core, logs := observer.New(zapcore.DebugLevel)
-	h := middleware(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.WriteHeader(http.StatusUnauthorized)
-	}), metrics.New(), zap.New(core), nil)
-	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/ws/device/token/"+token+"/", nil))
-	if logs.Len() == 0 {
-		t.Fatal("nothing logged")
+	targets := []string{
+		"/ws/device/token/" + token + "/",
+		"/ws//device/token/" + token + "/",
+		"/ws/device/token//" + token,
+		"/ws/device/token%2F" + token + "/",
+		"/ws/device/token/x/../" + token + "/",
 	}
-	for _, e := range logs.AllUntimed() {
-		if strings.Contains(e.Message, token) || strings.Contains(fmt.Sprint(e.ContextMap()), token) {
-			t.Fatalf("token in log entry %q: %v", e.Message, e.ContextMap())
-		}
+	for _, target := range targets {
+		t.Run(target, func(t *testing.T) {
+			core, logs := observer.New(zapcore.DebugLevel)
+			h := middleware(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				w.WriteHeader(http.StatusUnauthorized)
+			}), metrics.New(), zap.New(core), nil)
+			h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, target, nil))
+			if logs.Len() == 0 {
+				t.Fatal("nothing logged")
+			}
+			for _, e := range logs.AllUntimed() {
+				if strings.Contains(e.Message, token) || strings.Contains(fmt.Sprint(e.ContextMap()), token) {
+					t.Fatalf("token in log entry %q: %v", e.Message, e.ContextMap())
+				}
+			}
+		})
 	}
 }
 
 func TestRedactPath(t *testing.T) {
+	const tok = "0123456789abcdef0123456789abcdef" // the shape of our tokens
+	const django = "9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b"
 	tests := []struct {
 		name, path, want string
 	}{
@@ -531,14 +544,43 @@ func TestRedactPath(t *testing.T) {
 		{"token without trailing slash", "/ws/device/token/abc123", "/ws/device/token/[redacted]/"},
 		{"anything after the token", "/ws/device/token/abc/def/", "/ws/device/token/[redacted]/"},
 		{"no token", "/ws/device/token/", "/ws/device/token/"},
+		{"only slashes after token", "/ws/device/token//", "/ws/device/token//"},
 		{"header-auth websocket", "/ws/device/", "/ws/device/"},
 		{"rest path", "/api/user/login/", "/api/user/login/"},
+		{"rest path with id", "/api/device/devices/42/messages/", "/api/device/devices/42/messages/"},
+		{"rest path with query-like segment", "/api/device/rtc-token/get_by_mac/", "/api/device/rtc-token/get_by_mac/"},
 		{"similar prefix", "/ws/device/tokens/abc/", "/ws/device/tokens/abc/"},
+		{"double slash before", "/ws//device/token/" + tok + "/", "/ws//device/token/[redacted]/"},
+		{"double slash after token", "/ws/device/token//" + tok + "/", "/ws/device/token/[redacted]/"},
+		{"leading double slash", "//ws/device/token/" + tok, "//ws/device/token/[redacted]/"},
+		{"dot segments after token", "/ws/device/token/./x/../" + tok + "/", "/ws/device/token/[redacted]/"},
+		{"dot segments before token", "/ws/device/x/../token/" + tok + "/", "/ws/device/x/../token/[redacted]/"},
+		{"token segment in capitals", "/ws/device/TOKEN/" + tok + "/", "/ws/device/TOKEN/[redacted]/"},
+		{"encoded slash", "/ws/device/token%2F" + tok + "/", "/ws/device/token/[redacted]/"},
+		{"lower-case encoded slash", "/ws/device/token%2f" + tok, "/ws/device/token/[redacted]/"},
+		{"double-encoded slash", "/ws/device/token%252F" + tok + "/", "/ws/device/token/[redacted]/"},
+		{"encoded token segment name", "/ws/device/%74oken/" + tok + "/", "/ws/device/token/[redacted]/"},
+		{"malformed escape does not stop decoding", "/ws/device/token%2F" + tok + "%zz/", "/ws/device/token/[redacted]/"},
+		{"backslash separator", `/ws/device/token\` + tok, "/ws/device/token/[redacted]/"},
+		{"token-looking segment elsewhere", "/ws/device/" + tok + "/", "/ws/device/[redacted]/"},
+		{"django token elsewhere", "/api/" + django, "/api/[redacted]"},
+		{"token run inside a segment", "/ws/device/t=" + tok + ";x/", "/ws/device/[redacted]/"},
+		{"long word without digits kept", "/api/authorization_required_here/", "/api/authorization_required_here/"},
+		{"long number kept", "/api/device/devices/12345678901234567890/", "/api/device/devices/12345678901234567890/"},
+		{"short hex kept", "/api/x/" + tok[:19] + "/", "/api/x/" + tok[:19] + "/"},
+		{"deeply encoded slash", "/ws/device/token%" + strings.Repeat("25", 7) + "2F" + tok, "/ws/device/token/[redacted]/"},
+		{"over-encoded path hidden entirely", "/ws/device/token%" + strings.Repeat("25", 8) + "2F" + tok, "[redacted]"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := redactPath(tc.path); got != tc.want {
+			got := redactPath(tc.path)
+			if got != tc.want {
 				t.Fatalf("redactPath(%q) = %q, want %q", tc.path, got, tc.want)
+			}
+			for _, secret := range []string{tok, django} {
+				if strings.Contains(got, secret) {
+					t.Fatalf("redactPath(%q) = %q still holds a token", tc.path, got)
+				}
 			}
 		})
 	}

@@ -264,13 +264,97 @@ func nameRoute(srv *api.Server) http.Handler {
 	})
 }
 
-// redactPath hides the token of /ws/device/token/{token}/ from logs.
+// redactPath hides tokens from a logged path, whatever shape the client
+// gave it. Percent-encodings are decoded first and backslashes count as
+// slashes, so an encoded separator cannot hide a segment boundary. Then
+// everything after a "token" segment is hidden (so double slashes, dot
+// segments or a missing trailing slash do not let the token of
+// /ws/device/token/{token}/ through), and so is any segment that looks
+// like a token wherever it appears.
 func redactPath(p string) string {
-	const prefix = "/ws/device/token/"
-	if rest, ok := strings.CutPrefix(p, prefix); ok && rest != "" {
-		return prefix + "[redacted]/"
+	const redacted = "[redacted]"
+	decoded, ok := unescapeAll(p)
+	if !ok {
+		return redacted // encoded deeper than any client does; log nothing of it
 	}
-	return p
+	segs := strings.Split(strings.ReplaceAll(decoded, `\`, "/"), "/")
+	for i, seg := range segs {
+		if strings.EqualFold(seg, "token") {
+			if strings.Join(segs[i+1:], "") == "" {
+				break // nothing follows: there is no token to hide
+			}
+			return strings.Join(segs[:i+1], "/") + "/" + redacted + "/"
+		}
+		if looksLikeToken(seg) {
+			segs[i] = redacted
+		}
+	}
+	return strings.Join(segs, "/")
+}
+
+// maxUnescapeRounds bounds unescapeAll: each round costs a pass over the
+// path, and real clients encode once, proxies at most twice.
+const maxUnescapeRounds = 8
+
+// unescapeAll decodes %XX sequences until none is left, leaving malformed
+// ones as they are (url.PathUnescape gives up on the first). It reports
+// false if the path is still encoded after maxUnescapeRounds.
+func unescapeAll(s string) (string, bool) {
+	for range maxUnescapeRounds {
+		next := unescapeOnce(s)
+		if next == s {
+			return s, true
+		}
+		s = next
+	}
+	return s, unescapeOnce(s) == s
+}
+
+func unescapeOnce(s string) string {
+	if !strings.Contains(s, "%") {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) {
+			if v, err := strconv.ParseUint(s[i+1:i+3], 16, 8); err == nil {
+				b.WriteByte(byte(v))
+				i += 2
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// looksLikeToken reports whether a path segment holds something shaped
+// like a token: a run of at least 20 letters, digits, '-' or '_' with both
+// letters and digits in it. Our tokens are 32 hex digits and the Django
+// system's 40; no route segment is that long.
+func looksLikeToken(seg string) bool {
+	run, letters, digits := 0, false, false
+	for i := 0; i <= len(seg); i++ {
+		var c byte
+		if i < len(seg) {
+			c = seg[i]
+		}
+		switch {
+		case c >= '0' && c <= '9':
+			run, digits = run+1, true
+		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
+			run, letters = run+1, true
+		case c == '-' || c == '_':
+			run++
+		default: // the end of a run (or of the segment)
+			if run >= 20 && letters && digits {
+				return true
+			}
+			run, letters, digits = 0, false, false
+		}
+	}
+	return false
 }
 
 // absoluteURL reconstructs the URL the client called. Behind a trusted
