@@ -13,6 +13,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-faster/jx"
 	"github.com/ogen-go/ogen/ogenerrors"
@@ -285,6 +286,8 @@ func TestClassify(t *testing.T) {
 			400, 400, "page: Invalid: page (int expected).", map[string][]string{"page": {"Invalid: page (int expected)."}}, false},
 		{"request body", &ogenerrors.DecodeRequestError{Err: &validate.Error{Fields: []validate.FieldError{{Name: "password", Error: validate.ErrFieldRequired}}}},
 			400, 400, "password: This field is required.", map[string][]string{"password": {"This field is required."}}, false},
+		{"busy passes through", fmt.Errorf("account: login user 7: %w", apperr.Unavailable("Busy.", time.Second)),
+			503, 5031, "Busy.", nil, false},
 		{"internal error leaks nothing", errors.New("pq: password authentication failed for user secret_db_user"),
 			500, 500, "Internal server error.", nil, true},
 	}
@@ -298,6 +301,45 @@ func TestClassify(t *testing.T) {
 			}
 			if logged := logs.Len() > before; logged != tc.logged {
 				t.Fatalf("logged = %v, want %v", logged, tc.logged)
+			}
+		})
+	}
+}
+
+func TestRetryAfter(t *testing.T) {
+	a := &API{log: zap.NewNop()}
+	tests := []struct {
+		name string
+		err  error
+		want string // Retry-After; empty: no header
+	}{
+		{"no retry after", apperr.BadRequest("Nope."), ""},
+		{"whole seconds", apperr.Unavailable("Busy.", 2*time.Second), "2"},
+		{"rounded up", apperr.Unavailable("Busy.", 1500*time.Millisecond), "2"},
+		{"under a second is one", apperr.Unavailable("Busy.", 10*time.Millisecond), "1"},
+		{"wrapped", fmt.Errorf("account: login: %w", apperr.Unavailable("Busy.", time.Second)), "1"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name+"/writeError", func(t *testing.T) {
+			w := httptest.NewRecorder()
+			writeError(w, a.classify(context.Background(), tc.err))
+			if got := w.Header().Get("Retry-After"); got != tc.want {
+				t.Fatalf("Retry-After = %q, want %q", got, tc.want)
+			}
+		})
+		t.Run(tc.name+"/NewError", func(t *testing.T) {
+			// ogen calls NewError with the request's context and then
+			// writes the envelope to the same response.
+			w := httptest.NewRecorder()
+			var res *api.ErrorStatusCode
+			exposeHeader(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+				res = a.NewError(r.Context(), tc.err)
+			})).ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/api/user/login/", nil))
+			if got := w.Header().Get("Retry-After"); got != tc.want {
+				t.Fatalf("Retry-After = %q, want %q", got, tc.want)
+			}
+			if tc.want != "" && (res.StatusCode != 503 || res.Response.Code != 5031 || res.Response.Success) {
+				t.Fatalf("envelope = %d %+v, want 503 with code 5031", res.StatusCode, res.Response)
 			}
 		})
 	}

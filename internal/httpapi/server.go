@@ -65,7 +65,7 @@ func NewMux(p MuxParams) (*http.ServeMux, error) {
 		return nil, fmt.Errorf("httpapi: %w", err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/", limitBody(nameRoute(srv)))
+	mux.Handle("/", limitBody(exposeHeader(nameRoute(srv))))
 	mux.Handle("GET /metrics", p.Metrics.Handler())
 	mux.Handle("GET /ws/device/{$}", requireUpgrade(p.Hub))
 	mux.Handle("GET /ws/device/token/{token}/", requireUpgrade(p.Hub))
