@@ -25,18 +25,19 @@ var Module = fx.Module("account", fx.Provide(NewService))
 type Service struct {
 	db     *ent.Client
 	tokens *auth.Tokens
+	hasher *auth.Hasher
 	// dummyHash is checked when a username is unknown, so a login takes as
 	// long for a missing user as for a wrong password.
 	dummyHash string
 }
 
 // NewService returns the account service.
-func NewService(db *ent.Client, tokens *auth.Tokens) (*Service, error) {
+func NewService(db *ent.Client, tokens *auth.Tokens, hasher *auth.Hasher) (*Service, error) {
 	dummy, err := auth.HashPassword("paradise-dummy-password")
 	if err != nil {
 		return nil, err
 	}
-	return &Service{db: db, tokens: tokens, dummyHash: dummy}, nil
+	return &Service{db: db, tokens: tokens, hasher: hasher, dummyHash: dummy}, nil
 }
 
 // Principal is an authenticated caller.
@@ -80,7 +81,7 @@ type RegisterInput struct {
 
 // Register creates a user and logs them in.
 func (s *Service) Register(ctx context.Context, in RegisterInput) (*ent.User, string, error) {
-	hash, err := auth.HashPassword(in.Password)
+	hash, err := s.hasher.Hash(ctx, in.Password)
 	if err != nil {
 		return nil, "", err
 	}
@@ -116,13 +117,17 @@ func usernameTaken() error {
 func (s *Service) Login(ctx context.Context, kind auth.Kind, username, password string) (*ent.User, string, error) {
 	u, err := s.db.User.Query().Where(user.Username(username)).Only(ctx)
 	if ent.IsNotFound(err) {
-		_ = auth.CheckPassword(s.dummyHash, password)
+		// A busy hasher answers as it would for a known user, so the 503
+		// does not tell which usernames exist.
+		if err := s.hasher.Check(ctx, s.dummyHash, password); err != nil && !errors.Is(err, auth.ErrMismatch) {
+			return nil, "", err
+		}
 		return nil, "", apperr.BadRequest("Invalid username or password.")
 	}
 	if err != nil {
 		return nil, "", fmt.Errorf("account: login: %w", err)
 	}
-	if err := auth.CheckPassword(u.PasswordHash, password); err != nil {
+	if err := s.hasher.Check(ctx, u.PasswordHash, password); err != nil {
 		if !errors.Is(err, auth.ErrMismatch) {
 			return nil, "", fmt.Errorf("account: login user %d: %w", u.ID, err)
 		}
@@ -141,7 +146,7 @@ func (s *Service) Login(ctx context.Context, kind auth.Kind, username, password 
 	if auth.NeedsRehash(u.PasswordHash) {
 		// Upgrade hashes from the Django system (or older parameters) while
 		// the plain password is at hand.
-		hash, err := auth.HashPassword(password)
+		hash, err := s.hasher.Hash(ctx, password)
 		if err != nil {
 			return nil, "", err
 		}
@@ -256,13 +261,13 @@ func (s *Service) ChangePassword(ctx context.Context, p *Principal, oldPassword,
 	if err != nil {
 		return fmt.Errorf("account: change password %d: %w", p.User.ID, err)
 	}
-	if err := auth.CheckPassword(u.PasswordHash, oldPassword); err != nil {
+	if err := s.hasher.Check(ctx, u.PasswordHash, oldPassword); err != nil {
 		if errors.Is(err, auth.ErrMismatch) {
 			return apperr.Field("old_password", "Wrong password.")
 		}
 		return fmt.Errorf("account: change password %d: %w", p.User.ID, err)
 	}
-	hash, err := auth.HashPassword(newPassword)
+	hash, err := s.hasher.Hash(ctx, newPassword)
 	if err != nil {
 		return err
 	}
@@ -334,7 +339,7 @@ func (s *Service) SetActive(ctx context.Context, actor *Principal, id int, activ
 // CreateSuperuser creates a staff user, or makes an existing one staff with
 // the given password.
 func (s *Service) CreateSuperuser(ctx context.Context, username, password string) (*ent.User, error) {
-	hash, err := auth.HashPassword(password)
+	hash, err := s.hasher.Hash(ctx, password)
 	if err != nil {
 		return nil, err
 	}

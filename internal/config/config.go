@@ -50,8 +50,18 @@ type Config struct {
 	// (PARADISE_TRUSTED_PROXIES: comma-separated IPs or CIDRs; default
 	// empty, trusting nobody). From anyone else those headers are forgeable.
 	TrustedProxies []netip.Prefix
+	// Passwords bounds password hashing.
+	Passwords Passwords
 	// Hub tunes the WebSocket device hub.
 	Hub Hub
+}
+
+// Passwords is the configuration of password hashing.
+type Passwords struct {
+	// HashMemory is the memory, in bytes, that password hashes running at
+	// once may take together (PARADISE_PASSWORD_HASH_MEMORY, default 256MiB;
+	// each argon2id hash takes 19 MiB, so 13 run at once).
+	HashMemory int64
 }
 
 // Hub is the device hub's configuration.
@@ -120,6 +130,9 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.TrustedProxies, err = prefixes(getenv, "PARADISE_TRUSTED_PROXIES"); err != nil {
 		return Config{}, err
 	}
+	if c.Passwords.HashMemory, err = byteSize(getenv, "PARADISE_PASSWORD_HASH_MEMORY", 256<<20); err != nil {
+		return Config{}, err
+	}
 	c.Hub, err = loadHub(getenv)
 	if err != nil {
 		return Config{}, err
@@ -168,6 +181,30 @@ func integer(getenv func(string) string, name string, def int) (int, error) {
 		return 0, fmt.Errorf("config: %s: want a positive integer, got %q", name, v)
 	}
 	return n, nil
+}
+
+// byteSize parses a size: a positive integer of bytes, or one with a KiB, MiB
+// or GiB suffix ("256MiB").
+func byteSize(getenv func(string) string, name string, def int64) (int64, error) {
+	v := strings.TrimSpace(getenv(name))
+	if v == "" {
+		return def, nil
+	}
+	number, unit := v, int64(1)
+	for _, u := range []struct {
+		suffix string
+		size   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}} {
+		if n, ok := strings.CutSuffix(v, u.suffix); ok {
+			number, unit = strings.TrimSpace(n), u.size
+			break
+		}
+	}
+	n, err := strconv.ParseInt(number, 10, 64)
+	if err != nil || n <= 0 || n > (1<<62)/unit {
+		return 0, fmt.Errorf("config: %s: want a positive size like 256MiB, got %q", name, v)
+	}
+	return n * unit, nil
 }
 
 // prefixes parses a comma-separated list of IPs and CIDRs; a bare IP is a
