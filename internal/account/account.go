@@ -30,6 +30,7 @@ type Sessions interface {
 type Service struct {
 	db       *ent.Client
 	tokens   *auth.Tokens
+	hasher   *auth.Hasher
 	sessions Sessions
 	// dummyHash is checked when a username is unknown, so a login takes as
 	// long for a missing user as for a wrong password.
@@ -37,12 +38,12 @@ type Service struct {
 }
 
 // NewService returns the account service.
-func NewService(db *ent.Client, tokens *auth.Tokens, sessions Sessions) (*Service, error) {
+func NewService(db *ent.Client, tokens *auth.Tokens, hasher *auth.Hasher, sessions Sessions) (*Service, error) {
 	dummy, err := auth.HashPassword("paradise-dummy-password")
 	if err != nil {
 		return nil, err
 	}
-	return &Service{db: db, tokens: tokens, sessions: sessions, dummyHash: dummy}, nil
+	return &Service{db: db, tokens: tokens, hasher: hasher, sessions: sessions, dummyHash: dummy}, nil
 }
 
 // Principal is an authenticated caller.
@@ -108,7 +109,7 @@ type RegisterInput struct {
 
 // Register creates a user and logs them in.
 func (s *Service) Register(ctx context.Context, in RegisterInput) (User, string, error) {
-	hash, err := auth.HashPassword(in.Password)
+	hash, err := s.hasher.Hash(ctx, in.Password)
 	if err != nil {
 		return User{}, "", err
 	}
@@ -144,13 +145,17 @@ func usernameTaken() error {
 func (s *Service) Login(ctx context.Context, kind auth.Kind, username, password string) (User, string, error) {
 	u, err := s.db.User.Query().Where(user.Username(username)).Only(ctx)
 	if ent.IsNotFound(err) {
-		_ = auth.CheckPassword(s.dummyHash, password)
+		// A busy hasher answers as it would for a known user, so the 503
+		// does not tell which usernames exist.
+		if err := s.hasher.Check(ctx, s.dummyHash, password); err != nil && !errors.Is(err, auth.ErrMismatch) {
+			return User{}, "", err
+		}
 		return User{}, "", apperr.BadRequest("Invalid username or password.")
 	}
 	if err != nil {
 		return User{}, "", fmt.Errorf("account: login: %w", err)
 	}
-	if err := auth.CheckPassword(u.PasswordHash, password); err != nil {
+	if err := s.hasher.Check(ctx, u.PasswordHash, password); err != nil {
 		if !errors.Is(err, auth.ErrMismatch) {
 			return User{}, "", fmt.Errorf("account: login user %d: %w", u.ID, err)
 		}
@@ -169,7 +174,7 @@ func (s *Service) Login(ctx context.Context, kind auth.Kind, username, password 
 	if auth.NeedsRehash(u.PasswordHash) {
 		// Upgrade hashes from the Django system (or older parameters) while
 		// the plain password is at hand.
-		hash, err := auth.HashPassword(password)
+		hash, err := s.hasher.Hash(ctx, password)
 		if err != nil {
 			return User{}, "", err
 		}
@@ -290,13 +295,13 @@ func (s *Service) ChangePassword(ctx context.Context, p *Principal, oldPassword,
 	if err != nil {
 		return fmt.Errorf("account: change password %d: %w", p.User.ID, err)
 	}
-	if err := auth.CheckPassword(u.PasswordHash, oldPassword); err != nil {
+	if err := s.hasher.Check(ctx, u.PasswordHash, oldPassword); err != nil {
 		if errors.Is(err, auth.ErrMismatch) {
 			return apperr.Field("old_password", "Wrong password.")
 		}
 		return fmt.Errorf("account: change password %d: %w", p.User.ID, err)
 	}
-	hash, err := auth.HashPassword(newPassword)
+	hash, err := s.hasher.Hash(ctx, newPassword)
 	if err != nil {
 		return err
 	}
@@ -380,7 +385,7 @@ func (s *Service) SetActive(ctx context.Context, actor *Principal, id int, activ
 // CreateSuperuser creates a staff user, or makes an existing one staff with
 // the given password.
 func (s *Service) CreateSuperuser(ctx context.Context, username, password string) (User, error) {
-	hash, err := auth.HashPassword(password)
+	hash, err := s.hasher.Hash(ctx, password)
 	if err != nil {
 		return User{}, err
 	}

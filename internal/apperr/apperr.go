@@ -8,11 +8,17 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"time"
 )
 
 // CodeDeviceNotBound is the business code of a MAC login for a device that
 // is unknown or bound to nobody (kept from the Django system).
 const CodeDeviceNotBound = 4010
+
+// CodeBusy is the business code of a 503 the service answers when it is at
+// a limit it protects itself with (concurrent password hashes): nothing is
+// wrong with the request, so the client retries after Retry-After.
+const CodeBusy = 5031
 
 // Error is an error a client may see.
 type Error struct {
@@ -26,6 +32,9 @@ type Error struct {
 	Fields map[string][]string
 	// Err is the cause, for logs; never shown to the client.
 	Err error
+	// RetryAfter, when positive, becomes the Retry-After header (whole
+	// seconds, rounded up).
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
@@ -60,6 +69,12 @@ func Conflict(msg string) *Error { return newError(http.StatusConflict, msg) }
 // DeviceNotBound is the 4010 answer of a MAC login.
 func DeviceNotBound() *Error {
 	return &Error{Status: http.StatusNotFound, Code: CodeDeviceNotBound, Message: "Device is not bound to any user."}
+}
+
+// Unavailable is a 503 with code 5031 (CodeBusy) telling the client to
+// retry after retryAfter.
+func Unavailable(msg string, retryAfter time.Duration) *Error {
+	return &Error{Status: http.StatusServiceUnavailable, Code: CodeBusy, Message: msg, RetryAfter: retryAfter}
 }
 
 // Field is a 400 for one invalid field.

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"reflect"
 	"testing"
+	"time"
 
 	"paradise/internal/apperr"
 )
@@ -94,6 +95,10 @@ func TestConstructors(t *testing.T) {
 	}
 	if apperr.CodeDeviceNotBound != 4010 {
 		t.Fatalf("CodeDeviceNotBound = %d, want 4010", apperr.CodeDeviceNotBound)
+	}
+	busy := apperr.Unavailable("Busy.", 3*time.Second)
+	if busy.Status != 503 || busy.Code != 5031 || busy.RetryAfter != 3*time.Second {
+		t.Fatalf("Unavailable = {Status: %d, Code: %d, RetryAfter: %v}, want {503, 5031, 3s}", busy.Status, busy.Code, busy.RetryAfter)
 	}
 }
 

@@ -29,7 +29,8 @@ const (
 var ErrMismatch = errors.New("auth: password does not match")
 
 // HashPassword hashes a password with argon2id in the PHC string format
-// ($argon2id$v=19$m=...,t=...,p=...$salt$key).
+// ($argon2id$v=19$m=...,t=...,p=...$salt$key). It allocates argonMemory
+// per call without limit; request paths go through a Hasher instead.
 func HashPassword(password string) (string, error) {
 	salt := make([]byte, argonSaltLen)
 	if _, err := rand.Read(salt); err != nil {
@@ -41,7 +42,8 @@ func HashPassword(password string) (string, error) {
 		argon2.Version, argonMemory, argonTime, argonThreads, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
 }
 
-// CheckPassword reports whether password matches hash. It accepts our
+// CheckPassword reports whether password matches hash (unbounded, like
+// HashPassword; request paths use Hasher.Check). It accepts our
 // argon2id hashes and the Django system's pbkdf2_sha256 hashes, so users
 // migrated from it can log in (and get rehashed, see NeedsRehash).
 func CheckPassword(hash, password string) error {

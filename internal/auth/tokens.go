@@ -19,8 +19,8 @@ import (
 	"paradise/internal/redisdb"
 )
 
-// Module provides the token store.
-var Module = fx.Module("auth", fx.Provide(NewTokens))
+// Module provides the token store and the password hasher.
+var Module = fx.Module("auth", fx.Provide(NewTokens, NewHasher))
 
 // Kind tells user tokens from admin tokens; a token of one kind never
 // authenticates a route of the other.

@@ -5,6 +5,7 @@ package config
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -25,6 +26,8 @@ type Config struct {
 	Log
 	Auth
 	Debug
+	// Passwords bounds password hashing.
+	Passwords Passwords
 	// Hub tunes the WebSocket device hub.
 	Hub Hub
 	// Presence tunes how device presence is kept and corrected.
@@ -38,6 +41,11 @@ type HTTP struct {
 	// ShutdownTimeout bounds a graceful stop of the server, and of the
 	// whole process (PARADISE_SHUTDOWN_TIMEOUT, default 15s).
 	ShutdownTimeout time.Duration
+	// TrustedProxies are the direct peers whose X-Forwarded-Host and
+	// X-Forwarded-Proto are believed when building absolute links
+	// (PARADISE_TRUSTED_PROXIES: comma-separated IPs or CIDRs; default
+	// empty, trusting nobody). From anyone else those headers are forgeable.
+	TrustedProxies []netip.Prefix
 }
 
 // Database is the database section.
@@ -90,6 +98,14 @@ type Debug struct {
 	DebugAddr string
 }
 
+// Passwords is the configuration of password hashing.
+type Passwords struct {
+	// HashMemory is the memory, in bytes, that password hashes running at
+	// once may take together (PARADISE_PASSWORD_HASH_MEMORY, default 256MiB;
+	// each argon2id hash takes 19 MiB, so 13 run at once).
+	HashMemory int64
+}
+
 // Hub is the device hub's configuration.
 type Hub struct {
 	// SendQueue is how many frames may wait for a slow client before it is
@@ -123,20 +139,21 @@ type Presence struct {
 type Sections struct {
 	fx.Out
 
-	HTTP     HTTP
-	Database Database
-	Redis    Redis
-	Log      Log
-	Auth     Auth
-	Debug    Debug
-	Hub      Hub
-	Presence Presence
+	HTTP      HTTP
+	Database  Database
+	Redis     Redis
+	Log       Log
+	Auth      Auth
+	Debug     Debug
+	Passwords Passwords
+	Hub       Hub
+	Presence  Presence
 }
 
 // Split returns the sections of c.
 func Split(c Config) Sections {
 	return Sections{HTTP: c.HTTP, Database: c.Database, Redis: c.Redis, Log: c.Log,
-		Auth: c.Auth, Debug: c.Debug, Hub: c.Hub, Presence: c.Presence}
+		Auth: c.Auth, Debug: c.Debug, Passwords: c.Passwords, Hub: c.Hub, Presence: c.Presence}
 }
 
 // Provide gives the fx graph the sections of the Config it holds; the app
@@ -170,6 +187,12 @@ func Load(getenv func(string) string) (Config, error) {
 		return Config{}, err
 	}
 	if c.ShutdownTimeout, err = duration(getenv, "PARADISE_SHUTDOWN_TIMEOUT", 15*time.Second); err != nil {
+		return Config{}, err
+	}
+	if c.TrustedProxies, err = prefixes(getenv, "PARADISE_TRUSTED_PROXIES"); err != nil {
+		return Config{}, err
+	}
+	if c.Passwords.HashMemory, err = byteSize(getenv, "PARADISE_PASSWORD_HASH_MEMORY", 256<<20); err != nil {
 		return Config{}, err
 	}
 	c.Hub, err = loadHub(getenv)
@@ -220,6 +243,58 @@ func integer(getenv func(string) string, name string, def int) (int, error) {
 		return 0, fmt.Errorf("config: %s: want a positive integer, got %q", name, v)
 	}
 	return n, nil
+}
+
+// byteSize parses a size: a positive integer of bytes, or one with a KiB, MiB
+// or GiB suffix ("256MiB").
+func byteSize(getenv func(string) string, name string, def int64) (int64, error) {
+	v := strings.TrimSpace(getenv(name))
+	if v == "" {
+		return def, nil
+	}
+	number, unit := v, int64(1)
+	for _, u := range []struct {
+		suffix string
+		size   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}} {
+		if n, ok := strings.CutSuffix(v, u.suffix); ok {
+			number, unit = strings.TrimSpace(n), u.size
+			break
+		}
+	}
+	n, err := strconv.ParseInt(number, 10, 64)
+	if err != nil || n <= 0 || n > (1<<62)/unit {
+		return 0, fmt.Errorf("config: %s: want a positive size like 256MiB, got %q", name, v)
+	}
+	return n * unit, nil
+}
+
+// prefixes parses a comma-separated list of IPs and CIDRs; a bare IP is a
+// prefix of its full length.
+func prefixes(getenv func(string) string, name string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, item := range strings.Split(getenv(name), ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		if strings.Contains(item, "/") {
+			p, err := netip.ParsePrefix(item)
+			if err != nil {
+				return nil, fmt.Errorf("config: %s: %w", name, err)
+			}
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(item)
+		if err != nil {
+			return nil, fmt.Errorf("config: %s: %w", name, err)
+		}
+		// Peers' IPv4 addresses arrive unmapped; match them as such.
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }
 
 // Validate reports the first setting that cannot work.

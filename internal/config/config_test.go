@@ -34,6 +34,8 @@ func TestLoadDefaults(t *testing.T) {
 		{"ShutdownTimeout", c.ShutdownTimeout, 15 * time.Second},
 		{"Embedded", c.Embedded(), true},
 		{"SQLitePath", c.SQLitePath(), filepath.Join("var", "paradise.db")},
+		{"TrustedProxies", len(c.TrustedProxies), 0},
+		{"Passwords.HashMemory", c.Passwords.HashMemory, int64(256 << 20)},
 	}
 	for _, ch := range checks {
 		t.Run(ch.name, func(t *testing.T) {
@@ -138,6 +140,14 @@ func TestLoadErrors(t *testing.T) {
 		{"zero token ttl", map[string]string{"PARADISE_TOKEN_TTL": "0s"}, "PARADISE_TOKEN_TTL"},
 		{"negative token ttl", map[string]string{"PARADISE_TOKEN_TTL": "-1h"}, "PARADISE_TOKEN_TTL"},
 		{"bad shutdown timeout", map[string]string{"PARADISE_SHUTDOWN_TIMEOUT": "soon"}, "PARADISE_SHUTDOWN_TIMEOUT"},
+		{"hash memory without number", map[string]string{"PARADISE_PASSWORD_HASH_MEMORY": "MiB"}, "PARADISE_PASSWORD_HASH_MEMORY"},
+		{"hash memory decimal unit", map[string]string{"PARADISE_PASSWORD_HASH_MEMORY": "256MB"}, "PARADISE_PASSWORD_HASH_MEMORY"},
+		{"hash memory zero", map[string]string{"PARADISE_PASSWORD_HASH_MEMORY": "0"}, "PARADISE_PASSWORD_HASH_MEMORY"},
+		{"hash memory negative", map[string]string{"PARADISE_PASSWORD_HASH_MEMORY": "-1MiB"}, "PARADISE_PASSWORD_HASH_MEMORY"},
+		{"hash memory overflow", map[string]string{"PARADISE_PASSWORD_HASH_MEMORY": "9999999999999GiB"}, "PARADISE_PASSWORD_HASH_MEMORY"},
+		{"trusted proxy hostname", map[string]string{"PARADISE_TRUSTED_PROXIES": "proxy.internal"}, "PARADISE_TRUSTED_PROXIES"},
+		{"trusted proxy bad cidr", map[string]string{"PARADISE_TRUSTED_PROXIES": "10.0.0.0/33"}, "PARADISE_TRUSTED_PROXIES"},
+		{"trusted proxy with port", map[string]string{"PARADISE_TRUSTED_PROXIES": "10.0.0.1:80"}, "PARADISE_TRUSTED_PROXIES"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -147,6 +157,61 @@ func TestLoadErrors(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tc.mention) {
 				t.Fatalf("Load(%v) error %q does not mention %s", tc.vars, err, tc.mention)
+			}
+		})
+	}
+}
+
+func TestLoadPasswordHashMemory(t *testing.T) {
+	tests := []struct {
+		value string
+		want  int64
+	}{
+		{"", 256 << 20},
+		{"67108864", 64 << 20},
+		{"19456KiB", 19456 << 10},
+		{"512MiB", 512 << 20},
+		{" 1 GiB ", 1 << 30},
+	}
+	for _, tc := range tests {
+		t.Run(tc.value, func(t *testing.T) {
+			c, err := config.Load(env(map[string]string{"PARADISE_PASSWORD_HASH_MEMORY": tc.value}))
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if c.Passwords.HashMemory != tc.want {
+				t.Fatalf("HashMemory = %d, want %d", c.Passwords.HashMemory, tc.want)
+			}
+		})
+	}
+}
+
+func TestLoadTrustedProxies(t *testing.T) {
+	tests := []struct {
+		name  string
+		value string
+		want  []string
+	}{
+		{"unset trusts nobody", "", nil},
+		{"only separators", " , ,", nil},
+		{"bare IPv4 is a /32", "10.0.0.5", []string{"10.0.0.5/32"}},
+		{"bare IPv6 is a /128", "::1", []string{"::1/128"}},
+		{"IPv4-mapped IPv6 is unmapped", "::ffff:10.0.0.5", []string{"10.0.0.5/32"}},
+		{"CIDRs are masked", "10.1.2.3/8, fd00::1/64", []string{"10.0.0.0/8", "fd00::/64"}},
+		{"mixed list with spaces", " 127.0.0.1 ,192.168.0.0/16", []string{"127.0.0.1/32", "192.168.0.0/16"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := config.Load(env(map[string]string{"PARADISE_TRUSTED_PROXIES": tc.value}))
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			var got []string
+			for _, p := range c.TrustedProxies {
+				got = append(got, p.String())
+			}
+			if strings.Join(got, " ") != strings.Join(tc.want, " ") || len(got) != len(tc.want) {
+				t.Fatalf("TrustedProxies = %q, want %q", got, tc.want)
 			}
 		})
 	}

@@ -7,7 +7,9 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/go-faster/jx"
 	"github.com/ogen-go/ogen/ogenerrors"
@@ -33,7 +35,30 @@ func NewErrors(log *zap.Logger) *Errors { return &Errors{log: log.Named("http")}
 // Errors that are not *apperr.Error are internal: logged here, once, and
 // answered with a generic 500 that leaks nothing.
 func (a *Errors) NewError(ctx context.Context, err error) *api.ErrorStatusCode {
-	return errorStatus(a.classify(ctx, err))
+	ae := a.classify(ctx, err)
+	if h, ok := ctx.Value(responseHeaderKey{}).(http.Header); ok {
+		setRetryAfter(h, ae)
+	}
+	return errorStatus(ae)
+}
+
+type responseHeaderKey struct{}
+
+// exposeHeader puts the response headers in the request context for
+// NewError: ogen hands it only a context and encodes the envelope itself,
+// yet a 503 must carry Retry-After.
+func exposeHeader(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), responseHeaderKey{}, w.Header())))
+	})
+}
+
+// setRetryAfter sets Retry-After, in whole seconds rounded up, on errors
+// that ask the client to come back later.
+func setRetryAfter(h http.Header, ae *apperr.Error) {
+	if ae.RetryAfter > 0 {
+		h.Set("Retry-After", strconv.FormatInt(int64((ae.RetryAfter+time.Second-1)/time.Second), 10))
+	}
 }
 
 func errorStatus(ae *apperr.Error) *api.ErrorStatusCode {
@@ -52,6 +77,7 @@ func writeError(w http.ResponseWriter, ae *apperr.Error) {
 	defer jx.PutEncoder(e)
 	res.Response.Encode(e)
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	setRetryAfter(w.Header(), ae)
 	w.WriteHeader(res.StatusCode)
 	_, _ = w.Write(e.Bytes())
 }

@@ -9,9 +9,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-faster/jx"
 	"github.com/ogen-go/ogen/ogenerrors"
@@ -284,6 +286,8 @@ func TestClassify(t *testing.T) {
 			400, 400, "page: Invalid: page (int expected).", map[string][]string{"page": {"Invalid: page (int expected)."}}, false},
 		{"request body", &ogenerrors.DecodeRequestError{Err: &validate.Error{Fields: []validate.FieldError{{Name: "password", Error: validate.ErrFieldRequired}}}},
 			400, 400, "password: This field is required.", map[string][]string{"password": {"This field is required."}}, false},
+		{"busy passes through", fmt.Errorf("account: login user 7: %w", apperr.Unavailable("Busy.", time.Second)),
+			503, 5031, "Busy.", nil, false},
 		{"internal error leaks nothing", errors.New("pq: password authentication failed for user secret_db_user"),
 			500, 500, "Internal server error.", nil, true},
 	}
@@ -297,6 +301,45 @@ func TestClassify(t *testing.T) {
 			}
 			if logged := logs.Len() > before; logged != tc.logged {
 				t.Fatalf("logged = %v, want %v", logged, tc.logged)
+			}
+		})
+	}
+}
+
+func TestRetryAfter(t *testing.T) {
+	a := &Errors{log: zap.NewNop()}
+	tests := []struct {
+		name string
+		err  error
+		want string // Retry-After; empty: no header
+	}{
+		{"no retry after", apperr.BadRequest("Nope."), ""},
+		{"whole seconds", apperr.Unavailable("Busy.", 2*time.Second), "2"},
+		{"rounded up", apperr.Unavailable("Busy.", 1500*time.Millisecond), "2"},
+		{"under a second is one", apperr.Unavailable("Busy.", 10*time.Millisecond), "1"},
+		{"wrapped", fmt.Errorf("account: login: %w", apperr.Unavailable("Busy.", time.Second)), "1"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name+"/writeError", func(t *testing.T) {
+			w := httptest.NewRecorder()
+			writeError(w, a.classify(context.Background(), tc.err))
+			if got := w.Header().Get("Retry-After"); got != tc.want {
+				t.Fatalf("Retry-After = %q, want %q", got, tc.want)
+			}
+		})
+		t.Run(tc.name+"/NewError", func(t *testing.T) {
+			// ogen calls NewError with the request's context and then
+			// writes the envelope to the same response.
+			w := httptest.NewRecorder()
+			var res *api.ErrorStatusCode
+			exposeHeader(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+				res = a.NewError(r.Context(), tc.err)
+			})).ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/api/user/login/", nil))
+			if got := w.Header().Get("Retry-After"); got != tc.want {
+				t.Fatalf("Retry-After = %q, want %q", got, tc.want)
+			}
+			if tc.want != "" && (res.StatusCode != 503 || res.Response.Code != 5031 || res.Response.Success) {
+				t.Fatalf("envelope = %d %+v, want 503 with code 5031", res.StatusCode, res.Response)
 			}
 		})
 	}
@@ -390,7 +433,7 @@ func TestMiddlewarePanic(t *testing.T) {
 						t.Fatalf("middleware let the panic through: %v", v)
 					}
 				}()
-				middleware(tc.handler, metrics.New(), zap.New(core)).ServeHTTP(w, r)
+				middleware(tc.handler, metrics.New(), zap.New(core), nil).ServeHTTP(w, r)
 			}()
 			if !reflect.DeepEqual(w.writeHeaders, tc.wantHeaders) {
 				t.Fatalf("WriteHeader calls = %v, want %v", w.writeHeaders, tc.wantHeaders)
@@ -430,7 +473,7 @@ func TestMiddlewarePanic(t *testing.T) {
 	}
 
 	t.Run("ErrAbortHandler is re-panicked", func(t *testing.T) {
-		h := middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic(http.ErrAbortHandler) }), metrics.New(), zap.NewNop())
+		h := middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic(http.ErrAbortHandler) }), metrics.New(), zap.NewNop(), nil)
 		w := &countingWriter{}
 		defer func() {
 			if v := recover(); v != http.ErrAbortHandler {
@@ -471,7 +514,7 @@ func TestMiddlewareRequestContext(t *testing.T) {
 					ctxURL = u.String()
 				}
 				w.WriteHeader(http.StatusNoContent)
-			}), metrics.New(), log)
+			}), metrics.New(), log, nil)
 			r := httptest.NewRequest(http.MethodGet, "http://api.example.com/api/device/types/?page=2", nil)
 			if tc.incomingID != "" {
 				r.Header.Set("X-Request-ID", tc.incomingID)
@@ -507,22 +550,35 @@ func TestMiddlewareRequestContext(t *testing.T) {
 
 func TestMiddlewareRedactsTokenPath(t *testing.T) {
 	const token = "0123456789abcdef0123456789abcdef"
-	core, logs := observer.New(zapcore.DebugLevel)
-	h := middleware(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.WriteHeader(http.StatusUnauthorized)
-	}), metrics.New(), zap.New(core))
-	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/ws/device/token/"+token+"/", nil))
-	if logs.Len() == 0 {
-		t.Fatal("nothing logged")
+	targets := []string{
+		"/ws/device/token/" + token + "/",
+		"/ws//device/token/" + token + "/",
+		"/ws/device/token//" + token,
+		"/ws/device/token%2F" + token + "/",
+		"/ws/device/token/x/../" + token + "/",
 	}
-	for _, e := range logs.AllUntimed() {
-		if strings.Contains(e.Message, token) || strings.Contains(fmt.Sprint(e.ContextMap()), token) {
-			t.Fatalf("token in log entry %q: %v", e.Message, e.ContextMap())
-		}
+	for _, target := range targets {
+		t.Run(target, func(t *testing.T) {
+			core, logs := observer.New(zapcore.DebugLevel)
+			h := middleware(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				w.WriteHeader(http.StatusUnauthorized)
+			}), metrics.New(), zap.New(core), nil)
+			h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, target, nil))
+			if logs.Len() == 0 {
+				t.Fatal("nothing logged")
+			}
+			for _, e := range logs.AllUntimed() {
+				if strings.Contains(e.Message, token) || strings.Contains(fmt.Sprint(e.ContextMap()), token) {
+					t.Fatalf("token in log entry %q: %v", e.Message, e.ContextMap())
+				}
+			}
+		})
 	}
 }
 
 func TestRedactPath(t *testing.T) {
+	const tok = "0123456789abcdef0123456789abcdef" // the shape of our tokens
+	const django = "9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b"
 	tests := []struct {
 		name, path, want string
 	}{
@@ -530,44 +586,98 @@ func TestRedactPath(t *testing.T) {
 		{"token without trailing slash", "/ws/device/token/abc123", "/ws/device/token/[redacted]/"},
 		{"anything after the token", "/ws/device/token/abc/def/", "/ws/device/token/[redacted]/"},
 		{"no token", "/ws/device/token/", "/ws/device/token/"},
+		{"only slashes after token", "/ws/device/token//", "/ws/device/token//"},
 		{"header-auth websocket", "/ws/device/", "/ws/device/"},
 		{"rest path", "/api/user/login/", "/api/user/login/"},
+		{"rest path with id", "/api/device/devices/42/messages/", "/api/device/devices/42/messages/"},
+		{"rest path with query-like segment", "/api/device/rtc-token/get_by_mac/", "/api/device/rtc-token/get_by_mac/"},
 		{"similar prefix", "/ws/device/tokens/abc/", "/ws/device/tokens/abc/"},
+		{"double slash before", "/ws//device/token/" + tok + "/", "/ws//device/token/[redacted]/"},
+		{"double slash after token", "/ws/device/token//" + tok + "/", "/ws/device/token/[redacted]/"},
+		{"leading double slash", "//ws/device/token/" + tok, "//ws/device/token/[redacted]/"},
+		{"dot segments after token", "/ws/device/token/./x/../" + tok + "/", "/ws/device/token/[redacted]/"},
+		{"dot segments before token", "/ws/device/x/../token/" + tok + "/", "/ws/device/x/../token/[redacted]/"},
+		{"token segment in capitals", "/ws/device/TOKEN/" + tok + "/", "/ws/device/TOKEN/[redacted]/"},
+		{"encoded slash", "/ws/device/token%2F" + tok + "/", "/ws/device/token/[redacted]/"},
+		{"lower-case encoded slash", "/ws/device/token%2f" + tok, "/ws/device/token/[redacted]/"},
+		{"double-encoded slash", "/ws/device/token%252F" + tok + "/", "/ws/device/token/[redacted]/"},
+		{"encoded token segment name", "/ws/device/%74oken/" + tok + "/", "/ws/device/token/[redacted]/"},
+		{"malformed escape does not stop decoding", "/ws/device/token%2F" + tok + "%zz/", "/ws/device/token/[redacted]/"},
+		{"backslash separator", `/ws/device/token\` + tok, "/ws/device/token/[redacted]/"},
+		{"token-looking segment elsewhere", "/ws/device/" + tok + "/", "/ws/device/[redacted]/"},
+		{"django token elsewhere", "/api/" + django, "/api/[redacted]"},
+		{"token run inside a segment", "/ws/device/t=" + tok + ";x/", "/ws/device/[redacted]/"},
+		{"long word without digits kept", "/api/authorization_required_here/", "/api/authorization_required_here/"},
+		{"long number kept", "/api/device/devices/12345678901234567890/", "/api/device/devices/12345678901234567890/"},
+		{"short hex kept", "/api/x/" + tok[:19] + "/", "/api/x/" + tok[:19] + "/"},
+		{"deeply encoded slash", "/ws/device/token%" + strings.Repeat("25", 7) + "2F" + tok, "/ws/device/token/[redacted]/"},
+		{"over-encoded path hidden entirely", "/ws/device/token%" + strings.Repeat("25", 8) + "2F" + tok, "[redacted]"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := redactPath(tc.path); got != tc.want {
+			got := redactPath(tc.path)
+			if got != tc.want {
 				t.Fatalf("redactPath(%q) = %q, want %q", tc.path, got, tc.want)
+			}
+			for _, secret := range []string{tok, django} {
+				if strings.Contains(got, secret) {
+					t.Fatalf("redactPath(%q) = %q still holds a token", tc.path, got)
+				}
 			}
 		})
 	}
 }
 
 func TestAbsoluteURL(t *testing.T) {
+	proxies := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::1/128")}
+	forwarded := map[string]string{"X-Forwarded-Proto": "https", "X-Forwarded-Host": "paradise.example.com"}
 	tests := []struct {
 		name    string
 		target  string
 		tls     bool
+		peer    string // r.RemoteAddr
+		trusted []netip.Prefix
 		headers map[string]string
 		want    string
 	}{
-		{"plain http", "http://api.example.com/api/device/types/?page=2", false, nil,
+		{"plain http", "http://api.example.com/api/device/types/?page=2", false, "203.0.113.9:5000", nil, nil,
 			"http://api.example.com/api/device/types/?page=2"},
-		{"tls", "https://api.example.com/api/device/types/", true, nil,
+		{"tls", "https://api.example.com/api/device/types/", true, "203.0.113.9:5000", nil, nil,
 			"https://api.example.com/api/device/types/"},
-		{"forwarded proto", "http://10.0.0.5:8000/api/device/types/?page_size=5", false,
-			map[string]string{"X-Forwarded-Proto": "https"}, "https://10.0.0.5:8000/api/device/types/?page_size=5"},
-		{"forwarded proto and host", "http://10.0.0.5:8000/api/v1/admin/users/?search=bob", false,
-			map[string]string{"X-Forwarded-Proto": "https", "X-Forwarded-Host": "paradise.example.com"},
-			"https://paradise.example.com/api/v1/admin/users/?search=bob"},
-		{"forwarded http behind tls terminator", "https://api.example.com/x/", true,
-			map[string]string{"X-Forwarded-Proto": "http"}, "http://api.example.com/x/"},
+		{"no trusted proxies: forwarded headers ignored", "http://10.0.0.5:8000/api/v1/admin/users/?search=bob", false,
+			"10.0.0.2:5000", nil, forwarded, "http://10.0.0.5:8000/api/v1/admin/users/?search=bob"},
+		{"untrusted peer: forwarded headers ignored", "http://api.example.com/api/device/types/?page=2", false,
+			"203.0.113.9:5000", proxies, map[string]string{"X-Forwarded-Proto": "https", "X-Forwarded-Host": "evil.example"},
+			"http://api.example.com/api/device/types/?page=2"},
+		{"untrusted peer cannot downgrade tls", "https://api.example.com/x/", true,
+			"203.0.113.9:5000", proxies, map[string]string{"X-Forwarded-Proto": "http"}, "https://api.example.com/x/"},
+		{"trusted IPv4 proxy: forwarded proto", "http://10.0.0.5:8000/api/device/types/?page_size=5", false,
+			"10.0.0.2:5000", proxies, map[string]string{"X-Forwarded-Proto": "https"},
+			"https://10.0.0.5:8000/api/device/types/?page_size=5"},
+		{"trusted IPv4 proxy: forwarded proto and host", "http://10.0.0.5:8000/api/v1/admin/users/?search=bob", false,
+			"10.0.0.2:5000", proxies, forwarded, "https://paradise.example.com/api/v1/admin/users/?search=bob"},
+		{"trusted IPv6 proxy", "http://[fd00::5]:8000/x/", false,
+			"[fd00::1]:5000", proxies, forwarded, "https://paradise.example.com/x/"},
+		{"IPv6 peer next to the trusted one", "http://[fd00::5]:8000/x/", false,
+			"[fd00::2]:5000", proxies, forwarded, "http://[fd00::5]:8000/x/"},
+		{"IPv4-mapped peer matches an IPv4 proxy", "http://10.0.0.5:8000/x/", false,
+			"[::ffff:10.0.0.2]:5000", proxies, forwarded, "https://paradise.example.com/x/"},
+		{"first of several forwarded hosts", "http://10.0.0.5:8000/x/", false,
+			"10.0.0.2:5000", proxies, map[string]string{"X-Forwarded-Host": " paradise.example.com , inner.local"},
+			"http://paradise.example.com/x/"},
+		{"empty forwarded host keeps Host", "http://10.0.0.5:8000/x/", false,
+			"10.0.0.2:5000", proxies, map[string]string{"X-Forwarded-Host": " "}, "http://10.0.0.5:8000/x/"},
+		{"forwarded http behind a trusted tls terminator", "https://api.example.com/x/", true,
+			"10.0.0.2:5000", proxies, map[string]string{"X-Forwarded-Proto": "http"}, "http://api.example.com/x/"},
 		{"bogus forwarded proto ignored", "http://api.example.com/x/", false,
-			map[string]string{"X-Forwarded-Proto": "javascript"}, "http://api.example.com/x/"},
+			"10.0.0.2:5000", proxies, map[string]string{"X-Forwarded-Proto": "javascript"}, "http://api.example.com/x/"},
+		{"unparsable peer is untrusted", "http://api.example.com/x/", false,
+			"pipe", proxies, forwarded, "http://api.example.com/x/"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			r := httptest.NewRequest(http.MethodGet, tc.target, nil)
+			r.RemoteAddr = tc.peer
 			if tc.tls {
 				r.TLS = &tls.ConnectionState{}
 			} else {
@@ -576,7 +686,7 @@ func TestAbsoluteURL(t *testing.T) {
 			for k, v := range tc.headers {
 				r.Header.Set(k, v)
 			}
-			if got := absoluteURL(r).String(); got != tc.want {
+			if got := absoluteURL(r, tc.trusted).String(); got != tc.want {
 				t.Fatalf("absoluteURL = %q, want %q", got, tc.want)
 			}
 		})

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -65,7 +66,7 @@ func NewMux(p MuxParams) (*http.ServeMux, error) {
 		return nil, fmt.Errorf("httpapi: %w", err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/", limitBody(nameRoute(srv)))
+	mux.Handle("/", limitBody(exposeHeader(nameRoute(srv))))
 	mux.Handle("GET /metrics", p.Metrics.Handler())
 	for _, r := range p.Routes {
 		mux.Handle(r.Pattern, r.Handler)
@@ -92,7 +93,7 @@ func NewServer(lc fx.Lifecycle, cfg config.HTTP, mux *http.ServeMux, m *metrics.
 	s := &Server{log: log}
 	s.srv = &http.Server{
 		Addr:              cfg.Addr,
-		Handler:           middleware(mux, m, log),
+		Handler:           middleware(mux, m, log, cfg.TrustedProxies),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          zap.NewStdLog(log),
@@ -190,9 +191,10 @@ func readyz(checks []ReadinessCheck, log *zap.Logger) http.HandlerFunc {
 }
 
 // middleware gives every request an id and a logger carrying it, records
-// its URL for pagination links, turns panics into a logged 500 envelope,
-// and logs and counts the request.
-func middleware(next http.Handler, m *metrics.Metrics, log *zap.Logger) http.Handler {
+// its URL for pagination links (believing X-Forwarded-* only from trusted
+// proxies), turns panics into a logged 500 envelope, and logs and counts
+// the request.
+func middleware(next http.Handler, m *metrics.Metrics, log *zap.Logger, trusted []netip.Prefix) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rid := r.Header.Get("X-Request-ID")
@@ -202,7 +204,7 @@ func middleware(next http.Handler, m *metrics.Metrics, log *zap.Logger) http.Han
 		w.Header().Set("X-Request-ID", rid)
 		route := &routeName{}
 		ctx := logging.WithRequestID(r.Context(), rid)
-		ctx = paging.WithURL(ctx, absoluteURL(r))
+		ctx = paging.WithURL(ctx, absoluteURL(r, trusted))
 		ctx = context.WithValue(ctx, routeKey{}, route)
 		r = r.WithContext(ctx)
 		rec := &recorder{ResponseWriter: w}
@@ -258,29 +260,139 @@ func nameRoute(srv *api.Server) http.Handler {
 	})
 }
 
-// redactPath hides the token of /ws/device/token/{token}/ from logs.
+// redactPath hides tokens from a logged path, whatever shape the client
+// gave it. Percent-encodings are decoded first and backslashes count as
+// slashes, so an encoded separator cannot hide a segment boundary. Then
+// everything after a "token" segment is hidden (so double slashes, dot
+// segments or a missing trailing slash do not let the token of
+// /ws/device/token/{token}/ through), and so is any segment that looks
+// like a token wherever it appears.
 func redactPath(p string) string {
-	const prefix = "/ws/device/token/"
-	if rest, ok := strings.CutPrefix(p, prefix); ok && rest != "" {
-		return prefix + "[redacted]/"
+	const redacted = "[redacted]"
+	decoded, ok := unescapeAll(p)
+	if !ok {
+		return redacted // encoded deeper than any client does; log nothing of it
 	}
-	return p
+	segs := strings.Split(strings.ReplaceAll(decoded, `\`, "/"), "/")
+	for i, seg := range segs {
+		if strings.EqualFold(seg, "token") {
+			if strings.Join(segs[i+1:], "") == "" {
+				break // nothing follows: there is no token to hide
+			}
+			return strings.Join(segs[:i+1], "/") + "/" + redacted + "/"
+		}
+		if looksLikeToken(seg) {
+			segs[i] = redacted
+		}
+	}
+	return strings.Join(segs, "/")
 }
 
-// absoluteURL reconstructs the URL the client called, behind a proxy too.
-func absoluteURL(r *http.Request) *url.URL {
+// maxUnescapeRounds bounds unescapeAll: each round costs a pass over the
+// path, and real clients encode once, proxies at most twice.
+const maxUnescapeRounds = 8
+
+// unescapeAll decodes %XX sequences until none is left, leaving malformed
+// ones as they are (url.PathUnescape gives up on the first). It reports
+// false if the path is still encoded after maxUnescapeRounds.
+func unescapeAll(s string) (string, bool) {
+	for range maxUnescapeRounds {
+		next := unescapeOnce(s)
+		if next == s {
+			return s, true
+		}
+		s = next
+	}
+	return s, unescapeOnce(s) == s
+}
+
+func unescapeOnce(s string) string {
+	if !strings.Contains(s, "%") {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) {
+			if v, err := strconv.ParseUint(s[i+1:i+3], 16, 8); err == nil {
+				b.WriteByte(byte(v))
+				i += 2
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// looksLikeToken reports whether a path segment holds something shaped
+// like a token: a run of at least 20 letters, digits, '-' or '_' with both
+// letters and digits in it. Our tokens are 32 hex digits and the Django
+// system's 40; no route segment is that long.
+func looksLikeToken(seg string) bool {
+	run, letters, digits := 0, false, false
+	for i := 0; i <= len(seg); i++ {
+		var c byte
+		if i < len(seg) {
+			c = seg[i]
+		}
+		switch {
+		case c >= '0' && c <= '9':
+			run, digits = run+1, true
+		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
+			run, letters = run+1, true
+		case c == '-' || c == '_':
+			run++
+		default: // the end of a run (or of the segment)
+			if run >= 20 && letters && digits {
+				return true
+			}
+			run, letters, digits = 0, false, false
+		}
+	}
+	return false
+}
+
+// absoluteURL reconstructs the URL the client called. Behind a trusted
+// proxy it takes the scheme and host from X-Forwarded-Proto and
+// X-Forwarded-Host; from any other peer those headers are ignored, or a
+// client could point the pagination links we hand out at any host.
+func absoluteURL(r *http.Request, trusted []netip.Prefix) *url.URL {
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	if p := r.Header.Get("X-Forwarded-Proto"); p == "https" || p == "http" {
-		scheme = p
-	}
 	host := r.Host
-	if h := r.Header.Get("X-Forwarded-Host"); h != "" {
-		host = h
+	if fromTrustedProxy(r, trusted) {
+		if p := r.Header.Get("X-Forwarded-Proto"); p == "https" || p == "http" {
+			scheme = p
+		}
+		// A chain of proxies may list several hosts; the first is the one
+		// the client called.
+		if h, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Host"), ","); strings.TrimSpace(h) != "" {
+			host = strings.TrimSpace(h)
+		}
 	}
 	return &url.URL{Scheme: scheme, Host: host, Path: r.URL.Path, RawQuery: r.URL.RawQuery}
+}
+
+// fromTrustedProxy reports whether the request's direct peer is one of the
+// trusted proxies.
+func fromTrustedProxy(r *http.Request, trusted []netip.Prefix) bool {
+	if len(trusted) == 0 {
+		return false
+	}
+	peer, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	addr := peer.Addr().Unmap()
+	for _, p := range trusted {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
 }
 
 func validRequestID(id string) bool {

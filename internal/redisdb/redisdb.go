@@ -4,6 +4,8 @@ package redisdb
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"sync"
 	"time"
@@ -34,7 +36,7 @@ func New(lc fx.Lifecycle, cfg config.Redis, log *zap.Logger) (*redis.Client, err
 		if err != nil {
 			return nil, err
 		}
-		client := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+		client := redis.NewClient(&redis.Options{Addr: srv.Addr(), Password: srv.Password})
 		lc.Append(fx.StopHook(func() error {
 			err := client.Close()
 			srv.Close()
@@ -63,21 +65,34 @@ func New(lc fx.Lifecycle, cfg config.Redis, log *zap.Logger) (*redis.Client, err
 // wall clock.
 type Embedded struct {
 	*miniredis.Miniredis
+	// Password is the random password of this start. The server listens on
+	// loopback, where any local user could otherwise connect and, say,
+	// write admin_token:{t} to become admin.
+	Password string
+
 	stop chan struct{}
 	done sync.WaitGroup
 }
 
-// StartEmbedded starts an in-process server on a free loopback port.
+// StartEmbedded starts an in-process server on a free loopback port that
+// requires the random Password from every client.
 //
 // miniredis moves TTLs only when told to (FastForward), so a ticker feeds
 // it the real elapsed time; without it tokens and heartbeats would never
 // expire.
 func StartEmbedded() (*Embedded, error) {
+	var secret [16]byte // 128 bits
+	if _, err := rand.Read(secret[:]); err != nil {
+		return nil, fmt.Errorf("redisdb: in-process redis password: %w", err)
+	}
+	password := hex.EncodeToString(secret[:])
 	m := miniredis.NewMiniRedis()
+	// Set before the listener opens, so no connection ever gets in without it.
+	m.RequireAuth(password)
 	if err := m.StartAddr("127.0.0.1:0"); err != nil {
 		return nil, fmt.Errorf("redisdb: start in-process redis: %w", err)
 	}
-	e := &Embedded{Miniredis: m, stop: make(chan struct{})}
+	e := &Embedded{Miniredis: m, Password: password, stop: make(chan struct{})}
 	m.SetTime(time.Now())
 	e.done.Add(1)
 	go e.clock(250 * time.Millisecond)

@@ -3,10 +3,13 @@ package redisdb_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.uber.org/fx/fxtest"
+	"go.uber.org/zap"
 
 	"paradise/internal/config"
 	"paradise/internal/redisdb"
@@ -18,12 +21,58 @@ func startEmbedded(t *testing.T) *redis.Client {
 	if err != nil {
 		t.Fatalf("StartEmbedded: %v", err)
 	}
-	client := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr(), Password: srv.Password})
 	t.Cleanup(func() {
 		client.Close()
 		srv.Close()
 	})
 	return client
+}
+
+// TestEmbeddedRequiresPassword checks that another local process cannot
+// use the in-process server: only a client with this start's password
+// gets in.
+func TestEmbeddedRequiresPassword(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	srv, err := redisdb.StartEmbedded()
+	if err != nil {
+		t.Fatalf("StartEmbedded: %v", err)
+	}
+	defer srv.Close()
+	if len(srv.Password) < 32 {
+		t.Fatalf("password %q: want at least 128 bits of hex", srv.Password)
+	}
+	other, err := redisdb.StartEmbedded()
+	if err != nil {
+		t.Fatalf("StartEmbedded: %v", err)
+	}
+	defer other.Close()
+	if other.Password == srv.Password {
+		t.Fatal("two starts share a password")
+	}
+	tests := []struct {
+		name     string
+		password string
+		wantErr  string // empty: the command succeeds
+	}{
+		{"no password", "", "NOAUTH"},
+		{"wrong password", other.Password, "WRONGPASS"},
+		{"the server's password", srv.Password, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			client := redis.NewClient(&redis.Options{Addr: srv.Addr(), Password: tc.password})
+			defer client.Close()
+			err := client.Set(ctx, "admin_token:t", "1", 0).Err()
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("SET with the password: %v", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("SET = %v, want an error containing %q", err, tc.wantErr)
+			}
+		})
+	}
 }
 
 // TestEmbeddedExpiresByWallClock checks that keys expire without anyone
@@ -169,5 +218,27 @@ func TestKeys(t *testing.T) {
 				t.Fatalf("got %q, want %q", tc.got, tc.want)
 			}
 		})
+	}
+}
+
+// TestNewEmbeddedClientAuthenticates checks that the service's own client
+// for the in-process server carries the password.
+func TestNewEmbeddedClientAuthenticates(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	lc := fxtest.NewLifecycle(t)
+	client, err := redisdb.New(lc, config.Redis{}, zap.NewNop())
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	lc.RequireStart()
+	defer lc.RequireStop()
+	if err := client.Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatalf("SET through the service's client: %v", err)
+	}
+	anon := redis.NewClient(&redis.Options{Addr: client.Options().Addr})
+	defer anon.Close()
+	if err := anon.Get(ctx, "k").Err(); err == nil || !strings.Contains(err.Error(), "NOAUTH") {
+		t.Fatalf("GET without a password = %v, want NOAUTH", err)
 	}
 }
