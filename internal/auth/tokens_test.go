@@ -2,8 +2,11 @@ package auth_test
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -364,4 +367,75 @@ func TestTokensPrune(t *testing.T) {
 	if n := len(s.index(t, uid)); n != 0 {
 		t.Fatalf("index size after RevokeUser = %d, want 0", n)
 	}
+}
+
+// TestRevokeUserReachesDjangoTokens: tokens the Django system issued are
+// in no index; revoking all of a user's tokens must refuse those issued
+// before the revocation and keep those issued after it, and the kept
+// session survives even when it is such a token.
+func TestRevokeUserReachesDjangoTokens(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	const uid = 31
+	django := func(age time.Duration) string {
+		t.Helper()
+		tok := strings.ReplaceAll(uuid(t), "-", "")
+		if err := s.rdb.Set(ctx, s.keys.Token("token:", tok), strconv.Itoa(uid), tokenTTL-age).Err(); err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	before := django(10 * time.Minute)
+	kept := django(20 * time.Minute)
+	ours := s.issue(t, auth.User, uid, "")
+	if err := s.RevokeUser(ctx, uid, auth.Session{Kind: auth.User, Token: kept, UserID: uid}); err != nil {
+		t.Fatal(err)
+	}
+	// Date the stamp a minute back, so a token issued "now" is clearly
+	// after it (PTTL has millisecond resolution).
+	if err := s.rdb.Set(ctx, s.keys.UserRevokedAt(uid), time.Now().Add(-time.Minute).UnixMilli(), tokenTTL).Err(); err != nil {
+		t.Fatal(err)
+	}
+	after := django(0)
+	s.valid(t, auth.User, before, uid, false)
+	s.valid(t, auth.User, ours, uid, false)
+	s.valid(t, auth.User, kept, uid, true)
+	s.valid(t, auth.User, after, uid, true)
+	// Another user's Django tokens are untouched.
+	other := strings.ReplaceAll(uuid(t), "-", "")
+	if err := s.rdb.Set(ctx, s.keys.Token("token:", other), "32", tokenTTL-time.Hour/2).Err(); err != nil {
+		t.Fatal(err)
+	}
+	s.valid(t, auth.User, other, 32, true)
+}
+
+// TestRevokeDevice: a device's session tokens go with its binding; the
+// owner's own tokens stay.
+func TestRevokeDevice(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	mac := "AA:BB:CC:00:00:" + strconv.Itoa(10+len(t.Name())%80)
+	dev1 := s.issue(t, auth.User, 41, mac)
+	dev2 := s.issue(t, auth.User, 41, mac)
+	app := s.issue(t, auth.User, 41, "")
+	revoked, err := s.RevokeDevice(ctx, mac)
+	if err != nil || len(revoked) != 2 {
+		t.Fatalf("RevokeDevice = %v, %v; want 2 tokens", revoked, err)
+	}
+	s.valid(t, auth.User, dev1, 41, false)
+	s.valid(t, auth.User, dev2, 41, false)
+	s.valid(t, auth.User, app, 41, true)
+	if again, err := s.RevokeDevice(ctx, mac); err != nil || len(again) != 0 {
+		t.Fatalf("second RevokeDevice = %v, %v", again, err)
+	}
+}
+
+func uuid(t *testing.T) string {
+	t.Helper()
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	h := hex.EncodeToString(b[:])
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
