@@ -215,7 +215,23 @@ func TestPresence(t *testing.T) {
 		if got := s.Redis.Get(context.Background(), s.Key("device:last_seen:"+p.device.Device.MACAddress)).Val(); got == "" {
 			t.Fatal("no device:last_seen key")
 		}
-		time.Sleep(3 * s.Config.Presence.TTL / 2)
+		// Answered pings refresh the connection key before it expires:
+		// watch its TTL go back up instead of sleeping past it.
+		connKey := s.Key("device:conn:" + p.device.Device.MACAddress)
+		low := s.Redis.PTTL(context.Background(), connKey).Val()
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			ttl := s.Redis.PTTL(context.Background(), connKey).Val()
+			if ttl <= 0 {
+				t.Fatalf("connection key of a live device expired (PTTL %v)", ttl)
+			}
+			if ttl > low {
+				break
+			}
+			low = ttl
+			if time.Now().After(deadline) {
+				t.Fatalf("connection key never refreshed (PTTL %v)", ttl)
+			}
+		}
 		if d := getDevice(t, s, p); d.Status != "connected" {
 			t.Fatalf("live device marked %s", d.Status)
 		}
