@@ -28,6 +28,7 @@ func (a *API) NewError(ctx context.Context, err error) *api.ErrorStatusCode {
 }
 
 func errorStatus(ae *apperr.Error) *api.ErrorStatusCode {
+	ae = ae.Bounded()
 	body := api.Error{Success: false, Code: ae.Code, Message: ae.Message, Data: api.NilErrorData{Null: true}}
 	if len(ae.Fields) > 0 {
 		body.Data = api.NilErrorData{Value: ae.Fields}
