@@ -64,7 +64,7 @@ func NewMux(p MuxParams) (*http.ServeMux, error) {
 		return nil, fmt.Errorf("httpapi: %w", err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/", limitBody(nameRoute(srv)))
+	mux.Handle("/", limitBody(checkInput(nameRoute(srv))))
 	mux.Handle("GET /metrics", p.Metrics.Handler())
 	mux.Handle("GET /ws/device/{$}", requireUpgrade(p.Hub))
 	mux.Handle("GET /ws/device/token/{token}/", requireUpgrade(p.Hub))
@@ -90,7 +90,8 @@ func NewServer(lc fx.Lifecycle, cfg config.Config, mux *http.ServeMux, m *metric
 	s := &Server{log: log}
 	s.srv = &http.Server{
 		Addr:              cfg.Addr,
-		Handler:           middleware(mux, m, log),
+		Handler:           middleware(limitHeaders(mux), m, log),
+		MaxHeaderBytes:    serverMaxHeaderBytes,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          zap.NewStdLog(log),
