@@ -7,7 +7,7 @@ PKGS      := ./...
 # how many test binaries run at once on small machines.
 TESTFLAGS ?= -race -count=1 -p 2 -timeout 20m
 
-.PHONY: all generate check-generated build run test test-go lint lint-spec sdk sdk-deps fuzz migration migrate-check bench bench-hub docs-assets ci
+.PHONY: all generate check-generated build run test test-go lint lint-spec sdk sdk-deps fuzz fuzz-api migration migrate-check bench bench-hub docs-assets ci
 
 all: build
 
@@ -83,6 +83,15 @@ bench-hub:
 FUZZTIME ?= 30s
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseFrame -fuzztime $(FUZZTIME) ./tools/asyncapigen
+
+## fuzz-api: the spec-driven REST fuzzer (internal/apifuzz) on both backends for
+## FUZZ_API_BUDGET per backend after its sweep, with a random seed it prints;
+## rerun a failure with FUZZ_API_SEED=<seed>. Needs Postgres and Redis.
+FUZZ_API_BUDGET ?= 60s
+FUZZ_API_SEED   ?= random
+fuzz-api:
+	PARADISE_FUZZ_API_SEED=$(FUZZ_API_SEED) PARADISE_FUZZ_API_BUDGET=$(FUZZ_API_BUDGET) \
+		$(GO) test -race -count=1 -v -timeout 60m -run '^TestAPIFuzz$$' ./internal/apifuzz
 
 ## docs-assets: refresh the vendored ReDoc bundle from the npm registry
 docs-assets:

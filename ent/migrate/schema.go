@@ -12,12 +12,12 @@ var (
 	// DevicesColumns holds the columns for the "devices" table.
 	DevicesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
-		{Name: "mac_address", Type: field.TypeString, Unique: true, Size: 17},
-		{Name: "name", Type: field.TypeString, Size: 100, Default: ""},
+		{Name: "mac_address", Type: field.TypeString, Unique: true, SchemaType: map[string]string{"postgres": "varchar(17)"}},
+		{Name: "name", Type: field.TypeString, Default: "", SchemaType: map[string]string{"postgres": "varchar(100)"}},
 		{Name: "status", Type: field.TypeEnum, Enums: []string{"connected", "disconnected"}, Default: "disconnected"},
 		{Name: "battery_level", Type: field.TypeInt, Nullable: true},
-		{Name: "firmware_version", Type: field.TypeString, Size: 64, Default: ""},
-		{Name: "wifi_name", Type: field.TypeString, Size: 64, Default: ""},
+		{Name: "firmware_version", Type: field.TypeString, Default: "", SchemaType: map[string]string{"postgres": "varchar(64)"}},
+		{Name: "wifi_name", Type: field.TypeString, Default: "", SchemaType: map[string]string{"postgres": "varchar(64)"}},
 		{Name: "last_seen", Type: field.TypeTime, Nullable: true},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "device_type_id", Type: field.TypeInt, Nullable: true},
@@ -46,8 +46,8 @@ var (
 	// DeviceTypesColumns holds the columns for the "device_types" table.
 	DeviceTypesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
-		{Name: "name", Type: field.TypeString, Unique: true, Size: 100},
-		{Name: "description", Type: field.TypeString, Size: 1000, Default: ""},
+		{Name: "name", Type: field.TypeString, Unique: true, SchemaType: map[string]string{"postgres": "varchar(100)"}},
+		{Name: "description", Type: field.TypeString, Default: "", SchemaType: map[string]string{"postgres": "varchar(1000)"}},
 		{Name: "created_at", Type: field.TypeTime},
 	}
 	// DeviceTypesTable holds the schema information for the "device_types" table.
@@ -59,11 +59,11 @@ var (
 	// UsersColumns holds the columns for the "users" table.
 	UsersColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
-		{Name: "username", Type: field.TypeString, Unique: true, Size: 150},
+		{Name: "username", Type: field.TypeString, Unique: true, SchemaType: map[string]string{"postgres": "varchar(150)"}},
 		{Name: "password_hash", Type: field.TypeString},
-		{Name: "nickname", Type: field.TypeString, Size: 64, Default: ""},
+		{Name: "nickname", Type: field.TypeString, Default: "", SchemaType: map[string]string{"postgres": "varchar(64)"}},
 		{Name: "gender", Type: field.TypeEnum, Enums: []string{"unknown", "male", "female", "other"}, Default: "unknown"},
-		{Name: "mbti", Type: field.TypeString, Size: 4, Default: ""},
+		{Name: "mbti", Type: field.TypeString, Default: "", SchemaType: map[string]string{"postgres": "varchar(4)"}},
 		{Name: "interests", Type: field.TypeJSON},
 		{Name: "favorability", Type: field.TypeInt, Default: 0},
 		{Name: "is_staff", Type: field.TypeBool, Default: false},

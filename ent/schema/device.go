@@ -26,13 +26,13 @@ func (Device) Annotations() []schema.Annotation {
 func (Device) Fields() []ent.Field {
 	return []ent.Field{
 		// MacAddress is normalised (AA:BB:CC:00:00:01) before it is stored.
-		field.String("mac_address").MaxLen(17).NotEmpty().Unique().Immutable(),
-		field.String("name").MaxLen(100).Default(""),
+		field.String("mac_address").Validate(maxChars(17)).SchemaType(varchar(17)).NotEmpty().Unique().Immutable(),
+		field.String("name").Validate(maxChars(100)).SchemaType(varchar(100)).Default(""),
 		field.Int("device_type_id").Optional().Nillable(),
 		field.Enum("status").Values("connected", "disconnected").Default("disconnected"),
 		field.Int("battery_level").Optional().Nillable().Range(0, 100),
-		field.String("firmware_version").MaxLen(64).Default(""),
-		field.String("wifi_name").MaxLen(64).Default(""),
+		field.String("firmware_version").Validate(maxChars(64)).SchemaType(varchar(64)).Default(""),
+		field.String("wifi_name").Validate(maxChars(64)).SchemaType(varchar(64)).Default(""),
 		field.Time("last_seen").Optional().Nillable(),
 		field.Time("created_at").Default(time.Now).Immutable(),
 	}

@@ -23,8 +23,8 @@ func (DeviceType) Annotations() []schema.Annotation {
 // Fields of the DeviceType.
 func (DeviceType) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("name").MaxLen(100).NotEmpty().Unique(),
-		field.String("description").MaxLen(1000).Default(""),
+		field.String("name").Validate(maxChars(100)).SchemaType(varchar(100)).NotEmpty().Unique(),
+		field.String("description").Validate(maxChars(1000)).SchemaType(varchar(1000)).Default(""),
 		field.Time("created_at").Default(time.Now).Immutable(),
 	}
 }

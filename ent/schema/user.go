@@ -25,11 +25,11 @@ func (User) Annotations() []schema.Annotation {
 // Fields of the User.
 func (User) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("username").MaxLen(150).NotEmpty().Unique(),
+		field.String("username").Validate(maxChars(150)).SchemaType(varchar(150)).NotEmpty().Unique(),
 		field.String("password_hash").Sensitive(),
-		field.String("nickname").MaxLen(64).Default(""),
+		field.String("nickname").Validate(maxChars(64)).SchemaType(varchar(64)).Default(""),
 		field.Enum("gender").Values("unknown", "male", "female", "other").Default("unknown"),
-		field.String("mbti").MaxLen(4).Default(""),
+		field.String("mbti").Validate(maxChars(4)).SchemaType(varchar(4)).Default(""),
 		field.Strings("interests").Default([]string{}),
 		// Favorability is how fond the companion is of the user, 0-100.
 		field.Int("favorability").Default(0).Range(0, 100),

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/coder/websocket"
 
@@ -115,7 +116,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (User, string,
 	}
 	nickname := strings.TrimSpace(in.Nickname)
 	if nickname == "" {
-		nickname = in.Username
+		nickname = defaultNickname(in.Username)
 	}
 	u, err := s.db.User.Create().
 		SetUsername(in.Username).
@@ -134,6 +135,21 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (User, string,
 		return User{}, "", err
 	}
 	return fromEnt(u), token, nil
+}
+
+// MaxNickname is the nickname limit in characters (openapi.yaml's
+// maxLength, ent/schema's column). Usernames may be longer (150, Django's
+// limit, kept for existing accounts).
+const MaxNickname = 64
+
+// defaultNickname is the nickname of a user who gave none: the username,
+// cut to MaxNickname characters. Without the cut, a 65-150 character
+// username and no nickname failed registration with a 500.
+func defaultNickname(username string) string {
+	if utf8.RuneCountInString(username) <= MaxNickname {
+		return username
+	}
+	return string([]rune(username)[:MaxNickname])
 }
 
 func usernameTaken() error {

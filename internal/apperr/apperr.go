@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // CodeDeviceNotBound is the business code of a MAC login for a device that
@@ -111,4 +112,60 @@ func Flatten(fields map[string][]string) string {
 		return "Invalid input."
 	}
 	return strings.Join(parts, "; ")
+}
+
+// Bounds on what an error shows a client. Some messages quote the input
+// (a decoder's error on a 100,000-deep JSON body ran to 70 KB); an answer
+// must not grow with the request.
+const (
+	// MaxMessageBytes bounds the message and each field message.
+	MaxMessageBytes = 512
+	// MaxFields bounds the fields listed in data.
+	MaxFields = 20
+)
+
+// Truncate shortens s to at most n bytes, cutting at a character boundary
+// and marking the cut with "…".
+func Truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	const mark = "…"
+	cut := max(n-len(mark), 0)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + mark
+}
+
+// Bounded returns the error as a client may see it: the message and every
+// field message valid UTF-8 (messages may quote the input) and at most
+// MaxMessageBytes, at most MaxFields fields (the first by name).
+func (e *Error) Bounded() *Error {
+	out := *e
+	out.Message = clean(e.Message)
+	if len(e.Fields) == 0 {
+		return &out
+	}
+	names := make([]string, 0, len(e.Fields))
+	for name := range e.Fields {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	if len(names) > MaxFields {
+		names = names[:MaxFields]
+	}
+	out.Fields = make(map[string][]string, len(names))
+	for _, name := range names {
+		msgs := make([]string, len(e.Fields[name]))
+		for i, m := range e.Fields[name] {
+			msgs[i] = clean(m)
+		}
+		out.Fields[clean(name)] = msgs
+	}
+	return &out
+}
+
+func clean(s string) string {
+	return Truncate(strings.ToValidUTF8(s, "\uFFFD"), MaxMessageBytes)
 }

@@ -6,8 +6,10 @@ import (
 	"io"
 	"net/http"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"paradise/internal/apperr"
 )
@@ -125,5 +127,66 @@ func TestUnwrap(t *testing.T) {
 	}
 	if got, want := e.Error(), "Internal server error.: query users: unexpected EOF"; got != want {
 		t.Fatalf("Error() = %q, want %q", got, want)
+	}
+}
+
+func TestTruncate(t *testing.T) {
+	tests := []struct {
+		name string
+		s    string
+		n    int
+		want string
+	}{
+		{"short kept", "abc", 5, "abc"},
+		{"exact kept", "abcde", 5, "abcde"},
+		{"cut with a mark", "abcdefgh", 6, "abc…"},
+		{"cut at a character boundary", "中文中文", 7, "中…"},
+		{"limit below the mark", "abcdef", 2, "…"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := apperr.Truncate(tc.s, tc.n)
+			if got != tc.want {
+				t.Fatalf("Truncate(%q, %d) = %q, want %q", tc.s, tc.n, got, tc.want)
+			}
+			if !utf8.ValidString(got) {
+				t.Fatalf("Truncate(%q, %d) = %q, not valid UTF-8", tc.s, tc.n, got)
+			}
+		})
+	}
+}
+
+func TestBounded(t *testing.T) {
+	long := strings.Repeat("x", 100000)
+	fields := map[string][]string{}
+	for i := range apperr.MaxFields + 5 {
+		fields[fmt.Sprintf("f%02d", i)] = []string{long}
+	}
+	e := &apperr.Error{Status: 400, Code: 400, Message: long, Fields: fields}
+	b := e.Bounded()
+	if len(b.Message) > apperr.MaxMessageBytes {
+		t.Fatalf("message of %d bytes, want at most %d", len(b.Message), apperr.MaxMessageBytes)
+	}
+	if len(b.Fields) != apperr.MaxFields {
+		t.Fatalf("%d fields, want %d", len(b.Fields), apperr.MaxFields)
+	}
+	if _, ok := b.Fields["f00"]; !ok {
+		t.Fatalf("fields %v do not keep the first by name", b.Fields)
+	}
+	for name, msgs := range b.Fields {
+		if len(msgs) != 1 || len(msgs[0]) > apperr.MaxMessageBytes {
+			t.Fatalf("field %s: messages of %d bytes, want one of at most %d", name, len(msgs[0]), apperr.MaxMessageBytes)
+		}
+	}
+	if e.Message != long || len(e.Fields) != apperr.MaxFields+5 {
+		t.Fatal("Bounded modified the original error")
+	}
+	bad := (&apperr.Error{Message: "value \xff", Fields: map[string][]string{"a\xff": {"b\xfe"}}}).Bounded()
+	if bad.Message != "value \uFFFD" || len(bad.Fields["a\uFFFD"]) != 1 || bad.Fields["a\uFFFD"][0] != "b\uFFFD" {
+		t.Fatalf("invalid UTF-8 not replaced: %+v", bad)
+	}
+	small := apperr.Field("name", "Too long.")
+	if got := small.Bounded(); got.Message != small.Message || len(got.Fields) != 1 || got.Status != 400 {
+		t.Fatalf("small error changed: %+v", got)
 	}
 }

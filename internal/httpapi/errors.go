@@ -62,6 +62,7 @@ func setRetryAfter(h http.Header, ae *apperr.Error) {
 }
 
 func errorStatus(ae *apperr.Error) *api.ErrorStatusCode {
+	ae = ae.Bounded()
 	body := api.Error{Success: false, Code: ae.Code, Message: ae.Message, Data: api.NilErrorData{Null: true}}
 	if len(ae.Fields) > 0 {
 		body.Data = api.NilErrorData{Value: ae.Fields}

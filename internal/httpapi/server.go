@@ -66,7 +66,7 @@ func NewMux(p MuxParams) (*http.ServeMux, error) {
 		return nil, fmt.Errorf("httpapi: %w", err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/", limitBody(exposeHeader(nameRoute(srv))))
+	mux.Handle("/", limitBody(checkInput(exposeHeader(nameRoute(srv)))))
 	mux.Handle("GET /metrics", p.Metrics.Handler())
 	for _, r := range p.Routes {
 		mux.Handle(r.Pattern, r.Handler)
@@ -93,7 +93,8 @@ func NewServer(lc fx.Lifecycle, cfg config.HTTP, mux *http.ServeMux, m *metrics.
 	s := &Server{log: log}
 	s.srv = &http.Server{
 		Addr:              cfg.Addr,
-		Handler:           middleware(mux, m, log, cfg.TrustedProxies),
+		Handler:           middleware(limitHeaders(mux), m, log, cfg.TrustedProxies),
+		MaxHeaderBytes:    serverMaxHeaderBytes,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          zap.NewStdLog(log),

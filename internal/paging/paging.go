@@ -5,6 +5,7 @@ package paging
 
 import (
 	"context"
+	"math"
 	"net/url"
 	"strconv"
 
@@ -38,13 +39,33 @@ func New(number, size int) Page {
 	return Page{Number: number, Size: size}
 }
 
-// Offset is the number of items before the page.
-func (p Page) Offset() int { return (p.Number - 1) * p.Size }
+// Offset is the number of items before the page. A page number so large
+// that the offset overflows gives math.MaxInt instead of wrapping around to
+// a negative offset (which Postgres refuses and SQLite reads as 0); Check
+// refuses such a page before the query that would use it.
+func (p Page) Offset() int {
+	if p.Number-1 > math.MaxInt/p.Size {
+		return math.MaxInt
+	}
+	return (p.Number - 1) * p.Size
+}
+
+// pages is the number of pages count items fill, at least 1: the first
+// page always exists. It divides instead of multiplying, so no page number
+// can overflow it.
+func (p Page) pages(count int) int {
+	n := count / p.Size
+	if count%p.Size != 0 {
+		n++
+	}
+	return max(n, 1)
+}
 
 // Check rejects a page past the last one, as the Django system did; the
-// first page always exists, empty or not.
+// first page always exists, empty or not. Services call it after counting
+// and before listing, so no list query runs with an offset past the end.
 func (p Page) Check(count int) error {
-	if p.Number > 1 && p.Offset() >= count {
+	if p.Number > p.pages(count) {
 		return apperr.NotFound("Invalid page.")
 	}
 	return nil
@@ -56,7 +77,7 @@ func Links(u *url.URL, p Page, count int) (next, prev *string) {
 	if u == nil {
 		return nil, nil
 	}
-	if p.Offset()+p.Size < count {
+	if p.Number < p.pages(count) {
 		s := withPage(u, p.Number+1)
 		next = &s
 	}

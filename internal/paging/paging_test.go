@@ -3,6 +3,7 @@ package paging_test
 import (
 	"context"
 	"errors"
+	"math"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -49,6 +50,11 @@ func TestOffset(t *testing.T) {
 		{"second page", paging.Page{Number: 2, Size: 10}, 10},
 		{"odd size", paging.Page{Number: 4, Size: 7}, 21},
 		{"via New with defaults", paging.New(3, 0), 20},
+		// A negative offset is a 500 on Postgres and the first page on
+		// SQLite; an overflowing page number saturates instead.
+		{"overflowing page saturates", paging.New(922337203685477582, 10), math.MaxInt},
+		{"largest page saturates", paging.New(math.MaxInt, 100), math.MaxInt},
+		{"largest page of size 1 fits", paging.New(math.MaxInt, 1), math.MaxInt - 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -73,6 +79,10 @@ func TestCheck(t *testing.T) {
 		{"page 2 of an empty list", paging.New(2, 10), 0, true},
 		{"just past the end", paging.New(3, 10), 20, true},
 		{"far past the end", paging.New(99, 10), 5, true},
+		{"overflowing page of a short list", paging.New(922337203685477582, 10), 5, true},
+		{"largest page of an empty list", paging.New(math.MaxInt, 100), 0, true},
+		{"largest page of the largest list", paging.New(math.MaxInt, 100), math.MaxInt, true},
+		{"last page of the largest list", paging.New(math.MaxInt/100+1, 100), math.MaxInt, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -130,6 +140,11 @@ func TestLinks(t *testing.T) {
 			name: "exactly full last page has no next", page: paging.New(2, 5), count: 10,
 			url:      base + "?page=2&page_size=5",
 			wantPrev: base + "?page_size=5",
+		},
+		{
+			name: "overflowing page number has no next link", page: paging.New(922337203685477582, 10), count: 5,
+			url:      base + "?page=922337203685477582",
+			wantPrev: base + "?page=922337203685477581",
 		},
 		{
 			name: "https and port kept", page: paging.New(2, 1), count: 3,
