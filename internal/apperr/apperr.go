@@ -72,6 +72,21 @@ func DeviceNotBound() *Error {
 	return &Error{Status: http.StatusNotFound, Code: CodeDeviceNotBound, Message: "Device is not bound to any user."}
 }
 
+// CodeDependencyDown is the business code of a 503 the service answers
+// while a service it depends on (the database, Redis) is unreachable. The
+// request may be retried as is; nothing about it was wrong.
+const CodeDependencyDown = 5032
+
+// dependencyRetry is the Retry-After of CodeDependencyDown.
+const dependencyRetry = 5 * time.Second
+
+// DependencyDown is the 503 (code 5032) of a request that failed because
+// the database or Redis is unreachable.
+func DependencyDown() *Error {
+	return &Error{Status: http.StatusServiceUnavailable, Code: CodeDependencyDown,
+		Message: "Service temporarily unavailable; try again shortly.", RetryAfter: dependencyRetry}
+}
+
 // Unavailable is a 503 with code 5031 (CodeBusy) telling the client to
 // retry after retryAfter.
 func Unavailable(msg string, retryAfter time.Duration) *Error {

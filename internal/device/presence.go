@@ -3,8 +3,12 @@ package device
 import (
 	"context"
 	"errors"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -17,6 +21,7 @@ import (
 	"paradise/internal/apperr"
 	"paradise/internal/config"
 	"paradise/internal/hub"
+	"paradise/internal/outage"
 	"paradise/internal/redisdb"
 )
 
@@ -26,18 +31,34 @@ import (
 // Redis, per device:
 //   - device:last_seen:{mac} = unix time of the last sign of life, with a
 //     TTL (the Django system's key);
-//   - device:conn:{mac} = id of the device's current session, same TTL.
+//   - device:conn:{mac} = "{instance}/{session id}" of the device's
+//     current session, same TTL.
 //
 // Both are refreshed by the device's frames and by answered pings, so a
-// live session never expires. When an instance dies its devices' keys
-// expire, and the sweeper (on any instance) marks them disconnected.
+// live session never expires.
+//
+// Per instance: presence:instances scores each instance by its last
+// heartbeat (every instanceBeat), and presence:devices:{instance} lists
+// the devices connected through it. When an instance dies (kill -9, a lost
+// host) its heartbeat stops; after instanceTTL any instance's sweeper
+// releases the dead instance's connection keys and marks its devices
+// disconnected. Devices whose keys expired without an instance record
+// (Redis lost them) are swept once their last_seen is older than the TTL.
 type Presence struct {
-	db     *ent.Client
-	rdb    *redis.Client
-	keys   redisdb.Keys
-	cfg    config.Presence
-	owners *Service
-	log    *zap.Logger
+	db       *ent.Client
+	rdb      *redis.Client
+	keys     redisdb.Keys
+	cfg      config.Presence
+	owners   *Service
+	log      *zap.Logger
+	outages  *outage.Log
+	instance string
+
+	// redisFailed is when this instance last failed to reach Redis (unix
+	// nanoseconds). After an outage every instance's heartbeat is stale
+	// until it beats again, so the sweeper holds off dead-instance sweeps
+	// for instanceTTL after its own last failure.
+	redisFailed atomic.Int64
 
 	// sessions holds per-session state of this instance's device
 	// sessions, by session id.
@@ -59,9 +80,18 @@ type sessionState struct {
 // written; the sweeper only needs it fresher than the TTL.
 const dbTouchEvery = time.Minute
 
+// An instance beats every instanceBeat and counts as dead once its last
+// beat is older than instanceTTL.
+const (
+	instanceBeat = 3 * time.Second
+	instanceTTL  = 10 * time.Second
+)
+
 // NewPresence returns presence, sweeping while the app runs.
 func NewPresence(lc fx.Lifecycle, db *ent.Client, rdb *redis.Client, keys redisdb.Keys, cfg config.Presence, owners *Service, log *zap.Logger) *Presence {
-	p := &Presence{db: db, rdb: rdb, keys: keys, cfg: cfg, owners: owners, log: log.Named("presence"), stop: make(chan struct{})}
+	log = log.Named("presence")
+	p := &Presence{db: db, rdb: rdb, keys: keys, cfg: cfg, owners: owners, log: log,
+		outages: outage.NewLog(log), instance: randomID(), stop: make(chan struct{})}
 	lc.Append(fx.StartStopHook(p.start, p.shutdown))
 	return p
 }
@@ -94,6 +124,18 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0`)
 
+// releaseInstance deletes the connection key if it names a session of the
+// instance whose "{instance}/" prefix is ARGV[1].
+var releaseInstance = redis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if v and string.sub(v, 1, #ARGV[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0`)
+
+// connValue is the connection key's value for a session of this instance.
+func (p *Presence) connValue(s *hub.Session) string { return p.instance + "/" + s.ID() }
+
 // connect admits a device session and records it as the device's
 // connection. A device token outlives a rebind: the device must belong to
 // the token's user now, or it would join its previous owner's group.
@@ -115,11 +157,13 @@ func (p *Presence) connect(ctx context.Context, s *hub.Session) error {
 	}
 	now := time.Now()
 	_, err = p.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-		pipe.Set(ctx, p.keys.DeviceConn(s.MAC()), s.ID(), p.cfg.TTL)
+		pipe.Set(ctx, p.keys.DeviceConn(s.MAC()), p.connValue(s), p.cfg.TTL)
 		pipe.Set(ctx, p.keys.DeviceLastSeen(s.MAC()), now.Unix(), p.cfg.TTL)
+		pipe.SAdd(ctx, p.keys.PresenceDevices(p.instance), s.MAC())
 		return nil
 	})
 	if err != nil {
+		p.failed(err)
 		return fmt.Errorf("device: presence connect: %w", err)
 	}
 	err = p.db.Device.Update().Where(device.MACAddress(s.MAC())).
@@ -151,18 +195,19 @@ func (p *Presence) alive(ctx context.Context, s *hub.Session) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if err := p.touch(ctx, s, st); err != nil && !errors.Is(err, context.Canceled) {
-		s.Logger().Warn("Presence refresh", zap.Error(err))
+		p.report("refresh", err)
 	}
 }
 
 func (p *Presence) touch(ctx context.Context, s *hub.Session, st *sessionState) error {
 	now := time.Now()
 	_, err := p.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-		claim.Eval(ctx, pipe, []string{p.keys.DeviceConn(s.MAC())}, s.ID(), p.cfg.TTL.Milliseconds())
+		claim.Eval(ctx, pipe, []string{p.keys.DeviceConn(s.MAC())}, p.connValue(s), p.cfg.TTL.Milliseconds())
 		pipe.Set(ctx, p.keys.DeviceLastSeen(s.MAC()), now.Unix(), p.cfg.TTL)
 		return nil
 	})
 	if err != nil {
+		p.failed(err)
 		return fmt.Errorf("device: presence touch: %w", err)
 	}
 	if now.Sub(st.dbTouched) < dbTouchEvery {
@@ -184,14 +229,39 @@ func (p *Presence) disconnect(ctx context.Context, s *hub.Session) {
 		return
 	}
 	if err := p.markDisconnected(ctx, s); err != nil {
-		s.Logger().Error("Presence disconnect", zap.Error(err))
+		p.report("disconnect", err)
+	}
+}
+
+// report logs a presence failure: dependency outages once a minute, the
+// rest each time.
+func (p *Presence) report(what string, err error) {
+	if outage.Is(err) {
+		p.failed(err)
+		p.outages.Report("presence "+what, err)
+		return
+	}
+	p.log.Error("Presence "+what, zap.Error(err))
+}
+
+// failed notes a Redis failure (see redisFailed).
+func (p *Presence) failed(err error) {
+	if outage.Is(err) {
+		p.redisFailed.Store(time.Now().UnixNano())
 	}
 }
 
 func (p *Presence) markDisconnected(ctx context.Context, s *hub.Session) error {
-	n, err := release.Run(ctx, p.rdb, []string{p.keys.DeviceConn(s.MAC())}, s.ID()).Int()
+	n, err := release.Run(ctx, p.rdb, []string{p.keys.DeviceConn(s.MAC())}, p.connValue(s)).Int()
 	if err != nil {
 		return fmt.Errorf("device: presence disconnect: %w", err)
+	}
+	// The device stays in this instance's list while a newer session of
+	// it here may own it; a stale entry only costs the sweeper a lookup.
+	if n == 1 {
+		if err := p.rdb.SRem(ctx, p.keys.PresenceDevices(p.instance), s.MAC()).Err(); err != nil {
+			return fmt.Errorf("device: presence disconnect: %w", err)
+		}
 	}
 	if n == 0 {
 		return nil
@@ -243,44 +313,154 @@ func (p *Presence) Online(ctx context.Context, mac string) (bool, error) {
 	return n == 1, nil
 }
 
-func (p *Presence) start(context.Context) error {
-	p.done.Add(1)
-	go p.sweepLoop()
+// start registers this instance as alive and starts its heartbeat and
+// sweeper.
+func (p *Presence) start(ctx context.Context) error {
+	if err := p.beat(ctx); err != nil {
+		return err
+	}
+	p.done.Add(2)
+	go p.every(instanceBeat, func(ctx context.Context) {
+		if err := p.beat(ctx); err != nil {
+			p.report("heartbeat", err)
+		}
+	})
+	go p.every(p.cfg.SweepInterval, func(ctx context.Context) {
+		n, err := p.Sweep(ctx)
+		if err != nil {
+			p.report("sweep", err)
+		} else if n > 0 {
+			p.log.Info("Marked devices of dead instances disconnected", zap.Int("devices", n))
+		}
+	})
 	return nil
 }
 
-func (p *Presence) shutdown(context.Context) error {
+// shutdown stops the loops and retires this instance. The hub has closed
+// its sessions by now (it depends on presence, so it stops first), and
+// their disconnect hooks marked their devices.
+func (p *Presence) shutdown(ctx context.Context) error {
 	close(p.stop)
 	p.done.Wait()
+	_, err := p.rdb.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
+		pipe.ZRem(ctx, p.keys.PresenceInstances(), p.instance)
+		pipe.Del(ctx, p.keys.PresenceDevices(p.instance))
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("device: presence: retire instance: %w", err)
+	}
 	return nil
 }
 
-func (p *Presence) sweepLoop() {
+// every runs fn every interval, each run bounded by the interval, until
+// shutdown.
+func (p *Presence) every(interval time.Duration, fn func(context.Context)) {
 	defer p.done.Done()
-	t := time.NewTicker(p.cfg.SweepInterval)
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-p.stop:
 			return
 		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), p.cfg.SweepInterval)
-			n, err := p.Sweep(ctx)
+			ctx, cancel := context.WithTimeout(context.Background(), interval)
+			fn(ctx)
 			cancel()
-			if err != nil {
-				p.log.Warn("Presence sweep failed", zap.Error(err))
-			} else if n > 0 {
-				p.log.Info("Marked devices of dead instances disconnected", zap.Int("devices", n))
-			}
 		}
 	}
 }
 
-// Sweep marks disconnected the devices whose connection key expired: their
-// instance died without saying goodbye. Every instance may run it at once:
-// the update is conditional, and a device whose row was touched within the
-// TTL (a fresh connect) is left alone.
+// beat records that this instance is alive.
+func (p *Presence) beat(ctx context.Context) error {
+	err := p.rdb.ZAdd(ctx, p.keys.PresenceInstances(), redis.Z{Score: float64(time.Now().UnixMilli()), Member: p.instance}).Err()
+	if err != nil {
+		p.failed(err)
+		return fmt.Errorf("device: presence heartbeat: %w", err)
+	}
+	return nil
+}
+
+// Sweep marks disconnected the devices of dead instances, and the devices
+// whose connection key expired. Every instance may run it at once: the
+// releases and updates are conditional.
 func (p *Presence) Sweep(ctx context.Context) (int, error) {
+	dead, err := p.sweepDeadInstances(ctx)
+	if err != nil {
+		return dead, err
+	}
+	expired, err := p.sweepExpired(ctx)
+	return dead + expired, err
+}
+
+// sweepDeadInstances releases the connection keys of instances whose
+// heartbeat stopped, and marks their devices disconnected. A device that
+// reconnected elsewhere meanwhile has a connection key naming its new
+// session (so it is not released) or a row touched after the sweep began
+// (so it is not updated).
+func (p *Presence) sweepDeadInstances(ctx context.Context) (int, error) {
+	started := time.Now()
+	if failed := p.redisFailed.Load(); failed != 0 && started.Sub(time.Unix(0, failed)) < instanceTTL {
+		// Right after an outage every heartbeat looks stale.
+		return 0, nil
+	}
+	stale := strconv.FormatInt(started.Add(-instanceTTL).UnixMilli(), 10)
+	instances, err := p.rdb.ZRangeByScore(ctx, p.keys.PresenceInstances(), &redis.ZRangeBy{Min: "-inf", Max: stale}).Result()
+	if err != nil {
+		return 0, fmt.Errorf("device: sweep instances: %w", err)
+	}
+	total := 0
+	for _, inst := range instances {
+		if inst == p.instance {
+			continue // alive: this code is running
+		}
+		macs, err := p.rdb.SMembers(ctx, p.keys.PresenceDevices(inst)).Result()
+		if err != nil {
+			return total, fmt.Errorf("device: sweep instance %s: %w", inst, err)
+		}
+		released := make([]*redis.Cmd, len(macs))
+		_, err = p.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+			for i, mac := range macs {
+				released[i] = releaseInstance.Eval(ctx, pipe, []string{p.keys.DeviceConn(mac)}, inst+"/")
+			}
+			return nil
+		})
+		if err != nil {
+			return total, fmt.Errorf("device: sweep instance %s: %w", inst, err)
+		}
+		var gone []string
+		for i, mac := range macs {
+			if n, _ := released[i].Int(); n == 1 {
+				gone = append(gone, mac)
+			}
+		}
+		if len(gone) > 0 {
+			n, err := p.db.Device.Update().
+				Where(device.MACAddressIn(gone...), device.StatusEQ(device.StatusConnected),
+					device.Or(device.LastSeenIsNil(), device.LastSeenLT(started))).
+				SetStatus(device.StatusDisconnected).Save(ctx)
+			if err != nil {
+				return total, fmt.Errorf("device: sweep instance %s: %w", inst, err)
+			}
+			total += n
+		}
+		_, err = p.rdb.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
+			pipe.Del(ctx, p.keys.PresenceDevices(inst))
+			pipe.ZRem(ctx, p.keys.PresenceInstances(), inst)
+			return nil
+		})
+		if err != nil {
+			return total, fmt.Errorf("device: retire instance %s: %w", inst, err)
+		}
+		p.log.Info("Retired a dead instance", zap.String("dead_instance", inst), zap.Int("devices", len(gone)))
+	}
+	return total, nil
+}
+
+// sweepExpired marks disconnected the devices whose connection key expired
+// (their instance's record is gone too: Redis lost it). A device whose row
+// was touched within the TTL (a fresh connect) is left alone.
+func (p *Presence) sweepExpired(ctx context.Context) (int, error) {
 	cutoff := time.Now().Add(-p.cfg.TTL)
 	stale, err := p.db.Device.Query().
 		Where(device.StatusEQ(device.StatusConnected), device.Or(device.LastSeenIsNil(), device.LastSeenLT(cutoff))).
@@ -318,4 +498,10 @@ func (p *Presence) Sweep(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("device: sweep: %w", err)
 	}
 	return n, nil
+}
+
+func randomID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }

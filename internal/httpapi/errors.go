@@ -19,16 +19,21 @@ import (
 	"paradise/gen/api"
 	"paradise/internal/apperr"
 	"paradise/internal/logging"
+	"paradise/internal/outage"
 )
 
 // Errors is the part of api.Handler that httpapi owns: the error envelope.
 // internal/app embeds it in the composed handler.
 type Errors struct {
-	log *zap.Logger
+	log     *zap.Logger
+	outages *outage.Log
 }
 
 // NewErrors returns the envelope writer.
-func NewErrors(log *zap.Logger) *Errors { return &Errors{log: log.Named("http")} }
+func NewErrors(log *zap.Logger) *Errors {
+	log = log.Named("http")
+	return &Errors{log: log, outages: outage.NewLog(log)}
+}
 
 // NewError turns any error ogen hands over into the error envelope:
 // handler errors and, with convenient errors, security failures too.
@@ -102,6 +107,12 @@ func (a *Errors) classify(ctx context.Context, err error) *apperr.Error {
 	switch {
 	case errors.As(err, &ae):
 		return ae
+	case outage.Is(err) && ctx.Err() == nil:
+		// Before the security error case: a token lookup that could not
+		// reach Redis says nothing about the token, and a 401 would log
+		// the client out.
+		a.outages.Report("request", err)
+		return apperr.DependencyDown()
 	case errors.As(err, &tooBig):
 		return &apperr.Error{Status: http.StatusRequestEntityTooLarge, Code: http.StatusRequestEntityTooLarge,
 			Message: fmt.Sprintf("Request body is larger than %d bytes.", tooBig.Limit)}

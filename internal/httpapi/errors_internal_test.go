@@ -7,11 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -265,7 +267,7 @@ func TestFieldMessage(t *testing.T) {
 
 func TestClassify(t *testing.T) {
 	core, logs := observer.New(zapcore.DebugLevel)
-	a := &Errors{log: zap.New(core)}
+	a := NewErrors(zap.New(core))
 	tests := []struct {
 		name    string
 		err     error
@@ -290,6 +292,13 @@ func TestClassify(t *testing.T) {
 			503, 5031, "Busy.", nil, false},
 		{"internal error leaks nothing", errors.New("pq: password authentication failed for user secret_db_user"),
 			500, 500, "Internal server error.", nil, true},
+		// Redis down while the security handler looks the token up: the
+		// token may be fine, so no 401 (clients would log out).
+		{"token lookup with Redis down", &ogenerrors.SecurityError{Security: "TokenAuth",
+			Err: fmt.Errorf("auth: lookup token: %w", &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED})},
+			503, 5032, "Service temporarily unavailable; try again shortly.", nil, true},
+		{"database down", fmt.Errorf("account: login: %w", io.ErrUnexpectedEOF),
+			503, 5032, "Service temporarily unavailable; try again shortly.", nil, false}, // logged once a minute: already logged above
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -307,7 +316,7 @@ func TestClassify(t *testing.T) {
 }
 
 func TestRetryAfter(t *testing.T) {
-	a := &Errors{log: zap.NewNop()}
+	a := NewErrors(zap.NewNop())
 	tests := []struct {
 		name string
 		err  error

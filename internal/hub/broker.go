@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
+	"paradise/internal/outage"
 	"paradise/internal/redisdb"
 )
 
@@ -29,6 +30,7 @@ type broker struct {
 	keys     redisdb.Keys
 	instance string
 	log      *zap.Logger
+	outages  *outage.Log
 
 	ps *redis.PubSub
 	// out feeds the publisher goroutine, which sends PUBLISH commands in
@@ -80,12 +82,13 @@ const (
 
 const publishBatch = 256
 
-func newBroker(rdb *redis.Client, keys redisdb.Keys, instance string, log *zap.Logger) *broker {
+func newBroker(rdb *redis.Client, keys redisdb.Keys, instance string, log *zap.Logger, outages *outage.Log) *broker {
 	return &broker{
 		rdb:      rdb,
 		keys:     keys,
 		instance: instance,
 		log:      log,
+		outages:  outages,
 		out:      make(chan outgoing, 8192),
 		done:     make(chan struct{}),
 	}
@@ -197,7 +200,9 @@ func (b *broker) send(batch []outgoing) {
 		return nil
 	})
 	if err != nil {
-		b.log.Error("Publish to Redis", zap.Int("messages", len(batch)), zap.Error(err))
+		// Frames for other instances are lost while Redis is down; local
+		// members still get theirs.
+		b.outages.Report("publish", err)
 	}
 }
 

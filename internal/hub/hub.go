@@ -25,6 +25,7 @@ import (
 	"paradise/internal/config"
 	"paradise/internal/httpapi"
 	"paradise/internal/metrics"
+	"paradise/internal/outage"
 	"paradise/internal/redisdb"
 )
 
@@ -66,7 +67,7 @@ type Hub struct {
 	metrics  *metrics.Metrics
 	log      *zap.Logger
 	instance string
-	outages  *outageLog
+	outages  *outage.Log
 
 	mu sync.RWMutex
 	// groups holds the local connections of each user: a device and an app
@@ -95,11 +96,11 @@ func New(p Params) (*Hub, error) {
 		auth:     p.Auth,
 		routes:   rt,
 		hooks:    p.Hooks,
-		broker:   newBroker(p.Redis, p.Keys, instance, log),
+		broker:   newBroker(p.Redis, p.Keys, instance, log, outage.NewLog(log)),
 		metrics:  p.Metrics,
 		log:      log.With(zap.String("instance", instance)),
 		instance: instance,
-		outages:  newOutageLog(log),
+		outages:  outage.NewLog(log),
 		groups:   make(map[int][]*Session),
 		byMAC:    make(map[string][]*Session),
 	}
@@ -165,7 +166,7 @@ func (h *Hub) register(ctx context.Context, c *Session) error {
 		// which unsubscribes; go-redis applies the two in order, and the
 		// later join always subscribes again.
 		if err := h.broker.subscribe(ctx, c.userID); err != nil {
-			h.log.Error("Subscribe group", zap.Int("user_id", c.userID), zap.Error(err))
+			h.outages.Report("subscribe", err)
 		}
 	}
 	if c.IsDevice() {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/fx"
 
 	"paradise/gen/ws"
@@ -784,4 +785,48 @@ func readCloseCode(t *testing.T, r io.Reader) websocket.StatusCode {
 			return websocket.StatusCode(int(payload[0])<<8 | int(payload[1]))
 		}
 	}
+}
+
+// TestDeadInstancePresence: an instance that died without closing its
+// sessions (kill -9) stops beating; another instance's sweeper marks its
+// devices disconnected and retires it, and leaves live devices alone.
+func TestDeadInstancePresence(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s *testenv.Service) {
+		ctx := context.Background()
+		live := newPair(t, s)
+		s.Dial(t, live.device.Token)
+		waitDevice(t, s, live, func(d deviceState) bool { return d.Status == "connected" })
+
+		// The dead instance's last beat was 20 s ago; its device still has
+		// its connection key and a connected row, as a crash leaves them.
+		dead := newPair(t, s)
+		dev := s.Dial(t, dead.device.Token)
+		waitDevice(t, s, dead, func(d deviceState) bool { return d.Status == "connected" })
+		mac := dead.device.Device.MACAddress
+		const ghost = "deadbeefdeadbeef"
+		// Take the device over for the ghost: the session's own key and
+		// list entry go, so only the ghost's remain once it closes.
+		if err := s.Redis.Set(ctx, s.Key("device:conn:"+mac), ghost+"/s1", time.Hour).Err(); err != nil {
+			t.Fatal(err)
+		}
+		dev.Conn.CloseNow()
+		s.Redis.ZAdd(ctx, s.Key("presence:instances"), redis.Z{Score: float64(time.Now().Add(-20 * time.Second).UnixMilli()), Member: ghost})
+		s.Redis.SAdd(ctx, s.Key("presence:devices:"+ghost), mac)
+
+		waitDevice(t, s, dead, func(d deviceState) bool { return d.Status == "disconnected" })
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			if s.Redis.ZScore(ctx, s.Key("presence:instances"), ghost).Err() == redis.Nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("dead instance never retired")
+			}
+		}
+		if n := s.Redis.Exists(ctx, s.Key("device:conn:"+mac)).Val(); n != 0 {
+			t.Fatal("dead instance's connection key kept")
+		}
+		if d := getDevice(t, s, live); d.Status != "connected" {
+			t.Fatalf("live device marked %s", d.Status)
+		}
+	})
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -58,7 +57,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			_ = wsc.Close(ws.CloseInvalidToken, "invalid token")
 			return
 		}
-		h.outages.report("authenticate", err)
+		h.outages.Report("authenticate", err)
 		_ = wsc.Close(websocket.StatusTryAgainLater, "service unavailable; try again later")
 		return
 	}
@@ -73,7 +72,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if errors.As(err, &rej) {
 				_ = wsc.Close(rej.Code, rej.Reason)
 			} else {
-				h.outages.report(hk.Name+" connect", err)
+				h.outages.Report(hk.Name+" connect", err)
 				_ = wsc.Close(websocket.StatusTryAgainLater, "service unavailable; try again later")
 			}
 			c.cancel()
@@ -302,30 +301,4 @@ func truncate(s string, n int) string {
 		cut--
 	}
 	return s[:cut] + "…"
-}
-
-// outageLog logs a failing dependency once per kind of failure a minute,
-// not once per session: a Redis outage with 10,000 devices reconnecting
-// would otherwise bury everything else in the log.
-type outageLog struct {
-	log  *zap.Logger
-	mu   sync.Mutex
-	last map[string]time.Time
-}
-
-func newOutageLog(log *zap.Logger) *outageLog {
-	return &outageLog{log: log, last: map[string]time.Time{}}
-}
-
-func (o *outageLog) report(what string, err error) {
-	o.mu.Lock()
-	now := time.Now()
-	quiet := now.Sub(o.last[what]) < time.Minute
-	if !quiet {
-		o.last[what] = now
-	}
-	o.mu.Unlock()
-	if !quiet {
-		o.log.Error("Hub sessions refused: dependency failing", zap.String("step", what), zap.Error(err))
-	}
 }

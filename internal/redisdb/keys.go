@@ -98,3 +98,12 @@ func (k Keys) join(parts ...string) string {
 // DeviceTokens is device_tokens:{mac}: the index of a device's session
 // tokens (MAC login), so a rebind can revoke them.
 func (k Keys) DeviceTokens(mac string) string { return k.join("device_tokens:", mac) }
+
+// PresenceInstances is presence:instances: the live instances, scored by
+// the unix milliseconds of their last heartbeat.
+func (k Keys) PresenceInstances() string { return k.join("presence:instances") }
+
+// PresenceDevices is presence:devices:{instance}: the MACs of the devices
+// connected through that instance, so a dead instance's devices can be
+// found without scanning every device.
+func (k Keys) PresenceDevices(instance string) string { return k.join("presence:devices:", instance) }

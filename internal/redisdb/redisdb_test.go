@@ -206,6 +206,8 @@ func TestKeys(t *testing.T) {
 		{"hub group", plain.HubGroup(7), "hub:device_7"},
 		{"hub group prefix", plain.HubGroupPrefix(), "hub:device_"},
 		{"hub control", plain.HubControl(), "hub:control"},
+		{"presence instances", plain.PresenceInstances(), "presence:instances"},
+		{"presence devices", plain.PresenceDevices("i1"), "presence:devices:i1"},
 		{"raw", plain.Raw("token:abc"), "token:abc"},
 		{"prefixed token", prefixed.Token(redisdb.UserTokenPrefix, "abc"), "test:1:token:abc"},
 		{"prefixed group", prefixed.HubGroup(7), "test:1:hub:device_7"},
