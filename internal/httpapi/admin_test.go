@@ -60,7 +60,8 @@ func TestAdminUsers(t *testing.T) {
 		if u := testenv.OK(t, got, err, http.StatusOK).Data; u.ID != victim.User.ID || u.Username != victim.User.Username {
 			t.Fatalf("admin got user %+v, want %+v", u, victim.User)
 		}
-		expect(t, e.Do(t, http.MethodGet, "/api/v1/admin/users/999999/", admin.Token, nil), http.StatusNotFound, 404)
+		_, err = c.AdminGetUser(t.Context(), api.AdminGetUserParams{ID: 999999})
+		testenv.ExpectAPIError(t, err, http.StatusNotFound, 404)
 
 		// Disabling revokes every token at once and blocks logins.
 		dis, err := c.AdminDisableUser(t.Context(), api.AdminDisableUserParams{ID: victim.User.ID})

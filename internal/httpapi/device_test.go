@@ -32,6 +32,11 @@ func TestMacLoginLastBindWins(t *testing.T) {
 		if res.Success {
 			t.Fatal("4010 must not be a success")
 		}
+		// The typed client sees the same error envelope.
+		_, err := e.API(t, "").MacLogin(t.Context(), &api.MacRequest{MACAddress: api.MacAddress(forms[1])})
+		if env := testenv.ExpectAPIError(t, err, http.StatusNotFound, 4010); env.Message != res.Message {
+			t.Fatalf("typed client: message %q, want %q", env.Message, res.Message)
+		}
 
 		// Bound by A: MAC login in any format returns A's token.
 		a := e.register(t, "owner_a")
@@ -164,7 +169,8 @@ func TestBindDetails(t *testing.T) {
 			t.Fatalf("message %q", res.Message)
 		}
 		// The type cannot be deleted while the device uses it.
-		expect(t, e.Do(t, http.MethodDelete, fmt.Sprintf("/api/v1/admin/device-types/%d/", typ.ID), admin.Token, nil), http.StatusConflict, 409)
+		_, err = e.API(t, admin.Token).AdminDeleteDeviceType(t.Context(), api.AdminDeleteDeviceTypeParams{ID: typ.ID})
+		testenv.ExpectAPIError(t, err, http.StatusConflict, 409)
 	})
 }
 
