@@ -10,11 +10,12 @@ import (
 
 	"go.uber.org/fx"
 
+	"paradise/gen/api"
 	"paradise/internal/account"
 	"paradise/internal/testenv"
 )
 
-const password = "correct-horse-battery"
+const password = testenv.Password
 
 // call is the request a case sends.
 type call struct {
@@ -494,10 +495,7 @@ func newFixture(t *testing.T, opts ...fx.Option) *fixture {
 	f.user = f.Register(t, "owner")
 	f.mac = newMAC()
 	f.devID = f.Bind(t, f.user.Token, f.mac)
-	name := f.superuser(t)
-	res := f.must(t, "POST", "/api/v1/admin/login/", "", map[string]any{"username": name, "password": password}, 200)
-	var login testenv.Login
-	res.Decode(t, &login)
+	login := f.adminLogin(t, f.superuser(t))
 	f.admin, f.adminID = login.Token, login.User.ID
 	return f
 }
@@ -564,47 +562,40 @@ func (f *fixture) superuser(t testing.TB) string {
 	return name
 }
 
+// adminLogin logs in to the admin as the staff user.
+func (f *fixture) adminLogin(t testing.TB, name string) api.AuthData {
+	t.Helper()
+	res, err := f.API(t, "").AdminLogin(t.Context(), &api.LoginRequest{Username: name, Password: password})
+	return testenv.OK(t, res, err, 200).Data
+}
+
 // staff creates a staff user and returns a fresh admin token.
 func (f *fixture) staff(t testing.TB) string {
 	t.Helper()
-	res := f.must(t, "POST", "/api/v1/admin/login/", "", map[string]any{"username": f.superuser(t), "password": password}, 200)
-	var login testenv.Login
-	res.Decode(t, &login)
-	return login.Token
+	return f.adminLogin(t, f.superuser(t)).Token
 }
 
 // deviceType creates a device type and returns its id.
 func (f *fixture) deviceType(t testing.TB) int {
 	t.Helper()
-	res := f.must(t, "POST", "/api/v1/admin/device-types/", f.admin, map[string]any{"name": testenv.Name("Model"), "description": "desc"}, 201)
-	var v struct {
-		ID int `json:"id"`
-	}
-	res.Decode(t, &v)
-	return v.ID
+	res, err := f.API(t, f.admin).AdminCreateDeviceType(t.Context(), &api.DeviceTypeCreate{
+		Name: testenv.Name("Model"), Description: api.NewOptString("desc")})
+	return testenv.OK(t, res, err, 201).Data.ID
 }
 
 func (f *fixture) typeName(t testing.TB, id int) string {
 	t.Helper()
-	res := f.must(t, "GET", fmt.Sprintf("/api/v1/admin/device-types/%d/", id), f.admin, nil, 200)
-	var v struct {
-		Name string `json:"name"`
-	}
-	res.Decode(t, &v)
-	return v.Name
+	res, err := f.API(t, f.admin).AdminGetDeviceType(t.Context(), api.AdminGetDeviceTypeParams{ID: id})
+	return testenv.OK(t, res, err, 200).Data.Name
 }
 
 // bindTyped binds a new device with a type and a name, so its response
 // carries a nested device type, and returns the device id.
 func (f *fixture) bindTyped(t testing.TB, token, mac string) int {
 	t.Helper()
-	res := f.must(t, "POST", "/api/device/bind/", token, map[string]any{
-		"mac_address": mac, "name": "Desk", "device_type_id": f.deviceType(t)}, 200)
-	var v struct {
-		ID int `json:"id"`
-	}
-	res.Decode(t, &v)
-	return v.ID
+	res, err := f.API(t, token).BindDevice(t.Context(), &api.BindRequest{
+		MACAddress: api.MacAddress(mac), Name: api.NewOptString("Desk"), DeviceTypeID: api.NewOptInt(f.deviceType(t))})
+	return testenv.OK(t, res, err, 200).Data.ID
 }
 
 // newMAC is a unique MAC address, lower case without separators.

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"paradise/gen/api"
 	"paradise/internal/testenv"
 )
 
@@ -31,18 +32,20 @@ func TestMacLoginLastBindWins(t *testing.T) {
 		if res.Success {
 			t.Fatal("4010 must not be a success")
 		}
+		// The typed client sees the same error envelope.
+		_, err := e.API(t, "").MacLogin(t.Context(), &api.MacRequest{MACAddress: api.MacAddress(forms[1])})
+		if env := testenv.ExpectAPIError(t, err, http.StatusNotFound, 4010); env.Message != res.Message {
+			t.Fatalf("typed client: message %q, want %q", env.Message, res.Message)
+		}
 
 		// Bound by A: MAC login in any format returns A's token.
 		a := e.register(t, "owner_a")
 		d := e.bind(t, a.Token, forms[1])
-		if d.MACAddress != strings.ToUpper(forms[2]) || d.Status != "disconnected" || d.BoundAt == nil {
+		if d.MACAddress != strings.ToUpper(forms[2]) || d.Status != api.DeviceStatusDisconnected || d.BoundAt.Null {
 			t.Fatalf("unexpected device: %+v", d)
 		}
 		for _, form := range forms {
-			res = e.macLogin(t, form)
-			expect(t, res, http.StatusOK, 200)
-			var login macLoginData
-			res.Decode(t, &login)
+			login := e.deviceLogin(t, form)
 			if login.User.ID != a.User.ID || login.Device.ID != d.ID || login.Token == a.Token {
 				t.Fatalf("MAC login %s: got user %d device %d, want user %d device %d", form, login.User.ID, login.Device.ID, a.User.ID, d.ID)
 			}
@@ -59,11 +62,7 @@ func TestMacLoginLastBindWins(t *testing.T) {
 		// B binds the same device: it is B's now, and A no longer sees it.
 		b := e.register(t, "owner_b")
 		e.bind(t, b.Token, forms[2])
-		res = e.macLogin(t, forms[0])
-		expect(t, res, http.StatusOK, 200)
-		var login macLoginData
-		res.Decode(t, &login)
-		if login.User.ID != b.User.ID {
+		if login := e.deviceLogin(t, forms[0]); login.User.ID != b.User.ID {
 			t.Fatalf("after rebind MAC login returned user %d, want %d", login.User.ID, b.User.ID)
 		}
 		if got := e.devices(t, a.Token); got.Count != 0 || len(got.Results) != 0 {
@@ -88,9 +87,7 @@ func TestMacLoginLastBindWins(t *testing.T) {
 		if again.ID != d.ID {
 			t.Fatalf("rebinding created device %d, want %d", again.ID, d.ID)
 		}
-		res = e.macLogin(t, mac)
-		res.Decode(t, &login)
-		if login.User.ID != a.User.ID {
+		if login := e.deviceLogin(t, mac); login.User.ID != a.User.ID {
 			t.Fatalf("MAC login returned user %d, want %d", login.User.ID, a.User.ID)
 		}
 	})
@@ -143,43 +140,37 @@ func TestDeviceAuthorization(t *testing.T) {
 func TestBindDetails(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		admin := e.staff(t)
-		res := e.Do(t, http.MethodPost, "/api/v1/admin/device-types/", admin.Token, map[string]string{"name": "Companion " + randomMAC()})
-		expect(t, res, http.StatusCreated, 201)
-		var typ deviceType
-		res.Decode(t, &typ)
+		created, err := e.API(t, admin.Token).AdminCreateDeviceType(t.Context(), &api.DeviceTypeCreate{Name: "Companion " + randomMAC()})
+		typ := testenv.OK(t, created, err, http.StatusCreated).Data
 
 		a := e.register(t, "gina")
+		c := e.API(t, a.Token)
 		mac := randomMAC()
-		res = e.Do(t, http.MethodPost, "/api/device/bind/", a.Token, map[string]any{"mac_address": mac, "name": "Desk", "device_type_id": typ.ID})
-		expect(t, res, http.StatusOK, 200)
-		var d device
-		res.Decode(t, &d)
-		if d.Name != "Desk" || d.DeviceType == nil || d.DeviceType.ID != typ.ID || d.BatteryLevel != nil {
-			t.Fatalf("unexpected device: %s", res.Data)
+		bound, err := c.BindDevice(t.Context(), &api.BindRequest{
+			MACAddress: api.MacAddress(mac), Name: api.NewOptString("Desk"), DeviceTypeID: api.NewOptInt(typ.ID)})
+		d := testenv.OK(t, bound, err, http.StatusOK).Data
+		if d.Name != "Desk" || d.DeviceType.Null || d.DeviceType.Value.ID != typ.ID || !d.BatteryLevel.Null || d.BoundAt.Null {
+			t.Fatalf("unexpected device: %+v", d)
 		}
 		// MAC login returns the device with its type.
-		res = e.macLogin(t, mac)
-		expect(t, res, http.StatusOK, 200)
-		var login macLoginData
-		res.Decode(t, &login)
-		if login.Device.Name != "Desk" || login.Device.DeviceType == nil || login.Device.DeviceType.Name != typ.Name || login.Device.BoundAt == nil {
-			t.Fatalf("MAC login device: %s", res.Data)
+		login := e.deviceLogin(t, mac)
+		if login.Device.Name != "Desk" || login.Device.DeviceType.Null || login.Device.DeviceType.Value.Name != typ.Name || login.Device.BoundAt.Null {
+			t.Fatalf("MAC login device: %+v", login.Device)
 		}
 		// Binding again keeps the binding and applies only the given fields.
-		res = e.Do(t, http.MethodPost, "/api/device/bind/", a.Token, map[string]any{"mac_address": mac, "name": "Kitchen"})
-		expect(t, res, http.StatusOK, 200)
-		var d2 device
-		res.Decode(t, &d2)
-		if d2.ID != d.ID || d2.Name != "Kitchen" || d2.DeviceType == nil || *d2.BoundAt != *d.BoundAt {
-			t.Fatalf("unexpected device after re-bind: %s", res.Data)
+		bound, err = c.BindDevice(t.Context(), &api.BindRequest{MACAddress: api.MacAddress(mac), Name: api.NewOptString("Kitchen")})
+		d2 := testenv.OK(t, bound, err, http.StatusOK).Data
+		if d2.ID != d.ID || d2.Name != "Kitchen" || d2.DeviceType.Null || d2.BoundAt.Null || !d2.BoundAt.Value.Equal(d.BoundAt.Value) {
+			t.Fatalf("unexpected device after re-bind: %+v", d2)
 		}
-		res = e.Do(t, http.MethodPost, "/api/device/bind/", a.Token, map[string]any{"mac_address": randomMAC(), "device_type_id": 999999})
+		res := e.Do(t, http.MethodPost, "/api/device/bind/", a.Token, map[string]any{"mac_address": randomMAC(), "device_type_id": 999999})
 		expect(t, res, http.StatusBadRequest, 400)
 		if !strings.HasPrefix(res.Message, "device_type_id: ") {
 			t.Fatalf("message %q", res.Message)
 		}
 		// The type cannot be deleted while the device uses it.
-		expect(t, e.Do(t, http.MethodDelete, fmt.Sprintf("/api/v1/admin/device-types/%d/", typ.ID), admin.Token, nil), http.StatusConflict, 409)
+		_, err = e.API(t, admin.Token).AdminDeleteDeviceType(t.Context(), api.AdminDeleteDeviceTypeParams{ID: typ.ID})
+		testenv.ExpectAPIError(t, err, http.StatusConflict, 409)
 	})
 }
 
@@ -192,38 +183,32 @@ func TestDevicePagination(t *testing.T) {
 			macs = append(macs, mac)
 			e.bind(t, a.Token, mac)
 		}
-		res := e.Do(t, http.MethodGet, "/api/device/devices/?page_size=2", a.Token, nil)
-		expect(t, res, http.StatusOK, 200)
-		var p page[device]
-		res.Decode(t, &p)
-		if p.Count != 5 || len(p.Results) != 2 || p.Previous != nil || p.Next == nil {
-			t.Fatalf("page 1: %s", res.Data)
+		p := e.listDevices(t, a.Token, api.ListDevicesParams{PageSize: api.NewOptInt(2)})
+		if p.Count != 5 || len(p.Results) != 2 || !p.Previous.Null || p.Next.Null {
+			t.Fatalf("page 1: %+v", p)
 		}
-		if want := e.URL + "/api/device/devices/?page=2&page_size=2"; *p.Next != want {
-			t.Fatalf("next %q, want %q", *p.Next, want)
+		if want := e.URL + "/api/device/devices/?page=2&page_size=2"; p.Next.Value != want {
+			t.Fatalf("next %q, want %q", p.Next.Value, want)
 		}
 		// Newest binding first.
 		if p.Results[0].MACAddress != strings.ToUpper(formats(macs[4])[2]) {
 			t.Fatalf("first result %s, want the newest binding %s", p.Results[0].MACAddress, macs[4])
 		}
-		res = e.Do(t, http.MethodGet, "/api/device/devices/?page=3&page_size=2", a.Token, nil)
-		res.Decode(t, &p)
-		if len(p.Results) != 1 || p.Next != nil || p.Previous == nil || *p.Previous != e.URL+"/api/device/devices/?page=2&page_size=2" {
-			t.Fatalf("page 3: %s", res.Data)
+		p = e.listDevices(t, a.Token, api.ListDevicesParams{Page: api.NewOptInt(3), PageSize: api.NewOptInt(2)})
+		if len(p.Results) != 1 || !p.Next.Null || p.Previous.Null || p.Previous.Value != e.URL+"/api/device/devices/?page=2&page_size=2" {
+			t.Fatalf("page 3: %+v", p)
 		}
-		res = e.Do(t, http.MethodGet, "/api/device/devices/?page=2&page_size=2", a.Token, nil)
-		res.Decode(t, &p)
-		if *p.Previous != e.URL+"/api/device/devices/?page_size=2" {
-			t.Fatalf("previous of page 2: %q", *p.Previous)
+		p = e.listDevices(t, a.Token, api.ListDevicesParams{Page: api.NewOptInt(2), PageSize: api.NewOptInt(2)})
+		if p.Previous.Null || p.Previous.Value != e.URL+"/api/device/devices/?page_size=2" {
+			t.Fatalf("previous of page 2: %+v", p.Previous)
 		}
 		expect(t, e.Do(t, http.MethodGet, "/api/device/devices/?page=4&page_size=2", a.Token, nil), http.StatusNotFound, 404)
 		expect(t, e.Do(t, http.MethodGet, "/api/device/devices/?page=0", a.Token, nil), http.StatusBadRequest, 400)
 		expect(t, e.Do(t, http.MethodGet, "/api/device/devices/?page_size=abc", a.Token, nil), http.StatusBadRequest, 400)
 		// Sizes above 100 are served as 100.
-		res = e.Do(t, http.MethodGet, "/api/device/devices/?page_size=1000", a.Token, nil)
-		res.Decode(t, &p)
-		if len(p.Results) != 5 || p.Next != nil {
-			t.Fatalf("page_size=1000: %s", res.Data)
+		p = e.listDevices(t, a.Token, api.ListDevicesParams{PageSize: api.NewOptInt(1000)})
+		if len(p.Results) != 5 || !p.Next.Null {
+			t.Fatalf("page_size=1000: %+v", p)
 		}
 	})
 }

@@ -7,6 +7,7 @@ import (
 
 	"go.uber.org/fx"
 
+	"paradise/gen/api"
 	"paradise/internal/account"
 	"paradise/internal/testenv"
 )
@@ -26,113 +27,72 @@ func start(t *testing.T, b testenv.Backend) *env {
 	return e
 }
 
-// forEachBackend runs fn as a parallel subtest per backend.
+// forEachBackend runs fn as a parallel subtest per backend
+// (testenv.ForEachBackend), each on its own service.
 func forEachBackend(t *testing.T, fn func(t *testing.T, e *env)) {
-	for _, b := range testenv.Backends {
-		t.Run(string(b), func(t *testing.T) {
-			t.Parallel()
-			fn(t, start(t, b))
-		})
-	}
+	testenv.ForEachBackend(t, func(t *testing.T, b testenv.Backend) {
+		fn(t, start(t, b))
+	})
 }
 
-type user struct {
-	ID           int      `json:"id"`
-	Username     string   `json:"username"`
-	Nickname     string   `json:"nickname"`
-	Gender       string   `json:"gender"`
-	Mbti         string   `json:"mbti"`
-	Interests    []string `json:"interests"`
-	IsStaff      bool     `json:"is_staff"`
-	IsActive     bool     `json:"is_active"`
-	LastLogin    *string  `json:"last_login"`
-	DateJoined   string   `json:"date_joined"`
-	Favorability int      `json:"favorability"`
-}
-
-type authData struct {
-	Token string `json:"token"`
-	User  user   `json:"user"`
-}
-
-type deviceType struct {
-	ID          int    `json:"id"`
-	Name        string `json:"name"`
-	Description string `json:"description"`
-}
-
-type device struct {
-	ID           int         `json:"id"`
-	MACAddress   string      `json:"mac_address"`
-	Name         string      `json:"name"`
-	DeviceType   *deviceType `json:"device_type"`
-	Status       string      `json:"status"`
-	BatteryLevel *int        `json:"battery_level"`
-	BoundAt      *string     `json:"bound_at"`
-}
-
-type macLoginData struct {
-	Token  string `json:"token"`
-	User   user   `json:"user"`
-	Device device `json:"device"`
-}
-
-type page[T any] struct {
-	Count    int     `json:"count"`
-	Next     *string `json:"next"`
-	Previous *string `json:"previous"`
-	Results  []T     `json:"results"`
-}
-
-const password = "correct-horse-battery"
+const password = testenv.Password
 
 // register creates a user with a unique name and returns its login.
-func (e *env) register(t *testing.T, stem string) authData {
+func (e *env) register(t *testing.T, stem string) api.AuthData {
 	t.Helper()
-	res := e.Do(t, http.MethodPost, "/api/user/register/", "", map[string]string{
-		"username": testenv.Name(stem), "password": password,
+	res, err := e.API(t, "").RegisterUser(t.Context(), &api.RegisterRequest{
+		Username: api.Username(testenv.Name(stem)), Password: password,
 	})
-	expect(t, res, http.StatusCreated, 201)
-	var a authData
-	res.Decode(t, &a)
-	return a
+	return testenv.OK(t, res, err, http.StatusCreated).Data
+}
+
+// login logs the user in with the password.
+func (e *env) login(t *testing.T, username string) api.AuthData {
+	t.Helper()
+	res, err := e.API(t, "").LoginUser(t.Context(), &api.LoginRequest{Username: username, Password: password})
+	return testenv.OK(t, res, err, http.StatusOK).Data
 }
 
 // staff creates a staff user and logs in to the admin.
-func (e *env) staff(t *testing.T) authData {
+func (e *env) staff(t *testing.T) api.AuthData {
 	t.Helper()
 	name := testenv.Name("staff")
 	if _, err := e.accounts.CreateSuperuser(context.Background(), name, password); err != nil {
 		t.Fatal(err)
 	}
-	res := e.Do(t, http.MethodPost, "/api/v1/admin/login/", "", map[string]string{"username": name, "password": password})
-	expect(t, res, http.StatusOK, 200)
-	var a authData
-	res.Decode(t, &a)
-	return a
+	res, err := e.API(t, "").AdminLogin(t.Context(), &api.LoginRequest{Username: name, Password: password})
+	return testenv.OK(t, res, err, http.StatusOK).Data
 }
 
-func (e *env) bind(t *testing.T, token, mac string) device {
+func (e *env) bind(t *testing.T, token, mac string) api.Device {
 	t.Helper()
-	res := e.Do(t, http.MethodPost, "/api/device/bind/", token, map[string]any{"mac_address": mac})
-	expect(t, res, http.StatusOK, 200)
-	var d device
-	res.Decode(t, &d)
-	return d
+	res, err := e.API(t, token).BindDevice(t.Context(), &api.BindRequest{MACAddress: api.MacAddress(mac)})
+	return testenv.OK(t, res, err, http.StatusOK).Data
 }
 
+// macLogin sends a MAC login as is (for its error responses).
 func (e *env) macLogin(t *testing.T, mac string) *testenv.Response {
 	t.Helper()
 	return e.Do(t, http.MethodPost, "/api/user/mac-login/", "", map[string]string{"mac_address": mac})
 }
 
-func (e *env) devices(t *testing.T, token string) page[device] {
+// deviceLogin is a MAC login that must succeed.
+func (e *env) deviceLogin(t *testing.T, mac string) api.MacLoginData {
 	t.Helper()
-	res := e.Do(t, http.MethodGet, "/api/device/devices/", token, nil)
-	expect(t, res, http.StatusOK, 200)
-	var p page[device]
-	res.Decode(t, &p)
-	return p
+	res, err := e.API(t, "").MacLogin(t.Context(), &api.MacRequest{MACAddress: api.MacAddress(mac)})
+	return testenv.OK(t, res, err, http.StatusOK).Data
+}
+
+// devices lists the token's devices (first page).
+func (e *env) devices(t *testing.T, token string) api.DevicePage {
+	t.Helper()
+	return e.listDevices(t, token, api.ListDevicesParams{})
+}
+
+func (e *env) listDevices(t *testing.T, token string, params api.ListDevicesParams) api.DevicePage {
+	t.Helper()
+	res, err := e.API(t, token).ListDevices(t.Context(), params)
+	return testenv.OK(t, res, err, http.StatusOK).Data
 }
 
 // expect checks the status and envelope code of a response.

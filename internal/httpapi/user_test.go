@@ -8,28 +8,25 @@ import (
 	"testing"
 	"time"
 
+	"paradise/gen/api"
 	"paradise/internal/testenv"
 )
 
 func TestRegisterAndProfile(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		name := testenv.Name("alice")
-		res := e.Do(t, http.MethodPost, "/api/user/register/", "", map[string]string{
-			"username": name, "password": password, "nickname": "Alice",
+		reg, err := e.API(t, "").RegisterUser(t.Context(), &api.RegisterRequest{
+			Username: api.Username(name), Password: password, Nickname: api.NewOptString("Alice"),
 		})
-		expect(t, res, http.StatusCreated, 201)
-		var a authData
-		res.Decode(t, &a)
+		a := testenv.OK(t, reg, err, http.StatusCreated).Data
 		if len(a.Token) < 32 || a.User.Username != name || a.User.Nickname != "Alice" || !a.User.IsActive || a.User.IsStaff {
-			t.Fatalf("unexpected register data: %s", res.Data)
+			t.Fatalf("unexpected register data: %+v", a)
 		}
 
-		res = e.Do(t, http.MethodGet, "/api/user/profile/", a.Token, nil)
-		expect(t, res, http.StatusOK, 200)
-		var u user
-		res.Decode(t, &u)
-		if u.ID != a.User.ID || u.Username != name || u.Gender != "unknown" || u.Interests == nil || u.LastLogin == nil {
-			t.Fatalf("unexpected profile: %s", res.Data)
+		prof, err := e.API(t, a.Token).GetProfile(t.Context())
+		u := testenv.OK(t, prof, err, http.StatusOK).Data
+		if u.ID != a.User.ID || u.Username != name || u.Gender != api.GenderUnknown || u.Interests == nil || u.LastLogin.Null {
+			t.Fatalf("unexpected profile: %+v", u)
 		}
 
 		// The token is in Redis under the Django system's layout.
@@ -41,7 +38,7 @@ func TestRegisterAndProfile(t *testing.T) {
 		}
 
 		// Same username again.
-		res = e.Do(t, http.MethodPost, "/api/user/register/", "", map[string]string{"username": name, "password": password})
+		res := e.Do(t, http.MethodPost, "/api/user/register/", "", map[string]string{"username": name, "password": password})
 		expect(t, res, http.StatusBadRequest, 400)
 		if res.Message != "username: A user with that username already exists." {
 			t.Fatalf("message %q", res.Message)
@@ -107,19 +104,16 @@ func TestRegisterValidation(t *testing.T) {
 func TestLoginLogout(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		a := e.register(t, "carol")
-		res := e.Do(t, http.MethodPost, "/api/user/login/", "", map[string]string{"username": a.User.Username, "password": password})
-		expect(t, res, http.StatusOK, 200)
-		var login authData
-		res.Decode(t, &login)
+		login := e.login(t, a.User.Username)
 		if login.Token == a.Token || login.User.ID != a.User.ID {
-			t.Fatalf("login should issue a new token for the same user: %s", res.Data)
+			t.Fatalf("login should issue a new token for the same user: %+v", login)
 		}
 
 		for _, body := range []map[string]string{
 			{"username": a.User.Username, "password": "wrong-password"},
 			{"username": "nobody_" + testenv.RandomID(), "password": password},
 		} {
-			res = e.Do(t, http.MethodPost, "/api/user/login/", "", body)
+			res := e.Do(t, http.MethodPost, "/api/user/login/", "", body)
 			expect(t, res, http.StatusBadRequest, 400)
 			if res.Message != "Invalid username or password." {
 				t.Fatalf("message %q", res.Message)
@@ -127,7 +121,7 @@ func TestLoginLogout(t *testing.T) {
 		}
 
 		// Logout revokes only the token it was called with.
-		res = e.Do(t, http.MethodPost, "/api/user/logout/", login.Token, nil)
+		res := e.Do(t, http.MethodPost, "/api/user/logout/", login.Token, nil)
 		expect(t, res, http.StatusOK, 200)
 		expect(t, e.Do(t, http.MethodGet, "/api/user/profile/", login.Token, nil), http.StatusUnauthorized, 401)
 		expect(t, e.Do(t, http.MethodPost, "/api/user/logout/", login.Token, nil), http.StatusUnauthorized, 401)
@@ -178,33 +172,32 @@ func TestAuthHeader(t *testing.T) {
 func TestUpdateProfile(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		a := e.register(t, "erin")
-		res := e.Do(t, http.MethodPatch, "/api/user/profile/", a.Token, map[string]any{
-			"nickname": "Erin", "gender": "female", "mbti": "infp", "interests": []string{"music", " hiking ", "Music"},
+		c := e.API(t, a.Token)
+		upd, err := c.UpdateProfile(t.Context(), &api.ProfileUpdate{
+			Nickname: api.NewOptString("Erin"), Gender: api.NewOptGender(api.GenderFemale), Mbti: api.NewOptMbti("infp"),
+			Interests: api.Interests{"music", " hiking ", "Music"},
 		})
-		expect(t, res, http.StatusOK, 200)
-		var u user
-		res.Decode(t, &u)
-		if u.Nickname != "Erin" || u.Gender != "female" || u.Mbti != "INFP" || strings.Join(u.Interests, ",") != "music,hiking" {
-			t.Fatalf("unexpected profile: %s", res.Data)
+		u := testenv.OK(t, upd, err, http.StatusOK).Data
+		if u.Nickname != "Erin" || u.Gender != api.GenderFemale || u.Mbti != "INFP" || strings.Join(u.Interests, ",") != "music,hiking" {
+			t.Fatalf("unexpected profile: %+v", u)
 		}
 
 		// The next authenticated request sees the change (the user snapshot
 		// next to the token was replaced, not left stale).
-		res = e.Do(t, http.MethodGet, "/api/user/profile/", a.Token, nil)
-		res.Decode(t, &u)
+		prof, err := c.GetProfile(t.Context())
+		u = testenv.OK(t, prof, err, http.StatusOK).Data
 		if u.Nickname != "Erin" || u.Mbti != "INFP" {
-			t.Fatalf("profile after update: %s", res.Data)
+			t.Fatalf("profile after update: %+v", u)
 		}
 
 		// Absent fields keep their values; an empty list clears interests.
-		res = e.Do(t, http.MethodPatch, "/api/user/profile/", a.Token, map[string]any{"interests": []string{}})
-		expect(t, res, http.StatusOK, 200)
-		res.Decode(t, &u)
+		upd, err = c.UpdateProfile(t.Context(), &api.ProfileUpdate{Interests: api.Interests{}})
+		u = testenv.OK(t, upd, err, http.StatusOK).Data
 		if u.Nickname != "Erin" || u.Mbti != "INFP" || len(u.Interests) != 0 {
-			t.Fatalf("unexpected profile: %s", res.Data)
+			t.Fatalf("unexpected profile: %+v", u)
 		}
-		res = e.Do(t, http.MethodPatch, "/api/user/profile/", a.Token, map[string]any{})
-		expect(t, res, http.StatusOK, 200)
+		upd, err = c.UpdateProfile(t.Context(), &api.ProfileUpdate{})
+		testenv.OK(t, upd, err, http.StatusOK)
 
 		for _, body := range []map[string]any{
 			{"gender": "robot"},
@@ -213,7 +206,7 @@ func TestUpdateProfile(t *testing.T) {
 			{"interests": []string{strings.Repeat("i", 33)}},
 			{"interests": []string{"ok", ""}},
 		} {
-			res = e.Do(t, http.MethodPatch, "/api/user/profile/", a.Token, body)
+			res := e.Do(t, http.MethodPatch, "/api/user/profile/", a.Token, body)
 			expect(t, res, http.StatusBadRequest, 400)
 		}
 		expect(t, e.Do(t, http.MethodPatch, "/api/user/profile/", "", map[string]any{"nickname": "x"}), http.StatusUnauthorized, 401)
@@ -223,9 +216,7 @@ func TestUpdateProfile(t *testing.T) {
 func TestChangePassword(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		a := e.register(t, "frank")
-		other := e.Do(t, http.MethodPost, "/api/user/login/", "", map[string]string{"username": a.User.Username, "password": password})
-		var second authData
-		other.Decode(t, &second)
+		second := e.login(t, a.User.Username)
 
 		res := e.Do(t, http.MethodPost, "/api/user/password/", a.Token, map[string]string{"old_password": "not-it-at-all", "new_password": "new-password-123"})
 		expect(t, res, http.StatusBadRequest, 400)
@@ -258,14 +249,12 @@ func TestProfileAcrossInstances(t *testing.T) {
 		if i%2 == 1 {
 			write, read = b, a
 		}
-		res := write.Do(t, http.MethodGet, "/api/user/profile/", login.Token, nil) // warm the snapshot
-		expect(t, res, http.StatusOK, 200)
-		res = write.Do(t, http.MethodPatch, "/api/user/profile/", login.Token, map[string]string{"nickname": name})
-		expect(t, res, http.StatusOK, 200)
-		res = read.Do(t, http.MethodGet, "/api/user/profile/", login.Token, nil)
-		var u user
-		res.Decode(t, &u)
-		if u.Nickname != name {
+		prof, err := write.API(t, login.Token).GetProfile(t.Context()) // warm the snapshot
+		testenv.OK(t, prof, err, http.StatusOK)
+		upd, err := write.API(t, login.Token).UpdateProfile(t.Context(), &api.ProfileUpdate{Nickname: api.NewOptString(name)})
+		testenv.OK(t, upd, err, http.StatusOK)
+		prof, err = read.API(t, login.Token).GetProfile(t.Context())
+		if u := testenv.OK(t, prof, err, http.StatusOK).Data; u.Nickname != name {
 			t.Fatalf("instance serves nickname %q after update to %q", u.Nickname, name)
 		}
 	}

@@ -3,6 +3,8 @@ package testenv
 import (
 	"net/http"
 	"testing"
+
+	"paradise/gen/api"
 )
 
 // Login is what the login endpoints return.
@@ -18,18 +20,20 @@ type Login struct {
 	} `json:"device"`
 }
 
+// Password is the password Register gives its users.
+const Password = "correct-horse-battery"
+
 // Register creates a user with a unique name from stem and returns its
 // login.
 func (s *Service) Register(t testing.TB, stem string) Login {
 	t.Helper()
-	res := s.Do(t, http.MethodPost, "/api/user/register/", "", map[string]string{
-		"username": Name(stem), "password": "correct-horse-battery",
+	res, err := s.API(t, "").RegisterUser(t.Context(), &api.RegisterRequest{
+		Username: api.Username(Name(stem)), Password: Password,
 	})
-	if res.Status != http.StatusCreated {
-		t.Fatalf("register: %d %s", res.Status, res.Body)
-	}
+	OK(t, res, err, http.StatusCreated)
 	var l Login
-	res.Decode(t, &l)
+	l.Token = res.Data.Token
+	l.User.ID, l.User.Username = res.Data.User.ID, res.Data.User.Username
 	return l
 }
 
@@ -37,25 +41,19 @@ func (s *Service) Register(t testing.TB, stem string) Login {
 // device id.
 func (s *Service) Bind(t testing.TB, token, mac string) int {
 	t.Helper()
-	res := s.Do(t, http.MethodPost, "/api/device/bind/", token, map[string]string{"mac_address": mac})
-	if res.Status != http.StatusOK {
-		t.Fatalf("bind %s: %d %s", mac, res.Status, res.Body)
-	}
-	var d struct {
-		ID int `json:"id"`
-	}
-	res.Decode(t, &d)
-	return d.ID
+	res, err := s.API(t, token).BindDevice(t.Context(), &api.BindRequest{MACAddress: api.MacAddress(mac)})
+	OK(t, res, err, http.StatusOK)
+	return res.Data.ID
 }
 
 // MacLogin logs in as the device with this MAC.
 func (s *Service) MacLogin(t testing.TB, mac string) Login {
 	t.Helper()
-	res := s.Do(t, http.MethodPost, "/api/user/mac-login/", "", map[string]string{"mac_address": mac})
-	if res.Status != http.StatusOK {
-		t.Fatalf("mac login %s: %d %s", mac, res.Status, res.Body)
-	}
+	res, err := s.API(t, "").MacLogin(t.Context(), &api.MacRequest{MACAddress: api.MacAddress(mac)})
+	OK(t, res, err, http.StatusOK)
 	var l Login
-	res.Decode(t, &l)
+	l.Token = res.Data.Token
+	l.User.ID, l.User.Username = res.Data.User.ID, res.Data.User.Username
+	l.Device.ID, l.Device.MACAddress = res.Data.Device.ID, res.Data.Device.MACAddress
 	return l
 }

@@ -44,6 +44,20 @@ type WS struct {
 	// Check, when set, vets every frame read (the contract suite
 	// validates them against asyncapi.yaml).
 	Check func(t testing.TB, f Frame)
+	// Name, when set, prefixes the session's failure messages.
+	Name string
+}
+
+// SetT makes the session fail t from now on (a subtest's), instead of the
+// test that dialed it.
+func (c *WS) SetT(t testing.TB) { c.t = t }
+
+func (c *WS) fatalf(format string, args ...any) {
+	c.t.Helper()
+	if c.Name != "" {
+		format = c.Name + ": " + format
+	}
+	c.t.Fatalf(format, args...)
 }
 
 // WSURL is the hub URL with the token in the path.
@@ -71,14 +85,21 @@ func (s *Service) DialHeader(t testing.TB, token string) *WS {
 func DialURL(t testing.TB, url string, opts *websocket.DialOptions) *WS {
 	t.Helper()
 	c := DialRaw(t, url, opts)
+	c.Connected()
+	return c
+}
+
+// Connected reads the session's first frame, which must be connected, into
+// Info. DialURL calls it; after DialRaw, set Check first to vet it too.
+func (c *WS) Connected() {
+	c.t.Helper()
 	f := c.Read()
 	if f.Type != "connected" {
-		t.Fatalf("first frame %s, want connected", f.Type)
+		c.fatalf("first frame %s, want connected", f.Type)
 	}
 	if err := json.Unmarshal(f.Message, &c.Info); err != nil {
-		t.Fatal(err)
+		c.fatalf("connected frame %s: %v", f.Raw, err)
 	}
-	return c
 }
 
 // DialRaw opens a WebSocket and reads nothing: for sessions the server
@@ -114,7 +135,7 @@ func (c *WS) Send(v any) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := c.Conn.Write(ctx, websocket.MessageText, data); err != nil {
-		c.t.Fatalf("write: %v", err)
+		c.fatalf("write: %v", err)
 	}
 }
 
@@ -123,7 +144,7 @@ func (c *WS) Read() Frame {
 	c.t.Helper()
 	f, err := c.TryRead(5 * time.Second)
 	if err != nil {
-		c.t.Fatalf("read: %v", err)
+		c.fatalf("read: %v", err)
 	}
 	return f
 }
@@ -133,7 +154,7 @@ func (c *WS) Expect(typ string) Frame {
 	c.t.Helper()
 	f := c.Read()
 	if f.Type != typ {
-		c.t.Fatalf("got %s frame %s, want %s", f.Type, f.Raw, typ)
+		c.fatalf("got %s frame %s, want %s", f.Type, f.Raw, typ)
 	}
 	return f
 }
@@ -147,13 +168,14 @@ func (c *WS) ExpectError(code string) Frame {
 	}
 	_ = json.Unmarshal(f.Message, &p)
 	if p.Code != code {
-		c.t.Fatalf("error code %q, want %q: %s", p.Code, code, f.Raw)
+		c.fatalf("error code %q, want %q: %s", p.Code, code, f.Raw)
 	}
 	return f
 }
 
 // TryRead reads the next frame within d.
 func (c *WS) TryRead(d time.Duration) (Frame, error) {
+	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	typ, data, err := c.Conn.Read(ctx)
@@ -184,7 +206,7 @@ func (c *WS) ExpectNothing() {
 	c.t.Helper()
 	c.Send(map[string]any{"type": "heartbeat", "message": map[string]any{}})
 	if f := c.Read(); f.Type != "pong" {
-		c.t.Fatalf("unexpected frame %s %s", f.Type, f.Raw)
+		c.fatalf("unexpected frame %s %s", f.Type, f.Raw)
 	}
 }
 
@@ -199,7 +221,7 @@ func (c *WS) ExpectClose(code websocket.StatusCode) string {
 		}
 		var ce websocket.CloseError
 		if !errors.As(err, &ce) || ce.Code != code {
-			c.t.Fatalf("closed with %v, want %d", err, code)
+			c.fatalf("closed with %v, want %d", err, code)
 		}
 		return ce.Reason
 	}
