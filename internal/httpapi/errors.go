@@ -107,24 +107,25 @@ func (a *Errors) classify(ctx context.Context, err error) *apperr.Error {
 	switch {
 	case errors.As(err, &ae):
 		return ae
-	case outage.Is(err) && ctx.Err() == nil:
-		// Before the security error case: a token lookup that could not
-		// reach Redis says nothing about the token, and a 401 would log
-		// the client out.
-		a.outages.Report("request", err)
-		return apperr.DependencyDown()
 	case errors.As(err, &tooBig):
 		return &apperr.Error{Status: http.StatusRequestEntityTooLarge, Code: http.StatusRequestEntityTooLarge,
 			Message: fmt.Sprintf("Request body is larger than %d bytes.", tooBig.Limit)}
-	case errors.As(err, &secErr):
-		return apperr.Unauthorized("Authentication credentials were not provided.")
 	case errors.As(err, &ctErr):
 		return &apperr.Error{Status: http.StatusUnsupportedMediaType, Code: http.StatusUnsupportedMediaType,
 			Message: fmt.Sprintf("Unsupported media type %q in request.", ctErr.ContentType)}
 	case errors.As(err, &oneParm):
 		return apperr.Validation(map[string][]string{oneParm.Name: {fieldMessage(oneParm.Err)}})
 	case errors.As(err, &reqErr), errors.As(err, &parErr):
+		// Decoding reads the client's body: its EOF is the client's.
 		return decodeError(err)
+	case outage.Is(err) && ctx.Err() == nil:
+		// Before the security error case: a token lookup that could not
+		// reach Redis says nothing about the token, and a 401 would log
+		// the client out.
+		a.outages.Report("request", err)
+		return apperr.DependencyDown()
+	case errors.As(err, &secErr):
+		return apperr.Unauthorized("Authentication credentials were not provided.")
 	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
 		// The client went away mid-request; nobody reads this answer, and
 		// it is not a server fault worth an error log.
