@@ -103,6 +103,8 @@ type Invoker interface {
 	// and its MAC login now returns the caller's token. Binding a device the caller already holds changes
 	// nothing.
 	//
+	// A device token (from MAC login) may not bind devices: 403.
+	//
 	// POST /api/device/bind/
 	BindDevice(ctx context.Context, request *BindRequest) (*DeviceEnvelope, error)
 	// ChangePassword invokes changePassword operation.
@@ -110,11 +112,14 @@ type Invoker interface {
 	// Checks the old password, stores the new one and revokes every other token of the user; the token of
 	// this request stays valid.
 	//
+	// A device token (from MAC login) may not change the password: 403.
+	//
 	// POST /api/user/password/
 	ChangePassword(ctx context.Context, request *PasswordChangeRequest) (*EmptyEnvelope, error)
 	// GetDevice invokes getDevice operation.
 	//
-	// A device that does not exist or is not bound to the caller is a 404.
+	// A device that does not exist or is not bound to the caller is a 404; with a device token (from MAC
+	// login), so is every device but that one.
 	//
 	// GET /api/device/devices/{id}/
 	GetDevice(ctx context.Context, params GetDeviceParams) (*DeviceEnvelope, error)
@@ -132,7 +137,8 @@ type Invoker interface {
 	ListDeviceTypes(ctx context.Context, params ListDeviceTypesParams) (*DeviceTypePageEnvelope, error)
 	// ListDevices invokes listDevices operation.
 	//
-	// Devices whose latest binding belongs to the caller, newest binding first.
+	// Devices whose latest binding belongs to the caller, newest binding first. With a device token (from
+	// MAC login), only that device.
 	//
 	// GET /api/device/devices/
 	ListDevices(ctx context.Context, params ListDevicesParams) (*DevicePageEnvelope, error)
@@ -169,6 +175,8 @@ type Invoker interface {
 	// `from.connection_id` `server`. `online` says whether the device holds a hub connection right now; a
 	// frame sent while it is offline is not stored.
 	//
+	// A device token (from MAC login) may not push messages: 403.
+	//
 	// POST /api/device/devices/{id}/messages/
 	SendDeviceMessage(ctx context.Context, request *DeviceMessage, params SendDeviceMessageParams) (*PushEnvelope, error)
 	// UnbindDevice invokes unbindDevice operation.
@@ -176,11 +184,15 @@ type Invoker interface {
 	// Ends the caller's binding of the device. The device stays known but is bound to nobody: its MAC
 	// login gets code 4010 until it is bound again.
 	//
+	// A device token (from MAC login) may not unbind devices: 403.
+	//
 	// POST /api/device/unbind/
 	UnbindDevice(ctx context.Context, request *MacRequest) (*EmptyEnvelope, error)
 	// UpdateProfile invokes updateProfile operation.
 	//
 	// Changes only the fields present in the body.
+	//
+	// A device token (from MAC login) may not change the profile: 403.
 	//
 	// PATCH /api/user/profile/
 	UpdateProfile(ctx context.Context, request *ProfileUpdate) (*UserEnvelope, error)
@@ -1351,6 +1363,8 @@ func (c *Client) sendAdminUpdateDeviceType(ctx context.Context, request *DeviceT
 // and its MAC login now returns the caller's token. Binding a device the caller already holds changes
 // nothing.
 //
+// A device token (from MAC login) may not bind devices: 403.
+//
 // POST /api/device/bind/
 func (c *Client) BindDevice(ctx context.Context, request *BindRequest) (*DeviceEnvelope, error) {
 	res, err := c.sendBindDevice(ctx, request)
@@ -1431,6 +1445,8 @@ func (c *Client) sendBindDevice(ctx context.Context, request *BindRequest) (res 
 // Checks the old password, stores the new one and revokes every other token of the user; the token of
 // this request stays valid.
 //
+// A device token (from MAC login) may not change the password: 403.
+//
 // POST /api/user/password/
 func (c *Client) ChangePassword(ctx context.Context, request *PasswordChangeRequest) (*EmptyEnvelope, error) {
 	res, err := c.sendChangePassword(ctx, request)
@@ -1508,7 +1524,8 @@ func (c *Client) sendChangePassword(ctx context.Context, request *PasswordChange
 
 // GetDevice invokes getDevice operation.
 //
-// A device that does not exist or is not bound to the caller is a 404.
+// A device that does not exist or is not bound to the caller is a 404; with a device token (from MAC
+// login), so is every device but that one.
 //
 // GET /api/device/devices/{id}/
 func (c *Client) GetDevice(ctx context.Context, params GetDeviceParams) (*DeviceEnvelope, error) {
@@ -1792,7 +1809,8 @@ func (c *Client) sendListDeviceTypes(ctx context.Context, params ListDeviceTypes
 
 // ListDevices invokes listDevices operation.
 //
-// Devices whose latest binding belongs to the caller, newest binding first.
+// Devices whose latest binding belongs to the caller, newest binding first. With a device token (from
+// MAC login), only that device.
 //
 // GET /api/device/devices/
 func (c *Client) ListDevices(ctx context.Context, params ListDevicesParams) (*DevicePageEnvelope, error) {
@@ -2126,6 +2144,8 @@ func (c *Client) sendRegisterUser(ctx context.Context, request *RegisterRequest)
 // `from.connection_id` `server`. `online` says whether the device holds a hub connection right now; a
 // frame sent while it is offline is not stored.
 //
+// A device token (from MAC login) may not push messages: 403.
+//
 // POST /api/device/devices/{id}/messages/
 func (c *Client) SendDeviceMessage(ctx context.Context, request *DeviceMessage, params SendDeviceMessageParams) (*PushEnvelope, error) {
 	res, err := c.sendSendDeviceMessage(ctx, request, params)
@@ -2225,6 +2245,8 @@ func (c *Client) sendSendDeviceMessage(ctx context.Context, request *DeviceMessa
 // Ends the caller's binding of the device. The device stays known but is bound to nobody: its MAC
 // login gets code 4010 until it is bound again.
 //
+// A device token (from MAC login) may not unbind devices: 403.
+//
 // POST /api/device/unbind/
 func (c *Client) UnbindDevice(ctx context.Context, request *MacRequest) (*EmptyEnvelope, error) {
 	res, err := c.sendUnbindDevice(ctx, request)
@@ -2303,6 +2325,8 @@ func (c *Client) sendUnbindDevice(ctx context.Context, request *MacRequest) (res
 // UpdateProfile invokes updateProfile operation.
 //
 // Changes only the fields present in the body.
+//
+// A device token (from MAC login) may not change the profile: 403.
 //
 // PATCH /api/user/profile/
 func (c *Client) UpdateProfile(ctx context.Context, request *ProfileUpdate) (*UserEnvelope, error) {

@@ -1710,6 +1710,8 @@ func (s *Server) handleAdminUpdateDeviceTypeRequest(args [1]string, argsEscaped 
 // and its MAC login now returns the caller's token. Binding a device the caller already holds changes
 // nothing.
 //
+// A device token (from MAC login) may not bind devices: 403.
+//
 // POST /api/device/bind/
 func (s *Server) handleBindDeviceRequest(args [0]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
 	statusWriter := &codeRecorder{ResponseWriter: w}
@@ -1852,6 +1854,8 @@ func (s *Server) handleBindDeviceRequest(args [0]string, argsEscaped bool, w htt
 // Checks the old password, stores the new one and revokes every other token of the user; the token of
 // this request stays valid.
 //
+// A device token (from MAC login) may not change the password: 403.
+//
 // POST /api/user/password/
 func (s *Server) handleChangePasswordRequest(args [0]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
 	statusWriter := &codeRecorder{ResponseWriter: w}
@@ -1991,7 +1995,8 @@ func (s *Server) handleChangePasswordRequest(args [0]string, argsEscaped bool, w
 
 // handleGetDeviceRequest handles getDevice operation.
 //
-// A device that does not exist or is not bound to the caller is a 404.
+// A device that does not exist or is not bound to the caller is a 404; with a device token (from MAC
+// login), so is every device but that one.
 //
 // GET /api/device/devices/{id}/
 func (s *Server) handleGetDeviceRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -2403,7 +2408,8 @@ func (s *Server) handleListDeviceTypesRequest(args [0]string, argsEscaped bool, 
 
 // handleListDevicesRequest handles listDevices operation.
 //
-// Devices whose latest binding belongs to the caller, newest binding first.
+// Devices whose latest binding belongs to the caller, newest binding first. With a device token (from
+// MAC login), only that device.
 //
 // GET /api/device/devices/
 func (s *Server) handleListDevicesRequest(args [0]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -2966,6 +2972,8 @@ func (s *Server) handleRegisterUserRequest(args [0]string, argsEscaped bool, w h
 // `from.connection_id` `server`. `online` says whether the device holds a hub connection right now; a
 // frame sent while it is offline is not stored.
 //
+// A device token (from MAC login) may not push messages: 403.
+//
 // POST /api/device/devices/{id}/messages/
 func (s *Server) handleSendDeviceMessageRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
 	statusWriter := &codeRecorder{ResponseWriter: w}
@@ -3123,6 +3131,8 @@ func (s *Server) handleSendDeviceMessageRequest(args [1]string, argsEscaped bool
 // Ends the caller's binding of the device. The device stays known but is bound to nobody: its MAC
 // login gets code 4010 until it is bound again.
 //
+// A device token (from MAC login) may not unbind devices: 403.
+//
 // POST /api/device/unbind/
 func (s *Server) handleUnbindDeviceRequest(args [0]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
 	statusWriter := &codeRecorder{ResponseWriter: w}
@@ -3263,6 +3273,8 @@ func (s *Server) handleUnbindDeviceRequest(args [0]string, argsEscaped bool, w h
 // handleUpdateProfileRequest handles updateProfile operation.
 //
 // Changes only the fields present in the body.
+//
+// A device token (from MAC login) may not change the profile: 403.
 //
 // PATCH /api/user/profile/
 func (s *Server) handleUpdateProfileRequest(args [0]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {

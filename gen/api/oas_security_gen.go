@@ -17,7 +17,11 @@ type SecurityHandler interface {
 	// `Token <token>` (or `Bearer <token>`) from the admin login.
 	HandleAdminTokenAuth(ctx context.Context, operationName OperationName, t AdminTokenAuth) (context.Context, error)
 	// HandleTokenAuth handles TokenAuth security.
-	// `Token <token>` (or `Bearer <token>`) from a user, register or MAC login.
+	// `Token <token>` (or `Bearer <token>`) from a user, register or MAC login. A token from MAC login is
+	// a device token, scoped to what a device does: it reads the owner's profile, the device types and its
+	// own device record (`listDevices` and `getDevice` show only that device), logs out, and opens hub
+	// sessions; it is refused with 403 on profile and password changes, binding, unbinding and pushes, and
+	// never authenticates admin operations. Unbinding or rebinding the device revokes its device tokens.
 	HandleTokenAuth(ctx context.Context, operationName OperationName, t TokenAuth) (context.Context, error)
 }
 
@@ -149,7 +153,11 @@ type SecuritySource interface {
 	// `Token <token>` (or `Bearer <token>`) from the admin login.
 	AdminTokenAuth(ctx context.Context, operationName OperationName) (AdminTokenAuth, error)
 	// TokenAuth provides TokenAuth security value.
-	// `Token <token>` (or `Bearer <token>`) from a user, register or MAC login.
+	// `Token <token>` (or `Bearer <token>`) from a user, register or MAC login. A token from MAC login is
+	// a device token, scoped to what a device does: it reads the owner's profile, the device types and its
+	// own device record (`listDevices` and `getDevice` show only that device), logs out, and opens hub
+	// sessions; it is refused with 403 on profile and password changes, binding, unbinding and pushes, and
+	// never authenticates admin operations. Unbinding or rebinding the device revokes its device tokens.
 	TokenAuth(ctx context.Context, operationName OperationName) (TokenAuth, error)
 }
 

@@ -89,6 +89,8 @@ type Handler interface {
 	// and its MAC login now returns the caller's token. Binding a device the caller already holds changes
 	// nothing.
 	//
+	// A device token (from MAC login) may not bind devices: 403.
+	//
 	// POST /api/device/bind/
 	BindDevice(ctx context.Context, req *BindRequest) (*DeviceEnvelope, error)
 	// ChangePassword implements changePassword operation.
@@ -96,11 +98,14 @@ type Handler interface {
 	// Checks the old password, stores the new one and revokes every other token of the user; the token of
 	// this request stays valid.
 	//
+	// A device token (from MAC login) may not change the password: 403.
+	//
 	// POST /api/user/password/
 	ChangePassword(ctx context.Context, req *PasswordChangeRequest) (*EmptyEnvelope, error)
 	// GetDevice implements getDevice operation.
 	//
-	// A device that does not exist or is not bound to the caller is a 404.
+	// A device that does not exist or is not bound to the caller is a 404; with a device token (from MAC
+	// login), so is every device but that one.
 	//
 	// GET /api/device/devices/{id}/
 	GetDevice(ctx context.Context, params GetDeviceParams) (*DeviceEnvelope, error)
@@ -118,7 +123,8 @@ type Handler interface {
 	ListDeviceTypes(ctx context.Context, params ListDeviceTypesParams) (*DeviceTypePageEnvelope, error)
 	// ListDevices implements listDevices operation.
 	//
-	// Devices whose latest binding belongs to the caller, newest binding first.
+	// Devices whose latest binding belongs to the caller, newest binding first. With a device token (from
+	// MAC login), only that device.
 	//
 	// GET /api/device/devices/
 	ListDevices(ctx context.Context, params ListDevicesParams) (*DevicePageEnvelope, error)
@@ -155,6 +161,8 @@ type Handler interface {
 	// `from.connection_id` `server`. `online` says whether the device holds a hub connection right now; a
 	// frame sent while it is offline is not stored.
 	//
+	// A device token (from MAC login) may not push messages: 403.
+	//
 	// POST /api/device/devices/{id}/messages/
 	SendDeviceMessage(ctx context.Context, req *DeviceMessage, params SendDeviceMessageParams) (*PushEnvelope, error)
 	// UnbindDevice implements unbindDevice operation.
@@ -162,11 +170,15 @@ type Handler interface {
 	// Ends the caller's binding of the device. The device stays known but is bound to nobody: its MAC
 	// login gets code 4010 until it is bound again.
 	//
+	// A device token (from MAC login) may not unbind devices: 403.
+	//
 	// POST /api/device/unbind/
 	UnbindDevice(ctx context.Context, req *MacRequest) (*EmptyEnvelope, error)
 	// UpdateProfile implements updateProfile operation.
 	//
 	// Changes only the fields present in the body.
+	//
+	// A device token (from MAC login) may not change the profile: 403.
 	//
 	// PATCH /api/user/profile/
 	UpdateProfile(ctx context.Context, req *ProfileUpdate) (*UserEnvelope, error)

@@ -128,9 +128,28 @@ func NewSecurity(accounts *Service) *Security { return &Security{accounts: accou
 
 type principalKey struct{}
 
-// HandleTokenAuth implements the TokenAuth scheme: a user token.
-func (s *Security) HandleTokenAuth(ctx context.Context, _ api.OperationName, t api.TokenAuth) (context.Context, error) {
-	return s.authenticate(ctx, auth.User, t.APIKey)
+// deviceRefused are the operations a device token (MAC login) may not
+// call: a device acts as itself, not as its owner's account. The scope is
+// documented on TokenAuth in openapi.yaml.
+var deviceRefused = map[api.OperationName]bool{
+	api.UpdateProfileOperation:     true,
+	api.ChangePasswordOperation:    true,
+	api.BindDeviceOperation:        true,
+	api.UnbindDeviceOperation:      true,
+	api.SendDeviceMessageOperation: true,
+}
+
+// HandleTokenAuth implements the TokenAuth scheme: a user token, or a
+// device token within its scope.
+func (s *Security) HandleTokenAuth(ctx context.Context, op api.OperationName, t api.TokenAuth) (context.Context, error) {
+	ctx, err := s.authenticate(ctx, auth.User, t.APIKey)
+	if err != nil {
+		return ctx, err
+	}
+	if PrincipalFrom(ctx).Session.IsDevice() && deviceRefused[op] {
+		return ctx, apperr.Forbidden("A device token cannot do this; log in as the owner.")
+	}
+	return ctx, nil
 }
 
 // HandleAdminTokenAuth implements the AdminTokenAuth scheme: a staff

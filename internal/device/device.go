@@ -54,9 +54,12 @@ func NewService(db *database.DB, sessions Sessions, tokens Tokens) *Service {
 }
 
 // ListOwned returns a page of the user's devices, newest binding first, and
-// their total count.
-func (s *Service) ListOwned(ctx context.Context, userID int, page paging.Page) ([]Owned, int, error) {
+// their total count; a non-empty onlyMAC keeps only that device.
+func (s *Service) ListOwned(ctx context.Context, userID int, onlyMAC string, page paging.Page) ([]Owned, int, error) {
 	q := s.db.UserDevice.Query().Where(userdevice.UserID(userID), userdevice.UnboundAtIsNil())
+	if onlyMAC != "" {
+		q = q.Where(userdevice.HasDeviceWith(device.MACAddress(onlyMAC)))
+	}
 	count, err := q.Clone().Count(ctx)
 	if err != nil {
 		return nil, 0, fmt.Errorf("device: count devices of user %d: %w", userID, err)

@@ -6,6 +6,7 @@ import (
 
 	"paradise/gen/api"
 	"paradise/internal/account"
+	"paradise/internal/apperr"
 	"paradise/internal/httpapi"
 )
 
@@ -60,10 +61,12 @@ func TypePage(ctx context.Context, devices *Service, number, size api.OptInt) (*
 		Data: api.DeviceTypePage{Count: count, Next: next, Previous: prev, Results: httpapi.MapSlice(types, TypeToAPI)}}, nil
 }
 
-// ListDevices implements listDevices (GET /api/device/devices/).
+// ListDevices implements listDevices (GET /api/device/devices/). A device
+// token sees only its own device.
 func (h *Handler) ListDevices(ctx context.Context, params api.ListDevicesParams) (*api.DevicePageEnvelope, error) {
 	p := httpapi.Page(params.Page, params.PageSize)
-	owned, count, err := h.devices.ListOwned(ctx, account.PrincipalFrom(ctx).User.ID, p)
+	caller := account.PrincipalFrom(ctx)
+	owned, count, err := h.devices.ListOwned(ctx, caller.User.ID, caller.Session.MAC, p)
 	if err != nil {
 		return nil, err
 	}
@@ -72,11 +75,16 @@ func (h *Handler) ListDevices(ctx context.Context, params api.ListDevicesParams)
 		Data: api.DevicePage{Count: count, Next: next, Previous: prev, Results: httpapi.MapSlice(owned, ToAPI)}}, nil
 }
 
-// GetDevice implements getDevice (GET /api/device/devices/{id}/).
+// GetDevice implements getDevice (GET /api/device/devices/{id}/). A
+// device token reads only its own device.
 func (h *Handler) GetDevice(ctx context.Context, params api.GetDeviceParams) (*api.DeviceEnvelope, error) {
-	owned, err := h.devices.GetOwned(ctx, account.PrincipalFrom(ctx).User.ID, params.ID)
+	caller := account.PrincipalFrom(ctx)
+	owned, err := h.devices.GetOwned(ctx, caller.User.ID, params.ID)
 	if err != nil {
 		return nil, err
+	}
+	if caller.Session.IsDevice() && owned.Device.MACAddress != caller.Session.MAC {
+		return nil, apperr.NotFound("Device not found.")
 	}
 	return &api.DeviceEnvelope{Success: true, Code: http.StatusOK, Message: httpapi.OKMessage, Data: ToAPI(owned)}, nil
 }

@@ -212,3 +212,49 @@ func TestDevicePagination(t *testing.T) {
 		}
 	})
 }
+
+// TestDeviceTokenScope: a device token (MAC login) acts as its device, not
+// as its owner's account.
+func TestDeviceTokenScope(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		owner := e.register(t, "owner")
+		mac := randomMAC()
+		self := e.bind(t, owner.Token, mac)
+		other := e.bind(t, owner.Token, randomMAC())
+		dev := e.MacLogin(t, mac)
+
+		refused := []struct {
+			name, method, path string
+			body               any
+		}{
+			{"profile change", http.MethodPatch, "/api/user/profile/", map[string]string{"nickname": "pwned"}},
+			{"password change", http.MethodPost, "/api/user/password/", map[string]string{"old_password": testenv.Password, "new_password": "another-horse-battery"}},
+			{"bind", http.MethodPost, "/api/device/bind/", map[string]string{"mac_address": randomMAC()}},
+			{"unbind", http.MethodPost, "/api/device/unbind/", map[string]string{"mac_address": mac}},
+			{"push", http.MethodPost, fmt.Sprintf("/api/device/devices/%d/messages/", self.ID),
+				map[string]any{"type": "notification", "message": map[string]any{"title": "Hi", "body": "x"}}},
+		}
+		for _, tc := range refused {
+			t.Run(tc.name, func(t *testing.T) {
+				expect(t, e.Do(t, tc.method, tc.path, dev.Token, tc.body), http.StatusForbidden, 403)
+			})
+		}
+		// Admin operations never take a user token, device or not.
+		expect(t, e.Do(t, http.MethodGet, "/api/v1/admin/users/", dev.Token, nil), http.StatusUnauthorized, 401)
+
+		// What a device does still works, on its own record only.
+		expect(t, e.Do(t, http.MethodGet, "/api/user/profile/", dev.Token, nil), http.StatusOK, 200)
+		expect(t, e.Do(t, http.MethodGet, fmt.Sprintf("/api/device/devices/%d/", self.ID), dev.Token, nil), http.StatusOK, 200)
+		expect(t, e.Do(t, http.MethodGet, fmt.Sprintf("/api/device/devices/%d/", other.ID), dev.Token, nil), http.StatusNotFound, 404)
+		if got := e.devices(t, dev.Token); got.Count != 1 || len(got.Results) != 1 || got.Results[0].ID != self.ID {
+			t.Fatalf("device token lists %+v, want only device %d", got, self.ID)
+		}
+		if got := e.devices(t, owner.Token); got.Count != 2 {
+			t.Fatalf("owner lists %d devices, want 2", got.Count)
+		}
+		// Nothing was changed by the refused calls.
+		if res := e.Do(t, http.MethodGet, "/api/user/profile/", owner.Token, nil); strings.Contains(string(res.Body), "pwned") {
+			t.Fatalf("profile changed through a device token: %s", res.Body)
+		}
+	})
+}
