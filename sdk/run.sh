@@ -90,7 +90,7 @@ admin_user=sdk_admin
 admin_password=sdk-admin-password
 "$out/bin/paradise" createsuperuser --username "$admin_user" --password "$admin_password" >"$tmp/createsuperuser.log" 2>&1 ||
 	{ cat "$tmp/createsuperuser.log" >&2; die "createsuperuser failed"; }
-PARADISE_ADDR=127.0.0.1:$port "$out/bin/paradise" serve >"$tmp/server.log" 2>&1 &
+PARADISE_METRICS_ADDR=127.0.0.1:0 PARADISE_ADDR=127.0.0.1:$port "$out/bin/paradise" serve >"$tmp/server.log" 2>&1 &
 pid=$!
 url=http://127.0.0.1:$port
 for _ in $(seq 100); do

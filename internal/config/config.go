@@ -25,6 +25,7 @@ type Config struct {
 	Redis
 	Log
 	Auth
+	Metrics
 	Debug
 	// Passwords bounds password hashing.
 	Passwords Passwords
@@ -91,6 +92,15 @@ type Auth struct {
 	TokenTTL time.Duration
 }
 
+// Metrics is the metrics server's section.
+type Metrics struct {
+	// MetricsAddr is where Prometheus metrics are served, at /metrics
+	// (PARADISE_METRICS_ADDR, default "127.0.0.1:9464"): a listener of
+	// their own, so the public API port does not expose them. Set
+	// ":9464" to let a Prometheus on another host scrape it.
+	MetricsAddr string
+}
+
 // Debug is the debug server's section.
 type Debug struct {
 	// DebugAddr, when set, serves pprof profiles on this private address
@@ -146,6 +156,7 @@ type Sections struct {
 	Redis     Redis
 	Log       Log
 	Auth      Auth
+	Metrics   Metrics
 	Debug     Debug
 	Passwords Passwords
 	Hub       Hub
@@ -155,7 +166,7 @@ type Sections struct {
 // Split returns the sections of c.
 func Split(c Config) Sections {
 	return Sections{HTTP: c.HTTP, Database: c.Database, Redis: c.Redis, Log: c.Log,
-		Auth: c.Auth, Debug: c.Debug, Passwords: c.Passwords, Hub: c.Hub, Presence: c.Presence}
+		Auth: c.Auth, Metrics: c.Metrics, Debug: c.Debug, Passwords: c.Passwords, Hub: c.Hub, Presence: c.Presence}
 }
 
 // Provide gives the fx graph the sections of the Config it holds; the app
@@ -176,6 +187,7 @@ func Load(getenv func(string) string) (Config, error) {
 		Database: Database{DataDir: or(getenv("PARADISE_DATA_DIR"), "./var"), DatabaseURL: getenv("DATABASE_URL")},
 		Redis:    Redis{RedisURL: getenv("REDIS_URL"), RedisPrefix: getenv("PARADISE_REDIS_PREFIX")},
 		Log:      Log{LogLevel: strings.ToLower(or(getenv("LOG_LEVEL"), "info")), LogFormat: strings.ToLower(getenv("LOG_FORMAT"))},
+		Metrics:  Metrics{MetricsAddr: or(getenv("PARADISE_METRICS_ADDR"), "127.0.0.1:9464")},
 		Debug:    Debug{DebugAddr: getenv("PARADISE_DEBUG_ADDR")},
 	}
 	if c.LogFormat == "" {

@@ -67,7 +67,6 @@ func NewMux(p MuxParams) (*http.ServeMux, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", limitBody(checkInput(exposeHeader(nameRoute(srv)))))
-	mux.Handle("GET /metrics", p.Metrics.Handler())
 	for _, r := range p.Routes {
 		mux.Handle(r.Pattern, r.Handler)
 	}

@@ -72,8 +72,10 @@ func TestMetrics(t *testing.T) {
 	expect(t, e.Do(t, http.MethodGet, "/api/user/profile/", a.Token, nil), http.StatusOK, 200)
 	expect(t, e.Do(t, http.MethodGet, "/api/user/profile/", "", nil), http.StatusUnauthorized, 401)
 	expect(t, e.Do(t, http.MethodGet, "/nope/", "", nil), http.StatusNotFound, 404)
+	// Not on the public API port.
+	expect(t, e.Do(t, http.MethodGet, "/metrics", "", nil), http.StatusNotFound, 404)
 
-	res, err := http.Get(e.URL + "/metrics")
+	res, err := http.Get(e.MetricsURL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +87,7 @@ func TestMetrics(t *testing.T) {
 	for _, want := range []string{
 		`paradise_http_requests_total{method="GET",route="getProfile",status="200"} 1`,
 		`paradise_http_requests_total{method="GET",route="getProfile",status="401"} 1`,
-		`paradise_http_requests_total{method="GET",route="unmatched",status="404"} 1`,
+		`paradise_http_requests_total{method="GET",route="unmatched",status="404"} 2`,
 		`paradise_http_requests_total{method="POST",route="registerUser",status="201"} 1`,
 		`paradise_http_request_duration_seconds_bucket{route="getProfile"`,
 		`go_goroutines`,

@@ -177,7 +177,7 @@ func TestInvalidFrames(t *testing.T) {
 		}
 
 		// The hub's metrics saw the sessions, the frames and the rejects.
-		res, err := http.Get(s.URL + "/metrics")
+		res, err := http.Get(s.MetricsURL + "/metrics")
 		if err != nil {
 			t.Fatal(err)
 		}

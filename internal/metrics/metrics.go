@@ -1,5 +1,5 @@
 // Package metrics holds the service's Prometheus metrics, served at
-// /metrics. Label values are bounded: operation ids, route patterns, close
+// /metrics on PARADISE_METRICS_ADDR. Label values are bounded: operation ids, route patterns, close
 // codes and error codes, never ids or paths from requests.
 package metrics
 
@@ -12,8 +12,8 @@ import (
 	"go.uber.org/fx"
 )
 
-// Module provides the metrics.
-var Module = fx.Module("metrics", fx.Provide(New))
+// Module provides the metrics and serves them on their own address.
+var Module = fx.Module("metrics", fx.Provide(New, NewServer), fx.Invoke(func(*Server) {}))
 
 // Metrics are the service's instruments, on their own registry (not the
 // global one, so tests can run several services in one process).

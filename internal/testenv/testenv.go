@@ -35,6 +35,7 @@ import (
 	"paradise/internal/config"
 	"paradise/internal/database"
 	"paradise/internal/httpapi"
+	"paradise/internal/metrics"
 )
 
 // Backend names a storage setup a test runs on.
@@ -260,6 +261,7 @@ func Config(t testing.TB, b Backend) config.Config {
 		t.Fatal(err)
 	}
 	cfg.Addr = "127.0.0.1:0"
+	cfg.MetricsAddr = "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()
 	cfg.ShutdownTimeout = 5 * time.Second
 	if b == Postgres {
@@ -272,8 +274,10 @@ func Config(t testing.TB, b Backend) config.Config {
 // Service is a running Paradise.
 type Service struct {
 	// URL is the base URL, e.g. http://127.0.0.1:41234.
-	URL    string
-	Config config.Config
+	URL string
+	// MetricsURL is the metrics server's base URL.
+	MetricsURL string
+	Config     config.Config
 	// Redis is the service's own Redis client (keys carry Config.RedisPrefix).
 	Redis *redis.Client
 	App   *fxtest.App
@@ -292,19 +296,20 @@ func Start(t testing.TB, b Backend, opts ...fx.Option) *Service {
 func StartWith(t testing.TB, cfg config.Config, opts ...fx.Option) *Service {
 	t.Helper()
 	var (
-		srv *httpapi.Server
-		rdb *redis.Client
+		srv     *httpapi.Server
+		metrics *metrics.Server
+		rdb     *redis.Client
 	)
 	all := append([]fx.Option{
 		fx.Supply(cfg),
 		app.Module,
 		fx.Decorate(func() *zap.Logger { return zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)) }),
-		fx.Populate(&srv, &rdb),
+		fx.Populate(&srv, &metrics, &rdb),
 		fx.NopLogger,
 	}, opts...)
 	a := fxtest.New(t, all...)
 	a.RequireStart()
-	s := &Service{URL: "http://" + srv.Addr(), Config: cfg, Redis: rdb, App: a}
+	s := &Service{URL: "http://" + srv.Addr(), MetricsURL: "http://" + metrics.Addr(), Config: cfg, Redis: rdb, App: a}
 	t.Cleanup(s.Stop)
 	return s
 }

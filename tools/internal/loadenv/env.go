@@ -120,6 +120,9 @@ func (e *Env) environ(addr string, extra []string) []string {
 		"REDIS_URL="+e.redisURL,
 		"PARADISE_REDIS_PREFIX="+e.redisPrefix,
 		"PARADISE_ADDR="+addr,
+		// Several servers run on one machine: their metrics listeners
+		// must not share the default port.
+		"PARADISE_METRICS_ADDR=127.0.0.1:0",
 		"LOG_LEVEL=warn",
 	)
 	return append(env, extra...)
