@@ -7,7 +7,7 @@ PKGS      := ./...
 # how many test binaries run at once on small machines.
 TESTFLAGS ?= -race -count=1 -p 2 -timeout 20m
 
-.PHONY: all generate check-generated build run test test-go lint lint-spec sdk sdk-deps fuzz fuzz-api migration migrate-check bench bench-hub docs-assets ci
+.PHONY: all generate check-generated build run test test-go lint lint-spec sdk sdk-deps fuzz fuzz-api fuzz-hub migration migrate-check bench bench-hub docs-assets ci
 
 all: build
 
@@ -92,6 +92,15 @@ FUZZ_API_SEED   ?= random
 fuzz-api:
 	PARADISE_FUZZ_API_SEED=$(FUZZ_API_SEED) PARADISE_FUZZ_API_BUDGET=$(FUZZ_API_BUDGET) \
 		$(GO) test -race -count=1 -v -timeout 60m -run '^TestAPIFuzz$$' ./internal/apifuzz
+
+## fuzz-hub: the spec-driven hub frame fuzzer (internal/hubfuzz) on both backends
+## for FUZZ_HUB_BUDGET per backend after its sweep, with a random seed it prints;
+## rerun a failure with FUZZ_HUB_SEED=<seed>. Needs Postgres and Redis.
+FUZZ_HUB_BUDGET ?= 60s
+FUZZ_HUB_SEED   ?= random
+fuzz-hub:
+	PARADISE_FUZZ_HUB_SEED=$(FUZZ_HUB_SEED) PARADISE_FUZZ_HUB_BUDGET=$(FUZZ_HUB_BUDGET) \
+		$(GO) test -race -count=1 -v -timeout 60m -run '^TestHubFuzz$$' ./internal/hubfuzz
 
 ## docs-assets: refresh the vendored ReDoc bundle from the npm registry
 docs-assets:
