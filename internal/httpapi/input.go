@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"paradise/internal/apperr"
+	"paradise/internal/jsontext"
 )
 
 // Request header limits. net/http answers headers larger than
@@ -83,7 +84,7 @@ func checkInput(next http.Handler) http.Handler {
 				writeError(w, apperr.BadRequest("Request body could not be read."))
 				return
 			}
-			if problem, offset := jsonTextProblem(body); problem != "" {
+			if problem, offset := jsontext.Problem(body); problem != "" {
 				writeError(w, apperr.BadRequest(fmt.Sprintf("Request body: %s (at byte %d).", problem, offset)))
 				return
 			}
@@ -164,73 +165,3 @@ func safeName(s string) string {
 	return apperr.Truncate(s, 64)
 }
 
-// jsonTextProblem scans JSON text for what no string in it may hold:
-// invalid UTF-8 anywhere, and inside strings \u0000 escapes and UTF-16
-// surrogate escapes that do not form a pair. It returns the problem and
-// its byte offset, or "". It does not validate the JSON otherwise; the
-// decoder does.
-func jsonTextProblem(b []byte) (string, int) {
-	if !utf8.Valid(b) {
-		for i := 0; i < len(b); {
-			r, size := utf8.DecodeRune(b[i:])
-			if r == utf8.RuneError && size <= 1 {
-				return "invalid UTF-8", i
-			}
-			i += size
-		}
-	}
-	inString := false
-	for i := 0; i < len(b); i++ {
-		switch c := b[i]; {
-		case c == '"':
-			inString = !inString
-		case c == '\\' && inString && i+1 < len(b):
-			if b[i+1] != 'u' {
-				i++ // \" \\ \n ...: skip the escaped character
-				continue
-			}
-			r, ok := hex4(b, i+2)
-			switch {
-			case !ok:
-				return "", 0 // malformed escape: the decoder reports it
-			case r == 0:
-				return "null characters are not allowed", i
-			case r >= 0xDC00 && r <= 0xDFFF:
-				return "unpaired UTF-16 surrogate escape", i
-			case r >= 0xD800 && r <= 0xDBFF:
-				low, ok := rune(0), i+7 < len(b) && b[i+6] == '\\' && b[i+7] == 'u'
-				if ok {
-					low, ok = hex4(b, i+8)
-				}
-				if !ok || low < 0xDC00 || low > 0xDFFF {
-					return "unpaired UTF-16 surrogate escape", i
-				}
-				i += 6 // the low half
-			}
-			i += 5
-		}
-	}
-	return "", 0
-}
-
-// hex4 reads four hex digits at b[i:].
-func hex4(b []byte, i int) (rune, bool) {
-	if i+4 > len(b) {
-		return 0, false
-	}
-	var r rune
-	for _, c := range b[i : i+4] {
-		r <<= 4
-		switch {
-		case c >= '0' && c <= '9':
-			r |= rune(c - '0')
-		case c >= 'a' && c <= 'f':
-			r |= rune(c - 'a' + 10)
-		case c >= 'A' && c <= 'F':
-			r |= rune(c - 'A' + 10)
-		default:
-			return 0, false
-		}
-	}
-	return r, true
-}

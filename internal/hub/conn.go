@@ -216,8 +216,11 @@ func (c *Session) release(readErr error) {
 		// No handshake: the peer either sent its close frame (the library
 		// answered it) or is gone.
 		_ = c.ws.CloseNow()
+		c.cancel()
 	})
-	c.cancel()
+	// Otherwise close is under way and cancels ctx once its handshake is
+	// done: cancelling earlier would make the library drop the socket
+	// under a write in flight, and the close frame with it.
 }
 
 // sendQueue is a bounded FIFO of encoded frames for one connection. Its
@@ -377,11 +380,16 @@ type frameGuard struct {
 	hdr   [14]byte
 	have  int   // header bytes collected
 	skip  int64 // payload bytes still to pass
+	// tripped: the error was returned once; from then on bytes pass
+	// unexamined, so the close handshake can read (and discard) what the
+	// client still sends instead of resetting the connection under it.
+	tripped bool
 }
 
 func (g *frameGuard) Read(p []byte) (int, error) {
 	n, err := g.r.Read(p)
-	if g.scan(p[:n]) {
+	if !g.tripped && g.scan(p[:n]) {
+		g.tripped = true
 		return n, errFrameTooBig
 	}
 	return n, err

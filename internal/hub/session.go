@@ -12,6 +12,7 @@ import (
 
 	"paradise/gen/ws"
 	"paradise/internal/auth"
+	"paradise/internal/jsontext"
 	"paradise/internal/logging"
 )
 
@@ -210,6 +211,13 @@ func (h *Hub) handleFrame(c *Session, data []byte) {
 		h.sendError(c, code, err.Error())
 		return
 	}
+	// Strings may not carry NUL or lone surrogate escapes: the decoder
+	// passes the first on (Postgres cannot store it) and silently turns
+	// the second into U+FFFD.
+	if problem, _ := jsontext.EscapeProblem(data); problem != "" {
+		h.sendError(c, ws.ErrorCodeInvalidPayload, "Invalid "+string(f.Type)+" payload: "+problem+".")
+		return
+	}
 	r, ok := h.routes[f.Type]
 	if !ok {
 		h.sendError(c, ws.ErrorCodeNotAllowed, "Clients may not send "+string(f.Type)+" frames.")
@@ -282,14 +290,25 @@ func (h *Hub) alive(c *Session) {
 
 func (h *Hub) sendError(c *Session, code ws.ErrorCode, detail string) {
 	h.metrics.HubRejected.WithLabelValues(string(code)).Inc()
-	b, _ := ws.NewErrorFrame(ws.Error{Message: ws.ErrorPayload{Code: code, Detail: truncate(detail, maxErrorDetail)}}).MarshalJSON()
-	c.enqueue(b)
+	c.enqueue(errorFrame(code, detail))
 }
 
-// maxErrorDetail bounds an error frame's detail: it quotes client input
-// (a parse error of a 64 KiB frame), and must stay far below the read
-// limit of the client reading it.
-const maxErrorDetail = 512
+// maxErrorFrame bounds an encoded error frame: its detail quotes client
+// input (a parse error of a 64 KiB frame), and must stay far below the
+// read limit of the client reading it.
+const maxErrorFrame = 1 << 10
+
+// errorFrame encodes an error frame of at most maxErrorFrame bytes. JSON
+// escaping can multiply the detail's length, so the detail is cut until
+// the encoded frame fits.
+func errorFrame(code ws.ErrorCode, detail string) []byte {
+	for n := maxErrorFrame / 2; ; n /= 2 {
+		b, _ := ws.NewErrorFrame(ws.Error{Message: ws.ErrorPayload{Code: code, Detail: truncate(detail, n)}}).MarshalJSON()
+		if len(b) <= maxErrorFrame || n < 16 {
+			return b
+		}
+	}
+}
 
 // truncate cuts s to at most n bytes on a rune boundary.
 func truncate(s string, n int) string {

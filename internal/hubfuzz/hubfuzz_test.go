@@ -514,29 +514,7 @@ const maxReported = 300
 var known = []struct {
 	id             string // the finding's number in docs/reliability.md
 	case_, problem string
-}{
-	// NUL and unpaired surrogate escapes in strings are relayed (the
-	// surrogates as U+FFFD) instead of refused with invalid_payload; in a
-	// device's device_info they also fail the Postgres update
-	// (internal_error, after the relay).
-	{"1", ": NUL", "out-of-spec frame relayed"},
-	{"1", ": NUL", "out-of-spec frame not answered with an error"},
-	{"1", ": only NUL", "out-of-spec frame relayed"},
-	{"1", ": only NUL", "out-of-spec frame not answered with an error"},
-	{"1", "surrogate", "out-of-spec frame relayed"},
-	{"1", "surrogate", "out-of-spec frame not answered with an error"},
-	{"1", "NUL", "error code internal_error"},
-	// An error frame's detail is cut to 512 bytes before JSON encoding,
-	// which can double it.
-	{"2", "up to the limit", "error frame of "},
-	// Invalid UTF-8: now and then the socket ends without the 1007 close
-	// frame.
-	{"3", "UTF-8", "want 1007"},
-	// Over the read limit: the server closes with unread bytes in its
-	// socket, and the reset can overtake the 1009 close frame.
-	{"4", "limit", "connection reset by peer, want 1009"},
-	{"4", "limit", "write: connection reset by peer"},
-}
+}{}
 
 // knownID is the number of the reported finding key matches, if any.
 func knownID(key string) string {
