@@ -45,8 +45,6 @@ type streamStats struct {
 	recovery time.Duration
 }
 
-func (s streamStats) lost() int { return s.lostDuring + s.lostAfter }
-
 // accountStream counts the frames of one stream (indexed by sequence
 // number, so in the order they were sent) sent in w. Relaying resumes with
 // the first frame sent at or after w.back that arrived; lost frames sent

@@ -34,10 +34,17 @@ type endpoint struct {
 	opts   *options
 	http   *http.Client
 
-	mu     sync.Mutex
-	token  string
-	conn   *websocket.Conn // nil while not connected
-	relogs int             // times it logged in again
+	// hold, when set, makes the endpoint a churner: it closes each session
+	// itself after hold (randomised down to half), as a device on flaky
+	// Wi-Fi would, and reconnects at once, so that sessions open while the
+	// faults last.
+	hold time.Duration
+
+	mu        sync.Mutex
+	token     string
+	conn      *websocket.Conn // nil while not connected
+	relogs    int             // times it logged in again
+	recycling bool            // the client itself is closing the session
 }
 
 // connected reports whether the endpoint holds an open session right now.
@@ -87,9 +94,31 @@ func (ep *endpoint) run(ctx context.Context, ready func()) {
 		}
 		attempt = 1 // a session opened: the next reconnect starts with the shortest wait
 		ep.setConn(c)
+		var recycle *time.Timer
+		if ep.hold > 0 {
+			recycle = time.AfterFunc(ep.hold/2+rand.N(ep.hold/2), func() {
+				ep.mu.Lock()
+				ep.recycling = true
+				ep.mu.Unlock()
+				c.CloseNow()
+			})
+		}
 		err := ep.readLoop(ctx, c)
-		ep.setConn(nil)
+		if recycle != nil {
+			recycle.Stop()
+		}
+		ep.mu.Lock()
+		ep.conn = nil
+		// A close code from the server always counts, even if the
+		// client was about to close the session itself.
+		recycled := ep.recycling && websocket.CloseStatus(err) == -1
+		ep.recycling = false
+		ep.mu.Unlock()
 		c.CloseNow()
+		if recycled {
+			attempt = 0 // reconnect at once
+			continue
+		}
 		code, reason = closeCode(err)
 		ep.noteClose(ctx, code, reason)
 		mustLogin = needsLogin(code)

@@ -63,6 +63,8 @@ type options struct {
 	backoffMin time.Duration
 	backoffMax time.Duration
 	out        string
+	churners   int
+	churnHold  time.Duration
 
 	loadenv.Options // -admin-url, -redis-url, -bin, -keep
 }
@@ -81,6 +83,8 @@ func main() {
 	flag.DurationVar(&o.baseline, "baseline", 5*time.Second, "steady load before the first fault")
 	flag.DurationVar(&o.backoffMin, "backoff-min", 100*time.Millisecond, "clients' first reconnect wait (doubled per failed attempt, randomised down to half)")
 	flag.DurationVar(&o.backoffMax, "backoff-max", time.Second, "clients' longest reconnect wait")
+	flag.IntVar(&o.churners, "churners", 10, "extra users whose device and app sessions close themselves after -churn-hold and reconnect at once, so that sessions open during the faults (they relay nothing)")
+	flag.DurationVar(&o.churnHold, "churn-hold", 2*time.Second, "how long a churner keeps a session (randomised down to half)")
 	flag.StringVar(&o.out, "out", "", "also write the report as the \"Chaos\" section of this Markdown file (e.g. docs/reliability.md), keeping its other sections")
 	o.AddFlags(flag.CommandLine, "the servers under test (through a proxy)")
 	flag.Parse()
@@ -113,6 +117,9 @@ func (o *options) validate() error {
 	}
 	if o.pairs < 2 || o.rate <= 0 || o.rate > 80 || o.pushEvery < 100*time.Millisecond {
 		return errors.New("-pairs must be at least 2, -rate in (0, 80] (the hub allows 50 frames/s per client), -push-every at least 100ms")
+	}
+	if o.churners < 0 || o.churners > 0 && o.churnHold < 100*time.Millisecond {
+		return errors.New("-churners must not be negative, -churn-hold at least 100ms")
 	}
 	if o.down <= 0 || o.observe < time.Second || o.baseline < time.Second || o.backoffMin <= 0 || o.backoffMax < o.backoffMin {
 		return errors.New("-down must be positive, -observe and -baseline at least 1s, 0 < -backoff-min <= -backoff-max")
@@ -187,13 +194,13 @@ func run(ctx context.Context, o options) error {
 	httpClient := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 64}}
 	defer httpClient.CloseIdleConnections()
 	setupStart := time.Now()
-	users, err := setupUsers(ctx, httpClient, insts[0], o.pairs, 8)
+	users, err := setupUsers(ctx, httpClient, insts[0], o.pairs+o.churners, 8)
 	if err != nil {
 		return fmt.Errorf("setup: %w", err)
 	}
 	logf("set up %d users in %s", len(users), time.Since(setupStart).Round(time.Millisecond))
 
-	l := newLoad(o, users, insts, httpClient)
+	l := newLoad(o, users[:o.pairs], users[o.pairs:], insts, httpClient)
 	if err := l.start(ctx); err != nil {
 		l.stop()
 		return err
@@ -299,9 +306,10 @@ type load struct {
 	rest    restClient
 	devices []*endpoint
 	apps    []*endpoint
-	toApp   []*stream // chat frames device i -> app i
-	toDev   []*stream // chat frames app i -> device i
-	pushes  []*stream // REST pushes to device i
+	churn   []*endpoint // churners' devices and apps
+	toApp   []*stream   // chat frames device i -> app i
+	toDev   []*stream   // chat frames app i -> device i
+	pushes  []*stream   // REST pushes to device i
 
 	clientsCancel context.CancelFunc
 	sendCancel    context.CancelFunc
@@ -310,7 +318,7 @@ type load struct {
 	sendWG        sync.WaitGroup
 }
 
-func newLoad(o options, us []user, insts []*instance, httpClient *http.Client) *load {
+func newLoad(o options, us, churners []user, insts []*instance, httpClient *http.Client) *load {
 	l := &load{o: o, users: us, insts: insts, rec: &recorder{}}
 	l.rest = restClient{http: httpClient, rec: l.rec}
 	wsHTTP := &http.Client{Transport: &http.Transport{Proxy: nil}}
@@ -323,6 +331,15 @@ func newLoad(o options, us []user, insts []*instance, httpClient *http.Client) *
 			login: appLogin(l.rest, appInst, u), rec: l.rec, opts: &l.o, http: wsHTTP, token: u.appToken})
 		l.toApp, l.toDev, l.pushes = append(l.toApp, toApp), append(l.toDev, toDev), append(l.pushes, pushes)
 	}
+	for i, u := range churners {
+		devInst, appInst := insts[i%2], insts[(i+1)%2]
+		unused := &stream{} // churners send no frames
+		l.churn = append(l.churn,
+			&endpoint{pair: -1, role: "device", inst: devInst, out: unused, in: unused, hold: o.churnHold,
+				login: macLogin(l.rest, devInst, u), rec: l.rec, opts: &l.o, http: wsHTTP, token: u.deviceToken},
+			&endpoint{pair: -1, role: "app", inst: appInst, out: unused, in: unused, hold: o.churnHold,
+				login: appLogin(l.rest, appInst, u), rec: l.rec, opts: &l.o, http: wsHTTP, token: u.appToken})
+	}
 	return l
 }
 
@@ -333,8 +350,8 @@ func (l *load) start(ctx context.Context) error {
 	l.clientsCancel = cancel
 	all := append(slices.Clone(l.devices), l.apps...)
 	var ready sync.WaitGroup
-	ready.Add(len(all))
-	for _, ep := range all {
+	ready.Add(len(all) + len(l.churn))
+	for _, ep := range append(slices.Clone(all), l.churn...) {
 		l.wg.Go(func() { ep.run(cctx, ready.Done) })
 	}
 	done := make(chan struct{})
@@ -346,7 +363,7 @@ func (l *load) start(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	logf("%d sessions open; starting the load", len(all))
+	logf("%d sessions open (%d of them churning); starting the load", len(all)+len(l.churn), len(l.churn))
 
 	sctx, scancel := context.WithCancel(cctx)
 	l.sendCancel = scancel

@@ -84,7 +84,7 @@ func account(o options, l *load, phases []*phase) *result {
 		r.dups += s.dups
 		s.mu.Unlock()
 	}
-	for _, ep := range slices.Concat(l.devices, l.apps) {
+	for _, ep := range slices.Concat(l.devices, l.apps, l.churn) {
 		ep.mu.Lock()
 		r.relogins += ep.relogs
 		ep.mu.Unlock()
@@ -155,20 +155,21 @@ func (r *result) markdown() string {
 		"%d users each have a device and an app session, on different instances (every relay crosses Redis); "+
 		"each pair relays %s sequence-numbered `chat` frames/s (half each way), and the server pushes a `command` to every device "+
 		"through `POST /api/device/devices/{id}/messages/` every %s. Clients reconnect with exponential backoff (%s doubling to %s, randomised down to half), "+
-		"keeping their token unless the close code is 4001, 4003 or 4004. After %s of steady load the faults run in turn, each for %s, "+
+		"keeping their token unless the close code is 4001, 4003 or 4004. "+
+		"%d more users' device and app sessions close themselves after about %s and reconnect at once (they relay nothing and are left out of the presence check), so that sessions open while each fault lasts. After %s of steady load the faults run in turn, each for %s, "+
 		"followed by %s of load and a presence check:\n\n",
-		o.pairs, trimFloat(o.rate), o.pushEvery, o.backoffMin, o.backoffMax, o.baseline, o.down, o.observe)
+		o.pairs, trimFloat(o.rate), o.pushEvery, o.backoffMin, o.backoffMax, o.churners, o.churnHold, o.baseline, o.down, o.observe)
 	b.WriteString("- **kill -9 instance A**: SIGKILL, restart on the same port; \"back\" is when it answers `/readyz`.\n")
 	b.WriteString("- **Redis down** / **Postgres down**: the proxy is disabled (open connections reset, new ones refused), then enabled; \"back\" is that moment. The real servers are never touched.\n\n")
 	b.WriteString("Frames sent from 0.5 s before a fault until 0.5 s before the next count for it. *Lost during*: sent but never received, before relaying resumed on that stream; " +
-		"*lost after*: sent after a frame that got through once the dependency was back. *Resumed*: from \"back\" to the first frame (sent after it) received, the later direction of each pair. " +
+		"*lost after*: sent after a frame that got through once the dependency was back (REST pushes likewise, counting those accepted with `online: true`). *Resumed*: from \"back\" to the first frame (sent after it) received, the later direction of each pair. " +
 		"Right close codes: 1001, 1013, 4002, and 1006 (no close frame) for sessions on the killed instance. " +
 		"Presence: every device's `status` from `GET /api/device/devices/{id}/` against whether its session is open, " + o.observe.String() + " after \"back\".\n\n")
 
 	b.WriteString(loadenv.RunLine(r.started) + "\n")
 	fmt.Fprintf(&b, "`%s`\n\n", r.command)
 
-	b.WriteString("| Phase | Down | Frames sent | Lost during | Lost after | Resumed max / p50 | Pairs not resumed | Close codes seen | Wrong closes | HTTP 401 | 5xx (503 envelope / other) | Pushes accepted / lost | Presence wrong | Open FDs before → after |\n")
+	b.WriteString("| Phase | Down | Frames sent | Lost during | Lost after | Resumed max / p50 | Pairs not resumed | Close codes seen | Wrong closes | HTTP 401 | 5xx (503 envelope / other) | Pushes accepted / lost during / after | Presence wrong | Open FDs before → after |\n")
 	b.WriteString("|---|--:|--:|--:|--:|--:|--:|---|--:|--:|--:|--:|--:|---|\n")
 	for i := range r.phases {
 		p := &r.phases[i]
@@ -191,10 +192,10 @@ func (r *result) markdown() string {
 			}
 			fds = strings.Join(parts, ", ")
 		}
-		fmt.Fprintf(&b, "| %s | %s | %d | %d | %d | %s | %s | %s | %d | %d | %d (%d / %d) | %d / %d | %s | %s |\n",
+		fmt.Fprintf(&b, "| %s | %s | %d | %d | %d | %s | %s | %s | %d | %d | %d (%d / %d) | %d / %d / %d | %s | %s |\n",
 			p.name, down, p.relay.sent, p.relay.lostDuring, p.relay.lostAfter, resumed, notResumed,
 			p.closes, p.closes.wrong, p.http[httpUnauthorized], p.http.fiveXX(), p.http[http503Envelope], p.http[httpOther5xx],
-			p.pushes.sent, p.pushes.lost(), presence, fds)
+			p.pushes.sent, p.pushes.lostDuring, p.pushes.lostAfter, presence, fds)
 	}
 	b.WriteString("\n")
 

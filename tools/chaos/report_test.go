@@ -126,8 +126,8 @@ func TestMarkdown(t *testing.T) {
 	for _, want := range []string{
 		"Run 2026-01-02 03:04 UTC",
 		"`go run ./tools/chaos -pairs 2`",
-		"| baseline | — | 100 | 0 | 0 | — | — | none | 0 | 0 | 0 (0 / 0) | 0 / 0 | — | — |",
-		"| kill -9 instance A | 6.00 s | 1200 | 88 | 1 | 1.20 s / 0.80 s | 0 | 1006×2, 1011×1 | 1 | 0 | 2 (2 / 0) | 12 / 1 | 1 / 2 | B 40 → 42 |",
+		"| baseline | — | 100 | 0 | 0 | — | — | none | 0 | 0 | 0 (0 / 0) | 0 / 0 / 0 | — | — |",
+		"| kill -9 instance A | 6.00 s | 1200 | 88 | 1 | 1.20 s / 0.80 s | 0 | 1006×2, 1011×1 | 1 | 0 | 2 (2 / 0) | 12 / 1 / 0 | 1 / 2 | B 40 → 42 |",
 		"| kill -9 instance A | **not met** (1 wrong) | met (0 HTTP 401, 0 WebSocket 4001) | **not met** (1 of 2 wrong, 0 unknown) | met (max 1.20 s, 0 pairs not resumed) |",
 		"- kill -9 instance A: restart to ready 0.90 s; 37 REST calls: 30 2xx, 0 other 4xx, 5 without an answer; failed dials: connection refused ×7; " +
 			"wrong closes, e.g. 1011 \"boom\" (app on B, at +1s); presence, e.g. device 1: status connected, session closed.",
