@@ -168,6 +168,8 @@ func (r *result) markdown() string {
 
 	b.WriteString(loadenv.RunLine(r.started) + "\n")
 	fmt.Fprintf(&b, "`%s`\n\n", r.command)
+	b.WriteString("The servers, the proxies and the clients share the machine (with whatever else runs on it: see the load average), " +
+		"so recovery times include scheduling delays and the clients' reconnect backoff; losses, close codes, status codes and presence do not depend on the machine.\n\n")
 
 	b.WriteString("| Phase | Down | Frames sent | Lost during | Lost after | Resumed max / p50 | Pairs not resumed | Close codes seen | Wrong closes | HTTP 401 | 5xx (503 envelope / other) | Pushes accepted / lost during / after | Presence wrong | Open FDs before → after |\n")
 	b.WriteString("|---|--:|--:|--:|--:|--:|--:|---|--:|--:|--:|--:|--:|---|\n")
