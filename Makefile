@@ -7,7 +7,7 @@ PKGS      := ./...
 # how many test binaries run at once on small machines.
 TESTFLAGS ?= -race -count=1 -p 2 -timeout 20m
 
-.PHONY: all generate check-generated build run test test-go lint lint-spec sdk sdk-deps fuzz fuzz-api fuzz-hub migration migrate-check bench bench-hub docs-assets ci
+.PHONY: all generate check-generated build run test test-go lint lint-spec sdk sdk-deps fuzz fuzz-api fuzz-hub migration migrate-check bench bench-hub chaos docs-assets ci
 
 all: build
 
@@ -78,6 +78,13 @@ bench:
 ## bench-hub: load-test only the device hub
 bench-hub:
 	$(GO) run ./tools/hubload
+
+## chaos: kill -9 an instance, cut Redis, cut Postgres (through in-process proxies)
+## under device/app load and write what clients saw to the Chaos section of
+## docs/reliability.md (not part of CI; a few minutes). CHAOS_FLAGS adds flags.
+CHAOS_FLAGS ?=
+chaos:
+	$(GO) run ./tools/chaos -out docs/reliability.md $(CHAOS_FLAGS)
 
 ## fuzz: fuzz the WebSocket frame decoder (FUZZTIME=30s by default)
 FUZZTIME ?= 30s

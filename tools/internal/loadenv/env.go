@@ -112,8 +112,16 @@ func Start(ctx context.Context, cfg Config, o Options) (*Env, error) {
 	return e, nil
 }
 
+// DatabaseURL is the scratch database's DSN, as the servers get it.
+func (e *Env) DatabaseURL() string { return e.dbURL }
+
+// RedisURL is the Redis server's URL, as the servers get it.
+func (e *Env) RedisURL() string { return e.redisURL }
+
 // environ is the environment of a server listening on addr, with extra
-// settings (NAME=value) added.
+// settings (NAME=value) added; a setting in extra replaces the default of
+// the same name (os/exec keeps the last), e.g. DATABASE_URL pointing at a
+// proxy.
 func (e *Env) environ(addr string, extra []string) []string {
 	env := append(os.Environ(),
 		"DATABASE_URL="+e.dbURL,

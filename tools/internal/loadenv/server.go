@@ -56,6 +56,12 @@ func (e *Env) StartServer(ctx context.Context, name string, extra []string) (*Se
 	if err != nil {
 		return nil, err
 	}
+	return e.StartServerAt(ctx, name, addr, extra)
+}
+
+// StartServerAt is StartServer on a given address (host:port), e.g. to
+// restart a server on the port its clients know.
+func (e *Env) StartServerAt(ctx context.Context, name, addr string, extra []string) (*Server, error) {
 	// Not CommandContext: the server is stopped with SIGTERM by stop, not
 	// killed when ctx ends.
 	cmd := exec.Command(e.bin, "serve")
@@ -120,6 +126,18 @@ func (s *Server) Alive() bool {
 	default:
 		return true
 	}
+}
+
+// Kill sends SIGKILL to the server (only the process this tool started,
+// by its pid) and waits for it to exit. A killed server is not stopped
+// again by Env.Stop or Env.Close.
+func (s *Server) Kill() error {
+	s.stopped = true
+	if err := s.cmd.Process.Signal(syscall.SIGKILL); err != nil && s.Alive() {
+		return fmt.Errorf("kill %s: %w", s.label(), err)
+	}
+	<-s.done
+	return nil
 }
 
 // stop sends SIGTERM to the server (only the process this tool started, by
