@@ -20,6 +20,9 @@
 // After a -baseline of steady load, the faults run one after the other:
 //
 //   - kill:     SIGKILL instance A, restart it on the same port after -down;
+//   - crash:    SIGKILL instance A and keep it down for -observe, so its
+//     devices cannot reconnect: presence is checked through B while A is
+//     still dead, then A restarts;
 //   - redis:    disable the Redis proxy for -down (connections reset, new
 //     ones refused), then enable it;
 //   - postgres: the same for Postgres.
@@ -69,7 +72,7 @@ type options struct {
 	loadenv.Options // -admin-url, -redis-url, -bin, -keep
 }
 
-var allFaults = []string{"kill", "redis", "postgres"}
+var allFaults = []string{"kill", "crash", "redis", "postgres"}
 
 func main() {
 	var o options
@@ -245,6 +248,9 @@ func injectFault(ctx context.Context, e *loadenv.Env, o options, kind string, in
 	case "kill":
 		p.name, p.killed = "kill -9 instance A", "A"
 		survivors = insts[1:]
+	case "crash":
+		p.name, p.killed = "kill -9 instance A, down 30 s", "A"
+		survivors = insts[1:]
 	case "redis":
 		p.name = "Redis down"
 	case "postgres":
@@ -256,6 +262,24 @@ func injectFault(ctx context.Context, e *loadenv.Env, o options, kind string, in
 	logf("%s for %s", p.name, o.down)
 	p.start = l.rec.now()
 	switch kind {
+	case "crash":
+		// A stays dead while presence is checked through B: its devices
+		// cannot reconnect, so they must read disconnected.
+		if err := insts[0].server().Kill(); err != nil {
+			return p, err
+		}
+		if !loadenv.Sleep(ctx, o.observe) {
+			return p, ctx.Err()
+		}
+		pr := checkPresence(ctx, l.rest, survivors, l.users, l.devices)
+		p.presence = &pr
+		logf("%s: presence wrong for %d of %d devices (%d unknown) with A still down", p.name, pr.wrong, pr.checked, pr.unknown)
+		restart := l.rec.now()
+		if err := insts[0].start(ctx, e); err != nil {
+			return p, fmt.Errorf("restart: %w", err)
+		}
+		p.back = l.rec.now()
+		p.startup = p.back - restart
 	case "kill":
 		if err := insts[0].server().Kill(); err != nil {
 			return p, err
@@ -284,8 +308,11 @@ func injectFault(ctx context.Context, e *loadenv.Env, o options, kind string, in
 	if !loadenv.Sleep(ctx, p.back+o.observe-l.rec.now()) {
 		return p, ctx.Err()
 	}
-	pr := checkPresence(ctx, l.rest, insts, l.users, l.devices)
-	p.presence = &pr
+	if p.presence == nil {
+		pr := checkPresence(ctx, l.rest, insts, l.users, l.devices)
+		p.presence = &pr
+	}
+	pr := *p.presence
 	for i := range p.fds {
 		for _, in := range insts {
 			if in.name == p.fds[i].inst {

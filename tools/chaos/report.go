@@ -94,7 +94,7 @@ func account(o options, l *load, phases []*phase) *result {
 	defer l.rec.mu.Unlock()
 	for _, c := range l.rec.closes {
 		pr := &r.phases[phaseIndex(starts, c.at)]
-		onKilled := pr.kind == "kill" && c.server == pr.killed
+		onKilled := (pr.kind == "kill" || pr.kind == "crash") && c.server == pr.killed
 		wrong := closeWrong(c.code, onKilled)
 		pr.closes.add(c.code, wrong)
 		if wrong && len(pr.wrongCloses) < 3 {
