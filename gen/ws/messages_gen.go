@@ -114,6 +114,8 @@ const (
 	CloseRebound = 4003
 	// CloseTokenRevoked: The token the session was opened with was revoked (logout with that token, a password change or a disabled account revoke the user's other tokens). Log in again before reconnecting.
 	CloseTokenRevoked = 4004
+	// CloseTooManySessions: The user already holds as many hub sessions on this server instance as it allows (PARADISE_WS_MAX_SESSIONS_PER_USER, default 16); a device's new session replacing its old one does not count. Close another session before reconnecting; retrying at once will fail again.
+	CloseTooManySessions = 4005
 )
 
 // GetFrom returns the sender of a relayed frame; ok is false when the frame

@@ -131,6 +131,10 @@ type Hub struct {
 	// PingInterval is how often the hub pings each client to detect dead
 	// peers (PARADISE_WS_PING_INTERVAL, default 30s).
 	PingInterval time.Duration
+	// MaxSessionsPerUser bounds the hub sessions one user (all of their
+	// tokens together) may hold on one instance
+	// (PARADISE_WS_MAX_SESSIONS_PER_USER, default 16).
+	MaxSessionsPerUser int
 }
 
 // Presence is the device presence section (owned by internal/device).
@@ -242,6 +246,9 @@ func loadHub(getenv func(string) string) (Hub, error) {
 		return h, err
 	}
 	if h.PingInterval, err = duration(getenv, "PARADISE_WS_PING_INTERVAL", 30*time.Second); err != nil {
+		return h, err
+	}
+	if h.MaxSessionsPerUser, err = integer(getenv, "PARADISE_WS_MAX_SESSIONS_PER_USER", 16); err != nil {
 		return h, err
 	}
 	return h, nil

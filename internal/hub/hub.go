@@ -147,6 +147,10 @@ func (h *Hub) register(ctx context.Context, c *Session) error {
 		h.mu.Unlock()
 		return errClosing
 	}
+	if n := h.countLocked(c); n >= h.cfg.MaxSessionsPerUser {
+		h.mu.Unlock()
+		return errTooMany
+	}
 	h.conns.Add(1)
 	first := len(h.groups[c.userID]) == 0
 	h.groups[c.userID] = append(h.groups[c.userID], c)
@@ -173,6 +177,18 @@ func (h *Hub) register(ctx context.Context, c *Session) error {
 		h.broker.publishControl(control{Kind: controlReplace, MAC: c.mac, Conn: c.id})
 	}
 	return nil
+}
+
+// countLocked counts the sessions of c's user that c would add to: all of
+// them but the device's own, which c replaces. The caller holds h.mu.
+func (h *Hub) countLocked(c *Session) int {
+	n := 0
+	for _, o := range h.groups[c.userID] {
+		if !c.IsDevice() || o.mac != c.mac {
+			n++
+		}
+	}
+	return n
 }
 
 // unregister removes c after its session ended.

@@ -30,6 +30,7 @@ import (
 func hubConfig(t *testing.T, b testenv.Backend) config.Config {
 	cfg := testenv.Config(t, b)
 	cfg.Hub.PingInterval = 200 * time.Millisecond
+	cfg.Hub.MaxSessionsPerUser = 64 // TestDroppedSessionsReleaseSockets opens 20
 	cfg.Presence.TTL = 2 * time.Second
 	cfg.Presence.SweepInterval = 200 * time.Millisecond
 	return cfg
@@ -828,5 +829,36 @@ func TestDeadInstancePresence(t *testing.T) {
 		if d := getDevice(t, s, live); d.Status != "connected" {
 			t.Fatalf("live device marked %s", d.Status)
 		}
+	})
+}
+
+// TestSessionCap: a user holds at most PARADISE_WS_MAX_SESSIONS_PER_USER
+// sessions on an instance; one more is refused with 4005, a device's
+// reconnect replacing its own session still works, and a freed slot can be
+// taken again.
+func TestSessionCap(t *testing.T) {
+	cfg := hubConfig(t, testenv.Embedded)
+	cfg.Hub.MaxSessionsPerUser = 3
+	s := testenv.StartWith(t, cfg)
+	p := newPair(t, s)
+	dev := s.Dial(t, p.device.Token)
+	app1 := s.Dial(t, p.owner.Token)
+	s.Dial(t, p.owner.Token)
+	testenv.DialRaw(t, s.WSURL(p.owner.Token), nil).ExpectClose(ws.CloseTooManySessions)
+
+	// The device reconnecting replaces its session: no slot needed.
+	s.Dial(t, s.MacLogin(t, p.mac).Token)
+	dev.ExpectClose(ws.CloseReplaced)
+
+	// Another user is not affected.
+	other := s.Register(t, "other")
+	s.Dial(t, other.Token)
+
+	// Closing a session frees its slot.
+	app1.Conn.Close(websocket.StatusNormalClosure, "")
+	eventually(t, "slot freed", func() bool {
+		c := testenv.DialRaw(t, s.WSURL(p.owner.Token), nil)
+		f, err := c.TryRead(5 * time.Second)
+		return err == nil && f.Type == "connected"
 	})
 }

@@ -20,6 +20,7 @@ var (
 	errClosing     = errors.New("hub: shutting down")
 	errRateLimited = errors.New("hub: rate limit exceeded")
 	errBadText     = errors.New("hub: text frame is not valid UTF-8")
+	errTooMany     = errors.New("hub: too many sessions for the user")
 )
 
 // maxOverLimit is how many frames in a row a client may send over its rate
@@ -87,7 +88,11 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.queue.push(connectedFrame(c))
 	if err := h.register(ctx, c); err != nil {
 		h.disconnect(c)
-		_ = wsc.Close(websocket.StatusGoingAway, "server shutting down")
+		if errors.Is(err, errTooMany) {
+			_ = wsc.Close(ws.CloseTooManySessions, "too many sessions for this user")
+		} else {
+			_ = wsc.Close(websocket.StatusGoingAway, "server shutting down")
+		}
 		c.cancel()
 		return
 	}
