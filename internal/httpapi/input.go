@@ -164,4 +164,3 @@ func safeName(s string) string {
 	s = strings.ReplaceAll(s, "\x00", `\u0000`)
 	return apperr.Truncate(s, 64)
 }
-

@@ -39,4 +39,3 @@ func TestProblem(t *testing.T) {
 		})
 	}
 }
-
