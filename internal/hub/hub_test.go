@@ -862,3 +862,30 @@ func TestSessionCap(t *testing.T) {
 		return err == nil && f.Type == "connected"
 	})
 }
+
+// TestCloseFramesArrive: the close frame of a 1007 or 1009 reaches the
+// client every time, also while frames are still being written to it and
+// when the client is still sending (the hub fuzzer saw EOF or a reset
+// instead, now and then).
+func TestCloseFramesArrive(t *testing.T) {
+	cfg := hubConfig(t, testenv.Embedded)
+	cfg.Hub.ReadLimit = 1024
+	s := testenv.StartWith(t, cfg)
+	p := newPair(t, s)
+	for i := 0; i < 50; i++ {
+		app := s.Dial(t, p.owner.Token)
+		app.Send(map[string]any{"type": "heartbeat", "message": map[string]any{}}) // a pong in flight
+		app.Send([]byte("{\"type\":\"chat\",\"message\":{\"text\":\"\xed\xa0\x80\"}}"))
+		app.ExpectClose(websocket.StatusInvalidFramePayloadData)
+		app.Conn.CloseNow()
+
+		big := s.Dial(t, p.owner.Token)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		// The write may fail once the server has closed; the close frame
+		// must arrive all the same.
+		_ = big.Conn.Write(ctx, websocket.MessageBinary, make([]byte, 1025))
+		cancel()
+		big.ExpectClose(websocket.StatusMessageTooBig)
+		big.Conn.CloseNow()
+	}
+}

@@ -64,6 +64,8 @@ type Log struct {
 
 // NewLog returns a Log writing to log.
 func NewLog(log *zap.Logger) *Log {
+	// A stack trace says nothing about an unreachable server.
+	log = log.WithOptions(zap.AddStacktrace(zap.FatalLevel))
 	return &Log{log: log, every: time.Minute, last: map[string]time.Time{}, quiet: map[string]int{}}
 }
 
