@@ -65,11 +65,13 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	c := h.newSession(wsc, id, logging.RequestID(r.Context()))
-	for _, hk := range h.hooks {
+	for i, hk := range h.hooks {
 		if hk.Connect == nil {
 			continue
 		}
 		if err := hk.Connect(ctx, c); err != nil {
+			// Undo what the hooks before this one did.
+			h.disconnectHooks(c, h.hooks[:i])
 			var rej *Reject
 			if errors.As(err, &rej) {
 				_ = wsc.Close(rej.Code, rej.Reason)
@@ -115,10 +117,12 @@ func (h *Hub) run(c *Session) {
 }
 
 // disconnect runs the disconnect hooks of an ended session.
-func (h *Hub) disconnect(c *Session) {
+func (h *Hub) disconnect(c *Session) { h.disconnectHooks(c, h.hooks) }
+
+func (h *Hub) disconnectHooks(c *Session, hooks []Hooks) {
 	ctx, cancel := context.WithTimeout(context.Background(), hookTimeout)
 	defer cancel()
-	for _, hk := range h.hooks {
+	for _, hk := range hooks {
 		if hk.Disconnect != nil {
 			hk.Disconnect(ctx, c)
 		}
