@@ -91,7 +91,7 @@ func New() *Metrics {
 		}, []string{"provider"}),
 		LLMTokens: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "paradise_llm_tokens_total",
-			Help: "LLM tokens by provider and kind (prompt, completion), as the provider reported them.",
+			Help: "LLM tokens by provider and kind (prompt, completion), as the provider reported them (estimated from the text when it did not, e.g. for a reply cut short).",
 		}, []string{"provider", "kind"}),
 	}
 	m.registry.MustRegister(
