@@ -33,6 +33,8 @@ type Config struct {
 	Hub Hub
 	// Presence tunes how device presence is kept and corrected.
 	Presence Presence
+	// LLM lists the LLM providers in failover order.
+	LLM LLM
 }
 
 // HTTP is the HTTP server's section.
@@ -165,12 +167,14 @@ type Sections struct {
 	Passwords Passwords
 	Hub       Hub
 	Presence  Presence
+	LLM       LLM
 }
 
 // Split returns the sections of c.
 func Split(c Config) Sections {
 	return Sections{HTTP: c.HTTP, Database: c.Database, Redis: c.Redis, Log: c.Log,
-		Auth: c.Auth, Metrics: c.Metrics, Debug: c.Debug, Passwords: c.Passwords, Hub: c.Hub, Presence: c.Presence}
+		Auth: c.Auth, Metrics: c.Metrics, Debug: c.Debug, Passwords: c.Passwords, Hub: c.Hub, Presence: c.Presence,
+		LLM: c.LLM}
 }
 
 // Provide gives the fx graph the sections of the Config it holds; the app
@@ -221,6 +225,9 @@ func Load(getenv func(string) string) (Config, error) {
 		return Config{}, err
 	}
 	if c.Presence.SweepInterval, err = duration(getenv, "PARADISE_PRESENCE_SWEEP", 10*time.Second); err != nil {
+		return Config{}, err
+	}
+	if c.LLM, err = loadLLM(getenv); err != nil {
 		return Config{}, err
 	}
 	return c, c.Validate()
@@ -341,6 +348,9 @@ func (c Config) Validate() error {
 	}
 	if c.Hub.PingInterval <= 0 || c.Presence.TTL <= 0 || c.Presence.SweepInterval <= 0 {
 		return fmt.Errorf("config: PARADISE_WS_PING_INTERVAL, PARADISE_PRESENCE_TTL and PARADISE_PRESENCE_SWEEP must be positive")
+	}
+	if err := c.LLM.Validate(); err != nil {
+		return err
 	}
 	return nil
 }

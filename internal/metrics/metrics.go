@@ -33,6 +33,17 @@ type Metrics struct {
 	HubRejected *prometheus.CounterVec
 	// HubClosed counts sessions the server closed, by close code.
 	HubClosed *prometheus.CounterVec
+
+	// LLMRequests counts LLM replies by provider and outcome (ok,
+	// cut_short, failed, canceled).
+	LLMRequests *prometheus.CounterVec
+	// LLMFailovers counts providers given up before their first token, by
+	// the provider that failed.
+	LLMFailovers *prometheus.CounterVec
+	// LLMFirstToken observes the time to the first token by provider.
+	LLMFirstToken *prometheus.HistogramVec
+	// LLMTokens counts tokens by provider and kind (prompt, completion).
+	LLMTokens *prometheus.CounterVec
 }
 
 // New creates and registers the metrics, with Go runtime and process
@@ -65,12 +76,30 @@ func New() *Metrics {
 			Name: "paradise_hub_closed_total",
 			Help: "Hub sessions the server closed, by WebSocket close code (1008 slow consumer or rate limit, 4002 replaced, 4003 rebound, ...).",
 		}, []string{"code"}),
+		LLMRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "paradise_llm_requests_total",
+			Help: "LLM replies by provider (configured name, or development) and outcome (ok, cut_short, failed, canceled).",
+		}, []string{"provider", "outcome"}),
+		LLMFailovers: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "paradise_llm_failovers_total",
+			Help: "LLM providers given up before their first token (the next one was tried), by the provider that failed.",
+		}, []string{"provider"}),
+		LLMFirstToken: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "paradise_llm_first_token_seconds",
+			Help:    "Time from sending an LLM request to its first token, by provider.",
+			Buckets: []float64{.1, .25, .5, .75, 1, 1.5, 2, 3, 5, 8, 13},
+		}, []string{"provider"}),
+		LLMTokens: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "paradise_llm_tokens_total",
+			Help: "LLM tokens by provider and kind (prompt, completion), as the provider reported them (estimated from the text when it did not, e.g. for a reply cut short).",
+		}, []string{"provider", "kind"}),
 	}
 	m.registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.HTTPRequests, m.HTTPDuration,
 		m.HubConnections, m.HubFrames, m.HubRejected, m.HubClosed,
+		m.LLMRequests, m.LLMFailovers, m.LLMFirstToken, m.LLMTokens,
 	)
 	return m
 }
