@@ -20,6 +20,7 @@ import (
 	"paradise/internal/hub"
 	"paradise/internal/logging"
 	"paradise/internal/metrics"
+	"paradise/internal/ratelimit"
 	"paradise/internal/redisdb"
 )
 
@@ -31,6 +32,7 @@ var Module = fx.Options(
 	metrics.Module,
 	database.Module,
 	redisdb.Module,
+	ratelimit.Module,
 	auth.Module,
 	hub.Module,
 	account.Module,

@@ -93,6 +93,20 @@ func Unavailable(msg string, retryAfter time.Duration) *Error {
 	return &Error{Status: http.StatusServiceUnavailable, Code: CodeBusy, Message: msg, RetryAfter: retryAfter}
 }
 
+// CodeTooManyRequests is the business code of a 429: the caller is over a
+// quota or rate limit (messages or tokens per day, concurrent streams,
+// login attempts per minute, ...). Nothing is wrong with the request
+// itself: the client may send it again after Retry-After.
+const CodeTooManyRequests = 4291
+
+// TooManyRequests is a 429 with code 4291 (CodeTooManyRequests) telling the
+// client to retry after retryAfter. A 429 always carries Retry-After: a
+// retryAfter under a second becomes one second.
+func TooManyRequests(msg string, retryAfter time.Duration) *Error {
+	return &Error{Status: http.StatusTooManyRequests, Code: CodeTooManyRequests, Message: msg,
+		RetryAfter: max(retryAfter, time.Second)}
+}
+
 // Field is a 400 for one invalid field.
 func Field(name, msg string) *Error {
 	return Validation(map[string][]string{name: {msg}})

@@ -104,6 +104,32 @@ func TestConstructors(t *testing.T) {
 	}
 }
 
+func TestTooManyRequests(t *testing.T) {
+	if apperr.CodeTooManyRequests != 4291 {
+		t.Fatalf("CodeTooManyRequests = %d, want 4291", apperr.CodeTooManyRequests)
+	}
+	tests := []struct {
+		name       string
+		retryAfter time.Duration
+		want       time.Duration
+	}{
+		{"kept", 90 * time.Second, 90 * time.Second},
+		{"fraction kept (rounded up when written)", 1500 * time.Millisecond, 1500 * time.Millisecond},
+		{"under a second is one", 10 * time.Millisecond, time.Second},
+		{"zero is one", 0, time.Second},
+		{"negative is one", -time.Minute, time.Second},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := apperr.TooManyRequests("Daily message limit reached.", tc.retryAfter)
+			if e.Status != http.StatusTooManyRequests || e.Code != 4291 || e.Message != "Daily message limit reached." || e.RetryAfter != tc.want {
+				t.Fatalf("got {Status: %d, Code: %d, Message: %q, RetryAfter: %v}, want {429, 4291, ..., %v}",
+					e.Status, e.Code, e.Message, e.RetryAfter, tc.want)
+			}
+		})
+	}
+}
+
 func TestUnwrap(t *testing.T) {
 	cause := fmt.Errorf("query users: %w", io.ErrUnexpectedEOF)
 	e := &apperr.Error{Status: 500, Code: 500, Message: "Internal server error.", Err: cause}

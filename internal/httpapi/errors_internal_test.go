@@ -318,15 +318,20 @@ func TestClassify(t *testing.T) {
 func TestRetryAfter(t *testing.T) {
 	a := NewErrors(zap.NewNop())
 	tests := []struct {
-		name string
-		err  error
-		want string // Retry-After; empty: no header
+		name   string
+		err    error
+		want   string // Retry-After; empty: no header
+		status int    // of the envelope, with its code
+		code   int
 	}{
-		{"no retry after", apperr.BadRequest("Nope."), ""},
-		{"whole seconds", apperr.Unavailable("Busy.", 2*time.Second), "2"},
-		{"rounded up", apperr.Unavailable("Busy.", 1500*time.Millisecond), "2"},
-		{"under a second is one", apperr.Unavailable("Busy.", 10*time.Millisecond), "1"},
-		{"wrapped", fmt.Errorf("account: login: %w", apperr.Unavailable("Busy.", time.Second)), "1"},
+		{"no retry after", apperr.BadRequest("Nope."), "", 400, 400},
+		{"whole seconds", apperr.Unavailable("Busy.", 2*time.Second), "2", 503, 5031},
+		{"rounded up", apperr.Unavailable("Busy.", 1500*time.Millisecond), "2", 503, 5031},
+		{"under a second is one", apperr.Unavailable("Busy.", 10*time.Millisecond), "1", 503, 5031},
+		{"wrapped", fmt.Errorf("account: login: %w", apperr.Unavailable("Busy.", time.Second)), "1", 503, 5031},
+		{"too many requests", apperr.TooManyRequests("Slow down.", 12*time.Second), "12", 429, 4291},
+		{"too many requests until tomorrow", fmt.Errorf("chat: %w", apperr.TooManyRequests("Daily limit.", 5*time.Hour+100*time.Millisecond)), "18001", 429, 4291},
+		{"too many requests without a delay", apperr.TooManyRequests("Slow down.", 0), "1", 429, 4291},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name+"/writeError", func(t *testing.T) {
@@ -334,6 +339,9 @@ func TestRetryAfter(t *testing.T) {
 			writeError(w, a.classify(context.Background(), tc.err))
 			if got := w.Header().Get("Retry-After"); got != tc.want {
 				t.Fatalf("Retry-After = %q, want %q", got, tc.want)
+			}
+			if w.Code != tc.status || !strings.Contains(w.Body.String(), fmt.Sprintf(`"code":%d`, tc.code)) {
+				t.Fatalf("response = %d %s, want %d with code %d", w.Code, w.Body.String(), tc.status, tc.code)
 			}
 		})
 		t.Run(tc.name+"/NewError", func(t *testing.T) {
@@ -347,8 +355,8 @@ func TestRetryAfter(t *testing.T) {
 			if got := w.Header().Get("Retry-After"); got != tc.want {
 				t.Fatalf("Retry-After = %q, want %q", got, tc.want)
 			}
-			if tc.want != "" && (res.StatusCode != 503 || res.Response.Code != 5031 || res.Response.Success) {
-				t.Fatalf("envelope = %d %+v, want 503 with code 5031", res.StatusCode, res.Response)
+			if res.StatusCode != tc.status || res.Response.Code != tc.code || res.Response.Success {
+				t.Fatalf("envelope = %d %+v, want %d with code %d", res.StatusCode, res.Response, tc.status, tc.code)
 			}
 		})
 	}

@@ -107,3 +107,19 @@ func (k Keys) PresenceInstances() string { return k.join("presence:instances") }
 // connected through that instance, so a dead instance's devices can be
 // found without scanning every device.
 func (k Keys) PresenceDevices(instance string) string { return k.join("presence:devices:", instance) }
+
+// RateLimitCounter is ratelimit:daily:{key}:{window}: a usage counter of
+// internal/ratelimit for one window (a day "2006-01-02" in the limiter's
+// zone, or a fixed window "20060102T150405Z"), expiring after it.
+func (k Keys) RateLimitCounter(key, window string) string {
+	return k.join("ratelimit:daily:", key, ":", window)
+}
+
+// RateLimitConcurrency is ratelimit:concurrency:{key}: the holders of a
+// concurrency limit, a sorted set of holder ids scored by the unix
+// milliseconds their lease expires at.
+func (k Keys) RateLimitConcurrency(key string) string { return k.join("ratelimit:concurrency:", key) }
+
+// RateLimitRate is ratelimit:rate:{key}: a request rate limit's state
+// (GCRA: the theoretical arrival time, unix microseconds).
+func (k Keys) RateLimitRate(key string) string { return k.join("ratelimit:rate:", key) }

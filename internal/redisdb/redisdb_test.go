@@ -208,9 +208,13 @@ func TestKeys(t *testing.T) {
 		{"hub control", plain.HubControl(), "hub:control"},
 		{"presence instances", plain.PresenceInstances(), "presence:instances"},
 		{"presence devices", plain.PresenceDevices("i1"), "presence:devices:i1"},
+		{"rate limit counter", plain.RateLimitCounter("chat:messages:user:7", "2025-03-14"), "ratelimit:daily:chat:messages:user:7:2025-03-14"},
+		{"rate limit concurrency", plain.RateLimitConcurrency("chat:streams:user:7"), "ratelimit:concurrency:chat:streams:user:7"},
+		{"rate limit rate", plain.RateLimitRate("login:ip:203.0.113.5"), "ratelimit:rate:login:ip:203.0.113.5"},
 		{"raw", plain.Raw("token:abc"), "token:abc"},
 		{"prefixed token", prefixed.Token(redisdb.UserTokenPrefix, "abc"), "test:1:token:abc"},
 		{"prefixed group", prefixed.HubGroup(7), "test:1:hub:device_7"},
+		{"prefixed rate limit", prefixed.RateLimitRate("login:ip:203.0.113.5"), "test:1:ratelimit:rate:login:ip:203.0.113.5"},
 		{"prefixed raw", prefixed.Raw("admin_token:abc"), "test:1:admin_token:abc"},
 		{"prefix", prefixed.Prefix(), "test:1:"},
 	}
