@@ -12,6 +12,7 @@ import (
 	"paradise/internal/account"
 	"paradise/internal/admin"
 	"paradise/internal/auth"
+	"paradise/internal/chat"
 	"paradise/internal/config"
 	"paradise/internal/database"
 	"paradise/internal/debugserver"
@@ -36,6 +37,7 @@ var Module = fx.Options(
 	account.Module,
 	device.Module,
 	admin.Module,
+	chat.Module,
 	httpapi.Module,
 	debugserver.Module,
 	fx.Provide(fx.Annotate(NewHandler, fx.As(new(api.Handler)))),
@@ -49,6 +51,7 @@ type Handler struct {
 	*accountHandler
 	*deviceHandler
 	*adminHandler
+	*chatHandler
 }
 
 // The contexts' handlers are all named Handler; aliases give the embedded
@@ -57,6 +60,7 @@ type (
 	accountHandler = account.Handler
 	deviceHandler  = device.Handler
 	adminHandler   = admin.Handler
+	chatHandler    = chat.Handler
 )
 
 var _ api.Handler = (*Handler)(nil)
@@ -69,9 +73,10 @@ type HandlerParams struct {
 	Account *account.Handler
 	Device  *device.Handler
 	Admin   *admin.Handler
+	Chat    *chat.Handler
 }
 
 // NewHandler composes the handlers.
 func NewHandler(p HandlerParams) *Handler {
-	return &Handler{Errors: p.Errors, accountHandler: p.Account, deviceHandler: p.Device, adminHandler: p.Admin}
+	return &Handler{Errors: p.Errors, accountHandler: p.Account, deviceHandler: p.Device, adminHandler: p.Admin, chatHandler: p.Chat}
 }

@@ -33,6 +33,8 @@ type Config struct {
 	Hub Hub
 	// Presence tunes how device presence is kept and corrected.
 	Presence Presence
+	// Chat tunes AI conversations: context size and budgets.
+	Chat Chat
 }
 
 // HTTP is the HTTP server's section.
@@ -150,6 +152,29 @@ type Presence struct {
 	SweepInterval time.Duration
 }
 
+// Chat is the AI conversations section (owned by internal/chat).
+type Chat struct {
+	// HistoryTokens bounds the conversation history sent to the model with
+	// each message, in estimated tokens; older turns are dropped first
+	// (PARADISE_CHAT_HISTORY_TOKENS, default 2000).
+	HistoryTokens int
+	// MessagesPerDay is how many chat messages one user may send per UTC
+	// day, all instances together; 0 means no limit
+	// (PARADISE_CHAT_MESSAGES_PER_DAY, default 200).
+	MessagesPerDay int
+	// TokensPerDay is how many model tokens (prompt and reply) one user's
+	// chats may use per UTC day; 0 means no limit
+	// (PARADISE_CHAT_TOKENS_PER_DAY, default 200000).
+	TokensPerDay int
+	// ConcurrentStreams is how many replies one user may have in progress
+	// at once, all instances together; 0 means no limit
+	// (PARADISE_CHAT_CONCURRENT_STREAMS, default 2).
+	ConcurrentStreams int
+	// DevPacing is the pause between words of the development model's
+	// replies (PARADISE_CHAT_DEV_PACING, default 40ms; 0 streams at once).
+	DevPacing time.Duration
+}
+
 // Sections are the per-module sections of a Config, provided to fx one by
 // one so each module depends on its own settings only.
 type Sections struct {
@@ -165,12 +190,13 @@ type Sections struct {
 	Passwords Passwords
 	Hub       Hub
 	Presence  Presence
+	Chat      Chat
 }
 
 // Split returns the sections of c.
 func Split(c Config) Sections {
 	return Sections{HTTP: c.HTTP, Database: c.Database, Redis: c.Redis, Log: c.Log,
-		Auth: c.Auth, Metrics: c.Metrics, Debug: c.Debug, Passwords: c.Passwords, Hub: c.Hub, Presence: c.Presence}
+		Auth: c.Auth, Metrics: c.Metrics, Debug: c.Debug, Passwords: c.Passwords, Hub: c.Hub, Presence: c.Presence, Chat: c.Chat}
 }
 
 // Provide gives the fx graph the sections of the Config it holds; the app
@@ -223,6 +249,9 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.Presence.SweepInterval, err = duration(getenv, "PARADISE_PRESENCE_SWEEP", 10*time.Second); err != nil {
 		return Config{}, err
 	}
+	if c.Chat, err = loadChat(getenv); err != nil {
+		return Config{}, err
+	}
 	return c, c.Validate()
 }
 
@@ -252,6 +281,43 @@ func loadHub(getenv func(string) string) (Hub, error) {
 		return h, err
 	}
 	return h, nil
+}
+
+func loadChat(getenv func(string) string) (Chat, error) {
+	c := Chat{}
+	var err error
+	if c.HistoryTokens, err = integer(getenv, "PARADISE_CHAT_HISTORY_TOKENS", 2000); err != nil {
+		return c, err
+	}
+	if c.MessagesPerDay, err = limit(getenv, "PARADISE_CHAT_MESSAGES_PER_DAY", 200); err != nil {
+		return c, err
+	}
+	if c.TokensPerDay, err = limit(getenv, "PARADISE_CHAT_TOKENS_PER_DAY", 200000); err != nil {
+		return c, err
+	}
+	if c.ConcurrentStreams, err = limit(getenv, "PARADISE_CHAT_CONCURRENT_STREAMS", 2); err != nil {
+		return c, err
+	}
+	if c.DevPacing, err = duration(getenv, "PARADISE_CHAT_DEV_PACING", 40*time.Millisecond); err != nil {
+		return c, err
+	}
+	if c.DevPacing < 0 {
+		return c, fmt.Errorf("config: PARADISE_CHAT_DEV_PACING must not be negative")
+	}
+	return c, nil
+}
+
+// limit parses a non-negative integer; 0 means no limit.
+func limit(getenv func(string) string, name string, def int) (int, error) {
+	v := getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("config: %s: want a non-negative integer (0: no limit), got %q", name, v)
+	}
+	return n, nil
 }
 
 func integer(getenv func(string) string, name string, def int) (int, error) {

@@ -107,3 +107,21 @@ func (k Keys) PresenceInstances() string { return k.join("presence:instances") }
 // connected through that instance, so a dead instance's devices can be
 // found without scanning every device.
 func (k Keys) PresenceDevices(instance string) string { return k.join("presence:devices:", instance) }
+
+// ChatMessages is chat:messages:{user_id}:{yyyymmdd}: the chat messages a
+// user sent on that UTC day (expires after the day).
+func (k Keys) ChatMessages(userID int, day string) string {
+	return k.join("chat:messages:", strconv.Itoa(userID), ":", day)
+}
+
+// ChatTokens is chat:tokens:{user_id}:{yyyymmdd}: the model tokens a
+// user's chats used on that UTC day (expires after the day).
+func (k Keys) ChatTokens(userID int, day string) string {
+	return k.join("chat:tokens:", strconv.Itoa(userID), ":", day)
+}
+
+// ChatStreams is chat:streams:{user_id}: the user's replies in progress,
+// a sorted set of lease ids scored by their expiry (unix milliseconds).
+func (k Keys) ChatStreams(userID int) string {
+	return k.join("chat:streams:", strconv.Itoa(userID))
+}
