@@ -94,9 +94,8 @@ func (s *ChatDelta) SetType(val string) {
 
 // Ref: #/$defs/ChatDeltaPayload
 type ChatDeltaPayload struct {
-	ConversationID int64 `json:"conversation_id"`
-	// Chosen by the client; echoed in the `chat_delta`, `chat_done` and `error` frames of the request.
-	RequestID string `json:"request_id"`
+	ConversationID int64     `json:"conversation_id"`
+	RequestID      RequestID `json:"request_id"`
 	// The next piece of the reply.
 	Text string `json:"text"`
 }
@@ -107,7 +106,7 @@ func (s *ChatDeltaPayload) GetConversationID() int64 {
 }
 
 // GetRequestID returns the value of RequestID.
-func (s *ChatDeltaPayload) GetRequestID() string {
+func (s *ChatDeltaPayload) GetRequestID() RequestID {
 	return s.RequestID
 }
 
@@ -122,7 +121,7 @@ func (s *ChatDeltaPayload) SetConversationID(val int64) {
 }
 
 // SetRequestID sets the value of RequestID.
-func (s *ChatDeltaPayload) SetRequestID(val string) {
+func (s *ChatDeltaPayload) SetRequestID(val RequestID) {
 	s.RequestID = val
 }
 
@@ -170,16 +169,13 @@ func (s *ChatDone) SetType(val string) {
 
 // Ref: #/$defs/ChatDonePayload
 type ChatDonePayload struct {
-	AssistantMessageID int64 `json:"assistant_message_id"`
-	ConversationID     int64 `json:"conversation_id"`
-	// `stop`, `length`, `content_filter`, `cancelled` (the requesting session went away) or `error` (the
-	// model failed mid-reply).
-	FinishReason ChatDonePayloadFinishReason `json:"finish_reason"`
-	Model        string                      `json:"model"`
+	AssistantMessageID int64            `json:"assistant_message_id"`
+	ConversationID     int64            `json:"conversation_id"`
+	FinishReason       ChatFinishReason `json:"finish_reason"`
+	Model              string           `json:"model"`
 	// The model provider (`development` for the built-in development model).
-	Provider string `json:"provider"`
-	// Chosen by the client; echoed in the `chat_delta`, `chat_done` and `error` frames of the request.
-	RequestID string `json:"request_id"`
+	Provider  string    `json:"provider"`
+	RequestID RequestID `json:"request_id"`
 	// Whether the reply was cut short.
 	Truncated     bool      `json:"truncated"`
 	Usage         ChatUsage `json:"usage"`
@@ -197,7 +193,7 @@ func (s *ChatDonePayload) GetConversationID() int64 {
 }
 
 // GetFinishReason returns the value of FinishReason.
-func (s *ChatDonePayload) GetFinishReason() ChatDonePayloadFinishReason {
+func (s *ChatDonePayload) GetFinishReason() ChatFinishReason {
 	return s.FinishReason
 }
 
@@ -212,7 +208,7 @@ func (s *ChatDonePayload) GetProvider() string {
 }
 
 // GetRequestID returns the value of RequestID.
-func (s *ChatDonePayload) GetRequestID() string {
+func (s *ChatDonePayload) GetRequestID() RequestID {
 	return s.RequestID
 }
 
@@ -242,7 +238,7 @@ func (s *ChatDonePayload) SetConversationID(val int64) {
 }
 
 // SetFinishReason sets the value of FinishReason.
-func (s *ChatDonePayload) SetFinishReason(val ChatDonePayloadFinishReason) {
+func (s *ChatDonePayload) SetFinishReason(val ChatFinishReason) {
 	s.FinishReason = val
 }
 
@@ -257,7 +253,7 @@ func (s *ChatDonePayload) SetProvider(val string) {
 }
 
 // SetRequestID sets the value of RequestID.
-func (s *ChatDonePayload) SetRequestID(val string) {
+func (s *ChatDonePayload) SetRequestID(val RequestID) {
 	s.RequestID = val
 }
 
@@ -278,39 +274,40 @@ func (s *ChatDonePayload) SetUserMessageID(val int64) {
 
 // `stop`, `length`, `content_filter`, `cancelled` (the requesting session went away) or `error` (the
 // model failed mid-reply).
-type ChatDonePayloadFinishReason string
+// Ref: #/$defs/ChatFinishReason
+type ChatFinishReason string
 
 const (
-	ChatDonePayloadFinishReasonStop          ChatDonePayloadFinishReason = "stop"
-	ChatDonePayloadFinishReasonLength        ChatDonePayloadFinishReason = "length"
-	ChatDonePayloadFinishReasonContentFilter ChatDonePayloadFinishReason = "content_filter"
-	ChatDonePayloadFinishReasonCancelled     ChatDonePayloadFinishReason = "cancelled"
-	ChatDonePayloadFinishReasonError         ChatDonePayloadFinishReason = "error"
+	ChatFinishReasonStop          ChatFinishReason = "stop"
+	ChatFinishReasonLength        ChatFinishReason = "length"
+	ChatFinishReasonContentFilter ChatFinishReason = "content_filter"
+	ChatFinishReasonCancelled     ChatFinishReason = "cancelled"
+	ChatFinishReasonError         ChatFinishReason = "error"
 )
 
-// AllValues returns all ChatDonePayloadFinishReason values.
-func (ChatDonePayloadFinishReason) AllValues() []ChatDonePayloadFinishReason {
-	return []ChatDonePayloadFinishReason{
-		ChatDonePayloadFinishReasonStop,
-		ChatDonePayloadFinishReasonLength,
-		ChatDonePayloadFinishReasonContentFilter,
-		ChatDonePayloadFinishReasonCancelled,
-		ChatDonePayloadFinishReasonError,
+// AllValues returns all ChatFinishReason values.
+func (ChatFinishReason) AllValues() []ChatFinishReason {
+	return []ChatFinishReason{
+		ChatFinishReasonStop,
+		ChatFinishReasonLength,
+		ChatFinishReasonContentFilter,
+		ChatFinishReasonCancelled,
+		ChatFinishReasonError,
 	}
 }
 
 // MarshalText implements encoding.TextMarshaler.
-func (s ChatDonePayloadFinishReason) MarshalText() ([]byte, error) {
+func (s ChatFinishReason) MarshalText() ([]byte, error) {
 	switch s {
-	case ChatDonePayloadFinishReasonStop:
+	case ChatFinishReasonStop:
 		return []byte(s), nil
-	case ChatDonePayloadFinishReasonLength:
+	case ChatFinishReasonLength:
 		return []byte(s), nil
-	case ChatDonePayloadFinishReasonContentFilter:
+	case ChatFinishReasonContentFilter:
 		return []byte(s), nil
-	case ChatDonePayloadFinishReasonCancelled:
+	case ChatFinishReasonCancelled:
 		return []byte(s), nil
-	case ChatDonePayloadFinishReasonError:
+	case ChatFinishReasonError:
 		return []byte(s), nil
 	default:
 		return nil, errors.Errorf("invalid value: %q", s)
@@ -318,22 +315,22 @@ func (s ChatDonePayloadFinishReason) MarshalText() ([]byte, error) {
 }
 
 // UnmarshalText implements encoding.TextUnmarshaler.
-func (s *ChatDonePayloadFinishReason) UnmarshalText(data []byte) error {
-	switch ChatDonePayloadFinishReason(data) {
-	case ChatDonePayloadFinishReasonStop:
-		*s = ChatDonePayloadFinishReasonStop
+func (s *ChatFinishReason) UnmarshalText(data []byte) error {
+	switch ChatFinishReason(data) {
+	case ChatFinishReasonStop:
+		*s = ChatFinishReasonStop
 		return nil
-	case ChatDonePayloadFinishReasonLength:
-		*s = ChatDonePayloadFinishReasonLength
+	case ChatFinishReasonLength:
+		*s = ChatFinishReasonLength
 		return nil
-	case ChatDonePayloadFinishReasonContentFilter:
-		*s = ChatDonePayloadFinishReasonContentFilter
+	case ChatFinishReasonContentFilter:
+		*s = ChatFinishReasonContentFilter
 		return nil
-	case ChatDonePayloadFinishReasonCancelled:
-		*s = ChatDonePayloadFinishReasonCancelled
+	case ChatFinishReasonCancelled:
+		*s = ChatFinishReasonCancelled
 		return nil
-	case ChatDonePayloadFinishReasonError:
-		*s = ChatDonePayloadFinishReasonError
+	case ChatFinishReasonError:
+		*s = ChatFinishReasonError
 		return nil
 	default:
 		return errors.Errorf("invalid value: %q", data)
@@ -408,9 +405,8 @@ func (s *ChatRequest) SetType(val string) {
 // Ref: #/$defs/ChatRequestPayload
 type ChatRequestPayload struct {
 	// The conversation to continue (one of the user's); absent starts a new one.
-	ConversationID OptInt64 `json:"conversation_id"`
-	// Chosen by the client; echoed in the `chat_delta`, `chat_done` and `error` frames of the request.
-	RequestID string `json:"request_id"`
+	ConversationID OptInt64  `json:"conversation_id"`
+	RequestID      RequestID `json:"request_id"`
 	// What the user says; at least one non-space character.
 	Text string `json:"text"`
 }
@@ -421,7 +417,7 @@ func (s *ChatRequestPayload) GetConversationID() OptInt64 {
 }
 
 // GetRequestID returns the value of RequestID.
-func (s *ChatRequestPayload) GetRequestID() string {
+func (s *ChatRequestPayload) GetRequestID() RequestID {
 	return s.RequestID
 }
 
@@ -436,7 +432,7 @@ func (s *ChatRequestPayload) SetConversationID(val OptInt64) {
 }
 
 // SetRequestID sets the value of RequestID.
-func (s *ChatRequestPayload) SetRequestID(val string) {
+func (s *ChatRequestPayload) SetRequestID(val RequestID) {
 	s.RequestID = val
 }
 
@@ -990,9 +986,8 @@ func (s *ErrorCode) UnmarshalText(data []byte) error {
 type ErrorPayload struct {
 	Code ErrorCode `json:"code"`
 	// Human-readable explanation.
-	Detail string `json:"detail"`
-	// Chosen by the client; echoed in the `chat_delta`, `chat_done` and `error` frames of the request.
-	RequestID OptString `json:"request_id"`
+	Detail    string       `json:"detail"`
+	RequestID OptRequestID `json:"request_id"`
 	// With `quota_exceeded` and `unavailable`, seconds to wait before retrying.
 	RetryAfter OptInt `json:"retry_after"`
 }
@@ -1008,7 +1003,7 @@ func (s *ErrorPayload) GetDetail() string {
 }
 
 // GetRequestID returns the value of RequestID.
-func (s *ErrorPayload) GetRequestID() OptString {
+func (s *ErrorPayload) GetRequestID() OptRequestID {
 	return s.RequestID
 }
 
@@ -1028,7 +1023,7 @@ func (s *ErrorPayload) SetDetail(val string) {
 }
 
 // SetRequestID sets the value of RequestID.
-func (s *ErrorPayload) SetRequestID(val OptString) {
+func (s *ErrorPayload) SetRequestID(val OptRequestID) {
 	s.RequestID = val
 }
 
@@ -1841,6 +1836,52 @@ func (o OptNotificationLevel) Or(d NotificationLevel) NotificationLevel {
 	return d
 }
 
+// NewOptRequestID returns new OptRequestID with value set to v.
+func NewOptRequestID(v RequestID) OptRequestID {
+	return OptRequestID{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptRequestID is optional RequestID.
+type OptRequestID struct {
+	Value RequestID
+	Set   bool
+}
+
+// IsSet returns true if OptRequestID was set.
+func (o OptRequestID) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptRequestID) Reset() {
+	var v RequestID
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptRequestID) SetTo(v RequestID) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptRequestID) Get() (v RequestID, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptRequestID) Or(d RequestID) RequestID {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
 // NewOptSender returns new OptSender with value set to v.
 func NewOptSender(v Sender) OptSender {
 	return OptSender{
@@ -1985,6 +2026,8 @@ func (s *PongPayload) GetTs() int64 {
 func (s *PongPayload) SetTs(val int64) {
 	s.Ts = val
 }
+
+type RequestID string
 
 // `device`: a connection opened with a device MAC-login token; `app`: any other connection.
 // Ref: #/$defs/Role
@@ -2430,7 +2473,7 @@ func (s *ChatDeltaPayload) encodeFields(e *jx.Encoder) {
 	}
 	{
 		e.FieldStart("request_id")
-		e.Str(s.RequestID)
+		s.RequestID.Encode(e)
 	}
 	{
 		e.FieldStart("text")
@@ -2468,9 +2511,7 @@ func (s *ChatDeltaPayload) Decode(d *jx.Decoder) error {
 		case "request_id":
 			requiredBitSet[0] |= 1 << 1
 			if err := func() error {
-				v, err := d.Str()
-				s.RequestID = string(v)
-				if err != nil {
+				if err := s.RequestID.Decode(d); err != nil {
 					return err
 				}
 				return nil
@@ -2704,7 +2745,7 @@ func (s *ChatDonePayload) encodeFields(e *jx.Encoder) {
 	}
 	{
 		e.FieldStart("request_id")
-		e.Str(s.RequestID)
+		s.RequestID.Encode(e)
 	}
 	{
 		e.FieldStart("truncated")
@@ -2802,9 +2843,7 @@ func (s *ChatDonePayload) Decode(d *jx.Decoder) error {
 		case "request_id":
 			requiredBitSet[0] |= 1 << 5
 			if err := func() error {
-				v, err := d.Str()
-				s.RequestID = string(v)
-				if err != nil {
+				if err := s.RequestID.Decode(d); err != nil {
 					return err
 				}
 				return nil
@@ -2902,48 +2941,48 @@ func (s *ChatDonePayload) UnmarshalJSON(data []byte) error {
 	return s.Decode(d)
 }
 
-// Encode encodes ChatDonePayloadFinishReason as json.
-func (s ChatDonePayloadFinishReason) Encode(e *jx.Encoder) {
+// Encode encodes ChatFinishReason as json.
+func (s ChatFinishReason) Encode(e *jx.Encoder) {
 	e.Str(string(s))
 }
 
-// Decode decodes ChatDonePayloadFinishReason from json.
-func (s *ChatDonePayloadFinishReason) Decode(d *jx.Decoder) error {
+// Decode decodes ChatFinishReason from json.
+func (s *ChatFinishReason) Decode(d *jx.Decoder) error {
 	if s == nil {
-		return errors.New("invalid: unable to decode ChatDonePayloadFinishReason to nil")
+		return errors.New("invalid: unable to decode ChatFinishReason to nil")
 	}
 	v, err := d.StrBytes()
 	if err != nil {
 		return err
 	}
 	// Try to use constant string.
-	switch ChatDonePayloadFinishReason(v) {
-	case ChatDonePayloadFinishReasonStop:
-		*s = ChatDonePayloadFinishReasonStop
-	case ChatDonePayloadFinishReasonLength:
-		*s = ChatDonePayloadFinishReasonLength
-	case ChatDonePayloadFinishReasonContentFilter:
-		*s = ChatDonePayloadFinishReasonContentFilter
-	case ChatDonePayloadFinishReasonCancelled:
-		*s = ChatDonePayloadFinishReasonCancelled
-	case ChatDonePayloadFinishReasonError:
-		*s = ChatDonePayloadFinishReasonError
+	switch ChatFinishReason(v) {
+	case ChatFinishReasonStop:
+		*s = ChatFinishReasonStop
+	case ChatFinishReasonLength:
+		*s = ChatFinishReasonLength
+	case ChatFinishReasonContentFilter:
+		*s = ChatFinishReasonContentFilter
+	case ChatFinishReasonCancelled:
+		*s = ChatFinishReasonCancelled
+	case ChatFinishReasonError:
+		*s = ChatFinishReasonError
 	default:
-		*s = ChatDonePayloadFinishReason(v)
+		*s = ChatFinishReason(v)
 	}
 
 	return nil
 }
 
 // MarshalJSON implements stdjson.Marshaler.
-func (s ChatDonePayloadFinishReason) MarshalJSON() ([]byte, error) {
+func (s ChatFinishReason) MarshalJSON() ([]byte, error) {
 	e := jx.Encoder{}
 	s.Encode(&e)
 	return e.Bytes(), nil
 }
 
 // UnmarshalJSON implements stdjson.Unmarshaler.
-func (s *ChatDonePayloadFinishReason) UnmarshalJSON(data []byte) error {
+func (s *ChatFinishReason) UnmarshalJSON(data []byte) error {
 	d := jx.DecodeBytes(data)
 	return s.Decode(d)
 }
@@ -3206,7 +3245,7 @@ func (s *ChatRequestPayload) encodeFields(e *jx.Encoder) {
 	}
 	{
 		e.FieldStart("request_id")
-		e.Str(s.RequestID)
+		s.RequestID.Encode(e)
 	}
 	{
 		e.FieldStart("text")
@@ -3242,9 +3281,7 @@ func (s *ChatRequestPayload) Decode(d *jx.Decoder) error {
 		case "request_id":
 			requiredBitSet[0] |= 1 << 1
 			if err := func() error {
-				v, err := d.Str()
-				s.RequestID = string(v)
-				if err != nil {
+				if err := s.RequestID.Decode(d); err != nil {
 					return err
 				}
 				return nil
@@ -6013,6 +6050,39 @@ func (s *OptNotificationLevel) UnmarshalJSON(data []byte) error {
 	return s.Decode(d)
 }
 
+// Encode encodes RequestID as json.
+func (o OptRequestID) Encode(e *jx.Encoder) {
+	if !o.Set {
+		return
+	}
+	o.Value.Encode(e)
+}
+
+// Decode decodes RequestID from json.
+func (o *OptRequestID) Decode(d *jx.Decoder) error {
+	if o == nil {
+		return errors.New("invalid: unable to decode OptRequestID to nil")
+	}
+	o.Set = true
+	if err := o.Value.Decode(d); err != nil {
+		return err
+	}
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s OptRequestID) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *OptRequestID) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
 // Encode encodes Sender as json.
 func (o OptSender) Encode(e *jx.Encoder) {
 	if !o.Set {
@@ -6301,6 +6371,46 @@ func (s *PongPayload) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON implements stdjson.Unmarshaler.
 func (s *PongPayload) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode encodes RequestID as json.
+func (s RequestID) Encode(e *jx.Encoder) {
+	unwrapped := string(s)
+
+	e.Str(unwrapped)
+}
+
+// Decode decodes RequestID from json.
+func (s *RequestID) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode RequestID to nil")
+	}
+	var unwrapped string
+	if err := func() error {
+		v, err := d.Str()
+		unwrapped = string(v)
+		if err != nil {
+			return err
+		}
+		return nil
+	}(); err != nil {
+		return errors.Wrap(err, "alias")
+	}
+	*s = RequestID(unwrapped)
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s RequestID) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *RequestID) UnmarshalJSON(data []byte) error {
 	d := jx.DecodeBytes(data)
 	return s.Decode(d)
 }
@@ -6856,20 +6966,8 @@ func (s *ChatDeltaPayload) Validate() error {
 		})
 	}
 	if err := func() error {
-		if err := (validate.String{
-			MinLength:     1,
-			MinLengthSet:  true,
-			MaxLength:     64,
-			MaxLengthSet:  true,
-			Email:         false,
-			Hostname:      false,
-			Regex:         nil,
-			MinNumeric:    0,
-			MinNumericSet: false,
-			MaxNumeric:    0,
-			MaxNumericSet: false,
-		}).Validate(string(s.RequestID)); err != nil {
-			return errors.Wrap(err, "string")
+		if err := s.RequestID.Validate(); err != nil {
+			return err
 		}
 		return nil
 	}(); err != nil {
@@ -6985,20 +7083,8 @@ func (s *ChatDonePayload) Validate() error {
 		})
 	}
 	if err := func() error {
-		if err := (validate.String{
-			MinLength:     1,
-			MinLengthSet:  true,
-			MaxLength:     64,
-			MaxLengthSet:  true,
-			Email:         false,
-			Hostname:      false,
-			Regex:         nil,
-			MinNumeric:    0,
-			MinNumericSet: false,
-			MaxNumeric:    0,
-			MaxNumericSet: false,
-		}).Validate(string(s.RequestID)); err != nil {
-			return errors.Wrap(err, "string")
+		if err := s.RequestID.Validate(); err != nil {
+			return err
 		}
 		return nil
 	}(); err != nil {
@@ -7045,7 +7131,7 @@ func (s *ChatDonePayload) Validate() error {
 	return nil
 }
 
-func (s ChatDonePayloadFinishReason) Validate() error {
+func (s ChatFinishReason) Validate() error {
 	switch s {
 	case "stop":
 		return nil
@@ -7203,20 +7289,8 @@ func (s *ChatRequestPayload) Validate() error {
 		})
 	}
 	if err := func() error {
-		if err := (validate.String{
-			MinLength:     1,
-			MinLengthSet:  true,
-			MaxLength:     64,
-			MaxLengthSet:  true,
-			Email:         false,
-			Hostname:      false,
-			Regex:         nil,
-			MinNumeric:    0,
-			MinNumericSet: false,
-			MaxNumeric:    0,
-			MaxNumericSet: false,
-		}).Validate(string(s.RequestID)); err != nil {
-			return errors.Wrap(err, "string")
+		if err := s.RequestID.Validate(); err != nil {
+			return err
 		}
 		return nil
 	}(); err != nil {
@@ -7922,20 +7996,8 @@ func (s *ErrorPayload) Validate() error {
 	if err := func() error {
 		if value, ok := s.RequestID.Get(); ok {
 			if err := func() error {
-				if err := (validate.String{
-					MinLength:     1,
-					MinLengthSet:  true,
-					MaxLength:     64,
-					MaxLengthSet:  true,
-					Email:         false,
-					Hostname:      false,
-					Regex:         nil,
-					MinNumeric:    0,
-					MinNumericSet: false,
-					MaxNumeric:    0,
-					MaxNumericSet: false,
-				}).Validate(string(value)); err != nil {
-					return errors.Wrap(err, "string")
+				if err := value.Validate(); err != nil {
+					return err
 				}
 				return nil
 			}(); err != nil {
@@ -8336,6 +8398,26 @@ func (s *PongPayload) Validate() error {
 	}
 	if len(failures) > 0 {
 		return &validate.Error{Fields: failures}
+	}
+	return nil
+}
+
+func (s RequestID) Validate() error {
+	alias := (string)(s)
+	if err := (validate.String{
+		MinLength:     1,
+		MinLengthSet:  true,
+		MaxLength:     64,
+		MaxLengthSet:  true,
+		Email:         false,
+		Hostname:      false,
+		Regex:         nil,
+		MinNumeric:    0,
+		MinNumericSet: false,
+		MaxNumeric:    0,
+		MaxNumericSet: false,
+	}).Validate(string(alias)); err != nil {
+		return errors.Wrap(err, "string")
 	}
 	return nil
 }

@@ -111,7 +111,7 @@ func (fr *Frames) reply(ctx context.Context, s *hub.Session, req ws.ChatRequestP
 		done := ws.NewChatDoneFrame(ws.ChatDone{Message: ws.ChatDonePayload{
 			RequestID: req.RequestID, ConversationID: int64(reply.ConversationID),
 			UserMessageID: int64(reply.UserMessageID), AssistantMessageID: int64(reply.AssistantMessageID),
-			FinishReason: ws.ChatDonePayloadFinishReason(reply.FinishReason), Truncated: reply.Truncated,
+			FinishReason: ws.ChatFinishReason(reply.FinishReason), Truncated: reply.Truncated,
 			Provider: reply.Provider, Model: reply.Model,
 			Usage: ws.ChatUsage{PromptTokens: reply.PromptTokens, CompletionTokens: reply.CompletionTokens, TotalTokens: reply.TotalTokens()},
 		}})
@@ -125,9 +125,9 @@ func (fr *Frames) reply(ctx context.Context, s *hub.Session, req ws.ChatRequestP
 }
 
 // refuse answers the sender with an error frame carrying the request id.
-func (fr *Frames) refuse(s *hub.Session, requestID string, err error) {
+func (fr *Frames) refuse(s *hub.Session, requestID ws.RequestID, err error) {
 	payload := ws.ErrorPayload{Code: ws.ErrorCodeInternalError, Detail: "Could not answer the chat request.",
-		RequestID: ws.NewOptString(requestID)}
+		RequestID: ws.NewOptRequestID(requestID)}
 	var ae *apperr.Error
 	if errors.As(err, &ae) {
 		b := ae.Bounded()
