@@ -48,9 +48,11 @@ type DeviceEdges struct {
 	DeviceType *DeviceType `json:"device_type,omitempty"`
 	// Bindings holds the value of the bindings edge.
 	Bindings []*UserDevice `json:"bindings,omitempty"`
+	// Conversations holds the value of the conversations edge.
+	Conversations []*Conversation `json:"conversations,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [2]bool
+	loadedTypes [3]bool
 }
 
 // DeviceTypeOrErr returns the DeviceType value or an error if the edge
@@ -71,6 +73,15 @@ func (e DeviceEdges) BindingsOrErr() ([]*UserDevice, error) {
 		return e.Bindings, nil
 	}
 	return nil, &NotLoadedError{edge: "bindings"}
+}
+
+// ConversationsOrErr returns the Conversations value or an error if the edge
+// was not loaded in eager-loading.
+func (e DeviceEdges) ConversationsOrErr() ([]*Conversation, error) {
+	if e.loadedTypes[2] {
+		return e.Conversations, nil
+	}
+	return nil, &NotLoadedError{edge: "conversations"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -183,6 +194,11 @@ func (_m *Device) QueryDeviceType() *DeviceTypeQuery {
 // QueryBindings queries the "bindings" edge of the Device entity.
 func (_m *Device) QueryBindings() *UserDeviceQuery {
 	return NewDeviceClient(_m.config).QueryBindings(_m)
+}
+
+// QueryConversations queries the "conversations" edge of the Device entity.
+func (_m *Device) QueryConversations() *ConversationQuery {
+	return NewDeviceClient(_m.config).QueryConversations(_m)
 }
 
 // Update returns a builder for updating this Device.

@@ -7,6 +7,7 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"math"
+	"paradise/ent/conversation"
 	"paradise/ent/device"
 	"paradise/ent/devicetype"
 	"paradise/ent/predicate"
@@ -22,13 +23,14 @@ import (
 // DeviceQuery is the builder for querying Device entities.
 type DeviceQuery struct {
 	config
-	ctx            *QueryContext
-	order          []device.OrderOption
-	inters         []Interceptor
-	predicates     []predicate.Device
-	withDeviceType *DeviceTypeQuery
-	withBindings   *UserDeviceQuery
-	modifiers      []func(*sql.Selector)
+	ctx               *QueryContext
+	order             []device.OrderOption
+	inters            []Interceptor
+	predicates        []predicate.Device
+	withDeviceType    *DeviceTypeQuery
+	withBindings      *UserDeviceQuery
+	withConversations *ConversationQuery
+	modifiers         []func(*sql.Selector)
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -102,6 +104,28 @@ func (_q *DeviceQuery) QueryBindings() *UserDeviceQuery {
 			sqlgraph.From(device.Table, device.FieldID, selector),
 			sqlgraph.To(userdevice.Table, userdevice.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, device.BindingsTable, device.BindingsColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryConversations chains the current query on the "conversations" edge.
+func (_q *DeviceQuery) QueryConversations() *ConversationQuery {
+	query := (&ConversationClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(device.Table, device.FieldID, selector),
+			sqlgraph.To(conversation.Table, conversation.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, device.ConversationsTable, device.ConversationsColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -296,13 +320,14 @@ func (_q *DeviceQuery) Clone() *DeviceQuery {
 		return nil
 	}
 	return &DeviceQuery{
-		config:         _q.config,
-		ctx:            _q.ctx.Clone(),
-		order:          append([]device.OrderOption{}, _q.order...),
-		inters:         append([]Interceptor{}, _q.inters...),
-		predicates:     append([]predicate.Device{}, _q.predicates...),
-		withDeviceType: _q.withDeviceType.Clone(),
-		withBindings:   _q.withBindings.Clone(),
+		config:            _q.config,
+		ctx:               _q.ctx.Clone(),
+		order:             append([]device.OrderOption{}, _q.order...),
+		inters:            append([]Interceptor{}, _q.inters...),
+		predicates:        append([]predicate.Device{}, _q.predicates...),
+		withDeviceType:    _q.withDeviceType.Clone(),
+		withBindings:      _q.withBindings.Clone(),
+		withConversations: _q.withConversations.Clone(),
 		// clone intermediate query.
 		sql:  _q.sql.Clone(),
 		path: _q.path,
@@ -328,6 +353,17 @@ func (_q *DeviceQuery) WithBindings(opts ...func(*UserDeviceQuery)) *DeviceQuery
 		opt(query)
 	}
 	_q.withBindings = query
+	return _q
+}
+
+// WithConversations tells the query-builder to eager-load the nodes that are connected to
+// the "conversations" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *DeviceQuery) WithConversations(opts ...func(*ConversationQuery)) *DeviceQuery {
+	query := (&ConversationClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withConversations = query
 	return _q
 }
 
@@ -409,9 +445,10 @@ func (_q *DeviceQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Devic
 	var (
 		nodes       = []*Device{}
 		_spec       = _q.querySpec()
-		loadedTypes = [2]bool{
+		loadedTypes = [3]bool{
 			_q.withDeviceType != nil,
 			_q.withBindings != nil,
+			_q.withConversations != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -445,6 +482,13 @@ func (_q *DeviceQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Devic
 		if err := _q.loadBindings(ctx, query, nodes,
 			func(n *Device) { n.Edges.Bindings = []*UserDevice{} },
 			func(n *Device, e *UserDevice) { n.Edges.Bindings = append(n.Edges.Bindings, e) }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withConversations; query != nil {
+		if err := _q.loadConversations(ctx, query, nodes,
+			func(n *Device) { n.Edges.Conversations = []*Conversation{} },
+			func(n *Device, e *Conversation) { n.Edges.Conversations = append(n.Edges.Conversations, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -508,6 +552,39 @@ func (_q *DeviceQuery) loadBindings(ctx context.Context, query *UserDeviceQuery,
 		node, ok := nodeids[fk]
 		if !ok {
 			return fmt.Errorf(`unexpected referenced foreign-key "device_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *DeviceQuery) loadConversations(ctx context.Context, query *ConversationQuery, nodes []*Device, init func(*Device), assign func(*Device, *Conversation)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*Device)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(conversation.FieldDeviceID)
+	}
+	query.Where(predicate.Conversation(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(device.ConversationsColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.DeviceID
+		if fk == nil {
+			return fmt.Errorf(`foreign-key "device_id" is nil for node %v`, n.ID)
+		}
+		node, ok := nodeids[*fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "device_id" returned %v for node %v`, *fk, n.ID)
 		}
 		assign(node, n)
 	}

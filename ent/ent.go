@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"paradise/ent/chatmessage"
+	"paradise/ent/conversation"
 	"paradise/ent/device"
 	"paradise/ent/devicetype"
 	"paradise/ent/user"
@@ -76,10 +78,12 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			device.Table:     device.ValidColumn,
-			devicetype.Table: devicetype.ValidColumn,
-			user.Table:       user.ValidColumn,
-			userdevice.Table: userdevice.ValidColumn,
+			chatmessage.Table:  chatmessage.ValidColumn,
+			conversation.Table: conversation.ValidColumn,
+			device.Table:       device.ValidColumn,
+			devicetype.Table:   devicetype.ValidColumn,
+			user.Table:         user.ValidColumn,
+			userdevice.Table:   userdevice.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

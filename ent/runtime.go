@@ -3,6 +3,8 @@
 package ent
 
 import (
+	"paradise/ent/chatmessage"
+	"paradise/ent/conversation"
 	"paradise/ent/device"
 	"paradise/ent/devicetype"
 	"paradise/ent/schema"
@@ -15,6 +17,68 @@ import (
 // (default values, validators, hooks and policies) and stitches it
 // to their package variables.
 func init() {
+	chatmessageFields := schema.ChatMessage{}.Fields()
+	_ = chatmessageFields
+	// chatmessageDescModel is the schema descriptor for model field.
+	chatmessageDescModel := chatmessageFields[3].Descriptor()
+	// chatmessage.DefaultModel holds the default value on creation for the model field.
+	chatmessage.DefaultModel = chatmessageDescModel.Default.(string)
+	// chatmessage.ModelValidator is a validator for the "model" field. It is called by the builders before save.
+	chatmessage.ModelValidator = chatmessageDescModel.Validators[0].(func(string) error)
+	// chatmessageDescProvider is the schema descriptor for provider field.
+	chatmessageDescProvider := chatmessageFields[4].Descriptor()
+	// chatmessage.DefaultProvider holds the default value on creation for the provider field.
+	chatmessage.DefaultProvider = chatmessageDescProvider.Default.(string)
+	// chatmessage.ProviderValidator is a validator for the "provider" field. It is called by the builders before save.
+	chatmessage.ProviderValidator = chatmessageDescProvider.Validators[0].(func(string) error)
+	// chatmessageDescPromptTokens is the schema descriptor for prompt_tokens field.
+	chatmessageDescPromptTokens := chatmessageFields[5].Descriptor()
+	// chatmessage.DefaultPromptTokens holds the default value on creation for the prompt_tokens field.
+	chatmessage.DefaultPromptTokens = chatmessageDescPromptTokens.Default.(int)
+	// chatmessage.PromptTokensValidator is a validator for the "prompt_tokens" field. It is called by the builders before save.
+	chatmessage.PromptTokensValidator = chatmessageDescPromptTokens.Validators[0].(func(int) error)
+	// chatmessageDescCompletionTokens is the schema descriptor for completion_tokens field.
+	chatmessageDescCompletionTokens := chatmessageFields[6].Descriptor()
+	// chatmessage.DefaultCompletionTokens holds the default value on creation for the completion_tokens field.
+	chatmessage.DefaultCompletionTokens = chatmessageDescCompletionTokens.Default.(int)
+	// chatmessage.CompletionTokensValidator is a validator for the "completion_tokens" field. It is called by the builders before save.
+	chatmessage.CompletionTokensValidator = chatmessageDescCompletionTokens.Validators[0].(func(int) error)
+	// chatmessageDescLatencyMs is the schema descriptor for latency_ms field.
+	chatmessageDescLatencyMs := chatmessageFields[7].Descriptor()
+	// chatmessage.DefaultLatencyMs holds the default value on creation for the latency_ms field.
+	chatmessage.DefaultLatencyMs = chatmessageDescLatencyMs.Default.(int)
+	// chatmessage.LatencyMsValidator is a validator for the "latency_ms" field. It is called by the builders before save.
+	chatmessage.LatencyMsValidator = chatmessageDescLatencyMs.Validators[0].(func(int) error)
+	// chatmessageDescFinishReason is the schema descriptor for finish_reason field.
+	chatmessageDescFinishReason := chatmessageFields[8].Descriptor()
+	// chatmessage.DefaultFinishReason holds the default value on creation for the finish_reason field.
+	chatmessage.DefaultFinishReason = chatmessageDescFinishReason.Default.(string)
+	// chatmessage.FinishReasonValidator is a validator for the "finish_reason" field. It is called by the builders before save.
+	chatmessage.FinishReasonValidator = chatmessageDescFinishReason.Validators[0].(func(string) error)
+	// chatmessageDescTruncated is the schema descriptor for truncated field.
+	chatmessageDescTruncated := chatmessageFields[9].Descriptor()
+	// chatmessage.DefaultTruncated holds the default value on creation for the truncated field.
+	chatmessage.DefaultTruncated = chatmessageDescTruncated.Default.(bool)
+	// chatmessageDescCreatedAt is the schema descriptor for created_at field.
+	chatmessageDescCreatedAt := chatmessageFields[10].Descriptor()
+	// chatmessage.DefaultCreatedAt holds the default value on creation for the created_at field.
+	chatmessage.DefaultCreatedAt = chatmessageDescCreatedAt.Default.(func() time.Time)
+	conversationFields := schema.Conversation{}.Fields()
+	_ = conversationFields
+	// conversationDescTitle is the schema descriptor for title field.
+	conversationDescTitle := conversationFields[2].Descriptor()
+	// conversation.DefaultTitle holds the default value on creation for the title field.
+	conversation.DefaultTitle = conversationDescTitle.Default.(string)
+	// conversation.TitleValidator is a validator for the "title" field. It is called by the builders before save.
+	conversation.TitleValidator = conversationDescTitle.Validators[0].(func(string) error)
+	// conversationDescCreatedAt is the schema descriptor for created_at field.
+	conversationDescCreatedAt := conversationFields[3].Descriptor()
+	// conversation.DefaultCreatedAt holds the default value on creation for the created_at field.
+	conversation.DefaultCreatedAt = conversationDescCreatedAt.Default.(func() time.Time)
+	// conversationDescUpdatedAt is the schema descriptor for updated_at field.
+	conversationDescUpdatedAt := conversationFields[4].Descriptor()
+	// conversation.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	conversation.DefaultUpdatedAt = conversationDescUpdatedAt.Default.(func() time.Time)
 	deviceFields := schema.Device{}.Fields()
 	_ = deviceFields
 	// deviceDescMACAddress is the schema descriptor for mac_address field.

@@ -50,9 +50,11 @@ type User struct {
 type UserEdges struct {
 	// Bindings holds the value of the bindings edge.
 	Bindings []*UserDevice `json:"bindings,omitempty"`
+	// Conversations holds the value of the conversations edge.
+	Conversations []*Conversation `json:"conversations,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [1]bool
+	loadedTypes [2]bool
 }
 
 // BindingsOrErr returns the Bindings value or an error if the edge
@@ -62,6 +64,15 @@ func (e UserEdges) BindingsOrErr() ([]*UserDevice, error) {
 		return e.Bindings, nil
 	}
 	return nil, &NotLoadedError{edge: "bindings"}
+}
+
+// ConversationsOrErr returns the Conversations value or an error if the edge
+// was not loaded in eager-loading.
+func (e UserEdges) ConversationsOrErr() ([]*Conversation, error) {
+	if e.loadedTypes[1] {
+		return e.Conversations, nil
+	}
+	return nil, &NotLoadedError{edge: "conversations"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -185,6 +196,11 @@ func (_m *User) Value(name string) (ent.Value, error) {
 // QueryBindings queries the "bindings" edge of the User entity.
 func (_m *User) QueryBindings() *UserDeviceQuery {
 	return NewUserClient(_m.config).QueryBindings(_m)
+}
+
+// QueryConversations queries the "conversations" edge of the User entity.
+func (_m *User) QueryConversations() *ConversationQuery {
+	return NewUserClient(_m.config).QueryConversations(_m)
 }
 
 // Update returns a builder for updating this User.

@@ -9,6 +9,83 @@ import (
 )
 
 var (
+	// ChatMessagesColumns holds the columns for the "chat_messages" table.
+	ChatMessagesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "role", Type: field.TypeEnum, Enums: []string{"user", "assistant", "system"}},
+		{Name: "content", Type: field.TypeString, Size: 2147483647},
+		{Name: "model", Type: field.TypeString, Default: "", SchemaType: map[string]string{"postgres": "varchar(100)"}},
+		{Name: "provider", Type: field.TypeString, Default: "", SchemaType: map[string]string{"postgres": "varchar(64)"}},
+		{Name: "prompt_tokens", Type: field.TypeInt, Default: 0},
+		{Name: "completion_tokens", Type: field.TypeInt, Default: 0},
+		{Name: "latency_ms", Type: field.TypeInt, Default: 0},
+		{Name: "finish_reason", Type: field.TypeString, Default: "", SchemaType: map[string]string{"postgres": "varchar(32)"}},
+		{Name: "truncated", Type: field.TypeBool, Default: false},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "conversation_id", Type: field.TypeInt},
+	}
+	// ChatMessagesTable holds the schema information for the "chat_messages" table.
+	ChatMessagesTable = &schema.Table{
+		Name:       "chat_messages",
+		Columns:    ChatMessagesColumns,
+		PrimaryKey: []*schema.Column{ChatMessagesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "chat_messages_conversations_messages",
+				Columns:    []*schema.Column{ChatMessagesColumns[11]},
+				RefColumns: []*schema.Column{ConversationsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "chatmessage_conversation_id_id",
+				Unique:  false,
+				Columns: []*schema.Column{ChatMessagesColumns[11], ChatMessagesColumns[0]},
+			},
+		},
+	}
+	// ConversationsColumns holds the columns for the "conversations" table.
+	ConversationsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "title", Type: field.TypeString, Default: "", SchemaType: map[string]string{"postgres": "varchar(100)"}},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "device_id", Type: field.TypeInt, Nullable: true},
+		{Name: "user_id", Type: field.TypeInt},
+	}
+	// ConversationsTable holds the schema information for the "conversations" table.
+	ConversationsTable = &schema.Table{
+		Name:       "conversations",
+		Columns:    ConversationsColumns,
+		PrimaryKey: []*schema.Column{ConversationsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "conversations_devices_conversations",
+				Columns:    []*schema.Column{ConversationsColumns[4]},
+				RefColumns: []*schema.Column{DevicesColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "conversations_users_conversations",
+				Columns:    []*schema.Column{ConversationsColumns[5]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "conversation_user_id_updated_at",
+				Unique:  false,
+				Columns: []*schema.Column{ConversationsColumns[5], ConversationsColumns[3]},
+			},
+			{
+				Name:    "conversation_device_id",
+				Unique:  false,
+				Columns: []*schema.Column{ConversationsColumns[4]},
+			},
+		},
+	}
 	// DevicesColumns holds the columns for the "devices" table.
 	DevicesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -139,6 +216,8 @@ var (
 	}
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
+		ChatMessagesTable,
+		ConversationsTable,
 		DevicesTable,
 		DeviceTypesTable,
 		UsersTable,
@@ -147,6 +226,15 @@ var (
 )
 
 func init() {
+	ChatMessagesTable.ForeignKeys[0].RefTable = ConversationsTable
+	ChatMessagesTable.Annotation = &entsql.Annotation{
+		Table: "chat_messages",
+	}
+	ConversationsTable.ForeignKeys[0].RefTable = DevicesTable
+	ConversationsTable.ForeignKeys[1].RefTable = UsersTable
+	ConversationsTable.Annotation = &entsql.Annotation{
+		Table: "conversations",
+	}
 	DevicesTable.ForeignKeys[0].RefTable = DeviceTypesTable
 	DevicesTable.Annotation = &entsql.Annotation{
 		Table: "devices",

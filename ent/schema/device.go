@@ -43,6 +43,7 @@ func (Device) Edges() []ent.Edge {
 	return []ent.Edge{
 		edge.From("device_type", DeviceType.Type).Ref("devices").Field("device_type_id").Unique(),
 		edge.To("bindings", UserDevice.Type),
+		edge.To("conversations", Conversation.Type),
 	}
 }
 

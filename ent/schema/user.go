@@ -44,6 +44,7 @@ func (User) Fields() []ent.Field {
 func (User) Edges() []ent.Edge {
 	return []ent.Edge{
 		edge.To("bindings", UserDevice.Type),
+		edge.To("conversations", Conversation.Type),
 	}
 }
 

@@ -116,6 +116,43 @@ type Invoker interface {
 	//
 	// POST /api/user/password/
 	ChangePassword(ctx context.Context, request *PasswordChangeRequest) (*EmptyEnvelope, error)
+	// ChatCompletion invokes chatCompletion operation.
+	//
+	// Stores the caller's message in a conversation (a new one when `conversation_id` is absent), sends
+	// the conversation's recent history with a persona prompt (built from the caller's profile and, for a
+	// device token, the device's type) to the AI model, stores the reply and returns it with the stored
+	// message ids and token usage. A device token (from MAC login) chats as its device: the conversation
+	// records the device.
+	//
+	// Streaming. With `"stream": true` in the body or `Accept: text/event-stream`, the answer is a stream
+	// of Server-Sent Events (`text/event-stream`) instead of the envelope: one `start` event with the
+	// conversation and message ids, `delta` events with the reply's text as it is generated, then `done`
+	// with the stored reply's id, finish reason and usage, or `error` if the model failed (the stream then
+	// ends). Each event's `data` is one JSON object whose `type` repeats the event name. Authentication,
+	// validation and quota errors are answered with the JSON envelope before any event. A client that
+	// disconnects cancels the model call at once; a reply cut short (client gone or model error after some
+	// text) is stored with `truncated: true`.
+	//
+	// Budgets. Each user may send `PARADISE_CHAT_MESSAGES_PER_DAY` messages and use
+	// `PARADISE_CHAT_TOKENS_PER_DAY` tokens per UTC day, and hold `PARADISE_CHAT_CONCURRENT_STREAMS`
+	// replies in progress at once, across all server instances. Beyond a budget the answer is HTTP 429
+	// with business code `4291` (messages per day), `4292` (tokens per day) or `4293` (replies in
+	// progress) and a `Retry-After` header in seconds.
+	//
+	// POST /api/ai/chat/
+	ChatCompletion(ctx context.Context, request *ChatRequest) (*ChatReplyEnvelope, error)
+	// DeleteConversation invokes deleteConversation operation.
+	//
+	// Deletes the conversation and all its messages. Another user's conversation is a 404.
+	//
+	// DELETE /api/ai/conversations/{id}/
+	DeleteConversation(ctx context.Context, params DeleteConversationParams) (*EmptyEnvelope, error)
+	// GetConversation invokes getConversation operation.
+	//
+	// Another user's conversation, or one that does not exist, is a 404.
+	//
+	// GET /api/ai/conversations/{id}/
+	GetConversation(ctx context.Context, params GetConversationParams) (*ConversationEnvelope, error)
 	// GetDevice invokes getDevice operation.
 	//
 	// A device that does not exist or is not bound to the caller is a 404; with a device token (from MAC
@@ -129,6 +166,20 @@ type Invoker interface {
 	//
 	// GET /api/user/profile/
 	GetProfile(ctx context.Context) (*UserEnvelope, error)
+	// ListConversationMessages invokes listConversationMessages operation.
+	//
+	// The conversation's messages in the order they were written (oldest first). Another user's
+	// conversation is a 404.
+	//
+	// GET /api/ai/conversations/{id}/messages/
+	ListConversationMessages(ctx context.Context, params ListConversationMessagesParams) (*ChatMessagePageEnvelope, error)
+	// ListConversations invokes listConversations operation.
+	//
+	// The caller's conversations, most recently active first, each with its title and a preview of its
+	// last message. With a device token, the conversations of the caller's user (all devices and the app).
+	//
+	// GET /api/ai/conversations/
+	ListConversations(ctx context.Context, params ListConversationsParams) (*ConversationPageEnvelope, error)
 	// ListDeviceTypes invokes listDeviceTypes operation.
 	//
 	// Device types, ordered by id.
@@ -168,6 +219,12 @@ type Invoker interface {
 	//
 	// POST /api/user/register/
 	RegisterUser(ctx context.Context, request *RegisterRequest) (*AuthEnvelope, error)
+	// RenameConversation invokes renameConversation operation.
+	//
+	// Sets the conversation's title. Another user's conversation is a 404.
+	//
+	// PATCH /api/ai/conversations/{id}/
+	RenameConversation(ctx context.Context, request *ConversationUpdate, params RenameConversationParams) (*ConversationEnvelope, error)
 	// SendDeviceMessage invokes sendDeviceMessage operation.
 	//
 	// Pushes a typed frame (see asyncapi.yaml) to the device hub group of the device's owner: the device
@@ -1522,6 +1579,294 @@ func (c *Client) sendChangePassword(ctx context.Context, request *PasswordChange
 	return result, nil
 }
 
+// ChatCompletion invokes chatCompletion operation.
+//
+// Stores the caller's message in a conversation (a new one when `conversation_id` is absent), sends
+// the conversation's recent history with a persona prompt (built from the caller's profile and, for a
+// device token, the device's type) to the AI model, stores the reply and returns it with the stored
+// message ids and token usage. A device token (from MAC login) chats as its device: the conversation
+// records the device.
+//
+// Streaming. With `"stream": true` in the body or `Accept: text/event-stream`, the answer is a stream
+// of Server-Sent Events (`text/event-stream`) instead of the envelope: one `start` event with the
+// conversation and message ids, `delta` events with the reply's text as it is generated, then `done`
+// with the stored reply's id, finish reason and usage, or `error` if the model failed (the stream then
+// ends). Each event's `data` is one JSON object whose `type` repeats the event name. Authentication,
+// validation and quota errors are answered with the JSON envelope before any event. A client that
+// disconnects cancels the model call at once; a reply cut short (client gone or model error after some
+// text) is stored with `truncated: true`.
+//
+// Budgets. Each user may send `PARADISE_CHAT_MESSAGES_PER_DAY` messages and use
+// `PARADISE_CHAT_TOKENS_PER_DAY` tokens per UTC day, and hold `PARADISE_CHAT_CONCURRENT_STREAMS`
+// replies in progress at once, across all server instances. Beyond a budget the answer is HTTP 429
+// with business code `4291` (messages per day), `4292` (tokens per day) or `4293` (replies in
+// progress) and a `Retry-After` header in seconds.
+//
+// POST /api/ai/chat/
+func (c *Client) ChatCompletion(ctx context.Context, request *ChatRequest) (*ChatReplyEnvelope, error) {
+	res, err := c.sendChatCompletion(ctx, request)
+	return res, err
+}
+
+func (c *Client) sendChatCompletion(ctx context.Context, request *ChatRequest) (res *ChatReplyEnvelope, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [1]string
+	pathParts[0] = "/api/ai/chat/"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "POST", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+	if err := encodeChatCompletionRequest(request, r); err != nil {
+		return res, errors.Wrap(err, "encode request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityTokenAuth(ctx, ChatCompletionOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"TokenAuth\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeChatCompletionResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// DeleteConversation invokes deleteConversation operation.
+//
+// Deletes the conversation and all its messages. Another user's conversation is a 404.
+//
+// DELETE /api/ai/conversations/{id}/
+func (c *Client) DeleteConversation(ctx context.Context, params DeleteConversationParams) (*EmptyEnvelope, error) {
+	res, err := c.sendDeleteConversation(ctx, params)
+	return res, err
+}
+
+func (c *Client) sendDeleteConversation(ctx context.Context, params DeleteConversationParams) (res *EmptyEnvelope, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [3]string
+	pathParts[0] = "/api/ai/conversations/"
+	{
+		// Encode "id" parameter.
+		e := uri.NewPathEncoder(uri.PathEncoderConfig{
+			Param:   "id",
+			Style:   uri.PathStyleSimple,
+			Explode: false,
+		})
+		if err := func() error {
+			return e.EncodeValue(conv.IntToString(params.ID))
+		}(); err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		encoded, err := e.Result()
+		if err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		pathParts[1] = encoded
+	}
+	pathParts[2] = "/"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "DELETE", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityTokenAuth(ctx, DeleteConversationOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"TokenAuth\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeDeleteConversationResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// GetConversation invokes getConversation operation.
+//
+// Another user's conversation, or one that does not exist, is a 404.
+//
+// GET /api/ai/conversations/{id}/
+func (c *Client) GetConversation(ctx context.Context, params GetConversationParams) (*ConversationEnvelope, error) {
+	res, err := c.sendGetConversation(ctx, params)
+	return res, err
+}
+
+func (c *Client) sendGetConversation(ctx context.Context, params GetConversationParams) (res *ConversationEnvelope, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [3]string
+	pathParts[0] = "/api/ai/conversations/"
+	{
+		// Encode "id" parameter.
+		e := uri.NewPathEncoder(uri.PathEncoderConfig{
+			Param:   "id",
+			Style:   uri.PathStyleSimple,
+			Explode: false,
+		})
+		if err := func() error {
+			return e.EncodeValue(conv.IntToString(params.ID))
+		}(); err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		encoded, err := e.Result()
+		if err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		pathParts[1] = encoded
+	}
+	pathParts[2] = "/"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "GET", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityTokenAuth(ctx, GetConversationOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"TokenAuth\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeGetConversationResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
 // GetDevice invokes getDevice operation.
 //
 // A device that does not exist or is not bound to the caller is a 404; with a device token (from MAC
@@ -1687,6 +2032,253 @@ func (c *Client) sendGetProfile(ctx context.Context) (res *UserEnvelope, err err
 	}()
 
 	result, err := decodeGetProfileResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// ListConversationMessages invokes listConversationMessages operation.
+//
+// The conversation's messages in the order they were written (oldest first). Another user's
+// conversation is a 404.
+//
+// GET /api/ai/conversations/{id}/messages/
+func (c *Client) ListConversationMessages(ctx context.Context, params ListConversationMessagesParams) (*ChatMessagePageEnvelope, error) {
+	res, err := c.sendListConversationMessages(ctx, params)
+	return res, err
+}
+
+func (c *Client) sendListConversationMessages(ctx context.Context, params ListConversationMessagesParams) (res *ChatMessagePageEnvelope, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [3]string
+	pathParts[0] = "/api/ai/conversations/"
+	{
+		// Encode "id" parameter.
+		e := uri.NewPathEncoder(uri.PathEncoderConfig{
+			Param:   "id",
+			Style:   uri.PathStyleSimple,
+			Explode: false,
+		})
+		if err := func() error {
+			return e.EncodeValue(conv.IntToString(params.ID))
+		}(); err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		encoded, err := e.Result()
+		if err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		pathParts[1] = encoded
+	}
+	pathParts[2] = "/messages/"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	q := uri.NewQueryEncoder()
+	{
+		// Encode "page" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "page",
+			Style:   uri.QueryStyleForm,
+			Explode: true,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.Page.Get(); ok {
+				return e.EncodeValue(conv.IntToString(val))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	{
+		// Encode "page_size" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "page_size",
+			Style:   uri.QueryStyleForm,
+			Explode: true,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.PageSize.Get(); ok {
+				return e.EncodeValue(conv.IntToString(val))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	u.RawQuery = q.Values().Encode()
+
+	r, err := ht.NewRequest(ctx, "GET", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityTokenAuth(ctx, ListConversationMessagesOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"TokenAuth\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeListConversationMessagesResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// ListConversations invokes listConversations operation.
+//
+// The caller's conversations, most recently active first, each with its title and a preview of its
+// last message. With a device token, the conversations of the caller's user (all devices and the app).
+//
+// GET /api/ai/conversations/
+func (c *Client) ListConversations(ctx context.Context, params ListConversationsParams) (*ConversationPageEnvelope, error) {
+	res, err := c.sendListConversations(ctx, params)
+	return res, err
+}
+
+func (c *Client) sendListConversations(ctx context.Context, params ListConversationsParams) (res *ConversationPageEnvelope, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [1]string
+	pathParts[0] = "/api/ai/conversations/"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	q := uri.NewQueryEncoder()
+	{
+		// Encode "page" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "page",
+			Style:   uri.QueryStyleForm,
+			Explode: true,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.Page.Get(); ok {
+				return e.EncodeValue(conv.IntToString(val))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	{
+		// Encode "page_size" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "page_size",
+			Style:   uri.QueryStyleForm,
+			Explode: true,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.PageSize.Get(); ok {
+				return e.EncodeValue(conv.IntToString(val))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	u.RawQuery = q.Values().Encode()
+
+	r, err := ht.NewRequest(ctx, "GET", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityTokenAuth(ctx, ListConversationsOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"TokenAuth\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeListConversationsResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
 	}
@@ -2130,6 +2722,104 @@ func (c *Client) sendRegisterUser(ctx context.Context, request *RegisterRequest)
 	}()
 
 	result, err := decodeRegisterUserResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// RenameConversation invokes renameConversation operation.
+//
+// Sets the conversation's title. Another user's conversation is a 404.
+//
+// PATCH /api/ai/conversations/{id}/
+func (c *Client) RenameConversation(ctx context.Context, request *ConversationUpdate, params RenameConversationParams) (*ConversationEnvelope, error) {
+	res, err := c.sendRenameConversation(ctx, request, params)
+	return res, err
+}
+
+func (c *Client) sendRenameConversation(ctx context.Context, request *ConversationUpdate, params RenameConversationParams) (res *ConversationEnvelope, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [3]string
+	pathParts[0] = "/api/ai/conversations/"
+	{
+		// Encode "id" parameter.
+		e := uri.NewPathEncoder(uri.PathEncoderConfig{
+			Param:   "id",
+			Style:   uri.PathStyleSimple,
+			Explode: false,
+		})
+		if err := func() error {
+			return e.EncodeValue(conv.IntToString(params.ID))
+		}(); err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		encoded, err := e.Result()
+		if err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		pathParts[1] = encoded
+	}
+	pathParts[2] = "/"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "PATCH", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+	if err := encodeRenameConversationRequest(request, r); err != nil {
+		return res, errors.Wrap(err, "encode request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityTokenAuth(ctx, RenameConversationOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"TokenAuth\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeRenameConversationResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
 	}

@@ -94,6 +94,20 @@ func encodeChangePasswordRequest(
 	return nil
 }
 
+func encodeChatCompletionRequest(
+	req *ChatRequest,
+	r *http.Request,
+) error {
+	const contentType = "application/json"
+	e := new(jx.Encoder)
+	{
+		req.Encode(e)
+	}
+	encoded := e.Bytes()
+	ht.SetBody(r, bytes.NewReader(encoded), contentType)
+	return nil
+}
+
 func encodeLoginUserRequest(
 	req *LoginRequest,
 	r *http.Request,
@@ -124,6 +138,20 @@ func encodeMacLoginRequest(
 
 func encodeRegisterUserRequest(
 	req *RegisterRequest,
+	r *http.Request,
+) error {
+	const contentType = "application/json"
+	e := new(jx.Encoder)
+	{
+		req.Encode(e)
+	}
+	encoded := e.Bytes()
+	ht.SetBody(r, bytes.NewReader(encoded), contentType)
+	return nil
+}
+
+func encodeRenameConversationRequest(
+	req *ConversationUpdate,
 	r *http.Request,
 ) error {
 	const contentType = "application/json"

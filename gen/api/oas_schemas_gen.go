@@ -153,6 +153,821 @@ func (s *BindRequest) SetDeviceTypeID(val OptInt) {
 	s.DeviceTypeID = val
 }
 
+// Why the reply ended: `stop` (complete), `length` (the model's length limit), `content_filter` (the
+// provider's filter), `cancelled` (the client went away), `error` (the model failed mid-reply).
+// Ref: #/components/schemas/ChatFinishReason
+type ChatFinishReason string
+
+const (
+	ChatFinishReasonStop          ChatFinishReason = "stop"
+	ChatFinishReasonLength        ChatFinishReason = "length"
+	ChatFinishReasonContentFilter ChatFinishReason = "content_filter"
+	ChatFinishReasonCancelled     ChatFinishReason = "cancelled"
+	ChatFinishReasonError         ChatFinishReason = "error"
+)
+
+// AllValues returns all ChatFinishReason values.
+func (ChatFinishReason) AllValues() []ChatFinishReason {
+	return []ChatFinishReason{
+		ChatFinishReasonStop,
+		ChatFinishReasonLength,
+		ChatFinishReasonContentFilter,
+		ChatFinishReasonCancelled,
+		ChatFinishReasonError,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s ChatFinishReason) MarshalText() ([]byte, error) {
+	switch s {
+	case ChatFinishReasonStop:
+		return []byte(s), nil
+	case ChatFinishReasonLength:
+		return []byte(s), nil
+	case ChatFinishReasonContentFilter:
+		return []byte(s), nil
+	case ChatFinishReasonCancelled:
+		return []byte(s), nil
+	case ChatFinishReasonError:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *ChatFinishReason) UnmarshalText(data []byte) error {
+	switch ChatFinishReason(data) {
+	case ChatFinishReasonStop:
+		*s = ChatFinishReasonStop
+		return nil
+	case ChatFinishReasonLength:
+		*s = ChatFinishReasonLength
+		return nil
+	case ChatFinishReasonContentFilter:
+		*s = ChatFinishReasonContentFilter
+		return nil
+	case ChatFinishReasonCancelled:
+		*s = ChatFinishReasonCancelled
+		return nil
+	case ChatFinishReasonError:
+		*s = ChatFinishReasonError
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
+}
+
+// Ref: #/components/schemas/ChatMessage
+type ChatMessage struct {
+	ID      int      `json:"id"`
+	Role    ChatRole `json:"role"`
+	Content string   `json:"content"`
+	// The model of a reply; empty for the user's messages.
+	Model string `json:"model"`
+	// The provider of a reply; empty for the user's messages.
+	Provider         string `json:"provider"`
+	PromptTokens     int    `json:"prompt_tokens"`
+	CompletionTokens int    `json:"completion_tokens"`
+	// Milliseconds from the request to the reply's end.
+	LatencyMs int `json:"latency_ms"`
+	// A reply's ChatFinishReason; empty for the user's messages.
+	FinishReason string `json:"finish_reason"`
+	// Whether the reply was cut short.
+	Truncated bool      `json:"truncated"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// GetID returns the value of ID.
+func (s *ChatMessage) GetID() int {
+	return s.ID
+}
+
+// GetRole returns the value of Role.
+func (s *ChatMessage) GetRole() ChatRole {
+	return s.Role
+}
+
+// GetContent returns the value of Content.
+func (s *ChatMessage) GetContent() string {
+	return s.Content
+}
+
+// GetModel returns the value of Model.
+func (s *ChatMessage) GetModel() string {
+	return s.Model
+}
+
+// GetProvider returns the value of Provider.
+func (s *ChatMessage) GetProvider() string {
+	return s.Provider
+}
+
+// GetPromptTokens returns the value of PromptTokens.
+func (s *ChatMessage) GetPromptTokens() int {
+	return s.PromptTokens
+}
+
+// GetCompletionTokens returns the value of CompletionTokens.
+func (s *ChatMessage) GetCompletionTokens() int {
+	return s.CompletionTokens
+}
+
+// GetLatencyMs returns the value of LatencyMs.
+func (s *ChatMessage) GetLatencyMs() int {
+	return s.LatencyMs
+}
+
+// GetFinishReason returns the value of FinishReason.
+func (s *ChatMessage) GetFinishReason() string {
+	return s.FinishReason
+}
+
+// GetTruncated returns the value of Truncated.
+func (s *ChatMessage) GetTruncated() bool {
+	return s.Truncated
+}
+
+// GetCreatedAt returns the value of CreatedAt.
+func (s *ChatMessage) GetCreatedAt() time.Time {
+	return s.CreatedAt
+}
+
+// SetID sets the value of ID.
+func (s *ChatMessage) SetID(val int) {
+	s.ID = val
+}
+
+// SetRole sets the value of Role.
+func (s *ChatMessage) SetRole(val ChatRole) {
+	s.Role = val
+}
+
+// SetContent sets the value of Content.
+func (s *ChatMessage) SetContent(val string) {
+	s.Content = val
+}
+
+// SetModel sets the value of Model.
+func (s *ChatMessage) SetModel(val string) {
+	s.Model = val
+}
+
+// SetProvider sets the value of Provider.
+func (s *ChatMessage) SetProvider(val string) {
+	s.Provider = val
+}
+
+// SetPromptTokens sets the value of PromptTokens.
+func (s *ChatMessage) SetPromptTokens(val int) {
+	s.PromptTokens = val
+}
+
+// SetCompletionTokens sets the value of CompletionTokens.
+func (s *ChatMessage) SetCompletionTokens(val int) {
+	s.CompletionTokens = val
+}
+
+// SetLatencyMs sets the value of LatencyMs.
+func (s *ChatMessage) SetLatencyMs(val int) {
+	s.LatencyMs = val
+}
+
+// SetFinishReason sets the value of FinishReason.
+func (s *ChatMessage) SetFinishReason(val string) {
+	s.FinishReason = val
+}
+
+// SetTruncated sets the value of Truncated.
+func (s *ChatMessage) SetTruncated(val bool) {
+	s.Truncated = val
+}
+
+// SetCreatedAt sets the value of CreatedAt.
+func (s *ChatMessage) SetCreatedAt(val time.Time) {
+	s.CreatedAt = val
+}
+
+// Ref: #/components/schemas/ChatMessagePage
+type ChatMessagePage struct {
+	// Total number of items.
+	Count int `json:"count"`
+	// URL of the next page, or null.
+	Next NilString `json:"next"`
+	// URL of the previous page, or null.
+	Previous NilString     `json:"previous"`
+	Results  []ChatMessage `json:"results"`
+}
+
+// GetCount returns the value of Count.
+func (s *ChatMessagePage) GetCount() int {
+	return s.Count
+}
+
+// GetNext returns the value of Next.
+func (s *ChatMessagePage) GetNext() NilString {
+	return s.Next
+}
+
+// GetPrevious returns the value of Previous.
+func (s *ChatMessagePage) GetPrevious() NilString {
+	return s.Previous
+}
+
+// GetResults returns the value of Results.
+func (s *ChatMessagePage) GetResults() []ChatMessage {
+	return s.Results
+}
+
+// SetCount sets the value of Count.
+func (s *ChatMessagePage) SetCount(val int) {
+	s.Count = val
+}
+
+// SetNext sets the value of Next.
+func (s *ChatMessagePage) SetNext(val NilString) {
+	s.Next = val
+}
+
+// SetPrevious sets the value of Previous.
+func (s *ChatMessagePage) SetPrevious(val NilString) {
+	s.Previous = val
+}
+
+// SetResults sets the value of Results.
+func (s *ChatMessagePage) SetResults(val []ChatMessage) {
+	s.Results = val
+}
+
+// Ref: #/components/schemas/ChatMessagePageEnvelope
+type ChatMessagePageEnvelope struct {
+	Success bool            `json:"success"`
+	Code    int             `json:"code"`
+	Message string          `json:"message"`
+	Data    ChatMessagePage `json:"data"`
+}
+
+// GetSuccess returns the value of Success.
+func (s *ChatMessagePageEnvelope) GetSuccess() bool {
+	return s.Success
+}
+
+// GetCode returns the value of Code.
+func (s *ChatMessagePageEnvelope) GetCode() int {
+	return s.Code
+}
+
+// GetMessage returns the value of Message.
+func (s *ChatMessagePageEnvelope) GetMessage() string {
+	return s.Message
+}
+
+// GetData returns the value of Data.
+func (s *ChatMessagePageEnvelope) GetData() ChatMessagePage {
+	return s.Data
+}
+
+// SetSuccess sets the value of Success.
+func (s *ChatMessagePageEnvelope) SetSuccess(val bool) {
+	s.Success = val
+}
+
+// SetCode sets the value of Code.
+func (s *ChatMessagePageEnvelope) SetCode(val int) {
+	s.Code = val
+}
+
+// SetMessage sets the value of Message.
+func (s *ChatMessagePageEnvelope) SetMessage(val string) {
+	s.Message = val
+}
+
+// SetData sets the value of Data.
+func (s *ChatMessagePageEnvelope) SetData(val ChatMessagePage) {
+	s.Data = val
+}
+
+// Ref: #/components/schemas/ChatReply
+type ChatReply struct {
+	ConversationID int `json:"conversation_id"`
+	// Id of the stored message of the caller.
+	UserMessageID int `json:"user_message_id"`
+	// Id of the stored reply.
+	AssistantMessageID int `json:"assistant_message_id"`
+	// The companion's reply.
+	Reply        string           `json:"reply"`
+	FinishReason ChatFinishReason `json:"finish_reason"`
+	// Whether the reply was cut short.
+	Truncated bool `json:"truncated"`
+	// The model provider that answered (`development` for the built-in development model).
+	Provider string    `json:"provider"`
+	Model    string    `json:"model"`
+	Usage    ChatUsage `json:"usage"`
+}
+
+// GetConversationID returns the value of ConversationID.
+func (s *ChatReply) GetConversationID() int {
+	return s.ConversationID
+}
+
+// GetUserMessageID returns the value of UserMessageID.
+func (s *ChatReply) GetUserMessageID() int {
+	return s.UserMessageID
+}
+
+// GetAssistantMessageID returns the value of AssistantMessageID.
+func (s *ChatReply) GetAssistantMessageID() int {
+	return s.AssistantMessageID
+}
+
+// GetReply returns the value of Reply.
+func (s *ChatReply) GetReply() string {
+	return s.Reply
+}
+
+// GetFinishReason returns the value of FinishReason.
+func (s *ChatReply) GetFinishReason() ChatFinishReason {
+	return s.FinishReason
+}
+
+// GetTruncated returns the value of Truncated.
+func (s *ChatReply) GetTruncated() bool {
+	return s.Truncated
+}
+
+// GetProvider returns the value of Provider.
+func (s *ChatReply) GetProvider() string {
+	return s.Provider
+}
+
+// GetModel returns the value of Model.
+func (s *ChatReply) GetModel() string {
+	return s.Model
+}
+
+// GetUsage returns the value of Usage.
+func (s *ChatReply) GetUsage() ChatUsage {
+	return s.Usage
+}
+
+// SetConversationID sets the value of ConversationID.
+func (s *ChatReply) SetConversationID(val int) {
+	s.ConversationID = val
+}
+
+// SetUserMessageID sets the value of UserMessageID.
+func (s *ChatReply) SetUserMessageID(val int) {
+	s.UserMessageID = val
+}
+
+// SetAssistantMessageID sets the value of AssistantMessageID.
+func (s *ChatReply) SetAssistantMessageID(val int) {
+	s.AssistantMessageID = val
+}
+
+// SetReply sets the value of Reply.
+func (s *ChatReply) SetReply(val string) {
+	s.Reply = val
+}
+
+// SetFinishReason sets the value of FinishReason.
+func (s *ChatReply) SetFinishReason(val ChatFinishReason) {
+	s.FinishReason = val
+}
+
+// SetTruncated sets the value of Truncated.
+func (s *ChatReply) SetTruncated(val bool) {
+	s.Truncated = val
+}
+
+// SetProvider sets the value of Provider.
+func (s *ChatReply) SetProvider(val string) {
+	s.Provider = val
+}
+
+// SetModel sets the value of Model.
+func (s *ChatReply) SetModel(val string) {
+	s.Model = val
+}
+
+// SetUsage sets the value of Usage.
+func (s *ChatReply) SetUsage(val ChatUsage) {
+	s.Usage = val
+}
+
+// Ref: #/components/schemas/ChatReplyEnvelope
+type ChatReplyEnvelope struct {
+	Success bool      `json:"success"`
+	Code    int       `json:"code"`
+	Message string    `json:"message"`
+	Data    ChatReply `json:"data"`
+}
+
+// GetSuccess returns the value of Success.
+func (s *ChatReplyEnvelope) GetSuccess() bool {
+	return s.Success
+}
+
+// GetCode returns the value of Code.
+func (s *ChatReplyEnvelope) GetCode() int {
+	return s.Code
+}
+
+// GetMessage returns the value of Message.
+func (s *ChatReplyEnvelope) GetMessage() string {
+	return s.Message
+}
+
+// GetData returns the value of Data.
+func (s *ChatReplyEnvelope) GetData() ChatReply {
+	return s.Data
+}
+
+// SetSuccess sets the value of Success.
+func (s *ChatReplyEnvelope) SetSuccess(val bool) {
+	s.Success = val
+}
+
+// SetCode sets the value of Code.
+func (s *ChatReplyEnvelope) SetCode(val int) {
+	s.Code = val
+}
+
+// SetMessage sets the value of Message.
+func (s *ChatReplyEnvelope) SetMessage(val string) {
+	s.Message = val
+}
+
+// SetData sets the value of Data.
+func (s *ChatReplyEnvelope) SetData(val ChatReply) {
+	s.Data = val
+}
+
+// Ref: #/components/schemas/ChatRequest
+type ChatRequest struct {
+	// What the caller says; at least one non-space character.
+	Message string `json:"message"`
+	// The conversation to continue (one of the caller's); absent starts a new one.
+	ConversationID OptInt `json:"conversation_id"`
+	// Answer with Server-Sent Events (`text/event-stream`) instead of the envelope.
+	Stream OptBool `json:"stream"`
+}
+
+// GetMessage returns the value of Message.
+func (s *ChatRequest) GetMessage() string {
+	return s.Message
+}
+
+// GetConversationID returns the value of ConversationID.
+func (s *ChatRequest) GetConversationID() OptInt {
+	return s.ConversationID
+}
+
+// GetStream returns the value of Stream.
+func (s *ChatRequest) GetStream() OptBool {
+	return s.Stream
+}
+
+// SetMessage sets the value of Message.
+func (s *ChatRequest) SetMessage(val string) {
+	s.Message = val
+}
+
+// SetConversationID sets the value of ConversationID.
+func (s *ChatRequest) SetConversationID(val OptInt) {
+	s.ConversationID = val
+}
+
+// SetStream sets the value of Stream.
+func (s *ChatRequest) SetStream(val OptBool) {
+	s.Stream = val
+}
+
+// Who wrote a message.
+// Ref: #/components/schemas/ChatRole
+type ChatRole string
+
+const (
+	ChatRoleUser      ChatRole = "user"
+	ChatRoleAssistant ChatRole = "assistant"
+	ChatRoleSystem    ChatRole = "system"
+)
+
+// AllValues returns all ChatRole values.
+func (ChatRole) AllValues() []ChatRole {
+	return []ChatRole{
+		ChatRoleUser,
+		ChatRoleAssistant,
+		ChatRoleSystem,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s ChatRole) MarshalText() ([]byte, error) {
+	switch s {
+	case ChatRoleUser:
+		return []byte(s), nil
+	case ChatRoleAssistant:
+		return []byte(s), nil
+	case ChatRoleSystem:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *ChatRole) UnmarshalText(data []byte) error {
+	switch ChatRole(data) {
+	case ChatRoleUser:
+		*s = ChatRoleUser
+		return nil
+	case ChatRoleAssistant:
+		*s = ChatRoleAssistant
+		return nil
+	case ChatRoleSystem:
+		*s = ChatRoleSystem
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
+}
+
+// Tokens the model counted (or Paradise estimated) for this reply.
+// Ref: #/components/schemas/ChatUsage
+type ChatUsage struct {
+	PromptTokens     int `json:"prompt_tokens"`
+	CompletionTokens int `json:"completion_tokens"`
+	TotalTokens      int `json:"total_tokens"`
+}
+
+// GetPromptTokens returns the value of PromptTokens.
+func (s *ChatUsage) GetPromptTokens() int {
+	return s.PromptTokens
+}
+
+// GetCompletionTokens returns the value of CompletionTokens.
+func (s *ChatUsage) GetCompletionTokens() int {
+	return s.CompletionTokens
+}
+
+// GetTotalTokens returns the value of TotalTokens.
+func (s *ChatUsage) GetTotalTokens() int {
+	return s.TotalTokens
+}
+
+// SetPromptTokens sets the value of PromptTokens.
+func (s *ChatUsage) SetPromptTokens(val int) {
+	s.PromptTokens = val
+}
+
+// SetCompletionTokens sets the value of CompletionTokens.
+func (s *ChatUsage) SetCompletionTokens(val int) {
+	s.CompletionTokens = val
+}
+
+// SetTotalTokens sets the value of TotalTokens.
+func (s *ChatUsage) SetTotalTokens(val int) {
+	s.TotalTokens = val
+}
+
+// Ref: #/components/schemas/Conversation
+type Conversation struct {
+	ID int `json:"id"`
+	// The first words of its first message, until renamed.
+	Title string `json:"title"`
+	// The device that chatted (device token), or null for the app.
+	DeviceID NilInt `json:"device_id"`
+	// The latest message, or null when there is none.
+	LastMessage NilLastMessage `json:"last_message"`
+	CreatedAt   time.Time      `json:"created_at"`
+	// When the conversation last changed (a message, a rename).
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// GetID returns the value of ID.
+func (s *Conversation) GetID() int {
+	return s.ID
+}
+
+// GetTitle returns the value of Title.
+func (s *Conversation) GetTitle() string {
+	return s.Title
+}
+
+// GetDeviceID returns the value of DeviceID.
+func (s *Conversation) GetDeviceID() NilInt {
+	return s.DeviceID
+}
+
+// GetLastMessage returns the value of LastMessage.
+func (s *Conversation) GetLastMessage() NilLastMessage {
+	return s.LastMessage
+}
+
+// GetCreatedAt returns the value of CreatedAt.
+func (s *Conversation) GetCreatedAt() time.Time {
+	return s.CreatedAt
+}
+
+// GetUpdatedAt returns the value of UpdatedAt.
+func (s *Conversation) GetUpdatedAt() time.Time {
+	return s.UpdatedAt
+}
+
+// SetID sets the value of ID.
+func (s *Conversation) SetID(val int) {
+	s.ID = val
+}
+
+// SetTitle sets the value of Title.
+func (s *Conversation) SetTitle(val string) {
+	s.Title = val
+}
+
+// SetDeviceID sets the value of DeviceID.
+func (s *Conversation) SetDeviceID(val NilInt) {
+	s.DeviceID = val
+}
+
+// SetLastMessage sets the value of LastMessage.
+func (s *Conversation) SetLastMessage(val NilLastMessage) {
+	s.LastMessage = val
+}
+
+// SetCreatedAt sets the value of CreatedAt.
+func (s *Conversation) SetCreatedAt(val time.Time) {
+	s.CreatedAt = val
+}
+
+// SetUpdatedAt sets the value of UpdatedAt.
+func (s *Conversation) SetUpdatedAt(val time.Time) {
+	s.UpdatedAt = val
+}
+
+// Ref: #/components/schemas/ConversationEnvelope
+type ConversationEnvelope struct {
+	Success bool         `json:"success"`
+	Code    int          `json:"code"`
+	Message string       `json:"message"`
+	Data    Conversation `json:"data"`
+}
+
+// GetSuccess returns the value of Success.
+func (s *ConversationEnvelope) GetSuccess() bool {
+	return s.Success
+}
+
+// GetCode returns the value of Code.
+func (s *ConversationEnvelope) GetCode() int {
+	return s.Code
+}
+
+// GetMessage returns the value of Message.
+func (s *ConversationEnvelope) GetMessage() string {
+	return s.Message
+}
+
+// GetData returns the value of Data.
+func (s *ConversationEnvelope) GetData() Conversation {
+	return s.Data
+}
+
+// SetSuccess sets the value of Success.
+func (s *ConversationEnvelope) SetSuccess(val bool) {
+	s.Success = val
+}
+
+// SetCode sets the value of Code.
+func (s *ConversationEnvelope) SetCode(val int) {
+	s.Code = val
+}
+
+// SetMessage sets the value of Message.
+func (s *ConversationEnvelope) SetMessage(val string) {
+	s.Message = val
+}
+
+// SetData sets the value of Data.
+func (s *ConversationEnvelope) SetData(val Conversation) {
+	s.Data = val
+}
+
+// Ref: #/components/schemas/ConversationPage
+type ConversationPage struct {
+	// Total number of items.
+	Count int `json:"count"`
+	// URL of the next page, or null.
+	Next NilString `json:"next"`
+	// URL of the previous page, or null.
+	Previous NilString      `json:"previous"`
+	Results  []Conversation `json:"results"`
+}
+
+// GetCount returns the value of Count.
+func (s *ConversationPage) GetCount() int {
+	return s.Count
+}
+
+// GetNext returns the value of Next.
+func (s *ConversationPage) GetNext() NilString {
+	return s.Next
+}
+
+// GetPrevious returns the value of Previous.
+func (s *ConversationPage) GetPrevious() NilString {
+	return s.Previous
+}
+
+// GetResults returns the value of Results.
+func (s *ConversationPage) GetResults() []Conversation {
+	return s.Results
+}
+
+// SetCount sets the value of Count.
+func (s *ConversationPage) SetCount(val int) {
+	s.Count = val
+}
+
+// SetNext sets the value of Next.
+func (s *ConversationPage) SetNext(val NilString) {
+	s.Next = val
+}
+
+// SetPrevious sets the value of Previous.
+func (s *ConversationPage) SetPrevious(val NilString) {
+	s.Previous = val
+}
+
+// SetResults sets the value of Results.
+func (s *ConversationPage) SetResults(val []Conversation) {
+	s.Results = val
+}
+
+// Ref: #/components/schemas/ConversationPageEnvelope
+type ConversationPageEnvelope struct {
+	Success bool             `json:"success"`
+	Code    int              `json:"code"`
+	Message string           `json:"message"`
+	Data    ConversationPage `json:"data"`
+}
+
+// GetSuccess returns the value of Success.
+func (s *ConversationPageEnvelope) GetSuccess() bool {
+	return s.Success
+}
+
+// GetCode returns the value of Code.
+func (s *ConversationPageEnvelope) GetCode() int {
+	return s.Code
+}
+
+// GetMessage returns the value of Message.
+func (s *ConversationPageEnvelope) GetMessage() string {
+	return s.Message
+}
+
+// GetData returns the value of Data.
+func (s *ConversationPageEnvelope) GetData() ConversationPage {
+	return s.Data
+}
+
+// SetSuccess sets the value of Success.
+func (s *ConversationPageEnvelope) SetSuccess(val bool) {
+	s.Success = val
+}
+
+// SetCode sets the value of Code.
+func (s *ConversationPageEnvelope) SetCode(val int) {
+	s.Code = val
+}
+
+// SetMessage sets the value of Message.
+func (s *ConversationPageEnvelope) SetMessage(val string) {
+	s.Message = val
+}
+
+// SetData sets the value of Data.
+func (s *ConversationPageEnvelope) SetData(val ConversationPage) {
+	s.Data = val
+}
+
+// Ref: #/components/schemas/ConversationUpdate
+type ConversationUpdate struct {
+	// The new title.
+	Title string `json:"title"`
+}
+
+// GetTitle returns the value of Title.
+func (s *ConversationUpdate) GetTitle() string {
+	return s.Title
+}
+
+// SetTitle sets the value of Title.
+func (s *ConversationUpdate) SetTitle(val string) {
+	s.Title = val
+}
+
 // Ref: #/components/schemas/Device
 type Device struct {
 	ID         int    `json:"id"`
@@ -1022,6 +1837,44 @@ func (s *Gender) UnmarshalText(data []byte) error {
 
 type Interests []string
 
+// Ref: #/components/schemas/LastMessage
+type LastMessage struct {
+	Role ChatRole `json:"role"`
+	// The message's first 100 characters.
+	Preview   string    `json:"preview"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// GetRole returns the value of Role.
+func (s *LastMessage) GetRole() ChatRole {
+	return s.Role
+}
+
+// GetPreview returns the value of Preview.
+func (s *LastMessage) GetPreview() string {
+	return s.Preview
+}
+
+// GetCreatedAt returns the value of CreatedAt.
+func (s *LastMessage) GetCreatedAt() time.Time {
+	return s.CreatedAt
+}
+
+// SetRole sets the value of Role.
+func (s *LastMessage) SetRole(val ChatRole) {
+	s.Role = val
+}
+
+// SetPreview sets the value of Preview.
+func (s *LastMessage) SetPreview(val string) {
+	s.Preview = val
+}
+
+// SetCreatedAt sets the value of CreatedAt.
+func (s *LastMessage) SetCreatedAt(val time.Time) {
+	s.CreatedAt = val
+}
+
 // Ref: #/components/schemas/LoginRequest
 type LoginRequest struct {
 	Username string `json:"username"`
@@ -1333,6 +2186,51 @@ func (o NilInt) Or(d int) int {
 	return d
 }
 
+// NewNilLastMessage returns new NilLastMessage with value set to v.
+func NewNilLastMessage(v LastMessage) NilLastMessage {
+	return NilLastMessage{
+		Value: v,
+	}
+}
+
+// NilLastMessage is nullable LastMessage.
+type NilLastMessage struct {
+	Value LastMessage
+	Null  bool
+}
+
+// SetTo sets value to v.
+func (o *NilLastMessage) SetTo(v LastMessage) {
+	o.Null = false
+	o.Value = v
+}
+
+// IsNull returns true if value is Null.
+func (o NilLastMessage) IsNull() bool { return o.Null }
+
+// SetToNull sets value to null.
+func (o *NilLastMessage) SetToNull() {
+	o.Null = true
+	var v LastMessage
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o NilLastMessage) Get() (v LastMessage, ok bool) {
+	if o.Null {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o NilLastMessage) Or(d LastMessage) LastMessage {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
 // NewNilString returns new NilString with value set to v.
 func NewNilString(v string) NilString {
 	return NilString{
@@ -1372,6 +2270,52 @@ func (o NilString) Get() (v string, ok bool) {
 
 // Or returns value if set, or given parameter if does not.
 func (o NilString) Or(d string) string {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
+// NewOptBool returns new OptBool with value set to v.
+func NewOptBool(v bool) OptBool {
+	return OptBool{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptBool is optional bool.
+type OptBool struct {
+	Value bool
+	Set   bool
+}
+
+// IsSet returns true if OptBool was set.
+func (o OptBool) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptBool) Reset() {
+	var v bool
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptBool) SetTo(v bool) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptBool) Get() (v bool, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptBool) Or(d bool) bool {
 	if v, ok := o.Get(); ok {
 		return v
 	}

@@ -78,16 +78,22 @@ func GetRolesForAdminTokenAuth(operation string) []string {
 
 // operationRolesTokenAuth is a private map storing roles per operation.
 var operationRolesTokenAuth = map[string][]string{
-	BindDeviceOperation:        []string{},
-	ChangePasswordOperation:    []string{},
-	GetDeviceOperation:         []string{},
-	GetProfileOperation:        []string{},
-	ListDeviceTypesOperation:   []string{},
-	ListDevicesOperation:       []string{},
-	LogoutUserOperation:        []string{},
-	SendDeviceMessageOperation: []string{},
-	UnbindDeviceOperation:      []string{},
-	UpdateProfileOperation:     []string{},
+	BindDeviceOperation:               []string{},
+	ChangePasswordOperation:           []string{},
+	ChatCompletionOperation:           []string{},
+	DeleteConversationOperation:       []string{},
+	GetConversationOperation:          []string{},
+	GetDeviceOperation:                []string{},
+	GetProfileOperation:               []string{},
+	ListConversationMessagesOperation: []string{},
+	ListConversationsOperation:        []string{},
+	ListDeviceTypesOperation:          []string{},
+	ListDevicesOperation:              []string{},
+	LogoutUserOperation:               []string{},
+	RenameConversationOperation:       []string{},
+	SendDeviceMessageOperation:        []string{},
+	UnbindDeviceOperation:             []string{},
+	UpdateProfileOperation:            []string{},
 }
 
 // GetRolesForTokenAuth returns the required roles for the given operation.

@@ -102,6 +102,43 @@ type Handler interface {
 	//
 	// POST /api/user/password/
 	ChangePassword(ctx context.Context, req *PasswordChangeRequest) (*EmptyEnvelope, error)
+	// ChatCompletion implements chatCompletion operation.
+	//
+	// Stores the caller's message in a conversation (a new one when `conversation_id` is absent), sends
+	// the conversation's recent history with a persona prompt (built from the caller's profile and, for a
+	// device token, the device's type) to the AI model, stores the reply and returns it with the stored
+	// message ids and token usage. A device token (from MAC login) chats as its device: the conversation
+	// records the device.
+	//
+	// Streaming. With `"stream": true` in the body or `Accept: text/event-stream`, the answer is a stream
+	// of Server-Sent Events (`text/event-stream`) instead of the envelope: one `start` event with the
+	// conversation and message ids, `delta` events with the reply's text as it is generated, then `done`
+	// with the stored reply's id, finish reason and usage, or `error` if the model failed (the stream then
+	// ends). Each event's `data` is one JSON object whose `type` repeats the event name. Authentication,
+	// validation and quota errors are answered with the JSON envelope before any event. A client that
+	// disconnects cancels the model call at once; a reply cut short (client gone or model error after some
+	// text) is stored with `truncated: true`.
+	//
+	// Budgets. Each user may send `PARADISE_CHAT_MESSAGES_PER_DAY` messages and use
+	// `PARADISE_CHAT_TOKENS_PER_DAY` tokens per UTC day, and hold `PARADISE_CHAT_CONCURRENT_STREAMS`
+	// replies in progress at once, across all server instances. Beyond a budget the answer is HTTP 429
+	// with business code `4291` (messages per day), `4292` (tokens per day) or `4293` (replies in
+	// progress) and a `Retry-After` header in seconds.
+	//
+	// POST /api/ai/chat/
+	ChatCompletion(ctx context.Context, req *ChatRequest) (*ChatReplyEnvelope, error)
+	// DeleteConversation implements deleteConversation operation.
+	//
+	// Deletes the conversation and all its messages. Another user's conversation is a 404.
+	//
+	// DELETE /api/ai/conversations/{id}/
+	DeleteConversation(ctx context.Context, params DeleteConversationParams) (*EmptyEnvelope, error)
+	// GetConversation implements getConversation operation.
+	//
+	// Another user's conversation, or one that does not exist, is a 404.
+	//
+	// GET /api/ai/conversations/{id}/
+	GetConversation(ctx context.Context, params GetConversationParams) (*ConversationEnvelope, error)
 	// GetDevice implements getDevice operation.
 	//
 	// A device that does not exist or is not bound to the caller is a 404; with a device token (from MAC
@@ -115,6 +152,20 @@ type Handler interface {
 	//
 	// GET /api/user/profile/
 	GetProfile(ctx context.Context) (*UserEnvelope, error)
+	// ListConversationMessages implements listConversationMessages operation.
+	//
+	// The conversation's messages in the order they were written (oldest first). Another user's
+	// conversation is a 404.
+	//
+	// GET /api/ai/conversations/{id}/messages/
+	ListConversationMessages(ctx context.Context, params ListConversationMessagesParams) (*ChatMessagePageEnvelope, error)
+	// ListConversations implements listConversations operation.
+	//
+	// The caller's conversations, most recently active first, each with its title and a preview of its
+	// last message. With a device token, the conversations of the caller's user (all devices and the app).
+	//
+	// GET /api/ai/conversations/
+	ListConversations(ctx context.Context, params ListConversationsParams) (*ConversationPageEnvelope, error)
 	// ListDeviceTypes implements listDeviceTypes operation.
 	//
 	// Device types, ordered by id.
@@ -154,6 +205,12 @@ type Handler interface {
 	//
 	// POST /api/user/register/
 	RegisterUser(ctx context.Context, req *RegisterRequest) (*AuthEnvelope, error)
+	// RenameConversation implements renameConversation operation.
+	//
+	// Sets the conversation's title. Another user's conversation is a 404.
+	//
+	// PATCH /api/ai/conversations/{id}/
+	RenameConversation(ctx context.Context, req *ConversationUpdate, params RenameConversationParams) (*ConversationEnvelope, error)
 	// SendDeviceMessage implements sendDeviceMessage operation.
 	//
 	// Pushes a typed frame (see asyncapi.yaml) to the device hub group of the device's owner: the device

@@ -55,6 +55,288 @@ func (s *Chat) SetType(val string) {
 	s.Type = val
 }
 
+// Ref: #/$defs/ChatDelta
+type ChatDelta struct {
+	From    OptSender        `json:"from"`
+	Message ChatDeltaPayload `json:"message"`
+	Type    string           `json:"type"`
+}
+
+// GetFrom returns the value of From.
+func (s *ChatDelta) GetFrom() OptSender {
+	return s.From
+}
+
+// GetMessage returns the value of Message.
+func (s *ChatDelta) GetMessage() ChatDeltaPayload {
+	return s.Message
+}
+
+// GetType returns the value of Type.
+func (s *ChatDelta) GetType() string {
+	return s.Type
+}
+
+// SetFrom sets the value of From.
+func (s *ChatDelta) SetFrom(val OptSender) {
+	s.From = val
+}
+
+// SetMessage sets the value of Message.
+func (s *ChatDelta) SetMessage(val ChatDeltaPayload) {
+	s.Message = val
+}
+
+// SetType sets the value of Type.
+func (s *ChatDelta) SetType(val string) {
+	s.Type = val
+}
+
+// Ref: #/$defs/ChatDeltaPayload
+type ChatDeltaPayload struct {
+	ConversationID int64     `json:"conversation_id"`
+	RequestID      RequestID `json:"request_id"`
+	// The next piece of the reply.
+	Text string `json:"text"`
+}
+
+// GetConversationID returns the value of ConversationID.
+func (s *ChatDeltaPayload) GetConversationID() int64 {
+	return s.ConversationID
+}
+
+// GetRequestID returns the value of RequestID.
+func (s *ChatDeltaPayload) GetRequestID() RequestID {
+	return s.RequestID
+}
+
+// GetText returns the value of Text.
+func (s *ChatDeltaPayload) GetText() string {
+	return s.Text
+}
+
+// SetConversationID sets the value of ConversationID.
+func (s *ChatDeltaPayload) SetConversationID(val int64) {
+	s.ConversationID = val
+}
+
+// SetRequestID sets the value of RequestID.
+func (s *ChatDeltaPayload) SetRequestID(val RequestID) {
+	s.RequestID = val
+}
+
+// SetText sets the value of Text.
+func (s *ChatDeltaPayload) SetText(val string) {
+	s.Text = val
+}
+
+// Ref: #/$defs/ChatDone
+type ChatDone struct {
+	From    OptSender       `json:"from"`
+	Message ChatDonePayload `json:"message"`
+	Type    string          `json:"type"`
+}
+
+// GetFrom returns the value of From.
+func (s *ChatDone) GetFrom() OptSender {
+	return s.From
+}
+
+// GetMessage returns the value of Message.
+func (s *ChatDone) GetMessage() ChatDonePayload {
+	return s.Message
+}
+
+// GetType returns the value of Type.
+func (s *ChatDone) GetType() string {
+	return s.Type
+}
+
+// SetFrom sets the value of From.
+func (s *ChatDone) SetFrom(val OptSender) {
+	s.From = val
+}
+
+// SetMessage sets the value of Message.
+func (s *ChatDone) SetMessage(val ChatDonePayload) {
+	s.Message = val
+}
+
+// SetType sets the value of Type.
+func (s *ChatDone) SetType(val string) {
+	s.Type = val
+}
+
+// Ref: #/$defs/ChatDonePayload
+type ChatDonePayload struct {
+	AssistantMessageID int64            `json:"assistant_message_id"`
+	ConversationID     int64            `json:"conversation_id"`
+	FinishReason       ChatFinishReason `json:"finish_reason"`
+	Model              string           `json:"model"`
+	// The model provider (`development` for the built-in development model).
+	Provider  string    `json:"provider"`
+	RequestID RequestID `json:"request_id"`
+	// Whether the reply was cut short.
+	Truncated     bool      `json:"truncated"`
+	Usage         ChatUsage `json:"usage"`
+	UserMessageID int64     `json:"user_message_id"`
+}
+
+// GetAssistantMessageID returns the value of AssistantMessageID.
+func (s *ChatDonePayload) GetAssistantMessageID() int64 {
+	return s.AssistantMessageID
+}
+
+// GetConversationID returns the value of ConversationID.
+func (s *ChatDonePayload) GetConversationID() int64 {
+	return s.ConversationID
+}
+
+// GetFinishReason returns the value of FinishReason.
+func (s *ChatDonePayload) GetFinishReason() ChatFinishReason {
+	return s.FinishReason
+}
+
+// GetModel returns the value of Model.
+func (s *ChatDonePayload) GetModel() string {
+	return s.Model
+}
+
+// GetProvider returns the value of Provider.
+func (s *ChatDonePayload) GetProvider() string {
+	return s.Provider
+}
+
+// GetRequestID returns the value of RequestID.
+func (s *ChatDonePayload) GetRequestID() RequestID {
+	return s.RequestID
+}
+
+// GetTruncated returns the value of Truncated.
+func (s *ChatDonePayload) GetTruncated() bool {
+	return s.Truncated
+}
+
+// GetUsage returns the value of Usage.
+func (s *ChatDonePayload) GetUsage() ChatUsage {
+	return s.Usage
+}
+
+// GetUserMessageID returns the value of UserMessageID.
+func (s *ChatDonePayload) GetUserMessageID() int64 {
+	return s.UserMessageID
+}
+
+// SetAssistantMessageID sets the value of AssistantMessageID.
+func (s *ChatDonePayload) SetAssistantMessageID(val int64) {
+	s.AssistantMessageID = val
+}
+
+// SetConversationID sets the value of ConversationID.
+func (s *ChatDonePayload) SetConversationID(val int64) {
+	s.ConversationID = val
+}
+
+// SetFinishReason sets the value of FinishReason.
+func (s *ChatDonePayload) SetFinishReason(val ChatFinishReason) {
+	s.FinishReason = val
+}
+
+// SetModel sets the value of Model.
+func (s *ChatDonePayload) SetModel(val string) {
+	s.Model = val
+}
+
+// SetProvider sets the value of Provider.
+func (s *ChatDonePayload) SetProvider(val string) {
+	s.Provider = val
+}
+
+// SetRequestID sets the value of RequestID.
+func (s *ChatDonePayload) SetRequestID(val RequestID) {
+	s.RequestID = val
+}
+
+// SetTruncated sets the value of Truncated.
+func (s *ChatDonePayload) SetTruncated(val bool) {
+	s.Truncated = val
+}
+
+// SetUsage sets the value of Usage.
+func (s *ChatDonePayload) SetUsage(val ChatUsage) {
+	s.Usage = val
+}
+
+// SetUserMessageID sets the value of UserMessageID.
+func (s *ChatDonePayload) SetUserMessageID(val int64) {
+	s.UserMessageID = val
+}
+
+// `stop`, `length`, `content_filter`, `cancelled` (the requesting session went away) or `error` (the
+// model failed mid-reply).
+// Ref: #/$defs/ChatFinishReason
+type ChatFinishReason string
+
+const (
+	ChatFinishReasonStop          ChatFinishReason = "stop"
+	ChatFinishReasonLength        ChatFinishReason = "length"
+	ChatFinishReasonContentFilter ChatFinishReason = "content_filter"
+	ChatFinishReasonCancelled     ChatFinishReason = "cancelled"
+	ChatFinishReasonError         ChatFinishReason = "error"
+)
+
+// AllValues returns all ChatFinishReason values.
+func (ChatFinishReason) AllValues() []ChatFinishReason {
+	return []ChatFinishReason{
+		ChatFinishReasonStop,
+		ChatFinishReasonLength,
+		ChatFinishReasonContentFilter,
+		ChatFinishReasonCancelled,
+		ChatFinishReasonError,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s ChatFinishReason) MarshalText() ([]byte, error) {
+	switch s {
+	case ChatFinishReasonStop:
+		return []byte(s), nil
+	case ChatFinishReasonLength:
+		return []byte(s), nil
+	case ChatFinishReasonContentFilter:
+		return []byte(s), nil
+	case ChatFinishReasonCancelled:
+		return []byte(s), nil
+	case ChatFinishReasonError:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *ChatFinishReason) UnmarshalText(data []byte) error {
+	switch ChatFinishReason(data) {
+	case ChatFinishReasonStop:
+		*s = ChatFinishReasonStop
+		return nil
+	case ChatFinishReasonLength:
+		*s = ChatFinishReasonLength
+		return nil
+	case ChatFinishReasonContentFilter:
+		*s = ChatFinishReasonContentFilter
+		return nil
+	case ChatFinishReasonCancelled:
+		*s = ChatFinishReasonCancelled
+		return nil
+	case ChatFinishReasonError:
+		*s = ChatFinishReasonError
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
+}
+
 // Ref: #/$defs/ChatPayload
 type ChatPayload struct {
 	// Groups messages of one conversation; chosen by the client.
@@ -81,6 +363,119 @@ func (s *ChatPayload) SetConversationID(val OptString) {
 // SetText sets the value of Text.
 func (s *ChatPayload) SetText(val string) {
 	s.Text = val
+}
+
+// Ref: #/$defs/ChatRequest
+type ChatRequest struct {
+	From    OptSender          `json:"from"`
+	Message ChatRequestPayload `json:"message"`
+	Type    string             `json:"type"`
+}
+
+// GetFrom returns the value of From.
+func (s *ChatRequest) GetFrom() OptSender {
+	return s.From
+}
+
+// GetMessage returns the value of Message.
+func (s *ChatRequest) GetMessage() ChatRequestPayload {
+	return s.Message
+}
+
+// GetType returns the value of Type.
+func (s *ChatRequest) GetType() string {
+	return s.Type
+}
+
+// SetFrom sets the value of From.
+func (s *ChatRequest) SetFrom(val OptSender) {
+	s.From = val
+}
+
+// SetMessage sets the value of Message.
+func (s *ChatRequest) SetMessage(val ChatRequestPayload) {
+	s.Message = val
+}
+
+// SetType sets the value of Type.
+func (s *ChatRequest) SetType(val string) {
+	s.Type = val
+}
+
+// Ref: #/$defs/ChatRequestPayload
+type ChatRequestPayload struct {
+	// The conversation to continue (one of the user's); absent starts a new one.
+	ConversationID OptInt64  `json:"conversation_id"`
+	RequestID      RequestID `json:"request_id"`
+	// What the user says; at least one non-space character.
+	Text string `json:"text"`
+}
+
+// GetConversationID returns the value of ConversationID.
+func (s *ChatRequestPayload) GetConversationID() OptInt64 {
+	return s.ConversationID
+}
+
+// GetRequestID returns the value of RequestID.
+func (s *ChatRequestPayload) GetRequestID() RequestID {
+	return s.RequestID
+}
+
+// GetText returns the value of Text.
+func (s *ChatRequestPayload) GetText() string {
+	return s.Text
+}
+
+// SetConversationID sets the value of ConversationID.
+func (s *ChatRequestPayload) SetConversationID(val OptInt64) {
+	s.ConversationID = val
+}
+
+// SetRequestID sets the value of RequestID.
+func (s *ChatRequestPayload) SetRequestID(val RequestID) {
+	s.RequestID = val
+}
+
+// SetText sets the value of Text.
+func (s *ChatRequestPayload) SetText(val string) {
+	s.Text = val
+}
+
+// Ref: #/$defs/ChatUsage
+type ChatUsage struct {
+	CompletionTokens int `json:"completion_tokens"`
+	PromptTokens     int `json:"prompt_tokens"`
+	TotalTokens      int `json:"total_tokens"`
+}
+
+// GetCompletionTokens returns the value of CompletionTokens.
+func (s *ChatUsage) GetCompletionTokens() int {
+	return s.CompletionTokens
+}
+
+// GetPromptTokens returns the value of PromptTokens.
+func (s *ChatUsage) GetPromptTokens() int {
+	return s.PromptTokens
+}
+
+// GetTotalTokens returns the value of TotalTokens.
+func (s *ChatUsage) GetTotalTokens() int {
+	return s.TotalTokens
+}
+
+// SetCompletionTokens sets the value of CompletionTokens.
+func (s *ChatUsage) SetCompletionTokens(val int) {
+	s.CompletionTokens = val
+}
+
+// SetPromptTokens sets the value of PromptTokens.
+func (s *ChatUsage) SetPromptTokens(val int) {
+	s.PromptTokens = val
+}
+
+// SetTotalTokens sets the value of TotalTokens.
+func (s *ChatUsage) SetTotalTokens(val int) {
+	s.TotalTokens = val
 }
 
 // Ref: #/$defs/Command
@@ -492,7 +887,10 @@ func (s *Error) SetType(val string) {
 // `invalid_json`: the frame is not a JSON object; `unknown_type`: `type` is missing or not a known
 // message type; `invalid_payload`: `message` does not match the type's schema; `not_allowed`: the type
 // may not be sent by this client; `rate_limited`: the frame was dropped, the client sends too fast;
-// `internal_error`: the server failed to handle the frame.
+// `not_found`: the frame names something the client cannot see (another user's conversation);
+// `quota_exceeded`: a chat budget is spent (see `retry_after`); `unavailable`: a service the request
+// needs (the AI model, the database) failed; retry after `retry_after`; `internal_error`: the server
+// failed to handle the frame.
 // Ref: #/$defs/ErrorCode
 type ErrorCode string
 
@@ -502,6 +900,9 @@ const (
 	ErrorCodeInvalidPayload ErrorCode = "invalid_payload"
 	ErrorCodeNotAllowed     ErrorCode = "not_allowed"
 	ErrorCodeRateLimited    ErrorCode = "rate_limited"
+	ErrorCodeNotFound       ErrorCode = "not_found"
+	ErrorCodeQuotaExceeded  ErrorCode = "quota_exceeded"
+	ErrorCodeUnavailable    ErrorCode = "unavailable"
 	ErrorCodeInternalError  ErrorCode = "internal_error"
 )
 
@@ -513,6 +914,9 @@ func (ErrorCode) AllValues() []ErrorCode {
 		ErrorCodeInvalidPayload,
 		ErrorCodeNotAllowed,
 		ErrorCodeRateLimited,
+		ErrorCodeNotFound,
+		ErrorCodeQuotaExceeded,
+		ErrorCodeUnavailable,
 		ErrorCodeInternalError,
 	}
 }
@@ -529,6 +933,12 @@ func (s ErrorCode) MarshalText() ([]byte, error) {
 	case ErrorCodeNotAllowed:
 		return []byte(s), nil
 	case ErrorCodeRateLimited:
+		return []byte(s), nil
+	case ErrorCodeNotFound:
+		return []byte(s), nil
+	case ErrorCodeQuotaExceeded:
+		return []byte(s), nil
+	case ErrorCodeUnavailable:
 		return []byte(s), nil
 	case ErrorCodeInternalError:
 		return []byte(s), nil
@@ -555,6 +965,15 @@ func (s *ErrorCode) UnmarshalText(data []byte) error {
 	case ErrorCodeRateLimited:
 		*s = ErrorCodeRateLimited
 		return nil
+	case ErrorCodeNotFound:
+		*s = ErrorCodeNotFound
+		return nil
+	case ErrorCodeQuotaExceeded:
+		*s = ErrorCodeQuotaExceeded
+		return nil
+	case ErrorCodeUnavailable:
+		*s = ErrorCodeUnavailable
+		return nil
 	case ErrorCodeInternalError:
 		*s = ErrorCodeInternalError
 		return nil
@@ -567,7 +986,10 @@ func (s *ErrorCode) UnmarshalText(data []byte) error {
 type ErrorPayload struct {
 	Code ErrorCode `json:"code"`
 	// Human-readable explanation.
-	Detail string `json:"detail"`
+	Detail    string       `json:"detail"`
+	RequestID OptRequestID `json:"request_id"`
+	// With `quota_exceeded` and `unavailable`, seconds to wait before retrying.
+	RetryAfter OptInt `json:"retry_after"`
 }
 
 // GetCode returns the value of Code.
@@ -580,6 +1002,16 @@ func (s *ErrorPayload) GetDetail() string {
 	return s.Detail
 }
 
+// GetRequestID returns the value of RequestID.
+func (s *ErrorPayload) GetRequestID() OptRequestID {
+	return s.RequestID
+}
+
+// GetRetryAfter returns the value of RetryAfter.
+func (s *ErrorPayload) GetRetryAfter() OptInt {
+	return s.RetryAfter
+}
+
 // SetCode sets the value of Code.
 func (s *ErrorPayload) SetCode(val ErrorCode) {
 	s.Code = val
@@ -590,12 +1022,25 @@ func (s *ErrorPayload) SetDetail(val string) {
 	s.Detail = val
 }
 
+// SetRequestID sets the value of RequestID.
+func (s *ErrorPayload) SetRequestID(val OptRequestID) {
+	s.RequestID = val
+}
+
+// SetRetryAfter sets the value of RetryAfter.
+func (s *ErrorPayload) SetRetryAfter(val OptInt) {
+	s.RetryAfter = val
+}
+
 // A frame of the device hub: {"type", "message", "from"?}.
 // Frame represents sum type.
 type Frame struct {
 	// Type selects the active sum variant, switch on this field.
 	Type          FrameType
 	Chat          Chat
+	ChatDelta     ChatDelta
+	ChatDone      ChatDone
+	ChatRequest   ChatRequest
 	Command       Command
 	CommandResult CommandResult
 	Connected     Connected
@@ -613,6 +1058,9 @@ type FrameType string
 // Possible values for FrameType.
 const (
 	ChatFrame          FrameType = "chat"
+	ChatDeltaFrame     FrameType = "chat_delta"
+	ChatDoneFrame      FrameType = "chat_done"
+	ChatRequestFrame   FrameType = "chat_request"
 	CommandFrame       FrameType = "command"
 	CommandResultFrame FrameType = "command_result"
 	ConnectedFrame     FrameType = "connected"
@@ -626,6 +1074,15 @@ const (
 
 // IsChat reports whether Frame is Chat.
 func (s Frame) IsChat() bool { return s.Type == ChatFrame }
+
+// IsChatDelta reports whether Frame is ChatDelta.
+func (s Frame) IsChatDelta() bool { return s.Type == ChatDeltaFrame }
+
+// IsChatDone reports whether Frame is ChatDone.
+func (s Frame) IsChatDone() bool { return s.Type == ChatDoneFrame }
+
+// IsChatRequest reports whether Frame is ChatRequest.
+func (s Frame) IsChatRequest() bool { return s.Type == ChatRequestFrame }
 
 // IsCommand reports whether Frame is Command.
 func (s Frame) IsCommand() bool { return s.Type == CommandFrame }
@@ -672,6 +1129,69 @@ func (s Frame) GetChat() (v Chat, ok bool) {
 func NewChatFrame(v Chat) Frame {
 	var s Frame
 	s.SetChat(v)
+	return s
+}
+
+// SetChatDelta sets Frame to ChatDelta.
+func (s *Frame) SetChatDelta(v ChatDelta) {
+	s.Type = ChatDeltaFrame
+	s.ChatDelta = v
+}
+
+// GetChatDelta returns ChatDelta and true boolean if Frame is ChatDelta.
+func (s Frame) GetChatDelta() (v ChatDelta, ok bool) {
+	if !s.IsChatDelta() {
+		return v, false
+	}
+	return s.ChatDelta, true
+}
+
+// NewChatDeltaFrame returns new Frame from ChatDelta.
+func NewChatDeltaFrame(v ChatDelta) Frame {
+	var s Frame
+	s.SetChatDelta(v)
+	return s
+}
+
+// SetChatDone sets Frame to ChatDone.
+func (s *Frame) SetChatDone(v ChatDone) {
+	s.Type = ChatDoneFrame
+	s.ChatDone = v
+}
+
+// GetChatDone returns ChatDone and true boolean if Frame is ChatDone.
+func (s Frame) GetChatDone() (v ChatDone, ok bool) {
+	if !s.IsChatDone() {
+		return v, false
+	}
+	return s.ChatDone, true
+}
+
+// NewChatDoneFrame returns new Frame from ChatDone.
+func NewChatDoneFrame(v ChatDone) Frame {
+	var s Frame
+	s.SetChatDone(v)
+	return s
+}
+
+// SetChatRequest sets Frame to ChatRequest.
+func (s *Frame) SetChatRequest(v ChatRequest) {
+	s.Type = ChatRequestFrame
+	s.ChatRequest = v
+}
+
+// GetChatRequest returns ChatRequest and true boolean if Frame is ChatRequest.
+func (s Frame) GetChatRequest() (v ChatRequest, ok bool) {
+	if !s.IsChatRequest() {
+		return v, false
+	}
+	return s.ChatRequest, true
+}
+
+// NewChatRequestFrame returns new Frame from ChatRequest.
+func NewChatRequestFrame(v ChatRequest) Frame {
+	var s Frame
+	s.SetChatRequest(v)
 	return s
 }
 
@@ -1316,6 +1836,52 @@ func (o OptNotificationLevel) Or(d NotificationLevel) NotificationLevel {
 	return d
 }
 
+// NewOptRequestID returns new OptRequestID with value set to v.
+func NewOptRequestID(v RequestID) OptRequestID {
+	return OptRequestID{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptRequestID is optional RequestID.
+type OptRequestID struct {
+	Value RequestID
+	Set   bool
+}
+
+// IsSet returns true if OptRequestID was set.
+func (o OptRequestID) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptRequestID) Reset() {
+	var v RequestID
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptRequestID) SetTo(v RequestID) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptRequestID) Get() (v RequestID, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptRequestID) Or(d RequestID) RequestID {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
 // NewOptSender returns new OptSender with value set to v.
 func NewOptSender(v Sender) OptSender {
 	return OptSender{
@@ -1460,6 +2026,8 @@ func (s *PongPayload) GetTs() int64 {
 func (s *PongPayload) SetTs(val int64) {
 	s.Ts = val
 }
+
+type RequestID string
 
 // `device`: a connection opened with a device MAC-login token; `app`: any other connection.
 // Ref: #/$defs/Role
@@ -1763,6 +2331,663 @@ func (s *Chat) UnmarshalJSON(data []byte) error {
 }
 
 // Encode implements json.Marshaler.
+func (s *ChatDelta) Encode(e *jx.Encoder) {
+	e.ObjStart()
+	s.encodeFields(e)
+	e.ObjEnd()
+}
+
+// encodeFields encodes fields.
+func (s *ChatDelta) encodeFields(e *jx.Encoder) {
+	{
+		if s.From.Set {
+			e.FieldStart("from")
+			s.From.Encode(e)
+		}
+	}
+	{
+		e.FieldStart("message")
+		s.Message.Encode(e)
+	}
+	{
+		e.FieldStart("type")
+		e.Str("chat_delta")
+	}
+}
+
+var jsonFieldsNameOfChatDelta = [3]string{
+	0: "from",
+	1: "message",
+	2: "type",
+}
+
+// Decode decodes ChatDelta from json.
+func (s *ChatDelta) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode ChatDelta to nil")
+	}
+	var requiredBitSet [1]uint8
+
+	if err := d.ObjBytes(func(d *jx.Decoder, k []byte) error {
+		switch string(k) {
+		case "from":
+			if err := func() error {
+				s.From.Reset()
+				if err := s.From.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"from\"")
+			}
+		case "message":
+			requiredBitSet[0] |= 1 << 1
+			if err := func() error {
+				if err := s.Message.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"message\"")
+			}
+		case "type":
+			requiredBitSet[0] |= 1 << 2
+			if err := func() error {
+				v, err := d.Str()
+				s.Type = string(v)
+				if err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"type\"")
+			}
+		default:
+			return d.Skip()
+		}
+		return nil
+	}); err != nil {
+		return errors.Wrap(err, "decode ChatDelta")
+	}
+	// Validate required fields.
+	var failures []validate.FieldError
+	for i, mask := range [1]uint8{
+		0b00000110,
+	} {
+		if result := (requiredBitSet[i] & mask) ^ mask; result != 0 {
+			// Mask only required fields and check equality to mask using XOR.
+			//
+			// If XOR result is not zero, result is not equal to expected, so some fields are missed.
+			// Bits of fields which would be set are actually bits of missed fields.
+			missed := bits.OnesCount8(result)
+			for bitN := 0; bitN < missed; bitN++ {
+				bitIdx := bits.TrailingZeros8(result)
+				fieldIdx := i*8 + bitIdx
+				var name string
+				if fieldIdx < len(jsonFieldsNameOfChatDelta) {
+					name = jsonFieldsNameOfChatDelta[fieldIdx]
+				} else {
+					name = strconv.Itoa(fieldIdx)
+				}
+				failures = append(failures, validate.FieldError{
+					Name:  name,
+					Error: validate.ErrFieldRequired,
+				})
+				// Reset bit.
+				result &^= 1 << bitIdx
+			}
+		}
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s *ChatDelta) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *ChatDelta) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode implements json.Marshaler.
+func (s *ChatDeltaPayload) Encode(e *jx.Encoder) {
+	e.ObjStart()
+	s.encodeFields(e)
+	e.ObjEnd()
+}
+
+// encodeFields encodes fields.
+func (s *ChatDeltaPayload) encodeFields(e *jx.Encoder) {
+	{
+		e.FieldStart("conversation_id")
+		e.Int64(s.ConversationID)
+	}
+	{
+		e.FieldStart("request_id")
+		s.RequestID.Encode(e)
+	}
+	{
+		e.FieldStart("text")
+		e.Str(s.Text)
+	}
+}
+
+var jsonFieldsNameOfChatDeltaPayload = [3]string{
+	0: "conversation_id",
+	1: "request_id",
+	2: "text",
+}
+
+// Decode decodes ChatDeltaPayload from json.
+func (s *ChatDeltaPayload) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode ChatDeltaPayload to nil")
+	}
+	var requiredBitSet [1]uint8
+
+	if err := d.ObjBytes(func(d *jx.Decoder, k []byte) error {
+		switch string(k) {
+		case "conversation_id":
+			requiredBitSet[0] |= 1 << 0
+			if err := func() error {
+				v, err := d.Int64()
+				s.ConversationID = int64(v)
+				if err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"conversation_id\"")
+			}
+		case "request_id":
+			requiredBitSet[0] |= 1 << 1
+			if err := func() error {
+				if err := s.RequestID.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"request_id\"")
+			}
+		case "text":
+			requiredBitSet[0] |= 1 << 2
+			if err := func() error {
+				v, err := d.Str()
+				s.Text = string(v)
+				if err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"text\"")
+			}
+		default:
+			return d.Skip()
+		}
+		return nil
+	}); err != nil {
+		return errors.Wrap(err, "decode ChatDeltaPayload")
+	}
+	// Validate required fields.
+	var failures []validate.FieldError
+	for i, mask := range [1]uint8{
+		0b00000111,
+	} {
+		if result := (requiredBitSet[i] & mask) ^ mask; result != 0 {
+			// Mask only required fields and check equality to mask using XOR.
+			//
+			// If XOR result is not zero, result is not equal to expected, so some fields are missed.
+			// Bits of fields which would be set are actually bits of missed fields.
+			missed := bits.OnesCount8(result)
+			for bitN := 0; bitN < missed; bitN++ {
+				bitIdx := bits.TrailingZeros8(result)
+				fieldIdx := i*8 + bitIdx
+				var name string
+				if fieldIdx < len(jsonFieldsNameOfChatDeltaPayload) {
+					name = jsonFieldsNameOfChatDeltaPayload[fieldIdx]
+				} else {
+					name = strconv.Itoa(fieldIdx)
+				}
+				failures = append(failures, validate.FieldError{
+					Name:  name,
+					Error: validate.ErrFieldRequired,
+				})
+				// Reset bit.
+				result &^= 1 << bitIdx
+			}
+		}
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s *ChatDeltaPayload) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *ChatDeltaPayload) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode implements json.Marshaler.
+func (s *ChatDone) Encode(e *jx.Encoder) {
+	e.ObjStart()
+	s.encodeFields(e)
+	e.ObjEnd()
+}
+
+// encodeFields encodes fields.
+func (s *ChatDone) encodeFields(e *jx.Encoder) {
+	{
+		if s.From.Set {
+			e.FieldStart("from")
+			s.From.Encode(e)
+		}
+	}
+	{
+		e.FieldStart("message")
+		s.Message.Encode(e)
+	}
+	{
+		e.FieldStart("type")
+		e.Str("chat_done")
+	}
+}
+
+var jsonFieldsNameOfChatDone = [3]string{
+	0: "from",
+	1: "message",
+	2: "type",
+}
+
+// Decode decodes ChatDone from json.
+func (s *ChatDone) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode ChatDone to nil")
+	}
+	var requiredBitSet [1]uint8
+
+	if err := d.ObjBytes(func(d *jx.Decoder, k []byte) error {
+		switch string(k) {
+		case "from":
+			if err := func() error {
+				s.From.Reset()
+				if err := s.From.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"from\"")
+			}
+		case "message":
+			requiredBitSet[0] |= 1 << 1
+			if err := func() error {
+				if err := s.Message.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"message\"")
+			}
+		case "type":
+			requiredBitSet[0] |= 1 << 2
+			if err := func() error {
+				v, err := d.Str()
+				s.Type = string(v)
+				if err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"type\"")
+			}
+		default:
+			return d.Skip()
+		}
+		return nil
+	}); err != nil {
+		return errors.Wrap(err, "decode ChatDone")
+	}
+	// Validate required fields.
+	var failures []validate.FieldError
+	for i, mask := range [1]uint8{
+		0b00000110,
+	} {
+		if result := (requiredBitSet[i] & mask) ^ mask; result != 0 {
+			// Mask only required fields and check equality to mask using XOR.
+			//
+			// If XOR result is not zero, result is not equal to expected, so some fields are missed.
+			// Bits of fields which would be set are actually bits of missed fields.
+			missed := bits.OnesCount8(result)
+			for bitN := 0; bitN < missed; bitN++ {
+				bitIdx := bits.TrailingZeros8(result)
+				fieldIdx := i*8 + bitIdx
+				var name string
+				if fieldIdx < len(jsonFieldsNameOfChatDone) {
+					name = jsonFieldsNameOfChatDone[fieldIdx]
+				} else {
+					name = strconv.Itoa(fieldIdx)
+				}
+				failures = append(failures, validate.FieldError{
+					Name:  name,
+					Error: validate.ErrFieldRequired,
+				})
+				// Reset bit.
+				result &^= 1 << bitIdx
+			}
+		}
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s *ChatDone) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *ChatDone) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode implements json.Marshaler.
+func (s *ChatDonePayload) Encode(e *jx.Encoder) {
+	e.ObjStart()
+	s.encodeFields(e)
+	e.ObjEnd()
+}
+
+// encodeFields encodes fields.
+func (s *ChatDonePayload) encodeFields(e *jx.Encoder) {
+	{
+		e.FieldStart("assistant_message_id")
+		e.Int64(s.AssistantMessageID)
+	}
+	{
+		e.FieldStart("conversation_id")
+		e.Int64(s.ConversationID)
+	}
+	{
+		e.FieldStart("finish_reason")
+		s.FinishReason.Encode(e)
+	}
+	{
+		e.FieldStart("model")
+		e.Str(s.Model)
+	}
+	{
+		e.FieldStart("provider")
+		e.Str(s.Provider)
+	}
+	{
+		e.FieldStart("request_id")
+		s.RequestID.Encode(e)
+	}
+	{
+		e.FieldStart("truncated")
+		e.Bool(s.Truncated)
+	}
+	{
+		e.FieldStart("usage")
+		s.Usage.Encode(e)
+	}
+	{
+		e.FieldStart("user_message_id")
+		e.Int64(s.UserMessageID)
+	}
+}
+
+var jsonFieldsNameOfChatDonePayload = [9]string{
+	0: "assistant_message_id",
+	1: "conversation_id",
+	2: "finish_reason",
+	3: "model",
+	4: "provider",
+	5: "request_id",
+	6: "truncated",
+	7: "usage",
+	8: "user_message_id",
+}
+
+// Decode decodes ChatDonePayload from json.
+func (s *ChatDonePayload) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode ChatDonePayload to nil")
+	}
+	var requiredBitSet [2]uint8
+
+	if err := d.ObjBytes(func(d *jx.Decoder, k []byte) error {
+		switch string(k) {
+		case "assistant_message_id":
+			requiredBitSet[0] |= 1 << 0
+			if err := func() error {
+				v, err := d.Int64()
+				s.AssistantMessageID = int64(v)
+				if err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"assistant_message_id\"")
+			}
+		case "conversation_id":
+			requiredBitSet[0] |= 1 << 1
+			if err := func() error {
+				v, err := d.Int64()
+				s.ConversationID = int64(v)
+				if err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"conversation_id\"")
+			}
+		case "finish_reason":
+			requiredBitSet[0] |= 1 << 2
+			if err := func() error {
+				if err := s.FinishReason.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"finish_reason\"")
+			}
+		case "model":
+			requiredBitSet[0] |= 1 << 3
+			if err := func() error {
+				v, err := d.Str()
+				s.Model = string(v)
+				if err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"model\"")
+			}
+		case "provider":
+			requiredBitSet[0] |= 1 << 4
+			if err := func() error {
+				v, err := d.Str()
+				s.Provider = string(v)
+				if err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"provider\"")
+			}
+		case "request_id":
+			requiredBitSet[0] |= 1 << 5
+			if err := func() error {
+				if err := s.RequestID.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"request_id\"")
+			}
+		case "truncated":
+			requiredBitSet[0] |= 1 << 6
+			if err := func() error {
+				v, err := d.Bool()
+				s.Truncated = bool(v)
+				if err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"truncated\"")
+			}
+		case "usage":
+			requiredBitSet[0] |= 1 << 7
+			if err := func() error {
+				if err := s.Usage.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"usage\"")
+			}
+		case "user_message_id":
+			requiredBitSet[1] |= 1 << 0
+			if err := func() error {
+				v, err := d.Int64()
+				s.UserMessageID = int64(v)
+				if err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"user_message_id\"")
+			}
+		default:
+			return d.Skip()
+		}
+		return nil
+	}); err != nil {
+		return errors.Wrap(err, "decode ChatDonePayload")
+	}
+	// Validate required fields.
+	var failures []validate.FieldError
+	for i, mask := range [2]uint8{
+		0b11111111,
+		0b00000001,
+	} {
+		if result := (requiredBitSet[i] & mask) ^ mask; result != 0 {
+			// Mask only required fields and check equality to mask using XOR.
+			//
+			// If XOR result is not zero, result is not equal to expected, so some fields are missed.
+			// Bits of fields which would be set are actually bits of missed fields.
+			missed := bits.OnesCount8(result)
+			for bitN := 0; bitN < missed; bitN++ {
+				bitIdx := bits.TrailingZeros8(result)
+				fieldIdx := i*8 + bitIdx
+				var name string
+				if fieldIdx < len(jsonFieldsNameOfChatDonePayload) {
+					name = jsonFieldsNameOfChatDonePayload[fieldIdx]
+				} else {
+					name = strconv.Itoa(fieldIdx)
+				}
+				failures = append(failures, validate.FieldError{
+					Name:  name,
+					Error: validate.ErrFieldRequired,
+				})
+				// Reset bit.
+				result &^= 1 << bitIdx
+			}
+		}
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s *ChatDonePayload) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *ChatDonePayload) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode encodes ChatFinishReason as json.
+func (s ChatFinishReason) Encode(e *jx.Encoder) {
+	e.Str(string(s))
+}
+
+// Decode decodes ChatFinishReason from json.
+func (s *ChatFinishReason) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode ChatFinishReason to nil")
+	}
+	v, err := d.StrBytes()
+	if err != nil {
+		return err
+	}
+	// Try to use constant string.
+	switch ChatFinishReason(v) {
+	case ChatFinishReasonStop:
+		*s = ChatFinishReasonStop
+	case ChatFinishReasonLength:
+		*s = ChatFinishReasonLength
+	case ChatFinishReasonContentFilter:
+		*s = ChatFinishReasonContentFilter
+	case ChatFinishReasonCancelled:
+		*s = ChatFinishReasonCancelled
+	case ChatFinishReasonError:
+		*s = ChatFinishReasonError
+	default:
+		*s = ChatFinishReason(v)
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s ChatFinishReason) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *ChatFinishReason) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode implements json.Marshaler.
 func (s *ChatPayload) Encode(e *jx.Encoder) {
 	e.ObjStart()
 	s.encodeFields(e)
@@ -1871,6 +3096,392 @@ func (s *ChatPayload) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON implements stdjson.Unmarshaler.
 func (s *ChatPayload) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode implements json.Marshaler.
+func (s *ChatRequest) Encode(e *jx.Encoder) {
+	e.ObjStart()
+	s.encodeFields(e)
+	e.ObjEnd()
+}
+
+// encodeFields encodes fields.
+func (s *ChatRequest) encodeFields(e *jx.Encoder) {
+	{
+		if s.From.Set {
+			e.FieldStart("from")
+			s.From.Encode(e)
+		}
+	}
+	{
+		e.FieldStart("message")
+		s.Message.Encode(e)
+	}
+	{
+		e.FieldStart("type")
+		e.Str("chat_request")
+	}
+}
+
+var jsonFieldsNameOfChatRequest = [3]string{
+	0: "from",
+	1: "message",
+	2: "type",
+}
+
+// Decode decodes ChatRequest from json.
+func (s *ChatRequest) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode ChatRequest to nil")
+	}
+	var requiredBitSet [1]uint8
+
+	if err := d.ObjBytes(func(d *jx.Decoder, k []byte) error {
+		switch string(k) {
+		case "from":
+			if err := func() error {
+				s.From.Reset()
+				if err := s.From.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"from\"")
+			}
+		case "message":
+			requiredBitSet[0] |= 1 << 1
+			if err := func() error {
+				if err := s.Message.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"message\"")
+			}
+		case "type":
+			requiredBitSet[0] |= 1 << 2
+			if err := func() error {
+				v, err := d.Str()
+				s.Type = string(v)
+				if err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"type\"")
+			}
+		default:
+			return d.Skip()
+		}
+		return nil
+	}); err != nil {
+		return errors.Wrap(err, "decode ChatRequest")
+	}
+	// Validate required fields.
+	var failures []validate.FieldError
+	for i, mask := range [1]uint8{
+		0b00000110,
+	} {
+		if result := (requiredBitSet[i] & mask) ^ mask; result != 0 {
+			// Mask only required fields and check equality to mask using XOR.
+			//
+			// If XOR result is not zero, result is not equal to expected, so some fields are missed.
+			// Bits of fields which would be set are actually bits of missed fields.
+			missed := bits.OnesCount8(result)
+			for bitN := 0; bitN < missed; bitN++ {
+				bitIdx := bits.TrailingZeros8(result)
+				fieldIdx := i*8 + bitIdx
+				var name string
+				if fieldIdx < len(jsonFieldsNameOfChatRequest) {
+					name = jsonFieldsNameOfChatRequest[fieldIdx]
+				} else {
+					name = strconv.Itoa(fieldIdx)
+				}
+				failures = append(failures, validate.FieldError{
+					Name:  name,
+					Error: validate.ErrFieldRequired,
+				})
+				// Reset bit.
+				result &^= 1 << bitIdx
+			}
+		}
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s *ChatRequest) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *ChatRequest) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode implements json.Marshaler.
+func (s *ChatRequestPayload) Encode(e *jx.Encoder) {
+	e.ObjStart()
+	s.encodeFields(e)
+	e.ObjEnd()
+}
+
+// encodeFields encodes fields.
+func (s *ChatRequestPayload) encodeFields(e *jx.Encoder) {
+	{
+		if s.ConversationID.Set {
+			e.FieldStart("conversation_id")
+			s.ConversationID.Encode(e)
+		}
+	}
+	{
+		e.FieldStart("request_id")
+		s.RequestID.Encode(e)
+	}
+	{
+		e.FieldStart("text")
+		e.Str(s.Text)
+	}
+}
+
+var jsonFieldsNameOfChatRequestPayload = [3]string{
+	0: "conversation_id",
+	1: "request_id",
+	2: "text",
+}
+
+// Decode decodes ChatRequestPayload from json.
+func (s *ChatRequestPayload) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode ChatRequestPayload to nil")
+	}
+	var requiredBitSet [1]uint8
+
+	if err := d.ObjBytes(func(d *jx.Decoder, k []byte) error {
+		switch string(k) {
+		case "conversation_id":
+			if err := func() error {
+				s.ConversationID.Reset()
+				if err := s.ConversationID.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"conversation_id\"")
+			}
+		case "request_id":
+			requiredBitSet[0] |= 1 << 1
+			if err := func() error {
+				if err := s.RequestID.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"request_id\"")
+			}
+		case "text":
+			requiredBitSet[0] |= 1 << 2
+			if err := func() error {
+				v, err := d.Str()
+				s.Text = string(v)
+				if err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"text\"")
+			}
+		default:
+			return d.Skip()
+		}
+		return nil
+	}); err != nil {
+		return errors.Wrap(err, "decode ChatRequestPayload")
+	}
+	// Validate required fields.
+	var failures []validate.FieldError
+	for i, mask := range [1]uint8{
+		0b00000110,
+	} {
+		if result := (requiredBitSet[i] & mask) ^ mask; result != 0 {
+			// Mask only required fields and check equality to mask using XOR.
+			//
+			// If XOR result is not zero, result is not equal to expected, so some fields are missed.
+			// Bits of fields which would be set are actually bits of missed fields.
+			missed := bits.OnesCount8(result)
+			for bitN := 0; bitN < missed; bitN++ {
+				bitIdx := bits.TrailingZeros8(result)
+				fieldIdx := i*8 + bitIdx
+				var name string
+				if fieldIdx < len(jsonFieldsNameOfChatRequestPayload) {
+					name = jsonFieldsNameOfChatRequestPayload[fieldIdx]
+				} else {
+					name = strconv.Itoa(fieldIdx)
+				}
+				failures = append(failures, validate.FieldError{
+					Name:  name,
+					Error: validate.ErrFieldRequired,
+				})
+				// Reset bit.
+				result &^= 1 << bitIdx
+			}
+		}
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s *ChatRequestPayload) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *ChatRequestPayload) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode implements json.Marshaler.
+func (s *ChatUsage) Encode(e *jx.Encoder) {
+	e.ObjStart()
+	s.encodeFields(e)
+	e.ObjEnd()
+}
+
+// encodeFields encodes fields.
+func (s *ChatUsage) encodeFields(e *jx.Encoder) {
+	{
+		e.FieldStart("completion_tokens")
+		e.Int(s.CompletionTokens)
+	}
+	{
+		e.FieldStart("prompt_tokens")
+		e.Int(s.PromptTokens)
+	}
+	{
+		e.FieldStart("total_tokens")
+		e.Int(s.TotalTokens)
+	}
+}
+
+var jsonFieldsNameOfChatUsage = [3]string{
+	0: "completion_tokens",
+	1: "prompt_tokens",
+	2: "total_tokens",
+}
+
+// Decode decodes ChatUsage from json.
+func (s *ChatUsage) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode ChatUsage to nil")
+	}
+	var requiredBitSet [1]uint8
+
+	if err := d.ObjBytes(func(d *jx.Decoder, k []byte) error {
+		switch string(k) {
+		case "completion_tokens":
+			requiredBitSet[0] |= 1 << 0
+			if err := func() error {
+				v, err := d.Int()
+				s.CompletionTokens = int(v)
+				if err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"completion_tokens\"")
+			}
+		case "prompt_tokens":
+			requiredBitSet[0] |= 1 << 1
+			if err := func() error {
+				v, err := d.Int()
+				s.PromptTokens = int(v)
+				if err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"prompt_tokens\"")
+			}
+		case "total_tokens":
+			requiredBitSet[0] |= 1 << 2
+			if err := func() error {
+				v, err := d.Int()
+				s.TotalTokens = int(v)
+				if err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"total_tokens\"")
+			}
+		default:
+			return d.Skip()
+		}
+		return nil
+	}); err != nil {
+		return errors.Wrap(err, "decode ChatUsage")
+	}
+	// Validate required fields.
+	var failures []validate.FieldError
+	for i, mask := range [1]uint8{
+		0b00000111,
+	} {
+		if result := (requiredBitSet[i] & mask) ^ mask; result != 0 {
+			// Mask only required fields and check equality to mask using XOR.
+			//
+			// If XOR result is not zero, result is not equal to expected, so some fields are missed.
+			// Bits of fields which would be set are actually bits of missed fields.
+			missed := bits.OnesCount8(result)
+			for bitN := 0; bitN < missed; bitN++ {
+				bitIdx := bits.TrailingZeros8(result)
+				fieldIdx := i*8 + bitIdx
+				var name string
+				if fieldIdx < len(jsonFieldsNameOfChatUsage) {
+					name = jsonFieldsNameOfChatUsage[fieldIdx]
+				} else {
+					name = strconv.Itoa(fieldIdx)
+				}
+				failures = append(failures, validate.FieldError{
+					Name:  name,
+					Error: validate.ErrFieldRequired,
+				})
+				// Reset bit.
+				result &^= 1 << bitIdx
+			}
+		}
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s *ChatUsage) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *ChatUsage) UnmarshalJSON(data []byte) error {
 	d := jx.DecodeBytes(data)
 	return s.Decode(d)
 }
@@ -3191,6 +4802,12 @@ func (s *ErrorCode) Decode(d *jx.Decoder) error {
 		*s = ErrorCodeNotAllowed
 	case ErrorCodeRateLimited:
 		*s = ErrorCodeRateLimited
+	case ErrorCodeNotFound:
+		*s = ErrorCodeNotFound
+	case ErrorCodeQuotaExceeded:
+		*s = ErrorCodeQuotaExceeded
+	case ErrorCodeUnavailable:
+		*s = ErrorCodeUnavailable
 	case ErrorCodeInternalError:
 		*s = ErrorCodeInternalError
 	default:
@@ -3230,11 +4847,25 @@ func (s *ErrorPayload) encodeFields(e *jx.Encoder) {
 		e.FieldStart("detail")
 		e.Str(s.Detail)
 	}
+	{
+		if s.RequestID.Set {
+			e.FieldStart("request_id")
+			s.RequestID.Encode(e)
+		}
+	}
+	{
+		if s.RetryAfter.Set {
+			e.FieldStart("retry_after")
+			s.RetryAfter.Encode(e)
+		}
+	}
 }
 
-var jsonFieldsNameOfErrorPayload = [2]string{
+var jsonFieldsNameOfErrorPayload = [4]string{
 	0: "code",
 	1: "detail",
+	2: "request_id",
+	3: "retry_after",
 }
 
 // Decode decodes ErrorPayload from json.
@@ -3267,6 +4898,26 @@ func (s *ErrorPayload) Decode(d *jx.Decoder) error {
 				return nil
 			}(); err != nil {
 				return errors.Wrap(err, "decode field \"detail\"")
+			}
+		case "request_id":
+			if err := func() error {
+				s.RequestID.Reset()
+				if err := s.RequestID.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"request_id\"")
+			}
+		case "retry_after":
+			if err := func() error {
+				s.RetryAfter.Reset()
+				if err := s.RetryAfter.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"retry_after\"")
 			}
 		default:
 			return d.Skip()
@@ -3338,6 +4989,54 @@ func (s Frame) encodeFields(e *jx.Encoder) {
 		e.Str("chat")
 		{
 			s := s.Chat
+			{
+				if s.From.Set {
+					e.FieldStart("from")
+					s.From.Encode(e)
+				}
+			}
+			{
+				e.FieldStart("message")
+				s.Message.Encode(e)
+			}
+		}
+	case ChatDeltaFrame:
+		e.FieldStart("type")
+		e.Str("chat_delta")
+		{
+			s := s.ChatDelta
+			{
+				if s.From.Set {
+					e.FieldStart("from")
+					s.From.Encode(e)
+				}
+			}
+			{
+				e.FieldStart("message")
+				s.Message.Encode(e)
+			}
+		}
+	case ChatDoneFrame:
+		e.FieldStart("type")
+		e.Str("chat_done")
+		{
+			s := s.ChatDone
+			{
+				if s.From.Set {
+					e.FieldStart("from")
+					s.From.Encode(e)
+				}
+			}
+			{
+				e.FieldStart("message")
+				s.Message.Encode(e)
+			}
+		}
+	case ChatRequestFrame:
+		e.FieldStart("type")
+		e.Str("chat_request")
+		{
+			s := s.ChatRequest
 			{
 				if s.From.Set {
 					e.FieldStart("from")
@@ -3522,6 +5221,15 @@ func (s *Frame) Decode(d *jx.Decoder) error {
 				case "chat":
 					s.Type = ChatFrame
 					found = true
+				case "chat_delta":
+					s.Type = ChatDeltaFrame
+					found = true
+				case "chat_done":
+					s.Type = ChatDoneFrame
+					found = true
+				case "chat_request":
+					s.Type = ChatRequestFrame
+					found = true
 				case "command":
 					s.Type = CommandFrame
 					found = true
@@ -3565,6 +5273,18 @@ func (s *Frame) Decode(d *jx.Decoder) error {
 	switch s.Type {
 	case ChatFrame:
 		if err := s.Chat.Decode(d); err != nil {
+			return err
+		}
+	case ChatDeltaFrame:
+		if err := s.ChatDelta.Decode(d); err != nil {
+			return err
+		}
+	case ChatDoneFrame:
+		if err := s.ChatDone.Decode(d); err != nil {
+			return err
+		}
+	case ChatRequestFrame:
+		if err := s.ChatRequest.Decode(d); err != nil {
 			return err
 		}
 	case CommandFrame:
@@ -4330,6 +6050,39 @@ func (s *OptNotificationLevel) UnmarshalJSON(data []byte) error {
 	return s.Decode(d)
 }
 
+// Encode encodes RequestID as json.
+func (o OptRequestID) Encode(e *jx.Encoder) {
+	if !o.Set {
+		return
+	}
+	o.Value.Encode(e)
+}
+
+// Decode decodes RequestID from json.
+func (o *OptRequestID) Decode(d *jx.Decoder) error {
+	if o == nil {
+		return errors.New("invalid: unable to decode OptRequestID to nil")
+	}
+	o.Set = true
+	if err := o.Value.Decode(d); err != nil {
+		return err
+	}
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s OptRequestID) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *OptRequestID) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
 // Encode encodes Sender as json.
 func (o OptSender) Encode(e *jx.Encoder) {
 	if !o.Set {
@@ -4618,6 +6371,46 @@ func (s *PongPayload) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON implements stdjson.Unmarshaler.
 func (s *PongPayload) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode encodes RequestID as json.
+func (s RequestID) Encode(e *jx.Encoder) {
+	unwrapped := string(s)
+
+	e.Str(unwrapped)
+}
+
+// Decode decodes RequestID from json.
+func (s *RequestID) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode RequestID to nil")
+	}
+	var unwrapped string
+	if err := func() error {
+		v, err := d.Str()
+		unwrapped = string(v)
+		if err != nil {
+			return err
+		}
+		return nil
+	}(); err != nil {
+		return errors.Wrap(err, "alias")
+	}
+	*s = RequestID(unwrapped)
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s RequestID) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *RequestID) UnmarshalJSON(data []byte) error {
 	d := jx.DecodeBytes(data)
 	return s.Decode(d)
 }
@@ -5104,6 +6897,257 @@ func (s *Chat) Validate() error {
 	return nil
 }
 
+func (s *ChatDelta) Validate() error {
+	if s == nil {
+		return validate.ErrNilPointer
+	}
+
+	var failures []validate.FieldError
+	if err := func() error {
+		if value, ok := s.From.Get(); ok {
+			if err := func() error {
+				if err := value.Validate(); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "from",
+			Error: err,
+		})
+	}
+	if err := func() error {
+		if err := s.Message.Validate(); err != nil {
+			return err
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "message",
+			Error: err,
+		})
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+	return nil
+}
+
+func (s *ChatDeltaPayload) Validate() error {
+	if s == nil {
+		return validate.ErrNilPointer
+	}
+
+	var failures []validate.FieldError
+	if err := func() error {
+		if err := (validate.Int{
+			MinSet:        true,
+			Min:           1,
+			MaxSet:        false,
+			Max:           0,
+			MinExclusive:  false,
+			MaxExclusive:  false,
+			MultipleOfSet: false,
+			MultipleOf:    0,
+			Pattern:       nil,
+		}).Validate(int64(s.ConversationID)); err != nil {
+			return errors.Wrap(err, "int")
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "conversation_id",
+			Error: err,
+		})
+	}
+	if err := func() error {
+		if err := s.RequestID.Validate(); err != nil {
+			return err
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "request_id",
+			Error: err,
+		})
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+	return nil
+}
+
+func (s *ChatDone) Validate() error {
+	if s == nil {
+		return validate.ErrNilPointer
+	}
+
+	var failures []validate.FieldError
+	if err := func() error {
+		if value, ok := s.From.Get(); ok {
+			if err := func() error {
+				if err := value.Validate(); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "from",
+			Error: err,
+		})
+	}
+	if err := func() error {
+		if err := s.Message.Validate(); err != nil {
+			return err
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "message",
+			Error: err,
+		})
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+	return nil
+}
+
+func (s *ChatDonePayload) Validate() error {
+	if s == nil {
+		return validate.ErrNilPointer
+	}
+
+	var failures []validate.FieldError
+	if err := func() error {
+		if err := (validate.Int{
+			MinSet:        true,
+			Min:           1,
+			MaxSet:        false,
+			Max:           0,
+			MinExclusive:  false,
+			MaxExclusive:  false,
+			MultipleOfSet: false,
+			MultipleOf:    0,
+			Pattern:       nil,
+		}).Validate(int64(s.AssistantMessageID)); err != nil {
+			return errors.Wrap(err, "int")
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "assistant_message_id",
+			Error: err,
+		})
+	}
+	if err := func() error {
+		if err := (validate.Int{
+			MinSet:        true,
+			Min:           1,
+			MaxSet:        false,
+			Max:           0,
+			MinExclusive:  false,
+			MaxExclusive:  false,
+			MultipleOfSet: false,
+			MultipleOf:    0,
+			Pattern:       nil,
+		}).Validate(int64(s.ConversationID)); err != nil {
+			return errors.Wrap(err, "int")
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "conversation_id",
+			Error: err,
+		})
+	}
+	if err := func() error {
+		if err := s.FinishReason.Validate(); err != nil {
+			return err
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "finish_reason",
+			Error: err,
+		})
+	}
+	if err := func() error {
+		if err := s.RequestID.Validate(); err != nil {
+			return err
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "request_id",
+			Error: err,
+		})
+	}
+	if err := func() error {
+		if err := s.Usage.Validate(); err != nil {
+			return err
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "usage",
+			Error: err,
+		})
+	}
+	if err := func() error {
+		if err := (validate.Int{
+			MinSet:        true,
+			Min:           1,
+			MaxSet:        false,
+			Max:           0,
+			MinExclusive:  false,
+			MaxExclusive:  false,
+			MultipleOfSet: false,
+			MultipleOf:    0,
+			Pattern:       nil,
+		}).Validate(int64(s.UserMessageID)); err != nil {
+			return errors.Wrap(err, "int")
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "user_message_id",
+			Error: err,
+		})
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+	return nil
+}
+
+func (s ChatFinishReason) Validate() error {
+	switch s {
+	case "stop":
+		return nil
+	case "length":
+		return nil
+	case "content_filter":
+		return nil
+	case "cancelled":
+		return nil
+	case "error":
+		return nil
+	default:
+		return errors.Errorf("invalid value: %v", s)
+	}
+}
+
 func (s *ChatPayload) Validate() error {
 	if s == nil {
 		return validate.ErrNilPointer
@@ -5160,6 +7204,196 @@ func (s *ChatPayload) Validate() error {
 	}(); err != nil {
 		failures = append(failures, validate.FieldError{
 			Name:  "text",
+			Error: err,
+		})
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+	return nil
+}
+
+func (s *ChatRequest) Validate() error {
+	if s == nil {
+		return validate.ErrNilPointer
+	}
+
+	var failures []validate.FieldError
+	if err := func() error {
+		if value, ok := s.From.Get(); ok {
+			if err := func() error {
+				if err := value.Validate(); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "from",
+			Error: err,
+		})
+	}
+	if err := func() error {
+		if err := s.Message.Validate(); err != nil {
+			return err
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "message",
+			Error: err,
+		})
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+	return nil
+}
+
+func (s *ChatRequestPayload) Validate() error {
+	if s == nil {
+		return validate.ErrNilPointer
+	}
+
+	var failures []validate.FieldError
+	if err := func() error {
+		if value, ok := s.ConversationID.Get(); ok {
+			if err := func() error {
+				if err := (validate.Int{
+					MinSet:        true,
+					Min:           1,
+					MaxSet:        false,
+					Max:           0,
+					MinExclusive:  false,
+					MaxExclusive:  false,
+					MultipleOfSet: false,
+					MultipleOf:    0,
+					Pattern:       nil,
+				}).Validate(int64(value)); err != nil {
+					return errors.Wrap(err, "int")
+				}
+				return nil
+			}(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "conversation_id",
+			Error: err,
+		})
+	}
+	if err := func() error {
+		if err := s.RequestID.Validate(); err != nil {
+			return err
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "request_id",
+			Error: err,
+		})
+	}
+	if err := func() error {
+		if err := (validate.String{
+			MinLength:     1,
+			MinLengthSet:  true,
+			MaxLength:     4000,
+			MaxLengthSet:  true,
+			Email:         false,
+			Hostname:      false,
+			Regex:         nil,
+			MinNumeric:    0,
+			MinNumericSet: false,
+			MaxNumeric:    0,
+			MaxNumericSet: false,
+		}).Validate(string(s.Text)); err != nil {
+			return errors.Wrap(err, "string")
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "text",
+			Error: err,
+		})
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+	return nil
+}
+
+func (s *ChatUsage) Validate() error {
+	if s == nil {
+		return validate.ErrNilPointer
+	}
+
+	var failures []validate.FieldError
+	if err := func() error {
+		if err := (validate.Int{
+			MinSet:        true,
+			Min:           0,
+			MaxSet:        false,
+			Max:           0,
+			MinExclusive:  false,
+			MaxExclusive:  false,
+			MultipleOfSet: false,
+			MultipleOf:    0,
+			Pattern:       nil,
+		}).Validate(int64(s.CompletionTokens)); err != nil {
+			return errors.Wrap(err, "int")
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "completion_tokens",
+			Error: err,
+		})
+	}
+	if err := func() error {
+		if err := (validate.Int{
+			MinSet:        true,
+			Min:           0,
+			MaxSet:        false,
+			Max:           0,
+			MinExclusive:  false,
+			MaxExclusive:  false,
+			MultipleOfSet: false,
+			MultipleOf:    0,
+			Pattern:       nil,
+		}).Validate(int64(s.PromptTokens)); err != nil {
+			return errors.Wrap(err, "int")
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "prompt_tokens",
+			Error: err,
+		})
+	}
+	if err := func() error {
+		if err := (validate.Int{
+			MinSet:        true,
+			Min:           0,
+			MaxSet:        false,
+			Max:           0,
+			MinExclusive:  false,
+			MaxExclusive:  false,
+			MultipleOfSet: false,
+			MultipleOf:    0,
+			Pattern:       nil,
+		}).Validate(int64(s.TotalTokens)); err != nil {
+			return errors.Wrap(err, "int")
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "total_tokens",
 			Error: err,
 		})
 	}
@@ -5706,6 +7940,12 @@ func (s ErrorCode) Validate() error {
 		return nil
 	case "rate_limited":
 		return nil
+	case "not_found":
+		return nil
+	case "quota_exceeded":
+		return nil
+	case "unavailable":
+		return nil
 	case "internal_error":
 		return nil
 	default:
@@ -5753,6 +7993,52 @@ func (s *ErrorPayload) Validate() error {
 			Error: err,
 		})
 	}
+	if err := func() error {
+		if value, ok := s.RequestID.Get(); ok {
+			if err := func() error {
+				if err := value.Validate(); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "request_id",
+			Error: err,
+		})
+	}
+	if err := func() error {
+		if value, ok := s.RetryAfter.Get(); ok {
+			if err := func() error {
+				if err := (validate.Int{
+					MinSet:        true,
+					Min:           0,
+					MaxSet:        false,
+					Max:           0,
+					MinExclusive:  false,
+					MaxExclusive:  false,
+					MultipleOfSet: false,
+					MultipleOf:    0,
+					Pattern:       nil,
+				}).Validate(int64(value)); err != nil {
+					return errors.Wrap(err, "int")
+				}
+				return nil
+			}(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "retry_after",
+			Error: err,
+		})
+	}
 	if len(failures) > 0 {
 		return &validate.Error{Fields: failures}
 	}
@@ -5763,6 +8049,21 @@ func (s Frame) Validate() error {
 	switch s.Type {
 	case ChatFrame:
 		if err := s.Chat.Validate(); err != nil {
+			return err
+		}
+		return nil
+	case ChatDeltaFrame:
+		if err := s.ChatDelta.Validate(); err != nil {
+			return err
+		}
+		return nil
+	case ChatDoneFrame:
+		if err := s.ChatDone.Validate(); err != nil {
+			return err
+		}
+		return nil
+	case ChatRequestFrame:
+		if err := s.ChatRequest.Validate(); err != nil {
 			return err
 		}
 		return nil
@@ -6097,6 +8398,26 @@ func (s *PongPayload) Validate() error {
 	}
 	if len(failures) > 0 {
 		return &validate.Error{Fields: failures}
+	}
+	return nil
+}
+
+func (s RequestID) Validate() error {
+	alias := (string)(s)
+	if err := (validate.String{
+		MinLength:     1,
+		MinLengthSet:  true,
+		MaxLength:     64,
+		MaxLengthSet:  true,
+		Email:         false,
+		Hostname:      false,
+		Regex:         nil,
+		MinNumeric:    0,
+		MinNumericSet: false,
+		MaxNumeric:    0,
+		MaxNumericSet: false,
+	}).Validate(string(alias)); err != nil {
+		return errors.Wrap(err, "string")
 	}
 	return nil
 }

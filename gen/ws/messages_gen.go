@@ -41,6 +41,9 @@ type MessageInfo struct {
 // Messages lists every message type, sorted by type.
 var Messages = []MessageInfo{
 	{Type: "chat", Direction: "both", Summary: "A line of conversation between the owner and the companion."},
+	{Type: "chat_delta", Direction: "server_to_client", Summary: "The next piece of an AI reply, to the whole group."},
+	{Type: "chat_done", Direction: "server_to_client", Summary: "An AI reply is complete and stored, to the whole group."},
+	{Type: "chat_request", Direction: "client_to_server", Summary: "Ask the AI companion for a reply; answered with `chat_delta` frames and `chat_done`."},
 	{Type: "command", Direction: "both", Summary: "An app asks the device to do something."},
 	{Type: "command_result", Direction: "both", Summary: "The device reports the outcome of a command."},
 	{Type: "connected", Direction: "server_to_client", Summary: "The first frame of every session, with the session facts."},
@@ -55,6 +58,9 @@ var Messages = []MessageInfo{
 // MessageTypes lists every message type, sorted.
 var MessageTypes = []FrameType{
 	"chat",
+	"chat_delta",
+	"chat_done",
+	"chat_request",
 	"command",
 	"command_result",
 	"connected",
@@ -72,6 +78,12 @@ func DirectionOf(t FrameType) (d Direction, ok bool) {
 	switch t {
 	case "chat":
 		return "both", true
+	case "chat_delta":
+		return "server_to_client", true
+	case "chat_done":
+		return "server_to_client", true
+	case "chat_request":
+		return "client_to_server", true
 	case "command":
 		return "both", true
 	case "command_result":
@@ -124,6 +136,12 @@ func (s Frame) GetFrom() (from Sender, ok bool) {
 	switch s.Type {
 	case "chat":
 		return s.Chat.From.Get()
+	case "chat_delta":
+		return s.ChatDelta.From.Get()
+	case "chat_done":
+		return s.ChatDone.From.Get()
+	case "chat_request":
+		return s.ChatRequest.From.Get()
 	case "command":
 		return s.Command.From.Get()
 	case "command_result":
@@ -152,6 +170,12 @@ func (s *Frame) SetFrom(from Sender) bool {
 	switch s.Type {
 	case "chat":
 		s.Chat.From = NewOptSender(from)
+	case "chat_delta":
+		s.ChatDelta.From = NewOptSender(from)
+	case "chat_done":
+		s.ChatDone.From = NewOptSender(from)
+	case "chat_request":
+		s.ChatRequest.From = NewOptSender(from)
 	case "command":
 		s.Command.From = NewOptSender(from)
 	case "command_result":
@@ -181,6 +205,12 @@ func (s *Frame) ClearFrom() {
 	switch s.Type {
 	case "chat":
 		s.Chat.From.Reset()
+	case "chat_delta":
+		s.ChatDelta.From.Reset()
+	case "chat_done":
+		s.ChatDone.From.Reset()
+	case "chat_request":
+		s.ChatRequest.From.Reset()
 	case "command":
 		s.Command.From.Reset()
 	case "command_result":

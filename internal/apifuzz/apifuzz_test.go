@@ -325,7 +325,9 @@ func check(req *apifuzz.Request, status int, header http.Header, body []byte) []
 	if status >= 500 {
 		problems = append(problems, fmt.Sprintf("status %d", status))
 	}
-	if ct := header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+	if ct := header.Get("Content-Type"); strings.HasPrefix(ct, "text/event-stream") && req.Op.Streams[status] {
+		return append(problems, checkEvents(body)...)
+	} else if !strings.HasPrefix(ct, "application/json") {
 		problems = append(problems, fmt.Sprintf("status %d with Content-Type %q, not the JSON envelope", status, ct))
 		return problems
 	}
@@ -429,4 +431,28 @@ func dashed(mac string) string {
 		parts = append(parts, mac[i:i+2])
 	}
 	return strings.Join(parts, "-")
+}
+
+// checkEvents checks a Server-Sent Events body: valid UTF-8, every data
+// line a JSON object, ending with a done or error event.
+func checkEvents(body []byte) []string {
+	if !utf8.Valid(body) {
+		return []string{"event stream is not valid UTF-8"}
+	}
+	last := ""
+	for _, line := range strings.Split(string(body), "\n") {
+		switch {
+		case strings.HasPrefix(line, "event: "):
+			last = strings.TrimPrefix(line, "event: ")
+		case strings.HasPrefix(line, "data: "):
+			var v map[string]any
+			if err := json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &v); err != nil {
+				return []string{fmt.Sprintf("event %q data is not a JSON object: %v", last, err)}
+			}
+		}
+	}
+	if last != "done" && last != "error" {
+		return []string{fmt.Sprintf("event stream ends with %q, not done or error", last)}
+	}
+	return nil
 }

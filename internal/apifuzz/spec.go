@@ -56,6 +56,9 @@ type Operation struct {
 	Examples []any
 	// Statuses are the documented response statuses.
 	Statuses map[int]bool
+	// Streams are the statuses whose response may also be a stream of
+	// Server-Sent Events (text/event-stream) instead of the envelope.
+	Streams map[int]bool
 }
 
 // Documents reports whether the operation documents the status.
@@ -97,7 +100,7 @@ func LoadOperations(spec []byte) ([]*Operation, error) {
 }
 
 func operation(doc *openapi3.T, path, method string, item *openapi3.PathItem, o *openapi3.Operation) (*Operation, error) {
-	op := &Operation{ID: o.OperationID, Method: method, Path: path, Statuses: map[int]bool{}}
+	op := &Operation{ID: o.OperationID, Method: method, Path: path, Statuses: map[int]bool{}, Streams: map[int]bool{}}
 	sec := doc.Security
 	if o.Security != nil {
 		sec = *o.Security
@@ -150,6 +153,9 @@ func operation(doc *openapi3.T, path, method string, item *openapi3.PathItem, o 
 			return nil, fmt.Errorf("apifuzz: %s: response %q is not a status; list statuses explicitly", op.ID, code)
 		}
 		op.Statuses[n] = true
+		if r := o.Responses.Value(code); r != nil && r.Value != nil && r.Value.Content.Get("text/event-stream") != nil {
+			op.Streams[n] = true
+		}
 	}
 	return op, nil
 }

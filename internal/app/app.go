@@ -12,12 +12,14 @@ import (
 	"paradise/internal/account"
 	"paradise/internal/admin"
 	"paradise/internal/auth"
+	"paradise/internal/chat"
 	"paradise/internal/config"
 	"paradise/internal/database"
 	"paradise/internal/debugserver"
 	"paradise/internal/device"
 	"paradise/internal/httpapi"
 	"paradise/internal/hub"
+	"paradise/internal/llm"
 	"paradise/internal/logging"
 	"paradise/internal/metrics"
 	"paradise/internal/ratelimit"
@@ -33,11 +35,13 @@ var Module = fx.Options(
 	database.Module,
 	redisdb.Module,
 	ratelimit.Module,
+	llm.Module,
 	auth.Module,
 	hub.Module,
 	account.Module,
 	device.Module,
 	admin.Module,
+	chat.Module,
 	httpapi.Module,
 	debugserver.Module,
 	fx.Provide(fx.Annotate(NewHandler, fx.As(new(api.Handler)))),
@@ -51,6 +55,7 @@ type Handler struct {
 	*accountHandler
 	*deviceHandler
 	*adminHandler
+	*chatHandler
 }
 
 // The contexts' handlers are all named Handler; aliases give the embedded
@@ -59,6 +64,7 @@ type (
 	accountHandler = account.Handler
 	deviceHandler  = device.Handler
 	adminHandler   = admin.Handler
+	chatHandler    = chat.Handler
 )
 
 var _ api.Handler = (*Handler)(nil)
@@ -71,9 +77,10 @@ type HandlerParams struct {
 	Account *account.Handler
 	Device  *device.Handler
 	Admin   *admin.Handler
+	Chat    *chat.Handler
 }
 
 // NewHandler composes the handlers.
 func NewHandler(p HandlerParams) *Handler {
-	return &Handler{Errors: p.Errors, accountHandler: p.Account, deviceHandler: p.Device, adminHandler: p.Admin}
+	return &Handler{Errors: p.Errors, accountHandler: p.Account, deviceHandler: p.Device, adminHandler: p.Admin, chatHandler: p.Chat}
 }

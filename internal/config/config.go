@@ -35,6 +35,8 @@ type Config struct {
 	Presence Presence
 	// LLM lists the LLM providers in failover order.
 	LLM LLM
+	// Chat tunes AI conversations: context size and budgets.
+	Chat Chat
 }
 
 // HTTP is the HTTP server's section.
@@ -152,6 +154,26 @@ type Presence struct {
 	SweepInterval time.Duration
 }
 
+// Chat is the AI conversations section (owned by internal/chat).
+type Chat struct {
+	// HistoryTokens bounds the conversation history sent to the model with
+	// each message, in estimated tokens; older turns are dropped first
+	// (PARADISE_CHAT_HISTORY_TOKENS, default 2000).
+	HistoryTokens int
+	// MessagesPerDay is how many chat messages one user may send per UTC
+	// day, all instances together; 0 means no limit
+	// (PARADISE_CHAT_MESSAGES_PER_DAY, default 200).
+	MessagesPerDay int
+	// TokensPerDay is how many model tokens (prompt and reply) one user's
+	// chats may use per UTC day; 0 means no limit
+	// (PARADISE_CHAT_TOKENS_PER_DAY, default 200000).
+	TokensPerDay int
+	// ConcurrentStreams is how many replies one user may have in progress
+	// at once, all instances together; 0 means no limit
+	// (PARADISE_CHAT_CONCURRENT_STREAMS, default 2).
+	ConcurrentStreams int
+}
+
 // Sections are the per-module sections of a Config, provided to fx one by
 // one so each module depends on its own settings only.
 type Sections struct {
@@ -168,13 +190,14 @@ type Sections struct {
 	Hub       Hub
 	Presence  Presence
 	LLM       LLM
+	Chat      Chat
 }
 
 // Split returns the sections of c.
 func Split(c Config) Sections {
 	return Sections{HTTP: c.HTTP, Database: c.Database, Redis: c.Redis, Log: c.Log,
 		Auth: c.Auth, Metrics: c.Metrics, Debug: c.Debug, Passwords: c.Passwords, Hub: c.Hub, Presence: c.Presence,
-		LLM: c.LLM}
+		LLM: c.LLM, Chat: c.Chat}
 }
 
 // Provide gives the fx graph the sections of the Config it holds; the app
@@ -230,6 +253,9 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.LLM, err = loadLLM(getenv); err != nil {
 		return Config{}, err
 	}
+	if c.Chat, err = loadChat(getenv); err != nil {
+		return Config{}, err
+	}
 	return c, c.Validate()
 }
 
@@ -259,6 +285,37 @@ func loadHub(getenv func(string) string) (Hub, error) {
 		return h, err
 	}
 	return h, nil
+}
+
+func loadChat(getenv func(string) string) (Chat, error) {
+	c := Chat{}
+	var err error
+	if c.HistoryTokens, err = integer(getenv, "PARADISE_CHAT_HISTORY_TOKENS", 2000); err != nil {
+		return c, err
+	}
+	if c.MessagesPerDay, err = limit(getenv, "PARADISE_CHAT_MESSAGES_PER_DAY", 200); err != nil {
+		return c, err
+	}
+	if c.TokensPerDay, err = limit(getenv, "PARADISE_CHAT_TOKENS_PER_DAY", 200000); err != nil {
+		return c, err
+	}
+	if c.ConcurrentStreams, err = limit(getenv, "PARADISE_CHAT_CONCURRENT_STREAMS", 2); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// limit parses a non-negative integer; 0 means no limit.
+func limit(getenv func(string) string, name string, def int) (int, error) {
+	v := getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("config: %s: want a non-negative integer (0: no limit), got %q", name, v)
+	}
+	return n, nil
 }
 
 func integer(getenv func(string) string, name string, def int) (int, error) {

@@ -375,6 +375,93 @@ var restCases = map[string][]restCase{
 			return call{method: "DELETE", path: "/api/v1/admin/device-types/999999999/", token: f.admin}
 		}},
 	},
+	"chatCompletion": {
+		{name: "new conversation", status: 200, setup: func(t *testing.T, f *fixture) call {
+			return call{method: "POST", path: "/api/ai/chat/", token: f.user.Token, body: map[string]any{"message": "Hello"}}
+		}},
+		{name: "continue", status: 200, setup: func(t *testing.T, f *fixture) call {
+			return call{method: "POST", path: "/api/ai/chat/", token: f.user.Token,
+				body: map[string]any{"message": "And then?", "conversation_id": f.conversation(t, f.user.Token)}}
+		}},
+		{name: "device token", status: 200, setup: func(t *testing.T, f *fixture) call {
+			return call{method: "POST", path: "/api/ai/chat/", token: f.MacLogin(t, f.mac).Token, body: map[string]any{"message": "From the device"}}
+		}},
+		{name: "blank message", status: 400, setup: func(t *testing.T, f *fixture) call {
+			return call{method: "POST", path: "/api/ai/chat/", token: f.user.Token, body: map[string]any{"message": "   "}}
+		}},
+		{name: "message too long", status: 400, setup: func(t *testing.T, f *fixture) call {
+			return call{method: "POST", path: "/api/ai/chat/", token: f.user.Token, body: map[string]any{"message": strings.Repeat("x", 4001)}}
+		}},
+		{name: "no token", status: 401, setup: func(t *testing.T, f *fixture) call {
+			return call{method: "POST", path: "/api/ai/chat/", body: map[string]any{"message": "Hello"}}
+		}},
+		{name: "another user's conversation", status: 404, setup: func(t *testing.T, f *fixture) call {
+			other := f.Register(t, "chatother")
+			return call{method: "POST", path: "/api/ai/chat/", token: other.Token,
+				body: map[string]any{"message": "Hi", "conversation_id": f.conversation(t, f.user.Token)}}
+		}},
+		{name: "streamed, blank message", status: 400, setup: func(t *testing.T, f *fixture) call {
+			return call{method: "POST", path: "/api/ai/chat/", token: f.user.Token, body: map[string]any{"message": " ", "stream": true}}
+		}},
+		{name: "streamed, no token", status: 401, setup: func(t *testing.T, f *fixture) call {
+			return call{method: "POST", path: "/api/ai/chat/", body: map[string]any{"message": "Hello", "stream": true}}
+		}},
+	},
+	"listConversations": {
+		{name: "ok", status: 200, setup: func(t *testing.T, f *fixture) call {
+			f.conversation(t, f.user.Token)
+			return call{method: "GET", path: "/api/ai/conversations/", token: f.user.Token}
+		}},
+		{name: "no token", status: 401, setup: func(t *testing.T, f *fixture) call {
+			return call{method: "GET", path: "/api/ai/conversations/"}
+		}},
+		{name: "page past the last", status: 404, setup: func(t *testing.T, f *fixture) call {
+			return call{method: "GET", path: "/api/ai/conversations/?page=999", token: f.user.Token}
+		}},
+	},
+	"getConversation": {
+		{name: "ok", status: 200, setup: func(t *testing.T, f *fixture) call {
+			return call{method: "GET", path: fmt.Sprintf("/api/ai/conversations/%d/", f.conversation(t, f.user.Token)), token: f.user.Token}
+		}},
+		{name: "another user's", status: 404, setup: func(t *testing.T, f *fixture) call {
+			id := f.conversation(t, f.user.Token)
+			return call{method: "GET", path: fmt.Sprintf("/api/ai/conversations/%d/", id), token: f.Register(t, "chatother").Token}
+		}},
+	},
+	"renameConversation": {
+		{name: "ok", status: 200, setup: func(t *testing.T, f *fixture) call {
+			return call{method: "PATCH", path: fmt.Sprintf("/api/ai/conversations/%d/", f.conversation(t, f.user.Token)), token: f.user.Token,
+				body: map[string]any{"title": "Morning plans"}}
+		}},
+		{name: "blank title", status: 400, setup: func(t *testing.T, f *fixture) call {
+			return call{method: "PATCH", path: fmt.Sprintf("/api/ai/conversations/%d/", f.conversation(t, f.user.Token)), token: f.user.Token,
+				body: map[string]any{"title": ""}}
+		}},
+		{name: "unknown", status: 404, setup: func(t *testing.T, f *fixture) call {
+			return call{method: "PATCH", path: "/api/ai/conversations/999999/", token: f.user.Token, body: map[string]any{"title": "x"}}
+		}},
+	},
+	"deleteConversation": {
+		{name: "ok", status: 200, setup: func(t *testing.T, f *fixture) call {
+			return call{method: "DELETE", path: fmt.Sprintf("/api/ai/conversations/%d/", f.conversation(t, f.user.Token)), token: f.user.Token}
+		}},
+		{name: "another user's", status: 404, setup: func(t *testing.T, f *fixture) call {
+			id := f.conversation(t, f.user.Token)
+			return call{method: "DELETE", path: fmt.Sprintf("/api/ai/conversations/%d/", id), token: f.Register(t, "chatother").Token}
+		}},
+	},
+	"listConversationMessages": {
+		{name: "ok", status: 200, setup: func(t *testing.T, f *fixture) call {
+			return call{method: "GET", path: fmt.Sprintf("/api/ai/conversations/%d/messages/", f.conversation(t, f.user.Token)), token: f.user.Token}
+		}},
+		{name: "bad id", status: 400, setup: func(t *testing.T, f *fixture) call {
+			return call{method: "GET", path: "/api/ai/conversations/0/messages/", token: f.user.Token}
+		}},
+		{name: "another user's", status: 404, setup: func(t *testing.T, f *fixture) call {
+			id := f.conversation(t, f.user.Token)
+			return call{method: "GET", path: fmt.Sprintf("/api/ai/conversations/%d/messages/", id), token: f.Register(t, "chatother").Token}
+		}},
+	},
 }
 
 // TestRESTCoverage fails when an operation of openapi.yaml lacks a success
@@ -608,4 +695,14 @@ func dashed(mac string) string {
 		parts = append(parts, mac[i:i+2])
 	}
 	return strings.Join(parts, "-")
+}
+
+// conversation starts a conversation of the token's user and returns its id.
+func (f *fixture) conversation(t testing.TB, token string) int {
+	t.Helper()
+	var r struct {
+		ConversationID int `json:"conversation_id"`
+	}
+	f.must(t, "POST", "/api/ai/chat/", token, map[string]any{"message": "Good morning!"}, 200).Decode(t, &r)
+	return r.ConversationID
 }

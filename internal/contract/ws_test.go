@@ -19,7 +19,8 @@ import (
 
 // answeredBy names client frame types the server answers to the sender
 // instead of relaying them (asyncapi.yaml: "Every valid frame a client
-// sends, except heartbeat, is relayed").
+// sends, except heartbeat and chat_request, is relayed"); chat_request is
+// answered to the whole group (expectChatReply).
 var answeredBy = map[string]string{"heartbeat": "pong"}
 
 // wsClient is a hub session (testenv's one client) whose every received
@@ -77,6 +78,42 @@ func channelRequest(ch *asyncChannel, token string) (string, *websocket.DialOpti
 		return strings.ReplaceAll(ch.name, "{token}", token), nil
 	}
 	return ch.name, &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Token " + token}}}
+}
+
+// expectChatReply reads the answer to a chat_request: chat_delta frames
+// and a chat_done on both sessions of the group, or an error frame with
+// the request id to the sender alone (the example's conversation may not
+// exist).
+func expectChatReply(t *testing.T, from, to *wsClient, ex map[string]any) {
+	t.Helper()
+	requestID := ex["message"].(map[string]any)["request_id"]
+	var first testenv.Frame
+	for _, c := range []*wsClient{from, to} {
+		for {
+			got := c.Read()
+			var p struct {
+				RequestID string `json:"request_id"`
+			}
+			_ = json.Unmarshal(got.Message, &p)
+			if p.RequestID != requestID {
+				t.Fatalf("%s: %s frame for another request: %s", c.Name, got.Type, got.Raw)
+			}
+			if c == from && got.Type == "error" {
+				return // refused: nothing reaches the group
+			}
+			if got.Type == "chat_done" {
+				if c == from {
+					first = got
+				} else if !sameJSON(t, got.Message, json.RawMessage(first.Message)) {
+					t.Fatalf("chat_done differs between sessions: %s and %s", first.Raw, got.Raw)
+				}
+				break
+			}
+			if got.Type != "chat_delta" {
+				t.Fatalf("%s: got %s frame answering chat_request: %s", c.Name, got.Type, got.Raw)
+			}
+		}
+	}
 }
 
 // checkFrom checks the server-set sender of a relayed frame.
@@ -156,7 +193,9 @@ func TestWebSocket(t *testing.T) {
 				for _, pair := range [][2]*wsClient{{dev, app}, {app, dev}} {
 					from, to := pair[0], pair[1]
 					from.Send(ex)
-					if answer, ok := answeredBy[typ]; ok {
+					if typ == "chat_request" {
+						expectChatReply(t, from, to, ex)
+					} else if answer, ok := answeredBy[typ]; ok {
 						from.Expect(answer)
 					} else {
 						got := to.Expect(typ)

@@ -88,6 +88,14 @@ func writeError(w http.ResponseWriter, ae *apperr.Error) {
 	_, _ = w.Write(e.Bytes())
 }
 
+// Write answers a request with the envelope of err, outside ogen: for
+// routes that serve part of the REST API themselves (Route.Intercept).
+// err is classified as NewError does (apperr, outages, security and
+// decoding errors; anything else a logged 500).
+func (a *Errors) Write(w http.ResponseWriter, r *http.Request, err error) {
+	writeError(w, a.classify(r.Context(), err))
+}
+
 // handleOgenError is ogen's ErrorHandler: request decoding and validation
 // failures get the same envelope as handler errors.
 func (a *Errors) handleOgenError(ctx context.Context, w http.ResponseWriter, r *http.Request, err error) {

@@ -22,6 +22,14 @@ type Route struct {
 	// Pattern is a net/http ServeMux pattern ("GET /ws/device/{$}").
 	Pattern string
 	Handler http.Handler
+	// Intercept, instead of Handler, serves a path of the REST API in
+	// front of the ogen server: it is given the ogen server and returns
+	// the route's handler, which serves what ogen cannot (a streamed
+	// response) and hands every other request on to the server. The
+	// route runs behind the same input checks as the REST API (body
+	// limit, text checks, the envelope's Retry-After), and its requests
+	// are labelled with the operation's id.
+	Intercept func(api http.Handler) http.Handler
 }
 
 // AsRoute annotates a constructor of a Route for the routes group.

@@ -66,8 +66,13 @@ func NewMux(p MuxParams) (*http.ServeMux, error) {
 		return nil, fmt.Errorf("httpapi: %w", err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/", limitBody(checkInput(exposeHeader(nameRoute(srv)))))
+	rest := func(h http.Handler) http.Handler { return limitBody(checkInput(exposeHeader(nameRoute(srv, h)))) }
+	mux.Handle("/", rest(srv))
 	for _, r := range p.Routes {
+		if r.Intercept != nil {
+			mux.Handle(r.Pattern, rest(r.Intercept(srv)))
+			continue
+		}
 		mux.Handle(r.Pattern, r.Handler)
 	}
 	mountDocs(mux)
@@ -248,15 +253,16 @@ type routeName struct{ name string }
 type routeKey struct{}
 
 // nameRoute labels REST requests with their operation id (ogen's router
-// knows it before decoding, so failed requests are labelled too).
-func nameRoute(srv *api.Server) http.Handler {
+// knows it before decoding, so failed requests are labelled too), then
+// serves them with next (the server, or a route intercepting its path).
+func nameRoute(srv *api.Server, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if rn, ok := r.Context().Value(routeKey{}).(*routeName); ok {
 			if route, found := srv.FindPath(r.Method, r.URL); found {
 				rn.name = route.OperationID()
 			}
 		}
-		srv.ServeHTTP(w, r)
+		next.ServeHTTP(w, r)
 	})
 }
 

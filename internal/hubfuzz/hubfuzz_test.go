@@ -149,6 +149,9 @@ func newFixture(t *testing.T, b testenv.Backend, spec *hubfuzz.Spec) *fixture {
 	// what it tests.
 	cfg.Hub.Rate = 1e6
 	cfg.Hub.Burst = 1e6
+	// chat_request replies stream dozens of chat_delta frames to both
+	// sessions at once; the fuzzer reads them between exchanges.
+	cfg.Hub.SendQueue = 1024
 	f := &fixture{t: t, spec: spec, svc: testenv.StartWith(t, cfg), findings: map[string]*finding{},
 		http: &http.Client{Timeout: 30 * time.Second}}
 	f.owner = f.svc.Register(t, "fuzz")
@@ -270,6 +273,12 @@ func (f *fixture) exchange(fr *hubfuzz.Frame, fromDevice bool) {
 		return
 	}
 
+	// Replies to chat_request frames (chat_delta, chat_done and error
+	// frames carrying a request id) come asynchronously, to the whole
+	// group, possibly during later exchanges: they are checked against
+	// the spec and otherwise set aside.
+	answers = f.dropChatOutput(fr, sender.name, answers)
+	relayed = f.dropChatOutput(fr, sender.name, relayed)
 	var errs, others []testenv.Frame
 	for _, a := range answers {
 		f.checkServerFrame(fr, sender.name, a)
@@ -308,6 +317,12 @@ func (f *fixture) exchange(fr *hubfuzz.Frame, fromDevice bool) {
 			}
 			break
 		}
+		if consumed[fr.Type] {
+			if wasRelayed {
+				report(fr.Type+" relayed", relayed)
+			}
+			break
+		}
 		f.checkRelayed(fr, sender, relayed)
 	case hubfuzz.Refuse:
 		if len(errs) == 0 {
@@ -325,6 +340,10 @@ func (f *fixture) exchange(fr *hubfuzz.Frame, fromDevice bool) {
 			report("both refused and relayed", errs, relayed)
 		case len(errs) == 0 && fr.Type == "heartbeat" && !answered:
 			report("neither refused nor answered", answers)
+		case len(errs) == 0 && consumed[fr.Type]:
+			if wasRelayed {
+				report(fr.Type+" relayed", relayed)
+			}
 		case len(errs) == 0 && fr.Type != "heartbeat":
 			f.checkRelayed(fr, sender, relayed)
 		}
@@ -332,6 +351,31 @@ func (f *fixture) exchange(fr *hubfuzz.Frame, fromDevice bool) {
 	if fr.Type == "device_info" && sender.name == "device" {
 		f.checkREST("after " + fr.Case)
 	}
+}
+
+// consumed are the client frame types the server handles without relaying
+// them (asyncapi.yaml: "except heartbeat and chat_request").
+var consumed = map[string]bool{"chat_request": true}
+
+// dropChatOutput validates and removes the frames that answer chat
+// requests: chat_delta, chat_done, and error frames with a request_id.
+func (f *fixture) dropChatOutput(fr *hubfuzz.Frame, sender string, frames []testenv.Frame) []testenv.Frame {
+	kept := frames[:0]
+	for _, a := range frames {
+		var e struct {
+			RequestID *string `json:"request_id"`
+		}
+		if a.Type == "chat_delta" || a.Type == "chat_done" ||
+			a.Type == "error" && json.Unmarshal(a.Message, &e) == nil && e.RequestID != nil {
+			f.checkServerFrame(fr, sender, a)
+			if a.Type == "error" {
+				f.checkError(&hubfuzz.Frame{Type: "chat_request", Case: "a chat reply", Want: hubfuzz.Either}, sender, a)
+			}
+			continue
+		}
+		kept = append(kept, a)
+	}
+	return kept
 }
 
 // expectClose checks a frame the spec closes the session for: the close
@@ -352,7 +396,7 @@ func (f *fixture) expectClose(fr *hubfuzz.Frame, sender, peer session, werr erro
 				problem += " (write: " + werr.Error() + ")"
 			}
 			f.record(fr, sender.name, problem, got)
-		} else if len(got) > 0 {
+		} else if got = f.dropChatOutput(fr, sender.name, got); len(got) > 0 {
 			f.record(fr, sender.name, "frames before the close", got)
 		}
 		break
@@ -372,7 +416,7 @@ func (f *fixture) expectClose(fr *hubfuzz.Frame, sender, peer session, werr erro
 		f.recover(sender, peer)
 		return
 	}
-	if len(relayed) > 0 {
+	if relayed = f.dropChatOutput(fr, sender.name, relayed); len(relayed) > 0 {
 		f.record(fr, sender.name, "frame that closed the session reached the peer", relayed)
 	}
 	if fr.Type == "device_info" && sender.name == "device" {

@@ -264,6 +264,8 @@ func Config(t testing.TB, b Backend) config.Config {
 	cfg.MetricsAddr = "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()
 	cfg.ShutdownTimeout = 5 * time.Second
+	// The development chat model streams at once in tests.
+	cfg.LLM.DevDelay = 0
 	if b == Postgres {
 		cfg.DatabaseURL = NewPostgresDatabase(t)
 		cfg.RedisURL, cfg.RedisPrefix = NewRedisPrefix(t)

@@ -10,7 +10,15 @@
 // maps to the handler's NewError ("convenient errors"). The server answers
 // every error through that one path, so the derived copy drops the explicit
 // 4xx/5xx $refs to #/components/responses and keeps `default`; the handler
-// signatures stay (*XxxEnvelope, error). Nothing else changes.
+// signatures stay (*XxxEnvelope, error).
+//
+// ogen v1.24 also generates Server-Sent Events for clients only, not for
+// servers: a response documenting `text/event-stream` beside
+// `application/json` would become a sum type the server cannot encode. The
+// derived copy drops every text/event-stream response content; the
+// streaming form of such an operation is served by a hand-written route in
+// front of the ogen server (internal/chat for chatCompletion). Nothing
+// else changes.
 //
 // Usage: go run ./tools/ogenspec -in openapi.yaml -out var/ogen/openapi.yaml
 package main
@@ -69,7 +77,8 @@ func run(in, out string) error {
 }
 
 // dropErrorRefs removes, from every operation's responses, the explicit
-// 4xx/5xx entries that are a $ref to #/components/responses.
+// 4xx/5xx entries that are a $ref to #/components/responses, and the
+// text/event-stream content of the others.
 func dropErrorRefs(root *yaml.Node) {
 	for _, item := range values(get(root, "paths")) {
 		for _, op := range values(item) { // methods, and path-level keys (no responses)
@@ -86,8 +95,27 @@ func dropErrorRefs(root *yaml.Node) {
 				kept = append(kept, status, resp)
 			}
 			responses.Content = kept
+			for _, resp := range values(responses) {
+				dropContent(resp, "text/event-stream")
+			}
 		}
 	}
+}
+
+// dropContent removes one media type from a response's content.
+func dropContent(resp *yaml.Node, mediaType string) {
+	content := get(resp, "content")
+	if content == nil || content.Kind != yaml.MappingNode {
+		return
+	}
+	kept := content.Content[:0]
+	for i := 0; i+1 < len(content.Content); i += 2 {
+		if content.Content[i].Value == mediaType {
+			continue
+		}
+		kept = append(kept, content.Content[i], content.Content[i+1])
+	}
+	content.Content = kept
 }
 
 func isSharedResponse(n *yaml.Node) bool {

@@ -1,0 +1,540 @@
+// Package chat owns AI conversations: conversations and their messages,
+// the persona prompt, the history sent to the model, chat budgets, and the
+// ways to chat: POST /api/ai/chat/ (JSON or Server-Sent Events), the
+// conversation operations, and the hub's chat_request frames.
+//
+// It owns the interfaces it needs: Model (an LLM that streams a reply)
+// and Budget (per-user limits shared by all instances). DevModel and
+// RedisBudget implement them here; other implementations are wired in
+// their place.
+package chat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"go.uber.org/zap"
+
+	"paradise/ent"
+	"paradise/ent/chatmessage"
+	"paradise/ent/conversation"
+	"paradise/internal/account"
+	"paradise/internal/apperr"
+	"paradise/internal/config"
+	"paradise/internal/database"
+	"paradise/internal/device"
+	"paradise/internal/paging"
+)
+
+// MaxTextChars bounds a chat message, in characters (as the specs say).
+const MaxTextChars = 4000
+
+// Devices resolves a device session's device and its current owner (the
+// device service).
+type Devices interface {
+	ResolveOwner(ctx context.Context, rawMAC string) (int, device.Owned, error)
+}
+
+// Profiles reads a user's profile (the account service).
+type Profiles interface {
+	Get(ctx context.Context, id int) (account.User, error)
+}
+
+// Conversation is a conversation as its owner sees it.
+type Conversation struct {
+	ID        int
+	UserID    int
+	DeviceID  *int
+	Title     string
+	Last      *LastMessage // nil when it has no message
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// LastMessage previews a conversation's latest message.
+type LastMessage struct {
+	Role      Role
+	Preview   string
+	CreatedAt time.Time
+}
+
+// StoredMessage is a stored chat message.
+type StoredMessage struct {
+	ID               int
+	Role             Role
+	Content          string
+	Model            string
+	Provider         string
+	PromptTokens     int
+	CompletionTokens int
+	LatencyMS        int
+	FinishReason     string
+	Truncated        bool
+	CreatedAt        time.Time
+}
+
+// Caller is who chats: a user, through the app or (MAC set) a device.
+type Caller struct {
+	User account.User
+	MAC  string
+}
+
+// Request is one message to the companion.
+type Request struct {
+	Caller Caller
+	Text   string
+	// ConversationID continues one of the caller's conversations; 0
+	// starts a new one.
+	ConversationID int
+}
+
+// Started says where the user's message was stored, before the reply.
+type Started struct {
+	ConversationID int
+	UserMessageID  int
+}
+
+// Events receive a reply as it is generated; both are optional. An error
+// from either stops the reply (stored as cut short).
+type Events struct {
+	Start func(Started) error
+	Delta func(text string) error
+}
+
+// Reply is a stored reply.
+type Reply struct {
+	Started
+	AssistantMessageID int
+	Text               string
+	Completion
+	Truncated bool
+	LatencyMS int
+}
+
+// TotalTokens is the reply's prompt and completion tokens.
+func (r Reply) TotalTokens() int { return r.PromptTokens + r.CompletionTokens }
+
+// Service implements the chat use cases over ent.
+type Service struct {
+	db       *ent.Client
+	model    Model
+	budget   Budget
+	devices  Devices
+	profiles Profiles
+	cfg      config.Chat
+	log      *zap.Logger
+}
+
+// NewService returns the chat service.
+func NewService(db *database.DB, model Model, budget Budget, devices Devices, profiles Profiles, cfg config.Chat, log *zap.Logger) *Service {
+	return &Service{db: db.Client, model: model, budget: budget, devices: devices, profiles: profiles, cfg: cfg, log: log.Named("chat")}
+}
+
+// CheckText validates a chat message's text; field names the field in the
+// error (message, text).
+func CheckText(field, text string) error {
+	switch {
+	case strings.TrimSpace(text) == "":
+		return apperr.Field(field, "This field may not be blank.")
+	case utf8.RuneCountInString(text) > MaxTextChars:
+		return apperr.Field(field, fmt.Sprintf("Ensure this field has no more than %d characters.", MaxTextChars))
+	}
+	return nil
+}
+
+// errConversationNotFound answers for conversations that do not exist or
+// are another user's.
+func errConversationNotFound() error { return apperr.NotFound("Conversation not found.") }
+
+// Chat stores the caller's message, asks the model with the persona and
+// the history, streams the reply to ev and stores it. A reply cut short
+// (ctx ended, an event failed, the model failed after some text) is stored
+// with Truncated set and returned together with the error that cut it.
+// A model failing before any text is a 503 (CodeModelUnavailable); the
+// user's message stays stored.
+func (s *Service) Chat(ctx context.Context, req Request, ev Events) (Reply, error) {
+	start := time.Now()
+	if err := CheckText("message", req.Text); err != nil {
+		return Reply{}, err
+	}
+	userID := req.Caller.User.ID
+	var dev *device.Device
+	if req.Caller.MAC != "" {
+		owner, owned, err := s.devices.ResolveOwner(ctx, req.Caller.MAC)
+		if err == nil && owner == userID {
+			dev = &owned.Device
+		} else if err != nil && !isClientError(err) {
+			return Reply{}, err
+		}
+	}
+	// A conversation that is not the caller's is refused before any
+	// budget is spent.
+	conv, err := s.openConversation(ctx, userID, req.ConversationID)
+	if err != nil {
+		return Reply{}, err
+	}
+	if err := s.budget.TakeMessage(ctx, userID); err != nil {
+		return Reply{}, err
+	}
+	release, err := s.budget.AcquireStream(ctx, userID)
+	if err != nil {
+		return Reply{}, err
+	}
+	defer release()
+
+	system, err := Persona(req.Caller.User, dev)
+	if err != nil {
+		return Reply{}, fmt.Errorf("chat: persona: %w", err)
+	}
+	var history []Message
+	if conv != nil {
+		if history, err = s.history(ctx, conv.ID); err != nil {
+			return Reply{}, err
+		}
+	}
+	started, err := s.storeUserMessage(ctx, conv, userID, dev, req.Text)
+	if err != nil {
+		return Reply{}, err
+	}
+	if ev.Start != nil {
+		if err := ev.Start(started); err != nil {
+			return Reply{Started: started}, err
+		}
+	}
+
+	msgs := make([]Message, 0, len(history)+2)
+	msgs = append(msgs, Message{Role: RoleSystem, Content: system})
+	msgs = append(msgs, history...)
+	msgs = append(msgs, Message{Role: RoleUser, Content: req.Text})
+	var text strings.Builder
+	done, modelErr := s.model.Complete(ctx, ModelRequest{Messages: msgs}, func(delta string) error {
+		if delta == "" {
+			return nil
+		}
+		text.WriteString(delta)
+		if ev.Delta != nil {
+			if err := ev.Delta(delta); err != nil {
+				return &sinkError{err}
+			}
+		}
+		return nil
+	})
+	reply := Reply{Started: started, Text: text.String(), Completion: done}
+	if modelErr != nil && text.Len() == 0 {
+		if ctx.Err() != nil {
+			return reply, ctx.Err()
+		}
+		s.log.Warn("Model failed", zap.String("provider", done.Provider), zap.Error(modelErr))
+		return reply, modelUnavailable(modelErr)
+	}
+	if modelErr != nil {
+		reply.Truncated = true
+		reply.FinishReason = FinishError
+		if ctx.Err() != nil || !isModelFailure(modelErr) {
+			reply.FinishReason = FinishCancelled
+		}
+	}
+	if reply.FinishReason == "" {
+		reply.FinishReason = FinishStop
+	}
+	if reply.PromptTokens == 0 {
+		reply.PromptTokens = estimateMessages(msgs)
+	}
+	if reply.CompletionTokens == 0 {
+		reply.CompletionTokens = EstimateTokens(reply.Text)
+	}
+	reply.LatencyMS = int(time.Since(start) / time.Millisecond)
+
+	// The reply is stored even when the client went away.
+	store, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	id, err := s.storeReply(store, started.ConversationID, reply)
+	if err != nil {
+		return reply, err
+	}
+	reply.AssistantMessageID = id
+	if err := s.budget.AddTokens(store, userID, reply.TotalTokens()); err != nil {
+		s.log.Warn("Could not count chat tokens", zap.Int("user_id", userID), zap.Error(err))
+	}
+	if modelErr != nil {
+		if reply.FinishReason == FinishError {
+			s.log.Warn("Model failed mid-reply", zap.String("provider", done.Provider), zap.Error(modelErr))
+			return reply, modelUnavailable(modelErr)
+		}
+		return reply, modelErr
+	}
+	return reply, nil
+}
+
+// isModelFailure reports whether err is the model's own failure, rather
+// than an event sink's (a client that went away) or the context's.
+func isModelFailure(err error) bool {
+	var sink *sinkError
+	return !errors.As(err, &sink) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+}
+
+// sinkError wraps an error of an event sink (the client's side).
+type sinkError struct{ err error }
+
+func (e *sinkError) Error() string { return "chat: client: " + e.err.Error() }
+func (e *sinkError) Unwrap() error { return e.err }
+
+// isClientError reports whether err is an answer for the client (an
+// apperr below 500), not a failure.
+func isClientError(err error) bool {
+	var ae *apperr.Error
+	return errors.As(err, &ae) && ae.Status < 500
+}
+
+// openConversation returns the caller's conversation id (nil for a new
+// conversation, created with the first message).
+func (s *Service) openConversation(ctx context.Context, userID, id int) (*ent.Conversation, error) {
+	if id == 0 {
+		return nil, nil
+	}
+	c, err := s.db.Conversation.Query().Where(conversation.ID(id), conversation.UserID(userID)).Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, errConversationNotFound()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("chat: conversation %d: %w", id, err)
+	}
+	return c, nil
+}
+
+// historyScan bounds the messages read to fill the history budget.
+const historyScan = 200
+
+// history returns the conversation's latest messages, oldest first, whose
+// estimated tokens fit cfg.HistoryTokens; the oldest turns are dropped
+// first.
+func (s *Service) history(ctx context.Context, convID int) ([]Message, error) {
+	rows, err := s.db.ChatMessage.Query().
+		Where(chatmessage.ConversationID(convID)).
+		Order(ent.Desc(chatmessage.FieldID)).
+		Limit(historyScan).
+		Select(chatmessage.FieldRole, chatmessage.FieldContent).
+		All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("chat: history of conversation %d: %w", convID, err)
+	}
+	budget := s.cfg.HistoryTokens
+	var out []Message
+	for _, m := range rows {
+		cost := EstimateTokens(m.Content) + messageOverhead
+		if cost > budget {
+			break
+		}
+		budget -= cost
+		out = append(out, Message{Role: Role(m.Role), Content: m.Content})
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out, nil
+}
+
+// titleChars bounds a conversation title.
+const titleChars = 100
+
+// titleOf derives a new conversation's title from its first message.
+func titleOf(text string) string {
+	t := strings.Join(strings.Fields(text), " ")
+	if utf8.RuneCountInString(t) > titleChars {
+		t = string([]rune(t)[:titleChars-1]) + "…"
+	}
+	return t
+}
+
+// storeUserMessage stores the caller's message, creating the conversation
+// when conv is nil.
+func (s *Service) storeUserMessage(ctx context.Context, conv *ent.Conversation, userID int, dev *device.Device, text string) (Started, error) {
+	var started Started
+	err := withTx(ctx, s.db, func(tx *ent.Tx) error {
+		now := time.Now()
+		if conv == nil {
+			create := tx.Conversation.Create().SetUserID(userID).SetTitle(titleOf(text)).SetCreatedAt(now).SetUpdatedAt(now)
+			if dev != nil {
+				create.SetDeviceID(dev.ID)
+			}
+			c, err := create.Save(ctx)
+			if err != nil {
+				return fmt.Errorf("chat: create conversation: %w", err)
+			}
+			conv = c
+		} else if err := tx.Conversation.UpdateOneID(conv.ID).SetUpdatedAt(now).Exec(ctx); err != nil {
+			return fmt.Errorf("chat: touch conversation %d: %w", conv.ID, err)
+		}
+		m, err := tx.ChatMessage.Create().SetConversationID(conv.ID).SetRole(chatmessage.RoleUser).
+			SetContent(text).SetCreatedAt(now).Save(ctx)
+		if err != nil {
+			return fmt.Errorf("chat: store message: %w", err)
+		}
+		started = Started{ConversationID: conv.ID, UserMessageID: m.ID}
+		return nil
+	})
+	return started, err
+}
+
+// storeReply stores a reply and touches its conversation.
+func (s *Service) storeReply(ctx context.Context, convID int, r Reply) (int, error) {
+	var id int
+	err := withTx(ctx, s.db, func(tx *ent.Tx) error {
+		now := time.Now()
+		m, err := tx.ChatMessage.Create().SetConversationID(convID).SetRole(chatmessage.RoleAssistant).
+			SetContent(r.Text).SetModel(clip(r.Model, 100)).SetProvider(clip(r.Provider, 64)).
+			SetPromptTokens(r.PromptTokens).SetCompletionTokens(r.CompletionTokens).
+			SetLatencyMs(r.LatencyMS).SetFinishReason(clip(r.FinishReason, 32)).SetTruncated(r.Truncated).
+			SetCreatedAt(now).Save(ctx)
+		if err != nil {
+			return fmt.Errorf("chat: store reply: %w", err)
+		}
+		id = m.ID
+		// The conversation may have been deleted meanwhile; then the
+		// reply went with it (cascade) and nothing is left to touch.
+		return tx.Conversation.Update().Where(conversation.ID(convID)).SetUpdatedAt(now).Exec(ctx)
+	})
+	return id, err
+}
+
+func clip(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n])
+}
+
+// List returns a page of the user's conversations, most recently active
+// first, with their last messages, and their count.
+func (s *Service) List(ctx context.Context, userID int, page paging.Page) ([]Conversation, int, error) {
+	q := s.db.Conversation.Query().Where(conversation.UserID(userID))
+	count, err := q.Clone().Count(ctx)
+	if err != nil {
+		return nil, 0, fmt.Errorf("chat: count conversations of user %d: %w", userID, err)
+	}
+	if err := page.Check(count); err != nil {
+		return nil, 0, err
+	}
+	rows, err := q.Order(ent.Desc(conversation.FieldUpdatedAt), ent.Desc(conversation.FieldID)).
+		Offset(page.Offset()).Limit(page.Size).All(ctx)
+	if err != nil {
+		return nil, 0, fmt.Errorf("chat: list conversations of user %d: %w", userID, err)
+	}
+	out := make([]Conversation, len(rows))
+	for i, c := range rows {
+		if out[i], err = s.withLast(ctx, c); err != nil {
+			return nil, 0, err
+		}
+	}
+	return out, count, nil
+}
+
+// previewChars bounds a last-message preview.
+const previewChars = 100
+
+// withLast converts a conversation, reading its last message.
+func (s *Service) withLast(ctx context.Context, c *ent.Conversation) (Conversation, error) {
+	out := Conversation{ID: c.ID, UserID: c.UserID, DeviceID: c.DeviceID, Title: c.Title, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+	m, err := s.db.ChatMessage.Query().Where(chatmessage.ConversationID(c.ID)).
+		Order(ent.Desc(chatmessage.FieldID)).First(ctx)
+	switch {
+	case ent.IsNotFound(err):
+		return out, nil
+	case err != nil:
+		return out, fmt.Errorf("chat: last message of conversation %d: %w", c.ID, err)
+	}
+	out.Last = &LastMessage{Role: Role(m.Role), Preview: clip(m.Content, previewChars), CreatedAt: m.CreatedAt}
+	return out, nil
+}
+
+// Get returns one of the user's conversations.
+func (s *Service) Get(ctx context.Context, userID, id int) (Conversation, error) {
+	c, err := s.openConversation(ctx, userID, id)
+	if err != nil {
+		return Conversation{}, err
+	}
+	return s.withLast(ctx, c)
+}
+
+// Rename sets the title of one of the user's conversations.
+func (s *Service) Rename(ctx context.Context, userID, id int, title string) (Conversation, error) {
+	title = strings.TrimSpace(title)
+	if title == "" {
+		return Conversation{}, apperr.Field("title", "This field may not be blank.")
+	}
+	n, err := s.db.Conversation.Update().Where(conversation.ID(id), conversation.UserID(userID)).
+		SetTitle(title).SetUpdatedAt(time.Now()).Save(ctx)
+	if err != nil {
+		return Conversation{}, fmt.Errorf("chat: rename conversation %d: %w", id, err)
+	}
+	if n == 0 {
+		return Conversation{}, errConversationNotFound()
+	}
+	return s.Get(ctx, userID, id)
+}
+
+// Delete deletes one of the user's conversations with its messages.
+func (s *Service) Delete(ctx context.Context, userID, id int) error {
+	return withTx(ctx, s.db, func(tx *ent.Tx) error {
+		c, err := tx.Conversation.Query().Where(conversation.ID(id), conversation.UserID(userID)).Only(ctx)
+		if ent.IsNotFound(err) {
+			return errConversationNotFound()
+		}
+		if err != nil {
+			return fmt.Errorf("chat: conversation %d: %w", id, err)
+		}
+		if _, err := tx.ChatMessage.Delete().Where(chatmessage.ConversationID(c.ID)).Exec(ctx); err != nil {
+			return fmt.Errorf("chat: delete messages of conversation %d: %w", id, err)
+		}
+		if err := tx.Conversation.DeleteOneID(c.ID).Exec(ctx); err != nil {
+			return fmt.Errorf("chat: delete conversation %d: %w", id, err)
+		}
+		return nil
+	})
+}
+
+// Messages returns a page of one of the user's conversations' messages,
+// in order, and their count.
+func (s *Service) Messages(ctx context.Context, userID, id int, page paging.Page) ([]StoredMessage, int, error) {
+	if _, err := s.openConversation(ctx, userID, id); err != nil {
+		return nil, 0, err
+	}
+	q := s.db.ChatMessage.Query().Where(chatmessage.ConversationID(id))
+	count, err := q.Clone().Count(ctx)
+	if err != nil {
+		return nil, 0, fmt.Errorf("chat: count messages of conversation %d: %w", id, err)
+	}
+	if err := page.Check(count); err != nil {
+		return nil, 0, err
+	}
+	rows, err := q.Order(ent.Asc(chatmessage.FieldID)).Offset(page.Offset()).Limit(page.Size).All(ctx)
+	if err != nil {
+		return nil, 0, fmt.Errorf("chat: messages of conversation %d: %w", id, err)
+	}
+	out := make([]StoredMessage, len(rows))
+	for i, m := range rows {
+		out[i] = StoredMessage{ID: m.ID, Role: Role(m.Role), Content: m.Content, Model: m.Model, Provider: m.Provider,
+			PromptTokens: m.PromptTokens, CompletionTokens: m.CompletionTokens, LatencyMS: m.LatencyMs,
+			FinishReason: m.FinishReason, Truncated: m.Truncated, CreatedAt: m.CreatedAt}
+	}
+	return out, count, nil
+}
+
+func withTx(ctx context.Context, db *ent.Client, fn func(*ent.Tx) error) error {
+	tx, err := db.Tx(ctx)
+	if err != nil {
+		return fmt.Errorf("chat: begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("chat: commit: %w", err)
+	}
+	return nil
+}
