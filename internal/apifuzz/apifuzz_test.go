@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
+	"paradise/internal/fuzzkit"
 	"sort"
 	"strconv"
 	"strings"
@@ -28,11 +28,11 @@ import (
 // sweep and two seconds of random requests per backend. `make fuzz-api`
 // raises the budget and picks a random seed, printed so a failure
 // reproduces with PARADISE_FUZZ_API_SEED.
-const (
-	envSeed       = "PARADISE_FUZZ_API_SEED"       // a number, or "random"; default 1
-	envBudget     = "PARADISE_FUZZ_API_BUDGET"     // random phase per backend; default 2s
-	envIterations = "PARADISE_FUZZ_API_ITERATIONS" // cap on random requests per backend; default none
-)
+//
+// envPrefix names the settings: PARADISE_FUZZ_API_SEED (a number, or "random";
+// default 1), _BUDGET (random phase per backend; default 2s) and
+// _ITERATIONS (a cap on the random phase; default none).
+const envPrefix = "PARADISE_FUZZ_API"
 
 // Bounds on error answers: the envelope writer truncates messages, and
 // nothing else in an error grows with the input.
@@ -46,43 +46,6 @@ const password = "correct-horse-battery"
 // sweepWorkers is how many sweep requests are in flight at once.
 const sweepWorkers = 4
 
-type settings struct {
-	seed       uint64
-	budget     time.Duration
-	iterations int
-}
-
-func loadSettings(t *testing.T) settings {
-	t.Helper()
-	s := settings{seed: 1, budget: 2 * time.Second}
-	switch v := os.Getenv(envSeed); v {
-	case "":
-	case "random":
-		s.seed = uint64(time.Now().UnixNano())
-	default:
-		n, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			t.Fatalf("%s=%q: %v", envSeed, v, err)
-		}
-		s.seed = n
-	}
-	if v := os.Getenv(envBudget); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			t.Fatalf("%s=%q: %v", envBudget, v, err)
-		}
-		s.budget = d
-	}
-	if v := os.Getenv(envIterations); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			t.Fatalf("%s=%q: %v", envIterations, v, err)
-		}
-		s.iterations = n
-	}
-	return s
-}
-
 // TestAPIFuzz runs the sweep and then random requests against every
 // operation of openapi.yaml, on every backend, and checks every answer.
 func TestAPIFuzz(t *testing.T) {
@@ -90,15 +53,15 @@ func TestAPIFuzz(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	set := loadSettings(t)
-	t.Logf("seed %d (reproduce: %s=%d), random phase %s per backend", set.seed, envSeed, set.seed, set.budget)
+	set := fuzzkit.LoadSettings(t, envPrefix)
+	t.Logf("seed %d (reproduce: %s_SEED=%d), random phase %s per backend", set.Seed, envPrefix, set.Seed, set.Budget)
 	for _, b := range testenv.Backends {
 		t.Run(string(b), func(t *testing.T) {
 			t.Parallel()
 			start := time.Now()
 			f := newFixture(t, b)
 			t.Logf("fixture ready in %s", time.Since(start).Round(time.Millisecond))
-			gen := apifuzz.New(set.seed, f.hints)
+			gen := apifuzz.New(set.Seed, f.hints)
 			// The sweep's requests are generated in a fixed order and sent
 			// by a few workers: the server is mostly waiting on its
 			// database, and the sweep must fit in CI's time.
@@ -119,8 +82,8 @@ func TestAPIFuzz(t *testing.T) {
 			wg.Wait()
 			sent := len(sweep)
 			t.Logf("sweep of %d requests done in %s", sent, time.Since(start).Round(time.Millisecond))
-			deadline := time.Now().Add(set.budget)
-			for i := 0; time.Now().Before(deadline) && (set.iterations == 0 || i < set.iterations); i++ {
+			deadline := time.Now().Add(set.Budget)
+			for i := 0; time.Now().Before(deadline) && (set.Iterations == 0 || i < set.Iterations); i++ {
 				f.exchange(gen.Random(ops[i%len(ops)]))
 				sent++
 			}

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"paradise/internal/fuzzkit"
 	"regexp"
 	"regexp/syntax"
 	"sort"
@@ -74,36 +75,10 @@ func New(seed uint64, hints Hints) *Gen {
 	return &Gen{r: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), hints: hints, regex: map[string]*syntax.Regexp{}}
 }
 
-// Character classes, by UTF-8 width, so boundary lengths are checked in
-// characters against limits a byte-counting layer would get wrong. None
-// holds spaces: the server trims some fields.
-var charClasses = []struct {
-	name  string
-	chars []rune
-}{
-	{"ascii", []rune("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")},
-	{"2-byte", []rune("éßñøçüÅЖжΩ")},
-	{"3-byte", []rune("中文字符测试你好世界龙")},
-	{"4-byte", []rune("😀🎉🚀🐱🌟🍣𝄞𠀀")},
-}
-
-// mixedClass picks every character's class at random.
-const mixedClass = -1
-
-// length kinds: which boundary of a [min, max] range a value takes.
-const (
-	lenMin = iota
-	lenMinPlus
-	lenMaxMinus
-	lenMax
-	lenRandom
-	numLenKinds
-)
-
 // variant is how an in-spec value is chosen.
 type variant struct {
 	length   int  // a len* kind, for strings and arrays
-	class    int  // index into charClasses, or mixedClass
+	class    int  // index into fuzzkit.CharClasses, or fuzzkit.MixedClass
 	optional bool // include every optional property
 	pick     int  // index into enums and number boundaries
 	hint     bool // prefer hints over generated values
@@ -113,20 +88,20 @@ type variant struct {
 // least once, every enum value of up to eight values, and both with and
 // without optional properties.
 var sweepVariants = []variant{
-	{length: lenMax, class: 2, optional: true, pick: 0},
-	{length: lenMax, class: 3, optional: true, pick: 1},
-	{length: lenMax, class: 1, optional: true, pick: 2, hint: true},
-	{length: lenMax, class: 0, optional: false, pick: 3},
-	{length: lenMin, class: 0, optional: true, pick: 4, hint: true},
-	{length: lenMinPlus, class: 3, optional: true, pick: 5},
-	{length: lenMaxMinus, class: 2, optional: true, pick: 6, hint: true},
-	{length: lenRandom, class: mixedClass, optional: true, pick: 7},
+	{length: fuzzkit.LenMax, class: 2, optional: true, pick: 0},
+	{length: fuzzkit.LenMax, class: 3, optional: true, pick: 1},
+	{length: fuzzkit.LenMax, class: 1, optional: true, pick: 2, hint: true},
+	{length: fuzzkit.LenMax, class: 0, optional: false, pick: 3},
+	{length: fuzzkit.LenMin, class: 0, optional: true, pick: 4, hint: true},
+	{length: fuzzkit.LenMinPlus, class: 3, optional: true, pick: 5},
+	{length: fuzzkit.LenMaxMinus, class: 2, optional: true, pick: 6, hint: true},
+	{length: fuzzkit.LenRandom, class: fuzzkit.MixedClass, optional: true, pick: 7},
 }
 
 func (g *Gen) randomVariant() variant {
 	return variant{
-		length:   g.r.IntN(numLenKinds),
-		class:    g.r.IntN(len(charClasses)+1) - 1,
+		length:   g.r.IntN(fuzzkit.NumLenKinds),
+		class:    g.r.IntN(len(fuzzkit.CharClasses)+1) - 1,
 		optional: g.r.IntN(2) == 0,
 		pick:     g.r.IntN(16),
 		hint:     g.r.IntN(3) == 0,
@@ -336,26 +311,6 @@ func lastName(path string) string {
 	return path
 }
 
-// bounds picks a length in [min, max] by kind; max < 0 means unbounded,
-// served as min+64.
-func (g *Gen) bounds(minimum, maximum, kind int) int {
-	if maximum < 0 {
-		maximum = minimum + 64
-	}
-	switch kind {
-	case lenMin:
-		return minimum
-	case lenMinPlus:
-		return min(minimum+1, maximum)
-	case lenMaxMinus:
-		return max(maximum-1, minimum)
-	case lenMax:
-		return maximum
-	default:
-		return minimum + g.r.IntN(maximum-minimum+1)
-	}
-}
-
 func maxLength(s *openapi3.Schema) int {
 	if s.MaxLength == nil {
 		return -1
@@ -367,25 +322,11 @@ func (g *Gen) stringValue(s *openapi3.Schema, v variant) string {
 	if len(s.Enum) > 0 {
 		return fmt.Sprint(s.Enum[v.pick%len(s.Enum)])
 	}
-	n := g.bounds(int(s.MinLength), maxLength(s), v.length)
+	n := fuzzkit.Bounds(g.r, int(s.MinLength), maxLength(s), v.length)
 	if s.Pattern != "" {
 		return g.patterned(s, n)
 	}
-	return g.chars(v.class, n)
-}
-
-// chars is n characters of the class.
-func (g *Gen) chars(class, n int) string {
-	var b strings.Builder
-	for range n {
-		c := class
-		if c == mixedClass {
-			c = g.r.IntN(len(charClasses))
-		}
-		set := charClasses[c].chars
-		b.WriteRune(set[g.r.IntN(len(set))])
-	}
-	return b.String()
+	return fuzzkit.Chars(g.r, v.class, n)
 }
 
 // patterned is a string matching the schema's pattern and length limits,
@@ -410,7 +351,7 @@ func (g *Gen) patterned(s *openapi3.Schema, n int) string {
 		if check.MatchString(out) && l >= lo && (hi < 0 || l <= hi) {
 			return out
 		}
-		want = g.bounds(lo, hi, lenRandom)
+		want = fuzzkit.Bounds(g.r, lo, hi, fuzzkit.LenRandom)
 	}
 	panic(fmt.Sprintf("apifuzz: cannot generate a string of %d-%d characters matching %q", lo, hi, s.Pattern))
 }
@@ -495,7 +436,7 @@ func (g *Gen) intValue(s *openapi3.Schema, v variant) any {
 			cands = append(cands, c)
 		}
 	}
-	if v.length == lenRandom {
+	if v.length == fuzzkit.LenRandom {
 		// Uniform over the whole range: overflows hide in the middle too.
 		span := uint64(hi - lo)
 		if span == math.MaxUint64 {
@@ -513,15 +454,15 @@ func (g *Gen) arrayValue(op *Operation, s *openapi3.Schema, path string, v varia
 	} else {
 		hi = int(s.MinItems) + 3
 	}
-	n := g.bounds(int(s.MinItems), hi, v.length)
+	n := fuzzkit.Bounds(g.r, int(s.MinItems), hi, v.length)
 	if p != nil && p.field == path+"[]" && n == 0 {
 		n = 1 // the mutated item has to exist
 	}
 	out := make([]any, 0, n)
 	for i := range n {
 		iv := v
-		if iv.class != mixedClass {
-			iv.class = (v.class + i) % len(charClasses)
+		if iv.class != fuzzkit.MixedClass {
+			iv.class = (v.class + i) % len(fuzzkit.CharClasses)
 		}
 		iv.pick = v.pick + i
 		item := g.value(op, s.Items.Value, path+"[]", iv, p)
@@ -540,7 +481,7 @@ func (g *Gen) objectValue(op *Operation, s *openapi3.Schema, path string, v vari
 	if len(s.Properties) == 0 {
 		// A free-form object: a few members of every JSON type.
 		return Object{
-			{Key: "text", Value: g.chars(v.class, 1+g.r.IntN(8))},
+			{Key: "text", Value: fuzzkit.Chars(g.r, v.class, 1+g.r.IntN(8))},
 			{Key: "number", Value: int64(g.r.IntN(1000))},
 			{Key: "flag", Value: v.pick%2 == 0},
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
+	"paradise/internal/fuzzkit"
 	"regexp"
 	"sort"
 	"strconv"
@@ -137,14 +138,14 @@ func (g *Gen) fieldMutations(path string, s *openapi3.Schema, required bool) []p
 		if s.MaxLength != nil {
 			n := int(*s.MaxLength)
 			bads = append(bads,
-				bad{fmt.Sprintf("%d ascii characters (maxLength+1)", n+1), true, func(g *Gen, _ *openapi3.Schema) any { return g.chars(0, n+1) }},
-				bad{fmt.Sprintf("%d 3-byte characters (maxLength+1)", n+1), true, func(g *Gen, _ *openapi3.Schema) any { return g.chars(2, n+1) }},
-				bad{fmt.Sprintf("%d 4-byte characters (10*maxLength)", 10*n), true, func(g *Gen, _ *openapi3.Schema) any { return g.chars(3, 10*n) }},
+				bad{fmt.Sprintf("%d ascii characters (maxLength+1)", n+1), true, func(g *Gen, _ *openapi3.Schema) any { return fuzzkit.Chars(g.r, 0, n+1) }},
+				bad{fmt.Sprintf("%d 3-byte characters (maxLength+1)", n+1), true, func(g *Gen, _ *openapi3.Schema) any { return fuzzkit.Chars(g.r, 2, n+1) }},
+				bad{fmt.Sprintf("%d 4-byte characters (10*maxLength)", 10*n), true, func(g *Gen, _ *openapi3.Schema) any { return fuzzkit.Chars(g.r, 3, 10*n) }},
 			)
 		}
 		if s.MinLength > 0 {
 			n := int(s.MinLength) - 1
-			bads = append(bads, bad{fmt.Sprintf("%d characters (minLength-1)", n), true, func(g *Gen, _ *openapi3.Schema) any { return g.chars(0, n) }})
+			bads = append(bads, bad{fmt.Sprintf("%d characters (minLength-1)", n), true, func(g *Gen, _ *openapi3.Schema) any { return fuzzkit.Chars(g.r, 0, n) }})
 		}
 		if len(s.Enum) > 0 {
 			bads = append(bads, bad{"not in enum", true, constant("not-a-choice")},
@@ -187,7 +188,7 @@ func (g *Gen) fieldMutations(path string, s *openapi3.Schema, required bool) []p
 			bads = append(bads, bad{fmt.Sprintf("%d items (maxItems+1)", n), true, func(g *Gen, s *openapi3.Schema) any {
 				out := make([]any, n)
 				for i := range out {
-					out[i] = g.value(nil, s.Items.Value, "", variant{length: lenMin + i%2, class: i % len(charClasses), pick: i}, nil)
+					out[i] = g.value(nil, s.Items.Value, "", variant{length: fuzzkit.LenMin + i%2, class: i % len(fuzzkit.CharClasses), pick: i}, nil)
 				}
 				return out
 			}})

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"paradise/internal/fuzzkit"
 	"strconv"
 	"strings"
 
@@ -78,28 +79,6 @@ const (
 	closeTooBig      = 1009
 )
 
-// Character classes, by UTF-8 width, as in apifuzz.
-var charClasses = []struct {
-	name  string
-	chars []rune
-}{
-	{"ascii", []rune("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")},
-	{"2-byte", []rune("éßñøçüÅЖжΩ")},
-	{"3-byte", []rune("中文字符测试你好世界龙")},
-	{"4-byte", []rune("😀🎉🚀🐱🌟🍣𝄞𠀀")},
-}
-
-const mixedClass = -1
-
-const (
-	lenMin = iota
-	lenMinPlus
-	lenMaxMinus
-	lenMax
-	lenRandom
-	numLenKinds
-)
-
 type variant struct {
 	length   int
 	class    int
@@ -111,14 +90,14 @@ type variant struct {
 // every enum value of up to eight values and each number boundary, with
 // and without optional fields.
 var sweepVariants = []variant{
-	{length: lenMax, class: 3, optional: true, pick: 0},
-	{length: lenMax, class: 2, optional: true, pick: 1},
-	{length: lenMax, class: 1, optional: false, pick: 2},
-	{length: lenMax, class: 0, optional: true, pick: 3},
-	{length: lenMin, class: 3, optional: true, pick: 4},
-	{length: lenMinPlus, class: 2, optional: false, pick: 5},
-	{length: lenMaxMinus, class: 3, optional: true, pick: 6},
-	{length: lenRandom, class: mixedClass, optional: true, pick: 7},
+	{length: fuzzkit.LenMax, class: 3, optional: true, pick: 0},
+	{length: fuzzkit.LenMax, class: 2, optional: true, pick: 1},
+	{length: fuzzkit.LenMax, class: 1, optional: false, pick: 2},
+	{length: fuzzkit.LenMax, class: 0, optional: true, pick: 3},
+	{length: fuzzkit.LenMin, class: 3, optional: true, pick: 4},
+	{length: fuzzkit.LenMinPlus, class: 2, optional: false, pick: 5},
+	{length: fuzzkit.LenMaxMinus, class: 3, optional: true, pick: 6},
+	{length: fuzzkit.LenRandom, class: fuzzkit.MixedClass, optional: true, pick: 7},
 }
 
 // Gen generates frames from a seeded source: one seed always produces
@@ -187,7 +166,7 @@ func (g *Gen) Sweep() []*Frame {
 func (g *Gen) Random() *Frame {
 	types := g.spec.ClientTypes()
 	m := g.spec.Messages[types[g.r.IntN(len(types))]]
-	v := variant{length: g.r.IntN(numLenKinds), class: g.r.IntN(len(charClasses)+1) - 1, optional: g.r.IntN(2) == 0, pick: g.r.IntN(16)}
+	v := variant{length: g.r.IntN(fuzzkit.NumLenKinds), class: g.r.IntN(len(fuzzkit.CharClasses)+1) - 1, optional: g.r.IntN(2) == 0, pick: g.r.IntN(16)}
 	switch g.r.IntN(6) {
 	case 0, 1:
 		return g.build(m, plan{v: v, name: "in-spec (random)", want: Relay, compare: true})
@@ -268,7 +247,7 @@ func (g *Gen) value(s *Schema, path string, v variant, p *plan) any {
 	case len(s.Enum) > 0:
 		return s.Enum[v.pick%len(s.Enum)]
 	case s.Is("string"):
-		return g.chars(v.class, g.bounds(s.MinLength, s.MaxLength, v.length))
+		return fuzzkit.Chars(g.r, v.class, fuzzkit.Bounds(g.r, s.MinLength, s.MaxLength, v.length))
 	case s.Is("integer"):
 		return g.intValue(s, v)
 	case s.Is("number"):
@@ -297,40 +276,6 @@ func (g *Gen) value(s *Schema, path string, v variant, p *plan) any {
 	}
 }
 
-// bounds picks a length in [min, max] by kind; max < 0 means unbounded,
-// served as min+64.
-func (g *Gen) bounds(minimum, maximum, kind int) int {
-	if maximum < 0 {
-		maximum = minimum + 64
-	}
-	switch kind {
-	case lenMin:
-		return minimum
-	case lenMinPlus:
-		return min(minimum+1, maximum)
-	case lenMaxMinus:
-		return max(maximum-1, minimum)
-	case lenMax:
-		return maximum
-	default:
-		return minimum + g.r.IntN(maximum-minimum+1)
-	}
-}
-
-// chars is n characters of the class.
-func (g *Gen) chars(class, n int) string {
-	var b strings.Builder
-	for range n {
-		c := class
-		if c == mixedClass {
-			c = g.r.IntN(len(charClasses))
-		}
-		set := charClasses[c].chars
-		b.WriteRune(set[g.r.IntN(len(set))])
-	}
-	return b.String()
-}
-
 func intRange(s *Schema) (lo, hi int64) {
 	lo, hi = math.MinInt64, math.MaxInt64
 	if s.Minimum != nil {
@@ -344,7 +289,7 @@ func intRange(s *Schema) (lo, hi int64) {
 
 func (g *Gen) intValue(s *Schema, v variant) any {
 	lo, hi := intRange(s)
-	if v.length == lenRandom {
+	if v.length == fuzzkit.LenRandom {
 		span := uint64(hi - lo)
 		if span == math.MaxUint64 {
 			return int64(g.r.Uint64())
@@ -373,7 +318,7 @@ func (g *Gen) numberValue(s *Schema, v variant) any {
 	if s.Maximum != nil {
 		hi = *s.Maximum
 	}
-	if v.length == lenRandom {
+	if v.length == fuzzkit.LenRandom {
 		return lo + g.r.Float64()*(hi-lo)
 	}
 	cands := []any{lo, hi, lo + 0.5, hi - 0.25, 0.0, 1e-7,
@@ -387,7 +332,7 @@ func (g *Gen) numberValue(s *Schema, v variant) any {
 // in the variant's character class.
 func (g *Gen) freeForm(v variant) any {
 	obj := object{
-		{Key: "text", Value: g.chars(v.class, 1+g.r.IntN(16))},
+		{Key: "text", Value: fuzzkit.Chars(g.r, v.class, 1+g.r.IntN(16))},
 		{Key: "level", Value: int64(g.r.IntN(101))},
 	}
 	if v.optional {
@@ -396,7 +341,7 @@ func (g *Gen) freeForm(v variant) any {
 			member{Key: "flag", Value: v.pick%2 == 0},
 			member{Key: "none", Value: nil},
 			member{Key: "list", Value: []any{int64(1), "二", []any{}, object{}}},
-			member{Key: "nested", Value: object{{Key: "deeper", Value: object{{Key: g.chars(v.class, 3), Value: g.chars(3, 2)}}}}},
+			member{Key: "nested", Value: object{{Key: "deeper", Value: object{{Key: fuzzkit.Chars(g.r, v.class, 3), Value: fuzzkit.Chars(g.r, 3, 2)}}}}},
 			member{Key: "big", Value: number("12345678901234567890")},
 		)
 	}

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
+	"paradise/internal/fuzzkit"
 	"reflect"
 	"sort"
 	"strconv"
@@ -27,11 +27,11 @@ import (
 // sweep and two seconds of random frames per backend. `make fuzz-hub`
 // raises the budget and picks a random seed, printed so a failure
 // reproduces with PARADISE_FUZZ_HUB_SEED.
-const (
-	envSeed       = "PARADISE_FUZZ_HUB_SEED"       // a number, or "random"; default 1
-	envBudget     = "PARADISE_FUZZ_HUB_BUDGET"     // random phase per backend; default 2s
-	envIterations = "PARADISE_FUZZ_HUB_ITERATIONS" // cap on random frames per backend; default none
-)
+//
+// envPrefix names the settings: PARADISE_FUZZ_HUB_SEED (a number, or "random";
+// default 1), _BUDGET (random phase per backend; default 2s) and
+// _ITERATIONS (a cap on the random phase; default none).
+const envPrefix = "PARADISE_FUZZ_HUB"
 
 // maxErrorFrame bounds an error frame: its detail may quote the input,
 // which can be as large as the read limit.
@@ -39,43 +39,6 @@ const maxErrorFrame = 1 << 10
 
 // readTimeout is how long a frame the protocol waits for may take.
 const readTimeout = 5 * time.Second
-
-type settings struct {
-	seed       uint64
-	budget     time.Duration
-	iterations int
-}
-
-func loadSettings(t *testing.T) settings {
-	t.Helper()
-	s := settings{seed: 1, budget: 2 * time.Second}
-	switch v := os.Getenv(envSeed); v {
-	case "":
-	case "random":
-		s.seed = uint64(time.Now().UnixNano())
-	default:
-		n, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			t.Fatalf("%s=%q: %v", envSeed, v, err)
-		}
-		s.seed = n
-	}
-	if v := os.Getenv(envBudget); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			t.Fatalf("%s=%q: %v", envBudget, v, err)
-		}
-		s.budget = d
-	}
-	if v := os.Getenv(envIterations); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			t.Fatalf("%s=%q: %v", envIterations, v, err)
-		}
-		s.iterations = n
-	}
-	return s
-}
 
 // TestHubFuzz sends the sweep and then random frames from a device
 // session and an app session of one user, on every backend, and checks
@@ -85,12 +48,12 @@ func TestHubFuzz(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	set := loadSettings(t)
-	t.Logf("seed %d (reproduce: %s=%d), random phase %s per backend", set.seed, envSeed, set.seed, set.budget)
+	set := fuzzkit.LoadSettings(t, envPrefix)
+	t.Logf("seed %d (reproduce: %s_SEED=%d), random phase %s per backend", set.Seed, envPrefix, set.Seed, set.Budget)
 	testenv.ForEachBackend(t, func(t *testing.T, b testenv.Backend) {
 		start := time.Now()
 		f := newFixture(t, b, spec)
-		gen := hubfuzz.New(set.seed, spec, int(f.svc.Config.Hub.ReadLimit))
+		gen := hubfuzz.New(set.Seed, spec, int(f.svc.Config.Hub.ReadLimit))
 		sweep := gen.Sweep()
 		// Sweep frames alternate between the device and the app session;
 		// device_info goes both ways, since only a device's is stored.
@@ -106,8 +69,8 @@ func TestHubFuzz(t *testing.T) {
 		}
 		swept := sent
 		t.Logf("sweep of %d frames done in %s", sent, time.Since(start).Round(time.Millisecond))
-		deadline := time.Now().Add(set.budget)
-		for i := 0; time.Now().Before(deadline) && (set.iterations == 0 || i < set.iterations); i++ {
+		deadline := time.Now().Add(set.Budget)
+		for i := 0; time.Now().Before(deadline) && (set.Iterations == 0 || i < set.Iterations); i++ {
 			f.exchange(gen.Random(), i%2 == 0)
 			sent++
 		}

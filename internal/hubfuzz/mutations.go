@@ -3,6 +3,7 @@ package hubfuzz
 import (
 	"bytes"
 	"fmt"
+	"paradise/internal/fuzzkit"
 	"strings"
 )
 
@@ -56,7 +57,7 @@ func refuse(name string, v func(*Gen, *Schema) any) bad {
 }
 
 func (g *Gen) goodString(s *Schema) string {
-	return g.chars(0, g.bounds(s.MinLength, s.MaxLength, lenMaxMinus))
+	return fuzzkit.Chars(g.r, 0, fuzzkit.Bounds(g.r, s.MinLength, s.MaxLength, fuzzkit.LenMaxMinus))
 }
 
 // mutations lists the ways of breaking (or stretching) each field of a
@@ -164,19 +165,19 @@ func (g *Gen) fieldMutations(f field) []bad {
 		)
 		if s.MaxLength >= 0 {
 			n := s.MaxLength
-			for class := range charClasses {
-				out = append(out, bad{name: fmt.Sprintf("%d %s characters (maxLength)", n, charClasses[class].name), want: Relay,
-					value: func(g *Gen, _ *Schema) any { return g.chars(class, n) }})
+			for class := range fuzzkit.CharClasses {
+				out = append(out, bad{name: fmt.Sprintf("%d %s characters (maxLength)", n, fuzzkit.CharClasses[class].Name), want: Relay,
+					value: func(g *Gen, _ *Schema) any { return fuzzkit.Chars(g.r, class, n) }})
 			}
 			out = append(out,
-				refuse(fmt.Sprintf("%d ascii characters (maxLength+1)", n+1), func(g *Gen, _ *Schema) any { return g.chars(0, n+1) }),
-				refuse(fmt.Sprintf("%d 4-byte characters (maxLength+1)", n+1), func(g *Gen, _ *Schema) any { return g.chars(3, n+1) }),
-				refuse(fmt.Sprintf("%d 3-byte characters (maxLength+1)", n+1), func(g *Gen, _ *Schema) any { return g.chars(2, n+1) }),
+				refuse(fmt.Sprintf("%d ascii characters (maxLength+1)", n+1), func(g *Gen, _ *Schema) any { return fuzzkit.Chars(g.r, 0, n+1) }),
+				refuse(fmt.Sprintf("%d 4-byte characters (maxLength+1)", n+1), func(g *Gen, _ *Schema) any { return fuzzkit.Chars(g.r, 3, n+1) }),
+				refuse(fmt.Sprintf("%d 3-byte characters (maxLength+1)", n+1), func(g *Gen, _ *Schema) any { return fuzzkit.Chars(g.r, 2, n+1) }),
 			)
 		}
 		if s.MinLength > 0 {
 			out = append(out, refuse(fmt.Sprintf("%d characters (minLength-1)", s.MinLength-1), func(g *Gen, _ *Schema) any {
-				return g.chars(0, s.MinLength-1)
+				return fuzzkit.Chars(g.r, 0, s.MinLength-1)
 			}))
 			out = append(out, bad{name: "whitespace only", want: Relay, value: constant(strings.Repeat(" ", s.MinLength))})
 		}
@@ -313,7 +314,7 @@ func (g *Gen) generic() []*Frame {
 	refuse("type with a trailing space", unknown, `{"type":"chat ","message":{"text":"hi"}}`)
 	refuse("type with NUL", unknown, `{"type":"chat\u0000","message":{"text":"hi"}}`)
 	refuse("type with a lone surrogate", unknown, `{"type":"chat\ud800","message":{"text":"hi"}}`)
-	refuse("type of 4-byte characters", unknown, `{"type":"`+g.chars(3, 200)+`","message":{}}`)
+	refuse("type of 4-byte characters", unknown, `{"type":"`+fuzzkit.Chars(g.r, 3, 200)+`","message":{}}`)
 	refuse("type of escaped control characters", unknown, `{"type":"`+strings.Repeat(`\u0001\"\\`, 2000)+`","message":{}}`)
 	refuse("type of raw <>&", unknown, `{"type":"`+strings.Repeat(`<>&'`, 3000)+`","message":{}}`)
 	refuse("type of a lone surrogate, repeated", unknown, `{"type":"`+strings.Repeat(`\udfff`, 3000)+`","message":{}}`)
