@@ -49,7 +49,9 @@ bin=$root/sdk/node_modules/.bin
 step "generate into dist/sdk/"
 rm -rf "$out"
 mkdir -p "$out/ts/rest" "$out/cs" "$out/build"
-timed "$bin/openapi-typescript" "$openapi" -o "$out/ts/rest/api.d.ts" --silent
+# --default-non-nullable false: a property with a default (ChatRequest.stream)
+# stays optional, as clients need not send it.
+timed "$bin/openapi-typescript" "$openapi" -o "$out/ts/rest/api.d.ts" --silent --default-non-nullable false
 timed node sdk/scripts/gen-ws-ts.mjs "$asyncapi" "$out/ts/ws"
 timed node sdk/scripts/gen-cs.mjs "$openapi" "$out/cs/Rest" Paradise.Rest
 timed node sdk/scripts/gen-cs.mjs "$asyncapi" "$out/cs/Ws" Paradise.Ws
