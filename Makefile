@@ -54,11 +54,12 @@ sdk/node_modules/.bin/spectral: sdk/package.json sdk/package-lock.json
 sdk: sdk-deps
 	bash sdk/run.sh
 
-## sdk-deps: Mono's C# compiler and Json.NET from Debian, when missing (needs root)
+## sdk-deps: Mono's C# compiler, Json.NET and System.Net.Http from Debian, when missing (needs root)
 sdk-deps:
-	@if ! command -v mcs >/dev/null 2>&1 || ! pkg-config --exists newtonsoft-json 2>/dev/null; then \
+	@if ! command -v mcs >/dev/null 2>&1 || ! pkg-config --exists newtonsoft-json 2>/dev/null || \
+		! test -f "$$(dirname "$$(command -v mono)")/../lib/mono/4.5/System.Net.Http.dll"; then \
 		apt-get update -qq && \
-		apt-get install -y -qq --no-install-recommends mono-mcs libnewtonsoft-json-cil-dev pkg-config; \
+		apt-get install -y -qq --no-install-recommends mono-mcs libnewtonsoft-json-cil-dev libmono-system-net-http4.0-cil pkg-config; \
 	fi
 
 ## migration: write a new Postgres migration for ent/schema changes (NAME=...)

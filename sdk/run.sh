@@ -8,11 +8,13 @@
 # Output:
 #   dist/sdk/ts/rest/api.d.ts   REST types for openapi-fetch (openapi-typescript)
 #   dist/sdk/ts/ws/             one type per hub frame/payload + ClientFrame/ServerFrame unions (Modelina)
-#   dist/sdk/cs/Rest/, Ws/      C# models (Newtonsoft.Json attributes) + Ws/Frames.cs parser (Modelina)
+#   dist/sdk/cs/Rest/, Ws/      C# models (Newtonsoft.Json attributes; Modelina) + ParadiseClient,
+#                               Rest/ChatStreamEvent.cs (SSE event parser), Ws/Frames.cs (frame parser)
 #   dist/sdk/cs/bin/Paradise.Sdk.dll  the C# models, compiled
 #
 # Needs: node + npm (tools pinned in sdk/package-lock.json), go, and Mono's
-# C# compiler with Json.NET (Debian: apt-get install mono-mcs libnewtonsoft-json-cil-dev).
+# C# compiler with Json.NET and System.Net.Http (Debian: apt-get install
+# mono-mcs libnewtonsoft-json-cil-dev libmono-system-net-http4.0-cil).
 # OPENAPI / ASYNCAPI override the spec files (default: the repo's).
 # SDK_GENERATE_ONLY=1 stops after generating and compiling (no server, no e2e).
 set -euo pipefail
@@ -41,6 +43,9 @@ command -v curl >/dev/null || die "curl is missing"
 command -v mcs >/dev/null || die "mcs (Mono C# compiler) is missing: apt-get install mono-mcs libnewtonsoft-json-cil-dev"
 command -v mono >/dev/null || die "mono is missing: apt-get install mono-mcs libnewtonsoft-json-cil-dev"
 pkg-config --exists newtonsoft-json 2>/dev/null || die "Newtonsoft.Json for Mono is missing (pkg-config newtonsoft-json): apt-get install libnewtonsoft-json-cil-dev"
+# The C# e2e program reads the streamed chat reply with HttpClient.
+[[ -f $(dirname "$(command -v mono)")/../lib/mono/4.5/System.Net.Http.dll ]] ||
+	die "System.Net.Http for Mono is missing: apt-get install libmono-system-net-http4.0-cil"
 
 step "npm ci (sdk/package-lock.json)"
 (cd sdk && timed npm ci --no-audit --no-fund --loglevel=error)
@@ -49,7 +54,9 @@ bin=$root/sdk/node_modules/.bin
 step "generate into dist/sdk/"
 rm -rf "$out"
 mkdir -p "$out/ts/rest" "$out/cs" "$out/build"
-timed "$bin/openapi-typescript" "$openapi" -o "$out/ts/rest/api.d.ts" --silent
+# --default-non-nullable false: a property with a default (ChatRequest.stream)
+# stays optional, as clients need not send it.
+timed "$bin/openapi-typescript" "$openapi" -o "$out/ts/rest/api.d.ts" --silent --default-non-nullable false
 timed node sdk/scripts/gen-ws-ts.mjs "$asyncapi" "$out/ts/ws"
 timed node sdk/scripts/gen-cs.mjs "$openapi" "$out/cs/Rest" Paradise.Rest
 timed node sdk/scripts/gen-cs.mjs "$asyncapi" "$out/cs/Ws" Paradise.Ws
@@ -62,7 +69,7 @@ printf '{"type":"module"}\n' >"$out/build/package.json"
 mkdir -p "$out/cs/bin"
 mcsflags=(-langversion:7.2 -warnaserror+ -nologo -pkg:newtonsoft-json -r:System.Runtime.Serialization)
 timed mcs "${mcsflags[@]}" -target:library -out:"$out/cs/bin/Paradise.Sdk.dll" "$out"/cs/Rest/*.cs "$out"/cs/Ws/*.cs
-timed mcs "${mcsflags[@]}" -r:"$out/cs/bin/Paradise.Sdk.dll" -out:"$out/cs/bin/e2e.exe" sdk/e2e/cs/*.cs
+timed mcs "${mcsflags[@]}" -r:System.Net.Http -r:"$out/cs/bin/Paradise.Sdk.dll" -out:"$out/cs/bin/e2e.exe" sdk/e2e/cs/*.cs
 # mono loads references from the program's folder (or the GAC).
 nj=$(pkg-config --libs newtonsoft-json | sed 's/^-r://; s/ *$//')
 [[ -f $nj ]] && cp -f "$nj" "$out/cs/bin/"
@@ -90,7 +97,9 @@ admin_user=sdk_admin
 admin_password=sdk-admin-password
 "$out/bin/paradise" createsuperuser --username "$admin_user" --password "$admin_password" >"$tmp/createsuperuser.log" 2>&1 ||
 	{ cat "$tmp/createsuperuser.log" >&2; die "createsuperuser failed"; }
-PARADISE_METRICS_ADDR=127.0.0.1:0 PARADISE_ADDR=127.0.0.1:$port "$out/bin/paradise" serve >"$tmp/server.log" 2>&1 &
+# No LLM provider: chat answers with the development provider; 5ms between
+# its words (40ms by default) keeps the chat walks short.
+PARADISE_LLM_DEV_DELAY=${PARADISE_LLM_DEV_DELAY:-5ms} PARADISE_METRICS_ADDR=127.0.0.1:0 PARADISE_ADDR=127.0.0.1:$port "$out/bin/paradise" serve >"$tmp/server.log" 2>&1 &
 pid=$!
 url=http://127.0.0.1:$port
 for _ in $(seq 100); do

@@ -3,7 +3,9 @@
 // C# 9), without `dynamic` (IL2CPP), serialised by Newtonsoft.Json through
 // attributes only (works with Debian's Json.NET 6.0.8 and Unity's 13.x).
 // From openapi.yaml it also writes ParadiseClient.cs (one method per
-// operation); from asyncapi.yaml, Frames.cs (a frame parser by `type`).
+// operation) and, per oneOf schema with a discriminator (ChatStreamEvent), a
+// parser by its discriminator; from asyncapi.yaml, Frames.cs (a frame parser
+// by `type`).
 // usage: node scripts/gen-cs.mjs <spec.yaml> <outDir> <namespace>
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -121,6 +123,35 @@ for (const m of models) {
   await writeFile(path.join(outDir, `${m.modelName}.cs`), m.result + '\n');
 }
 
+// A static class with Parse(json): from a discriminator value (a frame's or
+// an event's `type`) to the class generated for it; null for an unknown one.
+const summary = (t) => String(t ?? '').trim().replace(/\s*\n\s*/g, ' ').replace(/&/g, '&amp;').replace(/</g, '&lt;');
+async function writeParser(className, doc, prop, cases) {
+  const body = cases.map(([value, cls]) => `case ${JSON.stringify(value)}: return o.ToObject<${cls}>();`).join('\n          ');
+  await writeFile(path.join(outDir, `${className}.cs`), `using Newtonsoft.Json.Linq;
+
+namespace ${namespace}
+{
+  /// <summary>${summary(doc)}</summary>
+  public static class ${className}
+  {
+    /// <summary>Parses one JSON object into the class generated for its <c>${prop}</c>; null for an unknown value.</summary>
+    public static object Parse(string json)
+    {
+      JObject o = JObject.Parse(json);
+      JToken type = o[${JSON.stringify(prop)}];
+      switch (type == null ? null : (string)type)
+      {
+          ${body}
+          default: return null;
+      }
+    }
+  }
+}
+`);
+  names.push(className);
+}
+
 // WebSocket: a parser from a frame's `type` to its generated class.
 if (!isOpenAPI) {
   const frames = [];
@@ -129,28 +160,18 @@ if (!isOpenAPI) {
     const title = doc.components.schemas[ref].title;
     frames.push([doc.components.schemas[ref].properties.type.const, title]);
   }
-  const cases = frames.map(([type, cls]) => `case ${JSON.stringify(type)}: return o.ToObject<${cls}>();`).join('\n          ');
-  await writeFile(path.join(outDir, 'Frames.cs'), `using Newtonsoft.Json.Linq;
-
-namespace ${namespace}
-{
-  /// <summary>Parses a hub frame into the class generated for its type.</summary>
-  public static class Frames
-  {
-    public static object Parse(string json)
-    {
-      JObject o = JObject.Parse(json);
-      JToken type = o["type"];
-      switch (type == null ? null : (string)type)
-      {
-          ${cases}
-          default: return null;
-      }
-    }
-  }
+  await writeParser('Frames', 'Parses a hub frame into the class generated for its type.', 'type', frames);
 }
-`);
-  names.push('Frames');
+// OpenAPI: a parser per oneOf schema with a discriminator mapping (e.g.
+// ChatStreamEvent, the data of a streamed chat reply's Server-Sent Events),
+// named after the schema's title; Modelina emits no class for a union.
+if (isOpenAPI) {
+  for (const [key, s] of Object.entries(doc.components?.schemas ?? {})) {
+    if (!s.oneOf || !s.discriminator?.mapping) continue;
+    if (names.includes(s.title)) throw new Error(`components.schemas.${key}: a model named ${s.title} exists already`);
+    const cases = Object.entries(s.discriminator.mapping).map(([value, ref]) => [value, doc.components.schemas[ref.split('/').pop()].title]);
+    await writeParser(s.title, s.description ?? `Parses a ${s.title}.`, s.discriminator.propertyName, cases);
+  }
 }
 // REST: a client with one method per operation (named after its
 // operationId), typed by the models above. Errors throw ApiException with the

@@ -6,11 +6,16 @@
 import createClient, { type Middleware } from 'openapi-fetch';
 import WebSocket from 'ws';
 import type { paths, components } from '@paradise/rest';
-import type { ClientFrame, ServerFrame, ChatFrame, CommandResultFrame, ConnectedFrame, NotificationFrame } from '@paradise/ws';
+import type {
+  ClientFrame, ServerFrame, ChatFrame, ChatRequestFrame, ChatDeltaFrame, ChatDoneFrame, CommandResultFrame, ConnectedFrame, ErrorFrame, NotificationFrame,
+} from '@paradise/ws';
 
 type ErrorEnvelope = components['schemas']['Error'];
 type User = components['schemas']['User'];
 type Device = components['schemas']['Device'];
+type ChatReply = components['schemas']['ChatReply'];
+type ChatMessage = components['schemas']['ChatMessage'];
+type ChatStreamEvent = components['schemas']['ChatStreamEvent'];
 
 const base = process.env.PARADISE_URL ?? 'http://127.0.0.1:8000';
 const adminUser = process.env.PARADISE_ADMIN_USER;
@@ -37,8 +42,10 @@ function need<T>(v: T | undefined, what: string): T {
 }
 
 // One client per token; the middleware adds `Authorization: Token <token>`.
+// Responses are typed by their application/json content (chatCompletion
+// also has text/event-stream, read with parseAs: 'stream').
 function client(token?: string) {
-  const c = createClient<paths>({ baseUrl: base });
+  const c = createClient<paths, 'application/json'>({ baseUrl: base });
   if (token !== undefined) {
     const auth: Middleware = {
       onRequest({ request }) {
@@ -49,6 +56,50 @@ function client(token?: string) {
     c.use(auth);
   }
   return c;
+}
+
+// Server-Sent Events from a response body, yielded as they arrive: each with
+// its `event` name, its `data` (data lines joined by \n) and the index of the
+// body chunk that completed it.
+interface ServerSentEvent {
+  event: string;
+  data: string;
+  chunk: number;
+}
+async function* serverSentEvents(body: ReadableStream<Uint8Array>): AsyncGenerator<ServerSentEvent> {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  let buf = '';
+  let event = '';
+  let data: string[] = [];
+  let chunk = 0;
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      buf += done ? decoder.decode() : decoder.decode(value, { stream: true });
+      chunk++;
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+        const line = buf.slice(0, nl).replace(/\r$/, '');
+        buf = buf.slice(nl + 1);
+        if (line === '') {
+          if (data.length > 0) yield { event: event || 'message', data: data.join('\n'), chunk };
+          event = '';
+          data = [];
+          continue;
+        }
+        if (line.startsWith(':')) continue; // comment
+        const colon = line.indexOf(':');
+        const field = colon < 0 ? line : line.slice(0, colon);
+        const val = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
+        if (field === 'event') event = val;
+        else if (field === 'data') data.push(val);
+      }
+      if (done) break;
+    }
+    check(buf === '' && data.length === 0, `stream ended inside an event: ${JSON.stringify(buf)}`);
+  } finally {
+    reader.releaseLock();
+  }
 }
 
 const suffix = Date.now().toString(36);
@@ -150,6 +201,121 @@ if (adminUser && adminPassword) {
   });
 }
 
+// --- AI chat ---------------------------------------------------------------
+
+function checkReply(r: ChatReply | Extract<ChatStreamEvent, { type: 'done' }>, what: string): void {
+  check(r.provider === 'development' && r.model !== '' && r.finish_reason === 'stop' && !r.truncated, `${what}: ${JSON.stringify(r)}`);
+  check(r.conversation_id > 0 && r.user_message_id > 0 && r.assistant_message_id > r.user_message_id, `${what} ids: ${JSON.stringify(r)}`);
+  const u = r.usage;
+  check(u.prompt_tokens > 0 && u.completion_tokens > 0 && u.total_tokens === u.prompt_tokens + u.completion_tokens, `${what} usage: ${JSON.stringify(u)}`);
+}
+async function messagesOf(token: string, conversation: number): Promise<ChatMessage[]> {
+  const res = await client(token).GET('/api/ai/conversations/{id}/messages/', { params: { path: { id: conversation }, query: { page: 1, page_size: 100 } } });
+  check(res.data, `messages of ${conversation}: ${res.response.status} ${JSON.stringify(res.error)}`);
+  return res.data.data.results;
+}
+
+let chatJSON: ChatReply[] = [];
+let chatStreamed: number | undefined; // conversation id
+
+await step('chat (JSON): a reply in a new conversation, then a second message in it', async () => {
+  const api = client(need(appToken, 'token'));
+  const first = await api.POST('/api/ai/chat/', { body: { message: `Good morning from TS ${suffix}` } });
+  check(first.data && first.response.status === 200, `first: ${first.response.status} ${JSON.stringify(first.error)}`);
+  check(first.data.success && first.data.code === 200, JSON.stringify(first.data));
+  const r1 = first.data.data;
+  check(r1.reply.trim() !== '', 'empty reply');
+  checkReply(r1, 'first');
+  const second = await api.POST('/api/ai/chat/', { body: { message: 'And what about tomorrow?', conversation_id: r1.conversation_id } });
+  check(second.data, `second: ${second.response.status} ${JSON.stringify(second.error)}`);
+  const r2 = second.data.data;
+  checkReply(r2, 'second');
+  check(r2.conversation_id === r1.conversation_id && r2.user_message_id > r1.assistant_message_id && r2.reply.trim() !== '', JSON.stringify(r2));
+  chatJSON = [r1, r2];
+});
+
+await step('chat (SSE, "stream": true): start, deltas as they arrive, done; deltas make the stored reply', async () => {
+  const token = need(appToken, 'token');
+  const res = await client(token).POST('/api/ai/chat/', { body: { message: 'Tell me a story, TS', stream: true }, parseAs: 'stream' });
+  check(res.response.status === 200 && res.data, `${res.response.status} ${JSON.stringify(res.error)}`);
+  const ct = res.response.headers.get('content-type') ?? '';
+  check(ct.startsWith('text/event-stream'), `content-type ${ct}`);
+  const events: { ev: ChatStreamEvent; chunk: number }[] = [];
+  for await (const sse of serverSentEvents(res.data)) {
+    const ev = JSON.parse(sse.data) as ChatStreamEvent;
+    check(ev.type === sse.event, `event ${sse.event} carries type ${ev.type}`);
+    check(ev.type !== 'error', `error event: ${sse.data}`);
+    events.push({ ev, chunk: sse.chunk });
+  }
+  const start = events[0];
+  const done = events[events.length - 1];
+  check(start?.ev.type === 'start' && start.ev.conversation_id > 0 && start.ev.user_message_id > 0, `first event: ${JSON.stringify(start?.ev)}`);
+  check(done?.ev.type === 'done', `last event: ${JSON.stringify(done?.ev)}`);
+  checkReply(done.ev, 'done');
+  check(done.ev.conversation_id === start.ev.conversation_id && done.ev.user_message_id === start.ev.user_message_id, 'done ids match start');
+  check(start.chunk < done.chunk, 'start and done arrived in one piece: the reply was not streamed');
+  const deltas = events.slice(1, -1).map(({ ev }) => ev);
+  check(deltas.length > 1, `${deltas.length} delta events`);
+  let text = '';
+  for (const d of deltas) {
+    check(d.type === 'delta', `between start and done: ${JSON.stringify(d)}`);
+    text += d.text;
+  }
+  const replyId = done.ev.assistant_message_id;
+  const stored = (await messagesOf(token, done.ev.conversation_id)).find((m) => m.id === replyId);
+  check(stored && stored.role === 'assistant' && stored.content === text && text.trim() !== '', `stored ${JSON.stringify(stored?.content)}, streamed ${JSON.stringify(text)}`);
+  chatStreamed = done.ev.conversation_id;
+});
+
+await step('conversations: list (newest first, title and preview), read messages in order', async () => {
+  const token = need(appToken, 'token');
+  const [r1, r2] = chatJSON;
+  const streamed = need(chatStreamed, 'streamed conversation');
+  check(r1 && r2, 'chat (JSON): an earlier step failed');
+  const list = await client(token).GET('/api/ai/conversations/', { params: { query: { page: 1, page_size: 10 } } });
+  check(list.data, `list: ${list.response.status} ${JSON.stringify(list.error)}`);
+  const convs = list.data.data.results;
+  check(list.data.data.count === 2 && convs.map((c) => c.id).join() === `${streamed},${r1.conversation_id}`, `newest first: ${JSON.stringify(convs.map((c) => c.id))}`);
+  for (const c of convs) {
+    check(c.title.trim() !== '' && c.device_id === null, `title: ${JSON.stringify(c)}`);
+    check(c.last_message !== null && c.last_message.role === 'assistant' && c.last_message.preview.trim() !== '', `preview: ${JSON.stringify(c.last_message)}`);
+  }
+  check(convs[1]?.title.startsWith('Good morning'), `title of the first message: ${convs[1]?.title}`);
+  const msgs = await messagesOf(token, r1.conversation_id);
+  check(msgs.map((m) => `${m.role}:${m.id}`).join() === `user:${r1.user_message_id},assistant:${r1.assistant_message_id},user:${r2.user_message_id},assistant:${r2.assistant_message_id}`,
+    `order: ${JSON.stringify(msgs.map((m) => [m.role, m.id]))}`);
+  check(msgs[0]?.content === `Good morning from TS ${suffix}` && msgs[1]?.content === r1.reply && msgs[3]?.content === r2.reply, 'contents');
+  check(msgs[1]?.provider === 'development' && msgs[1].finish_reason === 'stop' && msgs[0]?.provider === '', 'provider of each message');
+});
+
+await step('conversations: rename, delete (then 404 in the envelope)', async () => {
+  const api = client(need(appToken, 'token'));
+  const id = need(chatJSON[0], 'chat (JSON)').conversation_id;
+  const ren = await api.PATCH('/api/ai/conversations/{id}/', { params: { path: { id } }, body: { title: 'TS morning plans' } });
+  check(ren.data?.data.title === 'TS morning plans', `rename: ${ren.response.status} ${JSON.stringify(ren.error)}`);
+  const got = await api.GET('/api/ai/conversations/{id}/', { params: { path: { id } } });
+  check(got.data?.data.title === 'TS morning plans' && got.data.data.id === id, `read back: ${JSON.stringify(got.data ?? got.error)}`);
+  const del = await api.DELETE('/api/ai/conversations/{id}/', { params: { path: { id } } });
+  check(del.data?.success === true && del.data.data === null, `delete: ${del.response.status} ${JSON.stringify(del.error)}`);
+  const gone = await api.GET('/api/ai/conversations/{id}/', { params: { path: { id } } });
+  check(gone.response.status === 404 && gone.error?.success === false && gone.error.code === 404, `after delete: ${gone.response.status} ${JSON.stringify(gone.error)}`);
+  const goneMsgs = await api.GET('/api/ai/conversations/{id}/messages/', { params: { path: { id } } });
+  check(goneMsgs.response.status === 404 && goneMsgs.error?.code === 404, `messages after delete: ${goneMsgs.response.status}`);
+  const cont = await api.POST('/api/ai/chat/', { body: { message: 'still there?', conversation_id: id } });
+  check(cont.response.status === 404 && cont.error?.code === 404, `chat in a deleted conversation: ${cont.response.status} ${JSON.stringify(cont.error)}`);
+});
+
+await step('400 envelope: empty chat message (JSON and streamed)', async () => {
+  const api = client(need(appToken, 'token'));
+  for (const message of ['', '   ']) {
+    const res = await api.POST('/api/ai/chat/', { body: { message } });
+    check(res.response.status === 400 && res.error?.success === false && res.error.code === 400, `${JSON.stringify(message)}: ${res.response.status} ${JSON.stringify(res.error)}`);
+  }
+  const streamed = await api.POST('/api/ai/chat/', { body: { message: '', stream: true }, parseAs: 'stream' });
+  const ct = streamed.response.headers.get('content-type') ?? '';
+  check(streamed.response.status === 400 && ct.startsWith('application/json') && streamed.error?.code === 400, `streamed: ${streamed.response.status} ${ct} ${JSON.stringify(streamed.error)}`);
+});
+
 // --- WebSocket -------------------------------------------------------------
 
 interface Socket {
@@ -234,6 +400,50 @@ await step('REST push reaches the device socket as a typed notification', async 
   check(f.type === 'notification', `device got ${JSON.stringify(f)}`);
   const n: NotificationFrame = f;
   check(n.message.level === 'info' && n.message.title === 'Hi' && n.from?.connection_id === 'server', JSON.stringify(n));
+});
+
+await step('hub chat: chat_request -> chat_delta frames and chat_done (same request_id), to the device too', async () => {
+  const a = need(app, 'app socket');
+  const d = need(dev, 'device socket');
+  const requestId = `ts-${suffix}`;
+  const req: ChatRequestFrame = { type: 'chat_request', message: { request_id: requestId, text: 'Hello over the hub' } };
+  a.ws.send(JSON.stringify(req satisfies ClientFrame));
+  const deltas: ChatDeltaFrame[] = [];
+  let done: ChatDoneFrame | undefined;
+  while (!done) {
+    // Presence and the REST push of an earlier step may come first.
+    const f = await a.next((f) => f.type === 'device_info' || f.type === 'notification');
+    if (f.type === 'chat_delta') deltas.push(f);
+    else if (f.type === 'chat_done') done = f;
+    else throw new Error(`app got ${JSON.stringify(f)}`);
+  }
+  const m = done.message;
+  check(m.request_id === requestId && m.provider === 'development' && m.finish_reason === 'stop' && !m.truncated, JSON.stringify(m));
+  check(m.usage.total_tokens === m.usage.prompt_tokens + m.usage.completion_tokens && m.usage.completion_tokens > 0, JSON.stringify(m.usage));
+  check(deltas.length > 1 && deltas.every((f) => f.message.request_id === requestId && f.message.conversation_id === m.conversation_id), `${deltas.length} deltas`);
+  check(done.from?.connection_id === 'server', `from: ${JSON.stringify(done.from)}`);
+  const text = deltas.map((f) => f.message.text).join('');
+  // The device (same group) sees the same reply.
+  let devText = '';
+  for (;;) {
+    const f = await d.next();
+    if (f.type === 'chat_delta') devText += f.message.text;
+    else if (f.type === 'chat_done' && f.message.request_id === requestId) break;
+    else throw new Error(`device got ${JSON.stringify(f)}`);
+  }
+  check(devText === text, `device saw ${JSON.stringify(devText)}`);
+  const stored = (await messagesOf(need(appToken, 'token'), m.conversation_id)).find((x) => x.id === m.assistant_message_id);
+  check(stored?.content === text && stored.role === 'assistant', `stored ${JSON.stringify(stored?.content)}, streamed ${JSON.stringify(text)}`);
+});
+
+await step('hub chat: blank text is an error frame with the request_id', async () => {
+  const a = need(app, 'app socket');
+  const req: ChatRequestFrame = { type: 'chat_request', message: { request_id: `ts-blank-${suffix}`, text: '   ' } };
+  a.ws.send(JSON.stringify(req));
+  const f = await a.next((f) => f.type === 'device_info');
+  check(f.type === 'error', `got ${JSON.stringify(f)}`);
+  const e: ErrorFrame = f;
+  check(e.message.request_id === `ts-blank-${suffix}` && e.message.code === 'invalid_payload', JSON.stringify(e.message));
 });
 
 dev?.ws.close();
