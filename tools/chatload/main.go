@@ -77,7 +77,7 @@ func main() {
 	flag.DurationVar(&o.warmup, "warmup", 5*time.Second, "unmeasured load before the window (the workers start spread over one reply's length within it)")
 	flag.DurationVar(&o.duration, "duration", 30*time.Second, "measured window: streams sent in it are measured")
 	flag.DurationVar(&o.sample, "sample", time.Second, "how often the server's RSS and Go heap are read during the window")
-	flag.IntVar(&o.setupWorkers, "setup-workers", 16, "concurrent registrations during set-up")
+	flag.IntVar(&o.setupWorkers, "setup-workers", 8, "concurrent registrations during set-up")
 	o.AddFlags(flag.CommandLine, "the server under test")
 	flag.Parse()
 	if flag.NArg() > 0 {
@@ -156,6 +156,10 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
+	debugAddr, err := freeLoopbackAddr()
+	if err != nil {
+		return err
+	}
 	srv, err := e.StartServer(ctx, "", []string{
 		"PARADISE_LLM_PROVIDERS=fake",
 		"PARADISE_LLM_FAKE_BASE_URL=" + f.url,
@@ -165,16 +169,23 @@ func run(ctx context.Context, o options) error {
 		"PARADISE_CHAT_TOKENS_PER_DAY=0",
 		"PARADISE_CHAT_CONCURRENT_STREAMS=" + strconv.Itoa(o.streamsPerUser()),
 		"PARADISE_METRICS_ADDR=" + metricsAddr,
+		"PARADISE_DEBUG_ADDR=" + debugAddr,
 	})
 	if err != nil {
 		return err
 	}
 	logf("server pid %d on %s (metrics on %s), fake provider on %s", srv.PID(), srv.Addr(), metricsAddr, f.url)
-	mem := &memSampler{srv: srv, metricsURL: "http://" + metricsAddr + "/metrics"}
+	mem := &memSampler{srv: srv, metricsURL: "http://" + metricsAddr + "/metrics", debugURL: "http://" + debugAddr}
 	defer mem.client().CloseIdleConnections()
 
-	// Idle baseline: the fresh server, settled.
-	if !loadenv.Sleep(ctx, 2*time.Second) {
+	// Idle baseline: the fresh server, collected and settled.
+	if !loadenv.Sleep(ctx, time.Second) {
+		return ctx.Err()
+	}
+	if err := mem.collect(); err != nil {
+		return err
+	}
+	if !loadenv.Sleep(ctx, time.Second) {
 		return ctx.Err()
 	}
 	if rep.idle, err = mem.read(0); err != nil {
@@ -198,6 +209,22 @@ func run(ctx context.Context, o options) error {
 	loadCtx, cancelLoad := context.WithCancel(ctx)
 	defer cancelLoad()
 	wg.Go(func() {
+		// The live heap with the streams in flight: one forced collection
+		// in the last second of the warm-up, so that its pause is not in
+		// the window. It needs the ramp done (one reply's length).
+		ramp := int64(o.tokens) * int64(o.tokenDelay)
+		if at := l.windowStart - int64(time.Second); at-begin > ramp+int64(500*time.Millisecond) {
+			if !loadenv.Sleep(loadCtx, time.Duration(at-clock())) {
+				return
+			}
+			s, err := mem.readCollected(l.inflight.Load)
+			if err != nil {
+				sampleErr.Store(err)
+				return
+			}
+			s.upstream = f.active.Load()
+			rep.live = &s
+		}
 		if !loadenv.Sleep(loadCtx, time.Duration(l.windowStart-clock())) {
 			return
 		}
@@ -237,8 +264,8 @@ func run(ctx context.Context, o options) error {
 	rep.unmatched, rep.rejected, rep.cut = f.unmatched.Load(), f.rejected.Load(), f.cut.Load()
 
 	// Idle again, after every stream ended.
-	if loadenv.Sleep(ctx, 3*time.Second) {
-		if s, err := mem.read(0); err == nil {
+	if loadenv.Sleep(ctx, 2*time.Second) {
+		if s, err := mem.readCollected(func() int64 { return 0 }); err == nil {
 			rep.after = &s
 		}
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"sync"
 	"time"
@@ -26,6 +27,7 @@ type memSample struct {
 type memSampler struct {
 	srv        *loadenv.Server
 	metricsURL string
+	debugURL   string // the server's pprof listener, to force a collection
 	once       sync.Once
 	c          *http.Client
 }
@@ -35,6 +37,30 @@ func (m *memSampler) client() *http.Client {
 		m.c = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: nil}}
 	})
 	return m.c
+}
+
+// collect makes the server run a full garbage collection (pprof's heap
+// profile with gc=1 does), so that the heap in use read next is the live
+// heap.
+func (m *memSampler) collect() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, m.debugURL+"/debug/pprof/heap?gc=1", nil)
+	res, err := m.client().Do(req)
+	if err != nil {
+		return fmt.Errorf("force GC: %w", err)
+	}
+	defer res.Body.Close()
+	_, err = io.Copy(io.Discard, res.Body)
+	return err
+}
+
+// readCollected is read just after a forced collection.
+func (m *memSampler) readCollected(inflight func() int64) (memSample, error) {
+	if err := m.collect(); err != nil {
+		return memSample{}, err
+	}
+	return m.read(inflight())
 }
 
 func (m *memSampler) read(inflight int64) (memSample, error) {

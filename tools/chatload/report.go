@@ -21,6 +21,7 @@ type report struct {
 	o         options
 	setupTime time.Duration
 	idle      memSample
+	live      *memSample // collected with the streams in flight, end of the warm-up; nil if the warm-up was too short
 	after     *memSample // idle again after the load; nil if not read
 	samples   []memSample
 	cpu       cpuDelta
@@ -170,25 +171,36 @@ func (r *report) print(w io.Writer) {
 	rssPer := memPerStream(mRSS, r.idle.rssKiB, mIn)
 	peakPer := memPerStream(peak.rssKiB, r.idle.rssKiB, peak.inflight)
 	heapPer := memPerStream(mHeap, r.idle.heapInuse/1024, mIn)
-	fmt.Fprintf(w, "**Server memory** — idle (2 s after start, before any chat) against %d readings during the window, one every %s:\n\n", len(r.samples), o.sample)
-	fmt.Fprintln(w, "| | Idle | Window median | Window peak RSS reading | Idle after the load | KiB / stream (median) | KiB / stream (peak) |")
-	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|")
-	after := func(f func(memSample) string) string {
-		if r.after == nil {
+	livePer := 0.0
+	opt := func(s *memSample, f func(memSample) string) string {
+		if s == nil {
 			return "–"
 		}
-		return f(*r.after)
+		return f(*s)
 	}
-	fmt.Fprintf(w, "| RSS | %s | %s | %s | %s | %.1f | %.1f |\n", mib(r.idle.rssKiB), mib(mRSS), mib(peak.rssKiB),
-		after(func(s memSample) string { return mib(s.rssKiB) }), rssPer, peakPer)
-	fmt.Fprintf(w, "| Go heap in use | %s | %s | %s | %s | %.1f | %.1f |\n", mib(r.idle.heapInuse/1024), mib(mHeap), mib(peak.heapInuse/1024),
-		after(func(s memSample) string { return mib(s.heapInuse / 1024) }), heapPer, memPerStream(peak.heapInuse/1024, r.idle.heapInuse/1024, peak.inflight))
-	fmt.Fprintf(w, "| Goroutines | %d | %d | %d | %s | | |\n", r.idle.goroutines, median(gor), peak.goroutines,
-		after(func(s memSample) string { return fmt.Sprint(s.goroutines) }))
-	fmt.Fprintf(w, "| Streams in flight (client / fake) | 0 | %d / %d | %d / %d | 0 | | |\n\n", mIn, median(upstream), peak.inflight, peak.upstream)
-	fmt.Fprintf(w, "KiB / stream = (window figure − idle figure) / streams in flight at the reading(s). RSS is VmRSS "+
-		"(`/proc/<pid>/status`); Go heap in use is `go_memstats_heap_inuse_bytes` from the server's metrics endpoint. "+
-		"Threads: %d idle, %d at the peak reading.\n\n", r.idle.threads, peak.threads)
+	if r.live != nil {
+		livePer = memPerStream(r.live.heapInuse/1024, r.idle.heapInuse/1024, r.live.inflight)
+	}
+	rssOf := func(s memSample) string { return mib(s.rssKiB) }
+	heapOf := func(s memSample) string { return mib(s.heapInuse / 1024) }
+	gorOf := func(s memSample) string { return fmt.Sprint(s.goroutines) }
+	inOf := func(s memSample) string { return fmt.Sprintf("%d / %d", s.inflight, s.upstream) }
+	fmt.Fprintf(w, "**Server memory** — %d readings during the window (one every %s) against the idle server; "+
+		"\"collected\" readings follow a forced garbage collection (pprof `heap?gc=1` on `PARADISE_DEBUG_ADDR`):\n\n", len(r.samples), o.sample)
+	fmt.Fprintln(w, "| | Idle before, collected | End of warm-up, collected | Window median | Window peak-RSS reading | Idle after, collected |")
+	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|")
+	fmt.Fprintf(w, "| RSS | %s | %s | %s | %s | %s |\n", mib(r.idle.rssKiB), opt(r.live, rssOf), mib(mRSS), mib(peak.rssKiB), opt(r.after, rssOf))
+	fmt.Fprintf(w, "| Go heap in use | %s | %s | %s | %s | %s |\n", heapOf(r.idle), opt(r.live, heapOf), mib(mHeap), heapOf(peak), opt(r.after, heapOf))
+	fmt.Fprintf(w, "| Goroutines | %d | %s | %d | %d | %s |\n", r.idle.goroutines, opt(r.live, gorOf), median(gor), peak.goroutines, opt(r.after, gorOf))
+	fmt.Fprintf(w, "| Streams in flight (client / fake) | 0 / 0 | %s | %d / %d | %s | %s |\n\n", opt(r.live, inOf), mIn, median(upstream), inOf(peak), opt(r.after, inOf))
+	fmt.Fprintln(w, "| Per stream in flight = (loaded − idle before) / streams in flight | KiB |")
+	fmt.Fprintln(w, "|---|--:|")
+	fmt.Fprintf(w, "| RSS, window peak reading | %.1f |\n", peakPer)
+	fmt.Fprintf(w, "| RSS, window median | %.1f |\n", rssPer)
+	fmt.Fprintf(w, "| Go heap, live (collected at the end of the warm-up) | %s |\n", opt(r.live, func(memSample) string { return fmt.Sprintf("%.1f", livePer) }))
+	fmt.Fprintf(w, "| Go heap in use, window median (live and garbage) | %.1f |\n\n", heapPer)
+	fmt.Fprintf(w, "RSS is VmRSS (`/proc/<pid>/status`); Go heap in use is `go_memstats_heap_inuse_bytes` from the server's metrics endpoint "+
+		"(`PARADISE_METRICS_ADDR`). Server threads: %d idle, %d at the peak reading.\n\n", r.idle.threads, peak.threads)
 
 	// CPU.
 	c := r.cpu
@@ -199,11 +211,11 @@ func (r *report) print(w io.Writer) {
 	// Targets.
 	fmt.Fprintln(w, "| Target | Result |")
 	fmt.Fprintln(w, "|---|---|")
-	fmt.Fprintf(w, "| added TTFT p99 < %s at %d concurrent streams | **p99 %s ms** (p50 %s ms): %s |\n", loadenv.Millis(targetAddedP99), o.streams,
+	fmt.Fprintf(w, "| added TTFT p99 < %s ms at %d concurrent streams | **p99 %s ms** (p50 %s ms): %s |\n", loadenv.Millis(targetAddedP99), o.streams,
 		loadenv.Millis(added.p99), loadenv.Millis(added.p50), metOr(added.n > 0 && added.p99 < targetAddedP99))
 	worst := max(rssPer, peakPer)
-	fmt.Fprintf(w, "| < %d KiB server memory per stream in flight | **%.1f KiB RSS** (peak reading; %.1f at the median; Go heap %.1f): %s |\n",
-		targetKiBStream, peakPer, rssPer, heapPer, metOr(len(r.samples) > 0 && worst < targetKiBStream))
+	fmt.Fprintf(w, "| < %d KiB server memory per stream in flight | **%.1f KiB RSS** (peak reading; %.1f at the median; live Go heap %.1f): %s |\n",
+		targetKiBStream, peakPer, rssPer, livePer, metOr(len(r.samples) > 0 && worst < targetKiBStream))
 	fmt.Fprintf(w, "| no stream lost | **%d lost** of %d: %s |\n", lost, len(r.results), metOr(lost == 0))
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,7 +14,7 @@ import (
 
 // setupUsers registers o.users users through the REST API of a set-up
 // instance and returns their session tokens. The instance is stopped
-// afterwards: password hashing (argon2id) makes its memory large, and the
+// afterwards: password hashing (argon2id, bounded: a 503 is retried) makes its memory large, and the
 // measured server must start fresh.
 func setupUsers(ctx context.Context, e *loadenv.Env, o options) ([]string, error) {
 	srv, err := e.StartServer(ctx, "setup", nil)
@@ -45,6 +46,14 @@ func setupUsers(ctx context.Context, e *loadenv.Env, o options) ([]string, error
 				}
 				body := map[string]string{"username": fmt.Sprintf("chatload_%05d", i), "password": "chatload-password-1"}
 				err := loadenv.PostJSON(ctx, client, srv.BaseURL()+"/api/user/register/", "", body, &reg)
+				// Password hashing is bounded (PARADISE_PASSWORD_HASH_MEMORY):
+				// a busy set-up instance answers 503; wait and retry.
+				for try := 0; err != nil && strings.HasPrefix(err.Error(), "status 503") && try < 10; try++ {
+					if !loadenv.Sleep(ctx, time.Second) {
+						break
+					}
+					err = loadenv.PostJSON(ctx, client, srv.BaseURL()+"/api/user/register/", "", body, &reg)
+				}
 				if err == nil && reg.Token == "" {
 					err = fmt.Errorf("no data.token in the response")
 				}
