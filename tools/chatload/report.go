@@ -211,7 +211,7 @@ func (r *report) print(w io.Writer) {
 	// Targets.
 	fmt.Fprintln(w, "| Target | Result |")
 	fmt.Fprintln(w, "|---|---|")
-	fmt.Fprintf(w, "| added TTFT p99 < %s ms at %d concurrent streams | **p99 %s ms** (p50 %s ms): %s |\n", loadenv.Millis(targetAddedP99), o.streams,
+	fmt.Fprintf(w, "| added TTFT p99 < %d ms at %d concurrent streams | **p99 %s ms** (p50 %s ms): %s |\n", targetAddedP99.Milliseconds(), o.streams,
 		loadenv.Millis(added.p99), loadenv.Millis(added.p50), metOr(added.n > 0 && added.p99 < targetAddedP99))
 	worst := max(rssPer, peakPer)
 	fmt.Fprintf(w, "| < %d KiB server memory per stream in flight | **%.1f KiB RSS** (peak reading; %.1f at the median; live Go heap %.1f): %s |\n",
