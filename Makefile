@@ -7,7 +7,7 @@ PKGS      := ./...
 # how many test binaries run at once on small machines.
 TESTFLAGS ?= -race -count=1 -p 2 -timeout 20m
 
-.PHONY: all generate check-generated build run test test-go lint lint-spec sdk sdk-deps fuzz fuzz-api fuzz-hub migration migrate-check bench bench-hub chaos docs-assets ci
+.PHONY: all generate check-generated build run test test-go lint lint-spec sdk sdk-deps fuzz fuzz-api fuzz-hub migration migrate-check bench bench-hub bench-chat chaos docs-assets ci
 
 all: build
 
@@ -79,6 +79,12 @@ bench:
 ## bench-hub: load-test only the device hub
 bench-hub:
 	$(GO) run ./tools/hubload
+
+## bench-chat: 1,000 concurrent streamed AI chats against an in-process fake
+## LLM provider (20 ms per token, 50 tokens): added time to first token,
+## server memory per stream, lost streams (not part of CI; about a minute)
+bench-chat:
+	$(GO) run ./tools/chatload
 
 ## chaos: kill -9 an instance, cut Redis, cut Postgres (through in-process proxies)
 ## under device/app load and write what clients saw to the Chaos section of

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"paradise/tools/internal/loadenv"
+)
+
+// memSample is one reading of the server's memory.
+type memSample struct {
+	rssKiB     int64
+	heapInuse  int64 // go_memstats_heap_inuse_bytes
+	heapAlloc  int64 // go_memstats_heap_alloc_bytes (live and not yet collected objects)
+	goroutines int64
+	threads    int
+	inflight   int64 // the client's streams in flight at the reading
+	upstream   int64 // the fake's streams in flight at the reading
+}
+
+// memSampler reads the server's RSS from /proc and its Go heap from its
+// metrics endpoint (the Go collector's go_memstats_*).
+type memSampler struct {
+	srv        *loadenv.Server
+	metricsURL string
+	debugURL   string // the server's pprof listener, to force a collection
+	once       sync.Once
+	c          *http.Client
+}
+
+func (m *memSampler) client() *http.Client {
+	m.once.Do(func() {
+		m.c = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: nil}}
+	})
+	return m.c
+}
+
+// collect makes the server run a full garbage collection (pprof's heap
+// profile with gc=1 does), so that the heap in use read next is the live
+// heap.
+func (m *memSampler) collect() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, m.debugURL+"/debug/pprof/heap?gc=1", nil)
+	res, err := m.client().Do(req)
+	if err != nil {
+		return fmt.Errorf("force GC: %w", err)
+	}
+	defer res.Body.Close()
+	_, err = io.Copy(io.Discard, res.Body)
+	return err
+}
+
+// readCollected is read just after a forced collection.
+func (m *memSampler) readCollected(inflight func() int64) (memSample, error) {
+	if err := m.collect(); err != nil {
+		return memSample{}, err
+	}
+	return m.read(inflight())
+}
+
+func (m *memSampler) read(inflight int64) (memSample, error) {
+	ps, err := m.srv.Sample()
+	if err != nil {
+		return memSample{}, err
+	}
+	s := memSample{rssKiB: ps.RSSKiB, threads: ps.Threads, inflight: inflight}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, m.metricsURL, nil)
+	res, err := m.client().Do(req)
+	if err != nil {
+		return s, fmt.Errorf("metrics: %w", err)
+	}
+	defer res.Body.Close()
+	g, err := promGauges(res.Body, "go_memstats_heap_inuse_bytes", "go_memstats_heap_alloc_bytes", "go_goroutines")
+	if err != nil {
+		return s, fmt.Errorf("metrics: %w", err)
+	}
+	s.heapInuse = int64(g["go_memstats_heap_inuse_bytes"])
+	s.heapAlloc = int64(g["go_memstats_heap_alloc_bytes"])
+	s.goroutines = int64(g["go_goroutines"])
+	return s, nil
+}
+
+// cpuDelta is the CPU used between two usage readings, in cores (CPU
+// seconds per second of wall time).
+type cpuDelta struct {
+	window                                    time.Duration
+	server, loadgen, postgres, redis, machine float64
+}
+
+func delta(before, after loadenv.Usage) cpuDelta {
+	w := after.At.Sub(before.At)
+	c := func(d time.Duration) float64 {
+		if w <= 0 {
+			return 0
+		}
+		return d.Seconds() / w.Seconds()
+	}
+	d := cpuDelta{window: w, loadgen: c(after.Loadgen - before.Loadgen),
+		postgres: c(after.Postgres - before.Postgres), redis: c(after.Redis - before.Redis),
+		machine: c(after.Machine - before.Machine)}
+	if len(before.Servers) > 0 && len(after.Servers) > 0 {
+		d.server = c(after.Servers[0].CPU - before.Servers[0].CPU)
+	}
+	return d
+}
