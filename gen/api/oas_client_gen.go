@@ -47,6 +47,17 @@ type Invoker interface {
 	//
 	// POST /api/v1/admin/users/{id}/enable/
 	AdminEnableUser(ctx context.Context, params AdminEnableUserParams) (*UserEnvelope, error)
+	// AdminGetChatUsage invokes adminGetChatUsage operation.
+	//
+	// For one user and a range of UTC days (inclusive; default the last 7 days up to today; at most 366
+	// days), per day: the messages the user sent, the replies stored, and the replies' prompt and
+	// completion tokens, counted from the stored messages of the user's existing conversations (deleted
+	// conversations no longer count). Days without messages are listed with zeros. `today` is the live
+	// budget counters of the current UTC day (what the chat limits enforce, including deleted
+	// conversations) and the configured limits (0: no limit).
+	//
+	// GET /api/v1/admin/users/{id}/chat-usage/
+	AdminGetChatUsage(ctx context.Context, params AdminGetChatUsageParams) (*ChatUsageReportEnvelope, error)
 	// AdminGetDeviceType invokes adminGetDeviceType operation.
 	//
 	// One device type by id.
@@ -59,6 +70,28 @@ type Invoker interface {
 	//
 	// GET /api/v1/admin/users/{id}/
 	AdminGetUser(ctx context.Context, params AdminGetUserParams) (*UserEnvelope, error)
+	// AdminListConversationMessages invokes adminListConversationMessages operation.
+	//
+	// The messages of any user's conversation in the order they were written (oldest first), with every
+	// stored field: the model and provider of each reply, its token usage, latency, finish reason and
+	// whether it was cut short.
+	//
+	// GET /api/v1/admin/conversations/{id}/messages/
+	AdminListConversationMessages(ctx context.Context, params AdminListConversationMessagesParams) (*ChatMessagePageEnvelope, error)
+	// AdminListConversations invokes adminListConversations operation.
+	//
+	// Every user's conversations, most recently active first (by `updated_at`, then id), with the owner,
+	// the device that started the conversation, the number of messages and the time of the last one.
+	// Filters combine (all must match):
+	//
+	//  - `user_id`, `device_id`: the owner; the device that started it.
+	//  - `from`, `to` (UTC dates, inclusive): the conversation was active in the range, i.e. it was
+	//    created on or before `to` and last updated on or after `from`. `from` after `to` is a 400.
+	//  - `text`: a case-insensitive substring of any of its messages' content (case folding is ASCII-only
+	//    on the embedded SQLite database).
+	//
+	// GET /api/v1/admin/conversations/
+	AdminListConversations(ctx context.Context, params AdminListConversationsParams) (*AuditConversationPageEnvelope, error)
 	// AdminListDeviceTypes invokes adminListDeviceTypes operation.
 	//
 	// Device types, ordered by id.
@@ -661,6 +694,143 @@ func (c *Client) sendAdminEnableUser(ctx context.Context, params AdminEnableUser
 	return result, nil
 }
 
+// AdminGetChatUsage invokes adminGetChatUsage operation.
+//
+// For one user and a range of UTC days (inclusive; default the last 7 days up to today; at most 366
+// days), per day: the messages the user sent, the replies stored, and the replies' prompt and
+// completion tokens, counted from the stored messages of the user's existing conversations (deleted
+// conversations no longer count). Days without messages are listed with zeros. `today` is the live
+// budget counters of the current UTC day (what the chat limits enforce, including deleted
+// conversations) and the configured limits (0: no limit).
+//
+// GET /api/v1/admin/users/{id}/chat-usage/
+func (c *Client) AdminGetChatUsage(ctx context.Context, params AdminGetChatUsageParams) (*ChatUsageReportEnvelope, error) {
+	res, err := c.sendAdminGetChatUsage(ctx, params)
+	return res, err
+}
+
+func (c *Client) sendAdminGetChatUsage(ctx context.Context, params AdminGetChatUsageParams) (res *ChatUsageReportEnvelope, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [3]string
+	pathParts[0] = "/api/v1/admin/users/"
+	{
+		// Encode "id" parameter.
+		e := uri.NewPathEncoder(uri.PathEncoderConfig{
+			Param:   "id",
+			Style:   uri.PathStyleSimple,
+			Explode: false,
+		})
+		if err := func() error {
+			return e.EncodeValue(conv.IntToString(params.ID))
+		}(); err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		encoded, err := e.Result()
+		if err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		pathParts[1] = encoded
+	}
+	pathParts[2] = "/chat-usage/"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	q := uri.NewQueryEncoder()
+	{
+		// Encode "from" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "from",
+			Style:   uri.QueryStyleForm,
+			Explode: true,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.From.Get(); ok {
+				return e.EncodeValue(conv.DateToString(val))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	{
+		// Encode "to" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "to",
+			Style:   uri.QueryStyleForm,
+			Explode: true,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.To.Get(); ok {
+				return e.EncodeValue(conv.DateToString(val))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	u.RawQuery = q.Values().Encode()
+
+	r, err := ht.NewRequest(ctx, "GET", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityAdminTokenAuth(ctx, AdminGetChatUsageOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"AdminTokenAuth\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeAdminGetChatUsageResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
 // AdminGetDeviceType invokes adminGetDeviceType operation.
 //
 // One device type by id.
@@ -844,6 +1014,346 @@ func (c *Client) sendAdminGetUser(ctx context.Context, params AdminGetUserParams
 	}()
 
 	result, err := decodeAdminGetUserResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// AdminListConversationMessages invokes adminListConversationMessages operation.
+//
+// The messages of any user's conversation in the order they were written (oldest first), with every
+// stored field: the model and provider of each reply, its token usage, latency, finish reason and
+// whether it was cut short.
+//
+// GET /api/v1/admin/conversations/{id}/messages/
+func (c *Client) AdminListConversationMessages(ctx context.Context, params AdminListConversationMessagesParams) (*ChatMessagePageEnvelope, error) {
+	res, err := c.sendAdminListConversationMessages(ctx, params)
+	return res, err
+}
+
+func (c *Client) sendAdminListConversationMessages(ctx context.Context, params AdminListConversationMessagesParams) (res *ChatMessagePageEnvelope, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [3]string
+	pathParts[0] = "/api/v1/admin/conversations/"
+	{
+		// Encode "id" parameter.
+		e := uri.NewPathEncoder(uri.PathEncoderConfig{
+			Param:   "id",
+			Style:   uri.PathStyleSimple,
+			Explode: false,
+		})
+		if err := func() error {
+			return e.EncodeValue(conv.IntToString(params.ID))
+		}(); err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		encoded, err := e.Result()
+		if err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		pathParts[1] = encoded
+	}
+	pathParts[2] = "/messages/"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	q := uri.NewQueryEncoder()
+	{
+		// Encode "page" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "page",
+			Style:   uri.QueryStyleForm,
+			Explode: true,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.Page.Get(); ok {
+				return e.EncodeValue(conv.IntToString(val))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	{
+		// Encode "page_size" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "page_size",
+			Style:   uri.QueryStyleForm,
+			Explode: true,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.PageSize.Get(); ok {
+				return e.EncodeValue(conv.IntToString(val))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	u.RawQuery = q.Values().Encode()
+
+	r, err := ht.NewRequest(ctx, "GET", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityAdminTokenAuth(ctx, AdminListConversationMessagesOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"AdminTokenAuth\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeAdminListConversationMessagesResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// AdminListConversations invokes adminListConversations operation.
+//
+// Every user's conversations, most recently active first (by `updated_at`, then id), with the owner,
+// the device that started the conversation, the number of messages and the time of the last one.
+// Filters combine (all must match):
+//
+//   - `user_id`, `device_id`: the owner; the device that started it.
+//   - `from`, `to` (UTC dates, inclusive): the conversation was active in the range, i.e. it was
+//     created on or before `to` and last updated on or after `from`. `from` after `to` is a 400.
+//   - `text`: a case-insensitive substring of any of its messages' content (case folding is ASCII-only
+//     on the embedded SQLite database).
+//
+// GET /api/v1/admin/conversations/
+func (c *Client) AdminListConversations(ctx context.Context, params AdminListConversationsParams) (*AuditConversationPageEnvelope, error) {
+	res, err := c.sendAdminListConversations(ctx, params)
+	return res, err
+}
+
+func (c *Client) sendAdminListConversations(ctx context.Context, params AdminListConversationsParams) (res *AuditConversationPageEnvelope, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [1]string
+	pathParts[0] = "/api/v1/admin/conversations/"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	q := uri.NewQueryEncoder()
+	{
+		// Encode "page" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "page",
+			Style:   uri.QueryStyleForm,
+			Explode: true,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.Page.Get(); ok {
+				return e.EncodeValue(conv.IntToString(val))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	{
+		// Encode "page_size" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "page_size",
+			Style:   uri.QueryStyleForm,
+			Explode: true,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.PageSize.Get(); ok {
+				return e.EncodeValue(conv.IntToString(val))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	{
+		// Encode "user_id" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "user_id",
+			Style:   uri.QueryStyleForm,
+			Explode: true,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.UserID.Get(); ok {
+				return e.EncodeValue(conv.IntToString(val))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	{
+		// Encode "device_id" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "device_id",
+			Style:   uri.QueryStyleForm,
+			Explode: true,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.DeviceID.Get(); ok {
+				return e.EncodeValue(conv.IntToString(val))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	{
+		// Encode "from" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "from",
+			Style:   uri.QueryStyleForm,
+			Explode: true,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.From.Get(); ok {
+				return e.EncodeValue(conv.DateToString(val))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	{
+		// Encode "to" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "to",
+			Style:   uri.QueryStyleForm,
+			Explode: true,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.To.Get(); ok {
+				return e.EncodeValue(conv.DateToString(val))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	{
+		// Encode "text" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "text",
+			Style:   uri.QueryStyleForm,
+			Explode: true,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.Text.Get(); ok {
+				return e.EncodeValue(conv.StringToString(val))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	u.RawQuery = q.Values().Encode()
+
+	r, err := ht.NewRequest(ctx, "GET", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityAdminTokenAuth(ctx, AdminListConversationsOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"AdminTokenAuth\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeAdminListConversationsResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
 	}

@@ -39,6 +39,255 @@ func (s *AdminTokenAuth) SetRoles(val []string) {
 	s.Roles = val
 }
 
+// A conversation as the audit lists it.
+// Ref: #/components/schemas/AuditConversation
+type AuditConversation struct {
+	ID    int        `json:"id"`
+	Owner AuditOwner `json:"owner"`
+	// The device that started the conversation; null when it was started from the app (or the device was
+	// deleted).
+	Device       NilAuditDevice `json:"device"`
+	Title        string         `json:"title"`
+	MessageCount int            `json:"message_count"`
+	// When the latest message was written; null for a conversation without messages.
+	LastMessageAt NilDateTime `json:"last_message_at"`
+	CreatedAt     time.Time   `json:"created_at"`
+	UpdatedAt     time.Time   `json:"updated_at"`
+}
+
+// GetID returns the value of ID.
+func (s *AuditConversation) GetID() int {
+	return s.ID
+}
+
+// GetOwner returns the value of Owner.
+func (s *AuditConversation) GetOwner() AuditOwner {
+	return s.Owner
+}
+
+// GetDevice returns the value of Device.
+func (s *AuditConversation) GetDevice() NilAuditDevice {
+	return s.Device
+}
+
+// GetTitle returns the value of Title.
+func (s *AuditConversation) GetTitle() string {
+	return s.Title
+}
+
+// GetMessageCount returns the value of MessageCount.
+func (s *AuditConversation) GetMessageCount() int {
+	return s.MessageCount
+}
+
+// GetLastMessageAt returns the value of LastMessageAt.
+func (s *AuditConversation) GetLastMessageAt() NilDateTime {
+	return s.LastMessageAt
+}
+
+// GetCreatedAt returns the value of CreatedAt.
+func (s *AuditConversation) GetCreatedAt() time.Time {
+	return s.CreatedAt
+}
+
+// GetUpdatedAt returns the value of UpdatedAt.
+func (s *AuditConversation) GetUpdatedAt() time.Time {
+	return s.UpdatedAt
+}
+
+// SetID sets the value of ID.
+func (s *AuditConversation) SetID(val int) {
+	s.ID = val
+}
+
+// SetOwner sets the value of Owner.
+func (s *AuditConversation) SetOwner(val AuditOwner) {
+	s.Owner = val
+}
+
+// SetDevice sets the value of Device.
+func (s *AuditConversation) SetDevice(val NilAuditDevice) {
+	s.Device = val
+}
+
+// SetTitle sets the value of Title.
+func (s *AuditConversation) SetTitle(val string) {
+	s.Title = val
+}
+
+// SetMessageCount sets the value of MessageCount.
+func (s *AuditConversation) SetMessageCount(val int) {
+	s.MessageCount = val
+}
+
+// SetLastMessageAt sets the value of LastMessageAt.
+func (s *AuditConversation) SetLastMessageAt(val NilDateTime) {
+	s.LastMessageAt = val
+}
+
+// SetCreatedAt sets the value of CreatedAt.
+func (s *AuditConversation) SetCreatedAt(val time.Time) {
+	s.CreatedAt = val
+}
+
+// SetUpdatedAt sets the value of UpdatedAt.
+func (s *AuditConversation) SetUpdatedAt(val time.Time) {
+	s.UpdatedAt = val
+}
+
+// Ref: #/components/schemas/AuditConversationPage
+type AuditConversationPage struct {
+	// Total number of items.
+	Count int `json:"count"`
+	// URL of the next page, or null.
+	Next NilString `json:"next"`
+	// URL of the previous page, or null.
+	Previous NilString           `json:"previous"`
+	Results  []AuditConversation `json:"results"`
+}
+
+// GetCount returns the value of Count.
+func (s *AuditConversationPage) GetCount() int {
+	return s.Count
+}
+
+// GetNext returns the value of Next.
+func (s *AuditConversationPage) GetNext() NilString {
+	return s.Next
+}
+
+// GetPrevious returns the value of Previous.
+func (s *AuditConversationPage) GetPrevious() NilString {
+	return s.Previous
+}
+
+// GetResults returns the value of Results.
+func (s *AuditConversationPage) GetResults() []AuditConversation {
+	return s.Results
+}
+
+// SetCount sets the value of Count.
+func (s *AuditConversationPage) SetCount(val int) {
+	s.Count = val
+}
+
+// SetNext sets the value of Next.
+func (s *AuditConversationPage) SetNext(val NilString) {
+	s.Next = val
+}
+
+// SetPrevious sets the value of Previous.
+func (s *AuditConversationPage) SetPrevious(val NilString) {
+	s.Previous = val
+}
+
+// SetResults sets the value of Results.
+func (s *AuditConversationPage) SetResults(val []AuditConversation) {
+	s.Results = val
+}
+
+// Ref: #/components/schemas/AuditConversationPageEnvelope
+type AuditConversationPageEnvelope struct {
+	Success bool                  `json:"success"`
+	Code    int                   `json:"code"`
+	Message string                `json:"message"`
+	Data    AuditConversationPage `json:"data"`
+}
+
+// GetSuccess returns the value of Success.
+func (s *AuditConversationPageEnvelope) GetSuccess() bool {
+	return s.Success
+}
+
+// GetCode returns the value of Code.
+func (s *AuditConversationPageEnvelope) GetCode() int {
+	return s.Code
+}
+
+// GetMessage returns the value of Message.
+func (s *AuditConversationPageEnvelope) GetMessage() string {
+	return s.Message
+}
+
+// GetData returns the value of Data.
+func (s *AuditConversationPageEnvelope) GetData() AuditConversationPage {
+	return s.Data
+}
+
+// SetSuccess sets the value of Success.
+func (s *AuditConversationPageEnvelope) SetSuccess(val bool) {
+	s.Success = val
+}
+
+// SetCode sets the value of Code.
+func (s *AuditConversationPageEnvelope) SetCode(val int) {
+	s.Code = val
+}
+
+// SetMessage sets the value of Message.
+func (s *AuditConversationPageEnvelope) SetMessage(val string) {
+	s.Message = val
+}
+
+// SetData sets the value of Data.
+func (s *AuditConversationPageEnvelope) SetData(val AuditConversationPage) {
+	s.Data = val
+}
+
+// The device a conversation was started from.
+// Ref: #/components/schemas/AuditDevice
+type AuditDevice struct {
+	ID         int    `json:"id"`
+	MACAddress string `json:"mac_address"`
+}
+
+// GetID returns the value of ID.
+func (s *AuditDevice) GetID() int {
+	return s.ID
+}
+
+// GetMACAddress returns the value of MACAddress.
+func (s *AuditDevice) GetMACAddress() string {
+	return s.MACAddress
+}
+
+// SetID sets the value of ID.
+func (s *AuditDevice) SetID(val int) {
+	s.ID = val
+}
+
+// SetMACAddress sets the value of MACAddress.
+func (s *AuditDevice) SetMACAddress(val string) {
+	s.MACAddress = val
+}
+
+// The user a conversation belongs to.
+// Ref: #/components/schemas/AuditOwner
+type AuditOwner struct {
+	ID       int    `json:"id"`
+	Username string `json:"username"`
+}
+
+// GetID returns the value of ID.
+func (s *AuditOwner) GetID() int {
+	return s.ID
+}
+
+// GetUsername returns the value of Username.
+func (s *AuditOwner) GetUsername() string {
+	return s.Username
+}
+
+// SetID sets the value of ID.
+func (s *AuditOwner) SetID(val int) {
+	s.ID = val
+}
+
+// SetUsername sets the value of Username.
+func (s *AuditOwner) SetUsername(val string) {
+	s.Username = val
+}
+
 // Ref: #/components/schemas/AuthData
 type AuthData struct {
 	// Send as `Authorization: Token <token>`; valid for 30 days.
@@ -151,6 +400,66 @@ func (s *BindRequest) SetName(val OptString) {
 // SetDeviceTypeID sets the value of DeviceTypeID.
 func (s *BindRequest) SetDeviceTypeID(val OptInt) {
 	s.DeviceTypeID = val
+}
+
+// The live budget counters of the current UTC day and the configured limits (0 means no limit).
+// Ref: #/components/schemas/ChatBudgetToday
+type ChatBudgetToday struct {
+	Date          time.Time `json:"date"`
+	MessagesUsed  int       `json:"messages_used"`
+	MessagesLimit int       `json:"messages_limit"`
+	TokensUsed    int       `json:"tokens_used"`
+	TokensLimit   int       `json:"tokens_limit"`
+}
+
+// GetDate returns the value of Date.
+func (s *ChatBudgetToday) GetDate() time.Time {
+	return s.Date
+}
+
+// GetMessagesUsed returns the value of MessagesUsed.
+func (s *ChatBudgetToday) GetMessagesUsed() int {
+	return s.MessagesUsed
+}
+
+// GetMessagesLimit returns the value of MessagesLimit.
+func (s *ChatBudgetToday) GetMessagesLimit() int {
+	return s.MessagesLimit
+}
+
+// GetTokensUsed returns the value of TokensUsed.
+func (s *ChatBudgetToday) GetTokensUsed() int {
+	return s.TokensUsed
+}
+
+// GetTokensLimit returns the value of TokensLimit.
+func (s *ChatBudgetToday) GetTokensLimit() int {
+	return s.TokensLimit
+}
+
+// SetDate sets the value of Date.
+func (s *ChatBudgetToday) SetDate(val time.Time) {
+	s.Date = val
+}
+
+// SetMessagesUsed sets the value of MessagesUsed.
+func (s *ChatBudgetToday) SetMessagesUsed(val int) {
+	s.MessagesUsed = val
+}
+
+// SetMessagesLimit sets the value of MessagesLimit.
+func (s *ChatBudgetToday) SetMessagesLimit(val int) {
+	s.MessagesLimit = val
+}
+
+// SetTokensUsed sets the value of TokensUsed.
+func (s *ChatBudgetToday) SetTokensUsed(val int) {
+	s.TokensUsed = val
+}
+
+// SetTokensLimit sets the value of TokensLimit.
+func (s *ChatBudgetToday) SetTokensLimit(val int) {
+	s.TokensLimit = val
 }
 
 // Why the reply ended: `stop` (complete), `length` (the model's length limit), `content_filter` (the
@@ -729,6 +1038,260 @@ func (s *ChatUsage) SetCompletionTokens(val int) {
 // SetTotalTokens sets the value of TotalTokens.
 func (s *ChatUsage) SetTotalTokens(val int) {
 	s.TotalTokens = val
+}
+
+// Chat usage of one UTC day.
+// Ref: #/components/schemas/ChatUsageDay
+type ChatUsageDay struct {
+	Date time.Time `json:"date"`
+	// Messages the user sent.
+	Messages int `json:"messages"`
+	// Replies stored (cut-short ones included).
+	Replies          int `json:"replies"`
+	PromptTokens     int `json:"prompt_tokens"`
+	CompletionTokens int `json:"completion_tokens"`
+	TotalTokens      int `json:"total_tokens"`
+}
+
+// GetDate returns the value of Date.
+func (s *ChatUsageDay) GetDate() time.Time {
+	return s.Date
+}
+
+// GetMessages returns the value of Messages.
+func (s *ChatUsageDay) GetMessages() int {
+	return s.Messages
+}
+
+// GetReplies returns the value of Replies.
+func (s *ChatUsageDay) GetReplies() int {
+	return s.Replies
+}
+
+// GetPromptTokens returns the value of PromptTokens.
+func (s *ChatUsageDay) GetPromptTokens() int {
+	return s.PromptTokens
+}
+
+// GetCompletionTokens returns the value of CompletionTokens.
+func (s *ChatUsageDay) GetCompletionTokens() int {
+	return s.CompletionTokens
+}
+
+// GetTotalTokens returns the value of TotalTokens.
+func (s *ChatUsageDay) GetTotalTokens() int {
+	return s.TotalTokens
+}
+
+// SetDate sets the value of Date.
+func (s *ChatUsageDay) SetDate(val time.Time) {
+	s.Date = val
+}
+
+// SetMessages sets the value of Messages.
+func (s *ChatUsageDay) SetMessages(val int) {
+	s.Messages = val
+}
+
+// SetReplies sets the value of Replies.
+func (s *ChatUsageDay) SetReplies(val int) {
+	s.Replies = val
+}
+
+// SetPromptTokens sets the value of PromptTokens.
+func (s *ChatUsageDay) SetPromptTokens(val int) {
+	s.PromptTokens = val
+}
+
+// SetCompletionTokens sets the value of CompletionTokens.
+func (s *ChatUsageDay) SetCompletionTokens(val int) {
+	s.CompletionTokens = val
+}
+
+// SetTotalTokens sets the value of TotalTokens.
+func (s *ChatUsageDay) SetTotalTokens(val int) {
+	s.TotalTokens = val
+}
+
+// Chat usage over a period, from the stored messages.
+// Ref: #/components/schemas/ChatUsageFigures
+type ChatUsageFigures struct {
+	// Messages the user sent.
+	Messages int `json:"messages"`
+	// Replies stored (cut-short ones included).
+	Replies          int `json:"replies"`
+	PromptTokens     int `json:"prompt_tokens"`
+	CompletionTokens int `json:"completion_tokens"`
+	TotalTokens      int `json:"total_tokens"`
+}
+
+// GetMessages returns the value of Messages.
+func (s *ChatUsageFigures) GetMessages() int {
+	return s.Messages
+}
+
+// GetReplies returns the value of Replies.
+func (s *ChatUsageFigures) GetReplies() int {
+	return s.Replies
+}
+
+// GetPromptTokens returns the value of PromptTokens.
+func (s *ChatUsageFigures) GetPromptTokens() int {
+	return s.PromptTokens
+}
+
+// GetCompletionTokens returns the value of CompletionTokens.
+func (s *ChatUsageFigures) GetCompletionTokens() int {
+	return s.CompletionTokens
+}
+
+// GetTotalTokens returns the value of TotalTokens.
+func (s *ChatUsageFigures) GetTotalTokens() int {
+	return s.TotalTokens
+}
+
+// SetMessages sets the value of Messages.
+func (s *ChatUsageFigures) SetMessages(val int) {
+	s.Messages = val
+}
+
+// SetReplies sets the value of Replies.
+func (s *ChatUsageFigures) SetReplies(val int) {
+	s.Replies = val
+}
+
+// SetPromptTokens sets the value of PromptTokens.
+func (s *ChatUsageFigures) SetPromptTokens(val int) {
+	s.PromptTokens = val
+}
+
+// SetCompletionTokens sets the value of CompletionTokens.
+func (s *ChatUsageFigures) SetCompletionTokens(val int) {
+	s.CompletionTokens = val
+}
+
+// SetTotalTokens sets the value of TotalTokens.
+func (s *ChatUsageFigures) SetTotalTokens(val int) {
+	s.TotalTokens = val
+}
+
+// Ref: #/components/schemas/ChatUsageReport
+type ChatUsageReport struct {
+	UserID int       `json:"user_id"`
+	From   time.Time `json:"from"`
+	To     time.Time `json:"to"`
+	// Every day of the range, oldest first.
+	Days   []ChatUsageDay   `json:"days"`
+	Totals ChatUsageFigures `json:"totals"`
+	Today  ChatBudgetToday  `json:"today"`
+}
+
+// GetUserID returns the value of UserID.
+func (s *ChatUsageReport) GetUserID() int {
+	return s.UserID
+}
+
+// GetFrom returns the value of From.
+func (s *ChatUsageReport) GetFrom() time.Time {
+	return s.From
+}
+
+// GetTo returns the value of To.
+func (s *ChatUsageReport) GetTo() time.Time {
+	return s.To
+}
+
+// GetDays returns the value of Days.
+func (s *ChatUsageReport) GetDays() []ChatUsageDay {
+	return s.Days
+}
+
+// GetTotals returns the value of Totals.
+func (s *ChatUsageReport) GetTotals() ChatUsageFigures {
+	return s.Totals
+}
+
+// GetToday returns the value of Today.
+func (s *ChatUsageReport) GetToday() ChatBudgetToday {
+	return s.Today
+}
+
+// SetUserID sets the value of UserID.
+func (s *ChatUsageReport) SetUserID(val int) {
+	s.UserID = val
+}
+
+// SetFrom sets the value of From.
+func (s *ChatUsageReport) SetFrom(val time.Time) {
+	s.From = val
+}
+
+// SetTo sets the value of To.
+func (s *ChatUsageReport) SetTo(val time.Time) {
+	s.To = val
+}
+
+// SetDays sets the value of Days.
+func (s *ChatUsageReport) SetDays(val []ChatUsageDay) {
+	s.Days = val
+}
+
+// SetTotals sets the value of Totals.
+func (s *ChatUsageReport) SetTotals(val ChatUsageFigures) {
+	s.Totals = val
+}
+
+// SetToday sets the value of Today.
+func (s *ChatUsageReport) SetToday(val ChatBudgetToday) {
+	s.Today = val
+}
+
+// Ref: #/components/schemas/ChatUsageReportEnvelope
+type ChatUsageReportEnvelope struct {
+	Success bool            `json:"success"`
+	Code    int             `json:"code"`
+	Message string          `json:"message"`
+	Data    ChatUsageReport `json:"data"`
+}
+
+// GetSuccess returns the value of Success.
+func (s *ChatUsageReportEnvelope) GetSuccess() bool {
+	return s.Success
+}
+
+// GetCode returns the value of Code.
+func (s *ChatUsageReportEnvelope) GetCode() int {
+	return s.Code
+}
+
+// GetMessage returns the value of Message.
+func (s *ChatUsageReportEnvelope) GetMessage() string {
+	return s.Message
+}
+
+// GetData returns the value of Data.
+func (s *ChatUsageReportEnvelope) GetData() ChatUsageReport {
+	return s.Data
+}
+
+// SetSuccess sets the value of Success.
+func (s *ChatUsageReportEnvelope) SetSuccess(val bool) {
+	s.Success = val
+}
+
+// SetCode sets the value of Code.
+func (s *ChatUsageReportEnvelope) SetCode(val int) {
+	s.Code = val
+}
+
+// SetMessage sets the value of Message.
+func (s *ChatUsageReportEnvelope) SetMessage(val string) {
+	s.Message = val
+}
+
+// SetData sets the value of Data.
+func (s *ChatUsageReportEnvelope) SetData(val ChatUsageReport) {
+	s.Data = val
 }
 
 // Ref: #/components/schemas/Conversation
@@ -2006,6 +2569,51 @@ func (s *MacRequest) SetMACAddress(val MacAddress) {
 
 type Mbti string
 
+// NewNilAuditDevice returns new NilAuditDevice with value set to v.
+func NewNilAuditDevice(v AuditDevice) NilAuditDevice {
+	return NilAuditDevice{
+		Value: v,
+	}
+}
+
+// NilAuditDevice is nullable AuditDevice.
+type NilAuditDevice struct {
+	Value AuditDevice
+	Null  bool
+}
+
+// SetTo sets value to v.
+func (o *NilAuditDevice) SetTo(v AuditDevice) {
+	o.Null = false
+	o.Value = v
+}
+
+// IsNull returns true if value is Null.
+func (o NilAuditDevice) IsNull() bool { return o.Null }
+
+// SetToNull sets value to null.
+func (o *NilAuditDevice) SetToNull() {
+	o.Null = true
+	var v AuditDevice
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o NilAuditDevice) Get() (v AuditDevice, ok bool) {
+	if o.Null {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o NilAuditDevice) Or(d AuditDevice) AuditDevice {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
 // NewNilDateTime returns new NilDateTime with value set to v.
 func NewNilDateTime(v time.Time) NilDateTime {
 	return NilDateTime{
@@ -2316,6 +2924,52 @@ func (o OptBool) Get() (v bool, ok bool) {
 
 // Or returns value if set, or given parameter if does not.
 func (o OptBool) Or(d bool) bool {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
+// NewOptDate returns new OptDate with value set to v.
+func NewOptDate(v time.Time) OptDate {
+	return OptDate{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptDate is optional time.Time.
+type OptDate struct {
+	Value time.Time
+	Set   bool
+}
+
+// IsSet returns true if OptDate was set.
+func (o OptDate) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptDate) Reset() {
+	var v time.Time
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptDate) SetTo(v time.Time) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptDate) Get() (v time.Time, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptDate) Or(d time.Time) time.Time {
 	if v, ok := o.Get(); ok {
 		return v
 	}

@@ -42,17 +42,20 @@ func findAuthorization(h http.Header, prefix string) (string, bool) {
 
 // operationRolesAdminTokenAuth is a private map storing roles per operation.
 var operationRolesAdminTokenAuth = map[string][]string{
-	AdminCreateDeviceTypeOperation:  []string{},
-	AdminDeleteDeviceTypeOperation:  []string{},
-	AdminDisableUserOperation:       []string{},
-	AdminEnableUserOperation:        []string{},
-	AdminGetDeviceTypeOperation:     []string{},
-	AdminGetUserOperation:           []string{},
-	AdminListDeviceTypesOperation:   []string{},
-	AdminListUsersOperation:         []string{},
-	AdminLogoutOperation:            []string{},
-	AdminSendDeviceMessageOperation: []string{},
-	AdminUpdateDeviceTypeOperation:  []string{},
+	AdminCreateDeviceTypeOperation:         []string{},
+	AdminDeleteDeviceTypeOperation:         []string{},
+	AdminDisableUserOperation:              []string{},
+	AdminEnableUserOperation:               []string{},
+	AdminGetChatUsageOperation:             []string{},
+	AdminGetDeviceTypeOperation:            []string{},
+	AdminGetUserOperation:                  []string{},
+	AdminListConversationMessagesOperation: []string{},
+	AdminListConversationsOperation:        []string{},
+	AdminListDeviceTypesOperation:          []string{},
+	AdminListUsersOperation:                []string{},
+	AdminLogoutOperation:                   []string{},
+	AdminSendDeviceMessageOperation:        []string{},
+	AdminUpdateDeviceTypeOperation:         []string{},
 }
 
 // GetRolesForAdminTokenAuth returns the required roles for the given operation.

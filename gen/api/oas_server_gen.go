@@ -33,6 +33,17 @@ type Handler interface {
 	//
 	// POST /api/v1/admin/users/{id}/enable/
 	AdminEnableUser(ctx context.Context, params AdminEnableUserParams) (*UserEnvelope, error)
+	// AdminGetChatUsage implements adminGetChatUsage operation.
+	//
+	// For one user and a range of UTC days (inclusive; default the last 7 days up to today; at most 366
+	// days), per day: the messages the user sent, the replies stored, and the replies' prompt and
+	// completion tokens, counted from the stored messages of the user's existing conversations (deleted
+	// conversations no longer count). Days without messages are listed with zeros. `today` is the live
+	// budget counters of the current UTC day (what the chat limits enforce, including deleted
+	// conversations) and the configured limits (0: no limit).
+	//
+	// GET /api/v1/admin/users/{id}/chat-usage/
+	AdminGetChatUsage(ctx context.Context, params AdminGetChatUsageParams) (*ChatUsageReportEnvelope, error)
 	// AdminGetDeviceType implements adminGetDeviceType operation.
 	//
 	// One device type by id.
@@ -45,6 +56,28 @@ type Handler interface {
 	//
 	// GET /api/v1/admin/users/{id}/
 	AdminGetUser(ctx context.Context, params AdminGetUserParams) (*UserEnvelope, error)
+	// AdminListConversationMessages implements adminListConversationMessages operation.
+	//
+	// The messages of any user's conversation in the order they were written (oldest first), with every
+	// stored field: the model and provider of each reply, its token usage, latency, finish reason and
+	// whether it was cut short.
+	//
+	// GET /api/v1/admin/conversations/{id}/messages/
+	AdminListConversationMessages(ctx context.Context, params AdminListConversationMessagesParams) (*ChatMessagePageEnvelope, error)
+	// AdminListConversations implements adminListConversations operation.
+	//
+	// Every user's conversations, most recently active first (by `updated_at`, then id), with the owner,
+	// the device that started the conversation, the number of messages and the time of the last one.
+	// Filters combine (all must match):
+	//
+	//  - `user_id`, `device_id`: the owner; the device that started it.
+	//  - `from`, `to` (UTC dates, inclusive): the conversation was active in the range, i.e. it was
+	//    created on or before `to` and last updated on or after `from`. `from` after `to` is a 400.
+	//  - `text`: a case-insensitive substring of any of its messages' content (case folding is ASCII-only
+	//    on the embedded SQLite database).
+	//
+	// GET /api/v1/admin/conversations/
+	AdminListConversations(ctx context.Context, params AdminListConversationsParams) (*AuditConversationPageEnvelope, error)
 	// AdminListDeviceTypes implements adminListDeviceTypes operation.
 	//
 	// Device types, ordered by id.

@@ -1,16 +1,19 @@
 // Package admin serves the admin API (/api/v1/admin/): staff use cases
-// that span the bounded contexts (users, device types, pushes).
+// that span the bounded contexts (users, device types, pushes, the
+// conversation audit and chat usage).
 package admin
 
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"go.uber.org/fx"
 
 	"paradise/gen/api"
 	"paradise/internal/account"
 	"paradise/internal/auth"
+	"paradise/internal/chat"
 	"paradise/internal/device"
 	"paradise/internal/httpapi"
 )
@@ -24,11 +27,12 @@ type Handler struct {
 	accounts *account.Service
 	devices  *device.Service
 	pusher   *device.Pusher
+	chats    *chat.Service
 }
 
 // NewHandler returns the admin handler.
-func NewHandler(accounts *account.Service, devices *device.Service, pusher *device.Pusher) *Handler {
-	return &Handler{accounts: accounts, devices: devices, pusher: pusher}
+func NewHandler(accounts *account.Service, devices *device.Service, pusher *device.Pusher, chats *chat.Service) *Handler {
+	return &Handler{accounts: accounts, devices: devices, pusher: pusher, chats: chats}
 }
 
 // AdminLogin implements adminLogin (POST /api/v1/admin/login/).
@@ -142,4 +146,43 @@ func (h *Handler) AdminSendDeviceMessage(ctx context.Context, req *api.DeviceMes
 		return nil, err
 	}
 	return device.Push(ctx, h.pusher, owner, owned.Device.MACAddress, req)
+}
+
+// AdminListConversations implements adminListConversations (GET /api/v1/admin/conversations/).
+func (h *Handler) AdminListConversations(ctx context.Context, params api.AdminListConversationsParams) (*api.AuditConversationPageEnvelope, error) {
+	p := httpapi.Page(params.Page, params.PageSize)
+	f := chat.AuditFilter{UserID: params.UserID.Or(0), DeviceID: params.DeviceID.Or(0),
+		From: params.From.Or(time.Time{}), To: params.To.Or(time.Time{}), Text: params.Text.Or("")}
+	convs, count, err := h.chats.Audit(ctx, f, p)
+	if err != nil {
+		return nil, err
+	}
+	next, prev := httpapi.Links(ctx, p, count)
+	return &api.AuditConversationPageEnvelope{Success: true, Code: http.StatusOK, Message: httpapi.OKMessage,
+		Data: api.AuditConversationPage{Count: count, Next: next, Previous: prev, Results: httpapi.MapSlice(convs, chat.AuditConversationToAPI)}}, nil
+}
+
+// AdminListConversationMessages implements adminListConversationMessages
+// (GET /api/v1/admin/conversations/{id}/messages/).
+func (h *Handler) AdminListConversationMessages(ctx context.Context, params api.AdminListConversationMessagesParams) (*api.ChatMessagePageEnvelope, error) {
+	p := httpapi.Page(params.Page, params.PageSize)
+	msgs, count, err := h.chats.AuditMessages(ctx, params.ID, p)
+	if err != nil {
+		return nil, err
+	}
+	next, prev := httpapi.Links(ctx, p, count)
+	return &api.ChatMessagePageEnvelope{Success: true, Code: http.StatusOK, Message: httpapi.OKMessage,
+		Data: api.ChatMessagePage{Count: count, Next: next, Previous: prev, Results: httpapi.MapSlice(msgs, chat.MessageToAPI)}}, nil
+}
+
+// AdminGetChatUsage implements adminGetChatUsage (GET /api/v1/admin/users/{id}/chat-usage/).
+func (h *Handler) AdminGetChatUsage(ctx context.Context, params api.AdminGetChatUsageParams) (*api.ChatUsageReportEnvelope, error) {
+	if _, err := h.accounts.Get(ctx, params.ID); err != nil {
+		return nil, err
+	}
+	r, err := h.chats.Usage(ctx, params.ID, params.From.Or(time.Time{}), params.To.Or(time.Time{}))
+	if err != nil {
+		return nil, err
+	}
+	return &api.ChatUsageReportEnvelope{Success: true, Code: http.StatusOK, Message: httpapi.OKMessage, Data: chat.UsageReportToAPI(r)}, nil
 }

@@ -33,6 +33,9 @@ type Budget interface {
 	// AcquireStream takes one of the user's slots for a reply in progress;
 	// release (safe to call more than once) gives it back.
 	AcquireStream(ctx context.Context, userID int) (release func(), err error)
+	// Today reports the user's counters of the current UTC day and the
+	// limits, for admins.
+	Today(ctx context.Context, userID int) (BudgetToday, error)
 }
 
 // quotaError is a budget refusal.

@@ -96,7 +96,7 @@ func (fr *Frames) reply(ctx context.Context, s *hub.Session, req ws.ChatRequestP
 	}
 	var convID int
 	reply, err := fr.chats.Chat(ctx, Request{Caller: Caller{User: user, MAC: s.MAC()}, Text: req.Text,
-		ConversationID: int(req.ConversationID.Or(0))}, Events{
+		ConversationID: int(req.ConversationID.Or(0)), Channel: ChannelHub}, Events{
 		Start: func(st Started) error { convID = st.ConversationID; return nil },
 		Delta: func(text string) error {
 			return fr.bus.SendToGroup(ctx, userID, ws.NewChatDeltaFrame(ws.ChatDelta{Message: ws.ChatDeltaPayload{

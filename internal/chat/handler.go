@@ -28,7 +28,7 @@ func callerOf(p *account.Principal) Caller {
 // streaming.
 func (h *Handler) ChatCompletion(ctx context.Context, req *api.ChatRequest) (*api.ChatReplyEnvelope, error) {
 	reply, err := h.chats.Chat(ctx, Request{Caller: callerOf(account.PrincipalFrom(ctx)), Text: req.Message,
-		ConversationID: req.ConversationID.Or(0)}, Events{})
+		ConversationID: req.ConversationID.Or(0), Channel: ChannelREST}, Events{})
 	if err != nil {
 		return nil, err
 	}

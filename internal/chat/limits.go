@@ -95,3 +95,20 @@ func (l *limits) AcquireStream(ctx context.Context, userID int) (func(), error) 
 		_ = lease.Release(ctx)
 	}, nil
 }
+
+// Today implements Budget.
+func (l *limits) Today(ctx context.Context, userID int) (BudgetToday, error) {
+	now := time.Now()
+	start, _ := l.daily.Window(now)
+	out := BudgetToday{Date: Day(start), MessagesLimit: l.cfg.MessagesPerDay, TokensLimit: l.cfg.TokensPerDay}
+	msgs, err := l.daily.Usage(ctx, messagesKey(userID), now)
+	if err != nil {
+		return out, fmt.Errorf("chat: message budget of user %d: %w", userID, err)
+	}
+	tokens, err := l.daily.Usage(ctx, tokensKey(userID), now)
+	if err != nil {
+		return out, fmt.Errorf("chat: token budget of user %d: %w", userID, err)
+	}
+	out.MessagesUsed, out.TokensUsed = int(msgs), int(tokens)
+	return out, nil
+}

@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -27,6 +28,7 @@ import (
 	"paradise/internal/config"
 	"paradise/internal/database"
 	"paradise/internal/device"
+	"paradise/internal/metrics"
 	"paradise/internal/paging"
 )
 
@@ -90,7 +92,20 @@ type Request struct {
 	// ConversationID continues one of the caller's conversations; 0
 	// starts a new one.
 	ConversationID int
+	// Channel is how the request came (metrics label); empty is
+	// ChannelREST.
+	Channel Channel
 }
+
+// Channel is how a chat request came in.
+type Channel string
+
+// The channels of chat requests.
+const (
+	ChannelREST Channel = "rest" // POST /api/ai/chat/ answered in JSON
+	ChannelSSE  Channel = "sse"  // POST /api/ai/chat/ streamed
+	ChannelHub  Channel = "hub"  // a chat_request frame
+)
 
 // Started says where the user's message was stored, before the reply.
 type Started struct {
@@ -126,12 +141,13 @@ type Service struct {
 	devices  Devices
 	profiles Profiles
 	cfg      config.Chat
+	metrics  *metrics.Metrics
 	log      *zap.Logger
 }
 
 // NewService returns the chat service.
-func NewService(db *database.DB, model Model, budget Budget, devices Devices, profiles Profiles, cfg config.Chat, log *zap.Logger) *Service {
-	return &Service{db: db.Client, model: model, budget: budget, devices: devices, profiles: profiles, cfg: cfg, log: log.Named("chat")}
+func NewService(db *database.DB, model Model, budget Budget, devices Devices, profiles Profiles, cfg config.Chat, m *metrics.Metrics, log *zap.Logger) *Service {
+	return &Service{db: db.Client, model: model, budget: budget, devices: devices, profiles: profiles, cfg: cfg, metrics: m, log: log.Named("chat")}
 }
 
 // CheckText validates a chat message's text; field names the field in the
@@ -157,6 +173,48 @@ func errConversationNotFound() error { return apperr.NotFound("Conversation not 
 // A model failing before any text is a 503 (CodeModelUnavailable); the
 // user's message stays stored.
 func (s *Service) Chat(ctx context.Context, req Request, ev Events) (Reply, error) {
+	reply, err := s.chat(ctx, req, ev)
+	s.count(ctx, req.Channel, reply, err)
+	return reply, err
+}
+
+// count records a chat request's outcome and any budget refusal; the
+// labels are bounded (the channels, a fixed set of outcomes and kinds).
+func (s *Service) count(ctx context.Context, channel Channel, reply Reply, err error) {
+	if channel == "" {
+		channel = ChannelREST
+	}
+	var ae *apperr.Error
+	isApp := errors.As(err, &ae)
+	outcome := "failed"
+	switch {
+	case err == nil && !reply.Truncated:
+		outcome = "ok"
+	case isApp && ae.Status == http.StatusTooManyRequests:
+		outcome = "rejected"
+		kind := "other"
+		switch ae.Code {
+		case CodeDailyMessages:
+			kind = "messages"
+		case CodeDailyTokens:
+			kind = "tokens"
+		case CodeStreams:
+			kind = "streams"
+		}
+		s.metrics.ChatQuotaRejections.WithLabelValues(kind).Inc()
+	case reply.Truncated:
+		outcome = "cut_short"
+	case ctx.Err() != nil || !isModelFailure(err):
+		outcome = "canceled"
+	case isApp && ae.Code == CodeModelUnavailable:
+		outcome = "model_unavailable"
+	case isApp && ae.Status < 500:
+		outcome = "invalid"
+	}
+	s.metrics.ChatRequests.WithLabelValues(string(channel), outcome).Inc()
+}
+
+func (s *Service) chat(ctx context.Context, req Request, ev Events) (Reply, error) {
 	start := time.Now()
 	if err := CheckText("message", req.Text); err != nil {
 		return Reply{}, err
@@ -503,6 +561,12 @@ func (s *Service) Messages(ctx context.Context, userID, id int, page paging.Page
 	if _, err := s.openConversation(ctx, userID, id); err != nil {
 		return nil, 0, err
 	}
+	return s.messages(ctx, id, page)
+}
+
+// messages returns a page of a conversation's messages, in order, and
+// their count.
+func (s *Service) messages(ctx context.Context, id int, page paging.Page) ([]StoredMessage, int, error) {
 	q := s.db.ChatMessage.Query().Where(chatmessage.ConversationID(id))
 	count, err := q.Clone().Count(ctx)
 	if err != nil {

@@ -166,7 +166,7 @@ func (st *Stream) serve(w http.ResponseWriter, r *http.Request) {
 		},
 	}
 	reply, err := st.chats.Chat(ctx, Request{Caller: callerOf(account.PrincipalFrom(ctx)), Text: req.Message,
-		ConversationID: req.ConversationID.Or(0)}, ev)
+		ConversationID: req.ConversationID.Or(0), Channel: ChannelSSE}, ev)
 	if !started {
 		if err == nil {
 			err = errors.New("chat: reply ended before it started")

@@ -2,6 +2,7 @@ package contract_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -34,6 +35,7 @@ func TestOutsideOgen(t *testing.T) {
 		body               []byte // exact body, when set
 		contains           string
 		allow              []string // methods the Allow header must list
+		check              func(t *testing.T, body []byte)
 	}{
 		{name: "unknown path", method: "GET", path: "/nope/", status: 404, contentType: "application/json", schema: "Error"},
 		{name: "path without trailing slash", method: "GET", path: "/api/user/login", status: 404, contentType: "application/json", schema: "Error"},
@@ -43,7 +45,9 @@ func TestOutsideOgen(t *testing.T) {
 		{name: "wrong method on health", method: "POST", path: "/healthz", status: 404, contentType: "application/json", schema: "Error"},
 		{name: "panic", method: "GET", path: panicPath, status: 500, contentType: "application/json", schema: "Error"},
 		{name: "healthz", method: "GET", path: "/healthz", status: 200, contentType: "application/json", schema: "EmptyEnvelope"},
-		{name: "readyz", method: "GET", path: "/readyz", status: 200, contentType: "application/json", schema: "EmptyEnvelope"},
+		// /readyz is outside openapi.yaml: the envelope with data the
+		// details of the readiness group (README, "Health").
+		{name: "readyz", method: "GET", path: "/readyz", status: 200, contentType: "application/json", check: readyDetails},
 		{name: "openapi.yaml", method: "GET", path: "/openapi.yaml", status: 200, contentType: "application/yaml", body: paradise.OpenAPI},
 		{name: "asyncapi.yaml", method: "GET", path: "/asyncapi.yaml", status: 200, contentType: "application/yaml", body: paradise.AsyncAPI},
 		{name: "swagger", method: "GET", path: "/swagger/", status: 200, contentType: "text/html", contains: "swagger-ui-bundle.js"},
@@ -79,6 +83,9 @@ func TestOutsideOgen(t *testing.T) {
 			if tc.contains != "" && !strings.Contains(string(x.resp), tc.contains) {
 				t.Errorf("body does not contain %q", tc.contains)
 			}
+			if tc.check != nil {
+				tc.check(t, x.resp)
+			}
 			for _, m := range tc.allow {
 				if allow := x.header.Get("Allow"); !strings.Contains(allow, m) {
 					t.Errorf("Allow %q lacks %s", allow, m)
@@ -93,4 +100,32 @@ func TestOutsideOgen(t *testing.T) {
 		})
 	}
 
+}
+
+// readyDetails checks /readyz's body: the success envelope whose data
+// maps each detail to a string, naming the active LLM provider.
+func readyDetails(t *testing.T, body []byte) {
+	t.Helper()
+	var env struct {
+		Success *bool              `json:"success"`
+		Code    int                `json:"code"`
+		Message *string            `json:"message"`
+		Data    map[string]*string `json:"data"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&env); err != nil {
+		t.Fatalf("readyz body %s: %v", body, err)
+	}
+	if env.Success == nil || !*env.Success || env.Code != 200 || env.Message == nil {
+		t.Errorf("readyz envelope %s", body)
+	}
+	if llm := env.Data["llm"]; llm == nil || !strings.Contains(*llm, "development") {
+		t.Errorf("readyz data lacks the llm detail: %s", body)
+	}
+	for k, v := range env.Data {
+		if v == nil {
+			t.Errorf("readyz detail %q is null", k)
+		}
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/fx"
 
@@ -373,6 +374,65 @@ var restCases = map[string][]restCase{
 		}},
 		{name: "unknown id", status: 404, setup: func(t *testing.T, f *fixture) call {
 			return call{method: "DELETE", path: "/api/v1/admin/device-types/999999999/", token: f.admin}
+		}},
+	},
+	"adminListConversations": {
+		{name: "all filters", status: 200, setup: func(t *testing.T, f *fixture) call {
+			f.conversation(t, f.user.Token)
+			today := time.Now().UTC().Format(time.DateOnly)
+			return call{method: "GET", path: fmt.Sprintf("/api/v1/admin/conversations/?user_id=%d&from=%s&to=%s&text=MORNING&page_size=1",
+				f.user.User.ID, today, today), token: f.admin}
+		}},
+		{name: "device conversation", status: 200, setup: func(t *testing.T, f *fixture) call {
+			f.conversation(t, f.MacLogin(t, f.mac).Token)
+			return call{method: "GET", path: fmt.Sprintf("/api/v1/admin/conversations/?device_id=%d", f.devID), token: f.admin}
+		}},
+		{name: "from after to", status: 400, setup: func(t *testing.T, f *fixture) call {
+			return call{method: "GET", path: "/api/v1/admin/conversations/?from=2026-02-02&to=2026-02-01", token: f.admin}
+		}},
+		{name: "bad date", status: 400, setup: func(t *testing.T, f *fixture) call {
+			return call{method: "GET", path: "/api/v1/admin/conversations/?from=yesterday", token: f.admin}
+		}},
+		{name: "no token", status: 401, setup: func(t *testing.T, f *fixture) call {
+			return call{method: "GET", path: "/api/v1/admin/conversations/"}
+		}},
+		{name: "user token", status: 401, setup: func(t *testing.T, f *fixture) call {
+			return call{method: "GET", path: "/api/v1/admin/conversations/", token: f.user.Token}
+		}},
+		{name: "page past the last", status: 404, setup: func(t *testing.T, f *fixture) call {
+			return call{method: "GET", path: "/api/v1/admin/conversations/?page=999999", token: f.admin}
+		}},
+	},
+	"adminListConversationMessages": {
+		{name: "ok", status: 200, setup: func(t *testing.T, f *fixture) call {
+			return call{method: "GET", path: fmt.Sprintf("/api/v1/admin/conversations/%d/messages/", f.conversation(t, f.user.Token)), token: f.admin}
+		}},
+		{name: "bad id", status: 400, setup: func(t *testing.T, f *fixture) call {
+			return call{method: "GET", path: "/api/v1/admin/conversations/0/messages/", token: f.admin}
+		}},
+		{name: "user token", status: 401, setup: func(t *testing.T, f *fixture) call {
+			return call{method: "GET", path: fmt.Sprintf("/api/v1/admin/conversations/%d/messages/", f.conversation(t, f.user.Token)), token: f.user.Token}
+		}},
+		{name: "unknown", status: 404, setup: func(t *testing.T, f *fixture) call {
+			return call{method: "GET", path: "/api/v1/admin/conversations/999999999/messages/", token: f.admin}
+		}},
+	},
+	"adminGetChatUsage": {
+		{name: "default range", status: 200, setup: func(t *testing.T, f *fixture) call {
+			f.conversation(t, f.user.Token)
+			return call{method: "GET", path: fmt.Sprintf("/api/v1/admin/users/%d/chat-usage/", f.user.User.ID), token: f.admin}
+		}},
+		{name: "range", status: 200, setup: func(t *testing.T, f *fixture) call {
+			return call{method: "GET", path: fmt.Sprintf("/api/v1/admin/users/%d/chat-usage/?from=2026-01-01&to=2026-01-31", f.user.User.ID), token: f.admin}
+		}},
+		{name: "range too long", status: 400, setup: func(t *testing.T, f *fixture) call {
+			return call{method: "GET", path: fmt.Sprintf("/api/v1/admin/users/%d/chat-usage/?from=2020-01-01&to=2026-01-31", f.user.User.ID), token: f.admin}
+		}},
+		{name: "user token", status: 401, setup: func(t *testing.T, f *fixture) call {
+			return call{method: "GET", path: fmt.Sprintf("/api/v1/admin/users/%d/chat-usage/", f.user.User.ID), token: f.user.Token}
+		}},
+		{name: "unknown user", status: 404, setup: func(t *testing.T, f *fixture) call {
+			return call{method: "GET", path: "/api/v1/admin/users/999999999/chat-usage/", token: f.admin}
 		}},
 	},
 	"chatCompletion": {

@@ -40,9 +40,15 @@ func AsRoute(constructor any) any {
 // ReadinessCheck is one dependency /readyz checks, contributed to the
 // "httpapi.readiness" group.
 type ReadinessCheck struct {
-	// Name is what /readyz reports when the check fails ("database").
-	Name  string
+	// Name is what /readyz reports when the check fails ("database"),
+	// and the key of its Detail.
+	Name string
+	// Check, optional, fails when the dependency is unreachable.
 	Check func(ctx context.Context) error
+	// Detail, optional, describes the dependency for operators; a ready
+	// /readyz lists the details in data, keyed by Name
+	// ({"llm": "development (...)"}).
+	Detail func() string
 }
 
 // AsReadinessCheck annotates a constructor of a ReadinessCheck for the

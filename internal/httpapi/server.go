@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -181,6 +182,9 @@ func readyz(checks []ReadinessCheck, log *zap.Logger) http.HandlerFunc {
 		defer cancel()
 		var down []string
 		for _, c := range checks {
+			if c.Check == nil {
+				continue
+			}
 			if err := c.Check(ctx); err != nil {
 				log.Warn("Not ready", zap.String("check", c.Name), zap.Error(err))
 				down = append(down, c.Name)
@@ -191,7 +195,28 @@ func readyz(checks []ReadinessCheck, log *zap.Logger) http.HandlerFunc {
 				Message: "Not ready: " + strings.Join(down, ", ") + " unreachable."})
 			return
 		}
-		writeOK(w)
+		details := map[string]string{}
+		for _, c := range checks {
+			if c.Detail != nil {
+				details[c.Name] = c.Detail()
+			}
+		}
+		if len(details) == 0 {
+			writeOK(w)
+			return
+		}
+		body, err := json.Marshal(struct {
+			Success bool              `json:"success"`
+			Code    int               `json:"code"`
+			Message string            `json:"message"`
+			Data    map[string]string `json:"data"`
+		}{true, http.StatusOK, "OK", details})
+		if err != nil {
+			writeOK(w)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		_, _ = w.Write(body)
 	}
 }
 

@@ -20,7 +20,14 @@ func TestOutsideOgen(t *testing.T) {
 		t.Fatalf("Allow %q", allow)
 	}
 	expect(t, e.Do(t, http.MethodGet, "/healthz", "", nil), http.StatusOK, 200)
-	expect(t, e.Do(t, http.MethodGet, "/readyz", "", nil), http.StatusOK, 200)
+	ready := e.Do(t, http.MethodGet, "/readyz", "", nil)
+	expect(t, ready, http.StatusOK, 200)
+	// The readiness group's details: which model provider answers.
+	var details map[string]string
+	ready.Decode(t, &details)
+	if !strings.Contains(details["llm"], "development") {
+		t.Fatalf("readyz details %s lack the development LLM provider", ready.Body)
+	}
 
 	// Request ids are echoed or made up.
 	req, _ := http.NewRequest(http.MethodGet, e.URL+"/healthz", nil)

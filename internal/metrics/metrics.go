@@ -44,6 +44,14 @@ type Metrics struct {
 	LLMFirstToken *prometheus.HistogramVec
 	// LLMTokens counts tokens by provider and kind (prompt, completion).
 	LLMTokens *prometheus.CounterVec
+
+	// ChatRequests counts chat requests by channel (rest, sse, hub) and
+	// outcome (ok, cut_short, rejected, invalid, canceled,
+	// model_unavailable, failed).
+	ChatRequests *prometheus.CounterVec
+	// ChatQuotaRejections counts chat requests refused by a budget, by
+	// kind (messages, tokens, streams).
+	ChatQuotaRejections *prometheus.CounterVec
 }
 
 // New creates and registers the metrics, with Go runtime and process
@@ -93,6 +101,14 @@ func New() *Metrics {
 			Name: "paradise_llm_tokens_total",
 			Help: "LLM tokens by provider and kind (prompt, completion), as the provider reported them (estimated from the text when it did not, e.g. for a reply cut short).",
 		}, []string{"provider", "kind"}),
+		ChatRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "paradise_chat_requests_total",
+			Help: "Chat requests by channel (rest, sse, hub) and outcome (ok, cut_short, rejected, invalid, canceled, model_unavailable, failed).",
+		}, []string{"channel", "outcome"}),
+		ChatQuotaRejections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "paradise_chat_quota_rejections_total",
+			Help: "Chat requests refused by a per-user budget, by kind (messages per day, tokens per day, concurrent streams).",
+		}, []string{"kind"}),
 	}
 	m.registry.MustRegister(
 		collectors.NewGoCollector(),
@@ -100,6 +116,7 @@ func New() *Metrics {
 		m.HTTPRequests, m.HTTPDuration,
 		m.HubConnections, m.HubFrames, m.HubRejected, m.HubClosed,
 		m.LLMRequests, m.LLMFailovers, m.LLMFirstToken, m.LLMTokens,
+		m.ChatRequests, m.ChatQuotaRejections,
 	)
 	return m
 }
