@@ -13,7 +13,7 @@ import (
 	"github.com/ogen-go/ogen/validate"
 )
 
-func decodeAdminCreateDeviceTypeResponse(resp *http.Response) (res *DeviceTypeEnvelope, _ error) {
+func decodeAdminCreateDeviceTypeResponse(resp *http.Response) (res *AdminDeviceTypeEnvelope, _ error) {
 	switch resp.StatusCode {
 	case 201:
 		// Code 201.
@@ -29,7 +29,7 @@ func decodeAdminCreateDeviceTypeResponse(resp *http.Response) (res *DeviceTypeEn
 			}
 			d := jx.DecodeBytes(buf)
 
-			var response DeviceTypeEnvelope
+			var response AdminDeviceTypeEnvelope
 			if err := func() error {
 				if err := response.Decode(d); err != nil {
 					return err
@@ -399,7 +399,7 @@ func decodeAdminEnableUserResponse(resp *http.Response) (res *UserEnvelope, _ er
 	return res, errors.Wrap(defRes, "error")
 }
 
-func decodeAdminGetDeviceTypeResponse(resp *http.Response) (res *DeviceTypeEnvelope, _ error) {
+func decodeAdminGetDeviceTypeResponse(resp *http.Response) (res *AdminDeviceTypeEnvelope, _ error) {
 	switch resp.StatusCode {
 	case 200:
 		// Code 200.
@@ -415,7 +415,7 @@ func decodeAdminGetDeviceTypeResponse(resp *http.Response) (res *DeviceTypeEnvel
 			}
 			d := jx.DecodeBytes(buf)
 
-			var response DeviceTypeEnvelope
+			var response AdminDeviceTypeEnvelope
 			if err := func() error {
 				if err := response.Decode(d); err != nil {
 					return err
@@ -592,7 +592,7 @@ func decodeAdminGetUserResponse(resp *http.Response) (res *UserEnvelope, _ error
 	return res, errors.Wrap(defRes, "error")
 }
 
-func decodeAdminListDeviceTypesResponse(resp *http.Response) (res *DeviceTypePageEnvelope, _ error) {
+func decodeAdminListDeviceTypesResponse(resp *http.Response) (res *AdminDeviceTypePageEnvelope, _ error) {
 	switch resp.StatusCode {
 	case 200:
 		// Code 200.
@@ -608,7 +608,7 @@ func decodeAdminListDeviceTypesResponse(resp *http.Response) (res *DeviceTypePag
 			}
 			d := jx.DecodeBytes(buf)
 
-			var response DeviceTypePageEnvelope
+			var response AdminDeviceTypePageEnvelope
 			if err := func() error {
 				if err := response.Decode(d); err != nil {
 					return err
@@ -1079,7 +1079,7 @@ func decodeAdminSendDeviceMessageResponse(resp *http.Response) (res *PushEnvelop
 	return res, errors.Wrap(defRes, "error")
 }
 
-func decodeAdminUpdateDeviceTypeResponse(resp *http.Response) (res *DeviceTypeEnvelope, _ error) {
+func decodeAdminUpdateDeviceTypeResponse(resp *http.Response) (res *AdminDeviceTypeEnvelope, _ error) {
 	switch resp.StatusCode {
 	case 200:
 		// Code 200.
@@ -1095,7 +1095,7 @@ func decodeAdminUpdateDeviceTypeResponse(resp *http.Response) (res *DeviceTypeEn
 			}
 			d := jx.DecodeBytes(buf)
 
-			var response DeviceTypeEnvelope
+			var response AdminDeviceTypeEnvelope
 			if err := func() error {
 				if err := response.Decode(d); err != nil {
 					return err
