@@ -21,6 +21,14 @@ type DeviceType struct {
 	Name string `json:"name,omitempty"`
 	// Description holds the value of the "description" field.
 	Description string `json:"description,omitempty"`
+	// PersonaName holds the value of the "persona_name" field.
+	PersonaName string `json:"persona_name,omitempty"`
+	// PersonaDescription holds the value of the "persona_description" field.
+	PersonaDescription string `json:"persona_description,omitempty"`
+	// PromptTemplate holds the value of the "prompt_template" field.
+	PromptTemplate string `json:"prompt_template,omitempty"`
+	// Voice holds the value of the "voice" field.
+	Voice string `json:"voice,omitempty"`
 	// CreatedAt holds the value of the "created_at" field.
 	CreatedAt time.Time `json:"created_at,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
@@ -54,7 +62,7 @@ func (*DeviceType) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case devicetype.FieldID:
 			values[i] = new(sql.NullInt64)
-		case devicetype.FieldName, devicetype.FieldDescription:
+		case devicetype.FieldName, devicetype.FieldDescription, devicetype.FieldPersonaName, devicetype.FieldPersonaDescription, devicetype.FieldPromptTemplate, devicetype.FieldVoice:
 			values[i] = new(sql.NullString)
 		case devicetype.FieldCreatedAt:
 			values[i] = new(sql.NullTime)
@@ -90,6 +98,30 @@ func (_m *DeviceType) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field description", values[i])
 			} else if value.Valid {
 				_m.Description = value.String
+			}
+		case devicetype.FieldPersonaName:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field persona_name", values[i])
+			} else if value.Valid {
+				_m.PersonaName = value.String
+			}
+		case devicetype.FieldPersonaDescription:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field persona_description", values[i])
+			} else if value.Valid {
+				_m.PersonaDescription = value.String
+			}
+		case devicetype.FieldPromptTemplate:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field prompt_template", values[i])
+			} else if value.Valid {
+				_m.PromptTemplate = value.String
+			}
+		case devicetype.FieldVoice:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field voice", values[i])
+			} else if value.Valid {
+				_m.Voice = value.String
 			}
 		case devicetype.FieldCreatedAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
@@ -143,6 +175,18 @@ func (_m *DeviceType) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("description=")
 	builder.WriteString(_m.Description)
+	builder.WriteString(", ")
+	builder.WriteString("persona_name=")
+	builder.WriteString(_m.PersonaName)
+	builder.WriteString(", ")
+	builder.WriteString("persona_description=")
+	builder.WriteString(_m.PersonaDescription)
+	builder.WriteString(", ")
+	builder.WriteString("prompt_template=")
+	builder.WriteString(_m.PromptTemplate)
+	builder.WriteString(", ")
+	builder.WriteString("voice=")
+	builder.WriteString(_m.Voice)
 	builder.WriteString(", ")
 	builder.WriteString("created_at=")
 	builder.WriteString(_m.CreatedAt.Format(time.ANSIC))

@@ -41,6 +41,62 @@ func (_c *DeviceTypeCreate) SetNillableDescription(v *string) *DeviceTypeCreate 
 	return _c
 }
 
+// SetPersonaName sets the "persona_name" field.
+func (_c *DeviceTypeCreate) SetPersonaName(v string) *DeviceTypeCreate {
+	_c.mutation.SetPersonaName(v)
+	return _c
+}
+
+// SetNillablePersonaName sets the "persona_name" field if the given value is not nil.
+func (_c *DeviceTypeCreate) SetNillablePersonaName(v *string) *DeviceTypeCreate {
+	if v != nil {
+		_c.SetPersonaName(*v)
+	}
+	return _c
+}
+
+// SetPersonaDescription sets the "persona_description" field.
+func (_c *DeviceTypeCreate) SetPersonaDescription(v string) *DeviceTypeCreate {
+	_c.mutation.SetPersonaDescription(v)
+	return _c
+}
+
+// SetNillablePersonaDescription sets the "persona_description" field if the given value is not nil.
+func (_c *DeviceTypeCreate) SetNillablePersonaDescription(v *string) *DeviceTypeCreate {
+	if v != nil {
+		_c.SetPersonaDescription(*v)
+	}
+	return _c
+}
+
+// SetPromptTemplate sets the "prompt_template" field.
+func (_c *DeviceTypeCreate) SetPromptTemplate(v string) *DeviceTypeCreate {
+	_c.mutation.SetPromptTemplate(v)
+	return _c
+}
+
+// SetNillablePromptTemplate sets the "prompt_template" field if the given value is not nil.
+func (_c *DeviceTypeCreate) SetNillablePromptTemplate(v *string) *DeviceTypeCreate {
+	if v != nil {
+		_c.SetPromptTemplate(*v)
+	}
+	return _c
+}
+
+// SetVoice sets the "voice" field.
+func (_c *DeviceTypeCreate) SetVoice(v string) *DeviceTypeCreate {
+	_c.mutation.SetVoice(v)
+	return _c
+}
+
+// SetNillableVoice sets the "voice" field if the given value is not nil.
+func (_c *DeviceTypeCreate) SetNillableVoice(v *string) *DeviceTypeCreate {
+	if v != nil {
+		_c.SetVoice(*v)
+	}
+	return _c
+}
+
 // SetCreatedAt sets the "created_at" field.
 func (_c *DeviceTypeCreate) SetCreatedAt(v time.Time) *DeviceTypeCreate {
 	_c.mutation.SetCreatedAt(v)
@@ -109,6 +165,22 @@ func (_c *DeviceTypeCreate) defaults() {
 		v := devicetype.DefaultDescription
 		_c.mutation.SetDescription(v)
 	}
+	if _, ok := _c.mutation.PersonaName(); !ok {
+		v := devicetype.DefaultPersonaName
+		_c.mutation.SetPersonaName(v)
+	}
+	if _, ok := _c.mutation.PersonaDescription(); !ok {
+		v := devicetype.DefaultPersonaDescription
+		_c.mutation.SetPersonaDescription(v)
+	}
+	if _, ok := _c.mutation.PromptTemplate(); !ok {
+		v := devicetype.DefaultPromptTemplate
+		_c.mutation.SetPromptTemplate(v)
+	}
+	if _, ok := _c.mutation.Voice(); !ok {
+		v := devicetype.DefaultVoice
+		_c.mutation.SetVoice(v)
+	}
 	if _, ok := _c.mutation.CreatedAt(); !ok {
 		v := devicetype.DefaultCreatedAt()
 		_c.mutation.SetCreatedAt(v)
@@ -131,6 +203,38 @@ func (_c *DeviceTypeCreate) check() error {
 	if v, ok := _c.mutation.Description(); ok {
 		if err := devicetype.DescriptionValidator(v); err != nil {
 			return &ValidationError{Name: "description", err: fmt.Errorf(`ent: validator failed for field "DeviceType.description": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.PersonaName(); !ok {
+		return &ValidationError{Name: "persona_name", err: errors.New(`ent: missing required field "DeviceType.persona_name"`)}
+	}
+	if v, ok := _c.mutation.PersonaName(); ok {
+		if err := devicetype.PersonaNameValidator(v); err != nil {
+			return &ValidationError{Name: "persona_name", err: fmt.Errorf(`ent: validator failed for field "DeviceType.persona_name": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.PersonaDescription(); !ok {
+		return &ValidationError{Name: "persona_description", err: errors.New(`ent: missing required field "DeviceType.persona_description"`)}
+	}
+	if v, ok := _c.mutation.PersonaDescription(); ok {
+		if err := devicetype.PersonaDescriptionValidator(v); err != nil {
+			return &ValidationError{Name: "persona_description", err: fmt.Errorf(`ent: validator failed for field "DeviceType.persona_description": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.PromptTemplate(); !ok {
+		return &ValidationError{Name: "prompt_template", err: errors.New(`ent: missing required field "DeviceType.prompt_template"`)}
+	}
+	if v, ok := _c.mutation.PromptTemplate(); ok {
+		if err := devicetype.PromptTemplateValidator(v); err != nil {
+			return &ValidationError{Name: "prompt_template", err: fmt.Errorf(`ent: validator failed for field "DeviceType.prompt_template": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.Voice(); !ok {
+		return &ValidationError{Name: "voice", err: errors.New(`ent: missing required field "DeviceType.voice"`)}
+	}
+	if v, ok := _c.mutation.Voice(); ok {
+		if err := devicetype.VoiceValidator(v); err != nil {
+			return &ValidationError{Name: "voice", err: fmt.Errorf(`ent: validator failed for field "DeviceType.voice": %w`, err)}
 		}
 	}
 	if _, ok := _c.mutation.CreatedAt(); !ok {
@@ -169,6 +273,22 @@ func (_c *DeviceTypeCreate) createSpec() (*DeviceType, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Description(); ok {
 		_spec.SetField(devicetype.FieldDescription, field.TypeString, value)
 		_node.Description = value
+	}
+	if value, ok := _c.mutation.PersonaName(); ok {
+		_spec.SetField(devicetype.FieldPersonaName, field.TypeString, value)
+		_node.PersonaName = value
+	}
+	if value, ok := _c.mutation.PersonaDescription(); ok {
+		_spec.SetField(devicetype.FieldPersonaDescription, field.TypeString, value)
+		_node.PersonaDescription = value
+	}
+	if value, ok := _c.mutation.PromptTemplate(); ok {
+		_spec.SetField(devicetype.FieldPromptTemplate, field.TypeString, value)
+		_node.PromptTemplate = value
+	}
+	if value, ok := _c.mutation.Voice(); ok {
+		_spec.SetField(devicetype.FieldVoice, field.TypeString, value)
+		_node.Voice = value
 	}
 	if value, ok := _c.mutation.CreatedAt(); ok {
 		_spec.SetField(devicetype.FieldCreatedAt, field.TypeTime, value)

@@ -56,6 +56,62 @@ func (_u *DeviceTypeUpdate) SetNillableDescription(v *string) *DeviceTypeUpdate 
 	return _u
 }
 
+// SetPersonaName sets the "persona_name" field.
+func (_u *DeviceTypeUpdate) SetPersonaName(v string) *DeviceTypeUpdate {
+	_u.mutation.SetPersonaName(v)
+	return _u
+}
+
+// SetNillablePersonaName sets the "persona_name" field if the given value is not nil.
+func (_u *DeviceTypeUpdate) SetNillablePersonaName(v *string) *DeviceTypeUpdate {
+	if v != nil {
+		_u.SetPersonaName(*v)
+	}
+	return _u
+}
+
+// SetPersonaDescription sets the "persona_description" field.
+func (_u *DeviceTypeUpdate) SetPersonaDescription(v string) *DeviceTypeUpdate {
+	_u.mutation.SetPersonaDescription(v)
+	return _u
+}
+
+// SetNillablePersonaDescription sets the "persona_description" field if the given value is not nil.
+func (_u *DeviceTypeUpdate) SetNillablePersonaDescription(v *string) *DeviceTypeUpdate {
+	if v != nil {
+		_u.SetPersonaDescription(*v)
+	}
+	return _u
+}
+
+// SetPromptTemplate sets the "prompt_template" field.
+func (_u *DeviceTypeUpdate) SetPromptTemplate(v string) *DeviceTypeUpdate {
+	_u.mutation.SetPromptTemplate(v)
+	return _u
+}
+
+// SetNillablePromptTemplate sets the "prompt_template" field if the given value is not nil.
+func (_u *DeviceTypeUpdate) SetNillablePromptTemplate(v *string) *DeviceTypeUpdate {
+	if v != nil {
+		_u.SetPromptTemplate(*v)
+	}
+	return _u
+}
+
+// SetVoice sets the "voice" field.
+func (_u *DeviceTypeUpdate) SetVoice(v string) *DeviceTypeUpdate {
+	_u.mutation.SetVoice(v)
+	return _u
+}
+
+// SetNillableVoice sets the "voice" field if the given value is not nil.
+func (_u *DeviceTypeUpdate) SetNillableVoice(v *string) *DeviceTypeUpdate {
+	if v != nil {
+		_u.SetVoice(*v)
+	}
+	return _u
+}
+
 // AddDeviceIDs adds the "devices" edge to the Device entity by IDs.
 func (_u *DeviceTypeUpdate) AddDeviceIDs(ids ...int) *DeviceTypeUpdate {
 	_u.mutation.AddDeviceIDs(ids...)
@@ -136,6 +192,26 @@ func (_u *DeviceTypeUpdate) check() error {
 			return &ValidationError{Name: "description", err: fmt.Errorf(`ent: validator failed for field "DeviceType.description": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.PersonaName(); ok {
+		if err := devicetype.PersonaNameValidator(v); err != nil {
+			return &ValidationError{Name: "persona_name", err: fmt.Errorf(`ent: validator failed for field "DeviceType.persona_name": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.PersonaDescription(); ok {
+		if err := devicetype.PersonaDescriptionValidator(v); err != nil {
+			return &ValidationError{Name: "persona_description", err: fmt.Errorf(`ent: validator failed for field "DeviceType.persona_description": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.PromptTemplate(); ok {
+		if err := devicetype.PromptTemplateValidator(v); err != nil {
+			return &ValidationError{Name: "prompt_template", err: fmt.Errorf(`ent: validator failed for field "DeviceType.prompt_template": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.Voice(); ok {
+		if err := devicetype.VoiceValidator(v); err != nil {
+			return &ValidationError{Name: "voice", err: fmt.Errorf(`ent: validator failed for field "DeviceType.voice": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -156,6 +232,18 @@ func (_u *DeviceTypeUpdate) sqlSave(ctx context.Context) (_node int, err error) 
 	}
 	if value, ok := _u.mutation.Description(); ok {
 		_spec.SetField(devicetype.FieldDescription, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.PersonaName(); ok {
+		_spec.SetField(devicetype.FieldPersonaName, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.PersonaDescription(); ok {
+		_spec.SetField(devicetype.FieldPersonaDescription, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.PromptTemplate(); ok {
+		_spec.SetField(devicetype.FieldPromptTemplate, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.Voice(); ok {
+		_spec.SetField(devicetype.FieldVoice, field.TypeString, value)
 	}
 	if _u.mutation.DevicesCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -246,6 +334,62 @@ func (_u *DeviceTypeUpdateOne) SetDescription(v string) *DeviceTypeUpdateOne {
 func (_u *DeviceTypeUpdateOne) SetNillableDescription(v *string) *DeviceTypeUpdateOne {
 	if v != nil {
 		_u.SetDescription(*v)
+	}
+	return _u
+}
+
+// SetPersonaName sets the "persona_name" field.
+func (_u *DeviceTypeUpdateOne) SetPersonaName(v string) *DeviceTypeUpdateOne {
+	_u.mutation.SetPersonaName(v)
+	return _u
+}
+
+// SetNillablePersonaName sets the "persona_name" field if the given value is not nil.
+func (_u *DeviceTypeUpdateOne) SetNillablePersonaName(v *string) *DeviceTypeUpdateOne {
+	if v != nil {
+		_u.SetPersonaName(*v)
+	}
+	return _u
+}
+
+// SetPersonaDescription sets the "persona_description" field.
+func (_u *DeviceTypeUpdateOne) SetPersonaDescription(v string) *DeviceTypeUpdateOne {
+	_u.mutation.SetPersonaDescription(v)
+	return _u
+}
+
+// SetNillablePersonaDescription sets the "persona_description" field if the given value is not nil.
+func (_u *DeviceTypeUpdateOne) SetNillablePersonaDescription(v *string) *DeviceTypeUpdateOne {
+	if v != nil {
+		_u.SetPersonaDescription(*v)
+	}
+	return _u
+}
+
+// SetPromptTemplate sets the "prompt_template" field.
+func (_u *DeviceTypeUpdateOne) SetPromptTemplate(v string) *DeviceTypeUpdateOne {
+	_u.mutation.SetPromptTemplate(v)
+	return _u
+}
+
+// SetNillablePromptTemplate sets the "prompt_template" field if the given value is not nil.
+func (_u *DeviceTypeUpdateOne) SetNillablePromptTemplate(v *string) *DeviceTypeUpdateOne {
+	if v != nil {
+		_u.SetPromptTemplate(*v)
+	}
+	return _u
+}
+
+// SetVoice sets the "voice" field.
+func (_u *DeviceTypeUpdateOne) SetVoice(v string) *DeviceTypeUpdateOne {
+	_u.mutation.SetVoice(v)
+	return _u
+}
+
+// SetNillableVoice sets the "voice" field if the given value is not nil.
+func (_u *DeviceTypeUpdateOne) SetNillableVoice(v *string) *DeviceTypeUpdateOne {
+	if v != nil {
+		_u.SetVoice(*v)
 	}
 	return _u
 }
@@ -343,6 +487,26 @@ func (_u *DeviceTypeUpdateOne) check() error {
 			return &ValidationError{Name: "description", err: fmt.Errorf(`ent: validator failed for field "DeviceType.description": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.PersonaName(); ok {
+		if err := devicetype.PersonaNameValidator(v); err != nil {
+			return &ValidationError{Name: "persona_name", err: fmt.Errorf(`ent: validator failed for field "DeviceType.persona_name": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.PersonaDescription(); ok {
+		if err := devicetype.PersonaDescriptionValidator(v); err != nil {
+			return &ValidationError{Name: "persona_description", err: fmt.Errorf(`ent: validator failed for field "DeviceType.persona_description": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.PromptTemplate(); ok {
+		if err := devicetype.PromptTemplateValidator(v); err != nil {
+			return &ValidationError{Name: "prompt_template", err: fmt.Errorf(`ent: validator failed for field "DeviceType.prompt_template": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.Voice(); ok {
+		if err := devicetype.VoiceValidator(v); err != nil {
+			return &ValidationError{Name: "voice", err: fmt.Errorf(`ent: validator failed for field "DeviceType.voice": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -380,6 +544,18 @@ func (_u *DeviceTypeUpdateOne) sqlSave(ctx context.Context) (_node *DeviceType, 
 	}
 	if value, ok := _u.mutation.Description(); ok {
 		_spec.SetField(devicetype.FieldDescription, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.PersonaName(); ok {
+		_spec.SetField(devicetype.FieldPersonaName, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.PersonaDescription(); ok {
+		_spec.SetField(devicetype.FieldPersonaDescription, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.PromptTemplate(); ok {
+		_spec.SetField(devicetype.FieldPromptTemplate, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.Voice(); ok {
+		_spec.SetField(devicetype.FieldVoice, field.TypeString, value)
 	}
 	if _u.mutation.DevicesCleared() {
 		edge := &sqlgraph.EdgeSpec{

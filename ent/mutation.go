@@ -2891,19 +2891,23 @@ func (m *DeviceMutation) ResetEdge(name string) error {
 // DeviceTypeMutation represents an operation that mutates the DeviceType nodes in the graph.
 type DeviceTypeMutation struct {
 	config
-	op             Op
-	typ            string
-	id             *int
-	name           *string
-	description    *string
-	created_at     *time.Time
-	clearedFields  map[string]struct{}
-	devices        map[int]struct{}
-	removeddevices map[int]struct{}
-	cleareddevices bool
-	done           bool
-	oldValue       func(context.Context) (*DeviceType, error)
-	predicates     []predicate.DeviceType
+	op                  Op
+	typ                 string
+	id                  *int
+	name                *string
+	description         *string
+	persona_name        *string
+	persona_description *string
+	prompt_template     *string
+	voice               *string
+	created_at          *time.Time
+	clearedFields       map[string]struct{}
+	devices             map[int]struct{}
+	removeddevices      map[int]struct{}
+	cleareddevices      bool
+	done                bool
+	oldValue            func(context.Context) (*DeviceType, error)
+	predicates          []predicate.DeviceType
 }
 
 var _ ent.Mutation = (*DeviceTypeMutation)(nil)
@@ -3076,6 +3080,150 @@ func (m *DeviceTypeMutation) ResetDescription() {
 	m.description = nil
 }
 
+// SetPersonaName sets the "persona_name" field.
+func (m *DeviceTypeMutation) SetPersonaName(s string) {
+	m.persona_name = &s
+}
+
+// PersonaName returns the value of the "persona_name" field in the mutation.
+func (m *DeviceTypeMutation) PersonaName() (r string, exists bool) {
+	v := m.persona_name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPersonaName returns the old "persona_name" field's value of the DeviceType entity.
+// If the DeviceType object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeviceTypeMutation) OldPersonaName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPersonaName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPersonaName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPersonaName: %w", err)
+	}
+	return oldValue.PersonaName, nil
+}
+
+// ResetPersonaName resets all changes to the "persona_name" field.
+func (m *DeviceTypeMutation) ResetPersonaName() {
+	m.persona_name = nil
+}
+
+// SetPersonaDescription sets the "persona_description" field.
+func (m *DeviceTypeMutation) SetPersonaDescription(s string) {
+	m.persona_description = &s
+}
+
+// PersonaDescription returns the value of the "persona_description" field in the mutation.
+func (m *DeviceTypeMutation) PersonaDescription() (r string, exists bool) {
+	v := m.persona_description
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPersonaDescription returns the old "persona_description" field's value of the DeviceType entity.
+// If the DeviceType object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeviceTypeMutation) OldPersonaDescription(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPersonaDescription is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPersonaDescription requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPersonaDescription: %w", err)
+	}
+	return oldValue.PersonaDescription, nil
+}
+
+// ResetPersonaDescription resets all changes to the "persona_description" field.
+func (m *DeviceTypeMutation) ResetPersonaDescription() {
+	m.persona_description = nil
+}
+
+// SetPromptTemplate sets the "prompt_template" field.
+func (m *DeviceTypeMutation) SetPromptTemplate(s string) {
+	m.prompt_template = &s
+}
+
+// PromptTemplate returns the value of the "prompt_template" field in the mutation.
+func (m *DeviceTypeMutation) PromptTemplate() (r string, exists bool) {
+	v := m.prompt_template
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPromptTemplate returns the old "prompt_template" field's value of the DeviceType entity.
+// If the DeviceType object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeviceTypeMutation) OldPromptTemplate(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPromptTemplate is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPromptTemplate requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPromptTemplate: %w", err)
+	}
+	return oldValue.PromptTemplate, nil
+}
+
+// ResetPromptTemplate resets all changes to the "prompt_template" field.
+func (m *DeviceTypeMutation) ResetPromptTemplate() {
+	m.prompt_template = nil
+}
+
+// SetVoice sets the "voice" field.
+func (m *DeviceTypeMutation) SetVoice(s string) {
+	m.voice = &s
+}
+
+// Voice returns the value of the "voice" field in the mutation.
+func (m *DeviceTypeMutation) Voice() (r string, exists bool) {
+	v := m.voice
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldVoice returns the old "voice" field's value of the DeviceType entity.
+// If the DeviceType object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeviceTypeMutation) OldVoice(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldVoice is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldVoice requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldVoice: %w", err)
+	}
+	return oldValue.Voice, nil
+}
+
+// ResetVoice resets all changes to the "voice" field.
+func (m *DeviceTypeMutation) ResetVoice() {
+	m.voice = nil
+}
+
 // SetCreatedAt sets the "created_at" field.
 func (m *DeviceTypeMutation) SetCreatedAt(t time.Time) {
 	m.created_at = &t
@@ -3200,12 +3348,24 @@ func (m *DeviceTypeMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *DeviceTypeMutation) Fields() []string {
-	fields := make([]string, 0, 3)
+	fields := make([]string, 0, 7)
 	if m.name != nil {
 		fields = append(fields, devicetype.FieldName)
 	}
 	if m.description != nil {
 		fields = append(fields, devicetype.FieldDescription)
+	}
+	if m.persona_name != nil {
+		fields = append(fields, devicetype.FieldPersonaName)
+	}
+	if m.persona_description != nil {
+		fields = append(fields, devicetype.FieldPersonaDescription)
+	}
+	if m.prompt_template != nil {
+		fields = append(fields, devicetype.FieldPromptTemplate)
+	}
+	if m.voice != nil {
+		fields = append(fields, devicetype.FieldVoice)
 	}
 	if m.created_at != nil {
 		fields = append(fields, devicetype.FieldCreatedAt)
@@ -3222,6 +3382,14 @@ func (m *DeviceTypeMutation) Field(name string) (ent.Value, bool) {
 		return m.Name()
 	case devicetype.FieldDescription:
 		return m.Description()
+	case devicetype.FieldPersonaName:
+		return m.PersonaName()
+	case devicetype.FieldPersonaDescription:
+		return m.PersonaDescription()
+	case devicetype.FieldPromptTemplate:
+		return m.PromptTemplate()
+	case devicetype.FieldVoice:
+		return m.Voice()
 	case devicetype.FieldCreatedAt:
 		return m.CreatedAt()
 	}
@@ -3237,6 +3405,14 @@ func (m *DeviceTypeMutation) OldField(ctx context.Context, name string) (ent.Val
 		return m.OldName(ctx)
 	case devicetype.FieldDescription:
 		return m.OldDescription(ctx)
+	case devicetype.FieldPersonaName:
+		return m.OldPersonaName(ctx)
+	case devicetype.FieldPersonaDescription:
+		return m.OldPersonaDescription(ctx)
+	case devicetype.FieldPromptTemplate:
+		return m.OldPromptTemplate(ctx)
+	case devicetype.FieldVoice:
+		return m.OldVoice(ctx)
 	case devicetype.FieldCreatedAt:
 		return m.OldCreatedAt(ctx)
 	}
@@ -3261,6 +3437,34 @@ func (m *DeviceTypeMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetDescription(v)
+		return nil
+	case devicetype.FieldPersonaName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPersonaName(v)
+		return nil
+	case devicetype.FieldPersonaDescription:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPersonaDescription(v)
+		return nil
+	case devicetype.FieldPromptTemplate:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPromptTemplate(v)
+		return nil
+	case devicetype.FieldVoice:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetVoice(v)
 		return nil
 	case devicetype.FieldCreatedAt:
 		v, ok := value.(time.Time)
@@ -3323,6 +3527,18 @@ func (m *DeviceTypeMutation) ResetField(name string) error {
 		return nil
 	case devicetype.FieldDescription:
 		m.ResetDescription()
+		return nil
+	case devicetype.FieldPersonaName:
+		m.ResetPersonaName()
+		return nil
+	case devicetype.FieldPersonaDescription:
+		m.ResetPersonaDescription()
+		return nil
+	case devicetype.FieldPromptTemplate:
+		m.ResetPromptTemplate()
+		return nil
+	case devicetype.FieldVoice:
+		m.ResetVoice()
 		return nil
 	case devicetype.FieldCreatedAt:
 		m.ResetCreatedAt()

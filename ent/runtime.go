@@ -151,8 +151,32 @@ func init() {
 	devicetype.DefaultDescription = devicetypeDescDescription.Default.(string)
 	// devicetype.DescriptionValidator is a validator for the "description" field. It is called by the builders before save.
 	devicetype.DescriptionValidator = devicetypeDescDescription.Validators[0].(func(string) error)
+	// devicetypeDescPersonaName is the schema descriptor for persona_name field.
+	devicetypeDescPersonaName := devicetypeFields[2].Descriptor()
+	// devicetype.DefaultPersonaName holds the default value on creation for the persona_name field.
+	devicetype.DefaultPersonaName = devicetypeDescPersonaName.Default.(string)
+	// devicetype.PersonaNameValidator is a validator for the "persona_name" field. It is called by the builders before save.
+	devicetype.PersonaNameValidator = devicetypeDescPersonaName.Validators[0].(func(string) error)
+	// devicetypeDescPersonaDescription is the schema descriptor for persona_description field.
+	devicetypeDescPersonaDescription := devicetypeFields[3].Descriptor()
+	// devicetype.DefaultPersonaDescription holds the default value on creation for the persona_description field.
+	devicetype.DefaultPersonaDescription = devicetypeDescPersonaDescription.Default.(string)
+	// devicetype.PersonaDescriptionValidator is a validator for the "persona_description" field. It is called by the builders before save.
+	devicetype.PersonaDescriptionValidator = devicetypeDescPersonaDescription.Validators[0].(func(string) error)
+	// devicetypeDescPromptTemplate is the schema descriptor for prompt_template field.
+	devicetypeDescPromptTemplate := devicetypeFields[4].Descriptor()
+	// devicetype.DefaultPromptTemplate holds the default value on creation for the prompt_template field.
+	devicetype.DefaultPromptTemplate = devicetypeDescPromptTemplate.Default.(string)
+	// devicetype.PromptTemplateValidator is a validator for the "prompt_template" field. It is called by the builders before save.
+	devicetype.PromptTemplateValidator = devicetypeDescPromptTemplate.Validators[0].(func(string) error)
+	// devicetypeDescVoice is the schema descriptor for voice field.
+	devicetypeDescVoice := devicetypeFields[5].Descriptor()
+	// devicetype.DefaultVoice holds the default value on creation for the voice field.
+	devicetype.DefaultVoice = devicetypeDescVoice.Default.(string)
+	// devicetype.VoiceValidator is a validator for the "voice" field. It is called by the builders before save.
+	devicetype.VoiceValidator = devicetypeDescVoice.Validators[0].(func(string) error)
 	// devicetypeDescCreatedAt is the schema descriptor for created_at field.
-	devicetypeDescCreatedAt := devicetypeFields[2].Descriptor()
+	devicetypeDescCreatedAt := devicetypeFields[6].Descriptor()
 	// devicetype.DefaultCreatedAt holds the default value on creation for the created_at field.
 	devicetype.DefaultCreatedAt = devicetypeDescCreatedAt.Default.(func() time.Time)
 	userFields := schema.User{}.Fields()

@@ -18,6 +18,14 @@ const (
 	FieldName = "name"
 	// FieldDescription holds the string denoting the description field in the database.
 	FieldDescription = "description"
+	// FieldPersonaName holds the string denoting the persona_name field in the database.
+	FieldPersonaName = "persona_name"
+	// FieldPersonaDescription holds the string denoting the persona_description field in the database.
+	FieldPersonaDescription = "persona_description"
+	// FieldPromptTemplate holds the string denoting the prompt_template field in the database.
+	FieldPromptTemplate = "prompt_template"
+	// FieldVoice holds the string denoting the voice field in the database.
+	FieldVoice = "voice"
 	// FieldCreatedAt holds the string denoting the created_at field in the database.
 	FieldCreatedAt = "created_at"
 	// EdgeDevices holds the string denoting the devices edge name in mutations.
@@ -38,6 +46,10 @@ var Columns = []string{
 	FieldID,
 	FieldName,
 	FieldDescription,
+	FieldPersonaName,
+	FieldPersonaDescription,
+	FieldPromptTemplate,
+	FieldVoice,
 	FieldCreatedAt,
 }
 
@@ -58,6 +70,22 @@ var (
 	DefaultDescription string
 	// DescriptionValidator is a validator for the "description" field. It is called by the builders before save.
 	DescriptionValidator func(string) error
+	// DefaultPersonaName holds the default value on creation for the "persona_name" field.
+	DefaultPersonaName string
+	// PersonaNameValidator is a validator for the "persona_name" field. It is called by the builders before save.
+	PersonaNameValidator func(string) error
+	// DefaultPersonaDescription holds the default value on creation for the "persona_description" field.
+	DefaultPersonaDescription string
+	// PersonaDescriptionValidator is a validator for the "persona_description" field. It is called by the builders before save.
+	PersonaDescriptionValidator func(string) error
+	// DefaultPromptTemplate holds the default value on creation for the "prompt_template" field.
+	DefaultPromptTemplate string
+	// PromptTemplateValidator is a validator for the "prompt_template" field. It is called by the builders before save.
+	PromptTemplateValidator func(string) error
+	// DefaultVoice holds the default value on creation for the "voice" field.
+	DefaultVoice string
+	// VoiceValidator is a validator for the "voice" field. It is called by the builders before save.
+	VoiceValidator func(string) error
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.
 	DefaultCreatedAt func() time.Time
 )
@@ -78,6 +106,26 @@ func ByName(opts ...sql.OrderTermOption) OrderOption {
 // ByDescription orders the results by the description field.
 func ByDescription(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldDescription, opts...).ToFunc()
+}
+
+// ByPersonaName orders the results by the persona_name field.
+func ByPersonaName(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPersonaName, opts...).ToFunc()
+}
+
+// ByPersonaDescription orders the results by the persona_description field.
+func ByPersonaDescription(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPersonaDescription, opts...).ToFunc()
+}
+
+// ByPromptTemplate orders the results by the prompt_template field.
+func ByPromptTemplate(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPromptTemplate, opts...).ToFunc()
+}
+
+// ByVoice orders the results by the voice field.
+func ByVoice(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldVoice, opts...).ToFunc()
 }
 
 // ByCreatedAt orders the results by the created_at field.

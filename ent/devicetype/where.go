@@ -65,6 +65,26 @@ func Description(v string) predicate.DeviceType {
 	return predicate.DeviceType(sql.FieldEQ(FieldDescription, v))
 }
 
+// PersonaName applies equality check predicate on the "persona_name" field. It's identical to PersonaNameEQ.
+func PersonaName(v string) predicate.DeviceType {
+	return predicate.DeviceType(sql.FieldEQ(FieldPersonaName, v))
+}
+
+// PersonaDescription applies equality check predicate on the "persona_description" field. It's identical to PersonaDescriptionEQ.
+func PersonaDescription(v string) predicate.DeviceType {
+	return predicate.DeviceType(sql.FieldEQ(FieldPersonaDescription, v))
+}
+
+// PromptTemplate applies equality check predicate on the "prompt_template" field. It's identical to PromptTemplateEQ.
+func PromptTemplate(v string) predicate.DeviceType {
+	return predicate.DeviceType(sql.FieldEQ(FieldPromptTemplate, v))
+}
+
+// Voice applies equality check predicate on the "voice" field. It's identical to VoiceEQ.
+func Voice(v string) predicate.DeviceType {
+	return predicate.DeviceType(sql.FieldEQ(FieldVoice, v))
+}
+
 // CreatedAt applies equality check predicate on the "created_at" field. It's identical to CreatedAtEQ.
 func CreatedAt(v time.Time) predicate.DeviceType {
 	return predicate.DeviceType(sql.FieldEQ(FieldCreatedAt, v))
@@ -198,6 +218,266 @@ func DescriptionEqualFold(v string) predicate.DeviceType {
 // DescriptionContainsFold applies the ContainsFold predicate on the "description" field.
 func DescriptionContainsFold(v string) predicate.DeviceType {
 	return predicate.DeviceType(sql.FieldContainsFold(FieldDescription, v))
+}
+
+// PersonaNameEQ applies the EQ predicate on the "persona_name" field.
+func PersonaNameEQ(v string) predicate.DeviceType {
+	return predicate.DeviceType(sql.FieldEQ(FieldPersonaName, v))
+}
+
+// PersonaNameNEQ applies the NEQ predicate on the "persona_name" field.
+func PersonaNameNEQ(v string) predicate.DeviceType {
+	return predicate.DeviceType(sql.FieldNEQ(FieldPersonaName, v))
+}
+
+// PersonaNameIn applies the In predicate on the "persona_name" field.
+func PersonaNameIn(vs ...string) predicate.DeviceType {
+	return predicate.DeviceType(sql.FieldIn(FieldPersonaName, vs...))
+}
+
+// PersonaNameNotIn applies the NotIn predicate on the "persona_name" field.
+func PersonaNameNotIn(vs ...string) predicate.DeviceType {
+	return predicate.DeviceType(sql.FieldNotIn(FieldPersonaName, vs...))
+}
+
+// PersonaNameGT applies the GT predicate on the "persona_name" field.
+func PersonaNameGT(v string) predicate.DeviceType {
+	return predicate.DeviceType(sql.FieldGT(FieldPersonaName, v))
+}
+
+// PersonaNameGTE applies the GTE predicate on the "persona_name" field.
+func PersonaNameGTE(v string) predicate.DeviceType {
+	return predicate.DeviceType(sql.FieldGTE(FieldPersonaName, v))
+}
+
+// PersonaNameLT applies the LT predicate on the "persona_name" field.
+func PersonaNameLT(v string) predicate.DeviceType {
+	return predicate.DeviceType(sql.FieldLT(FieldPersonaName, v))
+}
+
+// PersonaNameLTE applies the LTE predicate on the "persona_name" field.
+func PersonaNameLTE(v string) predicate.DeviceType {
+	return predicate.DeviceType(sql.FieldLTE(FieldPersonaName, v))
+}
+
+// PersonaNameContains applies the Contains predicate on the "persona_name" field.
+func PersonaNameContains(v string) predicate.DeviceType {
+	return predicate.DeviceType(sql.FieldContains(FieldPersonaName, v))
+}
+
+// PersonaNameHasPrefix applies the HasPrefix predicate on the "persona_name" field.
+func PersonaNameHasPrefix(v string) predicate.DeviceType {
+	return predicate.DeviceType(sql.FieldHasPrefix(FieldPersonaName, v))
+}
+
+// PersonaNameHasSuffix applies the HasSuffix predicate on the "persona_name" field.
+func PersonaNameHasSuffix(v string) predicate.DeviceType {
+	return predicate.DeviceType(sql.FieldHasSuffix(FieldPersonaName, v))
+}
+
+// PersonaNameEqualFold applies the EqualFold predicate on the "persona_name" field.
+func PersonaNameEqualFold(v string) predicate.DeviceType {
+	return predicate.DeviceType(sql.FieldEqualFold(FieldPersonaName, v))
+}
+
+// PersonaNameContainsFold applies the ContainsFold predicate on the "persona_name" field.
+func PersonaNameContainsFold(v string) predicate.DeviceType {
+	return predicate.DeviceType(sql.FieldContainsFold(FieldPersonaName, v))
+}
+
+// PersonaDescriptionEQ applies the EQ predicate on the "persona_description" field.
+func PersonaDescriptionEQ(v string) predicate.DeviceType {
+	return predicate.DeviceType(sql.FieldEQ(FieldPersonaDescription, v))
+}
+
+// PersonaDescriptionNEQ applies the NEQ predicate on the "persona_description" field.
+func PersonaDescriptionNEQ(v string) predicate.DeviceType {
+	return predicate.DeviceType(sql.FieldNEQ(FieldPersonaDescription, v))
+}
+
+// PersonaDescriptionIn applies the In predicate on the "persona_description" field.
+func PersonaDescriptionIn(vs ...string) predicate.DeviceType {
+	return predicate.DeviceType(sql.FieldIn(FieldPersonaDescription, vs...))
+}
+
+// PersonaDescriptionNotIn applies the NotIn predicate on the "persona_description" field.
+func PersonaDescriptionNotIn(vs ...string) predicate.DeviceType {
+	return predicate.DeviceType(sql.FieldNotIn(FieldPersonaDescription, vs...))
+}
+
+// PersonaDescriptionGT applies the GT predicate on the "persona_description" field.
+func PersonaDescriptionGT(v string) predicate.DeviceType {
+	return predicate.DeviceType(sql.FieldGT(FieldPersonaDescription, v))
+}
+
+// PersonaDescriptionGTE applies the GTE predicate on the "persona_description" field.
+func PersonaDescriptionGTE(v string) predicate.DeviceType {
+	return predicate.DeviceType(sql.FieldGTE(FieldPersonaDescription, v))
+}
+
+// PersonaDescriptionLT applies the LT predicate on the "persona_description" field.
+func PersonaDescriptionLT(v string) predicate.DeviceType {
+	return predicate.DeviceType(sql.FieldLT(FieldPersonaDescription, v))
+}
+
+// PersonaDescriptionLTE applies the LTE predicate on the "persona_description" field.
+func PersonaDescriptionLTE(v string) predicate.DeviceType {
+	return predicate.DeviceType(sql.FieldLTE(FieldPersonaDescription, v))
+}
+
+// PersonaDescriptionContains applies the Contains predicate on the "persona_description" field.
+func PersonaDescriptionContains(v string) predicate.DeviceType {
+	return predicate.DeviceType(sql.FieldContains(FieldPersonaDescription, v))
+}
+
+// PersonaDescriptionHasPrefix applies the HasPrefix predicate on the "persona_description" field.
+func PersonaDescriptionHasPrefix(v string) predicate.DeviceType {
+	return predicate.DeviceType(sql.FieldHasPrefix(FieldPersonaDescription, v))
+}
+
+// PersonaDescriptionHasSuffix applies the HasSuffix predicate on the "persona_description" field.
+func PersonaDescriptionHasSuffix(v string) predicate.DeviceType {
+	return predicate.DeviceType(sql.FieldHasSuffix(FieldPersonaDescription, v))
+}
+
+// PersonaDescriptionEqualFold applies the EqualFold predicate on the "persona_description" field.
+func PersonaDescriptionEqualFold(v string) predicate.DeviceType {
+	return predicate.DeviceType(sql.FieldEqualFold(FieldPersonaDescription, v))
+}
+
+// PersonaDescriptionContainsFold applies the ContainsFold predicate on the "persona_description" field.
+func PersonaDescriptionContainsFold(v string) predicate.DeviceType {
+	return predicate.DeviceType(sql.FieldContainsFold(FieldPersonaDescription, v))
+}
+
+// PromptTemplateEQ applies the EQ predicate on the "prompt_template" field.
+func PromptTemplateEQ(v string) predicate.DeviceType {
+	return predicate.DeviceType(sql.FieldEQ(FieldPromptTemplate, v))
+}
+
+// PromptTemplateNEQ applies the NEQ predicate on the "prompt_template" field.
+func PromptTemplateNEQ(v string) predicate.DeviceType {
+	return predicate.DeviceType(sql.FieldNEQ(FieldPromptTemplate, v))
+}
+
+// PromptTemplateIn applies the In predicate on the "prompt_template" field.
+func PromptTemplateIn(vs ...string) predicate.DeviceType {
+	return predicate.DeviceType(sql.FieldIn(FieldPromptTemplate, vs...))
+}
+
+// PromptTemplateNotIn applies the NotIn predicate on the "prompt_template" field.
+func PromptTemplateNotIn(vs ...string) predicate.DeviceType {
+	return predicate.DeviceType(sql.FieldNotIn(FieldPromptTemplate, vs...))
+}
+
+// PromptTemplateGT applies the GT predicate on the "prompt_template" field.
+func PromptTemplateGT(v string) predicate.DeviceType {
+	return predicate.DeviceType(sql.FieldGT(FieldPromptTemplate, v))
+}
+
+// PromptTemplateGTE applies the GTE predicate on the "prompt_template" field.
+func PromptTemplateGTE(v string) predicate.DeviceType {
+	return predicate.DeviceType(sql.FieldGTE(FieldPromptTemplate, v))
+}
+
+// PromptTemplateLT applies the LT predicate on the "prompt_template" field.
+func PromptTemplateLT(v string) predicate.DeviceType {
+	return predicate.DeviceType(sql.FieldLT(FieldPromptTemplate, v))
+}
+
+// PromptTemplateLTE applies the LTE predicate on the "prompt_template" field.
+func PromptTemplateLTE(v string) predicate.DeviceType {
+	return predicate.DeviceType(sql.FieldLTE(FieldPromptTemplate, v))
+}
+
+// PromptTemplateContains applies the Contains predicate on the "prompt_template" field.
+func PromptTemplateContains(v string) predicate.DeviceType {
+	return predicate.DeviceType(sql.FieldContains(FieldPromptTemplate, v))
+}
+
+// PromptTemplateHasPrefix applies the HasPrefix predicate on the "prompt_template" field.
+func PromptTemplateHasPrefix(v string) predicate.DeviceType {
+	return predicate.DeviceType(sql.FieldHasPrefix(FieldPromptTemplate, v))
+}
+
+// PromptTemplateHasSuffix applies the HasSuffix predicate on the "prompt_template" field.
+func PromptTemplateHasSuffix(v string) predicate.DeviceType {
+	return predicate.DeviceType(sql.FieldHasSuffix(FieldPromptTemplate, v))
+}
+
+// PromptTemplateEqualFold applies the EqualFold predicate on the "prompt_template" field.
+func PromptTemplateEqualFold(v string) predicate.DeviceType {
+	return predicate.DeviceType(sql.FieldEqualFold(FieldPromptTemplate, v))
+}
+
+// PromptTemplateContainsFold applies the ContainsFold predicate on the "prompt_template" field.
+func PromptTemplateContainsFold(v string) predicate.DeviceType {
+	return predicate.DeviceType(sql.FieldContainsFold(FieldPromptTemplate, v))
+}
+
+// VoiceEQ applies the EQ predicate on the "voice" field.
+func VoiceEQ(v string) predicate.DeviceType {
+	return predicate.DeviceType(sql.FieldEQ(FieldVoice, v))
+}
+
+// VoiceNEQ applies the NEQ predicate on the "voice" field.
+func VoiceNEQ(v string) predicate.DeviceType {
+	return predicate.DeviceType(sql.FieldNEQ(FieldVoice, v))
+}
+
+// VoiceIn applies the In predicate on the "voice" field.
+func VoiceIn(vs ...string) predicate.DeviceType {
+	return predicate.DeviceType(sql.FieldIn(FieldVoice, vs...))
+}
+
+// VoiceNotIn applies the NotIn predicate on the "voice" field.
+func VoiceNotIn(vs ...string) predicate.DeviceType {
+	return predicate.DeviceType(sql.FieldNotIn(FieldVoice, vs...))
+}
+
+// VoiceGT applies the GT predicate on the "voice" field.
+func VoiceGT(v string) predicate.DeviceType {
+	return predicate.DeviceType(sql.FieldGT(FieldVoice, v))
+}
+
+// VoiceGTE applies the GTE predicate on the "voice" field.
+func VoiceGTE(v string) predicate.DeviceType {
+	return predicate.DeviceType(sql.FieldGTE(FieldVoice, v))
+}
+
+// VoiceLT applies the LT predicate on the "voice" field.
+func VoiceLT(v string) predicate.DeviceType {
+	return predicate.DeviceType(sql.FieldLT(FieldVoice, v))
+}
+
+// VoiceLTE applies the LTE predicate on the "voice" field.
+func VoiceLTE(v string) predicate.DeviceType {
+	return predicate.DeviceType(sql.FieldLTE(FieldVoice, v))
+}
+
+// VoiceContains applies the Contains predicate on the "voice" field.
+func VoiceContains(v string) predicate.DeviceType {
+	return predicate.DeviceType(sql.FieldContains(FieldVoice, v))
+}
+
+// VoiceHasPrefix applies the HasPrefix predicate on the "voice" field.
+func VoiceHasPrefix(v string) predicate.DeviceType {
+	return predicate.DeviceType(sql.FieldHasPrefix(FieldVoice, v))
+}
+
+// VoiceHasSuffix applies the HasSuffix predicate on the "voice" field.
+func VoiceHasSuffix(v string) predicate.DeviceType {
+	return predicate.DeviceType(sql.FieldHasSuffix(FieldVoice, v))
+}
+
+// VoiceEqualFold applies the EqualFold predicate on the "voice" field.
+func VoiceEqualFold(v string) predicate.DeviceType {
+	return predicate.DeviceType(sql.FieldEqualFold(FieldVoice, v))
+}
+
+// VoiceContainsFold applies the ContainsFold predicate on the "voice" field.
+func VoiceContainsFold(v string) predicate.DeviceType {
+	return predicate.DeviceType(sql.FieldContainsFold(FieldVoice, v))
 }
 
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.

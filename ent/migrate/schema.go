@@ -125,6 +125,10 @@ var (
 		{Name: "id", Type: field.TypeInt, Increment: true},
 		{Name: "name", Type: field.TypeString, Unique: true, SchemaType: map[string]string{"postgres": "varchar(100)"}},
 		{Name: "description", Type: field.TypeString, Default: "", SchemaType: map[string]string{"postgres": "varchar(1000)"}},
+		{Name: "persona_name", Type: field.TypeString, Default: "", SchemaType: map[string]string{"postgres": "varchar(64)"}},
+		{Name: "persona_description", Type: field.TypeString, Default: "", SchemaType: map[string]string{"postgres": "varchar(1000)"}},
+		{Name: "prompt_template", Type: field.TypeString, Default: "", SchemaType: map[string]string{"postgres": "varchar(8000)"}},
+		{Name: "voice", Type: field.TypeString, Default: "", SchemaType: map[string]string{"postgres": "varchar(100)"}},
 		{Name: "created_at", Type: field.TypeTime},
 	}
 	// DeviceTypesTable holds the schema information for the "device_types" table.

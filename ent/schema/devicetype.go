@@ -25,6 +25,13 @@ func (DeviceType) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("name").Validate(maxChars(100)).SchemaType(varchar(100)).NotEmpty().Unique(),
 		field.String("description").Validate(maxChars(1000)).SchemaType(varchar(1000)).Default(""),
+		// The companion's persona on devices of this type (all optional):
+		// its name and description, a text/template source replacing the
+		// built-in system prompt (internal/persona), and a TTS voice id.
+		field.String("persona_name").Validate(maxChars(64)).SchemaType(varchar(64)).Default(""),
+		field.String("persona_description").Validate(maxChars(1000)).SchemaType(varchar(1000)).Default(""),
+		field.String("prompt_template").Validate(maxChars(8000)).SchemaType(varchar(8000)).Default(""),
+		field.String("voice").Validate(maxChars(100)).SchemaType(varchar(100)).Default(""),
 		field.Time("created_at").Default(time.Now).Immutable(),
 	}
 }

@@ -24,10 +24,12 @@ func trimTrailingSlashes(u *url.URL) {
 type Invoker interface {
 	// AdminCreateDeviceType invokes adminCreateDeviceType operation.
 	//
-	// Names are unique.
+	// Names are unique. The persona fields are optional. A `prompt_template` that does not parse, or does
+	// not render with the template data (see `DeviceTypeCreate.prompt_template`), is a 400 naming the
+	// field.
 	//
 	// POST /api/v1/admin/device-types/
-	AdminCreateDeviceType(ctx context.Context, request *DeviceTypeCreate) (*DeviceTypeEnvelope, error)
+	AdminCreateDeviceType(ctx context.Context, request *DeviceTypeCreate) (*AdminDeviceTypeEnvelope, error)
 	// AdminDeleteDeviceType invokes adminDeleteDeviceType operation.
 	//
 	// A type that devices still use cannot be deleted (409).
@@ -63,7 +65,7 @@ type Invoker interface {
 	// One device type by id.
 	//
 	// GET /api/v1/admin/device-types/{id}/
-	AdminGetDeviceType(ctx context.Context, params AdminGetDeviceTypeParams) (*DeviceTypeEnvelope, error)
+	AdminGetDeviceType(ctx context.Context, params AdminGetDeviceTypeParams) (*AdminDeviceTypeEnvelope, error)
 	// AdminGetUser invokes adminGetUser operation.
 	//
 	// One user by id.
@@ -94,10 +96,10 @@ type Invoker interface {
 	AdminListConversations(ctx context.Context, params AdminListConversationsParams) (*AuditConversationPageEnvelope, error)
 	// AdminListDeviceTypes invokes adminListDeviceTypes operation.
 	//
-	// Device types, ordered by id.
+	// Device types with their personas (prompt templates included), ordered by id.
 	//
 	// GET /api/v1/admin/device-types/
-	AdminListDeviceTypes(ctx context.Context, params AdminListDeviceTypesParams) (*DeviceTypePageEnvelope, error)
+	AdminListDeviceTypes(ctx context.Context, params AdminListDeviceTypesParams) (*AdminDeviceTypePageEnvelope, error)
 	// AdminListUsers invokes adminListUsers operation.
 	//
 	// Users ordered by id, optionally filtered by a search term.
@@ -125,10 +127,12 @@ type Invoker interface {
 	AdminSendDeviceMessage(ctx context.Context, request *DeviceMessage, params AdminSendDeviceMessageParams) (*PushEnvelope, error)
 	// AdminUpdateDeviceType invokes adminUpdateDeviceType operation.
 	//
-	// Changes only the fields present in the body.
+	// Changes only the fields present in the body; an empty string clears a persona field (an empty
+	// `prompt_template` brings back the built-in prompt). A `prompt_template` that does not parse, or does
+	// not render with the template data, is a 400 naming the field.
 	//
 	// PATCH /api/v1/admin/device-types/{id}/
-	AdminUpdateDeviceType(ctx context.Context, request *DeviceTypeUpdate, params AdminUpdateDeviceTypeParams) (*DeviceTypeEnvelope, error)
+	AdminUpdateDeviceType(ctx context.Context, request *DeviceTypeUpdate, params AdminUpdateDeviceTypeParams) (*AdminDeviceTypeEnvelope, error)
 	// BindDevice invokes bindDevice operation.
 	//
 	// Binds the device with this MAC address to the caller, creating the device record if it is new. A
@@ -331,15 +335,17 @@ func (c *Client) requestURL(ctx context.Context) *url.URL {
 
 // AdminCreateDeviceType invokes adminCreateDeviceType operation.
 //
-// Names are unique.
+// Names are unique. The persona fields are optional. A `prompt_template` that does not parse, or does
+// not render with the template data (see `DeviceTypeCreate.prompt_template`), is a 400 naming the
+// field.
 //
 // POST /api/v1/admin/device-types/
-func (c *Client) AdminCreateDeviceType(ctx context.Context, request *DeviceTypeCreate) (*DeviceTypeEnvelope, error) {
+func (c *Client) AdminCreateDeviceType(ctx context.Context, request *DeviceTypeCreate) (*AdminDeviceTypeEnvelope, error) {
 	res, err := c.sendAdminCreateDeviceType(ctx, request)
 	return res, err
 }
 
-func (c *Client) sendAdminCreateDeviceType(ctx context.Context, request *DeviceTypeCreate) (res *DeviceTypeEnvelope, err error) {
+func (c *Client) sendAdminCreateDeviceType(ctx context.Context, request *DeviceTypeCreate) (res *AdminDeviceTypeEnvelope, err error) {
 
 	u := uri.Clone(c.requestURL(ctx))
 	var pathParts [1]string
@@ -836,12 +842,12 @@ func (c *Client) sendAdminGetChatUsage(ctx context.Context, params AdminGetChatU
 // One device type by id.
 //
 // GET /api/v1/admin/device-types/{id}/
-func (c *Client) AdminGetDeviceType(ctx context.Context, params AdminGetDeviceTypeParams) (*DeviceTypeEnvelope, error) {
+func (c *Client) AdminGetDeviceType(ctx context.Context, params AdminGetDeviceTypeParams) (*AdminDeviceTypeEnvelope, error) {
 	res, err := c.sendAdminGetDeviceType(ctx, params)
 	return res, err
 }
 
-func (c *Client) sendAdminGetDeviceType(ctx context.Context, params AdminGetDeviceTypeParams) (res *DeviceTypeEnvelope, err error) {
+func (c *Client) sendAdminGetDeviceType(ctx context.Context, params AdminGetDeviceTypeParams) (res *AdminDeviceTypeEnvelope, err error) {
 
 	u := uri.Clone(c.requestURL(ctx))
 	var pathParts [3]string
@@ -1363,15 +1369,15 @@ func (c *Client) sendAdminListConversations(ctx context.Context, params AdminLis
 
 // AdminListDeviceTypes invokes adminListDeviceTypes operation.
 //
-// Device types, ordered by id.
+// Device types with their personas (prompt templates included), ordered by id.
 //
 // GET /api/v1/admin/device-types/
-func (c *Client) AdminListDeviceTypes(ctx context.Context, params AdminListDeviceTypesParams) (*DeviceTypePageEnvelope, error) {
+func (c *Client) AdminListDeviceTypes(ctx context.Context, params AdminListDeviceTypesParams) (*AdminDeviceTypePageEnvelope, error) {
 	res, err := c.sendAdminListDeviceTypes(ctx, params)
 	return res, err
 }
 
-func (c *Client) sendAdminListDeviceTypes(ctx context.Context, params AdminListDeviceTypesParams) (res *DeviceTypePageEnvelope, err error) {
+func (c *Client) sendAdminListDeviceTypes(ctx context.Context, params AdminListDeviceTypesParams) (res *AdminDeviceTypePageEnvelope, err error) {
 
 	u := uri.Clone(c.requestURL(ctx))
 	var pathParts [1]string
@@ -1827,15 +1833,17 @@ func (c *Client) sendAdminSendDeviceMessage(ctx context.Context, request *Device
 
 // AdminUpdateDeviceType invokes adminUpdateDeviceType operation.
 //
-// Changes only the fields present in the body.
+// Changes only the fields present in the body; an empty string clears a persona field (an empty
+// `prompt_template` brings back the built-in prompt). A `prompt_template` that does not parse, or does
+// not render with the template data, is a 400 naming the field.
 //
 // PATCH /api/v1/admin/device-types/{id}/
-func (c *Client) AdminUpdateDeviceType(ctx context.Context, request *DeviceTypeUpdate, params AdminUpdateDeviceTypeParams) (*DeviceTypeEnvelope, error) {
+func (c *Client) AdminUpdateDeviceType(ctx context.Context, request *DeviceTypeUpdate, params AdminUpdateDeviceTypeParams) (*AdminDeviceTypeEnvelope, error) {
 	res, err := c.sendAdminUpdateDeviceType(ctx, request, params)
 	return res, err
 }
 
-func (c *Client) sendAdminUpdateDeviceType(ctx context.Context, request *DeviceTypeUpdate, params AdminUpdateDeviceTypeParams) (res *DeviceTypeEnvelope, err error) {
+func (c *Client) sendAdminUpdateDeviceType(ctx context.Context, request *DeviceTypeUpdate, params AdminUpdateDeviceTypeParams) (res *AdminDeviceTypeEnvelope, err error) {
 
 	u := uri.Clone(c.requestURL(ctx))
 	var pathParts [3]string

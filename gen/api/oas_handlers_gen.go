@@ -30,7 +30,9 @@ func recordError(string, error) {}
 
 // handleAdminCreateDeviceTypeRequest handles adminCreateDeviceType operation.
 //
-// Names are unique.
+// Names are unique. The persona fields are optional. A `prompt_template` that does not parse, or does
+// not render with the template data (see `DeviceTypeCreate.prompt_template`), is a 400 naming the
+// field.
 //
 // POST /api/v1/admin/device-types/
 func (s *Server) handleAdminCreateDeviceTypeRequest(args [0]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -109,7 +111,7 @@ func (s *Server) handleAdminCreateDeviceTypeRequest(args [0]string, argsEscaped 
 		}
 	}()
 
-	var response *DeviceTypeEnvelope
+	var response *AdminDeviceTypeEnvelope
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -125,7 +127,7 @@ func (s *Server) handleAdminCreateDeviceTypeRequest(args [0]string, argsEscaped 
 		type (
 			Request  = *DeviceTypeCreate
 			Params   = struct{}
-			Response = *DeviceTypeEnvelope
+			Response = *AdminDeviceTypeEnvelope
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -823,7 +825,7 @@ func (s *Server) handleAdminGetDeviceTypeRequest(args [1]string, argsEscaped boo
 
 	var rawBody []byte
 
-	var response *DeviceTypeEnvelope
+	var response *AdminDeviceTypeEnvelope
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -844,7 +846,7 @@ func (s *Server) handleAdminGetDeviceTypeRequest(args [1]string, argsEscaped boo
 		type (
 			Request  = struct{}
 			Params   = AdminGetDeviceTypeParams
-			Response = *DeviceTypeEnvelope
+			Response = *AdminDeviceTypeEnvelope
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -1355,7 +1357,7 @@ func (s *Server) handleAdminListConversationsRequest(args [0]string, argsEscaped
 
 // handleAdminListDeviceTypesRequest handles adminListDeviceTypes operation.
 //
-// Device types, ordered by id.
+// Device types with their personas (prompt templates included), ordered by id.
 //
 // GET /api/v1/admin/device-types/
 func (s *Server) handleAdminListDeviceTypesRequest(args [0]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -1429,7 +1431,7 @@ func (s *Server) handleAdminListDeviceTypesRequest(args [0]string, argsEscaped b
 
 	var rawBody []byte
 
-	var response *DeviceTypePageEnvelope
+	var response *AdminDeviceTypePageEnvelope
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -1454,7 +1456,7 @@ func (s *Server) handleAdminListDeviceTypesRequest(args [0]string, argsEscaped b
 		type (
 			Request  = struct{}
 			Params   = AdminListDeviceTypesParams
-			Response = *DeviceTypePageEnvelope
+			Response = *AdminDeviceTypePageEnvelope
 		)
 		response, err = middleware.HookMiddleware[
 			Request,
@@ -2027,7 +2029,9 @@ func (s *Server) handleAdminSendDeviceMessageRequest(args [1]string, argsEscaped
 
 // handleAdminUpdateDeviceTypeRequest handles adminUpdateDeviceType operation.
 //
-// Changes only the fields present in the body.
+// Changes only the fields present in the body; an empty string clears a persona field (an empty
+// `prompt_template` brings back the built-in prompt). A `prompt_template` that does not parse, or does
+// not render with the template data, is a 400 naming the field.
 //
 // PATCH /api/v1/admin/device-types/{id}/
 func (s *Server) handleAdminUpdateDeviceTypeRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -2116,7 +2120,7 @@ func (s *Server) handleAdminUpdateDeviceTypeRequest(args [1]string, argsEscaped 
 		}
 	}()
 
-	var response *DeviceTypeEnvelope
+	var response *AdminDeviceTypeEnvelope
 	if m := s.cfg.Middleware; m != nil {
 		mreq := middleware.Request{
 			Context:          ctx,
@@ -2137,7 +2141,7 @@ func (s *Server) handleAdminUpdateDeviceTypeRequest(args [1]string, argsEscaped 
 		type (
 			Request  = *DeviceTypeUpdate
 			Params   = AdminUpdateDeviceTypeParams
-			Response = *DeviceTypeEnvelope
+			Response = *AdminDeviceTypeEnvelope
 		)
 		response, err = middleware.HookMiddleware[
 			Request,

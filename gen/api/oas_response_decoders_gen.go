@@ -13,7 +13,7 @@ import (
 	"github.com/ogen-go/ogen/validate"
 )
 
-func decodeAdminCreateDeviceTypeResponse(resp *http.Response) (res *DeviceTypeEnvelope, _ error) {
+func decodeAdminCreateDeviceTypeResponse(resp *http.Response) (res *AdminDeviceTypeEnvelope, _ error) {
 	switch resp.StatusCode {
 	case 201:
 		// Code 201.
@@ -29,7 +29,7 @@ func decodeAdminCreateDeviceTypeResponse(resp *http.Response) (res *DeviceTypeEn
 			}
 			d := jx.DecodeBytes(buf)
 
-			var response DeviceTypeEnvelope
+			var response AdminDeviceTypeEnvelope
 			if err := func() error {
 				if err := response.Decode(d); err != nil {
 					return err
@@ -500,7 +500,7 @@ func decodeAdminGetChatUsageResponse(resp *http.Response) (res *ChatUsageReportE
 	return res, errors.Wrap(defRes, "error")
 }
 
-func decodeAdminGetDeviceTypeResponse(resp *http.Response) (res *DeviceTypeEnvelope, _ error) {
+func decodeAdminGetDeviceTypeResponse(resp *http.Response) (res *AdminDeviceTypeEnvelope, _ error) {
 	switch resp.StatusCode {
 	case 200:
 		// Code 200.
@@ -516,7 +516,7 @@ func decodeAdminGetDeviceTypeResponse(resp *http.Response) (res *DeviceTypeEnvel
 			}
 			d := jx.DecodeBytes(buf)
 
-			var response DeviceTypeEnvelope
+			var response AdminDeviceTypeEnvelope
 			if err := func() error {
 				if err := response.Decode(d); err != nil {
 					return err
@@ -895,7 +895,7 @@ func decodeAdminListConversationsResponse(resp *http.Response) (res *AuditConver
 	return res, errors.Wrap(defRes, "error")
 }
 
-func decodeAdminListDeviceTypesResponse(resp *http.Response) (res *DeviceTypePageEnvelope, _ error) {
+func decodeAdminListDeviceTypesResponse(resp *http.Response) (res *AdminDeviceTypePageEnvelope, _ error) {
 	switch resp.StatusCode {
 	case 200:
 		// Code 200.
@@ -911,7 +911,7 @@ func decodeAdminListDeviceTypesResponse(resp *http.Response) (res *DeviceTypePag
 			}
 			d := jx.DecodeBytes(buf)
 
-			var response DeviceTypePageEnvelope
+			var response AdminDeviceTypePageEnvelope
 			if err := func() error {
 				if err := response.Decode(d); err != nil {
 					return err
@@ -1382,7 +1382,7 @@ func decodeAdminSendDeviceMessageResponse(resp *http.Response) (res *PushEnvelop
 	return res, errors.Wrap(defRes, "error")
 }
 
-func decodeAdminUpdateDeviceTypeResponse(resp *http.Response) (res *DeviceTypeEnvelope, _ error) {
+func decodeAdminUpdateDeviceTypeResponse(resp *http.Response) (res *AdminDeviceTypeEnvelope, _ error) {
 	switch resp.StatusCode {
 	case 200:
 		// Code 200.
@@ -1398,7 +1398,7 @@ func decodeAdminUpdateDeviceTypeResponse(resp *http.Response) (res *DeviceTypeEn
 			}
 			d := jx.DecodeBytes(buf)
 
-			var response DeviceTypeEnvelope
+			var response AdminDeviceTypeEnvelope
 			if err := func() error {
 				if err := response.Decode(d); err != nil {
 					return err

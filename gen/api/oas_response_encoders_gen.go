@@ -10,7 +10,7 @@ import (
 	ht "github.com/ogen-go/ogen/http"
 )
 
-func encodeAdminCreateDeviceTypeResponse(response *DeviceTypeEnvelope, w http.ResponseWriter) error {
+func encodeAdminCreateDeviceTypeResponse(response *AdminDeviceTypeEnvelope, w http.ResponseWriter) error {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(201)
 
@@ -75,7 +75,7 @@ func encodeAdminGetChatUsageResponse(response *ChatUsageReportEnvelope, w http.R
 	return nil
 }
 
-func encodeAdminGetDeviceTypeResponse(response *DeviceTypeEnvelope, w http.ResponseWriter) error {
+func encodeAdminGetDeviceTypeResponse(response *AdminDeviceTypeEnvelope, w http.ResponseWriter) error {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(200)
 
@@ -127,7 +127,7 @@ func encodeAdminListConversationsResponse(response *AuditConversationPageEnvelop
 	return nil
 }
 
-func encodeAdminListDeviceTypesResponse(response *DeviceTypePageEnvelope, w http.ResponseWriter) error {
+func encodeAdminListDeviceTypesResponse(response *AdminDeviceTypePageEnvelope, w http.ResponseWriter) error {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(200)
 
@@ -192,7 +192,7 @@ func encodeAdminSendDeviceMessageResponse(response *PushEnvelope, w http.Respons
 	return nil
 }
 
-func encodeAdminUpdateDeviceTypeResponse(response *DeviceTypeEnvelope, w http.ResponseWriter) error {
+func encodeAdminUpdateDeviceTypeResponse(response *AdminDeviceTypeEnvelope, w http.ResponseWriter) error {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(200)
 

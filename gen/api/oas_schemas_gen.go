@@ -14,6 +14,266 @@ func (s *ErrorStatusCode) Error() string {
 	return fmt.Sprintf("code %d: %+v", s.StatusCode, s.Response)
 }
 
+// A device type with its whole persona, prompt template included (admin API).
+// Ref: #/components/schemas/AdminDeviceType
+type AdminDeviceType struct {
+	ID          int    `json:"id"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	// The companion's name on devices of this type; empty for the default ("Paradise").
+	PersonaName string `json:"persona_name"`
+	// Who the companion is, in a few sentences; part of its system prompt.
+	PersonaDescription string `json:"persona_description"`
+	// A Go text/template (https://pkg.go.dev/text/template) replacing the built-in system prompt on this
+	// type's devices; empty: the built-in prompt, which uses the persona's name and description. It is
+	// rendered with the same data as the built-in prompt:
+	//
+	//  - `.Persona.Name`, `.Persona.Description`, `.Persona.Voice`: this type's persona (`.Persona.Name`
+	//    is "Paradise" when `persona_name` is empty)
+	//  - `.User.Nickname`, `.User.Gender` (male, female, unknown), `.User.Mbti`, `.User.Interests` (a list
+	//    of strings), `.User.Favorability` (0-100)
+	//  - `.Device.Name` (the device's name, or its MAC address), `.Device.TypeName`,
+	//    `.Device.TypeDescription`; `.Device` is always set, as the template is only used for a device's
+	//    conversations
+	//
+	// Besides text/template's built-in functions, `join` joins a list (`{{join .User.Interests ", "}}`).
+	// `{{define}}`, `{{block}}` and `{{template}}` are not supported, `{{range}}` ranges over a field
+	// (such as `.User.Interests`) at most two deep, and the output is at most 32 KiB. A template that does
+	// not parse or does not render with sample data (a field that does not exist, say) is refused with a
+	// 400; one that fails at chat time (an index out of range) falls back to the built-in prompt.
+	PromptTemplate string `json:"prompt_template"`
+	// The text-to-speech voice id of the companion (for the speech service); empty for the default voice.
+	Voice     string    `json:"voice"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// GetID returns the value of ID.
+func (s *AdminDeviceType) GetID() int {
+	return s.ID
+}
+
+// GetName returns the value of Name.
+func (s *AdminDeviceType) GetName() string {
+	return s.Name
+}
+
+// GetDescription returns the value of Description.
+func (s *AdminDeviceType) GetDescription() string {
+	return s.Description
+}
+
+// GetPersonaName returns the value of PersonaName.
+func (s *AdminDeviceType) GetPersonaName() string {
+	return s.PersonaName
+}
+
+// GetPersonaDescription returns the value of PersonaDescription.
+func (s *AdminDeviceType) GetPersonaDescription() string {
+	return s.PersonaDescription
+}
+
+// GetPromptTemplate returns the value of PromptTemplate.
+func (s *AdminDeviceType) GetPromptTemplate() string {
+	return s.PromptTemplate
+}
+
+// GetVoice returns the value of Voice.
+func (s *AdminDeviceType) GetVoice() string {
+	return s.Voice
+}
+
+// GetCreatedAt returns the value of CreatedAt.
+func (s *AdminDeviceType) GetCreatedAt() time.Time {
+	return s.CreatedAt
+}
+
+// SetID sets the value of ID.
+func (s *AdminDeviceType) SetID(val int) {
+	s.ID = val
+}
+
+// SetName sets the value of Name.
+func (s *AdminDeviceType) SetName(val string) {
+	s.Name = val
+}
+
+// SetDescription sets the value of Description.
+func (s *AdminDeviceType) SetDescription(val string) {
+	s.Description = val
+}
+
+// SetPersonaName sets the value of PersonaName.
+func (s *AdminDeviceType) SetPersonaName(val string) {
+	s.PersonaName = val
+}
+
+// SetPersonaDescription sets the value of PersonaDescription.
+func (s *AdminDeviceType) SetPersonaDescription(val string) {
+	s.PersonaDescription = val
+}
+
+// SetPromptTemplate sets the value of PromptTemplate.
+func (s *AdminDeviceType) SetPromptTemplate(val string) {
+	s.PromptTemplate = val
+}
+
+// SetVoice sets the value of Voice.
+func (s *AdminDeviceType) SetVoice(val string) {
+	s.Voice = val
+}
+
+// SetCreatedAt sets the value of CreatedAt.
+func (s *AdminDeviceType) SetCreatedAt(val time.Time) {
+	s.CreatedAt = val
+}
+
+// Ref: #/components/schemas/AdminDeviceTypeEnvelope
+type AdminDeviceTypeEnvelope struct {
+	Success bool            `json:"success"`
+	Code    int             `json:"code"`
+	Message string          `json:"message"`
+	Data    AdminDeviceType `json:"data"`
+}
+
+// GetSuccess returns the value of Success.
+func (s *AdminDeviceTypeEnvelope) GetSuccess() bool {
+	return s.Success
+}
+
+// GetCode returns the value of Code.
+func (s *AdminDeviceTypeEnvelope) GetCode() int {
+	return s.Code
+}
+
+// GetMessage returns the value of Message.
+func (s *AdminDeviceTypeEnvelope) GetMessage() string {
+	return s.Message
+}
+
+// GetData returns the value of Data.
+func (s *AdminDeviceTypeEnvelope) GetData() AdminDeviceType {
+	return s.Data
+}
+
+// SetSuccess sets the value of Success.
+func (s *AdminDeviceTypeEnvelope) SetSuccess(val bool) {
+	s.Success = val
+}
+
+// SetCode sets the value of Code.
+func (s *AdminDeviceTypeEnvelope) SetCode(val int) {
+	s.Code = val
+}
+
+// SetMessage sets the value of Message.
+func (s *AdminDeviceTypeEnvelope) SetMessage(val string) {
+	s.Message = val
+}
+
+// SetData sets the value of Data.
+func (s *AdminDeviceTypeEnvelope) SetData(val AdminDeviceType) {
+	s.Data = val
+}
+
+// Ref: #/components/schemas/AdminDeviceTypePage
+type AdminDeviceTypePage struct {
+	// Total number of items.
+	Count int `json:"count"`
+	// URL of the next page, or null.
+	Next NilString `json:"next"`
+	// URL of the previous page, or null.
+	Previous NilString         `json:"previous"`
+	Results  []AdminDeviceType `json:"results"`
+}
+
+// GetCount returns the value of Count.
+func (s *AdminDeviceTypePage) GetCount() int {
+	return s.Count
+}
+
+// GetNext returns the value of Next.
+func (s *AdminDeviceTypePage) GetNext() NilString {
+	return s.Next
+}
+
+// GetPrevious returns the value of Previous.
+func (s *AdminDeviceTypePage) GetPrevious() NilString {
+	return s.Previous
+}
+
+// GetResults returns the value of Results.
+func (s *AdminDeviceTypePage) GetResults() []AdminDeviceType {
+	return s.Results
+}
+
+// SetCount sets the value of Count.
+func (s *AdminDeviceTypePage) SetCount(val int) {
+	s.Count = val
+}
+
+// SetNext sets the value of Next.
+func (s *AdminDeviceTypePage) SetNext(val NilString) {
+	s.Next = val
+}
+
+// SetPrevious sets the value of Previous.
+func (s *AdminDeviceTypePage) SetPrevious(val NilString) {
+	s.Previous = val
+}
+
+// SetResults sets the value of Results.
+func (s *AdminDeviceTypePage) SetResults(val []AdminDeviceType) {
+	s.Results = val
+}
+
+// Ref: #/components/schemas/AdminDeviceTypePageEnvelope
+type AdminDeviceTypePageEnvelope struct {
+	Success bool                `json:"success"`
+	Code    int                 `json:"code"`
+	Message string              `json:"message"`
+	Data    AdminDeviceTypePage `json:"data"`
+}
+
+// GetSuccess returns the value of Success.
+func (s *AdminDeviceTypePageEnvelope) GetSuccess() bool {
+	return s.Success
+}
+
+// GetCode returns the value of Code.
+func (s *AdminDeviceTypePageEnvelope) GetCode() int {
+	return s.Code
+}
+
+// GetMessage returns the value of Message.
+func (s *AdminDeviceTypePageEnvelope) GetMessage() string {
+	return s.Message
+}
+
+// GetData returns the value of Data.
+func (s *AdminDeviceTypePageEnvelope) GetData() AdminDeviceTypePage {
+	return s.Data
+}
+
+// SetSuccess sets the value of Success.
+func (s *AdminDeviceTypePageEnvelope) SetSuccess(val bool) {
+	s.Success = val
+}
+
+// SetCode sets the value of Code.
+func (s *AdminDeviceTypePageEnvelope) SetCode(val int) {
+	s.Code = val
+}
+
+// SetMessage sets the value of Message.
+func (s *AdminDeviceTypePageEnvelope) SetMessage(val string) {
+	s.Message = val
+}
+
+// SetData sets the value of Data.
+func (s *AdminDeviceTypePageEnvelope) SetData(val AdminDeviceTypePage) {
+	s.Data = val
+}
+
 type AdminTokenAuth struct {
 	APIKey string
 	Roles  []string
@@ -1949,12 +2209,20 @@ func (s *DeviceStatus) UnmarshalText(data []byte) error {
 	}
 }
 
+// A device type (hardware model) and the persona of the companion on its devices, as users see it: the
+// persona's prompt template is an admin's concern and only in `AdminDeviceType`.
 // Ref: #/components/schemas/DeviceType
 type DeviceType struct {
-	ID          int       `json:"id"`
-	Name        string    `json:"name"`
-	Description string    `json:"description"`
-	CreatedAt   time.Time `json:"created_at"`
+	ID          int    `json:"id"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	// The companion's name on devices of this type; empty for the default ("Paradise").
+	PersonaName string `json:"persona_name"`
+	// Who the companion is, in a few sentences; part of its system prompt.
+	PersonaDescription string `json:"persona_description"`
+	// The text-to-speech voice id of the companion (for the speech service); empty for the default voice.
+	Voice     string    `json:"voice"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // GetID returns the value of ID.
@@ -1970,6 +2238,21 @@ func (s *DeviceType) GetName() string {
 // GetDescription returns the value of Description.
 func (s *DeviceType) GetDescription() string {
 	return s.Description
+}
+
+// GetPersonaName returns the value of PersonaName.
+func (s *DeviceType) GetPersonaName() string {
+	return s.PersonaName
+}
+
+// GetPersonaDescription returns the value of PersonaDescription.
+func (s *DeviceType) GetPersonaDescription() string {
+	return s.PersonaDescription
+}
+
+// GetVoice returns the value of Voice.
+func (s *DeviceType) GetVoice() string {
+	return s.Voice
 }
 
 // GetCreatedAt returns the value of CreatedAt.
@@ -1992,6 +2275,21 @@ func (s *DeviceType) SetDescription(val string) {
 	s.Description = val
 }
 
+// SetPersonaName sets the value of PersonaName.
+func (s *DeviceType) SetPersonaName(val string) {
+	s.PersonaName = val
+}
+
+// SetPersonaDescription sets the value of PersonaDescription.
+func (s *DeviceType) SetPersonaDescription(val string) {
+	s.PersonaDescription = val
+}
+
+// SetVoice sets the value of Voice.
+func (s *DeviceType) SetVoice(val string) {
+	s.Voice = val
+}
+
 // SetCreatedAt sets the value of CreatedAt.
 func (s *DeviceType) SetCreatedAt(val time.Time) {
 	s.CreatedAt = val
@@ -2001,6 +2299,30 @@ func (s *DeviceType) SetCreatedAt(val time.Time) {
 type DeviceTypeCreate struct {
 	Name        string    `json:"name"`
 	Description OptString `json:"description"`
+	// The companion's name on devices of this type; empty for the default ("Paradise").
+	PersonaName OptString `json:"persona_name"`
+	// Who the companion is, in a few sentences; part of its system prompt.
+	PersonaDescription OptString `json:"persona_description"`
+	// A Go text/template (https://pkg.go.dev/text/template) replacing the built-in system prompt on this
+	// type's devices; empty: the built-in prompt, which uses the persona's name and description. It is
+	// rendered with the same data as the built-in prompt:
+	//
+	//  - `.Persona.Name`, `.Persona.Description`, `.Persona.Voice`: this type's persona (`.Persona.Name`
+	//    is "Paradise" when `persona_name` is empty)
+	//  - `.User.Nickname`, `.User.Gender` (male, female, unknown), `.User.Mbti`, `.User.Interests` (a list
+	//    of strings), `.User.Favorability` (0-100)
+	//  - `.Device.Name` (the device's name, or its MAC address), `.Device.TypeName`,
+	//    `.Device.TypeDescription`; `.Device` is always set, as the template is only used for a device's
+	//    conversations
+	//
+	// Besides text/template's built-in functions, `join` joins a list (`{{join .User.Interests ", "}}`).
+	// `{{define}}`, `{{block}}` and `{{template}}` are not supported, `{{range}}` ranges over a field
+	// (such as `.User.Interests`) at most two deep, and the output is at most 32 KiB. A template that does
+	// not parse or does not render with sample data (a field that does not exist, say) is refused with a
+	// 400; one that fails at chat time (an index out of range) falls back to the built-in prompt.
+	PromptTemplate OptString `json:"prompt_template"`
+	// The text-to-speech voice id of the companion (for the speech service); empty for the default voice.
+	Voice OptString `json:"voice"`
 }
 
 // GetName returns the value of Name.
@@ -2013,6 +2335,26 @@ func (s *DeviceTypeCreate) GetDescription() OptString {
 	return s.Description
 }
 
+// GetPersonaName returns the value of PersonaName.
+func (s *DeviceTypeCreate) GetPersonaName() OptString {
+	return s.PersonaName
+}
+
+// GetPersonaDescription returns the value of PersonaDescription.
+func (s *DeviceTypeCreate) GetPersonaDescription() OptString {
+	return s.PersonaDescription
+}
+
+// GetPromptTemplate returns the value of PromptTemplate.
+func (s *DeviceTypeCreate) GetPromptTemplate() OptString {
+	return s.PromptTemplate
+}
+
+// GetVoice returns the value of Voice.
+func (s *DeviceTypeCreate) GetVoice() OptString {
+	return s.Voice
+}
+
 // SetName sets the value of Name.
 func (s *DeviceTypeCreate) SetName(val string) {
 	s.Name = val
@@ -2023,52 +2365,24 @@ func (s *DeviceTypeCreate) SetDescription(val OptString) {
 	s.Description = val
 }
 
-// Ref: #/components/schemas/DeviceTypeEnvelope
-type DeviceTypeEnvelope struct {
-	Success bool       `json:"success"`
-	Code    int        `json:"code"`
-	Message string     `json:"message"`
-	Data    DeviceType `json:"data"`
+// SetPersonaName sets the value of PersonaName.
+func (s *DeviceTypeCreate) SetPersonaName(val OptString) {
+	s.PersonaName = val
 }
 
-// GetSuccess returns the value of Success.
-func (s *DeviceTypeEnvelope) GetSuccess() bool {
-	return s.Success
+// SetPersonaDescription sets the value of PersonaDescription.
+func (s *DeviceTypeCreate) SetPersonaDescription(val OptString) {
+	s.PersonaDescription = val
 }
 
-// GetCode returns the value of Code.
-func (s *DeviceTypeEnvelope) GetCode() int {
-	return s.Code
+// SetPromptTemplate sets the value of PromptTemplate.
+func (s *DeviceTypeCreate) SetPromptTemplate(val OptString) {
+	s.PromptTemplate = val
 }
 
-// GetMessage returns the value of Message.
-func (s *DeviceTypeEnvelope) GetMessage() string {
-	return s.Message
-}
-
-// GetData returns the value of Data.
-func (s *DeviceTypeEnvelope) GetData() DeviceType {
-	return s.Data
-}
-
-// SetSuccess sets the value of Success.
-func (s *DeviceTypeEnvelope) SetSuccess(val bool) {
-	s.Success = val
-}
-
-// SetCode sets the value of Code.
-func (s *DeviceTypeEnvelope) SetCode(val int) {
-	s.Code = val
-}
-
-// SetMessage sets the value of Message.
-func (s *DeviceTypeEnvelope) SetMessage(val string) {
-	s.Message = val
-}
-
-// SetData sets the value of Data.
-func (s *DeviceTypeEnvelope) SetData(val DeviceType) {
-	s.Data = val
+// SetVoice sets the value of Voice.
+func (s *DeviceTypeCreate) SetVoice(val OptString) {
+	s.Voice = val
 }
 
 // Ref: #/components/schemas/DeviceTypePage
@@ -2175,6 +2489,30 @@ func (s *DeviceTypePageEnvelope) SetData(val DeviceTypePage) {
 type DeviceTypeUpdate struct {
 	Name        OptString `json:"name"`
 	Description OptString `json:"description"`
+	// The companion's name on devices of this type; empty for the default ("Paradise").
+	PersonaName OptString `json:"persona_name"`
+	// Who the companion is, in a few sentences; part of its system prompt.
+	PersonaDescription OptString `json:"persona_description"`
+	// A Go text/template (https://pkg.go.dev/text/template) replacing the built-in system prompt on this
+	// type's devices; empty: the built-in prompt, which uses the persona's name and description. It is
+	// rendered with the same data as the built-in prompt:
+	//
+	//  - `.Persona.Name`, `.Persona.Description`, `.Persona.Voice`: this type's persona (`.Persona.Name`
+	//    is "Paradise" when `persona_name` is empty)
+	//  - `.User.Nickname`, `.User.Gender` (male, female, unknown), `.User.Mbti`, `.User.Interests` (a list
+	//    of strings), `.User.Favorability` (0-100)
+	//  - `.Device.Name` (the device's name, or its MAC address), `.Device.TypeName`,
+	//    `.Device.TypeDescription`; `.Device` is always set, as the template is only used for a device's
+	//    conversations
+	//
+	// Besides text/template's built-in functions, `join` joins a list (`{{join .User.Interests ", "}}`).
+	// `{{define}}`, `{{block}}` and `{{template}}` are not supported, `{{range}}` ranges over a field
+	// (such as `.User.Interests`) at most two deep, and the output is at most 32 KiB. A template that does
+	// not parse or does not render with sample data (a field that does not exist, say) is refused with a
+	// 400; one that fails at chat time (an index out of range) falls back to the built-in prompt.
+	PromptTemplate OptString `json:"prompt_template"`
+	// The text-to-speech voice id of the companion (for the speech service); empty for the default voice.
+	Voice OptString `json:"voice"`
 }
 
 // GetName returns the value of Name.
@@ -2187,6 +2525,26 @@ func (s *DeviceTypeUpdate) GetDescription() OptString {
 	return s.Description
 }
 
+// GetPersonaName returns the value of PersonaName.
+func (s *DeviceTypeUpdate) GetPersonaName() OptString {
+	return s.PersonaName
+}
+
+// GetPersonaDescription returns the value of PersonaDescription.
+func (s *DeviceTypeUpdate) GetPersonaDescription() OptString {
+	return s.PersonaDescription
+}
+
+// GetPromptTemplate returns the value of PromptTemplate.
+func (s *DeviceTypeUpdate) GetPromptTemplate() OptString {
+	return s.PromptTemplate
+}
+
+// GetVoice returns the value of Voice.
+func (s *DeviceTypeUpdate) GetVoice() OptString {
+	return s.Voice
+}
+
 // SetName sets the value of Name.
 func (s *DeviceTypeUpdate) SetName(val OptString) {
 	s.Name = val
@@ -2195,6 +2553,26 @@ func (s *DeviceTypeUpdate) SetName(val OptString) {
 // SetDescription sets the value of Description.
 func (s *DeviceTypeUpdate) SetDescription(val OptString) {
 	s.Description = val
+}
+
+// SetPersonaName sets the value of PersonaName.
+func (s *DeviceTypeUpdate) SetPersonaName(val OptString) {
+	s.PersonaName = val
+}
+
+// SetPersonaDescription sets the value of PersonaDescription.
+func (s *DeviceTypeUpdate) SetPersonaDescription(val OptString) {
+	s.PersonaDescription = val
+}
+
+// SetPromptTemplate sets the value of PromptTemplate.
+func (s *DeviceTypeUpdate) SetPromptTemplate(val OptString) {
+	s.PromptTemplate = val
+}
+
+// SetVoice sets the value of Voice.
+func (s *DeviceTypeUpdate) SetVoice(val OptString) {
+	s.Voice = val
 }
 
 // Always null.

@@ -10,10 +10,12 @@ import (
 type Handler interface {
 	// AdminCreateDeviceType implements adminCreateDeviceType operation.
 	//
-	// Names are unique.
+	// Names are unique. The persona fields are optional. A `prompt_template` that does not parse, or does
+	// not render with the template data (see `DeviceTypeCreate.prompt_template`), is a 400 naming the
+	// field.
 	//
 	// POST /api/v1/admin/device-types/
-	AdminCreateDeviceType(ctx context.Context, req *DeviceTypeCreate) (*DeviceTypeEnvelope, error)
+	AdminCreateDeviceType(ctx context.Context, req *DeviceTypeCreate) (*AdminDeviceTypeEnvelope, error)
 	// AdminDeleteDeviceType implements adminDeleteDeviceType operation.
 	//
 	// A type that devices still use cannot be deleted (409).
@@ -49,7 +51,7 @@ type Handler interface {
 	// One device type by id.
 	//
 	// GET /api/v1/admin/device-types/{id}/
-	AdminGetDeviceType(ctx context.Context, params AdminGetDeviceTypeParams) (*DeviceTypeEnvelope, error)
+	AdminGetDeviceType(ctx context.Context, params AdminGetDeviceTypeParams) (*AdminDeviceTypeEnvelope, error)
 	// AdminGetUser implements adminGetUser operation.
 	//
 	// One user by id.
@@ -80,10 +82,10 @@ type Handler interface {
 	AdminListConversations(ctx context.Context, params AdminListConversationsParams) (*AuditConversationPageEnvelope, error)
 	// AdminListDeviceTypes implements adminListDeviceTypes operation.
 	//
-	// Device types, ordered by id.
+	// Device types with their personas (prompt templates included), ordered by id.
 	//
 	// GET /api/v1/admin/device-types/
-	AdminListDeviceTypes(ctx context.Context, params AdminListDeviceTypesParams) (*DeviceTypePageEnvelope, error)
+	AdminListDeviceTypes(ctx context.Context, params AdminListDeviceTypesParams) (*AdminDeviceTypePageEnvelope, error)
 	// AdminListUsers implements adminListUsers operation.
 	//
 	// Users ordered by id, optionally filtered by a search term.
@@ -111,10 +113,12 @@ type Handler interface {
 	AdminSendDeviceMessage(ctx context.Context, req *DeviceMessage, params AdminSendDeviceMessageParams) (*PushEnvelope, error)
 	// AdminUpdateDeviceType implements adminUpdateDeviceType operation.
 	//
-	// Changes only the fields present in the body.
+	// Changes only the fields present in the body; an empty string clears a persona field (an empty
+	// `prompt_template` brings back the built-in prompt). A `prompt_template` that does not parse, or does
+	// not render with the template data, is a 400 naming the field.
 	//
 	// PATCH /api/v1/admin/device-types/{id}/
-	AdminUpdateDeviceType(ctx context.Context, req *DeviceTypeUpdate, params AdminUpdateDeviceTypeParams) (*DeviceTypeEnvelope, error)
+	AdminUpdateDeviceType(ctx context.Context, req *DeviceTypeUpdate, params AdminUpdateDeviceTypeParams) (*AdminDeviceTypeEnvelope, error)
 	// BindDevice implements bindDevice operation.
 	//
 	// Binds the device with this MAC address to the caller, creating the device record if it is new. A

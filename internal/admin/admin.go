@@ -89,12 +89,12 @@ func userEnvelope(u account.User, msg string) *api.UserEnvelope {
 }
 
 // AdminListDeviceTypes implements adminListDeviceTypes (GET /api/v1/admin/device-types/).
-func (h *Handler) AdminListDeviceTypes(ctx context.Context, params api.AdminListDeviceTypesParams) (*api.DeviceTypePageEnvelope, error) {
-	return device.TypePage(ctx, h.devices, params.Page, params.PageSize)
+func (h *Handler) AdminListDeviceTypes(ctx context.Context, params api.AdminListDeviceTypesParams) (*api.AdminDeviceTypePageEnvelope, error) {
+	return device.AdminTypePage(ctx, h.devices, params.Page, params.PageSize)
 }
 
 // AdminGetDeviceType implements adminGetDeviceType (GET /api/v1/admin/device-types/{id}/).
-func (h *Handler) AdminGetDeviceType(ctx context.Context, params api.AdminGetDeviceTypeParams) (*api.DeviceTypeEnvelope, error) {
+func (h *Handler) AdminGetDeviceType(ctx context.Context, params api.AdminGetDeviceTypeParams) (*api.AdminDeviceTypeEnvelope, error) {
 	t, err := h.devices.GetType(ctx, params.ID)
 	if err != nil {
 		return nil, err
@@ -103,8 +103,15 @@ func (h *Handler) AdminGetDeviceType(ctx context.Context, params api.AdminGetDev
 }
 
 // AdminCreateDeviceType implements adminCreateDeviceType (POST /api/v1/admin/device-types/).
-func (h *Handler) AdminCreateDeviceType(ctx context.Context, req *api.DeviceTypeCreate) (*api.DeviceTypeEnvelope, error) {
-	t, err := h.devices.CreateType(ctx, req.Name, req.Description.Or(""))
+func (h *Handler) AdminCreateDeviceType(ctx context.Context, req *api.DeviceTypeCreate) (*api.AdminDeviceTypeEnvelope, error) {
+	t, err := h.devices.CreateType(ctx, device.TypeInput{
+		Name:               &req.Name,
+		Description:        optString(req.Description),
+		PersonaName:        optString(req.PersonaName),
+		PersonaDescription: optString(req.PersonaDescription),
+		PromptTemplate:     optString(req.PromptTemplate),
+		Voice:              optString(req.Voice),
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -112,23 +119,31 @@ func (h *Handler) AdminCreateDeviceType(ctx context.Context, req *api.DeviceType
 }
 
 // AdminUpdateDeviceType implements adminUpdateDeviceType (PATCH /api/v1/admin/device-types/{id}/).
-func (h *Handler) AdminUpdateDeviceType(ctx context.Context, req *api.DeviceTypeUpdate, params api.AdminUpdateDeviceTypeParams) (*api.DeviceTypeEnvelope, error) {
-	var name, description *string
-	if v, ok := req.Name.Get(); ok {
-		name = &v
-	}
-	if v, ok := req.Description.Get(); ok {
-		description = &v
-	}
-	t, err := h.devices.UpdateType(ctx, params.ID, name, description)
+func (h *Handler) AdminUpdateDeviceType(ctx context.Context, req *api.DeviceTypeUpdate, params api.AdminUpdateDeviceTypeParams) (*api.AdminDeviceTypeEnvelope, error) {
+	t, err := h.devices.UpdateType(ctx, params.ID, device.TypeInput{
+		Name:               optString(req.Name),
+		Description:        optString(req.Description),
+		PersonaName:        optString(req.PersonaName),
+		PersonaDescription: optString(req.PersonaDescription),
+		PromptTemplate:     optString(req.PromptTemplate),
+		Voice:              optString(req.Voice),
+	})
 	if err != nil {
 		return nil, err
 	}
 	return typeEnvelope(t, http.StatusOK, "Device type updated."), nil
 }
 
-func typeEnvelope(t device.Type, status int, msg string) *api.DeviceTypeEnvelope {
-	return &api.DeviceTypeEnvelope{Success: true, Code: status, Message: msg, Data: device.TypeToAPI(t)}
+// optString is an optional field's value, nil when absent.
+func optString(o api.OptString) *string {
+	if v, ok := o.Get(); ok {
+		return &v
+	}
+	return nil
+}
+
+func typeEnvelope(t device.Type, status int, msg string) *api.AdminDeviceTypeEnvelope {
+	return &api.AdminDeviceTypeEnvelope{Success: true, Code: status, Message: msg, Data: device.AdminTypeToAPI(t)}
 }
 
 // AdminDeleteDeviceType implements adminDeleteDeviceType (DELETE /api/v1/admin/device-types/{id}/).

@@ -39,6 +39,8 @@ const MaxTextChars = 4000
 // device service).
 type Devices interface {
 	ResolveOwner(ctx context.Context, rawMAC string) (int, device.Owned, error)
+	// Get returns a device with its type's persona (apperr 404 when gone).
+	Get(ctx context.Context, id int) (device.Device, error)
 }
 
 // Profiles reads a user's profile (the account service).
@@ -143,6 +145,8 @@ type Service struct {
 	cfg      config.Chat
 	metrics  *metrics.Metrics
 	log      *zap.Logger
+	// templates caches device types' parsed prompt templates.
+	templates templateCache
 }
 
 // NewService returns the chat service.
@@ -244,7 +248,15 @@ func (s *Service) chat(ctx context.Context, req Request, ev Events) (Reply, erro
 	}
 	defer release()
 
-	system, err := Persona(req.Caller.User, dev)
+	var convDevice *int
+	if conv != nil {
+		convDevice = conv.DeviceID
+	}
+	speaker, err := s.promptDevice(ctx, dev, convDevice)
+	if err != nil {
+		return Reply{}, err
+	}
+	system, err := s.systemPrompt(req.Caller.User, speaker)
 	if err != nil {
 		return Reply{}, fmt.Errorf("chat: persona: %w", err)
 	}

@@ -332,6 +332,15 @@ var restCases = map[string][]restCase{
 			return call{method: "POST", path: "/api/v1/admin/device-types/", token: f.admin, body: map[string]any{
 				"name": testenv.Name("Companion"), "description": "First-generation desk companion"}}
 		}},
+		{name: "with a persona", status: 201, setup: func(t *testing.T, f *fixture) call {
+			return call{method: "POST", path: "/api/v1/admin/device-types/", token: f.admin, body: map[string]any{
+				"name": testenv.Name("Companion"), "persona_name": "Mochi", "persona_description": "A playful cat.",
+				"prompt_template": "You are {{.Persona.Name}}, talking with {{.User.Nickname}}.", "voice": "zh_female_cute"}}
+		}},
+		{name: "template does not parse", status: 400, setup: func(t *testing.T, f *fixture) call {
+			return call{method: "POST", path: "/api/v1/admin/device-types/", token: f.admin, body: map[string]any{
+				"name": testenv.Name("Companion"), "prompt_template": "{{.User.Nickname"}}
+		}},
 		{name: "duplicate name", status: 400, setup: func(t *testing.T, f *fixture) call {
 			return call{method: "POST", path: "/api/v1/admin/device-types/", token: f.admin, body: map[string]any{"name": f.typeName(t, f.deviceType(t))}}
 		}},
@@ -354,6 +363,14 @@ var restCases = map[string][]restCase{
 		{name: "ok", status: 200, setup: func(t *testing.T, f *fixture) call {
 			return call{method: "PATCH", path: fmt.Sprintf("/api/v1/admin/device-types/%d/", f.deviceType(t)), token: f.admin, body: map[string]any{
 				"description": "Desk companion, 2024 edition"}}
+		}},
+		{name: "persona", status: 200, setup: func(t *testing.T, f *fixture) call {
+			return call{method: "PATCH", path: fmt.Sprintf("/api/v1/admin/device-types/%d/", f.deviceType(t)), token: f.admin, body: map[string]any{
+				"persona_name": "Mochi", "prompt_template": "{{.Persona.Name}} in {{.Device.Name}}", "voice": ""}}
+		}},
+		{name: "template with a missing field", status: 400, setup: func(t *testing.T, f *fixture) call {
+			return call{method: "PATCH", path: fmt.Sprintf("/api/v1/admin/device-types/%d/", f.deviceType(t)), token: f.admin, body: map[string]any{
+				"prompt_template": "{{.User.Age}}"}}
 		}},
 		{name: "duplicate name", status: 400, setup: func(t *testing.T, f *fixture) call {
 			taken := f.typeName(t, f.deviceType(t))

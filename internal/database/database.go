@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
@@ -69,6 +70,12 @@ func (db *DB) Rebind(query string) string {
 // already exclusive.
 func (db *DB) RowLocks() bool { return db.Dialect == dialect.Postgres }
 
+// autoMigrate serializes ent's automatic migrations: they write to the
+// package-level table descriptions in ent/migrate (index and foreign key
+// symbols), so two embedded databases opened at once in one process (the
+// tests' parallel services) raced.
+var autoMigrate sync.Mutex
+
 // New opens the database and closes it when the app stops. The embedded
 // SQLite database is migrated on start with ent's automatic migration;
 // Postgres must be migrated with `paradise migrate` first, and New refuses
@@ -81,7 +88,10 @@ func New(lc fx.Lifecycle, cfg config.Database, log *zap.Logger) (*DB, error) {
 	}
 	log = log.Named("database")
 	if db.Dialect == dialect.SQLite {
-		if err := db.Client.Schema.Create(ctx); err != nil {
+		autoMigrate.Lock()
+		err := db.Client.Schema.Create(ctx)
+		autoMigrate.Unlock()
+		if err != nil {
 			_ = db.Close()
 			return nil, fmt.Errorf("database: migrate sqlite: %w", err)
 		}

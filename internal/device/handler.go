@@ -49,7 +49,7 @@ func (h *Handler) ListDeviceTypes(ctx context.Context, params api.ListDeviceType
 	return TypePage(ctx, h.devices, params.Page, params.PageSize)
 }
 
-// TypePage answers a page of device types (user and admin lists).
+// TypePage answers a page of device types as users see them.
 func TypePage(ctx context.Context, devices *Service, number, size api.OptInt) (*api.DeviceTypePageEnvelope, error) {
 	p := httpapi.Page(number, size)
 	types, count, err := devices.ListTypes(ctx, p)
@@ -59,6 +59,18 @@ func TypePage(ctx context.Context, devices *Service, number, size api.OptInt) (*
 	next, prev := httpapi.Links(ctx, p, count)
 	return &api.DeviceTypePageEnvelope{Success: true, Code: http.StatusOK, Message: httpapi.OKMessage,
 		Data: api.DeviceTypePage{Count: count, Next: next, Previous: prev, Results: httpapi.MapSlice(types, TypeToAPI)}}, nil
+}
+
+// AdminTypePage answers a page of device types with their whole personas.
+func AdminTypePage(ctx context.Context, devices *Service, number, size api.OptInt) (*api.AdminDeviceTypePageEnvelope, error) {
+	p := httpapi.Page(number, size)
+	types, count, err := devices.ListTypes(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	next, prev := httpapi.Links(ctx, p, count)
+	return &api.AdminDeviceTypePageEnvelope{Success: true, Code: http.StatusOK, Message: httpapi.OKMessage,
+		Data: api.AdminDeviceTypePage{Count: count, Next: next, Previous: prev, Results: httpapi.MapSlice(types, AdminTypeToAPI)}}, nil
 }
 
 // ListDevices implements listDevices (GET /api/device/devices/). A device
@@ -136,9 +148,20 @@ func Push(ctx context.Context, p *Pusher, owner int, mac string, req *api.Device
 	return &api.PushEnvelope{Success: true, Code: http.StatusOK, Message: "Sent.", Data: api.PushResult{Online: online}}, nil
 }
 
-// TypeToAPI converts a device type to its API form.
+// TypeToAPI converts a device type to the form users see: the persona
+// without its prompt template.
 func TypeToAPI(t Type) api.DeviceType {
-	return api.DeviceType{ID: t.ID, Name: t.Name, Description: t.Description, CreatedAt: t.CreatedAt}
+	return api.DeviceType{ID: t.ID, Name: t.Name, Description: t.Description,
+		PersonaName: t.Persona.Name, PersonaDescription: t.Persona.Description, Voice: t.Persona.Voice,
+		CreatedAt: t.CreatedAt}
+}
+
+// AdminTypeToAPI converts a device type to the admin's form: the whole
+// persona.
+func AdminTypeToAPI(t Type) api.AdminDeviceType {
+	return api.AdminDeviceType{ID: t.ID, Name: t.Name, Description: t.Description,
+		PersonaName: t.Persona.Name, PersonaDescription: t.Persona.Description,
+		PromptTemplate: t.Persona.Template, Voice: t.Persona.Voice, CreatedAt: t.CreatedAt}
 }
 
 // ToAPI converts an owned device to its API form.

@@ -21,12 +21,32 @@ type Device struct {
 	CreatedAt       time.Time
 }
 
-// Type is a device type (hardware model).
+// Type is a device type (hardware model) and the persona of the
+// companion on its devices.
 type Type struct {
 	ID          int
 	Name        string
 	Description string
+	Persona     Persona
 	CreatedAt   time.Time
+}
+
+// Persona is the companion a device type speaks as; every field may be
+// empty. ResolveOwner (the MAC-login hot path) leaves it empty: Get and
+// GetType load it.
+type Persona struct {
+	Name        string
+	Description string
+	// Template is a text/template source (internal/persona) replacing the
+	// built-in system prompt; empty: the built-in one.
+	Template string
+	Voice    string // a TTS voice id
+}
+
+// IsSet reports whether the type has a persona of its own: a name, a
+// description or a template.
+func (p Persona) IsSet() bool {
+	return p.Name != "" || p.Description != "" || p.Template != ""
 }
 
 // Owned is a device seen by its owner: the device and when the owner
@@ -37,7 +57,8 @@ type Owned struct {
 }
 
 func fromEntType(t *ent.DeviceType) Type {
-	return Type{ID: t.ID, Name: t.Name, Description: t.Description, CreatedAt: t.CreatedAt}
+	return Type{ID: t.ID, Name: t.Name, Description: t.Description, CreatedAt: t.CreatedAt,
+		Persona: Persona{Name: t.PersonaName, Description: t.PersonaDescription, Template: t.PromptTemplate, Voice: t.Voice}}
 }
 
 // fromEnt converts a device, with its type if the edge was loaded.

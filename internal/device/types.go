@@ -9,6 +9,7 @@ import (
 	"paradise/ent/devicetype"
 	"paradise/internal/apperr"
 	"paradise/internal/paging"
+	"paradise/internal/persona"
 )
 
 // ListTypes returns a page of device types ordered by id, and their count.
@@ -44,9 +45,44 @@ func (s *Service) GetType(ctx context.Context, id int) (Type, error) {
 	return fromEntType(t), nil
 }
 
-// CreateType creates a device type with a unique name.
-func (s *Service) CreateType(ctx context.Context, name, description string) (Type, error) {
-	t, err := s.db.DeviceType.Create().SetName(name).SetDescription(description).Save(ctx)
+// TypeInput is a device type to create or the changes to one; nil fields
+// keep their value (on create: empty).
+type TypeInput struct {
+	Name               *string
+	Description        *string
+	PersonaName        *string
+	PersonaDescription *string
+	PromptTemplate     *string
+	Voice              *string
+}
+
+// check refuses a prompt template that does not parse or does not render
+// with the data every template gets (internal/persona).
+func (in TypeInput) check() error {
+	if in.PromptTemplate == nil {
+		return nil
+	}
+	if err := persona.Check(*in.PromptTemplate); err != nil {
+		return apperr.Field("prompt_template", "Invalid template: "+err.Error())
+	}
+	return nil
+}
+
+// CreateType creates a device type with a unique name (required).
+func (s *Service) CreateType(ctx context.Context, in TypeInput) (Type, error) {
+	if in.Name == nil {
+		return Type{}, apperr.Field("name", "This field is required.")
+	}
+	if err := in.check(); err != nil {
+		return Type{}, err
+	}
+	create := s.db.DeviceType.Create().SetName(*in.Name).
+		SetNillableDescription(in.Description).
+		SetNillablePersonaName(in.PersonaName).
+		SetNillablePersonaDescription(in.PersonaDescription).
+		SetNillablePromptTemplate(in.PromptTemplate).
+		SetNillableVoice(in.Voice)
+	t, err := create.Save(ctx)
 	if ent.IsConstraintError(err) {
 		return Type{}, typeNameTaken()
 	}
@@ -57,15 +93,18 @@ func (s *Service) CreateType(ctx context.Context, name, description string) (Typ
 }
 
 // UpdateType changes a device type; nil fields keep their value.
-func (s *Service) UpdateType(ctx context.Context, id int, name, description *string) (Type, error) {
-	upd := s.db.DeviceType.UpdateOneID(id)
-	if name != nil {
-		upd.SetName(*name)
+func (s *Service) UpdateType(ctx context.Context, id int, in TypeInput) (Type, error) {
+	if err := in.check(); err != nil {
+		return Type{}, err
 	}
-	if description != nil {
-		upd.SetDescription(*description)
-	}
-	t, err := upd.Save(ctx)
+	t, err := s.db.DeviceType.UpdateOneID(id).
+		SetNillableName(in.Name).
+		SetNillableDescription(in.Description).
+		SetNillablePersonaName(in.PersonaName).
+		SetNillablePersonaDescription(in.PersonaDescription).
+		SetNillablePromptTemplate(in.PromptTemplate).
+		SetNillableVoice(in.Voice).
+		Save(ctx)
 	switch {
 	case ent.IsNotFound(err):
 		return Type{}, apperr.NotFound("Device type not found.")
@@ -98,4 +137,17 @@ func (s *Service) DeleteType(ctx context.Context, id int) error {
 
 func typeNameTaken() error {
 	return apperr.Field("name", "A device type with this name already exists.")
+}
+
+// Get returns a device by id with its type and the type's persona (chat
+// speaks as it).
+func (s *Service) Get(ctx context.Context, id int) (Device, error) {
+	d, err := s.db.Device.Query().Where(device.ID(id)).WithDeviceType().Only(ctx)
+	if ent.IsNotFound(err) {
+		return Device{}, apperr.NotFound("Device not found.")
+	}
+	if err != nil {
+		return Device{}, fmt.Errorf("device: get %d: %w", id, err)
+	}
+	return fromEnt(d), nil
 }

@@ -127,9 +127,112 @@ func TestAdminDeviceTypes(t *testing.T) {
 		expect(t, e.Do(t, http.MethodDelete, path, admin.Token, nil), http.StatusNotFound, 404)
 		expect(t, e.Do(t, http.MethodPatch, path, admin.Token, map[string]string{"name": "X"}), http.StatusNotFound, 404)
 
-		types, err = c.AdminListDeviceTypes(t.Context(), api.AdminListDeviceTypesParams{})
-		if p := testenv.OK(t, types, err, http.StatusOK).Data; p.Count != 2 {
+		all, err := c.AdminListDeviceTypes(t.Context(), api.AdminListDeviceTypesParams{})
+		if p := testenv.OK(t, all, err, http.StatusOK).Data; p.Count != 2 {
 			t.Fatalf("after delete: %+v", p)
+		}
+	})
+}
+
+func TestAdminDeviceTypePersona(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		admin := e.staff(t)
+		u := e.register(t, "persona")
+		c := e.API(t, admin.Token)
+		const tmpl = "You are {{.Persona.Name}} in {{.Device.Name}}, talking with {{.User.Nickname}}."
+		res, err := c.AdminCreateDeviceType(t.Context(), &api.DeviceTypeCreate{
+			Name:               "Cat S1",
+			PersonaName:        api.NewOptString("Mochi"),
+			PersonaDescription: api.NewOptString("A playful cat."),
+			PromptTemplate:     api.NewOptString(tmpl),
+			Voice:              api.NewOptString("zh_female_cute"),
+		})
+		dt := testenv.OK(t, res, err, http.StatusCreated).Data
+		if dt.PersonaName != "Mochi" || dt.PersonaDescription != "A playful cat." || dt.PromptTemplate != tmpl || dt.Voice != "zh_female_cute" {
+			t.Fatalf("created %+v", dt)
+		}
+		got, err := c.AdminGetDeviceType(t.Context(), api.AdminGetDeviceTypeParams{ID: dt.ID})
+		if g := testenv.OK(t, got, err, http.StatusOK).Data; g != dt {
+			t.Fatalf("got %+v, want %+v", g, dt)
+		}
+		list, err := c.AdminListDeviceTypes(t.Context(), api.AdminListDeviceTypesParams{})
+		if p := testenv.OK(t, list, err, http.StatusOK).Data; len(p.Results) != 1 || p.Results[0] != dt {
+			t.Fatalf("admin list %+v", p)
+		}
+
+		// Users see the persona but not its template, in the list and on
+		// their device.
+		for _, path := range []string{"/api/device/types/", fmt.Sprintf("/api/device/devices/%d/", e.bindTyped(t, u.Token, dt.ID))} {
+			r := e.Do(t, http.MethodGet, path, u.Token, nil)
+			expect(t, r, http.StatusOK, 200)
+			if !strings.Contains(string(r.Body), `"persona_name":"Mochi"`) || !strings.Contains(string(r.Body), `"voice":"zh_female_cute"`) ||
+				strings.Contains(string(r.Body), "prompt_template") || strings.Contains(string(r.Body), "{{") {
+				t.Fatalf("%s: %s", path, r.Body)
+			}
+		}
+
+		// PATCH changes what is present; "" clears a field.
+		path := fmt.Sprintf("/api/v1/admin/device-types/%d/", dt.ID)
+		upd, err := c.AdminUpdateDeviceType(t.Context(), &api.DeviceTypeUpdate{PromptTemplate: api.NewOptString(""), Voice: api.NewOptString("en_male_calm")},
+			api.AdminUpdateDeviceTypeParams{ID: dt.ID})
+		if g := testenv.OK(t, upd, err, http.StatusOK).Data; g.PromptTemplate != "" || g.Voice != "en_male_calm" || g.PersonaName != "Mochi" || g.Name != "Cat S1" {
+			t.Fatalf("updated %+v", g)
+		}
+
+		// Templates that do not parse or do not render are 400s naming the
+		// field, on create and update; nothing is stored.
+		for _, tc := range []struct{ name, src, msg string }{
+			{"does not parse", "Hello {{.User.Nickname", "unclosed action"},
+			{"missing field", "Hello {{.User.Age}}", "can't evaluate field Age"},
+			{"unknown function", "{{shout .User.Nickname}}", `function "shout" not defined`},
+			{"recursion", `{{define "x"}}{{template "x"}}{{end}}{{template "x"}}`, "not supported"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				for _, r := range []*testenv.Response{
+					e.Do(t, http.MethodPost, "/api/v1/admin/device-types/", admin.Token, map[string]string{"name": "Bad " + tc.name, "prompt_template": tc.src}),
+					e.Do(t, http.MethodPatch, path, admin.Token, map[string]string{"prompt_template": tc.src}),
+				} {
+					expect(t, r, http.StatusBadRequest, 400)
+					if !strings.HasPrefix(r.Message, "prompt_template: Invalid template: ") || !strings.Contains(r.Message, tc.msg) {
+						t.Fatalf("message %q", r.Message)
+					}
+					var fields map[string][]string
+					r.Decode(t, &fields)
+					if len(fields["prompt_template"]) != 1 {
+						t.Fatalf("data %s", r.Data)
+					}
+				}
+			})
+		}
+		list, err = c.AdminListDeviceTypes(t.Context(), api.AdminListDeviceTypesParams{})
+		if p := testenv.OK(t, list, err, http.StatusOK).Data; p.Count != 1 || p.Results[0].PromptTemplate != "" {
+			t.Fatalf("after refusals %+v", p)
+		}
+
+		// Limits count characters, as the spec and the database do.
+		for _, tc := range []struct {
+			field string
+			max   int
+		}{{"persona_name", 64}, {"persona_description", 1000}, {"prompt_template", 8000}, {"voice", 100}} {
+			t.Run(tc.field, func(t *testing.T) {
+				for _, ch := range []string{"字", "😀"} {
+					r := e.Do(t, http.MethodPatch, path, admin.Token, map[string]string{tc.field: strings.Repeat(ch, tc.max)})
+					expect(t, r, http.StatusOK, 200)
+					var g map[string]any
+					r.Decode(t, &g)
+					if g[tc.field] != strings.Repeat(ch, tc.max) {
+						t.Fatalf("%s not stored whole", tc.field)
+					}
+					r = e.Do(t, http.MethodPatch, path, admin.Token, map[string]string{tc.field: strings.Repeat(ch, tc.max+1)})
+					expect(t, r, http.StatusBadRequest, 400)
+					if !strings.HasPrefix(r.Message, tc.field+": ") {
+						t.Fatalf("message %q", r.Message)
+					}
+					name := fmt.Sprintf("Limits %s %s", tc.field, ch)
+					r = e.Do(t, http.MethodPost, "/api/v1/admin/device-types/", admin.Token, map[string]string{"name": name, tc.field: strings.Repeat(ch, tc.max)})
+					expect(t, r, http.StatusCreated, 201)
+				}
+			})
 		}
 	})
 }

@@ -103,6 +103,14 @@ func expect(t *testing.T, res *testenv.Response, status, code int) {
 	}
 }
 
+// bindTyped binds a new device of the type to the token's user and
+// returns its id.
+func (e *env) bindTyped(t *testing.T, token string, typeID int) int {
+	t.Helper()
+	res, err := e.API(t, token).BindDevice(t.Context(), &api.BindRequest{MACAddress: api.MacAddress(randomMAC()), DeviceTypeID: api.NewOptInt(typeID)})
+	return testenv.OK(t, res, err, http.StatusOK).Data.ID
+}
+
 // randomMAC is a unique MAC address in lower-case, no separators.
 func randomMAC() string {
 	return testenv.RandomID()
