@@ -218,6 +218,9 @@ func (s *Service) count(ctx context.Context, channel Channel, reply Reply, err e
 	s.metrics.ChatRequests.WithLabelValues(string(channel), outcome).Inc()
 }
 
+// replyStoreTimeout bounds storing a finished reply (see chat).
+const replyStoreTimeout = 30 * time.Second
+
 func (s *Service) chat(ctx context.Context, req Request, ev Events) (Reply, error) {
 	start := time.Now()
 	if err := CheckText("message", req.Text); err != nil {
@@ -319,8 +322,10 @@ func (s *Service) chat(ctx context.Context, req Request, ev Events) (Reply, erro
 	}
 	reply.LatencyMS = int(time.Since(start) / time.Millisecond)
 
-	// The reply is stored even when the client went away.
-	store, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	// The reply is stored even when the client went away. The user may
+	// already have read it, so it waits longer than a request would for a
+	// database connection: under a burst of chats the pool is the queue.
+	store, cancel := context.WithTimeout(context.WithoutCancel(ctx), replyStoreTimeout)
 	defer cancel()
 	id, err := s.storeReply(store, started.ConversationID, reply)
 	if err != nil {
