@@ -496,3 +496,49 @@ func TestHubChat(t *testing.T) {
 		device.ExpectNothing()
 	})
 }
+
+// TestConcurrentDelete: deletes of one conversation racing each other end
+// in one 200 and 404s, never a 500 (the API fuzzer found one).
+func TestConcurrentDelete(t *testing.T) {
+	testenv.ForEachBackend(t, func(t *testing.T, b testenv.Backend) {
+		s := start(t, b, newFake("ok"))
+		u := s.Register(t, "deleter")
+		for round := 0; round < 5; round++ {
+			res := s.Do(t, "POST", "/api/ai/chat/", u.Token, map[string]any{"message": "hello"})
+			var r reply
+			res.Decode(t, &r)
+			path := fmt.Sprintf("/api/ai/conversations/%d/", r.ConversationID)
+			const n = 16
+			statuses := make(chan int, n)
+			var wg sync.WaitGroup
+			for range n {
+				wg.Go(func() {
+					req, _ := http.NewRequest("DELETE", s.URL+path, nil)
+					req.Header.Set("Authorization", "Token "+u.Token)
+					res, err := http.DefaultClient.Do(req)
+					if err != nil {
+						statuses <- 0
+						return
+					}
+					res.Body.Close()
+					statuses <- res.StatusCode
+				})
+			}
+			wg.Wait()
+			close(statuses)
+			ok := 0
+			for st := range statuses {
+				switch st {
+				case 200:
+					ok++
+				case 404:
+				default:
+					t.Fatalf("round %d: a racing delete answered %d", round, st)
+				}
+			}
+			if ok != 1 {
+				t.Fatalf("round %d: %d deletes succeeded, want 1", round, ok)
+			}
+		}
+	})
+}

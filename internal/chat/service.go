@@ -442,12 +442,12 @@ func (s *Service) storeUserMessage(ctx context.Context, conv *ent.Conversation, 
 			}
 			conv = c
 		} else if err := tx.Conversation.UpdateOneID(conv.ID).SetUpdatedAt(now).Exec(ctx); err != nil {
-			return fmt.Errorf("chat: touch conversation %d: %w", conv.ID, err)
+			return goneAsNotFound(fmt.Errorf("chat: touch conversation %d: %w", conv.ID, err))
 		}
 		m, err := tx.ChatMessage.Create().SetConversationID(conv.ID).SetRole(chatmessage.RoleUser).
 			SetContent(text).SetCreatedAt(now).Save(ctx)
 		if err != nil {
-			return fmt.Errorf("chat: store message: %w", err)
+			return goneAsNotFound(fmt.Errorf("chat: store message: %w", err))
 		}
 		started = Started{ConversationID: conv.ID, UserMessageID: m.ID}
 		return nil
@@ -466,11 +466,12 @@ func (s *Service) storeReply(ctx context.Context, convID int, r Reply) (int, err
 			SetLatencyMs(r.LatencyMS).SetFinishReason(clip(r.FinishReason, 32)).SetTruncated(r.Truncated).
 			SetCreatedAt(now).Save(ctx)
 		if err != nil {
-			return fmt.Errorf("chat: store reply: %w", err)
+			return goneAsNotFound(fmt.Errorf("chat: store reply: %w", err))
 		}
 		id = m.ID
-		// The conversation may have been deleted meanwhile; then the
-		// reply went with it (cascade) and nothing is left to touch.
+		// The conversation was there for the insert (its foreign key
+		// held), so this touches it; Update, not UpdateOne, tolerates a
+		// delete racing the commit.
 		return tx.Conversation.Update().Where(conversation.ID(convID)).SetUpdatedAt(now).Exec(ctx)
 	})
 	return id, err
@@ -566,10 +567,20 @@ func (s *Service) Delete(ctx context.Context, userID, id int) error {
 			return fmt.Errorf("chat: delete messages of conversation %d: %w", id, err)
 		}
 		if err := tx.Conversation.DeleteOneID(c.ID).Exec(ctx); err != nil {
-			return fmt.Errorf("chat: delete conversation %d: %w", id, err)
+			return goneAsNotFound(fmt.Errorf("chat: delete conversation %d: %w", id, err))
 		}
 		return nil
 	})
+}
+
+// goneAsNotFound reports a conversation deleted by a concurrent request
+// (the row vanished under an update or delete, or a message's foreign key
+// no longer finds it) as the 404 the caller would get a moment later.
+func goneAsNotFound(err error) error {
+	if ent.IsNotFound(err) || ent.IsConstraintError(err) {
+		return errConversationNotFound()
+	}
+	return err
 }
 
 // Messages returns a page of one of the user's conversations' messages,
