@@ -429,7 +429,7 @@ func titleOf(text string) string {
 // when conv is nil.
 func (s *Service) storeUserMessage(ctx context.Context, conv *ent.Conversation, userID int, dev *device.Device, text string) (Started, error) {
 	var started Started
-	err := withTx(ctx, s.db, func(tx *ent.Tx) error {
+	err := database.WithTx(ctx, s.db, func(tx *ent.Tx) error {
 		now := time.Now()
 		if conv == nil {
 			create := tx.Conversation.Create().SetUserID(userID).SetTitle(titleOf(text)).SetCreatedAt(now).SetUpdatedAt(now)
@@ -458,7 +458,7 @@ func (s *Service) storeUserMessage(ctx context.Context, conv *ent.Conversation, 
 // storeReply stores a reply and touches its conversation.
 func (s *Service) storeReply(ctx context.Context, convID int, r Reply) (int, error) {
 	var id int
-	err := withTx(ctx, s.db, func(tx *ent.Tx) error {
+	err := database.WithTx(ctx, s.db, func(tx *ent.Tx) error {
 		now := time.Now()
 		m, err := tx.ChatMessage.Create().SetConversationID(convID).SetRole(chatmessage.RoleAssistant).
 			SetContent(r.Text).SetModel(clip(r.Model, 100)).SetProvider(clip(r.Provider, 64)).
@@ -555,7 +555,7 @@ func (s *Service) Rename(ctx context.Context, userID, id int, title string) (Con
 
 // Delete deletes one of the user's conversations with its messages.
 func (s *Service) Delete(ctx context.Context, userID, id int) error {
-	return withTx(ctx, s.db, func(tx *ent.Tx) error {
+	return database.WithTx(ctx, s.db, func(tx *ent.Tx) error {
 		c, err := tx.Conversation.Query().Where(conversation.ID(id), conversation.UserID(userID)).Only(ctx)
 		if ent.IsNotFound(err) {
 			return errConversationNotFound()
@@ -614,19 +614,4 @@ func (s *Service) messages(ctx context.Context, id int, page paging.Page) ([]Sto
 			FinishReason: m.FinishReason, Truncated: m.Truncated, CreatedAt: m.CreatedAt}
 	}
 	return out, count, nil
-}
-
-func withTx(ctx context.Context, db *ent.Client, fn func(*ent.Tx) error) error {
-	tx, err := db.Tx(ctx)
-	if err != nil {
-		return fmt.Errorf("chat: begin: %w", err)
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("chat: commit: %w", err)
-	}
-	return nil
 }

@@ -44,6 +44,23 @@ func (db *DB) Ping(ctx context.Context) error { return db.SQL.PingContext(ctx) }
 // Close closes the pool.
 func (db *DB) Close() error { return db.Client.Close() }
 
+// WithTx runs fn in a transaction on client, committing if fn returns nil
+// and rolling back otherwise.
+func WithTx(ctx context.Context, client *ent.Client, fn func(*ent.Tx) error) error {
+	tx, err := client.Tx(ctx)
+	if err != nil {
+		return fmt.Errorf("database: begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("database: commit: %w", err)
+	}
+	return nil
+}
+
 // Rebind rewrites a hand-written query's $1, $2, ... placeholders for the
 // dialect (SQLite takes ?). Queries are written for Postgres.
 func (db *DB) Rebind(query string) string {

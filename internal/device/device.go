@@ -216,7 +216,7 @@ func (s *Service) Bind(ctx context.Context, userID int, in BindInput) (Owned, er
 		id        int
 		takenOver bool
 	)
-	err = withTx(ctx, s.db, func(tx *ent.Tx) error {
+	err = database.WithTx(ctx, s.db, func(tx *ent.Tx) error {
 		q := tx.Device.Query().Where(device.MACAddress(mac))
 		if s.lockRows {
 			// Serialise binds of the same device.
@@ -316,21 +316,6 @@ func macField(raw string) (string, error) {
 		return "", apperr.Field("mac_address", err.Error())
 	}
 	return mac, nil
-}
-
-func withTx(ctx context.Context, db *ent.Client, fn func(*ent.Tx) error) error {
-	tx, err := db.Tx(ctx)
-	if err != nil {
-		return fmt.Errorf("device: begin: %w", err)
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("device: commit: %w", err)
-	}
-	return nil
 }
 
 // Owner returns the device with this id and the user holding its active

@@ -39,7 +39,8 @@ func (b *Bus) SendToGroup(ctx context.Context, userID int, f ws.Frame) error {
 }
 
 // SendToDevice sends a frame from the server to the sessions of the device
-// with this MAC in the user's group.
+// with this MAC (normalised, as stored: AA:BB:CC:00:00:01) in the user's
+// group.
 func (b *Bus) SendToDevice(ctx context.Context, userID int, mac string, f ws.Frame) error {
 	return b.send(ctx, userID, mac, f)
 }

@@ -107,7 +107,7 @@ func New(p Params) (*Hub, error) {
 	if err := h.routes.add(FrameHandler{Type: heartbeatType, Consume: true, Handle: h.heartbeat}); err != nil {
 		return nil, err
 	}
-	h.broker.onGroup = h.deliverRemote
+	h.broker.onGroup = h.deliver
 	h.broker.onControl = h.applyControl
 	p.Lifecycle.Append(fx.Hook{OnStart: h.broker.start, OnStop: h.stop})
 	return h, nil
@@ -229,7 +229,8 @@ func (h *Hub) relay(sender *Session, frame []byte) {
 }
 
 // deliver enqueues a group message to this instance's members of the
-// group.
+// group: a local relay's, or one from Redis (another instance's relay, or
+// the Bus).
 func (h *Hub) deliver(userID int, m groupMessage) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
@@ -240,9 +241,6 @@ func (h *Hub) deliver(userID int, m groupMessage) {
 		}
 	}
 }
-
-// deliverRemote delivers a group message from Redis.
-func (h *Hub) deliverRemote(userID int, m groupMessage) { h.deliver(userID, m) }
 
 // applyControl acts on a control event, from this instance or another.
 func (h *Hub) applyControl(ev control) {

@@ -24,6 +24,7 @@ import (
 	"paradise/gen/ws"
 	"paradise/internal/account"
 	"paradise/internal/config"
+	"paradise/internal/hub"
 	"paradise/internal/testenv"
 )
 
@@ -929,5 +930,40 @@ func TestCloseFramesArrive(t *testing.T) {
 		cancel()
 		big.ExpectClose(websocket.StatusMessageTooBig)
 		big.Conn.CloseNow()
+	}
+}
+
+// TestBusSends: server frames sent through the Bus on one instance reach
+// sessions on another: SendToGroup every member of the group,
+// SendToDevice only that device's sessions.
+func TestBusSends(t *testing.T) {
+	cfg := hubConfig(t, testenv.Postgres)
+	var bus *hub.Bus
+	a := testenv.StartWith(t, cfg, fx.Populate(&bus))
+	b := testenv.StartWith(t, cfg)
+	p := newPair(t, a)
+	dev := b.Dial(t, p.device.Token)
+	app := b.Dial(t, p.owner.Token)
+	weather := func(city string) ws.Frame {
+		return ws.NewWeatherFrame(ws.Weather{Message: ws.WeatherPayload{City: ws.NewOptString(city), Condition: "rain", TemperatureC: 12}})
+	}
+	ctx := context.Background()
+
+	if err := bus.SendToDevice(ctx, p.owner.User.ID, p.device.Device.MACAddress, weather("Lyon")); err != nil {
+		t.Fatal(err)
+	}
+	if f := dev.Read(); f.Type != "weather" || f.From == nil || f.From.ConnectionID != "server" {
+		t.Fatalf("device got %+v", f)
+	}
+	if err := bus.SendToGroup(ctx, p.owner.User.ID, weather("Nice")); err != nil {
+		t.Fatal(err)
+	}
+	// Frames of one publisher on one channel arrive in order: the app's
+	// next frame is the group one, so the device-only one never reached it.
+	if f := app.Read(); f.Type != "weather" || !strings.Contains(string(f.Message), "Nice") {
+		t.Fatalf("app got %s %s, want only the group frame", f.Type, f.Message)
+	}
+	if f := dev.Read(); !strings.Contains(string(f.Message), "Nice") {
+		t.Fatalf("device got %s", f.Message)
 	}
 }
