@@ -15,6 +15,7 @@ import (
 	"go.uber.org/fx"
 
 	"paradise/internal/chat"
+	"paradise/internal/config"
 	"paradise/internal/testenv"
 )
 
@@ -539,6 +540,55 @@ func TestConcurrentDelete(t *testing.T) {
 			if ok != 1 {
 				t.Fatalf("round %d: %d deletes succeeded, want 1", round, ok)
 			}
+		}
+	})
+}
+
+// TestHistoryWithinBudget checks the history sent to the model when a
+// conversation is longer than one history read: the latest messages that
+// fit the token budget, oldest first, none skipped.
+func TestHistoryWithinBudget(t *testing.T) {
+	testenv.ForEachBackend(t, func(t *testing.T, b testenv.Backend) {
+		fake := newFake("ok")
+		// Every message here costs 5 tokens (1 of text, 4 of framing):
+		// 500 fit 100 of the 160 stored, more than one read's worth.
+		s := testenv.Start(t, b, fx.Decorate(
+			func() chat.Model { return fake },
+			func(c config.Chat) config.Chat { c.HistoryTokens = 500; return c },
+		))
+		u := s.Register(t, "history")
+		conv := 0
+		for i := 1; i <= 80; i++ {
+			body := map[string]any{"message": fmt.Sprintf("m%03d", i)}
+			if conv != 0 {
+				body["conversation_id"] = conv
+			}
+			res := s.Do(t, "POST", "/api/ai/chat/", u.Token, body)
+			if res.Status != 200 {
+				t.Fatalf("chat %d: %d %s", i, res.Status, res.Body)
+			}
+			var r reply
+			res.Decode(t, &r)
+			conv = r.ConversationID
+		}
+		s.Do(t, "POST", "/api/ai/chat/", u.Token, map[string]any{"message": "last", "conversation_id": conv})
+		req := fake.last(t)
+		history := req.Messages[1 : len(req.Messages)-1]
+		if len(history) != 100 {
+			t.Fatalf("%d history messages, want 100", len(history))
+		}
+		for i, m := range history {
+			// The history starts at chat 31's message (message 61 of 160).
+			want, role := "ok", chat.RoleAssistant
+			if i%2 == 0 {
+				want, role = fmt.Sprintf("m%03d", 31+i/2), chat.RoleUser
+			}
+			if m.Content != want || m.Role != role {
+				t.Fatalf("history[%d] = %s %q, want %s %q", i, m.Role, m.Content, role, want)
+			}
+		}
+		if last := req.Messages[len(req.Messages)-1]; last.Content != "last" {
+			t.Fatalf("last message %q", last.Content)
 		}
 	})
 }

@@ -269,24 +269,55 @@ func (s *Service) chat(ctx context.Context, req Request, ev Events) (Reply, erro
 			return Reply{}, err
 		}
 	}
-	started, err := s.storeUserMessage(ctx, conv, userID, dev, req.Text)
-	if err != nil {
-		return Reply{}, err
-	}
-	if ev.Start != nil {
-		if err := ev.Start(started); err != nil {
-			return Reply{Started: started}, err
-		}
-	}
-
 	msgs := make([]Message, 0, len(history)+2)
 	msgs = append(msgs, Message{Role: RoleSystem, Content: system})
 	msgs = append(msgs, history...)
 	msgs = append(msgs, Message{Role: RoleUser, Content: req.Text})
+	promptTokens := estimateMessages(msgs)
+
+	// The user's message is stored while the model starts: a provider's
+	// first token takes far longer than the insert, so storing it first
+	// would add the database's time to the time to first token. The
+	// start event, with the stored ids, still comes before any text, and
+	// the model is stopped if the message cannot be stored.
+	modelCtx, cancelModel := context.WithCancel(ctx)
+	defer cancelModel()
+	stored := make(chan storeResult, 1)
+	go func() {
+		st, err := s.storeUserMessage(ctx, conv, userID, dev, req.Text)
+		if err != nil {
+			cancelModel()
+		}
+		stored <- storeResult{st, err}
+	}()
+	var started Started
+	var startErr error
+	begun := false
+	// begin waits for the stored message and sends the start event, once;
+	// its error is the store's or the event's.
+	begin := func() error {
+		if begun {
+			return startErr
+		}
+		begun = true
+		r := <-stored
+		if startErr = r.err; startErr != nil {
+			return startErr
+		}
+		started = r.started
+		if ev.Start != nil {
+			startErr = ev.Start(started)
+		}
+		return startErr
+	}
+
 	var text strings.Builder
-	done, modelErr := s.model.Complete(ctx, ModelRequest{Messages: msgs}, func(delta string) error {
+	done, modelErr := s.model.Complete(modelCtx, ModelRequest{Messages: msgs}, func(delta string) error {
 		if delta == "" {
 			return nil
+		}
+		if err := begin(); err != nil {
+			return &sinkError{err}
 		}
 		text.WriteString(delta)
 		if ev.Delta != nil {
@@ -296,6 +327,10 @@ func (s *Service) chat(ctx context.Context, req Request, ev Events) (Reply, erro
 		}
 		return nil
 	})
+	if err := begin(); err != nil {
+		// Nothing of the reply reached the caller.
+		return Reply{Started: started}, err
+	}
 	reply := Reply{Started: started, Text: text.String(), Completion: done}
 	if modelErr != nil && text.Len() == 0 {
 		if ctx.Err() != nil {
@@ -315,7 +350,7 @@ func (s *Service) chat(ctx context.Context, req Request, ev Events) (Reply, erro
 		reply.FinishReason = FinishStop
 	}
 	if reply.PromptTokens == 0 {
-		reply.PromptTokens = estimateMessages(msgs)
+		reply.PromptTokens = promptTokens
 	}
 	if reply.CompletionTokens == 0 {
 		reply.CompletionTokens = EstimateTokens(reply.Text)
@@ -343,6 +378,12 @@ func (s *Service) chat(ctx context.Context, req Request, ev Events) (Reply, erro
 		return reply, modelErr
 	}
 	return reply, nil
+}
+
+// storeResult is the outcome of storing the user's message.
+type storeResult struct {
+	started Started
+	err     error
 }
 
 // isModelFailure reports whether err is the model's own failure, rather
@@ -381,31 +422,48 @@ func (s *Service) openConversation(ctx context.Context, userID, id int) (*ent.Co
 	return c, nil
 }
 
-// historyScan bounds the messages read to fill the history budget.
-const historyScan = 200
+// historyScan bounds the messages read to fill the history budget, and
+// historyBatch is how many one read fetches: a budget of a couple of
+// thousand tokens usually fills within one batch, so a long conversation
+// does not cost a read of its whole tail on every message.
+const (
+	historyScan  = 200
+	historyBatch = 64
+)
 
 // history returns the conversation's latest messages, oldest first, whose
 // estimated tokens fit cfg.HistoryTokens; the oldest turns are dropped
 // first.
 func (s *Service) history(ctx context.Context, convID int) ([]Message, error) {
-	rows, err := s.db.ChatMessage.Query().
-		Where(chatmessage.ConversationID(convID)).
-		Order(ent.Desc(chatmessage.FieldID)).
-		Limit(historyScan).
-		Select(chatmessage.FieldRole, chatmessage.FieldContent).
-		All(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("chat: history of conversation %d: %w", convID, err)
-	}
 	budget := s.cfg.HistoryTokens
 	var out []Message
-	for _, m := range rows {
-		cost := EstimateTokens(m.Content) + messageOverhead
-		if cost > budget {
+	before := 0 // the next batch's messages are older than this id; 0: the latest
+scan:
+	for scanned := 0; scanned < historyScan; {
+		q := s.db.ChatMessage.Query().Where(chatmessage.ConversationID(convID))
+		if before > 0 {
+			q.Where(chatmessage.IDLT(before))
+		}
+		rows, err := q.Order(ent.Desc(chatmessage.FieldID)).
+			Limit(min(historyBatch, historyScan-scanned)).
+			Select(chatmessage.FieldID, chatmessage.FieldRole, chatmessage.FieldContent).
+			All(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("chat: history of conversation %d: %w", convID, err)
+		}
+		for _, m := range rows {
+			cost := EstimateTokens(m.Content) + messageOverhead
+			if cost > budget {
+				break scan
+			}
+			budget -= cost
+			out = append(out, Message{Role: Role(m.Role), Content: m.Content})
+		}
+		if len(rows) < historyBatch {
 			break
 		}
-		budget -= cost
-		out = append(out, Message{Role: Role(m.Role), Content: m.Content})
+		scanned += len(rows)
+		before = rows[len(rows)-1].ID
 	}
 	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
 		out[i], out[j] = out[j], out[i]

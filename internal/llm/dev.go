@@ -88,7 +88,7 @@ func (d *Dev) Stream(ctx context.Context, req Request) (Stream, error) {
 	if err := req.Validate(); err != nil {
 		return nil, err
 	}
-	s := &devStream{d: d, ctx: ctx, req: req, start: time.Now(), words: devWords(DevReply(req)), finish: "stop"}
+	s := &devStream{d: d, ctx: ctx, promptTokens: estimatePrompt(req), start: time.Now(), words: devWords(DevReply(req)), finish: "stop"}
 	if req.MaxTokens > 0 && len(s.words) > req.MaxTokens {
 		s.words, s.finish = s.words[:req.MaxTokens], "length"
 	}
@@ -100,16 +100,18 @@ func (d *Dev) Stream(ctx context.Context, req Request) (Stream, error) {
 }
 
 type devStream struct {
-	d      *Dev
-	ctx    context.Context
-	req    Request
-	start  time.Time
-	first  time.Duration
-	words  []string
-	next   int
-	finish string
-	sent   strings.Builder
-	final  bool
+	d   *Dev
+	ctx context.Context
+	// promptTokens is the request's estimated prompt size (the request
+	// itself is not kept while the reply streams).
+	promptTokens int
+	start        time.Time
+	first        time.Duration
+	words        []string
+	next         int
+	finish       string
+	sent         strings.Builder
+	final        bool
 }
 
 // pause waits the pacing delay, or until ctx ends.
@@ -150,7 +152,7 @@ func (s *devStream) Recv() (Event, error) {
 
 func (s *devStream) end(err error) Event {
 	s.final = true
-	u := Usage{PromptTokens: estimatePrompt(s.req), CompletionTokens: estimateTokens(s.sent.String())}
+	u := Usage{PromptTokens: s.promptTokens, CompletionTokens: estimateTokens(s.sent.String())}
 	u.TotalTokens = u.PromptTokens + u.CompletionTokens
 	f := &Final{FinishReason: s.finish, Usage: u, Provider: DevName, Model: DevName,
 		Latency: time.Since(s.start), TimeToFirstToken: s.first}

@@ -1,7 +1,6 @@
 package llm
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -142,15 +141,19 @@ func (o *OpenAI) Stream(ctx context.Context, req Request) (Stream, error) {
 	}
 	sctx, cancel := context.WithCancelCause(ctx)
 	s := &openaiStream{
-		p: o, parent: ctx, ctx: sctx, cancel: cancel, start: start, req: req, model: o.modelFor(req),
+		p: o, parent: ctx, ctx: sctx, cancel: cancel, start: start, promptTokens: estimatePrompt(req), model: o.modelFor(req),
 		firstTimer: time.AfterFunc(o.firstTokenTimeout, func() { cancel(errFirstTokenTimeout) }),
 		totalTimer: time.AfterFunc(o.timeout, func() { cancel(errTimeout) }),
 	}
-	hr, err := http.NewRequestWithContext(sctx, http.MethodPost, o.url, bytes.NewReader(body))
+	hr, err := http.NewRequestWithContext(sctx, http.MethodPost, o.url, &releasingReader{b: body})
 	if err != nil {
 		s.Close()
 		return nil, fmt.Errorf("llm: %s: %w", o.name, err)
 	}
+	// The body is sent once (a POST is never replayed by the transport),
+	// and the transport keeps the request for as long as the reply
+	// streams: the reader lets go of the history it carries once sent.
+	hr.ContentLength = int64(len(body))
 	hr.Header.Set("Content-Type", "application/json")
 	hr.Header.Set("Accept", "text/event-stream")
 	if o.key != "" {
@@ -293,8 +296,11 @@ type openaiStream struct {
 	totalTimer *time.Timer
 	body       io.ReadCloser
 	sse        *sseReader
-	req        Request
 	start      time.Time
+	// promptTokens is the request's estimated prompt size, for a reply
+	// whose usage the provider does not report; the request itself is
+	// not kept while the reply streams.
+	promptTokens int
 
 	queue   []string // deltas read but not yet handed out
 	text    strings.Builder
@@ -477,7 +483,7 @@ func (s *openaiStream) end(err error) Event {
 	if s.usage != nil && err == nil {
 		f.Usage = Usage{PromptTokens: s.usage.PromptTokens, CompletionTokens: s.usage.CompletionTokens, TotalTokens: s.usage.TotalTokens}
 	} else {
-		f.Usage = estimate(s.req, s.text.String())
+		f.Usage = estimate(s.promptTokens, s.text.String())
 	}
 	if err == nil && s.body != nil {
 		// Read the little that may follow [DONE] so the connection can be
@@ -488,10 +494,27 @@ func (s *openaiStream) end(err error) Event {
 	return Event{Final: f}
 }
 
-func estimate(req Request, reply string) Usage {
-	u := Usage{PromptTokens: estimatePrompt(req), CompletionTokens: estimateTokens(reply), Estimated: true}
+func estimate(promptTokens int, reply string) Usage {
+	u := Usage{PromptTokens: promptTokens, CompletionTokens: estimateTokens(reply), Estimated: true}
 	u.TotalTokens = u.PromptTokens + u.CompletionTokens
 	return u
+}
+
+// releasingReader reads a request body once and drops its reference to
+// the bytes at the end.
+type releasingReader struct{ b []byte }
+
+func (r *releasingReader) Read(p []byte) (int, error) {
+	if len(r.b) == 0 {
+		r.b = nil
+		return 0, io.EOF
+	}
+	n := copy(p, r.b)
+	r.b = r.b[n:]
+	if len(r.b) == 0 {
+		r.b = nil
+	}
+	return n, nil
 }
 
 // Close aborts the request if it still runs and frees the connection.
