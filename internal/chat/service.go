@@ -11,8 +11,10 @@ package chat
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"strings"
 	"time"
@@ -28,6 +30,7 @@ import (
 	"paradise/internal/config"
 	"paradise/internal/database"
 	"paradise/internal/device"
+	"paradise/internal/logging"
 	"paradise/internal/metrics"
 	"paradise/internal/paging"
 )
@@ -138,6 +141,7 @@ func (r Reply) TotalTokens() int { return r.PromptTokens + r.CompletionTokens }
 // Service implements the chat use cases over ent.
 type Service struct {
 	db       *ent.Client
+	sql      *database.DB
 	model    Model
 	budget   Budget
 	devices  Devices
@@ -151,7 +155,7 @@ type Service struct {
 
 // NewService returns the chat service.
 func NewService(db *database.DB, model Model, budget Budget, devices Devices, profiles Profiles, cfg config.Chat, m *metrics.Metrics, log *zap.Logger) *Service {
-	return &Service{db: db.Client, model: model, budget: budget, devices: devices, profiles: profiles, cfg: cfg, metrics: m, log: log.Named("chat")}
+	return &Service{db: db.Client, sql: db, model: model, budget: budget, devices: devices, profiles: profiles, cfg: cfg, metrics: m, log: log.Named("chat")}
 }
 
 // CheckText validates a chat message's text; field names the field in the
@@ -237,10 +241,14 @@ func (s *Service) chat(ctx context.Context, req Request, ev Events) (Reply, erro
 		}
 	}
 	// A conversation that is not the caller's is refused before any
-	// budget is spent.
-	conv, err := s.openConversation(ctx, userID, req.ConversationID)
-	if err != nil {
-		return Reply{}, err
+	// budget is spent; its history is read with it.
+	var conv *conversationRef
+	var history []Message
+	if req.ConversationID != 0 {
+		var err error
+		if conv, history, err = s.continueConversation(ctx, userID, req.ConversationID); err != nil {
+			return Reply{}, err
+		}
 	}
 	if err := s.budget.TakeMessage(ctx, userID); err != nil {
 		return Reply{}, err
@@ -262,12 +270,6 @@ func (s *Service) chat(ctx context.Context, req Request, ev Events) (Reply, erro
 	system, err := s.systemPrompt(req.Caller.User, speaker)
 	if err != nil {
 		return Reply{}, fmt.Errorf("chat: persona: %w", err)
-	}
-	var history []Message
-	if conv != nil {
-		if history, err = s.history(ctx, conv.ID); err != nil {
-			return Reply{}, err
-		}
 	}
 	msgs := make([]Message, 0, len(history)+2)
 	msgs = append(msgs, Message{Role: RoleSystem, Content: system})
@@ -431,44 +433,85 @@ const (
 	historyBatch = 64
 )
 
-// history returns the conversation's latest messages, oldest first, whose
-// estimated tokens fit cfg.HistoryTokens; the oldest turns are dropped
-// first.
-func (s *Service) history(ctx context.Context, convID int) ([]Message, error) {
+// conversationRef is what a chat needs of the conversation it continues.
+type conversationRef struct {
+	ID       int
+	DeviceID *int
+}
+
+// historyQuery reads one of a user's conversations with a batch of its
+// messages older than $1, newest first: one round trip for the ownership
+// check, the conversation's device and (usually) the whole history. With
+// no such message it returns the conversation alone (NULL message
+// columns); with no row the conversation is not the user's. Placeholders
+// are numbered in order of appearance (Rebind turns them into ? for SQLite).
+const historyQuery = `SELECT c.device_id, m.id, m.role, m.content
+FROM conversations c
+LEFT JOIN chat_messages m ON m.conversation_id = c.id AND m.id < $1
+WHERE c.id = $2 AND c.user_id = $3
+ORDER BY m.id DESC
+LIMIT $4`
+
+// continueConversation returns one of the user's conversations and its
+// latest messages, oldest first, whose estimated tokens fit
+// cfg.HistoryTokens (the oldest turns are dropped first). Another user's
+// conversation, or none, is a 404.
+func (s *Service) continueConversation(ctx context.Context, userID, id int) (*conversationRef, []Message, error) {
 	budget := s.cfg.HistoryTokens
+	var conv *conversationRef
 	var out []Message
-	before := 0 // the next batch's messages are older than this id; 0: the latest
+	before := int64(math.MaxInt64) // the next batch's messages are older than this id
 scan:
 	for scanned := 0; scanned < historyScan; {
-		q := s.db.ChatMessage.Query().Where(chatmessage.ConversationID(convID))
-		if before > 0 {
-			q.Where(chatmessage.IDLT(before))
-		}
-		rows, err := q.Order(ent.Desc(chatmessage.FieldID)).
-			Limit(min(historyBatch, historyScan-scanned)).
-			Select(chatmessage.FieldID, chatmessage.FieldRole, chatmessage.FieldContent).
-			All(ctx)
+		rows, err := s.sql.SQL.QueryContext(ctx, s.sql.Rebind(historyQuery), before, id, userID, min(historyBatch, historyScan-scanned))
 		if err != nil {
-			return nil, fmt.Errorf("chat: history of conversation %d: %w", convID, err)
+			return nil, nil, fmt.Errorf("chat: history of conversation %d: %w", id, err)
 		}
-		for _, m := range rows {
-			cost := EstimateTokens(m.Content) + messageOverhead
+		n, full := 0, false
+		for rows.Next() {
+			var dev, msgID sql.NullInt64
+			var role, content sql.NullString
+			if err := rows.Scan(&dev, &msgID, &role, &content); err != nil {
+				rows.Close()
+				return nil, nil, fmt.Errorf("chat: history of conversation %d: %w", id, err)
+			}
+			if conv == nil {
+				conv = &conversationRef{ID: id}
+				if dev.Valid {
+					d := int(dev.Int64)
+					conv.DeviceID = &d
+				}
+			}
+			if !msgID.Valid || full {
+				continue
+			}
+			n++
+			before = msgID.Int64
+			cost := EstimateTokens(content.String) + messageOverhead
 			if cost > budget {
-				break scan
+				full = true
+				continue
 			}
 			budget -= cost
-			out = append(out, Message{Role: Role(m.Role), Content: m.Content})
+			out = append(out, Message{Role: Role(role.String), Content: content.String})
 		}
-		if len(rows) < historyBatch {
-			break
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, nil, fmt.Errorf("chat: history of conversation %d: %w", id, err)
 		}
-		scanned += len(rows)
-		before = rows[len(rows)-1].ID
+		if conv == nil {
+			return nil, nil, errConversationNotFound()
+		}
+		if full || n < historyBatch {
+			break scan
+		}
+		scanned += n
 	}
 	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
 		out[i], out[j] = out[j], out[i]
 	}
-	return out, nil
+	return conv, out, nil
 }
 
 // titleChars bounds a conversation title.
@@ -485,29 +528,28 @@ func titleOf(text string) string {
 
 // storeUserMessage stores the caller's message, creating the conversation
 // when conv is nil.
-func (s *Service) storeUserMessage(ctx context.Context, conv *ent.Conversation, userID int, dev *device.Device, text string) (Started, error) {
+func (s *Service) storeUserMessage(ctx context.Context, conv *conversationRef, userID int, dev *device.Device, text string) (Started, error) {
+	now := time.Now()
+	if conv != nil {
+		id, err := s.addMessage(ctx, conv.ID, now, s.db.ChatMessage.Create().SetRole(chatmessage.RoleUser).SetContent(text))
+		return Started{ConversationID: conv.ID, UserMessageID: id}, err
+	}
 	var started Started
 	err := database.WithTx(ctx, s.db, func(tx *ent.Tx) error {
-		now := time.Now()
-		if conv == nil {
-			create := tx.Conversation.Create().SetUserID(userID).SetTitle(titleOf(text)).SetCreatedAt(now).SetUpdatedAt(now)
-			if dev != nil {
-				create.SetDeviceID(dev.ID)
-			}
-			c, err := create.Save(ctx)
-			if err != nil {
-				return fmt.Errorf("chat: create conversation: %w", err)
-			}
-			conv = c
-		} else if err := tx.Conversation.UpdateOneID(conv.ID).SetUpdatedAt(now).Exec(ctx); err != nil {
-			return goneAsNotFound(fmt.Errorf("chat: touch conversation %d: %w", conv.ID, err))
+		create := tx.Conversation.Create().SetUserID(userID).SetTitle(titleOf(text)).SetCreatedAt(now).SetUpdatedAt(now)
+		if dev != nil {
+			create.SetDeviceID(dev.ID)
 		}
-		m, err := tx.ChatMessage.Create().SetConversationID(conv.ID).SetRole(chatmessage.RoleUser).
+		c, err := create.Save(ctx)
+		if err != nil {
+			return fmt.Errorf("chat: create conversation: %w", err)
+		}
+		m, err := tx.ChatMessage.Create().SetConversationID(c.ID).SetRole(chatmessage.RoleUser).
 			SetContent(text).SetCreatedAt(now).Save(ctx)
 		if err != nil {
-			return goneAsNotFound(fmt.Errorf("chat: store message: %w", err))
+			return fmt.Errorf("chat: store message: %w", err)
 		}
-		started = Started{ConversationID: conv.ID, UserMessageID: m.ID}
+		started = Started{ConversationID: c.ID, UserMessageID: m.ID}
 		return nil
 	})
 	return started, err
@@ -515,24 +557,30 @@ func (s *Service) storeUserMessage(ctx context.Context, conv *ent.Conversation, 
 
 // storeReply stores a reply and touches its conversation.
 func (s *Service) storeReply(ctx context.Context, convID int, r Reply) (int, error) {
-	var id int
-	err := database.WithTx(ctx, s.db, func(tx *ent.Tx) error {
-		now := time.Now()
-		m, err := tx.ChatMessage.Create().SetConversationID(convID).SetRole(chatmessage.RoleAssistant).
-			SetContent(r.Text).SetModel(clip(r.Model, 100)).SetProvider(clip(r.Provider, 64)).
-			SetPromptTokens(r.PromptTokens).SetCompletionTokens(r.CompletionTokens).
-			SetLatencyMs(r.LatencyMS).SetFinishReason(clip(r.FinishReason, 32)).SetTruncated(r.Truncated).
-			SetCreatedAt(now).Save(ctx)
-		if err != nil {
-			return goneAsNotFound(fmt.Errorf("chat: store reply: %w", err))
-		}
-		id = m.ID
-		// The conversation was there for the insert (its foreign key
-		// held), so this touches it; Update, not UpdateOne, tolerates a
-		// delete racing the commit.
-		return tx.Conversation.Update().Where(conversation.ID(convID)).SetUpdatedAt(now).Exec(ctx)
-	})
-	return id, err
+	return s.addMessage(ctx, convID, time.Now(), s.db.ChatMessage.Create().SetRole(chatmessage.RoleAssistant).
+		SetContent(r.Text).SetModel(clip(r.Model, 100)).SetProvider(clip(r.Provider, 64)).
+		SetPromptTokens(r.PromptTokens).SetCompletionTokens(r.CompletionTokens).
+		SetLatencyMs(r.LatencyMS).SetFinishReason(clip(r.FinishReason, 32)).SetTruncated(r.Truncated))
+}
+
+// addMessage inserts a message into an existing conversation and then
+// marks the conversation active. Two statements, not a transaction: a
+// chat writes twice, so each write is a round trip or two to the pool
+// rather than four, and the worst a failure between them leaves is a
+// conversation listed a little lower than its last message.
+func (s *Service) addMessage(ctx context.Context, convID int, now time.Time, create *ent.ChatMessageCreate) (int, error) {
+	m, err := create.SetConversationID(convID).SetCreatedAt(now).Save(ctx)
+	if err != nil {
+		// The foreign key no longer finds a conversation deleted under
+		// this chat.
+		return 0, goneAsNotFound(fmt.Errorf("chat: store message: %w", err))
+	}
+	// Update, not UpdateOne: a delete racing this write is not an error.
+	// The message is stored either way, so a failure here is only logged.
+	if err := s.db.Conversation.Update().Where(conversation.ID(convID)).SetUpdatedAt(now).Exec(ctx); err != nil {
+		logging.From(ctx, s.log).Warn("Could not mark a conversation active", zap.Int("conversation_id", convID), zap.Error(err))
+	}
+	return m.ID, nil
 }
 
 func clip(s string, n int) string {
