@@ -7,7 +7,7 @@ PKGS      := ./...
 # how many test binaries run at once on small machines.
 TESTFLAGS ?= -race -count=1 -p 2 -timeout 20m
 
-.PHONY: all generate check-generated build run test test-go lint lint-spec sdk sdk-deps fuzz fuzz-api fuzz-hub migration migrate-check bench bench-hub bench-chat chaos docs-assets ci
+.PHONY: all generate check-generated build run test test-go lint lint-spec sdk sdk-deps fuzz fuzz-api fuzz-hub migration migrate-check contract-diff bench bench-hub bench-chat chaos docs-assets ci
 
 all: build
 
@@ -68,8 +68,16 @@ migration:
 	$(GO) run ./tools/migratediff -name $(NAME)
 
 ## migrate-check: fail if ent/schema has changes no migration covers
+## (after merging branches that each added migrations: go run ./tools/migratediff -rehash)
 migrate-check:
 	$(GO) run ./tools/migratediff -check
+
+## contract-diff: fail on a breaking change to openapi.yaml or asyncapi.yaml
+## against the last release tag (v*; else main) unless the contract's major
+## version is bumped and CHANGELOG.md has a "### Breaking" entry (BASE=<rev>)
+BASE ?=
+contract-diff:
+	$(GO) run ./tools/contractdiff $(if $(BASE),-base $(BASE))
 
 ## bench: load-test the hot REST paths and the device hub on Postgres + Redis (not part of CI)
 bench:
@@ -123,5 +131,5 @@ docs-assets:
 	cp package/LICENSE $(CURDIR)/internal/httpapi/assets/redoc.LICENSE && rm -rf $$tmp
 
 ## ci: everything CI checks
-ci: lint lint-spec check-generated migrate-check test
+ci: lint lint-spec check-generated migrate-check contract-diff test
 	$(MAKE) fuzz FUZZTIME=15s
