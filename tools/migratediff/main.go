@@ -34,8 +34,16 @@ func main() {
 		dir      = flag.String("dir", "ent/migrate/migrations", "migration directory")
 		adminURL = flag.String("admin-url", envOr("PARADISE_DEV_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"), "Postgres server to create the scratch database on")
 		check    = flag.Bool("check", false, "fail if ent/schema has changes no migration covers; write nothing")
+		rehash   = flag.Bool("rehash", false, "only rewrite atlas.sum for the migration files as they are (after merging branches that each added migrations)")
 	)
 	flag.Parse()
+	if *rehash {
+		if err := rehashDir(*dir); err != nil {
+			fmt.Fprintln(os.Stderr, "migratediff:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(context.Background(), *adminURL, *dir, *name, *check); err != nil {
 		fmt.Fprintln(os.Stderr, "migratediff:", err)
 		os.Exit(1)
@@ -117,6 +125,22 @@ func Diff(ctx context.Context, adminURL string, dir atlasmigrate.Dir, name strin
 	}
 	fmt.Println("migratediff: wrote a new migration to", name)
 	return nil
+}
+
+// rehashDir rewrites the directory's atlas.sum from its files. Two
+// branches that each added a migration conflict only in atlas.sum; their
+// files apply in name (timestamp) order, and -check then proves that
+// together they still match ent/schema.
+func rehashDir(path string) error {
+	dir, err := atlasmigrate.NewLocalDir(path)
+	if err != nil {
+		return err
+	}
+	sum, err := dir.Checksum()
+	if err != nil {
+		return err
+	}
+	return atlasmigrate.WriteSumFile(dir, sum)
 }
 
 func envOr(name, def string) string {
