@@ -20,6 +20,7 @@ import (
 
 	"paradise/ent"
 	"paradise/ent/device"
+	"paradise/ent/userdevice"
 	"paradise/internal/apperr"
 	"paradise/internal/config"
 	"paradise/internal/redisdb"
@@ -250,7 +251,7 @@ func (c *Credentials) Verify(ctx context.Context, p Proof) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("device: login %s: %w", mac, err)
 	}
-	if d.Secret == nil {
+	if !hasSecret(d) {
 		return "", authFailed("Device authentication failed.")
 	}
 	if c.aead == nil {
@@ -293,15 +294,18 @@ func (c *Credentials) CheckMACLogin(d Device) error {
 	return nil
 }
 
-// CheckBindByMAC refuses a bind by bare MAC of a device with a secret, or
-// of any device when binding by MAC is off. Unknown devices have no
-// secret.
+// CheckBindByMAC refuses a bind by bare MAC of a device with a secret
+// that has an owner (knowing its MAC must not be enough to take it over),
+// or of any device when binding by MAC is off. A secured device nobody
+// owns yet can be bound by MAC once: it cannot ask for a claim code
+// before it has an owner (a device token needs one).
 func (c *Credentials) CheckBindByMAC(ctx context.Context, mac string) error {
 	if !c.cfg.BindByMAC {
 		return apperr.Coded(http.StatusForbidden, apperr.CodeBindByMACRefused,
 			"Binding by MAC address is turned off; bind with the device's claim code.")
 	}
-	secured, err := c.db.Device.Query().Where(device.MACAddress(mac), device.SecretNotNil()).Exist(ctx)
+	secured, err := c.db.Device.Query().Where(device.MACAddress(mac), device.SecretNotNil(),
+		device.HasBindingsWith(userdevice.UnboundAtIsNil())).Exist(ctx)
 	if err != nil {
 		return fmt.Errorf("device: bind %s: %w", mac, err)
 	}
@@ -334,7 +338,11 @@ func (c *Credentials) SetMACLogin(ctx context.Context, deviceID int, policy stri
 	if err != nil {
 		return DeviceCredentials{}, fmt.Errorf("device: set mac login of %d: %w", deviceID, err)
 	}
-	return DeviceCredentials{DeviceID: d.ID, MACAddress: d.MACAddress, HasSecret: d.Secret != nil,
+	return DeviceCredentials{DeviceID: d.ID, MACAddress: d.MACAddress, HasSecret: hasSecret(d),
 		SecretSetAt: d.SecretSetAt, MACLogin: string(d.MACLogin),
-		MACLoginAllowed: c.MACLoginAllowed(string(d.MACLogin), d.Secret != nil)}, nil
+		MACLoginAllowed: c.MACLoginAllowed(string(d.MACLogin), hasSecret(d))}, nil
 }
+
+// hasSecret tells whether a device row has a secret (ent scans a NULL
+// bytea as an empty slice on some drivers).
+func hasSecret(d *ent.Device) bool { return d.Secret != nil && len(*d.Secret) > 0 }

@@ -77,7 +77,7 @@ func fromEnt(d *ent.Device) Device {
 		WifiName:        d.WifiName,
 		LastSeen:        d.LastSeen,
 		CreatedAt:       d.CreatedAt,
-		HasSecret:       d.Secret != nil,
+		HasSecret:       hasSecret(d),
 		MACLogin:        string(d.MACLogin),
 	}
 	if t := d.Edges.DeviceType; t != nil {
