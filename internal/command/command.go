@@ -75,7 +75,7 @@ func fromEnt(c *ent.DeviceCommand) Command {
 // Sender sends server frames through the hub on every instance (the
 // hub's Bus).
 type Sender interface {
-	SendToGroup(ctx context.Context, userID int, f ws.Frame) error
+	SendToApps(ctx context.Context, userID int, f ws.Frame) error
 	SendToDevice(ctx context.Context, userID int, mac string, f ws.Frame) error
 }
 
@@ -293,7 +293,7 @@ func commandFrame(c Command) ws.Frame {
 	return ws.NewCommandFrame(ws.Command{Message: p})
 }
 
-// status tells the owner's sessions the command's state. A lost status
+// status tells the owner's app sessions the command's state. A lost status
 // frame is only logged: the command's state is in the database.
 func (s *Service) status(ctx context.Context, d dev.Device, owner int, c Command) {
 	p := ws.CommandStatusPayload{CommandID: strconv.Itoa(c.ID), DeviceID: d.ID, MACAddress: d.MACAddress,
@@ -301,7 +301,7 @@ func (s *Service) status(ctx context.Context, d dev.Device, owner int, c Command
 	if c.Result != nil {
 		p.Result = ws.NewOptCommandStatusPayloadResult(ws.CommandStatusPayloadResult(rawMap(c.Result)))
 	}
-	if err := s.sender.SendToGroup(ctx, owner, ws.NewCommandStatusFrame(ws.CommandStatus{Message: p})); err != nil {
+	if err := s.sender.SendToApps(ctx, owner, ws.NewCommandStatusFrame(ws.CommandStatus{Message: p})); err != nil {
 		s.log.Warn("Command status frame not sent", zap.Int("command_id", c.ID), zap.Error(err))
 	}
 }
