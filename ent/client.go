@@ -14,6 +14,7 @@ import (
 	"paradise/ent/chatmessage"
 	"paradise/ent/conversation"
 	"paradise/ent/device"
+	"paradise/ent/devicecommand"
 	"paradise/ent/devicetype"
 	"paradise/ent/user"
 	"paradise/ent/userdevice"
@@ -35,6 +36,8 @@ type Client struct {
 	Conversation *ConversationClient
 	// Device is the client for interacting with the Device builders.
 	Device *DeviceClient
+	// DeviceCommand is the client for interacting with the DeviceCommand builders.
+	DeviceCommand *DeviceCommandClient
 	// DeviceType is the client for interacting with the DeviceType builders.
 	DeviceType *DeviceTypeClient
 	// User is the client for interacting with the User builders.
@@ -55,6 +58,7 @@ func (c *Client) init() {
 	c.ChatMessage = NewChatMessageClient(c.config)
 	c.Conversation = NewConversationClient(c.config)
 	c.Device = NewDeviceClient(c.config)
+	c.DeviceCommand = NewDeviceCommandClient(c.config)
 	c.DeviceType = NewDeviceTypeClient(c.config)
 	c.User = NewUserClient(c.config)
 	c.UserDevice = NewUserDeviceClient(c.config)
@@ -148,14 +152,15 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 	cfg := c.config
 	cfg.driver = tx
 	return &Tx{
-		ctx:          ctx,
-		config:       cfg,
-		ChatMessage:  NewChatMessageClient(cfg),
-		Conversation: NewConversationClient(cfg),
-		Device:       NewDeviceClient(cfg),
-		DeviceType:   NewDeviceTypeClient(cfg),
-		User:         NewUserClient(cfg),
-		UserDevice:   NewUserDeviceClient(cfg),
+		ctx:           ctx,
+		config:        cfg,
+		ChatMessage:   NewChatMessageClient(cfg),
+		Conversation:  NewConversationClient(cfg),
+		Device:        NewDeviceClient(cfg),
+		DeviceCommand: NewDeviceCommandClient(cfg),
+		DeviceType:    NewDeviceTypeClient(cfg),
+		User:          NewUserClient(cfg),
+		UserDevice:    NewUserDeviceClient(cfg),
 	}, nil
 }
 
@@ -173,14 +178,15 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 	cfg := c.config
 	cfg.driver = &txDriver{tx: tx, drv: c.driver}
 	return &Tx{
-		ctx:          ctx,
-		config:       cfg,
-		ChatMessage:  NewChatMessageClient(cfg),
-		Conversation: NewConversationClient(cfg),
-		Device:       NewDeviceClient(cfg),
-		DeviceType:   NewDeviceTypeClient(cfg),
-		User:         NewUserClient(cfg),
-		UserDevice:   NewUserDeviceClient(cfg),
+		ctx:           ctx,
+		config:        cfg,
+		ChatMessage:   NewChatMessageClient(cfg),
+		Conversation:  NewConversationClient(cfg),
+		Device:        NewDeviceClient(cfg),
+		DeviceCommand: NewDeviceCommandClient(cfg),
+		DeviceType:    NewDeviceTypeClient(cfg),
+		User:          NewUserClient(cfg),
+		UserDevice:    NewUserDeviceClient(cfg),
 	}, nil
 }
 
@@ -210,7 +216,8 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.ChatMessage, c.Conversation, c.Device, c.DeviceType, c.User, c.UserDevice,
+		c.ChatMessage, c.Conversation, c.Device, c.DeviceCommand, c.DeviceType, c.User,
+		c.UserDevice,
 	} {
 		n.Use(hooks...)
 	}
@@ -220,7 +227,8 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.ChatMessage, c.Conversation, c.Device, c.DeviceType, c.User, c.UserDevice,
+		c.ChatMessage, c.Conversation, c.Device, c.DeviceCommand, c.DeviceType, c.User,
+		c.UserDevice,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -235,6 +243,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Conversation.mutate(ctx, m)
 	case *DeviceMutation:
 		return c.Device.mutate(ctx, m)
+	case *DeviceCommandMutation:
+		return c.DeviceCommand.mutate(ctx, m)
 	case *DeviceTypeMutation:
 		return c.DeviceType.mutate(ctx, m)
 	case *UserMutation:
@@ -732,6 +742,22 @@ func (c *DeviceClient) QueryConversations(_m *Device) *ConversationQuery {
 	return query
 }
 
+// QueryCommands queries the commands edge of a Device.
+func (c *DeviceClient) QueryCommands(_m *Device) *DeviceCommandQuery {
+	query := (&DeviceCommandClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(device.Table, device.FieldID, id),
+			sqlgraph.To(devicecommand.Table, devicecommand.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, device.CommandsTable, device.CommandsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // Hooks returns the client hooks.
 func (c *DeviceClient) Hooks() []Hook {
 	return c.hooks.Device
@@ -754,6 +780,155 @@ func (c *DeviceClient) mutate(ctx context.Context, m *DeviceMutation) (Value, er
 		return (&DeviceDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Device mutation op: %q", m.Op())
+	}
+}
+
+// DeviceCommandClient is a client for the DeviceCommand schema.
+type DeviceCommandClient struct {
+	config
+}
+
+// NewDeviceCommandClient returns a client for the DeviceCommand from the given config.
+func NewDeviceCommandClient(c config) *DeviceCommandClient {
+	return &DeviceCommandClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `devicecommand.Hooks(f(g(h())))`.
+func (c *DeviceCommandClient) Use(hooks ...Hook) {
+	c.hooks.DeviceCommand = append(c.hooks.DeviceCommand, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `devicecommand.Intercept(f(g(h())))`.
+func (c *DeviceCommandClient) Intercept(interceptors ...Interceptor) {
+	c.inters.DeviceCommand = append(c.inters.DeviceCommand, interceptors...)
+}
+
+// Create returns a builder for creating a DeviceCommand entity.
+func (c *DeviceCommandClient) Create() *DeviceCommandCreate {
+	mutation := newDeviceCommandMutation(c.config, OpCreate)
+	return &DeviceCommandCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of DeviceCommand entities.
+func (c *DeviceCommandClient) CreateBulk(builders ...*DeviceCommandCreate) *DeviceCommandCreateBulk {
+	return &DeviceCommandCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *DeviceCommandClient) MapCreateBulk(slice any, setFunc func(*DeviceCommandCreate, int)) *DeviceCommandCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &DeviceCommandCreateBulk{err: fmt.Errorf("calling to DeviceCommandClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*DeviceCommandCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &DeviceCommandCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for DeviceCommand.
+func (c *DeviceCommandClient) Update() *DeviceCommandUpdate {
+	mutation := newDeviceCommandMutation(c.config, OpUpdate)
+	return &DeviceCommandUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *DeviceCommandClient) UpdateOne(_m *DeviceCommand) *DeviceCommandUpdateOne {
+	mutation := newDeviceCommandMutation(c.config, OpUpdateOne, withDeviceCommand(_m))
+	return &DeviceCommandUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *DeviceCommandClient) UpdateOneID(id int) *DeviceCommandUpdateOne {
+	mutation := newDeviceCommandMutation(c.config, OpUpdateOne, withDeviceCommandID(id))
+	return &DeviceCommandUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for DeviceCommand.
+func (c *DeviceCommandClient) Delete() *DeviceCommandDelete {
+	mutation := newDeviceCommandMutation(c.config, OpDelete)
+	return &DeviceCommandDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *DeviceCommandClient) DeleteOne(_m *DeviceCommand) *DeviceCommandDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *DeviceCommandClient) DeleteOneID(id int) *DeviceCommandDeleteOne {
+	builder := c.Delete().Where(devicecommand.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &DeviceCommandDeleteOne{builder}
+}
+
+// Query returns a query builder for DeviceCommand.
+func (c *DeviceCommandClient) Query() *DeviceCommandQuery {
+	return &DeviceCommandQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeDeviceCommand},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a DeviceCommand entity by its id.
+func (c *DeviceCommandClient) Get(ctx context.Context, id int) (*DeviceCommand, error) {
+	return c.Query().Where(devicecommand.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *DeviceCommandClient) GetX(ctx context.Context, id int) *DeviceCommand {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryDevice queries the device edge of a DeviceCommand.
+func (c *DeviceCommandClient) QueryDevice(_m *DeviceCommand) *DeviceQuery {
+	query := (&DeviceClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(devicecommand.Table, devicecommand.FieldID, id),
+			sqlgraph.To(device.Table, device.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, devicecommand.DeviceTable, devicecommand.DeviceColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *DeviceCommandClient) Hooks() []Hook {
+	return c.hooks.DeviceCommand
+}
+
+// Interceptors returns the client interceptors.
+func (c *DeviceCommandClient) Interceptors() []Interceptor {
+	return c.inters.DeviceCommand
+}
+
+func (c *DeviceCommandClient) mutate(ctx context.Context, m *DeviceCommandMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&DeviceCommandCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&DeviceCommandUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&DeviceCommandUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&DeviceCommandDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown DeviceCommand mutation op: %q", m.Op())
 	}
 }
 
@@ -1239,10 +1414,11 @@ func (c *UserDeviceClient) mutate(ctx context.Context, m *UserDeviceMutation) (V
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		ChatMessage, Conversation, Device, DeviceType, User, UserDevice []ent.Hook
+		ChatMessage, Conversation, Device, DeviceCommand, DeviceType, User,
+		UserDevice []ent.Hook
 	}
 	inters struct {
-		ChatMessage, Conversation, Device, DeviceType, User,
+		ChatMessage, Conversation, Device, DeviceCommand, DeviceType, User,
 		UserDevice []ent.Interceptor
 	}
 )

@@ -36,6 +36,12 @@ type Device struct {
 	LastSeen *time.Time `json:"last_seen,omitempty"`
 	// CreatedAt holds the value of the "created_at" field.
 	CreatedAt time.Time `json:"created_at,omitempty"`
+	// Secret holds the value of the "secret" field.
+	Secret *[]byte `json:"-"`
+	// SecretSetAt holds the value of the "secret_set_at" field.
+	SecretSetAt *time.Time `json:"secret_set_at,omitempty"`
+	// MACLogin holds the value of the "mac_login" field.
+	MACLogin device.MACLogin `json:"mac_login,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the DeviceQuery when eager-loading is set.
 	Edges        DeviceEdges `json:"edges"`
@@ -50,9 +56,11 @@ type DeviceEdges struct {
 	Bindings []*UserDevice `json:"bindings,omitempty"`
 	// Conversations holds the value of the conversations edge.
 	Conversations []*Conversation `json:"conversations,omitempty"`
+	// Commands holds the value of the commands edge.
+	Commands []*DeviceCommand `json:"commands,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [3]bool
+	loadedTypes [4]bool
 }
 
 // DeviceTypeOrErr returns the DeviceType value or an error if the edge
@@ -84,16 +92,27 @@ func (e DeviceEdges) ConversationsOrErr() ([]*Conversation, error) {
 	return nil, &NotLoadedError{edge: "conversations"}
 }
 
+// CommandsOrErr returns the Commands value or an error if the edge
+// was not loaded in eager-loading.
+func (e DeviceEdges) CommandsOrErr() ([]*DeviceCommand, error) {
+	if e.loadedTypes[3] {
+		return e.Commands, nil
+	}
+	return nil, &NotLoadedError{edge: "commands"}
+}
+
 // scanValues returns the types for scanning values from sql.Rows.
 func (*Device) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
+		case device.FieldSecret:
+			values[i] = new([]byte)
 		case device.FieldID, device.FieldDeviceTypeID, device.FieldBatteryLevel:
 			values[i] = new(sql.NullInt64)
-		case device.FieldMACAddress, device.FieldName, device.FieldStatus, device.FieldFirmwareVersion, device.FieldWifiName:
+		case device.FieldMACAddress, device.FieldName, device.FieldStatus, device.FieldFirmwareVersion, device.FieldWifiName, device.FieldMACLogin:
 			values[i] = new(sql.NullString)
-		case device.FieldLastSeen, device.FieldCreatedAt:
+		case device.FieldLastSeen, device.FieldCreatedAt, device.FieldSecretSetAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -173,6 +192,25 @@ func (_m *Device) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.CreatedAt = value.Time
 			}
+		case device.FieldSecret:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field secret", values[i])
+			} else if value != nil {
+				_m.Secret = value
+			}
+		case device.FieldSecretSetAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field secret_set_at", values[i])
+			} else if value.Valid {
+				_m.SecretSetAt = new(time.Time)
+				*_m.SecretSetAt = value.Time
+			}
+		case device.FieldMACLogin:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field mac_login", values[i])
+			} else if value.Valid {
+				_m.MACLogin = device.MACLogin(value.String)
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -199,6 +237,11 @@ func (_m *Device) QueryBindings() *UserDeviceQuery {
 // QueryConversations queries the "conversations" edge of the Device entity.
 func (_m *Device) QueryConversations() *ConversationQuery {
 	return NewDeviceClient(_m.config).QueryConversations(_m)
+}
+
+// QueryCommands queries the "commands" edge of the Device entity.
+func (_m *Device) QueryCommands() *DeviceCommandQuery {
+	return NewDeviceClient(_m.config).QueryCommands(_m)
 }
 
 // Update returns a builder for updating this Device.
@@ -256,6 +299,16 @@ func (_m *Device) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("created_at=")
 	builder.WriteString(_m.CreatedAt.Format(time.ANSIC))
+	builder.WriteString(", ")
+	builder.WriteString("secret=<sensitive>")
+	builder.WriteString(", ")
+	if v := _m.SecretSetAt; v != nil {
+		builder.WriteString("secret_set_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	builder.WriteString("mac_login=")
+	builder.WriteString(fmt.Sprintf("%v", _m.MACLogin))
 	builder.WriteByte(')')
 	return builder.String()
 }

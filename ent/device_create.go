@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"paradise/ent/conversation"
 	"paradise/ent/device"
+	"paradise/ent/devicecommand"
 	"paradise/ent/devicetype"
 	"paradise/ent/userdevice"
 	"time"
@@ -141,6 +142,40 @@ func (_c *DeviceCreate) SetNillableCreatedAt(v *time.Time) *DeviceCreate {
 	return _c
 }
 
+// SetSecret sets the "secret" field.
+func (_c *DeviceCreate) SetSecret(v []byte) *DeviceCreate {
+	_c.mutation.SetSecret(v)
+	return _c
+}
+
+// SetSecretSetAt sets the "secret_set_at" field.
+func (_c *DeviceCreate) SetSecretSetAt(v time.Time) *DeviceCreate {
+	_c.mutation.SetSecretSetAt(v)
+	return _c
+}
+
+// SetNillableSecretSetAt sets the "secret_set_at" field if the given value is not nil.
+func (_c *DeviceCreate) SetNillableSecretSetAt(v *time.Time) *DeviceCreate {
+	if v != nil {
+		_c.SetSecretSetAt(*v)
+	}
+	return _c
+}
+
+// SetMACLogin sets the "mac_login" field.
+func (_c *DeviceCreate) SetMACLogin(v device.MACLogin) *DeviceCreate {
+	_c.mutation.SetMACLogin(v)
+	return _c
+}
+
+// SetNillableMACLogin sets the "mac_login" field if the given value is not nil.
+func (_c *DeviceCreate) SetNillableMACLogin(v *device.MACLogin) *DeviceCreate {
+	if v != nil {
+		_c.SetMACLogin(*v)
+	}
+	return _c
+}
+
 // SetDeviceType sets the "device_type" edge to the DeviceType entity.
 func (_c *DeviceCreate) SetDeviceType(v *DeviceType) *DeviceCreate {
 	return _c.SetDeviceTypeID(v.ID)
@@ -174,6 +209,21 @@ func (_c *DeviceCreate) AddConversations(v ...*Conversation) *DeviceCreate {
 		ids[i] = v[i].ID
 	}
 	return _c.AddConversationIDs(ids...)
+}
+
+// AddCommandIDs adds the "commands" edge to the DeviceCommand entity by IDs.
+func (_c *DeviceCreate) AddCommandIDs(ids ...int) *DeviceCreate {
+	_c.mutation.AddCommandIDs(ids...)
+	return _c
+}
+
+// AddCommands adds the "commands" edges to the DeviceCommand entity.
+func (_c *DeviceCreate) AddCommands(v ...*DeviceCommand) *DeviceCreate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddCommandIDs(ids...)
 }
 
 // Mutation returns the DeviceMutation object of the builder.
@@ -231,6 +281,10 @@ func (_c *DeviceCreate) defaults() {
 		v := device.DefaultCreatedAt()
 		_c.mutation.SetCreatedAt(v)
 	}
+	if _, ok := _c.mutation.MACLogin(); !ok {
+		v := device.DefaultMACLogin
+		_c.mutation.SetMACLogin(v)
+	}
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -282,6 +336,14 @@ func (_c *DeviceCreate) check() error {
 	}
 	if _, ok := _c.mutation.CreatedAt(); !ok {
 		return &ValidationError{Name: "created_at", err: errors.New(`ent: missing required field "Device.created_at"`)}
+	}
+	if _, ok := _c.mutation.MACLogin(); !ok {
+		return &ValidationError{Name: "mac_login", err: errors.New(`ent: missing required field "Device.mac_login"`)}
+	}
+	if v, ok := _c.mutation.MACLogin(); ok {
+		if err := device.MACLoginValidator(v); err != nil {
+			return &ValidationError{Name: "mac_login", err: fmt.Errorf(`ent: validator failed for field "Device.mac_login": %w`, err)}
+		}
 	}
 	return nil
 }
@@ -341,6 +403,18 @@ func (_c *DeviceCreate) createSpec() (*Device, *sqlgraph.CreateSpec) {
 		_spec.SetField(device.FieldCreatedAt, field.TypeTime, value)
 		_node.CreatedAt = value
 	}
+	if value, ok := _c.mutation.Secret(); ok {
+		_spec.SetField(device.FieldSecret, field.TypeBytes, value)
+		_node.Secret = &value
+	}
+	if value, ok := _c.mutation.SecretSetAt(); ok {
+		_spec.SetField(device.FieldSecretSetAt, field.TypeTime, value)
+		_node.SecretSetAt = &value
+	}
+	if value, ok := _c.mutation.MACLogin(); ok {
+		_spec.SetField(device.FieldMACLogin, field.TypeEnum, value)
+		_node.MACLogin = value
+	}
 	if nodes := _c.mutation.DeviceTypeIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -383,6 +457,22 @@ func (_c *DeviceCreate) createSpec() (*Device, *sqlgraph.CreateSpec) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(conversation.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.CommandsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   device.CommandsTable,
+			Columns: []string{device.CommandsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(devicecommand.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

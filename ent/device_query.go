@@ -9,6 +9,7 @@ import (
 	"math"
 	"paradise/ent/conversation"
 	"paradise/ent/device"
+	"paradise/ent/devicecommand"
 	"paradise/ent/devicetype"
 	"paradise/ent/predicate"
 	"paradise/ent/userdevice"
@@ -30,6 +31,7 @@ type DeviceQuery struct {
 	withDeviceType    *DeviceTypeQuery
 	withBindings      *UserDeviceQuery
 	withConversations *ConversationQuery
+	withCommands      *DeviceCommandQuery
 	modifiers         []func(*sql.Selector)
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
@@ -126,6 +128,28 @@ func (_q *DeviceQuery) QueryConversations() *ConversationQuery {
 			sqlgraph.From(device.Table, device.FieldID, selector),
 			sqlgraph.To(conversation.Table, conversation.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, device.ConversationsTable, device.ConversationsColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryCommands chains the current query on the "commands" edge.
+func (_q *DeviceQuery) QueryCommands() *DeviceCommandQuery {
+	query := (&DeviceCommandClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(device.Table, device.FieldID, selector),
+			sqlgraph.To(devicecommand.Table, devicecommand.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, device.CommandsTable, device.CommandsColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -328,6 +352,7 @@ func (_q *DeviceQuery) Clone() *DeviceQuery {
 		withDeviceType:    _q.withDeviceType.Clone(),
 		withBindings:      _q.withBindings.Clone(),
 		withConversations: _q.withConversations.Clone(),
+		withCommands:      _q.withCommands.Clone(),
 		// clone intermediate query.
 		sql:  _q.sql.Clone(),
 		path: _q.path,
@@ -364,6 +389,17 @@ func (_q *DeviceQuery) WithConversations(opts ...func(*ConversationQuery)) *Devi
 		opt(query)
 	}
 	_q.withConversations = query
+	return _q
+}
+
+// WithCommands tells the query-builder to eager-load the nodes that are connected to
+// the "commands" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *DeviceQuery) WithCommands(opts ...func(*DeviceCommandQuery)) *DeviceQuery {
+	query := (&DeviceCommandClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withCommands = query
 	return _q
 }
 
@@ -445,10 +481,11 @@ func (_q *DeviceQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Devic
 	var (
 		nodes       = []*Device{}
 		_spec       = _q.querySpec()
-		loadedTypes = [3]bool{
+		loadedTypes = [4]bool{
 			_q.withDeviceType != nil,
 			_q.withBindings != nil,
 			_q.withConversations != nil,
+			_q.withCommands != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -489,6 +526,13 @@ func (_q *DeviceQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Devic
 		if err := _q.loadConversations(ctx, query, nodes,
 			func(n *Device) { n.Edges.Conversations = []*Conversation{} },
 			func(n *Device, e *Conversation) { n.Edges.Conversations = append(n.Edges.Conversations, e) }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withCommands; query != nil {
+		if err := _q.loadCommands(ctx, query, nodes,
+			func(n *Device) { n.Edges.Commands = []*DeviceCommand{} },
+			func(n *Device, e *DeviceCommand) { n.Edges.Commands = append(n.Edges.Commands, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -585,6 +629,36 @@ func (_q *DeviceQuery) loadConversations(ctx context.Context, query *Conversatio
 		node, ok := nodeids[*fk]
 		if !ok {
 			return fmt.Errorf(`unexpected referenced foreign-key "device_id" returned %v for node %v`, *fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *DeviceQuery) loadCommands(ctx context.Context, query *DeviceCommandQuery, nodes []*Device, init func(*Device), assign func(*Device, *DeviceCommand)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*Device)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(devicecommand.FieldDeviceID)
+	}
+	query.Where(predicate.DeviceCommand(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(device.CommandsColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.DeviceID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "device_id" returned %v for node %v`, fk, n.ID)
 		}
 		assign(node, n)
 	}

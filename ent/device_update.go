@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"paradise/ent/conversation"
 	"paradise/ent/device"
+	"paradise/ent/devicecommand"
 	"paradise/ent/devicetype"
 	"paradise/ent/predicate"
 	"paradise/ent/userdevice"
@@ -154,6 +155,52 @@ func (_u *DeviceUpdate) ClearLastSeen() *DeviceUpdate {
 	return _u
 }
 
+// SetSecret sets the "secret" field.
+func (_u *DeviceUpdate) SetSecret(v []byte) *DeviceUpdate {
+	_u.mutation.SetSecret(v)
+	return _u
+}
+
+// ClearSecret clears the value of the "secret" field.
+func (_u *DeviceUpdate) ClearSecret() *DeviceUpdate {
+	_u.mutation.ClearSecret()
+	return _u
+}
+
+// SetSecretSetAt sets the "secret_set_at" field.
+func (_u *DeviceUpdate) SetSecretSetAt(v time.Time) *DeviceUpdate {
+	_u.mutation.SetSecretSetAt(v)
+	return _u
+}
+
+// SetNillableSecretSetAt sets the "secret_set_at" field if the given value is not nil.
+func (_u *DeviceUpdate) SetNillableSecretSetAt(v *time.Time) *DeviceUpdate {
+	if v != nil {
+		_u.SetSecretSetAt(*v)
+	}
+	return _u
+}
+
+// ClearSecretSetAt clears the value of the "secret_set_at" field.
+func (_u *DeviceUpdate) ClearSecretSetAt() *DeviceUpdate {
+	_u.mutation.ClearSecretSetAt()
+	return _u
+}
+
+// SetMACLogin sets the "mac_login" field.
+func (_u *DeviceUpdate) SetMACLogin(v device.MACLogin) *DeviceUpdate {
+	_u.mutation.SetMACLogin(v)
+	return _u
+}
+
+// SetNillableMACLogin sets the "mac_login" field if the given value is not nil.
+func (_u *DeviceUpdate) SetNillableMACLogin(v *device.MACLogin) *DeviceUpdate {
+	if v != nil {
+		_u.SetMACLogin(*v)
+	}
+	return _u
+}
+
 // SetDeviceType sets the "device_type" edge to the DeviceType entity.
 func (_u *DeviceUpdate) SetDeviceType(v *DeviceType) *DeviceUpdate {
 	return _u.SetDeviceTypeID(v.ID)
@@ -187,6 +234,21 @@ func (_u *DeviceUpdate) AddConversations(v ...*Conversation) *DeviceUpdate {
 		ids[i] = v[i].ID
 	}
 	return _u.AddConversationIDs(ids...)
+}
+
+// AddCommandIDs adds the "commands" edge to the DeviceCommand entity by IDs.
+func (_u *DeviceUpdate) AddCommandIDs(ids ...int) *DeviceUpdate {
+	_u.mutation.AddCommandIDs(ids...)
+	return _u
+}
+
+// AddCommands adds the "commands" edges to the DeviceCommand entity.
+func (_u *DeviceUpdate) AddCommands(v ...*DeviceCommand) *DeviceUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddCommandIDs(ids...)
 }
 
 // Mutation returns the DeviceMutation object of the builder.
@@ -240,6 +302,27 @@ func (_u *DeviceUpdate) RemoveConversations(v ...*Conversation) *DeviceUpdate {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveConversationIDs(ids...)
+}
+
+// ClearCommands clears all "commands" edges to the DeviceCommand entity.
+func (_u *DeviceUpdate) ClearCommands() *DeviceUpdate {
+	_u.mutation.ClearCommands()
+	return _u
+}
+
+// RemoveCommandIDs removes the "commands" edge to DeviceCommand entities by IDs.
+func (_u *DeviceUpdate) RemoveCommandIDs(ids ...int) *DeviceUpdate {
+	_u.mutation.RemoveCommandIDs(ids...)
+	return _u
+}
+
+// RemoveCommands removes "commands" edges to DeviceCommand entities.
+func (_u *DeviceUpdate) RemoveCommands(v ...*DeviceCommand) *DeviceUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveCommandIDs(ids...)
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -296,6 +379,11 @@ func (_u *DeviceUpdate) check() error {
 			return &ValidationError{Name: "wifi_name", err: fmt.Errorf(`ent: validator failed for field "Device.wifi_name": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.MACLogin(); ok {
+		if err := device.MACLoginValidator(v); err != nil {
+			return &ValidationError{Name: "mac_login", err: fmt.Errorf(`ent: validator failed for field "Device.mac_login": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -337,6 +425,21 @@ func (_u *DeviceUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.LastSeenCleared() {
 		_spec.ClearField(device.FieldLastSeen, field.TypeTime)
+	}
+	if value, ok := _u.mutation.Secret(); ok {
+		_spec.SetField(device.FieldSecret, field.TypeBytes, value)
+	}
+	if _u.mutation.SecretCleared() {
+		_spec.ClearField(device.FieldSecret, field.TypeBytes)
+	}
+	if value, ok := _u.mutation.SecretSetAt(); ok {
+		_spec.SetField(device.FieldSecretSetAt, field.TypeTime, value)
+	}
+	if _u.mutation.SecretSetAtCleared() {
+		_spec.ClearField(device.FieldSecretSetAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.MACLogin(); ok {
+		_spec.SetField(device.FieldMACLogin, field.TypeEnum, value)
 	}
 	if _u.mutation.DeviceTypeCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -450,6 +553,51 @@ func (_u *DeviceUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(conversation.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.CommandsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   device.CommandsTable,
+			Columns: []string{device.CommandsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(devicecommand.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedCommandsIDs(); len(nodes) > 0 && !_u.mutation.CommandsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   device.CommandsTable,
+			Columns: []string{device.CommandsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(devicecommand.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.CommandsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   device.CommandsTable,
+			Columns: []string{device.CommandsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(devicecommand.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {
@@ -600,6 +748,52 @@ func (_u *DeviceUpdateOne) ClearLastSeen() *DeviceUpdateOne {
 	return _u
 }
 
+// SetSecret sets the "secret" field.
+func (_u *DeviceUpdateOne) SetSecret(v []byte) *DeviceUpdateOne {
+	_u.mutation.SetSecret(v)
+	return _u
+}
+
+// ClearSecret clears the value of the "secret" field.
+func (_u *DeviceUpdateOne) ClearSecret() *DeviceUpdateOne {
+	_u.mutation.ClearSecret()
+	return _u
+}
+
+// SetSecretSetAt sets the "secret_set_at" field.
+func (_u *DeviceUpdateOne) SetSecretSetAt(v time.Time) *DeviceUpdateOne {
+	_u.mutation.SetSecretSetAt(v)
+	return _u
+}
+
+// SetNillableSecretSetAt sets the "secret_set_at" field if the given value is not nil.
+func (_u *DeviceUpdateOne) SetNillableSecretSetAt(v *time.Time) *DeviceUpdateOne {
+	if v != nil {
+		_u.SetSecretSetAt(*v)
+	}
+	return _u
+}
+
+// ClearSecretSetAt clears the value of the "secret_set_at" field.
+func (_u *DeviceUpdateOne) ClearSecretSetAt() *DeviceUpdateOne {
+	_u.mutation.ClearSecretSetAt()
+	return _u
+}
+
+// SetMACLogin sets the "mac_login" field.
+func (_u *DeviceUpdateOne) SetMACLogin(v device.MACLogin) *DeviceUpdateOne {
+	_u.mutation.SetMACLogin(v)
+	return _u
+}
+
+// SetNillableMACLogin sets the "mac_login" field if the given value is not nil.
+func (_u *DeviceUpdateOne) SetNillableMACLogin(v *device.MACLogin) *DeviceUpdateOne {
+	if v != nil {
+		_u.SetMACLogin(*v)
+	}
+	return _u
+}
+
 // SetDeviceType sets the "device_type" edge to the DeviceType entity.
 func (_u *DeviceUpdateOne) SetDeviceType(v *DeviceType) *DeviceUpdateOne {
 	return _u.SetDeviceTypeID(v.ID)
@@ -633,6 +827,21 @@ func (_u *DeviceUpdateOne) AddConversations(v ...*Conversation) *DeviceUpdateOne
 		ids[i] = v[i].ID
 	}
 	return _u.AddConversationIDs(ids...)
+}
+
+// AddCommandIDs adds the "commands" edge to the DeviceCommand entity by IDs.
+func (_u *DeviceUpdateOne) AddCommandIDs(ids ...int) *DeviceUpdateOne {
+	_u.mutation.AddCommandIDs(ids...)
+	return _u
+}
+
+// AddCommands adds the "commands" edges to the DeviceCommand entity.
+func (_u *DeviceUpdateOne) AddCommands(v ...*DeviceCommand) *DeviceUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddCommandIDs(ids...)
 }
 
 // Mutation returns the DeviceMutation object of the builder.
@@ -686,6 +895,27 @@ func (_u *DeviceUpdateOne) RemoveConversations(v ...*Conversation) *DeviceUpdate
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveConversationIDs(ids...)
+}
+
+// ClearCommands clears all "commands" edges to the DeviceCommand entity.
+func (_u *DeviceUpdateOne) ClearCommands() *DeviceUpdateOne {
+	_u.mutation.ClearCommands()
+	return _u
+}
+
+// RemoveCommandIDs removes the "commands" edge to DeviceCommand entities by IDs.
+func (_u *DeviceUpdateOne) RemoveCommandIDs(ids ...int) *DeviceUpdateOne {
+	_u.mutation.RemoveCommandIDs(ids...)
+	return _u
+}
+
+// RemoveCommands removes "commands" edges to DeviceCommand entities.
+func (_u *DeviceUpdateOne) RemoveCommands(v ...*DeviceCommand) *DeviceUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveCommandIDs(ids...)
 }
 
 // Where appends a list predicates to the DeviceUpdate builder.
@@ -755,6 +985,11 @@ func (_u *DeviceUpdateOne) check() error {
 			return &ValidationError{Name: "wifi_name", err: fmt.Errorf(`ent: validator failed for field "Device.wifi_name": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.MACLogin(); ok {
+		if err := device.MACLoginValidator(v); err != nil {
+			return &ValidationError{Name: "mac_login", err: fmt.Errorf(`ent: validator failed for field "Device.mac_login": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -813,6 +1048,21 @@ func (_u *DeviceUpdateOne) sqlSave(ctx context.Context) (_node *Device, err erro
 	}
 	if _u.mutation.LastSeenCleared() {
 		_spec.ClearField(device.FieldLastSeen, field.TypeTime)
+	}
+	if value, ok := _u.mutation.Secret(); ok {
+		_spec.SetField(device.FieldSecret, field.TypeBytes, value)
+	}
+	if _u.mutation.SecretCleared() {
+		_spec.ClearField(device.FieldSecret, field.TypeBytes)
+	}
+	if value, ok := _u.mutation.SecretSetAt(); ok {
+		_spec.SetField(device.FieldSecretSetAt, field.TypeTime, value)
+	}
+	if _u.mutation.SecretSetAtCleared() {
+		_spec.ClearField(device.FieldSecretSetAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.MACLogin(); ok {
+		_spec.SetField(device.FieldMACLogin, field.TypeEnum, value)
 	}
 	if _u.mutation.DeviceTypeCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -926,6 +1176,51 @@ func (_u *DeviceUpdateOne) sqlSave(ctx context.Context) (_node *Device, err erro
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(conversation.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.CommandsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   device.CommandsTable,
+			Columns: []string{device.CommandsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(devicecommand.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedCommandsIDs(); len(nodes) > 0 && !_u.mutation.CommandsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   device.CommandsTable,
+			Columns: []string{device.CommandsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(devicecommand.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.CommandsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   device.CommandsTable,
+			Columns: []string{device.CommandsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(devicecommand.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

@@ -9,6 +9,7 @@ import (
 	"paradise/ent/chatmessage"
 	"paradise/ent/conversation"
 	"paradise/ent/device"
+	"paradise/ent/devicecommand"
 	"paradise/ent/devicetype"
 	"paradise/ent/user"
 	"paradise/ent/userdevice"
@@ -78,12 +79,13 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			chatmessage.Table:  chatmessage.ValidColumn,
-			conversation.Table: conversation.ValidColumn,
-			device.Table:       device.ValidColumn,
-			devicetype.Table:   devicetype.ValidColumn,
-			user.Table:         user.ValidColumn,
-			userdevice.Table:   userdevice.ValidColumn,
+			chatmessage.Table:   chatmessage.ValidColumn,
+			conversation.Table:  conversation.ValidColumn,
+			device.Table:        device.ValidColumn,
+			devicecommand.Table: devicecommand.ValidColumn,
+			devicetype.Table:    devicetype.ValidColumn,
+			user.Table:          user.ValidColumn,
+			userdevice.Table:    userdevice.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

@@ -9,6 +9,7 @@ import (
 	"paradise/ent/chatmessage"
 	"paradise/ent/conversation"
 	"paradise/ent/device"
+	"paradise/ent/devicecommand"
 	"paradise/ent/devicetype"
 	"paradise/ent/predicate"
 	"paradise/ent/user"
@@ -29,12 +30,13 @@ const (
 	OpUpdateOne = ent.OpUpdateOne
 
 	// Node types.
-	TypeChatMessage  = "ChatMessage"
-	TypeConversation = "Conversation"
-	TypeDevice       = "Device"
-	TypeDeviceType   = "DeviceType"
-	TypeUser         = "User"
-	TypeUserDevice   = "UserDevice"
+	TypeChatMessage   = "ChatMessage"
+	TypeConversation  = "Conversation"
+	TypeDevice        = "Device"
+	TypeDeviceCommand = "DeviceCommand"
+	TypeDeviceType    = "DeviceType"
+	TypeUser          = "User"
+	TypeUserDevice    = "UserDevice"
 )
 
 // ChatMessageMutation represents an operation that mutates the ChatMessage nodes in the graph.
@@ -1826,6 +1828,9 @@ type DeviceMutation struct {
 	wifi_name            *string
 	last_seen            *time.Time
 	created_at           *time.Time
+	secret               *[]byte
+	secret_set_at        *time.Time
+	mac_login            *device.MACLogin
 	clearedFields        map[string]struct{}
 	device_type          *int
 	cleareddevice_type   bool
@@ -1835,6 +1840,9 @@ type DeviceMutation struct {
 	conversations        map[int]struct{}
 	removedconversations map[int]struct{}
 	clearedconversations bool
+	commands             map[int]struct{}
+	removedcommands      map[int]struct{}
+	clearedcommands      bool
 	done                 bool
 	oldValue             func(context.Context) (*Device, error)
 	predicates           []predicate.Device
@@ -2322,6 +2330,140 @@ func (m *DeviceMutation) ResetCreatedAt() {
 	m.created_at = nil
 }
 
+// SetSecret sets the "secret" field.
+func (m *DeviceMutation) SetSecret(b []byte) {
+	m.secret = &b
+}
+
+// Secret returns the value of the "secret" field in the mutation.
+func (m *DeviceMutation) Secret() (r []byte, exists bool) {
+	v := m.secret
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSecret returns the old "secret" field's value of the Device entity.
+// If the Device object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeviceMutation) OldSecret(ctx context.Context) (v *[]byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSecret is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSecret requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSecret: %w", err)
+	}
+	return oldValue.Secret, nil
+}
+
+// ClearSecret clears the value of the "secret" field.
+func (m *DeviceMutation) ClearSecret() {
+	m.secret = nil
+	m.clearedFields[device.FieldSecret] = struct{}{}
+}
+
+// SecretCleared returns if the "secret" field was cleared in this mutation.
+func (m *DeviceMutation) SecretCleared() bool {
+	_, ok := m.clearedFields[device.FieldSecret]
+	return ok
+}
+
+// ResetSecret resets all changes to the "secret" field.
+func (m *DeviceMutation) ResetSecret() {
+	m.secret = nil
+	delete(m.clearedFields, device.FieldSecret)
+}
+
+// SetSecretSetAt sets the "secret_set_at" field.
+func (m *DeviceMutation) SetSecretSetAt(t time.Time) {
+	m.secret_set_at = &t
+}
+
+// SecretSetAt returns the value of the "secret_set_at" field in the mutation.
+func (m *DeviceMutation) SecretSetAt() (r time.Time, exists bool) {
+	v := m.secret_set_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSecretSetAt returns the old "secret_set_at" field's value of the Device entity.
+// If the Device object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeviceMutation) OldSecretSetAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSecretSetAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSecretSetAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSecretSetAt: %w", err)
+	}
+	return oldValue.SecretSetAt, nil
+}
+
+// ClearSecretSetAt clears the value of the "secret_set_at" field.
+func (m *DeviceMutation) ClearSecretSetAt() {
+	m.secret_set_at = nil
+	m.clearedFields[device.FieldSecretSetAt] = struct{}{}
+}
+
+// SecretSetAtCleared returns if the "secret_set_at" field was cleared in this mutation.
+func (m *DeviceMutation) SecretSetAtCleared() bool {
+	_, ok := m.clearedFields[device.FieldSecretSetAt]
+	return ok
+}
+
+// ResetSecretSetAt resets all changes to the "secret_set_at" field.
+func (m *DeviceMutation) ResetSecretSetAt() {
+	m.secret_set_at = nil
+	delete(m.clearedFields, device.FieldSecretSetAt)
+}
+
+// SetMACLogin sets the "mac_login" field.
+func (m *DeviceMutation) SetMACLogin(dl device.MACLogin) {
+	m.mac_login = &dl
+}
+
+// MACLogin returns the value of the "mac_login" field in the mutation.
+func (m *DeviceMutation) MACLogin() (r device.MACLogin, exists bool) {
+	v := m.mac_login
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMACLogin returns the old "mac_login" field's value of the Device entity.
+// If the Device object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeviceMutation) OldMACLogin(ctx context.Context) (v device.MACLogin, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMACLogin is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMACLogin requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMACLogin: %w", err)
+	}
+	return oldValue.MACLogin, nil
+}
+
+// ResetMACLogin resets all changes to the "mac_login" field.
+func (m *DeviceMutation) ResetMACLogin() {
+	m.mac_login = nil
+}
+
 // ClearDeviceType clears the "device_type" edge to the DeviceType entity.
 func (m *DeviceMutation) ClearDeviceType() {
 	m.cleareddevice_type = true
@@ -2457,6 +2599,60 @@ func (m *DeviceMutation) ResetConversations() {
 	m.removedconversations = nil
 }
 
+// AddCommandIDs adds the "commands" edge to the DeviceCommand entity by ids.
+func (m *DeviceMutation) AddCommandIDs(ids ...int) {
+	if m.commands == nil {
+		m.commands = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.commands[ids[i]] = struct{}{}
+	}
+}
+
+// ClearCommands clears the "commands" edge to the DeviceCommand entity.
+func (m *DeviceMutation) ClearCommands() {
+	m.clearedcommands = true
+}
+
+// CommandsCleared reports if the "commands" edge to the DeviceCommand entity was cleared.
+func (m *DeviceMutation) CommandsCleared() bool {
+	return m.clearedcommands
+}
+
+// RemoveCommandIDs removes the "commands" edge to the DeviceCommand entity by IDs.
+func (m *DeviceMutation) RemoveCommandIDs(ids ...int) {
+	if m.removedcommands == nil {
+		m.removedcommands = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.commands, ids[i])
+		m.removedcommands[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedCommands returns the removed IDs of the "commands" edge to the DeviceCommand entity.
+func (m *DeviceMutation) RemovedCommandsIDs() (ids []int) {
+	for id := range m.removedcommands {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// CommandsIDs returns the "commands" edge IDs in the mutation.
+func (m *DeviceMutation) CommandsIDs() (ids []int) {
+	for id := range m.commands {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetCommands resets all changes to the "commands" edge.
+func (m *DeviceMutation) ResetCommands() {
+	m.commands = nil
+	m.clearedcommands = false
+	m.removedcommands = nil
+}
+
 // Where appends a list predicates to the DeviceMutation builder.
 func (m *DeviceMutation) Where(ps ...predicate.Device) {
 	m.predicates = append(m.predicates, ps...)
@@ -2491,7 +2687,7 @@ func (m *DeviceMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *DeviceMutation) Fields() []string {
-	fields := make([]string, 0, 9)
+	fields := make([]string, 0, 12)
 	if m.mac_address != nil {
 		fields = append(fields, device.FieldMACAddress)
 	}
@@ -2519,6 +2715,15 @@ func (m *DeviceMutation) Fields() []string {
 	if m.created_at != nil {
 		fields = append(fields, device.FieldCreatedAt)
 	}
+	if m.secret != nil {
+		fields = append(fields, device.FieldSecret)
+	}
+	if m.secret_set_at != nil {
+		fields = append(fields, device.FieldSecretSetAt)
+	}
+	if m.mac_login != nil {
+		fields = append(fields, device.FieldMACLogin)
+	}
 	return fields
 }
 
@@ -2545,6 +2750,12 @@ func (m *DeviceMutation) Field(name string) (ent.Value, bool) {
 		return m.LastSeen()
 	case device.FieldCreatedAt:
 		return m.CreatedAt()
+	case device.FieldSecret:
+		return m.Secret()
+	case device.FieldSecretSetAt:
+		return m.SecretSetAt()
+	case device.FieldMACLogin:
+		return m.MACLogin()
 	}
 	return nil, false
 }
@@ -2572,6 +2783,12 @@ func (m *DeviceMutation) OldField(ctx context.Context, name string) (ent.Value, 
 		return m.OldLastSeen(ctx)
 	case device.FieldCreatedAt:
 		return m.OldCreatedAt(ctx)
+	case device.FieldSecret:
+		return m.OldSecret(ctx)
+	case device.FieldSecretSetAt:
+		return m.OldSecretSetAt(ctx)
+	case device.FieldMACLogin:
+		return m.OldMACLogin(ctx)
 	}
 	return nil, fmt.Errorf("unknown Device field %s", name)
 }
@@ -2644,6 +2861,27 @@ func (m *DeviceMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetCreatedAt(v)
 		return nil
+	case device.FieldSecret:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSecret(v)
+		return nil
+	case device.FieldSecretSetAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSecretSetAt(v)
+		return nil
+	case device.FieldMACLogin:
+		v, ok := value.(device.MACLogin)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMACLogin(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Device field %s", name)
 }
@@ -2698,6 +2936,12 @@ func (m *DeviceMutation) ClearedFields() []string {
 	if m.FieldCleared(device.FieldLastSeen) {
 		fields = append(fields, device.FieldLastSeen)
 	}
+	if m.FieldCleared(device.FieldSecret) {
+		fields = append(fields, device.FieldSecret)
+	}
+	if m.FieldCleared(device.FieldSecretSetAt) {
+		fields = append(fields, device.FieldSecretSetAt)
+	}
 	return fields
 }
 
@@ -2720,6 +2964,12 @@ func (m *DeviceMutation) ClearField(name string) error {
 		return nil
 	case device.FieldLastSeen:
 		m.ClearLastSeen()
+		return nil
+	case device.FieldSecret:
+		m.ClearSecret()
+		return nil
+	case device.FieldSecretSetAt:
+		m.ClearSecretSetAt()
 		return nil
 	}
 	return fmt.Errorf("unknown Device nullable field %s", name)
@@ -2756,13 +3006,22 @@ func (m *DeviceMutation) ResetField(name string) error {
 	case device.FieldCreatedAt:
 		m.ResetCreatedAt()
 		return nil
+	case device.FieldSecret:
+		m.ResetSecret()
+		return nil
+	case device.FieldSecretSetAt:
+		m.ResetSecretSetAt()
+		return nil
+	case device.FieldMACLogin:
+		m.ResetMACLogin()
+		return nil
 	}
 	return fmt.Errorf("unknown Device field %s", name)
 }
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *DeviceMutation) AddedEdges() []string {
-	edges := make([]string, 0, 3)
+	edges := make([]string, 0, 4)
 	if m.device_type != nil {
 		edges = append(edges, device.EdgeDeviceType)
 	}
@@ -2771,6 +3030,9 @@ func (m *DeviceMutation) AddedEdges() []string {
 	}
 	if m.conversations != nil {
 		edges = append(edges, device.EdgeConversations)
+	}
+	if m.commands != nil {
+		edges = append(edges, device.EdgeCommands)
 	}
 	return edges
 }
@@ -2795,18 +3057,27 @@ func (m *DeviceMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case device.EdgeCommands:
+		ids := make([]ent.Value, 0, len(m.commands))
+		for id := range m.commands {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *DeviceMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 3)
+	edges := make([]string, 0, 4)
 	if m.removedbindings != nil {
 		edges = append(edges, device.EdgeBindings)
 	}
 	if m.removedconversations != nil {
 		edges = append(edges, device.EdgeConversations)
+	}
+	if m.removedcommands != nil {
+		edges = append(edges, device.EdgeCommands)
 	}
 	return edges
 }
@@ -2827,13 +3098,19 @@ func (m *DeviceMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case device.EdgeCommands:
+		ids := make([]ent.Value, 0, len(m.removedcommands))
+		for id := range m.removedcommands {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *DeviceMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 3)
+	edges := make([]string, 0, 4)
 	if m.cleareddevice_type {
 		edges = append(edges, device.EdgeDeviceType)
 	}
@@ -2842,6 +3119,9 @@ func (m *DeviceMutation) ClearedEdges() []string {
 	}
 	if m.clearedconversations {
 		edges = append(edges, device.EdgeConversations)
+	}
+	if m.clearedcommands {
+		edges = append(edges, device.EdgeCommands)
 	}
 	return edges
 }
@@ -2856,6 +3136,8 @@ func (m *DeviceMutation) EdgeCleared(name string) bool {
 		return m.clearedbindings
 	case device.EdgeConversations:
 		return m.clearedconversations
+	case device.EdgeCommands:
+		return m.clearedcommands
 	}
 	return false
 }
@@ -2884,8 +3166,1133 @@ func (m *DeviceMutation) ResetEdge(name string) error {
 	case device.EdgeConversations:
 		m.ResetConversations()
 		return nil
+	case device.EdgeCommands:
+		m.ResetCommands()
+		return nil
 	}
 	return fmt.Errorf("unknown Device edge %s", name)
+}
+
+// DeviceCommandMutation represents an operation that mutates the DeviceCommand nodes in the graph.
+type DeviceCommandMutation struct {
+	config
+	op              Op
+	typ             string
+	id              *int
+	issuer_id       *int
+	addissuer_id    *int
+	name            *string
+	params          *map[string]interface{}
+	status          *devicecommand.Status
+	attempts        *int
+	addattempts     *int
+	idempotency_key *string
+	result          *map[string]interface{}
+	created_at      *time.Time
+	expires_at      *time.Time
+	sent_at         *time.Time
+	completed_at    *time.Time
+	clearedFields   map[string]struct{}
+	device          *int
+	cleareddevice   bool
+	done            bool
+	oldValue        func(context.Context) (*DeviceCommand, error)
+	predicates      []predicate.DeviceCommand
+}
+
+var _ ent.Mutation = (*DeviceCommandMutation)(nil)
+
+// devicecommandOption allows management of the mutation configuration using functional options.
+type devicecommandOption func(*DeviceCommandMutation)
+
+// newDeviceCommandMutation creates new mutation for the DeviceCommand entity.
+func newDeviceCommandMutation(c config, op Op, opts ...devicecommandOption) *DeviceCommandMutation {
+	m := &DeviceCommandMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeDeviceCommand,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withDeviceCommandID sets the ID field of the mutation.
+func withDeviceCommandID(id int) devicecommandOption {
+	return func(m *DeviceCommandMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *DeviceCommand
+		)
+		m.oldValue = func(ctx context.Context) (*DeviceCommand, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().DeviceCommand.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withDeviceCommand sets the old DeviceCommand of the mutation.
+func withDeviceCommand(node *DeviceCommand) devicecommandOption {
+	return func(m *DeviceCommandMutation) {
+		m.oldValue = func(context.Context) (*DeviceCommand, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m DeviceCommandMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m DeviceCommandMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *DeviceCommandMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *DeviceCommandMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().DeviceCommand.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetDeviceID sets the "device_id" field.
+func (m *DeviceCommandMutation) SetDeviceID(i int) {
+	m.device = &i
+}
+
+// DeviceID returns the value of the "device_id" field in the mutation.
+func (m *DeviceCommandMutation) DeviceID() (r int, exists bool) {
+	v := m.device
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDeviceID returns the old "device_id" field's value of the DeviceCommand entity.
+// If the DeviceCommand object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeviceCommandMutation) OldDeviceID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDeviceID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDeviceID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDeviceID: %w", err)
+	}
+	return oldValue.DeviceID, nil
+}
+
+// ResetDeviceID resets all changes to the "device_id" field.
+func (m *DeviceCommandMutation) ResetDeviceID() {
+	m.device = nil
+}
+
+// SetIssuerID sets the "issuer_id" field.
+func (m *DeviceCommandMutation) SetIssuerID(i int) {
+	m.issuer_id = &i
+	m.addissuer_id = nil
+}
+
+// IssuerID returns the value of the "issuer_id" field in the mutation.
+func (m *DeviceCommandMutation) IssuerID() (r int, exists bool) {
+	v := m.issuer_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIssuerID returns the old "issuer_id" field's value of the DeviceCommand entity.
+// If the DeviceCommand object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeviceCommandMutation) OldIssuerID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIssuerID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIssuerID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIssuerID: %w", err)
+	}
+	return oldValue.IssuerID, nil
+}
+
+// AddIssuerID adds i to the "issuer_id" field.
+func (m *DeviceCommandMutation) AddIssuerID(i int) {
+	if m.addissuer_id != nil {
+		*m.addissuer_id += i
+	} else {
+		m.addissuer_id = &i
+	}
+}
+
+// AddedIssuerID returns the value that was added to the "issuer_id" field in this mutation.
+func (m *DeviceCommandMutation) AddedIssuerID() (r int, exists bool) {
+	v := m.addissuer_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetIssuerID resets all changes to the "issuer_id" field.
+func (m *DeviceCommandMutation) ResetIssuerID() {
+	m.issuer_id = nil
+	m.addissuer_id = nil
+}
+
+// SetName sets the "name" field.
+func (m *DeviceCommandMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *DeviceCommandMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the DeviceCommand entity.
+// If the DeviceCommand object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeviceCommandMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *DeviceCommandMutation) ResetName() {
+	m.name = nil
+}
+
+// SetParams sets the "params" field.
+func (m *DeviceCommandMutation) SetParams(value map[string]interface{}) {
+	m.params = &value
+}
+
+// Params returns the value of the "params" field in the mutation.
+func (m *DeviceCommandMutation) Params() (r map[string]interface{}, exists bool) {
+	v := m.params
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldParams returns the old "params" field's value of the DeviceCommand entity.
+// If the DeviceCommand object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeviceCommandMutation) OldParams(ctx context.Context) (v map[string]interface{}, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldParams is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldParams requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldParams: %w", err)
+	}
+	return oldValue.Params, nil
+}
+
+// ResetParams resets all changes to the "params" field.
+func (m *DeviceCommandMutation) ResetParams() {
+	m.params = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *DeviceCommandMutation) SetStatus(d devicecommand.Status) {
+	m.status = &d
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *DeviceCommandMutation) Status() (r devicecommand.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the DeviceCommand entity.
+// If the DeviceCommand object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeviceCommandMutation) OldStatus(ctx context.Context) (v devicecommand.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *DeviceCommandMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetAttempts sets the "attempts" field.
+func (m *DeviceCommandMutation) SetAttempts(i int) {
+	m.attempts = &i
+	m.addattempts = nil
+}
+
+// Attempts returns the value of the "attempts" field in the mutation.
+func (m *DeviceCommandMutation) Attempts() (r int, exists bool) {
+	v := m.attempts
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAttempts returns the old "attempts" field's value of the DeviceCommand entity.
+// If the DeviceCommand object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeviceCommandMutation) OldAttempts(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAttempts is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAttempts requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAttempts: %w", err)
+	}
+	return oldValue.Attempts, nil
+}
+
+// AddAttempts adds i to the "attempts" field.
+func (m *DeviceCommandMutation) AddAttempts(i int) {
+	if m.addattempts != nil {
+		*m.addattempts += i
+	} else {
+		m.addattempts = &i
+	}
+}
+
+// AddedAttempts returns the value that was added to the "attempts" field in this mutation.
+func (m *DeviceCommandMutation) AddedAttempts() (r int, exists bool) {
+	v := m.addattempts
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAttempts resets all changes to the "attempts" field.
+func (m *DeviceCommandMutation) ResetAttempts() {
+	m.attempts = nil
+	m.addattempts = nil
+}
+
+// SetIdempotencyKey sets the "idempotency_key" field.
+func (m *DeviceCommandMutation) SetIdempotencyKey(s string) {
+	m.idempotency_key = &s
+}
+
+// IdempotencyKey returns the value of the "idempotency_key" field in the mutation.
+func (m *DeviceCommandMutation) IdempotencyKey() (r string, exists bool) {
+	v := m.idempotency_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIdempotencyKey returns the old "idempotency_key" field's value of the DeviceCommand entity.
+// If the DeviceCommand object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeviceCommandMutation) OldIdempotencyKey(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIdempotencyKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIdempotencyKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIdempotencyKey: %w", err)
+	}
+	return oldValue.IdempotencyKey, nil
+}
+
+// ClearIdempotencyKey clears the value of the "idempotency_key" field.
+func (m *DeviceCommandMutation) ClearIdempotencyKey() {
+	m.idempotency_key = nil
+	m.clearedFields[devicecommand.FieldIdempotencyKey] = struct{}{}
+}
+
+// IdempotencyKeyCleared returns if the "idempotency_key" field was cleared in this mutation.
+func (m *DeviceCommandMutation) IdempotencyKeyCleared() bool {
+	_, ok := m.clearedFields[devicecommand.FieldIdempotencyKey]
+	return ok
+}
+
+// ResetIdempotencyKey resets all changes to the "idempotency_key" field.
+func (m *DeviceCommandMutation) ResetIdempotencyKey() {
+	m.idempotency_key = nil
+	delete(m.clearedFields, devicecommand.FieldIdempotencyKey)
+}
+
+// SetResult sets the "result" field.
+func (m *DeviceCommandMutation) SetResult(value map[string]interface{}) {
+	m.result = &value
+}
+
+// Result returns the value of the "result" field in the mutation.
+func (m *DeviceCommandMutation) Result() (r map[string]interface{}, exists bool) {
+	v := m.result
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldResult returns the old "result" field's value of the DeviceCommand entity.
+// If the DeviceCommand object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeviceCommandMutation) OldResult(ctx context.Context) (v map[string]interface{}, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldResult is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldResult requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldResult: %w", err)
+	}
+	return oldValue.Result, nil
+}
+
+// ClearResult clears the value of the "result" field.
+func (m *DeviceCommandMutation) ClearResult() {
+	m.result = nil
+	m.clearedFields[devicecommand.FieldResult] = struct{}{}
+}
+
+// ResultCleared returns if the "result" field was cleared in this mutation.
+func (m *DeviceCommandMutation) ResultCleared() bool {
+	_, ok := m.clearedFields[devicecommand.FieldResult]
+	return ok
+}
+
+// ResetResult resets all changes to the "result" field.
+func (m *DeviceCommandMutation) ResetResult() {
+	m.result = nil
+	delete(m.clearedFields, devicecommand.FieldResult)
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *DeviceCommandMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *DeviceCommandMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the DeviceCommand entity.
+// If the DeviceCommand object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeviceCommandMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *DeviceCommandMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetExpiresAt sets the "expires_at" field.
+func (m *DeviceCommandMutation) SetExpiresAt(t time.Time) {
+	m.expires_at = &t
+}
+
+// ExpiresAt returns the value of the "expires_at" field in the mutation.
+func (m *DeviceCommandMutation) ExpiresAt() (r time.Time, exists bool) {
+	v := m.expires_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExpiresAt returns the old "expires_at" field's value of the DeviceCommand entity.
+// If the DeviceCommand object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeviceCommandMutation) OldExpiresAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExpiresAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExpiresAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExpiresAt: %w", err)
+	}
+	return oldValue.ExpiresAt, nil
+}
+
+// ResetExpiresAt resets all changes to the "expires_at" field.
+func (m *DeviceCommandMutation) ResetExpiresAt() {
+	m.expires_at = nil
+}
+
+// SetSentAt sets the "sent_at" field.
+func (m *DeviceCommandMutation) SetSentAt(t time.Time) {
+	m.sent_at = &t
+}
+
+// SentAt returns the value of the "sent_at" field in the mutation.
+func (m *DeviceCommandMutation) SentAt() (r time.Time, exists bool) {
+	v := m.sent_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSentAt returns the old "sent_at" field's value of the DeviceCommand entity.
+// If the DeviceCommand object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeviceCommandMutation) OldSentAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSentAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSentAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSentAt: %w", err)
+	}
+	return oldValue.SentAt, nil
+}
+
+// ClearSentAt clears the value of the "sent_at" field.
+func (m *DeviceCommandMutation) ClearSentAt() {
+	m.sent_at = nil
+	m.clearedFields[devicecommand.FieldSentAt] = struct{}{}
+}
+
+// SentAtCleared returns if the "sent_at" field was cleared in this mutation.
+func (m *DeviceCommandMutation) SentAtCleared() bool {
+	_, ok := m.clearedFields[devicecommand.FieldSentAt]
+	return ok
+}
+
+// ResetSentAt resets all changes to the "sent_at" field.
+func (m *DeviceCommandMutation) ResetSentAt() {
+	m.sent_at = nil
+	delete(m.clearedFields, devicecommand.FieldSentAt)
+}
+
+// SetCompletedAt sets the "completed_at" field.
+func (m *DeviceCommandMutation) SetCompletedAt(t time.Time) {
+	m.completed_at = &t
+}
+
+// CompletedAt returns the value of the "completed_at" field in the mutation.
+func (m *DeviceCommandMutation) CompletedAt() (r time.Time, exists bool) {
+	v := m.completed_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCompletedAt returns the old "completed_at" field's value of the DeviceCommand entity.
+// If the DeviceCommand object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeviceCommandMutation) OldCompletedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCompletedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCompletedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCompletedAt: %w", err)
+	}
+	return oldValue.CompletedAt, nil
+}
+
+// ClearCompletedAt clears the value of the "completed_at" field.
+func (m *DeviceCommandMutation) ClearCompletedAt() {
+	m.completed_at = nil
+	m.clearedFields[devicecommand.FieldCompletedAt] = struct{}{}
+}
+
+// CompletedAtCleared returns if the "completed_at" field was cleared in this mutation.
+func (m *DeviceCommandMutation) CompletedAtCleared() bool {
+	_, ok := m.clearedFields[devicecommand.FieldCompletedAt]
+	return ok
+}
+
+// ResetCompletedAt resets all changes to the "completed_at" field.
+func (m *DeviceCommandMutation) ResetCompletedAt() {
+	m.completed_at = nil
+	delete(m.clearedFields, devicecommand.FieldCompletedAt)
+}
+
+// ClearDevice clears the "device" edge to the Device entity.
+func (m *DeviceCommandMutation) ClearDevice() {
+	m.cleareddevice = true
+	m.clearedFields[devicecommand.FieldDeviceID] = struct{}{}
+}
+
+// DeviceCleared reports if the "device" edge to the Device entity was cleared.
+func (m *DeviceCommandMutation) DeviceCleared() bool {
+	return m.cleareddevice
+}
+
+// DeviceIDs returns the "device" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// DeviceID instead. It exists only for internal usage by the builders.
+func (m *DeviceCommandMutation) DeviceIDs() (ids []int) {
+	if id := m.device; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetDevice resets all changes to the "device" edge.
+func (m *DeviceCommandMutation) ResetDevice() {
+	m.device = nil
+	m.cleareddevice = false
+}
+
+// Where appends a list predicates to the DeviceCommandMutation builder.
+func (m *DeviceCommandMutation) Where(ps ...predicate.DeviceCommand) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the DeviceCommandMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *DeviceCommandMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.DeviceCommand, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *DeviceCommandMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *DeviceCommandMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (DeviceCommand).
+func (m *DeviceCommandMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *DeviceCommandMutation) Fields() []string {
+	fields := make([]string, 0, 12)
+	if m.device != nil {
+		fields = append(fields, devicecommand.FieldDeviceID)
+	}
+	if m.issuer_id != nil {
+		fields = append(fields, devicecommand.FieldIssuerID)
+	}
+	if m.name != nil {
+		fields = append(fields, devicecommand.FieldName)
+	}
+	if m.params != nil {
+		fields = append(fields, devicecommand.FieldParams)
+	}
+	if m.status != nil {
+		fields = append(fields, devicecommand.FieldStatus)
+	}
+	if m.attempts != nil {
+		fields = append(fields, devicecommand.FieldAttempts)
+	}
+	if m.idempotency_key != nil {
+		fields = append(fields, devicecommand.FieldIdempotencyKey)
+	}
+	if m.result != nil {
+		fields = append(fields, devicecommand.FieldResult)
+	}
+	if m.created_at != nil {
+		fields = append(fields, devicecommand.FieldCreatedAt)
+	}
+	if m.expires_at != nil {
+		fields = append(fields, devicecommand.FieldExpiresAt)
+	}
+	if m.sent_at != nil {
+		fields = append(fields, devicecommand.FieldSentAt)
+	}
+	if m.completed_at != nil {
+		fields = append(fields, devicecommand.FieldCompletedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *DeviceCommandMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case devicecommand.FieldDeviceID:
+		return m.DeviceID()
+	case devicecommand.FieldIssuerID:
+		return m.IssuerID()
+	case devicecommand.FieldName:
+		return m.Name()
+	case devicecommand.FieldParams:
+		return m.Params()
+	case devicecommand.FieldStatus:
+		return m.Status()
+	case devicecommand.FieldAttempts:
+		return m.Attempts()
+	case devicecommand.FieldIdempotencyKey:
+		return m.IdempotencyKey()
+	case devicecommand.FieldResult:
+		return m.Result()
+	case devicecommand.FieldCreatedAt:
+		return m.CreatedAt()
+	case devicecommand.FieldExpiresAt:
+		return m.ExpiresAt()
+	case devicecommand.FieldSentAt:
+		return m.SentAt()
+	case devicecommand.FieldCompletedAt:
+		return m.CompletedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *DeviceCommandMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case devicecommand.FieldDeviceID:
+		return m.OldDeviceID(ctx)
+	case devicecommand.FieldIssuerID:
+		return m.OldIssuerID(ctx)
+	case devicecommand.FieldName:
+		return m.OldName(ctx)
+	case devicecommand.FieldParams:
+		return m.OldParams(ctx)
+	case devicecommand.FieldStatus:
+		return m.OldStatus(ctx)
+	case devicecommand.FieldAttempts:
+		return m.OldAttempts(ctx)
+	case devicecommand.FieldIdempotencyKey:
+		return m.OldIdempotencyKey(ctx)
+	case devicecommand.FieldResult:
+		return m.OldResult(ctx)
+	case devicecommand.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case devicecommand.FieldExpiresAt:
+		return m.OldExpiresAt(ctx)
+	case devicecommand.FieldSentAt:
+		return m.OldSentAt(ctx)
+	case devicecommand.FieldCompletedAt:
+		return m.OldCompletedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown DeviceCommand field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *DeviceCommandMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case devicecommand.FieldDeviceID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDeviceID(v)
+		return nil
+	case devicecommand.FieldIssuerID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIssuerID(v)
+		return nil
+	case devicecommand.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case devicecommand.FieldParams:
+		v, ok := value.(map[string]interface{})
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetParams(v)
+		return nil
+	case devicecommand.FieldStatus:
+		v, ok := value.(devicecommand.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case devicecommand.FieldAttempts:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAttempts(v)
+		return nil
+	case devicecommand.FieldIdempotencyKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIdempotencyKey(v)
+		return nil
+	case devicecommand.FieldResult:
+		v, ok := value.(map[string]interface{})
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetResult(v)
+		return nil
+	case devicecommand.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case devicecommand.FieldExpiresAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExpiresAt(v)
+		return nil
+	case devicecommand.FieldSentAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSentAt(v)
+		return nil
+	case devicecommand.FieldCompletedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCompletedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown DeviceCommand field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *DeviceCommandMutation) AddedFields() []string {
+	var fields []string
+	if m.addissuer_id != nil {
+		fields = append(fields, devicecommand.FieldIssuerID)
+	}
+	if m.addattempts != nil {
+		fields = append(fields, devicecommand.FieldAttempts)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *DeviceCommandMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case devicecommand.FieldIssuerID:
+		return m.AddedIssuerID()
+	case devicecommand.FieldAttempts:
+		return m.AddedAttempts()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *DeviceCommandMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case devicecommand.FieldIssuerID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddIssuerID(v)
+		return nil
+	case devicecommand.FieldAttempts:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAttempts(v)
+		return nil
+	}
+	return fmt.Errorf("unknown DeviceCommand numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *DeviceCommandMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(devicecommand.FieldIdempotencyKey) {
+		fields = append(fields, devicecommand.FieldIdempotencyKey)
+	}
+	if m.FieldCleared(devicecommand.FieldResult) {
+		fields = append(fields, devicecommand.FieldResult)
+	}
+	if m.FieldCleared(devicecommand.FieldSentAt) {
+		fields = append(fields, devicecommand.FieldSentAt)
+	}
+	if m.FieldCleared(devicecommand.FieldCompletedAt) {
+		fields = append(fields, devicecommand.FieldCompletedAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *DeviceCommandMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *DeviceCommandMutation) ClearField(name string) error {
+	switch name {
+	case devicecommand.FieldIdempotencyKey:
+		m.ClearIdempotencyKey()
+		return nil
+	case devicecommand.FieldResult:
+		m.ClearResult()
+		return nil
+	case devicecommand.FieldSentAt:
+		m.ClearSentAt()
+		return nil
+	case devicecommand.FieldCompletedAt:
+		m.ClearCompletedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown DeviceCommand nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *DeviceCommandMutation) ResetField(name string) error {
+	switch name {
+	case devicecommand.FieldDeviceID:
+		m.ResetDeviceID()
+		return nil
+	case devicecommand.FieldIssuerID:
+		m.ResetIssuerID()
+		return nil
+	case devicecommand.FieldName:
+		m.ResetName()
+		return nil
+	case devicecommand.FieldParams:
+		m.ResetParams()
+		return nil
+	case devicecommand.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case devicecommand.FieldAttempts:
+		m.ResetAttempts()
+		return nil
+	case devicecommand.FieldIdempotencyKey:
+		m.ResetIdempotencyKey()
+		return nil
+	case devicecommand.FieldResult:
+		m.ResetResult()
+		return nil
+	case devicecommand.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case devicecommand.FieldExpiresAt:
+		m.ResetExpiresAt()
+		return nil
+	case devicecommand.FieldSentAt:
+		m.ResetSentAt()
+		return nil
+	case devicecommand.FieldCompletedAt:
+		m.ResetCompletedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown DeviceCommand field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *DeviceCommandMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.device != nil {
+		edges = append(edges, devicecommand.EdgeDevice)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *DeviceCommandMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case devicecommand.EdgeDevice:
+		if id := m.device; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *DeviceCommandMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *DeviceCommandMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *DeviceCommandMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.cleareddevice {
+		edges = append(edges, devicecommand.EdgeDevice)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *DeviceCommandMutation) EdgeCleared(name string) bool {
+	switch name {
+	case devicecommand.EdgeDevice:
+		return m.cleareddevice
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *DeviceCommandMutation) ClearEdge(name string) error {
+	switch name {
+	case devicecommand.EdgeDevice:
+		m.ClearDevice()
+		return nil
+	}
+	return fmt.Errorf("unknown DeviceCommand unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *DeviceCommandMutation) ResetEdge(name string) error {
+	switch name {
+	case devicecommand.EdgeDevice:
+		m.ResetDevice()
+		return nil
+	}
+	return fmt.Errorf("unknown DeviceCommand edge %s", name)
 }
 
 // DeviceTypeMutation represents an operation that mutates the DeviceType nodes in the graph.

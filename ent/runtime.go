@@ -6,6 +6,7 @@ import (
 	"paradise/ent/chatmessage"
 	"paradise/ent/conversation"
 	"paradise/ent/device"
+	"paradise/ent/devicecommand"
 	"paradise/ent/devicetype"
 	"paradise/ent/schema"
 	"paradise/ent/user"
@@ -125,6 +126,38 @@ func init() {
 	deviceDescCreatedAt := deviceFields[8].Descriptor()
 	// device.DefaultCreatedAt holds the default value on creation for the created_at field.
 	device.DefaultCreatedAt = deviceDescCreatedAt.Default.(func() time.Time)
+	devicecommandFields := schema.DeviceCommand{}.Fields()
+	_ = devicecommandFields
+	// devicecommandDescName is the schema descriptor for name field.
+	devicecommandDescName := devicecommandFields[2].Descriptor()
+	// devicecommand.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	devicecommand.NameValidator = func() func(string) error {
+		validators := devicecommandDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// devicecommandDescAttempts is the schema descriptor for attempts field.
+	devicecommandDescAttempts := devicecommandFields[5].Descriptor()
+	// devicecommand.DefaultAttempts holds the default value on creation for the attempts field.
+	devicecommand.DefaultAttempts = devicecommandDescAttempts.Default.(int)
+	// devicecommandDescIdempotencyKey is the schema descriptor for idempotency_key field.
+	devicecommandDescIdempotencyKey := devicecommandFields[6].Descriptor()
+	// devicecommand.IdempotencyKeyValidator is a validator for the "idempotency_key" field. It is called by the builders before save.
+	devicecommand.IdempotencyKeyValidator = devicecommandDescIdempotencyKey.Validators[0].(func(string) error)
+	// devicecommandDescCreatedAt is the schema descriptor for created_at field.
+	devicecommandDescCreatedAt := devicecommandFields[8].Descriptor()
+	// devicecommand.DefaultCreatedAt holds the default value on creation for the created_at field.
+	devicecommand.DefaultCreatedAt = devicecommandDescCreatedAt.Default.(func() time.Time)
 	devicetypeFields := schema.DeviceType{}.Fields()
 	_ = devicetypeFields
 	// devicetypeDescName is the schema descriptor for name field.

@@ -18,6 +18,8 @@ type Tx struct {
 	Conversation *ConversationClient
 	// Device is the client for interacting with the Device builders.
 	Device *DeviceClient
+	// DeviceCommand is the client for interacting with the DeviceCommand builders.
+	DeviceCommand *DeviceCommandClient
 	// DeviceType is the client for interacting with the DeviceType builders.
 	DeviceType *DeviceTypeClient
 	// User is the client for interacting with the User builders.
@@ -158,6 +160,7 @@ func (tx *Tx) init() {
 	tx.ChatMessage = NewChatMessageClient(tx.config)
 	tx.Conversation = NewConversationClient(tx.config)
 	tx.Device = NewDeviceClient(tx.config)
+	tx.DeviceCommand = NewDeviceCommandClient(tx.config)
 	tx.DeviceType = NewDeviceTypeClient(tx.config)
 	tx.User = NewUserClient(tx.config)
 	tx.UserDevice = NewUserDeviceClient(tx.config)

@@ -33,12 +33,20 @@ const (
 	FieldLastSeen = "last_seen"
 	// FieldCreatedAt holds the string denoting the created_at field in the database.
 	FieldCreatedAt = "created_at"
+	// FieldSecret holds the string denoting the secret field in the database.
+	FieldSecret = "secret"
+	// FieldSecretSetAt holds the string denoting the secret_set_at field in the database.
+	FieldSecretSetAt = "secret_set_at"
+	// FieldMACLogin holds the string denoting the mac_login field in the database.
+	FieldMACLogin = "mac_login"
 	// EdgeDeviceType holds the string denoting the device_type edge name in mutations.
 	EdgeDeviceType = "device_type"
 	// EdgeBindings holds the string denoting the bindings edge name in mutations.
 	EdgeBindings = "bindings"
 	// EdgeConversations holds the string denoting the conversations edge name in mutations.
 	EdgeConversations = "conversations"
+	// EdgeCommands holds the string denoting the commands edge name in mutations.
+	EdgeCommands = "commands"
 	// Table holds the table name of the device in the database.
 	Table = "devices"
 	// DeviceTypeTable is the table that holds the device_type relation/edge.
@@ -62,6 +70,13 @@ const (
 	ConversationsInverseTable = "conversations"
 	// ConversationsColumn is the table column denoting the conversations relation/edge.
 	ConversationsColumn = "device_id"
+	// CommandsTable is the table that holds the commands relation/edge.
+	CommandsTable = "device_commands"
+	// CommandsInverseTable is the table name for the DeviceCommand entity.
+	// It exists in this package in order to avoid circular dependency with the "devicecommand" package.
+	CommandsInverseTable = "device_commands"
+	// CommandsColumn is the table column denoting the commands relation/edge.
+	CommandsColumn = "device_id"
 )
 
 // Columns holds all SQL columns for device fields.
@@ -76,6 +91,9 @@ var Columns = []string{
 	FieldWifiName,
 	FieldLastSeen,
 	FieldCreatedAt,
+	FieldSecret,
+	FieldSecretSetAt,
+	FieldMACLogin,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -135,6 +153,33 @@ func StatusValidator(s Status) error {
 	}
 }
 
+// MACLogin defines the type for the "mac_login" enum field.
+type MACLogin string
+
+// MACLoginDefault is the default value of the MACLogin enum.
+const DefaultMACLogin = MACLoginDefault
+
+// MACLogin values.
+const (
+	MACLoginDefault MACLogin = "default"
+	MACLoginAllow   MACLogin = "allow"
+	MACLoginRefuse  MACLogin = "refuse"
+)
+
+func (ml MACLogin) String() string {
+	return string(ml)
+}
+
+// MACLoginValidator is a validator for the "mac_login" field enum values. It is called by the builders before save.
+func MACLoginValidator(ml MACLogin) error {
+	switch ml {
+	case MACLoginDefault, MACLoginAllow, MACLoginRefuse:
+		return nil
+	default:
+		return fmt.Errorf("device: invalid enum value for mac_login field: %q", ml)
+	}
+}
+
 // OrderOption defines the ordering options for the Device queries.
 type OrderOption func(*sql.Selector)
 
@@ -188,6 +233,16 @@ func ByCreatedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldCreatedAt, opts...).ToFunc()
 }
 
+// BySecretSetAt orders the results by the secret_set_at field.
+func BySecretSetAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSecretSetAt, opts...).ToFunc()
+}
+
+// ByMACLogin orders the results by the mac_login field.
+func ByMACLogin(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldMACLogin, opts...).ToFunc()
+}
+
 // ByDeviceTypeField orders the results by device_type field.
 func ByDeviceTypeField(field string, opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
@@ -222,6 +277,20 @@ func ByConversations(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newConversationsStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
+
+// ByCommandsCount orders the results by commands count.
+func ByCommandsCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newCommandsStep(), opts...)
+	}
+}
+
+// ByCommands orders the results by commands terms.
+func ByCommands(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newCommandsStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
 func newDeviceTypeStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -241,5 +310,12 @@ func newConversationsStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(ConversationsInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, ConversationsTable, ConversationsColumn),
+	)
+}
+func newCommandsStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(CommandsInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, CommandsTable, CommandsColumn),
 	)
 }

@@ -95,6 +95,16 @@ func CreatedAt(v time.Time) predicate.Device {
 	return predicate.Device(sql.FieldEQ(FieldCreatedAt, v))
 }
 
+// Secret applies equality check predicate on the "secret" field. It's identical to SecretEQ.
+func Secret(v []byte) predicate.Device {
+	return predicate.Device(sql.FieldEQ(FieldSecret, v))
+}
+
+// SecretSetAt applies equality check predicate on the "secret_set_at" field. It's identical to SecretSetAtEQ.
+func SecretSetAt(v time.Time) predicate.Device {
+	return predicate.Device(sql.FieldEQ(FieldSecretSetAt, v))
+}
+
 // MACAddressEQ applies the EQ predicate on the "mac_address" field.
 func MACAddressEQ(v string) predicate.Device {
 	return predicate.Device(sql.FieldEQ(FieldMACAddress, v))
@@ -545,6 +555,126 @@ func CreatedAtLTE(v time.Time) predicate.Device {
 	return predicate.Device(sql.FieldLTE(FieldCreatedAt, v))
 }
 
+// SecretEQ applies the EQ predicate on the "secret" field.
+func SecretEQ(v []byte) predicate.Device {
+	return predicate.Device(sql.FieldEQ(FieldSecret, v))
+}
+
+// SecretNEQ applies the NEQ predicate on the "secret" field.
+func SecretNEQ(v []byte) predicate.Device {
+	return predicate.Device(sql.FieldNEQ(FieldSecret, v))
+}
+
+// SecretIn applies the In predicate on the "secret" field.
+func SecretIn(vs ...[]byte) predicate.Device {
+	return predicate.Device(sql.FieldIn(FieldSecret, vs...))
+}
+
+// SecretNotIn applies the NotIn predicate on the "secret" field.
+func SecretNotIn(vs ...[]byte) predicate.Device {
+	return predicate.Device(sql.FieldNotIn(FieldSecret, vs...))
+}
+
+// SecretGT applies the GT predicate on the "secret" field.
+func SecretGT(v []byte) predicate.Device {
+	return predicate.Device(sql.FieldGT(FieldSecret, v))
+}
+
+// SecretGTE applies the GTE predicate on the "secret" field.
+func SecretGTE(v []byte) predicate.Device {
+	return predicate.Device(sql.FieldGTE(FieldSecret, v))
+}
+
+// SecretLT applies the LT predicate on the "secret" field.
+func SecretLT(v []byte) predicate.Device {
+	return predicate.Device(sql.FieldLT(FieldSecret, v))
+}
+
+// SecretLTE applies the LTE predicate on the "secret" field.
+func SecretLTE(v []byte) predicate.Device {
+	return predicate.Device(sql.FieldLTE(FieldSecret, v))
+}
+
+// SecretIsNil applies the IsNil predicate on the "secret" field.
+func SecretIsNil() predicate.Device {
+	return predicate.Device(sql.FieldIsNull(FieldSecret))
+}
+
+// SecretNotNil applies the NotNil predicate on the "secret" field.
+func SecretNotNil() predicate.Device {
+	return predicate.Device(sql.FieldNotNull(FieldSecret))
+}
+
+// SecretSetAtEQ applies the EQ predicate on the "secret_set_at" field.
+func SecretSetAtEQ(v time.Time) predicate.Device {
+	return predicate.Device(sql.FieldEQ(FieldSecretSetAt, v))
+}
+
+// SecretSetAtNEQ applies the NEQ predicate on the "secret_set_at" field.
+func SecretSetAtNEQ(v time.Time) predicate.Device {
+	return predicate.Device(sql.FieldNEQ(FieldSecretSetAt, v))
+}
+
+// SecretSetAtIn applies the In predicate on the "secret_set_at" field.
+func SecretSetAtIn(vs ...time.Time) predicate.Device {
+	return predicate.Device(sql.FieldIn(FieldSecretSetAt, vs...))
+}
+
+// SecretSetAtNotIn applies the NotIn predicate on the "secret_set_at" field.
+func SecretSetAtNotIn(vs ...time.Time) predicate.Device {
+	return predicate.Device(sql.FieldNotIn(FieldSecretSetAt, vs...))
+}
+
+// SecretSetAtGT applies the GT predicate on the "secret_set_at" field.
+func SecretSetAtGT(v time.Time) predicate.Device {
+	return predicate.Device(sql.FieldGT(FieldSecretSetAt, v))
+}
+
+// SecretSetAtGTE applies the GTE predicate on the "secret_set_at" field.
+func SecretSetAtGTE(v time.Time) predicate.Device {
+	return predicate.Device(sql.FieldGTE(FieldSecretSetAt, v))
+}
+
+// SecretSetAtLT applies the LT predicate on the "secret_set_at" field.
+func SecretSetAtLT(v time.Time) predicate.Device {
+	return predicate.Device(sql.FieldLT(FieldSecretSetAt, v))
+}
+
+// SecretSetAtLTE applies the LTE predicate on the "secret_set_at" field.
+func SecretSetAtLTE(v time.Time) predicate.Device {
+	return predicate.Device(sql.FieldLTE(FieldSecretSetAt, v))
+}
+
+// SecretSetAtIsNil applies the IsNil predicate on the "secret_set_at" field.
+func SecretSetAtIsNil() predicate.Device {
+	return predicate.Device(sql.FieldIsNull(FieldSecretSetAt))
+}
+
+// SecretSetAtNotNil applies the NotNil predicate on the "secret_set_at" field.
+func SecretSetAtNotNil() predicate.Device {
+	return predicate.Device(sql.FieldNotNull(FieldSecretSetAt))
+}
+
+// MACLoginEQ applies the EQ predicate on the "mac_login" field.
+func MACLoginEQ(v MACLogin) predicate.Device {
+	return predicate.Device(sql.FieldEQ(FieldMACLogin, v))
+}
+
+// MACLoginNEQ applies the NEQ predicate on the "mac_login" field.
+func MACLoginNEQ(v MACLogin) predicate.Device {
+	return predicate.Device(sql.FieldNEQ(FieldMACLogin, v))
+}
+
+// MACLoginIn applies the In predicate on the "mac_login" field.
+func MACLoginIn(vs ...MACLogin) predicate.Device {
+	return predicate.Device(sql.FieldIn(FieldMACLogin, vs...))
+}
+
+// MACLoginNotIn applies the NotIn predicate on the "mac_login" field.
+func MACLoginNotIn(vs ...MACLogin) predicate.Device {
+	return predicate.Device(sql.FieldNotIn(FieldMACLogin, vs...))
+}
+
 // HasDeviceType applies the HasEdge predicate on the "device_type" edge.
 func HasDeviceType() predicate.Device {
 	return predicate.Device(func(s *sql.Selector) {
@@ -606,6 +736,29 @@ func HasConversations() predicate.Device {
 func HasConversationsWith(preds ...predicate.Conversation) predicate.Device {
 	return predicate.Device(func(s *sql.Selector) {
 		step := newConversationsStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasCommands applies the HasEdge predicate on the "commands" edge.
+func HasCommands() predicate.Device {
+	return predicate.Device(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, CommandsTable, CommandsColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasCommandsWith applies the HasEdge predicate on the "commands" edge with a given conditions (other predicates).
+func HasCommandsWith(preds ...predicate.DeviceCommand) predicate.Device {
+	return predicate.Device(func(s *sql.Selector) {
+		step := newCommandsStep()
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)

@@ -44,6 +44,18 @@ func (f DeviceFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, erro
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.DeviceMutation", m)
 }
 
+// The DeviceCommandFunc type is an adapter to allow the use of ordinary
+// function as DeviceCommand mutator.
+type DeviceCommandFunc func(context.Context, *ent.DeviceCommandMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f DeviceCommandFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.DeviceCommandMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.DeviceCommandMutation", m)
+}
+
 // The DeviceTypeFunc type is an adapter to allow the use of ordinary
 // function as DeviceType mutator.
 type DeviceTypeFunc func(context.Context, *ent.DeviceTypeMutation) (ent.Value, error)

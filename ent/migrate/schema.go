@@ -97,6 +97,9 @@ var (
 		{Name: "wifi_name", Type: field.TypeString, Default: "", SchemaType: map[string]string{"postgres": "varchar(64)"}},
 		{Name: "last_seen", Type: field.TypeTime, Nullable: true},
 		{Name: "created_at", Type: field.TypeTime},
+		{Name: "secret", Type: field.TypeBytes, Nullable: true},
+		{Name: "secret_set_at", Type: field.TypeTime, Nullable: true},
+		{Name: "mac_login", Type: field.TypeEnum, Enums: []string{"default", "allow", "refuse"}, Default: "default"},
 		{Name: "device_type_id", Type: field.TypeInt, Nullable: true},
 	}
 	// DevicesTable holds the schema information for the "devices" table.
@@ -107,7 +110,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "devices_device_types_devices",
-				Columns:    []*schema.Column{DevicesColumns[9]},
+				Columns:    []*schema.Column{DevicesColumns[12]},
 				RefColumns: []*schema.Column{DeviceTypesColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -116,7 +119,54 @@ var (
 			{
 				Name:    "device_device_type_id",
 				Unique:  false,
-				Columns: []*schema.Column{DevicesColumns[9]},
+				Columns: []*schema.Column{DevicesColumns[12]},
+			},
+		},
+	}
+	// DeviceCommandsColumns holds the columns for the "device_commands" table.
+	DeviceCommandsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "issuer_id", Type: field.TypeInt},
+		{Name: "name", Type: field.TypeString, SchemaType: map[string]string{"postgres": "varchar(64)"}},
+		{Name: "params", Type: field.TypeJSON},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"queued", "sent", "acknowledged", "failed", "expired"}, Default: "queued"},
+		{Name: "attempts", Type: field.TypeInt, Default: 0},
+		{Name: "idempotency_key", Type: field.TypeString, Nullable: true, SchemaType: map[string]string{"postgres": "varchar(64)"}},
+		{Name: "result", Type: field.TypeJSON, Nullable: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "expires_at", Type: field.TypeTime},
+		{Name: "sent_at", Type: field.TypeTime, Nullable: true},
+		{Name: "completed_at", Type: field.TypeTime, Nullable: true},
+		{Name: "device_id", Type: field.TypeInt},
+	}
+	// DeviceCommandsTable holds the schema information for the "device_commands" table.
+	DeviceCommandsTable = &schema.Table{
+		Name:       "device_commands",
+		Columns:    DeviceCommandsColumns,
+		PrimaryKey: []*schema.Column{DeviceCommandsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "device_commands_devices_commands",
+				Columns:    []*schema.Column{DeviceCommandsColumns[12]},
+				RefColumns: []*schema.Column{DevicesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "devicecommand_device_id_status_id",
+				Unique:  false,
+				Columns: []*schema.Column{DeviceCommandsColumns[12], DeviceCommandsColumns[4], DeviceCommandsColumns[0]},
+			},
+			{
+				Name:    "devicecommand_device_id_idempotency_key",
+				Unique:  true,
+				Columns: []*schema.Column{DeviceCommandsColumns[12], DeviceCommandsColumns[6]},
+			},
+			{
+				Name:    "devicecommand_status_expires_at",
+				Unique:  false,
+				Columns: []*schema.Column{DeviceCommandsColumns[4], DeviceCommandsColumns[9]},
 			},
 		},
 	}
@@ -223,6 +273,7 @@ var (
 		ChatMessagesTable,
 		ConversationsTable,
 		DevicesTable,
+		DeviceCommandsTable,
 		DeviceTypesTable,
 		UsersTable,
 		UserDevicesTable,
@@ -242,6 +293,10 @@ func init() {
 	DevicesTable.ForeignKeys[0].RefTable = DeviceTypesTable
 	DevicesTable.Annotation = &entsql.Annotation{
 		Table: "devices",
+	}
+	DeviceCommandsTable.ForeignKeys[0].RefTable = DevicesTable
+	DeviceCommandsTable.Annotation = &entsql.Annotation{
+		Table: "device_commands",
 	}
 	DeviceTypesTable.Annotation = &entsql.Annotation{
 		Table: "device_types",

@@ -15,6 +15,9 @@ type Conversation func(*sql.Selector)
 // Device is the predicate function for device builders.
 type Device func(*sql.Selector)
 
+// DeviceCommand is the predicate function for devicecommand builders.
+type DeviceCommand func(*sql.Selector)
+
 // DeviceType is the predicate function for devicetype builders.
 type DeviceType func(*sql.Selector)
 

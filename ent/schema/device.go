@@ -35,6 +35,14 @@ func (Device) Fields() []ent.Field {
 		field.String("wifi_name").Validate(maxChars(64)).SchemaType(varchar(64)).Default(""),
 		field.Time("last_seen").Optional().Nillable(),
 		field.Time("created_at").Default(time.Now).Immutable(),
+		// Secret is the device's login secret, encrypted at rest
+		// (AES-256-GCM under PARADISE_DEVICE_SECRET_KEY; nonce first);
+		// nil for devices without one (old firmware).
+		field.Bytes("secret").Optional().Nillable().Sensitive(),
+		field.Time("secret_set_at").Optional().Nillable(),
+		// MACLogin is the admin's override of bare MAC login: "default"
+		// (allowed while the device has no secret), "allow" or "refuse".
+		field.Enum("mac_login").Values("default", "allow", "refuse").Default("default"),
 	}
 }
 
@@ -44,6 +52,7 @@ func (Device) Edges() []ent.Edge {
 		edge.From("device_type", DeviceType.Type).Ref("devices").Field("device_type_id").Unique(),
 		edge.To("bindings", UserDevice.Type),
 		edge.To("conversations", Conversation.Type),
+		edge.To("commands", DeviceCommand.Type),
 	}
 }
 

@@ -118,6 +118,15 @@ type Invoker interface {
 	//
 	// POST /api/v1/admin/logout/
 	AdminLogout(ctx context.Context) (*EmptyEnvelope, error)
+	// AdminProvisionDeviceSecret invokes adminProvisionDeviceSecret operation.
+	//
+	// Creates the device if it is unknown and gives it a new secret, returned in this answer only (it is
+	// stored encrypted and never shown again; provisioning again replaces it). From now on bare MAC login
+	// is refused for the device (unless an admin allows it) and it logs in with the challenge-response
+	// login. Needs `PARADISE_DEVICE_SECRET_KEY` in production (503, code 4016, otherwise).
+	//
+	// POST /api/v1/admin/device-secrets/
+	AdminProvisionDeviceSecret(ctx context.Context, request *MacRequest) (*DeviceSecretEnvelope, error)
 	// AdminSendDeviceMessage invokes adminSendDeviceMessage operation.
 	//
 	// Like `POST /api/device/devices/{id}/messages/`, for any bound device. A device that is bound to
@@ -125,6 +134,14 @@ type Invoker interface {
 	//
 	// POST /api/v1/admin/devices/{id}/messages/
 	AdminSendDeviceMessage(ctx context.Context, request *DeviceMessage, params AdminSendDeviceMessageParams) (*PushEnvelope, error)
+	// AdminSetDeviceMacLogin invokes adminSetDeviceMacLogin operation.
+	//
+	// `default`: MAC login is allowed while the device has no secret; `allow`: allowed even with a secret
+	// (old firmware on a provisioned device); `refuse`: refused even without one. `PARADISE_MAC_LOGIN=off`
+	// refuses it everywhere, whatever this says.
+	//
+	// PUT /api/v1/admin/devices/{id}/mac-login/
+	AdminSetDeviceMacLogin(ctx context.Context, request *MacLoginPolicyRequest, params AdminSetDeviceMacLoginParams) (*DeviceCredentialsEnvelope, error)
 	// AdminUpdateDeviceType invokes adminUpdateDeviceType operation.
 	//
 	// Changes only the fields present in the body; an empty string clears a persona field (an empty
@@ -140,7 +157,10 @@ type Invoker interface {
 	// and its MAC login now returns the caller's token. Binding a device the caller already holds changes
 	// nothing.
 	//
-	// A device token (from MAC login) may not bind devices: 403.
+	// A device token (from MAC login) may not bind devices: 403. Binding by bare MAC is refused (code
+	// 4014, HTTP 403) for a device with a secret, which is bound by claim code
+	// (`POST /api/device/claim/`), and for every device under `PARADISE_BIND_BY_MAC=false`. Binds are
+	// rate-limited per user (429, code 4296).
 	//
 	// POST /api/device/bind/
 	BindDevice(ctx context.Context, request *BindRequest) (*DeviceEnvelope, error)
@@ -178,12 +198,65 @@ type Invoker interface {
 	//
 	// POST /api/ai/chat/
 	ChatCompletion(ctx context.Context, request *ChatRequest) (*ChatReplyEnvelope, error)
+	// ClaimDevice invokes claimDevice operation.
+	//
+	// Binds the device that showed this claim code to the caller, as a bind by MAC does (last bind wins:
+	// the previous owner's device tokens and hub sessions end). The code is used up. A wrong, expired or
+	// used code is code 4013 (HTTP 400). Attempts are rate-limited per user and per client address (429,
+	// code 4296), so codes cannot be guessed. A device token may not claim (403).
+	//
+	// POST /api/device/claim/
+	ClaimDevice(ctx context.Context, request *ClaimRequest) (*DeviceEnvelope, error)
+	// CreateClaimCode invokes createClaimCode operation.
+	//
+	// Called with a device token (from MAC login or device login): returns a short code (8 characters of
+	// an alphabet without look-alikes: `23456789ABCDEFGHJKMNPQRSTUVWXYZ`), valid `expires_in` seconds and
+	// usable once, that an app binds the device with (`POST /api/device/claim/`). A new code replaces the
+	// device's previous one. Any other token gets 403.
+	//
+	// POST /api/device/claim-code/
+	CreateClaimCode(ctx context.Context) (*ClaimCodeEnvelope, error)
+	// CreateDeviceCommand invokes createDeviceCommand operation.
+	//
+	// Stores a command and delivers it as a `command` hub frame (its `command_id` is the command's id, as
+	// a string) at once if the device is online on any instance, otherwise when it next connects; pending
+	// commands are delivered in order and re-sent on every reconnect until the device answers with
+	// `command_result` or the command expires after `ttl_seconds`. Delivery is at least once: the device
+	// de-duplicates by `command_id`. The owner's app sessions get a `command_status` frame at each change
+	// of state. With an `idempotency_key`, a repeated request returns the command the key first created
+	// (HTTP 200 instead of 201). Rate-limited with pushes (429, code 4297). Unlike `messages/`, a command
+	// survives the device being offline and server restarts.
+	//
+	// POST /api/device/devices/{id}/commands/
+	CreateDeviceCommand(ctx context.Context, request *DeviceCommandRequest, params CreateDeviceCommandParams) (CreateDeviceCommandRes, error)
 	// DeleteConversation invokes deleteConversation operation.
 	//
 	// Deletes the conversation and all its messages. Another user's conversation is a 404.
 	//
 	// DELETE /api/ai/conversations/{id}/
 	DeleteConversation(ctx context.Context, params DeleteConversationParams) (*EmptyEnvelope, error)
+	// DeviceChallenge invokes deviceChallenge operation.
+	//
+	// First step of the device login for devices with a secret (see docs/devices.md): returns a single-use
+	// nonce, valid `expires_in` seconds, for this MAC address. The device then signs it with
+	// `POST /api/device/login/`. Answered for any well-formed MAC, known or not, so it does not tell which
+	// devices exist. Rate-limited per client address and per MAC with the MAC login (429, code 4295).
+	//
+	// POST /api/device/challenge/
+	DeviceChallenge(ctx context.Context, request *MacRequest) (*DeviceChallengeEnvelope, error)
+	// DeviceLogin invokes deviceLogin operation.
+	//
+	// Second step of the device login: `signature` is the lowercase hex HMAC-SHA256, keyed with the device
+	// secret (its 32 bytes, hex-decoded), of `nonce + "\n" + mac_address + "\n" + timestamp`, where
+	// `mac_address` is normalised (`AA:BB:CC:00:00:01`) and `timestamp` is the device's unix time in
+	// seconds, written in decimal. The nonce must have been issued for this MAC and is used up by this
+	// call (right or wrong, on every instance); the timestamp must be within the challenge lifetime of the
+	// server's clock. On success the answer is the one of MAC login: a device token of the device's owner.
+	// Failures are code 4012 (HTTP 401); an unbound device 4010. Rate-limited with the MAC login (429,
+	// code 4295).
+	//
+	// POST /api/device/login/
+	DeviceLogin(ctx context.Context, request *DeviceLoginRequest) (*MacLoginEnvelope, error)
 	// GetConversation invokes getConversation operation.
 	//
 	// Another user's conversation, or one that does not exist, is a 404.
@@ -197,6 +270,12 @@ type Invoker interface {
 	//
 	// GET /api/device/devices/{id}/
 	GetDevice(ctx context.Context, params GetDeviceParams) (*DeviceEnvelope, error)
+	// GetDeviceCommand invokes getDeviceCommand operation.
+	//
+	// One command of one of the caller's devices, with its status and result.
+	//
+	// GET /api/device/devices/{id}/commands/{command_id}/
+	GetDeviceCommand(ctx context.Context, params GetDeviceCommandParams) (*DeviceCommandEnvelope, error)
 	// GetProfile invokes getProfile operation.
 	//
 	// Returns the user the token belongs to.
@@ -217,6 +296,12 @@ type Invoker interface {
 	//
 	// GET /api/ai/conversations/
 	ListConversations(ctx context.Context, params ListConversationsParams) (*ConversationPageEnvelope, error)
+	// ListDeviceCommands invokes listDeviceCommands operation.
+	//
+	// Commands of one of the caller's devices, newest first, optionally of one status.
+	//
+	// GET /api/device/devices/{id}/commands/
+	ListDeviceCommands(ctx context.Context, params ListDeviceCommandsParams) (*DeviceCommandPageEnvelope, error)
 	// ListDeviceTypes invokes listDeviceTypes operation.
 	//
 	// Device types, ordered by id.
@@ -247,6 +332,11 @@ type Invoker interface {
 	// Resolves the device by MAC address and issues a token for the user holding its latest binding (last
 	// bind wins). A device that is unknown or not bound gets code 4010 (HTTP 404). MAC addresses are
 	// accepted as `AA:BB:CC:00:00:01`, `aa-bb-cc-00-00-01` or `aabbcc000001`.
+	//
+	// Bare MAC login is what old firmware does; it is refused (code 4011, HTTP 403) for a device with a
+	// secret, which logs in with `POST /api/device/challenge/` and `POST /api/device/login/`, for a device
+	// an admin refused it to, and everywhere under `PARADISE_MAC_LOGIN=off`. Rate-limited per client
+	// address and per MAC (429, code 4295).
 	//
 	// POST /api/user/mac-login/
 	MacLogin(ctx context.Context, request *MacRequest) (*MacLoginEnvelope, error)
@@ -1732,6 +1822,88 @@ func (c *Client) sendAdminLogout(ctx context.Context) (res *EmptyEnvelope, err e
 	return result, nil
 }
 
+// AdminProvisionDeviceSecret invokes adminProvisionDeviceSecret operation.
+//
+// Creates the device if it is unknown and gives it a new secret, returned in this answer only (it is
+// stored encrypted and never shown again; provisioning again replaces it). From now on bare MAC login
+// is refused for the device (unless an admin allows it) and it logs in with the challenge-response
+// login. Needs `PARADISE_DEVICE_SECRET_KEY` in production (503, code 4016, otherwise).
+//
+// POST /api/v1/admin/device-secrets/
+func (c *Client) AdminProvisionDeviceSecret(ctx context.Context, request *MacRequest) (*DeviceSecretEnvelope, error) {
+	res, err := c.sendAdminProvisionDeviceSecret(ctx, request)
+	return res, err
+}
+
+func (c *Client) sendAdminProvisionDeviceSecret(ctx context.Context, request *MacRequest) (res *DeviceSecretEnvelope, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [1]string
+	pathParts[0] = "/api/v1/admin/device-secrets/"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "POST", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+	if err := encodeAdminProvisionDeviceSecretRequest(request, r); err != nil {
+		return res, errors.Wrap(err, "encode request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityAdminTokenAuth(ctx, AdminProvisionDeviceSecretOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"AdminTokenAuth\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeAdminProvisionDeviceSecretResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
 // AdminSendDeviceMessage invokes adminSendDeviceMessage operation.
 //
 // Like `POST /api/device/devices/{id}/messages/`, for any bound device. A device that is bound to
@@ -1824,6 +1996,106 @@ func (c *Client) sendAdminSendDeviceMessage(ctx context.Context, request *Device
 	}()
 
 	result, err := decodeAdminSendDeviceMessageResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// AdminSetDeviceMacLogin invokes adminSetDeviceMacLogin operation.
+//
+// `default`: MAC login is allowed while the device has no secret; `allow`: allowed even with a secret
+// (old firmware on a provisioned device); `refuse`: refused even without one. `PARADISE_MAC_LOGIN=off`
+// refuses it everywhere, whatever this says.
+//
+// PUT /api/v1/admin/devices/{id}/mac-login/
+func (c *Client) AdminSetDeviceMacLogin(ctx context.Context, request *MacLoginPolicyRequest, params AdminSetDeviceMacLoginParams) (*DeviceCredentialsEnvelope, error) {
+	res, err := c.sendAdminSetDeviceMacLogin(ctx, request, params)
+	return res, err
+}
+
+func (c *Client) sendAdminSetDeviceMacLogin(ctx context.Context, request *MacLoginPolicyRequest, params AdminSetDeviceMacLoginParams) (res *DeviceCredentialsEnvelope, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [3]string
+	pathParts[0] = "/api/v1/admin/devices/"
+	{
+		// Encode "id" parameter.
+		e := uri.NewPathEncoder(uri.PathEncoderConfig{
+			Param:   "id",
+			Style:   uri.PathStyleSimple,
+			Explode: false,
+		})
+		if err := func() error {
+			return e.EncodeValue(conv.IntToString(params.ID))
+		}(); err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		encoded, err := e.Result()
+		if err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		pathParts[1] = encoded
+	}
+	pathParts[2] = "/mac-login/"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "PUT", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+	if err := encodeAdminSetDeviceMacLoginRequest(request, r); err != nil {
+		return res, errors.Wrap(err, "encode request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityAdminTokenAuth(ctx, AdminSetDeviceMacLoginOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"AdminTokenAuth\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeAdminSetDeviceMacLoginResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
 	}
@@ -1938,7 +2210,10 @@ func (c *Client) sendAdminUpdateDeviceType(ctx context.Context, request *DeviceT
 // and its MAC login now returns the caller's token. Binding a device the caller already holds changes
 // nothing.
 //
-// A device token (from MAC login) may not bind devices: 403.
+// A device token (from MAC login) may not bind devices: 403. Binding by bare MAC is refused (code
+// 4014, HTTP 403) for a device with a secret, which is bound by claim code
+// (`POST /api/device/claim/`), and for every device under `PARADISE_BIND_BY_MAC=false`. Binds are
+// rate-limited per user (429, code 4296).
 //
 // POST /api/device/bind/
 func (c *Client) BindDevice(ctx context.Context, request *BindRequest) (*DeviceEnvelope, error) {
@@ -2195,6 +2470,272 @@ func (c *Client) sendChatCompletion(ctx context.Context, request *ChatRequest) (
 	return result, nil
 }
 
+// ClaimDevice invokes claimDevice operation.
+//
+// Binds the device that showed this claim code to the caller, as a bind by MAC does (last bind wins:
+// the previous owner's device tokens and hub sessions end). The code is used up. A wrong, expired or
+// used code is code 4013 (HTTP 400). Attempts are rate-limited per user and per client address (429,
+// code 4296), so codes cannot be guessed. A device token may not claim (403).
+//
+// POST /api/device/claim/
+func (c *Client) ClaimDevice(ctx context.Context, request *ClaimRequest) (*DeviceEnvelope, error) {
+	res, err := c.sendClaimDevice(ctx, request)
+	return res, err
+}
+
+func (c *Client) sendClaimDevice(ctx context.Context, request *ClaimRequest) (res *DeviceEnvelope, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [1]string
+	pathParts[0] = "/api/device/claim/"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "POST", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+	if err := encodeClaimDeviceRequest(request, r); err != nil {
+		return res, errors.Wrap(err, "encode request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityTokenAuth(ctx, ClaimDeviceOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"TokenAuth\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeClaimDeviceResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// CreateClaimCode invokes createClaimCode operation.
+//
+// Called with a device token (from MAC login or device login): returns a short code (8 characters of
+// an alphabet without look-alikes: `23456789ABCDEFGHJKMNPQRSTUVWXYZ`), valid `expires_in` seconds and
+// usable once, that an app binds the device with (`POST /api/device/claim/`). A new code replaces the
+// device's previous one. Any other token gets 403.
+//
+// POST /api/device/claim-code/
+func (c *Client) CreateClaimCode(ctx context.Context) (*ClaimCodeEnvelope, error) {
+	res, err := c.sendCreateClaimCode(ctx)
+	return res, err
+}
+
+func (c *Client) sendCreateClaimCode(ctx context.Context) (res *ClaimCodeEnvelope, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [1]string
+	pathParts[0] = "/api/device/claim-code/"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "POST", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityTokenAuth(ctx, CreateClaimCodeOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"TokenAuth\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeCreateClaimCodeResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// CreateDeviceCommand invokes createDeviceCommand operation.
+//
+// Stores a command and delivers it as a `command` hub frame (its `command_id` is the command's id, as
+// a string) at once if the device is online on any instance, otherwise when it next connects; pending
+// commands are delivered in order and re-sent on every reconnect until the device answers with
+// `command_result` or the command expires after `ttl_seconds`. Delivery is at least once: the device
+// de-duplicates by `command_id`. The owner's app sessions get a `command_status` frame at each change
+// of state. With an `idempotency_key`, a repeated request returns the command the key first created
+// (HTTP 200 instead of 201). Rate-limited with pushes (429, code 4297). Unlike `messages/`, a command
+// survives the device being offline and server restarts.
+//
+// POST /api/device/devices/{id}/commands/
+func (c *Client) CreateDeviceCommand(ctx context.Context, request *DeviceCommandRequest, params CreateDeviceCommandParams) (CreateDeviceCommandRes, error) {
+	res, err := c.sendCreateDeviceCommand(ctx, request, params)
+	return res, err
+}
+
+func (c *Client) sendCreateDeviceCommand(ctx context.Context, request *DeviceCommandRequest, params CreateDeviceCommandParams) (res CreateDeviceCommandRes, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [3]string
+	pathParts[0] = "/api/device/devices/"
+	{
+		// Encode "id" parameter.
+		e := uri.NewPathEncoder(uri.PathEncoderConfig{
+			Param:   "id",
+			Style:   uri.PathStyleSimple,
+			Explode: false,
+		})
+		if err := func() error {
+			return e.EncodeValue(conv.IntToString(params.ID))
+		}(); err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		encoded, err := e.Result()
+		if err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		pathParts[1] = encoded
+	}
+	pathParts[2] = "/commands/"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "POST", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+	if err := encodeCreateDeviceCommandRequest(request, r); err != nil {
+		return res, errors.Wrap(err, "encode request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityTokenAuth(ctx, CreateDeviceCommandOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"TokenAuth\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeCreateDeviceCommandResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
 // DeleteConversation invokes deleteConversation operation.
 //
 // Deletes the conversation and all its messages. Another user's conversation is a 404.
@@ -2283,6 +2824,108 @@ func (c *Client) sendDeleteConversation(ctx context.Context, params DeleteConver
 	}()
 
 	result, err := decodeDeleteConversationResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// DeviceChallenge invokes deviceChallenge operation.
+//
+// First step of the device login for devices with a secret (see docs/devices.md): returns a single-use
+// nonce, valid `expires_in` seconds, for this MAC address. The device then signs it with
+// `POST /api/device/login/`. Answered for any well-formed MAC, known or not, so it does not tell which
+// devices exist. Rate-limited per client address and per MAC with the MAC login (429, code 4295).
+//
+// POST /api/device/challenge/
+func (c *Client) DeviceChallenge(ctx context.Context, request *MacRequest) (*DeviceChallengeEnvelope, error) {
+	res, err := c.sendDeviceChallenge(ctx, request)
+	return res, err
+}
+
+func (c *Client) sendDeviceChallenge(ctx context.Context, request *MacRequest) (res *DeviceChallengeEnvelope, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [1]string
+	pathParts[0] = "/api/device/challenge/"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "POST", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+	if err := encodeDeviceChallengeRequest(request, r); err != nil {
+		return res, errors.Wrap(err, "encode request")
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeDeviceChallengeResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// DeviceLogin invokes deviceLogin operation.
+//
+// Second step of the device login: `signature` is the lowercase hex HMAC-SHA256, keyed with the device
+// secret (its 32 bytes, hex-decoded), of `nonce + "\n" + mac_address + "\n" + timestamp`, where
+// `mac_address` is normalised (`AA:BB:CC:00:00:01`) and `timestamp` is the device's unix time in
+// seconds, written in decimal. The nonce must have been issued for this MAC and is used up by this
+// call (right or wrong, on every instance); the timestamp must be within the challenge lifetime of the
+// server's clock. On success the answer is the one of MAC login: a device token of the device's owner.
+// Failures are code 4012 (HTTP 401); an unbound device 4010. Rate-limited with the MAC login (429,
+// code 4295).
+//
+// POST /api/device/login/
+func (c *Client) DeviceLogin(ctx context.Context, request *DeviceLoginRequest) (*MacLoginEnvelope, error) {
+	res, err := c.sendDeviceLogin(ctx, request)
+	return res, err
+}
+
+func (c *Client) sendDeviceLogin(ctx context.Context, request *DeviceLoginRequest) (res *MacLoginEnvelope, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [1]string
+	pathParts[0] = "/api/device/login/"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "POST", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+	if err := encodeDeviceLoginRequest(request, r); err != nil {
+		return res, errors.Wrap(err, "encode request")
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeDeviceLoginResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
 	}
@@ -2474,6 +3117,120 @@ func (c *Client) sendGetDevice(ctx context.Context, params GetDeviceParams) (res
 	}()
 
 	result, err := decodeGetDeviceResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// GetDeviceCommand invokes getDeviceCommand operation.
+//
+// One command of one of the caller's devices, with its status and result.
+//
+// GET /api/device/devices/{id}/commands/{command_id}/
+func (c *Client) GetDeviceCommand(ctx context.Context, params GetDeviceCommandParams) (*DeviceCommandEnvelope, error) {
+	res, err := c.sendGetDeviceCommand(ctx, params)
+	return res, err
+}
+
+func (c *Client) sendGetDeviceCommand(ctx context.Context, params GetDeviceCommandParams) (res *DeviceCommandEnvelope, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [5]string
+	pathParts[0] = "/api/device/devices/"
+	{
+		// Encode "id" parameter.
+		e := uri.NewPathEncoder(uri.PathEncoderConfig{
+			Param:   "id",
+			Style:   uri.PathStyleSimple,
+			Explode: false,
+		})
+		if err := func() error {
+			return e.EncodeValue(conv.IntToString(params.ID))
+		}(); err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		encoded, err := e.Result()
+		if err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		pathParts[1] = encoded
+	}
+	pathParts[2] = "/commands/"
+	{
+		// Encode "command_id" parameter.
+		e := uri.NewPathEncoder(uri.PathEncoderConfig{
+			Param:   "command_id",
+			Style:   uri.PathStyleSimple,
+			Explode: false,
+		})
+		if err := func() error {
+			return e.EncodeValue(conv.IntToString(params.CommandID))
+		}(); err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		encoded, err := e.Result()
+		if err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		pathParts[3] = encoded
+	}
+	pathParts[4] = "/"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "GET", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityTokenAuth(ctx, GetDeviceCommandOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"TokenAuth\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeGetDeviceCommandResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
 	}
@@ -2797,6 +3554,155 @@ func (c *Client) sendListConversations(ctx context.Context, params ListConversat
 	}()
 
 	result, err := decodeListConversationsResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// ListDeviceCommands invokes listDeviceCommands operation.
+//
+// Commands of one of the caller's devices, newest first, optionally of one status.
+//
+// GET /api/device/devices/{id}/commands/
+func (c *Client) ListDeviceCommands(ctx context.Context, params ListDeviceCommandsParams) (*DeviceCommandPageEnvelope, error) {
+	res, err := c.sendListDeviceCommands(ctx, params)
+	return res, err
+}
+
+func (c *Client) sendListDeviceCommands(ctx context.Context, params ListDeviceCommandsParams) (res *DeviceCommandPageEnvelope, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [3]string
+	pathParts[0] = "/api/device/devices/"
+	{
+		// Encode "id" parameter.
+		e := uri.NewPathEncoder(uri.PathEncoderConfig{
+			Param:   "id",
+			Style:   uri.PathStyleSimple,
+			Explode: false,
+		})
+		if err := func() error {
+			return e.EncodeValue(conv.IntToString(params.ID))
+		}(); err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		encoded, err := e.Result()
+		if err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		pathParts[1] = encoded
+	}
+	pathParts[2] = "/commands/"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	q := uri.NewQueryEncoder()
+	{
+		// Encode "status" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "status",
+			Style:   uri.QueryStyleForm,
+			Explode: true,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.Status.Get(); ok {
+				return e.EncodeValue(conv.StringToString(string(val)))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	{
+		// Encode "page" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "page",
+			Style:   uri.QueryStyleForm,
+			Explode: true,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.Page.Get(); ok {
+				return e.EncodeValue(conv.IntToString(val))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	{
+		// Encode "page_size" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "page_size",
+			Style:   uri.QueryStyleForm,
+			Explode: true,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.PageSize.Get(); ok {
+				return e.EncodeValue(conv.IntToString(val))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	u.RawQuery = q.Values().Encode()
+
+	r, err := ht.NewRequest(ctx, "GET", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityTokenAuth(ctx, ListDeviceCommandsOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"TokenAuth\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeListDeviceCommandsResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
 	}
@@ -3158,6 +4064,11 @@ func (c *Client) sendLogoutUser(ctx context.Context) (res *EmptyEnvelope, err er
 // Resolves the device by MAC address and issues a token for the user holding its latest binding (last
 // bind wins). A device that is unknown or not bound gets code 4010 (HTTP 404). MAC addresses are
 // accepted as `AA:BB:CC:00:00:01`, `aa-bb-cc-00-00-01` or `aabbcc000001`.
+//
+// Bare MAC login is what old firmware does; it is refused (code 4011, HTTP 403) for a device with a
+// secret, which logs in with `POST /api/device/challenge/` and `POST /api/device/login/`, for a device
+// an admin refused it to, and everywhere under `PARADISE_MAC_LOGIN=off`. Rate-limited per client
+// address and per MAC (429, code 4295).
 //
 // POST /api/user/mac-login/
 func (c *Client) MacLogin(ctx context.Context, request *MacRequest) (*MacLoginEnvelope, error) {

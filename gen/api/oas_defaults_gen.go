@@ -9,3 +9,11 @@ func (s *ChatRequest) setDefaults() {
 		s.Stream.SetTo(val)
 	}
 }
+
+// setDefaults set default value of fields.
+func (s *DeviceCommandRequest) setDefaults() {
+	{
+		val := int(86400)
+		s.TTLSeconds.SetTo(val)
+	}
+}

@@ -1554,6 +1554,122 @@ func (s *ChatUsageReportEnvelope) SetData(val ChatUsageReport) {
 	s.Data = val
 }
 
+// Ref: #/components/schemas/ClaimCode
+type ClaimCode struct {
+	// Eight characters of `23456789ABCDEFGHJKMNPQRSTUVWXYZ`.
+	Code string `json:"code"`
+	// Seconds the code stays valid.
+	ExpiresIn int `json:"expires_in"`
+}
+
+// GetCode returns the value of Code.
+func (s *ClaimCode) GetCode() string {
+	return s.Code
+}
+
+// GetExpiresIn returns the value of ExpiresIn.
+func (s *ClaimCode) GetExpiresIn() int {
+	return s.ExpiresIn
+}
+
+// SetCode sets the value of Code.
+func (s *ClaimCode) SetCode(val string) {
+	s.Code = val
+}
+
+// SetExpiresIn sets the value of ExpiresIn.
+func (s *ClaimCode) SetExpiresIn(val int) {
+	s.ExpiresIn = val
+}
+
+// Ref: #/components/schemas/ClaimCodeEnvelope
+type ClaimCodeEnvelope struct {
+	Success bool      `json:"success"`
+	Code    int       `json:"code"`
+	Message string    `json:"message"`
+	Data    ClaimCode `json:"data"`
+}
+
+// GetSuccess returns the value of Success.
+func (s *ClaimCodeEnvelope) GetSuccess() bool {
+	return s.Success
+}
+
+// GetCode returns the value of Code.
+func (s *ClaimCodeEnvelope) GetCode() int {
+	return s.Code
+}
+
+// GetMessage returns the value of Message.
+func (s *ClaimCodeEnvelope) GetMessage() string {
+	return s.Message
+}
+
+// GetData returns the value of Data.
+func (s *ClaimCodeEnvelope) GetData() ClaimCode {
+	return s.Data
+}
+
+// SetSuccess sets the value of Success.
+func (s *ClaimCodeEnvelope) SetSuccess(val bool) {
+	s.Success = val
+}
+
+// SetCode sets the value of Code.
+func (s *ClaimCodeEnvelope) SetCode(val int) {
+	s.Code = val
+}
+
+// SetMessage sets the value of Message.
+func (s *ClaimCodeEnvelope) SetMessage(val string) {
+	s.Message = val
+}
+
+// SetData sets the value of Data.
+func (s *ClaimCodeEnvelope) SetData(val ClaimCode) {
+	s.Data = val
+}
+
+// Ref: #/components/schemas/ClaimRequest
+type ClaimRequest struct {
+	// The code the device shows; case and spaces or dashes are ignored.
+	ClaimCode string `json:"claim_code"`
+	// Display name for the device; kept as is when absent.
+	Name OptString `json:"name"`
+	// Id of the device's type; kept as is when absent.
+	DeviceTypeID OptInt `json:"device_type_id"`
+}
+
+// GetClaimCode returns the value of ClaimCode.
+func (s *ClaimRequest) GetClaimCode() string {
+	return s.ClaimCode
+}
+
+// GetName returns the value of Name.
+func (s *ClaimRequest) GetName() OptString {
+	return s.Name
+}
+
+// GetDeviceTypeID returns the value of DeviceTypeID.
+func (s *ClaimRequest) GetDeviceTypeID() OptInt {
+	return s.DeviceTypeID
+}
+
+// SetClaimCode sets the value of ClaimCode.
+func (s *ClaimRequest) SetClaimCode(val string) {
+	s.ClaimCode = val
+}
+
+// SetName sets the value of Name.
+func (s *ClaimRequest) SetName(val OptString) {
+	s.Name = val
+}
+
+// SetDeviceTypeID sets the value of DeviceTypeID.
+func (s *ClaimRequest) SetDeviceTypeID(val OptInt) {
+	s.DeviceTypeID = val
+}
+
 // Ref: #/components/schemas/Conversation
 type Conversation struct {
 	ID int `json:"id"`
@@ -1791,6 +1907,14 @@ func (s *ConversationUpdate) SetTitle(val string) {
 	s.Title = val
 }
 
+type CreateDeviceCommandCreated DeviceCommandEnvelope
+
+func (*CreateDeviceCommandCreated) createDeviceCommandRes() {}
+
+type CreateDeviceCommandOK DeviceCommandEnvelope
+
+func (*CreateDeviceCommandOK) createDeviceCommandRes() {}
+
 // Ref: #/components/schemas/Device
 type Device struct {
 	ID         int    `json:"id"`
@@ -1921,6 +2045,667 @@ func (s *Device) SetCreatedAt(val time.Time) {
 	s.CreatedAt = val
 }
 
+// Ref: #/components/schemas/DeviceChallenge
+type DeviceChallenge struct {
+	// 32 lowercase hex digits; sign it within `expires_in` seconds, once.
+	Nonce string `json:"nonce"`
+	// Seconds the nonce stays valid.
+	ExpiresIn int `json:"expires_in"`
+	// The server's unix time in seconds, for devices without a clock of their own.
+	ServerTime int64 `json:"server_time"`
+}
+
+// GetNonce returns the value of Nonce.
+func (s *DeviceChallenge) GetNonce() string {
+	return s.Nonce
+}
+
+// GetExpiresIn returns the value of ExpiresIn.
+func (s *DeviceChallenge) GetExpiresIn() int {
+	return s.ExpiresIn
+}
+
+// GetServerTime returns the value of ServerTime.
+func (s *DeviceChallenge) GetServerTime() int64 {
+	return s.ServerTime
+}
+
+// SetNonce sets the value of Nonce.
+func (s *DeviceChallenge) SetNonce(val string) {
+	s.Nonce = val
+}
+
+// SetExpiresIn sets the value of ExpiresIn.
+func (s *DeviceChallenge) SetExpiresIn(val int) {
+	s.ExpiresIn = val
+}
+
+// SetServerTime sets the value of ServerTime.
+func (s *DeviceChallenge) SetServerTime(val int64) {
+	s.ServerTime = val
+}
+
+// Ref: #/components/schemas/DeviceChallengeEnvelope
+type DeviceChallengeEnvelope struct {
+	Success bool            `json:"success"`
+	Code    int             `json:"code"`
+	Message string          `json:"message"`
+	Data    DeviceChallenge `json:"data"`
+}
+
+// GetSuccess returns the value of Success.
+func (s *DeviceChallengeEnvelope) GetSuccess() bool {
+	return s.Success
+}
+
+// GetCode returns the value of Code.
+func (s *DeviceChallengeEnvelope) GetCode() int {
+	return s.Code
+}
+
+// GetMessage returns the value of Message.
+func (s *DeviceChallengeEnvelope) GetMessage() string {
+	return s.Message
+}
+
+// GetData returns the value of Data.
+func (s *DeviceChallengeEnvelope) GetData() DeviceChallenge {
+	return s.Data
+}
+
+// SetSuccess sets the value of Success.
+func (s *DeviceChallengeEnvelope) SetSuccess(val bool) {
+	s.Success = val
+}
+
+// SetCode sets the value of Code.
+func (s *DeviceChallengeEnvelope) SetCode(val int) {
+	s.Code = val
+}
+
+// SetMessage sets the value of Message.
+func (s *DeviceChallengeEnvelope) SetMessage(val string) {
+	s.Message = val
+}
+
+// SetData sets the value of Data.
+func (s *DeviceChallengeEnvelope) SetData(val DeviceChallenge) {
+	s.Data = val
+}
+
+// Ref: #/components/schemas/DeviceCommand
+type DeviceCommand struct {
+	// The command id; the `command` frame carries it as a string in `command_id`.
+	ID       int `json:"id"`
+	DeviceID int `json:"device_id"`
+	// The user who queued the command.
+	IssuerID int                 `json:"issuer_id"`
+	Name     string              `json:"name"`
+	Params   DeviceCommandParams `json:"params"`
+	Status   DeviceCommandStatus `json:"status"`
+	// Deliveries so far.
+	Attempts       int       `json:"attempts"`
+	IdempotencyKey NilString `json:"idempotency_key"`
+	// What the device answered in `command_result`, or null.
+	Result    NilDeviceCommandResult `json:"result"`
+	CreatedAt time.Time              `json:"created_at"`
+	ExpiresAt time.Time              `json:"expires_at"`
+	// The last delivery, or null.
+	SentAt NilDateTime `json:"sent_at"`
+	// When the device answered or the command expired, or null.
+	CompletedAt NilDateTime `json:"completed_at"`
+}
+
+// GetID returns the value of ID.
+func (s *DeviceCommand) GetID() int {
+	return s.ID
+}
+
+// GetDeviceID returns the value of DeviceID.
+func (s *DeviceCommand) GetDeviceID() int {
+	return s.DeviceID
+}
+
+// GetIssuerID returns the value of IssuerID.
+func (s *DeviceCommand) GetIssuerID() int {
+	return s.IssuerID
+}
+
+// GetName returns the value of Name.
+func (s *DeviceCommand) GetName() string {
+	return s.Name
+}
+
+// GetParams returns the value of Params.
+func (s *DeviceCommand) GetParams() DeviceCommandParams {
+	return s.Params
+}
+
+// GetStatus returns the value of Status.
+func (s *DeviceCommand) GetStatus() DeviceCommandStatus {
+	return s.Status
+}
+
+// GetAttempts returns the value of Attempts.
+func (s *DeviceCommand) GetAttempts() int {
+	return s.Attempts
+}
+
+// GetIdempotencyKey returns the value of IdempotencyKey.
+func (s *DeviceCommand) GetIdempotencyKey() NilString {
+	return s.IdempotencyKey
+}
+
+// GetResult returns the value of Result.
+func (s *DeviceCommand) GetResult() NilDeviceCommandResult {
+	return s.Result
+}
+
+// GetCreatedAt returns the value of CreatedAt.
+func (s *DeviceCommand) GetCreatedAt() time.Time {
+	return s.CreatedAt
+}
+
+// GetExpiresAt returns the value of ExpiresAt.
+func (s *DeviceCommand) GetExpiresAt() time.Time {
+	return s.ExpiresAt
+}
+
+// GetSentAt returns the value of SentAt.
+func (s *DeviceCommand) GetSentAt() NilDateTime {
+	return s.SentAt
+}
+
+// GetCompletedAt returns the value of CompletedAt.
+func (s *DeviceCommand) GetCompletedAt() NilDateTime {
+	return s.CompletedAt
+}
+
+// SetID sets the value of ID.
+func (s *DeviceCommand) SetID(val int) {
+	s.ID = val
+}
+
+// SetDeviceID sets the value of DeviceID.
+func (s *DeviceCommand) SetDeviceID(val int) {
+	s.DeviceID = val
+}
+
+// SetIssuerID sets the value of IssuerID.
+func (s *DeviceCommand) SetIssuerID(val int) {
+	s.IssuerID = val
+}
+
+// SetName sets the value of Name.
+func (s *DeviceCommand) SetName(val string) {
+	s.Name = val
+}
+
+// SetParams sets the value of Params.
+func (s *DeviceCommand) SetParams(val DeviceCommandParams) {
+	s.Params = val
+}
+
+// SetStatus sets the value of Status.
+func (s *DeviceCommand) SetStatus(val DeviceCommandStatus) {
+	s.Status = val
+}
+
+// SetAttempts sets the value of Attempts.
+func (s *DeviceCommand) SetAttempts(val int) {
+	s.Attempts = val
+}
+
+// SetIdempotencyKey sets the value of IdempotencyKey.
+func (s *DeviceCommand) SetIdempotencyKey(val NilString) {
+	s.IdempotencyKey = val
+}
+
+// SetResult sets the value of Result.
+func (s *DeviceCommand) SetResult(val NilDeviceCommandResult) {
+	s.Result = val
+}
+
+// SetCreatedAt sets the value of CreatedAt.
+func (s *DeviceCommand) SetCreatedAt(val time.Time) {
+	s.CreatedAt = val
+}
+
+// SetExpiresAt sets the value of ExpiresAt.
+func (s *DeviceCommand) SetExpiresAt(val time.Time) {
+	s.ExpiresAt = val
+}
+
+// SetSentAt sets the value of SentAt.
+func (s *DeviceCommand) SetSentAt(val NilDateTime) {
+	s.SentAt = val
+}
+
+// SetCompletedAt sets the value of CompletedAt.
+func (s *DeviceCommand) SetCompletedAt(val NilDateTime) {
+	s.CompletedAt = val
+}
+
+// Ref: #/components/schemas/DeviceCommandEnvelope
+type DeviceCommandEnvelope struct {
+	Success bool          `json:"success"`
+	Code    int           `json:"code"`
+	Message string        `json:"message"`
+	Data    DeviceCommand `json:"data"`
+}
+
+// GetSuccess returns the value of Success.
+func (s *DeviceCommandEnvelope) GetSuccess() bool {
+	return s.Success
+}
+
+// GetCode returns the value of Code.
+func (s *DeviceCommandEnvelope) GetCode() int {
+	return s.Code
+}
+
+// GetMessage returns the value of Message.
+func (s *DeviceCommandEnvelope) GetMessage() string {
+	return s.Message
+}
+
+// GetData returns the value of Data.
+func (s *DeviceCommandEnvelope) GetData() DeviceCommand {
+	return s.Data
+}
+
+// SetSuccess sets the value of Success.
+func (s *DeviceCommandEnvelope) SetSuccess(val bool) {
+	s.Success = val
+}
+
+// SetCode sets the value of Code.
+func (s *DeviceCommandEnvelope) SetCode(val int) {
+	s.Code = val
+}
+
+// SetMessage sets the value of Message.
+func (s *DeviceCommandEnvelope) SetMessage(val string) {
+	s.Message = val
+}
+
+// SetData sets the value of Data.
+func (s *DeviceCommandEnvelope) SetData(val DeviceCommand) {
+	s.Data = val
+}
+
+// Ref: #/components/schemas/DeviceCommandPage
+type DeviceCommandPage struct {
+	// Total number of items.
+	Count int `json:"count"`
+	// URL of the next page, or null.
+	Next NilString `json:"next"`
+	// URL of the previous page, or null.
+	Previous NilString       `json:"previous"`
+	Results  []DeviceCommand `json:"results"`
+}
+
+// GetCount returns the value of Count.
+func (s *DeviceCommandPage) GetCount() int {
+	return s.Count
+}
+
+// GetNext returns the value of Next.
+func (s *DeviceCommandPage) GetNext() NilString {
+	return s.Next
+}
+
+// GetPrevious returns the value of Previous.
+func (s *DeviceCommandPage) GetPrevious() NilString {
+	return s.Previous
+}
+
+// GetResults returns the value of Results.
+func (s *DeviceCommandPage) GetResults() []DeviceCommand {
+	return s.Results
+}
+
+// SetCount sets the value of Count.
+func (s *DeviceCommandPage) SetCount(val int) {
+	s.Count = val
+}
+
+// SetNext sets the value of Next.
+func (s *DeviceCommandPage) SetNext(val NilString) {
+	s.Next = val
+}
+
+// SetPrevious sets the value of Previous.
+func (s *DeviceCommandPage) SetPrevious(val NilString) {
+	s.Previous = val
+}
+
+// SetResults sets the value of Results.
+func (s *DeviceCommandPage) SetResults(val []DeviceCommand) {
+	s.Results = val
+}
+
+// Ref: #/components/schemas/DeviceCommandPageEnvelope
+type DeviceCommandPageEnvelope struct {
+	Success bool              `json:"success"`
+	Code    int               `json:"code"`
+	Message string            `json:"message"`
+	Data    DeviceCommandPage `json:"data"`
+}
+
+// GetSuccess returns the value of Success.
+func (s *DeviceCommandPageEnvelope) GetSuccess() bool {
+	return s.Success
+}
+
+// GetCode returns the value of Code.
+func (s *DeviceCommandPageEnvelope) GetCode() int {
+	return s.Code
+}
+
+// GetMessage returns the value of Message.
+func (s *DeviceCommandPageEnvelope) GetMessage() string {
+	return s.Message
+}
+
+// GetData returns the value of Data.
+func (s *DeviceCommandPageEnvelope) GetData() DeviceCommandPage {
+	return s.Data
+}
+
+// SetSuccess sets the value of Success.
+func (s *DeviceCommandPageEnvelope) SetSuccess(val bool) {
+	s.Success = val
+}
+
+// SetCode sets the value of Code.
+func (s *DeviceCommandPageEnvelope) SetCode(val int) {
+	s.Code = val
+}
+
+// SetMessage sets the value of Message.
+func (s *DeviceCommandPageEnvelope) SetMessage(val string) {
+	s.Message = val
+}
+
+// SetData sets the value of Data.
+func (s *DeviceCommandPageEnvelope) SetData(val DeviceCommandPage) {
+	s.Data = val
+}
+
+type DeviceCommandParams map[string]jx.Raw
+
+func (s *DeviceCommandParams) init() DeviceCommandParams {
+	m := *s
+	if m == nil {
+		m = map[string]jx.Raw{}
+		*s = m
+	}
+	return m
+}
+
+// Ref: #/components/schemas/DeviceCommandRequest
+type DeviceCommandRequest struct {
+	// What the device should do.
+	Name string `json:"name"`
+	// Arguments of the command (at most 8 KiB of JSON).
+	Params OptDeviceCommandRequestParams `json:"params"`
+	// Seconds the command may wait for delivery and an answer before it expires (default one day, at most
+	// 30 days).
+	TTLSeconds OptInt `json:"ttl_seconds"`
+	// A key of the client's choosing; a repeated request with the same key for the same device returns the
+	// first command.
+	IdempotencyKey OptString `json:"idempotency_key"`
+}
+
+// GetName returns the value of Name.
+func (s *DeviceCommandRequest) GetName() string {
+	return s.Name
+}
+
+// GetParams returns the value of Params.
+func (s *DeviceCommandRequest) GetParams() OptDeviceCommandRequestParams {
+	return s.Params
+}
+
+// GetTTLSeconds returns the value of TTLSeconds.
+func (s *DeviceCommandRequest) GetTTLSeconds() OptInt {
+	return s.TTLSeconds
+}
+
+// GetIdempotencyKey returns the value of IdempotencyKey.
+func (s *DeviceCommandRequest) GetIdempotencyKey() OptString {
+	return s.IdempotencyKey
+}
+
+// SetName sets the value of Name.
+func (s *DeviceCommandRequest) SetName(val string) {
+	s.Name = val
+}
+
+// SetParams sets the value of Params.
+func (s *DeviceCommandRequest) SetParams(val OptDeviceCommandRequestParams) {
+	s.Params = val
+}
+
+// SetTTLSeconds sets the value of TTLSeconds.
+func (s *DeviceCommandRequest) SetTTLSeconds(val OptInt) {
+	s.TTLSeconds = val
+}
+
+// SetIdempotencyKey sets the value of IdempotencyKey.
+func (s *DeviceCommandRequest) SetIdempotencyKey(val OptString) {
+	s.IdempotencyKey = val
+}
+
+// Arguments of the command (at most 8 KiB of JSON).
+type DeviceCommandRequestParams map[string]jx.Raw
+
+func (s *DeviceCommandRequestParams) init() DeviceCommandRequestParams {
+	m := *s
+	if m == nil {
+		m = map[string]jx.Raw{}
+		*s = m
+	}
+	return m
+}
+
+// What the device answered in `command_result`, or null.
+type DeviceCommandResult map[string]jx.Raw
+
+func (s *DeviceCommandResult) init() DeviceCommandResult {
+	m := *s
+	if m == nil {
+		m = map[string]jx.Raw{}
+		*s = m
+	}
+	return m
+}
+
+// `queued` (not delivered yet), `sent` (delivered at least once, no answer yet), `acknowledged` or
+// `failed` (the device's answer), `expired` (its time to live ran out first).
+// Ref: #/components/schemas/DeviceCommandStatus
+type DeviceCommandStatus string
+
+const (
+	DeviceCommandStatusQueued       DeviceCommandStatus = "queued"
+	DeviceCommandStatusSent         DeviceCommandStatus = "sent"
+	DeviceCommandStatusAcknowledged DeviceCommandStatus = "acknowledged"
+	DeviceCommandStatusFailed       DeviceCommandStatus = "failed"
+	DeviceCommandStatusExpired      DeviceCommandStatus = "expired"
+)
+
+// AllValues returns all DeviceCommandStatus values.
+func (DeviceCommandStatus) AllValues() []DeviceCommandStatus {
+	return []DeviceCommandStatus{
+		DeviceCommandStatusQueued,
+		DeviceCommandStatusSent,
+		DeviceCommandStatusAcknowledged,
+		DeviceCommandStatusFailed,
+		DeviceCommandStatusExpired,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s DeviceCommandStatus) MarshalText() ([]byte, error) {
+	switch s {
+	case DeviceCommandStatusQueued:
+		return []byte(s), nil
+	case DeviceCommandStatusSent:
+		return []byte(s), nil
+	case DeviceCommandStatusAcknowledged:
+		return []byte(s), nil
+	case DeviceCommandStatusFailed:
+		return []byte(s), nil
+	case DeviceCommandStatusExpired:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *DeviceCommandStatus) UnmarshalText(data []byte) error {
+	switch DeviceCommandStatus(data) {
+	case DeviceCommandStatusQueued:
+		*s = DeviceCommandStatusQueued
+		return nil
+	case DeviceCommandStatusSent:
+		*s = DeviceCommandStatusSent
+		return nil
+	case DeviceCommandStatusAcknowledged:
+		*s = DeviceCommandStatusAcknowledged
+		return nil
+	case DeviceCommandStatusFailed:
+		*s = DeviceCommandStatusFailed
+		return nil
+	case DeviceCommandStatusExpired:
+		*s = DeviceCommandStatusExpired
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
+}
+
+// Ref: #/components/schemas/DeviceCredentials
+type DeviceCredentials struct {
+	DeviceID    int            `json:"device_id"`
+	MACAddress  MacAddress     `json:"mac_address"`
+	HasSecret   bool           `json:"has_secret"`
+	SecretSetAt NilDateTime    `json:"secret_set_at"`
+	MACLogin    MacLoginPolicy `json:"mac_login"`
+	// Whether a bare MAC login of this device would be accepted now (the global setting included).
+	MACLoginAllowed bool `json:"mac_login_allowed"`
+}
+
+// GetDeviceID returns the value of DeviceID.
+func (s *DeviceCredentials) GetDeviceID() int {
+	return s.DeviceID
+}
+
+// GetMACAddress returns the value of MACAddress.
+func (s *DeviceCredentials) GetMACAddress() MacAddress {
+	return s.MACAddress
+}
+
+// GetHasSecret returns the value of HasSecret.
+func (s *DeviceCredentials) GetHasSecret() bool {
+	return s.HasSecret
+}
+
+// GetSecretSetAt returns the value of SecretSetAt.
+func (s *DeviceCredentials) GetSecretSetAt() NilDateTime {
+	return s.SecretSetAt
+}
+
+// GetMACLogin returns the value of MACLogin.
+func (s *DeviceCredentials) GetMACLogin() MacLoginPolicy {
+	return s.MACLogin
+}
+
+// GetMACLoginAllowed returns the value of MACLoginAllowed.
+func (s *DeviceCredentials) GetMACLoginAllowed() bool {
+	return s.MACLoginAllowed
+}
+
+// SetDeviceID sets the value of DeviceID.
+func (s *DeviceCredentials) SetDeviceID(val int) {
+	s.DeviceID = val
+}
+
+// SetMACAddress sets the value of MACAddress.
+func (s *DeviceCredentials) SetMACAddress(val MacAddress) {
+	s.MACAddress = val
+}
+
+// SetHasSecret sets the value of HasSecret.
+func (s *DeviceCredentials) SetHasSecret(val bool) {
+	s.HasSecret = val
+}
+
+// SetSecretSetAt sets the value of SecretSetAt.
+func (s *DeviceCredentials) SetSecretSetAt(val NilDateTime) {
+	s.SecretSetAt = val
+}
+
+// SetMACLogin sets the value of MACLogin.
+func (s *DeviceCredentials) SetMACLogin(val MacLoginPolicy) {
+	s.MACLogin = val
+}
+
+// SetMACLoginAllowed sets the value of MACLoginAllowed.
+func (s *DeviceCredentials) SetMACLoginAllowed(val bool) {
+	s.MACLoginAllowed = val
+}
+
+// Ref: #/components/schemas/DeviceCredentialsEnvelope
+type DeviceCredentialsEnvelope struct {
+	Success bool              `json:"success"`
+	Code    int               `json:"code"`
+	Message string            `json:"message"`
+	Data    DeviceCredentials `json:"data"`
+}
+
+// GetSuccess returns the value of Success.
+func (s *DeviceCredentialsEnvelope) GetSuccess() bool {
+	return s.Success
+}
+
+// GetCode returns the value of Code.
+func (s *DeviceCredentialsEnvelope) GetCode() int {
+	return s.Code
+}
+
+// GetMessage returns the value of Message.
+func (s *DeviceCredentialsEnvelope) GetMessage() string {
+	return s.Message
+}
+
+// GetData returns the value of Data.
+func (s *DeviceCredentialsEnvelope) GetData() DeviceCredentials {
+	return s.Data
+}
+
+// SetSuccess sets the value of Success.
+func (s *DeviceCredentialsEnvelope) SetSuccess(val bool) {
+	s.Success = val
+}
+
+// SetCode sets the value of Code.
+func (s *DeviceCredentialsEnvelope) SetCode(val int) {
+	s.Code = val
+}
+
+// SetMessage sets the value of Message.
+func (s *DeviceCredentialsEnvelope) SetMessage(val string) {
+	s.Message = val
+}
+
+// SetData sets the value of Data.
+func (s *DeviceCredentialsEnvelope) SetData(val DeviceCredentials) {
+	s.Data = val
+}
+
 // Ref: #/components/schemas/DeviceEnvelope
 type DeviceEnvelope struct {
 	Success bool   `json:"success"`
@@ -1967,6 +2752,57 @@ func (s *DeviceEnvelope) SetMessage(val string) {
 // SetData sets the value of Data.
 func (s *DeviceEnvelope) SetData(val Device) {
 	s.Data = val
+}
+
+// Ref: #/components/schemas/DeviceLoginRequest
+type DeviceLoginRequest struct {
+	MACAddress MacAddress `json:"mac_address"`
+	// The nonce from `POST /api/device/challenge/`.
+	Nonce string `json:"nonce"`
+	// The device's unix time in seconds, as signed.
+	Timestamp int64 `json:"timestamp"`
+	// Hex HMAC-SHA256 of `nonce + "\n" + mac_address + "\n" + timestamp` keyed with the secret.
+	Signature string `json:"signature"`
+}
+
+// GetMACAddress returns the value of MACAddress.
+func (s *DeviceLoginRequest) GetMACAddress() MacAddress {
+	return s.MACAddress
+}
+
+// GetNonce returns the value of Nonce.
+func (s *DeviceLoginRequest) GetNonce() string {
+	return s.Nonce
+}
+
+// GetTimestamp returns the value of Timestamp.
+func (s *DeviceLoginRequest) GetTimestamp() int64 {
+	return s.Timestamp
+}
+
+// GetSignature returns the value of Signature.
+func (s *DeviceLoginRequest) GetSignature() string {
+	return s.Signature
+}
+
+// SetMACAddress sets the value of MACAddress.
+func (s *DeviceLoginRequest) SetMACAddress(val MacAddress) {
+	s.MACAddress = val
+}
+
+// SetNonce sets the value of Nonce.
+func (s *DeviceLoginRequest) SetNonce(val string) {
+	s.Nonce = val
+}
+
+// SetTimestamp sets the value of Timestamp.
+func (s *DeviceLoginRequest) SetTimestamp(val int64) {
+	s.Timestamp = val
+}
+
+// SetSignature sets the value of Signature.
+func (s *DeviceLoginRequest) SetSignature(val string) {
+	s.Signature = val
 }
 
 // A hub frame to push: `type` selects the schema of `message`, as defined in asyncapi.yaml (`command`,
@@ -2162,6 +2998,103 @@ func (s *DevicePageEnvelope) SetMessage(val string) {
 
 // SetData sets the value of Data.
 func (s *DevicePageEnvelope) SetData(val DevicePage) {
+	s.Data = val
+}
+
+// Ref: #/components/schemas/DeviceSecret
+type DeviceSecret struct {
+	DeviceID   int        `json:"device_id"`
+	MACAddress MacAddress `json:"mac_address"`
+	// 64 lowercase hex digits (32 bytes); shown only in this answer.
+	Secret      string    `json:"secret"`
+	SecretSetAt time.Time `json:"secret_set_at"`
+}
+
+// GetDeviceID returns the value of DeviceID.
+func (s *DeviceSecret) GetDeviceID() int {
+	return s.DeviceID
+}
+
+// GetMACAddress returns the value of MACAddress.
+func (s *DeviceSecret) GetMACAddress() MacAddress {
+	return s.MACAddress
+}
+
+// GetSecret returns the value of Secret.
+func (s *DeviceSecret) GetSecret() string {
+	return s.Secret
+}
+
+// GetSecretSetAt returns the value of SecretSetAt.
+func (s *DeviceSecret) GetSecretSetAt() time.Time {
+	return s.SecretSetAt
+}
+
+// SetDeviceID sets the value of DeviceID.
+func (s *DeviceSecret) SetDeviceID(val int) {
+	s.DeviceID = val
+}
+
+// SetMACAddress sets the value of MACAddress.
+func (s *DeviceSecret) SetMACAddress(val MacAddress) {
+	s.MACAddress = val
+}
+
+// SetSecret sets the value of Secret.
+func (s *DeviceSecret) SetSecret(val string) {
+	s.Secret = val
+}
+
+// SetSecretSetAt sets the value of SecretSetAt.
+func (s *DeviceSecret) SetSecretSetAt(val time.Time) {
+	s.SecretSetAt = val
+}
+
+// Ref: #/components/schemas/DeviceSecretEnvelope
+type DeviceSecretEnvelope struct {
+	Success bool         `json:"success"`
+	Code    int          `json:"code"`
+	Message string       `json:"message"`
+	Data    DeviceSecret `json:"data"`
+}
+
+// GetSuccess returns the value of Success.
+func (s *DeviceSecretEnvelope) GetSuccess() bool {
+	return s.Success
+}
+
+// GetCode returns the value of Code.
+func (s *DeviceSecretEnvelope) GetCode() int {
+	return s.Code
+}
+
+// GetMessage returns the value of Message.
+func (s *DeviceSecretEnvelope) GetMessage() string {
+	return s.Message
+}
+
+// GetData returns the value of Data.
+func (s *DeviceSecretEnvelope) GetData() DeviceSecret {
+	return s.Data
+}
+
+// SetSuccess sets the value of Success.
+func (s *DeviceSecretEnvelope) SetSuccess(val bool) {
+	s.Success = val
+}
+
+// SetCode sets the value of Code.
+func (s *DeviceSecretEnvelope) SetCode(val int) {
+	s.Code = val
+}
+
+// SetMessage sets the value of Message.
+func (s *DeviceSecretEnvelope) SetMessage(val string) {
+	s.Message = val
+}
+
+// SetData sets the value of Data.
+func (s *DeviceSecretEnvelope) SetData(val DeviceSecret) {
 	s.Data = val
 }
 
@@ -2930,6 +3863,71 @@ func (s *MacLoginEnvelope) SetData(val MacLoginData) {
 	s.Data = val
 }
 
+// `default` (allowed while the device has no secret), `allow` or `refuse`.
+// Ref: #/components/schemas/MacLoginPolicy
+type MacLoginPolicy string
+
+const (
+	MacLoginPolicyDefault MacLoginPolicy = "default"
+	MacLoginPolicyAllow   MacLoginPolicy = "allow"
+	MacLoginPolicyRefuse  MacLoginPolicy = "refuse"
+)
+
+// AllValues returns all MacLoginPolicy values.
+func (MacLoginPolicy) AllValues() []MacLoginPolicy {
+	return []MacLoginPolicy{
+		MacLoginPolicyDefault,
+		MacLoginPolicyAllow,
+		MacLoginPolicyRefuse,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s MacLoginPolicy) MarshalText() ([]byte, error) {
+	switch s {
+	case MacLoginPolicyDefault:
+		return []byte(s), nil
+	case MacLoginPolicyAllow:
+		return []byte(s), nil
+	case MacLoginPolicyRefuse:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *MacLoginPolicy) UnmarshalText(data []byte) error {
+	switch MacLoginPolicy(data) {
+	case MacLoginPolicyDefault:
+		*s = MacLoginPolicyDefault
+		return nil
+	case MacLoginPolicyAllow:
+		*s = MacLoginPolicyAllow
+		return nil
+	case MacLoginPolicyRefuse:
+		*s = MacLoginPolicyRefuse
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
+}
+
+// Ref: #/components/schemas/MacLoginPolicyRequest
+type MacLoginPolicyRequest struct {
+	MACLogin MacLoginPolicy `json:"mac_login"`
+}
+
+// GetMACLogin returns the value of MACLogin.
+func (s *MacLoginPolicyRequest) GetMACLogin() MacLoginPolicy {
+	return s.MACLogin
+}
+
+// SetMACLogin sets the value of MACLogin.
+func (s *MacLoginPolicyRequest) SetMACLogin(val MacLoginPolicy) {
+	s.MACLogin = val
+}
+
 // Ref: #/components/schemas/MacRequest
 type MacRequest struct {
 	MACAddress MacAddress `json:"mac_address"`
@@ -3031,6 +4029,51 @@ func (o NilDateTime) Get() (v time.Time, ok bool) {
 
 // Or returns value if set, or given parameter if does not.
 func (o NilDateTime) Or(d time.Time) time.Time {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
+// NewNilDeviceCommandResult returns new NilDeviceCommandResult with value set to v.
+func NewNilDeviceCommandResult(v DeviceCommandResult) NilDeviceCommandResult {
+	return NilDeviceCommandResult{
+		Value: v,
+	}
+}
+
+// NilDeviceCommandResult is nullable DeviceCommandResult.
+type NilDeviceCommandResult struct {
+	Value DeviceCommandResult
+	Null  bool
+}
+
+// SetTo sets value to v.
+func (o *NilDeviceCommandResult) SetTo(v DeviceCommandResult) {
+	o.Null = false
+	o.Value = v
+}
+
+// IsNull returns true if value is Null.
+func (o NilDeviceCommandResult) IsNull() bool { return o.Null }
+
+// SetToNull sets value to null.
+func (o *NilDeviceCommandResult) SetToNull() {
+	o.Null = true
+	var v DeviceCommandResult
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o NilDeviceCommandResult) Get() (v DeviceCommandResult, ok bool) {
+	if o.Null {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o NilDeviceCommandResult) Or(d DeviceCommandResult) DeviceCommandResult {
 	if v, ok := o.Get(); ok {
 		return v
 	}
@@ -3348,6 +4391,98 @@ func (o OptDate) Get() (v time.Time, ok bool) {
 
 // Or returns value if set, or given parameter if does not.
 func (o OptDate) Or(d time.Time) time.Time {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
+// NewOptDeviceCommandRequestParams returns new OptDeviceCommandRequestParams with value set to v.
+func NewOptDeviceCommandRequestParams(v DeviceCommandRequestParams) OptDeviceCommandRequestParams {
+	return OptDeviceCommandRequestParams{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptDeviceCommandRequestParams is optional DeviceCommandRequestParams.
+type OptDeviceCommandRequestParams struct {
+	Value DeviceCommandRequestParams
+	Set   bool
+}
+
+// IsSet returns true if OptDeviceCommandRequestParams was set.
+func (o OptDeviceCommandRequestParams) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptDeviceCommandRequestParams) Reset() {
+	var v DeviceCommandRequestParams
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptDeviceCommandRequestParams) SetTo(v DeviceCommandRequestParams) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptDeviceCommandRequestParams) Get() (v DeviceCommandRequestParams, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptDeviceCommandRequestParams) Or(d DeviceCommandRequestParams) DeviceCommandRequestParams {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
+// NewOptDeviceCommandStatus returns new OptDeviceCommandStatus with value set to v.
+func NewOptDeviceCommandStatus(v DeviceCommandStatus) OptDeviceCommandStatus {
+	return OptDeviceCommandStatus{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptDeviceCommandStatus is optional DeviceCommandStatus.
+type OptDeviceCommandStatus struct {
+	Value DeviceCommandStatus
+	Set   bool
+}
+
+// IsSet returns true if OptDeviceCommandStatus was set.
+func (o OptDeviceCommandStatus) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptDeviceCommandStatus) Reset() {
+	var v DeviceCommandStatus
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptDeviceCommandStatus) SetTo(v DeviceCommandStatus) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptDeviceCommandStatus) Get() (v DeviceCommandStatus, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptDeviceCommandStatus) Or(d DeviceCommandStatus) DeviceCommandStatus {
 	if v, ok := o.Get(); ok {
 		return v
 	}

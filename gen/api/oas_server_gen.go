@@ -104,6 +104,15 @@ type Handler interface {
 	//
 	// POST /api/v1/admin/logout/
 	AdminLogout(ctx context.Context) (*EmptyEnvelope, error)
+	// AdminProvisionDeviceSecret implements adminProvisionDeviceSecret operation.
+	//
+	// Creates the device if it is unknown and gives it a new secret, returned in this answer only (it is
+	// stored encrypted and never shown again; provisioning again replaces it). From now on bare MAC login
+	// is refused for the device (unless an admin allows it) and it logs in with the challenge-response
+	// login. Needs `PARADISE_DEVICE_SECRET_KEY` in production (503, code 4016, otherwise).
+	//
+	// POST /api/v1/admin/device-secrets/
+	AdminProvisionDeviceSecret(ctx context.Context, req *MacRequest) (*DeviceSecretEnvelope, error)
 	// AdminSendDeviceMessage implements adminSendDeviceMessage operation.
 	//
 	// Like `POST /api/device/devices/{id}/messages/`, for any bound device. A device that is bound to
@@ -111,6 +120,14 @@ type Handler interface {
 	//
 	// POST /api/v1/admin/devices/{id}/messages/
 	AdminSendDeviceMessage(ctx context.Context, req *DeviceMessage, params AdminSendDeviceMessageParams) (*PushEnvelope, error)
+	// AdminSetDeviceMacLogin implements adminSetDeviceMacLogin operation.
+	//
+	// `default`: MAC login is allowed while the device has no secret; `allow`: allowed even with a secret
+	// (old firmware on a provisioned device); `refuse`: refused even without one. `PARADISE_MAC_LOGIN=off`
+	// refuses it everywhere, whatever this says.
+	//
+	// PUT /api/v1/admin/devices/{id}/mac-login/
+	AdminSetDeviceMacLogin(ctx context.Context, req *MacLoginPolicyRequest, params AdminSetDeviceMacLoginParams) (*DeviceCredentialsEnvelope, error)
 	// AdminUpdateDeviceType implements adminUpdateDeviceType operation.
 	//
 	// Changes only the fields present in the body; an empty string clears a persona field (an empty
@@ -126,7 +143,10 @@ type Handler interface {
 	// and its MAC login now returns the caller's token. Binding a device the caller already holds changes
 	// nothing.
 	//
-	// A device token (from MAC login) may not bind devices: 403.
+	// A device token (from MAC login) may not bind devices: 403. Binding by bare MAC is refused (code
+	// 4014, HTTP 403) for a device with a secret, which is bound by claim code
+	// (`POST /api/device/claim/`), and for every device under `PARADISE_BIND_BY_MAC=false`. Binds are
+	// rate-limited per user (429, code 4296).
 	//
 	// POST /api/device/bind/
 	BindDevice(ctx context.Context, req *BindRequest) (*DeviceEnvelope, error)
@@ -164,12 +184,65 @@ type Handler interface {
 	//
 	// POST /api/ai/chat/
 	ChatCompletion(ctx context.Context, req *ChatRequest) (*ChatReplyEnvelope, error)
+	// ClaimDevice implements claimDevice operation.
+	//
+	// Binds the device that showed this claim code to the caller, as a bind by MAC does (last bind wins:
+	// the previous owner's device tokens and hub sessions end). The code is used up. A wrong, expired or
+	// used code is code 4013 (HTTP 400). Attempts are rate-limited per user and per client address (429,
+	// code 4296), so codes cannot be guessed. A device token may not claim (403).
+	//
+	// POST /api/device/claim/
+	ClaimDevice(ctx context.Context, req *ClaimRequest) (*DeviceEnvelope, error)
+	// CreateClaimCode implements createClaimCode operation.
+	//
+	// Called with a device token (from MAC login or device login): returns a short code (8 characters of
+	// an alphabet without look-alikes: `23456789ABCDEFGHJKMNPQRSTUVWXYZ`), valid `expires_in` seconds and
+	// usable once, that an app binds the device with (`POST /api/device/claim/`). A new code replaces the
+	// device's previous one. Any other token gets 403.
+	//
+	// POST /api/device/claim-code/
+	CreateClaimCode(ctx context.Context) (*ClaimCodeEnvelope, error)
+	// CreateDeviceCommand implements createDeviceCommand operation.
+	//
+	// Stores a command and delivers it as a `command` hub frame (its `command_id` is the command's id, as
+	// a string) at once if the device is online on any instance, otherwise when it next connects; pending
+	// commands are delivered in order and re-sent on every reconnect until the device answers with
+	// `command_result` or the command expires after `ttl_seconds`. Delivery is at least once: the device
+	// de-duplicates by `command_id`. The owner's app sessions get a `command_status` frame at each change
+	// of state. With an `idempotency_key`, a repeated request returns the command the key first created
+	// (HTTP 200 instead of 201). Rate-limited with pushes (429, code 4297). Unlike `messages/`, a command
+	// survives the device being offline and server restarts.
+	//
+	// POST /api/device/devices/{id}/commands/
+	CreateDeviceCommand(ctx context.Context, req *DeviceCommandRequest, params CreateDeviceCommandParams) (CreateDeviceCommandRes, error)
 	// DeleteConversation implements deleteConversation operation.
 	//
 	// Deletes the conversation and all its messages. Another user's conversation is a 404.
 	//
 	// DELETE /api/ai/conversations/{id}/
 	DeleteConversation(ctx context.Context, params DeleteConversationParams) (*EmptyEnvelope, error)
+	// DeviceChallenge implements deviceChallenge operation.
+	//
+	// First step of the device login for devices with a secret (see docs/devices.md): returns a single-use
+	// nonce, valid `expires_in` seconds, for this MAC address. The device then signs it with
+	// `POST /api/device/login/`. Answered for any well-formed MAC, known or not, so it does not tell which
+	// devices exist. Rate-limited per client address and per MAC with the MAC login (429, code 4295).
+	//
+	// POST /api/device/challenge/
+	DeviceChallenge(ctx context.Context, req *MacRequest) (*DeviceChallengeEnvelope, error)
+	// DeviceLogin implements deviceLogin operation.
+	//
+	// Second step of the device login: `signature` is the lowercase hex HMAC-SHA256, keyed with the device
+	// secret (its 32 bytes, hex-decoded), of `nonce + "\n" + mac_address + "\n" + timestamp`, where
+	// `mac_address` is normalised (`AA:BB:CC:00:00:01`) and `timestamp` is the device's unix time in
+	// seconds, written in decimal. The nonce must have been issued for this MAC and is used up by this
+	// call (right or wrong, on every instance); the timestamp must be within the challenge lifetime of the
+	// server's clock. On success the answer is the one of MAC login: a device token of the device's owner.
+	// Failures are code 4012 (HTTP 401); an unbound device 4010. Rate-limited with the MAC login (429,
+	// code 4295).
+	//
+	// POST /api/device/login/
+	DeviceLogin(ctx context.Context, req *DeviceLoginRequest) (*MacLoginEnvelope, error)
 	// GetConversation implements getConversation operation.
 	//
 	// Another user's conversation, or one that does not exist, is a 404.
@@ -183,6 +256,12 @@ type Handler interface {
 	//
 	// GET /api/device/devices/{id}/
 	GetDevice(ctx context.Context, params GetDeviceParams) (*DeviceEnvelope, error)
+	// GetDeviceCommand implements getDeviceCommand operation.
+	//
+	// One command of one of the caller's devices, with its status and result.
+	//
+	// GET /api/device/devices/{id}/commands/{command_id}/
+	GetDeviceCommand(ctx context.Context, params GetDeviceCommandParams) (*DeviceCommandEnvelope, error)
 	// GetProfile implements getProfile operation.
 	//
 	// Returns the user the token belongs to.
@@ -203,6 +282,12 @@ type Handler interface {
 	//
 	// GET /api/ai/conversations/
 	ListConversations(ctx context.Context, params ListConversationsParams) (*ConversationPageEnvelope, error)
+	// ListDeviceCommands implements listDeviceCommands operation.
+	//
+	// Commands of one of the caller's devices, newest first, optionally of one status.
+	//
+	// GET /api/device/devices/{id}/commands/
+	ListDeviceCommands(ctx context.Context, params ListDeviceCommandsParams) (*DeviceCommandPageEnvelope, error)
 	// ListDeviceTypes implements listDeviceTypes operation.
 	//
 	// Device types, ordered by id.
@@ -233,6 +318,11 @@ type Handler interface {
 	// Resolves the device by MAC address and issues a token for the user holding its latest binding (last
 	// bind wins). A device that is unknown or not bound gets code 4010 (HTTP 404). MAC addresses are
 	// accepted as `AA:BB:CC:00:00:01`, `aa-bb-cc-00-00-01` or `aabbcc000001`.
+	//
+	// Bare MAC login is what old firmware does; it is refused (code 4011, HTTP 403) for a device with a
+	// secret, which logs in with `POST /api/device/challenge/` and `POST /api/device/login/`, for a device
+	// an admin refused it to, and everywhere under `PARADISE_MAC_LOGIN=off`. Rate-limited per client
+	// address and per MAC (429, code 4295).
 	//
 	// POST /api/user/mac-login/
 	MacLogin(ctx context.Context, req *MacRequest) (*MacLoginEnvelope, error)

@@ -668,6 +668,206 @@ func (s *CommandResultPayloadResult) init() CommandResultPayloadResult {
 	return m
 }
 
+// Ref: #/$defs/CommandStatus
+type CommandStatus struct {
+	From    OptSender            `json:"from"`
+	Message CommandStatusPayload `json:"message"`
+	Type    string               `json:"type"`
+}
+
+// GetFrom returns the value of From.
+func (s *CommandStatus) GetFrom() OptSender {
+	return s.From
+}
+
+// GetMessage returns the value of Message.
+func (s *CommandStatus) GetMessage() CommandStatusPayload {
+	return s.Message
+}
+
+// GetType returns the value of Type.
+func (s *CommandStatus) GetType() string {
+	return s.Type
+}
+
+// SetFrom sets the value of From.
+func (s *CommandStatus) SetFrom(val OptSender) {
+	s.From = val
+}
+
+// SetMessage sets the value of Message.
+func (s *CommandStatus) SetMessage(val CommandStatusPayload) {
+	s.Message = val
+}
+
+// SetType sets the value of Type.
+func (s *CommandStatus) SetType(val string) {
+	s.Type = val
+}
+
+// Ref: #/$defs/CommandStatusPayload
+type CommandStatusPayload struct {
+	// Deliveries so far.
+	Attempts int `json:"attempts"`
+	// The command's id (as in the REST API), as a string.
+	CommandID string `json:"command_id"`
+	// The device the command is for.
+	DeviceID int `json:"device_id"`
+	// The device's MAC address.
+	MACAddress string `json:"mac_address"`
+	// The command's name.
+	Name string `json:"name"`
+	// What the device answered (for acknowledged and failed).
+	Result OptCommandStatusPayloadResult `json:"result"`
+	// The command's new status.
+	Status CommandStatusPayloadStatus `json:"status"`
+}
+
+// GetAttempts returns the value of Attempts.
+func (s *CommandStatusPayload) GetAttempts() int {
+	return s.Attempts
+}
+
+// GetCommandID returns the value of CommandID.
+func (s *CommandStatusPayload) GetCommandID() string {
+	return s.CommandID
+}
+
+// GetDeviceID returns the value of DeviceID.
+func (s *CommandStatusPayload) GetDeviceID() int {
+	return s.DeviceID
+}
+
+// GetMACAddress returns the value of MACAddress.
+func (s *CommandStatusPayload) GetMACAddress() string {
+	return s.MACAddress
+}
+
+// GetName returns the value of Name.
+func (s *CommandStatusPayload) GetName() string {
+	return s.Name
+}
+
+// GetResult returns the value of Result.
+func (s *CommandStatusPayload) GetResult() OptCommandStatusPayloadResult {
+	return s.Result
+}
+
+// GetStatus returns the value of Status.
+func (s *CommandStatusPayload) GetStatus() CommandStatusPayloadStatus {
+	return s.Status
+}
+
+// SetAttempts sets the value of Attempts.
+func (s *CommandStatusPayload) SetAttempts(val int) {
+	s.Attempts = val
+}
+
+// SetCommandID sets the value of CommandID.
+func (s *CommandStatusPayload) SetCommandID(val string) {
+	s.CommandID = val
+}
+
+// SetDeviceID sets the value of DeviceID.
+func (s *CommandStatusPayload) SetDeviceID(val int) {
+	s.DeviceID = val
+}
+
+// SetMACAddress sets the value of MACAddress.
+func (s *CommandStatusPayload) SetMACAddress(val string) {
+	s.MACAddress = val
+}
+
+// SetName sets the value of Name.
+func (s *CommandStatusPayload) SetName(val string) {
+	s.Name = val
+}
+
+// SetResult sets the value of Result.
+func (s *CommandStatusPayload) SetResult(val OptCommandStatusPayloadResult) {
+	s.Result = val
+}
+
+// SetStatus sets the value of Status.
+func (s *CommandStatusPayload) SetStatus(val CommandStatusPayloadStatus) {
+	s.Status = val
+}
+
+// What the device answered (for acknowledged and failed).
+type CommandStatusPayloadResult map[string]jx.Raw
+
+func (s *CommandStatusPayloadResult) init() CommandStatusPayloadResult {
+	m := *s
+	if m == nil {
+		m = map[string]jx.Raw{}
+		*s = m
+	}
+	return m
+}
+
+// The command's new status.
+type CommandStatusPayloadStatus string
+
+const (
+	CommandStatusPayloadStatusQueued       CommandStatusPayloadStatus = "queued"
+	CommandStatusPayloadStatusSent         CommandStatusPayloadStatus = "sent"
+	CommandStatusPayloadStatusAcknowledged CommandStatusPayloadStatus = "acknowledged"
+	CommandStatusPayloadStatusFailed       CommandStatusPayloadStatus = "failed"
+	CommandStatusPayloadStatusExpired      CommandStatusPayloadStatus = "expired"
+)
+
+// AllValues returns all CommandStatusPayloadStatus values.
+func (CommandStatusPayloadStatus) AllValues() []CommandStatusPayloadStatus {
+	return []CommandStatusPayloadStatus{
+		CommandStatusPayloadStatusQueued,
+		CommandStatusPayloadStatusSent,
+		CommandStatusPayloadStatusAcknowledged,
+		CommandStatusPayloadStatusFailed,
+		CommandStatusPayloadStatusExpired,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s CommandStatusPayloadStatus) MarshalText() ([]byte, error) {
+	switch s {
+	case CommandStatusPayloadStatusQueued:
+		return []byte(s), nil
+	case CommandStatusPayloadStatusSent:
+		return []byte(s), nil
+	case CommandStatusPayloadStatusAcknowledged:
+		return []byte(s), nil
+	case CommandStatusPayloadStatusFailed:
+		return []byte(s), nil
+	case CommandStatusPayloadStatusExpired:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *CommandStatusPayloadStatus) UnmarshalText(data []byte) error {
+	switch CommandStatusPayloadStatus(data) {
+	case CommandStatusPayloadStatusQueued:
+		*s = CommandStatusPayloadStatusQueued
+		return nil
+	case CommandStatusPayloadStatusSent:
+		*s = CommandStatusPayloadStatusSent
+		return nil
+	case CommandStatusPayloadStatusAcknowledged:
+		*s = CommandStatusPayloadStatusAcknowledged
+		return nil
+	case CommandStatusPayloadStatusFailed:
+		*s = CommandStatusPayloadStatusFailed
+		return nil
+	case CommandStatusPayloadStatusExpired:
+		*s = CommandStatusPayloadStatusExpired
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
+}
+
 // Ref: #/$defs/Connected
 type Connected struct {
 	From    OptSender        `json:"from"`
@@ -1043,6 +1243,7 @@ type Frame struct {
 	ChatRequest   ChatRequest
 	Command       Command
 	CommandResult CommandResult
+	CommandStatus CommandStatus
 	Connected     Connected
 	DeviceInfo    DeviceInfo
 	Error         Error
@@ -1063,6 +1264,7 @@ const (
 	ChatRequestFrame   FrameType = "chat_request"
 	CommandFrame       FrameType = "command"
 	CommandResultFrame FrameType = "command_result"
+	CommandStatusFrame FrameType = "command_status"
 	ConnectedFrame     FrameType = "connected"
 	DeviceInfoFrame    FrameType = "device_info"
 	ErrorFrame         FrameType = "error"
@@ -1089,6 +1291,9 @@ func (s Frame) IsCommand() bool { return s.Type == CommandFrame }
 
 // IsCommandResult reports whether Frame is CommandResult.
 func (s Frame) IsCommandResult() bool { return s.Type == CommandResultFrame }
+
+// IsCommandStatus reports whether Frame is CommandStatus.
+func (s Frame) IsCommandStatus() bool { return s.Type == CommandStatusFrame }
 
 // IsConnected reports whether Frame is Connected.
 func (s Frame) IsConnected() bool { return s.Type == ConnectedFrame }
@@ -1234,6 +1439,27 @@ func (s Frame) GetCommandResult() (v CommandResult, ok bool) {
 func NewCommandResultFrame(v CommandResult) Frame {
 	var s Frame
 	s.SetCommandResult(v)
+	return s
+}
+
+// SetCommandStatus sets Frame to CommandStatus.
+func (s *Frame) SetCommandStatus(v CommandStatus) {
+	s.Type = CommandStatusFrame
+	s.CommandStatus = v
+}
+
+// GetCommandStatus returns CommandStatus and true boolean if Frame is CommandStatus.
+func (s Frame) GetCommandStatus() (v CommandStatus, ok bool) {
+	if !s.IsCommandStatus() {
+		return v, false
+	}
+	return s.CommandStatus, true
+}
+
+// NewCommandStatusFrame returns new Frame from CommandStatus.
+func NewCommandStatusFrame(v CommandStatus) Frame {
+	var s Frame
+	s.SetCommandStatus(v)
 	return s
 }
 
@@ -1692,6 +1918,52 @@ func (o OptCommandResultPayloadResult) Get() (v CommandResultPayloadResult, ok b
 
 // Or returns value if set, or given parameter if does not.
 func (o OptCommandResultPayloadResult) Or(d CommandResultPayloadResult) CommandResultPayloadResult {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
+// NewOptCommandStatusPayloadResult returns new OptCommandStatusPayloadResult with value set to v.
+func NewOptCommandStatusPayloadResult(v CommandStatusPayloadResult) OptCommandStatusPayloadResult {
+	return OptCommandStatusPayloadResult{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptCommandStatusPayloadResult is optional CommandStatusPayloadResult.
+type OptCommandStatusPayloadResult struct {
+	Value CommandStatusPayloadResult
+	Set   bool
+}
+
+// IsSet returns true if OptCommandStatusPayloadResult was set.
+func (o OptCommandStatusPayloadResult) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptCommandStatusPayloadResult) Reset() {
+	var v CommandStatusPayloadResult
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptCommandStatusPayloadResult) SetTo(v CommandStatusPayloadResult) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptCommandStatusPayloadResult) Get() (v CommandStatusPayloadResult, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptCommandStatusPayloadResult) Or(d CommandStatusPayloadResult) CommandStatusPayloadResult {
 	if v, ok := o.Get(); ok {
 		return v
 	}
@@ -4136,6 +4408,434 @@ func (s *CommandResultPayloadResult) UnmarshalJSON(data []byte) error {
 }
 
 // Encode implements json.Marshaler.
+func (s *CommandStatus) Encode(e *jx.Encoder) {
+	e.ObjStart()
+	s.encodeFields(e)
+	e.ObjEnd()
+}
+
+// encodeFields encodes fields.
+func (s *CommandStatus) encodeFields(e *jx.Encoder) {
+	{
+		if s.From.Set {
+			e.FieldStart("from")
+			s.From.Encode(e)
+		}
+	}
+	{
+		e.FieldStart("message")
+		s.Message.Encode(e)
+	}
+	{
+		e.FieldStart("type")
+		e.Str("command_status")
+	}
+}
+
+var jsonFieldsNameOfCommandStatus = [3]string{
+	0: "from",
+	1: "message",
+	2: "type",
+}
+
+// Decode decodes CommandStatus from json.
+func (s *CommandStatus) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode CommandStatus to nil")
+	}
+	var requiredBitSet [1]uint8
+
+	if err := d.ObjBytes(func(d *jx.Decoder, k []byte) error {
+		switch string(k) {
+		case "from":
+			if err := func() error {
+				s.From.Reset()
+				if err := s.From.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"from\"")
+			}
+		case "message":
+			requiredBitSet[0] |= 1 << 1
+			if err := func() error {
+				if err := s.Message.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"message\"")
+			}
+		case "type":
+			requiredBitSet[0] |= 1 << 2
+			if err := func() error {
+				v, err := d.Str()
+				s.Type = string(v)
+				if err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"type\"")
+			}
+		default:
+			return d.Skip()
+		}
+		return nil
+	}); err != nil {
+		return errors.Wrap(err, "decode CommandStatus")
+	}
+	// Validate required fields.
+	var failures []validate.FieldError
+	for i, mask := range [1]uint8{
+		0b00000110,
+	} {
+		if result := (requiredBitSet[i] & mask) ^ mask; result != 0 {
+			// Mask only required fields and check equality to mask using XOR.
+			//
+			// If XOR result is not zero, result is not equal to expected, so some fields are missed.
+			// Bits of fields which would be set are actually bits of missed fields.
+			missed := bits.OnesCount8(result)
+			for bitN := 0; bitN < missed; bitN++ {
+				bitIdx := bits.TrailingZeros8(result)
+				fieldIdx := i*8 + bitIdx
+				var name string
+				if fieldIdx < len(jsonFieldsNameOfCommandStatus) {
+					name = jsonFieldsNameOfCommandStatus[fieldIdx]
+				} else {
+					name = strconv.Itoa(fieldIdx)
+				}
+				failures = append(failures, validate.FieldError{
+					Name:  name,
+					Error: validate.ErrFieldRequired,
+				})
+				// Reset bit.
+				result &^= 1 << bitIdx
+			}
+		}
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s *CommandStatus) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *CommandStatus) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode implements json.Marshaler.
+func (s *CommandStatusPayload) Encode(e *jx.Encoder) {
+	e.ObjStart()
+	s.encodeFields(e)
+	e.ObjEnd()
+}
+
+// encodeFields encodes fields.
+func (s *CommandStatusPayload) encodeFields(e *jx.Encoder) {
+	{
+		e.FieldStart("attempts")
+		e.Int(s.Attempts)
+	}
+	{
+		e.FieldStart("command_id")
+		e.Str(s.CommandID)
+	}
+	{
+		e.FieldStart("device_id")
+		e.Int(s.DeviceID)
+	}
+	{
+		e.FieldStart("mac_address")
+		e.Str(s.MACAddress)
+	}
+	{
+		e.FieldStart("name")
+		e.Str(s.Name)
+	}
+	{
+		if s.Result.Set {
+			e.FieldStart("result")
+			s.Result.Encode(e)
+		}
+	}
+	{
+		e.FieldStart("status")
+		s.Status.Encode(e)
+	}
+}
+
+var jsonFieldsNameOfCommandStatusPayload = [7]string{
+	0: "attempts",
+	1: "command_id",
+	2: "device_id",
+	3: "mac_address",
+	4: "name",
+	5: "result",
+	6: "status",
+}
+
+// Decode decodes CommandStatusPayload from json.
+func (s *CommandStatusPayload) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode CommandStatusPayload to nil")
+	}
+	var requiredBitSet [1]uint8
+
+	if err := d.ObjBytes(func(d *jx.Decoder, k []byte) error {
+		switch string(k) {
+		case "attempts":
+			requiredBitSet[0] |= 1 << 0
+			if err := func() error {
+				v, err := d.Int()
+				s.Attempts = int(v)
+				if err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"attempts\"")
+			}
+		case "command_id":
+			requiredBitSet[0] |= 1 << 1
+			if err := func() error {
+				v, err := d.Str()
+				s.CommandID = string(v)
+				if err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"command_id\"")
+			}
+		case "device_id":
+			requiredBitSet[0] |= 1 << 2
+			if err := func() error {
+				v, err := d.Int()
+				s.DeviceID = int(v)
+				if err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"device_id\"")
+			}
+		case "mac_address":
+			requiredBitSet[0] |= 1 << 3
+			if err := func() error {
+				v, err := d.Str()
+				s.MACAddress = string(v)
+				if err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"mac_address\"")
+			}
+		case "name":
+			requiredBitSet[0] |= 1 << 4
+			if err := func() error {
+				v, err := d.Str()
+				s.Name = string(v)
+				if err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"name\"")
+			}
+		case "result":
+			if err := func() error {
+				s.Result.Reset()
+				if err := s.Result.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"result\"")
+			}
+		case "status":
+			requiredBitSet[0] |= 1 << 6
+			if err := func() error {
+				if err := s.Status.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"status\"")
+			}
+		default:
+			return d.Skip()
+		}
+		return nil
+	}); err != nil {
+		return errors.Wrap(err, "decode CommandStatusPayload")
+	}
+	// Validate required fields.
+	var failures []validate.FieldError
+	for i, mask := range [1]uint8{
+		0b01011111,
+	} {
+		if result := (requiredBitSet[i] & mask) ^ mask; result != 0 {
+			// Mask only required fields and check equality to mask using XOR.
+			//
+			// If XOR result is not zero, result is not equal to expected, so some fields are missed.
+			// Bits of fields which would be set are actually bits of missed fields.
+			missed := bits.OnesCount8(result)
+			for bitN := 0; bitN < missed; bitN++ {
+				bitIdx := bits.TrailingZeros8(result)
+				fieldIdx := i*8 + bitIdx
+				var name string
+				if fieldIdx < len(jsonFieldsNameOfCommandStatusPayload) {
+					name = jsonFieldsNameOfCommandStatusPayload[fieldIdx]
+				} else {
+					name = strconv.Itoa(fieldIdx)
+				}
+				failures = append(failures, validate.FieldError{
+					Name:  name,
+					Error: validate.ErrFieldRequired,
+				})
+				// Reset bit.
+				result &^= 1 << bitIdx
+			}
+		}
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s *CommandStatusPayload) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *CommandStatusPayload) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode implements json.Marshaler.
+func (s CommandStatusPayloadResult) Encode(e *jx.Encoder) {
+	e.ObjStart()
+	s.encodeFields(e)
+	e.ObjEnd()
+}
+
+// encodeFields implements json.Marshaler.
+func (s CommandStatusPayloadResult) encodeFields(e *jx.Encoder) {
+	for k, elem := range s {
+		e.FieldStart(k)
+
+		if len(elem) != 0 {
+			e.Raw(elem)
+		}
+	}
+}
+
+// Decode decodes CommandStatusPayloadResult from json.
+func (s *CommandStatusPayloadResult) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode CommandStatusPayloadResult to nil")
+	}
+	m := s.init()
+	if err := d.ObjBytes(func(d *jx.Decoder, k []byte) error {
+		var elem jx.Raw
+		if err := func() error {
+			v, err := d.RawAppend(nil)
+			elem = jx.Raw(v)
+			if err != nil {
+				return err
+			}
+			return nil
+		}(); err != nil {
+			return errors.Wrapf(err, "decode field %q", k)
+		}
+		m[string(k)] = elem
+		return nil
+	}); err != nil {
+		return errors.Wrap(err, "decode CommandStatusPayloadResult")
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s CommandStatusPayloadResult) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *CommandStatusPayloadResult) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode encodes CommandStatusPayloadStatus as json.
+func (s CommandStatusPayloadStatus) Encode(e *jx.Encoder) {
+	e.Str(string(s))
+}
+
+// Decode decodes CommandStatusPayloadStatus from json.
+func (s *CommandStatusPayloadStatus) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode CommandStatusPayloadStatus to nil")
+	}
+	v, err := d.StrBytes()
+	if err != nil {
+		return err
+	}
+	// Try to use constant string.
+	switch CommandStatusPayloadStatus(v) {
+	case CommandStatusPayloadStatusQueued:
+		*s = CommandStatusPayloadStatusQueued
+	case CommandStatusPayloadStatusSent:
+		*s = CommandStatusPayloadStatusSent
+	case CommandStatusPayloadStatusAcknowledged:
+		*s = CommandStatusPayloadStatusAcknowledged
+	case CommandStatusPayloadStatusFailed:
+		*s = CommandStatusPayloadStatusFailed
+	case CommandStatusPayloadStatusExpired:
+		*s = CommandStatusPayloadStatusExpired
+	default:
+		*s = CommandStatusPayloadStatus(v)
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s CommandStatusPayloadStatus) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *CommandStatusPayloadStatus) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode implements json.Marshaler.
 func (s *Connected) Encode(e *jx.Encoder) {
 	e.ObjStart()
 	s.encodeFields(e)
@@ -5080,6 +5780,22 @@ func (s Frame) encodeFields(e *jx.Encoder) {
 				s.Message.Encode(e)
 			}
 		}
+	case CommandStatusFrame:
+		e.FieldStart("type")
+		e.Str("command_status")
+		{
+			s := s.CommandStatus
+			{
+				if s.From.Set {
+					e.FieldStart("from")
+					s.From.Encode(e)
+				}
+			}
+			{
+				e.FieldStart("message")
+				s.Message.Encode(e)
+			}
+		}
 	case ConnectedFrame:
 		e.FieldStart("type")
 		e.Str("connected")
@@ -5236,6 +5952,9 @@ func (s *Frame) Decode(d *jx.Decoder) error {
 				case "command_result":
 					s.Type = CommandResultFrame
 					found = true
+				case "command_status":
+					s.Type = CommandStatusFrame
+					found = true
 				case "connected":
 					s.Type = ConnectedFrame
 					found = true
@@ -5293,6 +6012,10 @@ func (s *Frame) Decode(d *jx.Decoder) error {
 		}
 	case CommandResultFrame:
 		if err := s.CommandResult.Decode(d); err != nil {
+			return err
+		}
+	case CommandStatusFrame:
+		if err := s.CommandStatus.Decode(d); err != nil {
 			return err
 		}
 	case ConnectedFrame:
@@ -5943,6 +6666,40 @@ func (s OptCommandResultPayloadResult) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON implements stdjson.Unmarshaler.
 func (s *OptCommandResultPayloadResult) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode encodes CommandStatusPayloadResult as json.
+func (o OptCommandStatusPayloadResult) Encode(e *jx.Encoder) {
+	if !o.Set {
+		return
+	}
+	o.Value.Encode(e)
+}
+
+// Decode decodes CommandStatusPayloadResult from json.
+func (o *OptCommandStatusPayloadResult) Decode(d *jx.Decoder) error {
+	if o == nil {
+		return errors.New("invalid: unable to decode OptCommandStatusPayloadResult to nil")
+	}
+	o.Set = true
+	o.Value = make(CommandStatusPayloadResult)
+	if err := o.Value.Decode(d); err != nil {
+		return err
+	}
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s OptCommandStatusPayloadResult) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *OptCommandStatusPayloadResult) UnmarshalJSON(data []byte) error {
 	d := jx.DecodeBytes(data)
 	return s.Decode(d)
 }
@@ -7608,6 +8365,177 @@ func (s *CommandResultPayload) Validate() error {
 	return nil
 }
 
+func (s *CommandStatus) Validate() error {
+	if s == nil {
+		return validate.ErrNilPointer
+	}
+
+	var failures []validate.FieldError
+	if err := func() error {
+		if value, ok := s.From.Get(); ok {
+			if err := func() error {
+				if err := value.Validate(); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "from",
+			Error: err,
+		})
+	}
+	if err := func() error {
+		if err := s.Message.Validate(); err != nil {
+			return err
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "message",
+			Error: err,
+		})
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+	return nil
+}
+
+func (s *CommandStatusPayload) Validate() error {
+	if s == nil {
+		return validate.ErrNilPointer
+	}
+
+	var failures []validate.FieldError
+	if err := func() error {
+		if err := (validate.Int{
+			MinSet:        true,
+			Min:           0,
+			MaxSet:        false,
+			Max:           0,
+			MinExclusive:  false,
+			MaxExclusive:  false,
+			MultipleOfSet: false,
+			MultipleOf:    0,
+			Pattern:       nil,
+		}).Validate(int64(s.Attempts)); err != nil {
+			return errors.Wrap(err, "int")
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "attempts",
+			Error: err,
+		})
+	}
+	if err := func() error {
+		if err := (validate.String{
+			MinLength:     1,
+			MinLengthSet:  true,
+			MaxLength:     64,
+			MaxLengthSet:  true,
+			Email:         false,
+			Hostname:      false,
+			Regex:         nil,
+			MinNumeric:    0,
+			MinNumericSet: false,
+			MaxNumeric:    0,
+			MaxNumericSet: false,
+		}).Validate(string(s.CommandID)); err != nil {
+			return errors.Wrap(err, "string")
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "command_id",
+			Error: err,
+		})
+	}
+	if err := func() error {
+		if err := (validate.String{
+			MinLength:     0,
+			MinLengthSet:  false,
+			MaxLength:     17,
+			MaxLengthSet:  true,
+			Email:         false,
+			Hostname:      false,
+			Regex:         nil,
+			MinNumeric:    0,
+			MinNumericSet: false,
+			MaxNumeric:    0,
+			MaxNumericSet: false,
+		}).Validate(string(s.MACAddress)); err != nil {
+			return errors.Wrap(err, "string")
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "mac_address",
+			Error: err,
+		})
+	}
+	if err := func() error {
+		if err := (validate.String{
+			MinLength:     0,
+			MinLengthSet:  false,
+			MaxLength:     64,
+			MaxLengthSet:  true,
+			Email:         false,
+			Hostname:      false,
+			Regex:         nil,
+			MinNumeric:    0,
+			MinNumericSet: false,
+			MaxNumeric:    0,
+			MaxNumericSet: false,
+		}).Validate(string(s.Name)); err != nil {
+			return errors.Wrap(err, "string")
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "name",
+			Error: err,
+		})
+	}
+	if err := func() error {
+		if err := s.Status.Validate(); err != nil {
+			return err
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "status",
+			Error: err,
+		})
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+	return nil
+}
+
+func (s CommandStatusPayloadStatus) Validate() error {
+	switch s {
+	case "queued":
+		return nil
+	case "sent":
+		return nil
+	case "acknowledged":
+		return nil
+	case "failed":
+		return nil
+	case "expired":
+		return nil
+	default:
+		return errors.Errorf("invalid value: %v", s)
+	}
+}
+
 func (s *Connected) Validate() error {
 	if s == nil {
 		return validate.ErrNilPointer
@@ -8074,6 +9002,11 @@ func (s Frame) Validate() error {
 		return nil
 	case CommandResultFrame:
 		if err := s.CommandResult.Validate(); err != nil {
+			return err
+		}
+		return nil
+	case CommandStatusFrame:
+		if err := s.CommandStatus.Validate(); err != nil {
 			return err
 		}
 		return nil

@@ -46,6 +46,7 @@ var Messages = []MessageInfo{
 	{Type: "chat_request", Direction: "client_to_server", Summary: "Ask the AI companion for a reply; answered with `chat_delta` frames and `chat_done`."},
 	{Type: "command", Direction: "both", Summary: "An app asks the device to do something."},
 	{Type: "command_result", Direction: "both", Summary: "The device reports the outcome of a command."},
+	{Type: "command_status", Direction: "server_to_client", Summary: "A persistent command changed state (server to the owner's sessions)."},
 	{Type: "connected", Direction: "server_to_client", Summary: "The first frame of every session, with the session facts."},
 	{Type: "device_info", Direction: "both", Summary: "A device reports its battery, firmware and Wi-Fi."},
 	{Type: "error", Direction: "server_to_client", Summary: "The server rejected a frame; the connection stays open."},
@@ -63,6 +64,7 @@ var MessageTypes = []FrameType{
 	"chat_request",
 	"command",
 	"command_result",
+	"command_status",
 	"connected",
 	"device_info",
 	"error",
@@ -88,6 +90,8 @@ func DirectionOf(t FrameType) (d Direction, ok bool) {
 		return "both", true
 	case "command_result":
 		return "both", true
+	case "command_status":
+		return "server_to_client", true
 	case "connected":
 		return "server_to_client", true
 	case "device_info":
@@ -146,6 +150,8 @@ func (s Frame) GetFrom() (from Sender, ok bool) {
 		return s.Command.From.Get()
 	case "command_result":
 		return s.CommandResult.From.Get()
+	case "command_status":
+		return s.CommandStatus.From.Get()
 	case "connected":
 		return s.Connected.From.Get()
 	case "device_info":
@@ -180,6 +186,8 @@ func (s *Frame) SetFrom(from Sender) bool {
 		s.Command.From = NewOptSender(from)
 	case "command_result":
 		s.CommandResult.From = NewOptSender(from)
+	case "command_status":
+		s.CommandStatus.From = NewOptSender(from)
 	case "connected":
 		s.Connected.From = NewOptSender(from)
 	case "device_info":
@@ -215,6 +223,8 @@ func (s *Frame) ClearFrom() {
 		s.Command.From.Reset()
 	case "command_result":
 		s.CommandResult.From.Reset()
+	case "command_status":
+		s.CommandStatus.From.Reset()
 	case "connected":
 		s.Connected.From.Reset()
 	case "device_info":

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -17,8 +18,10 @@ import (
 	"paradise/gen/ws"
 	"paradise/internal/apperr"
 	"paradise/internal/auth"
+	"paradise/internal/httpapi"
 	"paradise/internal/hub"
 	"paradise/internal/paging"
+	"paradise/internal/ratelimit"
 )
 
 // Sessions closes hub sessions on every instance (the hub's Bus), so a
@@ -33,18 +36,21 @@ type Service struct {
 	tokens   *auth.Tokens
 	hasher   *auth.Hasher
 	sessions Sessions
+	// guard rate-limits logins and registrations and locks out repeated
+	// failures.
+	guard *ratelimit.Guard
 	// dummyHash is checked when a username is unknown, so a login takes as
 	// long for a missing user as for a wrong password.
 	dummyHash string
 }
 
 // NewService returns the account service.
-func NewService(db *ent.Client, tokens *auth.Tokens, hasher *auth.Hasher, sessions Sessions) (*Service, error) {
+func NewService(db *ent.Client, tokens *auth.Tokens, hasher *auth.Hasher, sessions Sessions, guard *ratelimit.Guard) (*Service, error) {
 	dummy, err := auth.HashPassword("paradise-dummy-password")
 	if err != nil {
 		return nil, err
 	}
-	return &Service{db: db, tokens: tokens, hasher: hasher, sessions: sessions, dummyHash: dummy}, nil
+	return &Service{db: db, tokens: tokens, hasher: hasher, sessions: sessions, guard: guard, dummyHash: dummy}, nil
 }
 
 // Principal is an authenticated caller.
@@ -108,8 +114,16 @@ type RegisterInput struct {
 	Nickname string
 }
 
-// Register creates a user and logs them in.
+// Register creates a user and logs them in. Registrations are limited
+// per client IP and per username (before any password is hashed).
 func (s *Service) Register(ctx context.Context, in RegisterInput) (User, string, error) {
+	ip := httpapi.ClientIP(ctx)
+	if err := s.guard.Register(ctx, ip); err != nil {
+		return User{}, "", err
+	}
+	if err := s.guard.Login(ctx, "", in.Username); err != nil {
+		return User{}, "", err
+	}
 	hash, err := s.hasher.Hash(ctx, in.Password)
 	if err != nil {
 		return User{}, "", err
@@ -157,31 +171,69 @@ func usernameTaken() error {
 }
 
 // Login checks a username and password and issues a token of the kind:
-// admin tokens only for staff.
+// admin tokens only for staff. Attempts are rate-limited per client IP and
+// per username, and failed passwords for a username from one address lock
+// further attempts from there for a while (ratelimit.Guard), before any
+// password is hashed.
 func (s *Service) Login(ctx context.Context, kind auth.Kind, username, password string) (User, string, error) {
+	ip := httpapi.ClientIP(ctx)
+	if err := s.guard.Login(ctx, ip, username); err != nil {
+		return User{}, "", err
+	}
+	u, err := s.login(ctx, kind, username, password)
+	if errors.Is(err, errBadCredentials) {
+		if ferr := s.guard.LoginFailed(ctx, ip, username); ferr != nil {
+			return User{}, "", ferr
+		}
+		return User{}, "", err
+	}
+	if err != nil {
+		return User{}, "", err
+	}
+	if err := s.guard.LoginSucceeded(ctx, ip, username); err != nil {
+		return User{}, "", err
+	}
+	token, err := s.tokens.Issue(ctx, kind, u.ID, "")
+	if err != nil {
+		return User{}, "", err
+	}
+	return u, token, nil
+}
+
+// errBadCredentials is the one answer to an unknown username or a wrong
+// password; Login counts it against the lockout.
+var errBadCredentials = errors.New("account: bad credentials")
+
+func badCredentials() error {
+	return &apperr.Error{Status: http.StatusBadRequest, Code: http.StatusBadRequest,
+		Message: "Invalid username or password.", Err: errBadCredentials}
+}
+
+// login checks the credentials and records the login.
+func (s *Service) login(ctx context.Context, kind auth.Kind, username, password string) (User, error) {
 	u, err := s.db.User.Query().Where(user.Username(username)).Only(ctx)
 	if ent.IsNotFound(err) {
 		// A busy hasher answers as it would for a known user, so the 503
 		// does not tell which usernames exist.
 		if err := s.hasher.Check(ctx, s.dummyHash, password); err != nil && !errors.Is(err, auth.ErrMismatch) {
-			return User{}, "", err
+			return User{}, err
 		}
-		return User{}, "", apperr.BadRequest("Invalid username or password.")
+		return User{}, badCredentials()
 	}
 	if err != nil {
-		return User{}, "", fmt.Errorf("account: login: %w", err)
+		return User{}, fmt.Errorf("account: login: %w", err)
 	}
 	if err := s.hasher.Check(ctx, u.PasswordHash, password); err != nil {
 		if !errors.Is(err, auth.ErrMismatch) {
-			return User{}, "", fmt.Errorf("account: login user %d: %w", u.ID, err)
+			return User{}, fmt.Errorf("account: login user %d: %w", u.ID, err)
 		}
-		return User{}, "", apperr.BadRequest("Invalid username or password.")
+		return User{}, badCredentials()
 	}
 	if !u.IsActive {
-		return User{}, "", apperr.Forbidden("User account is disabled.")
+		return User{}, apperr.Forbidden("User account is disabled.")
 	}
 	if kind == auth.Admin && !u.IsStaff {
-		return User{}, "", apperr.Forbidden("Staff access required.")
+		return User{}, apperr.Forbidden("Staff access required.")
 	}
 	// A single UPDATE statement (no transaction and re-read, as UpdateOne
 	// would do); the in-memory user gets the same values.
@@ -192,23 +244,19 @@ func (s *Service) Login(ctx context.Context, kind auth.Kind, username, password 
 		// the plain password is at hand.
 		hash, err := s.hasher.Hash(ctx, password)
 		if err != nil {
-			return User{}, "", err
+			return User{}, err
 		}
 		upd.SetPasswordHash(hash)
 	}
 	if err := upd.Exec(ctx); err != nil {
-		return User{}, "", fmt.Errorf("account: login user %d: %w", u.ID, err)
+		return User{}, fmt.Errorf("account: login user %d: %w", u.ID, err)
 	}
 	u.LastLogin = &now
 	out := fromEnt(u)
 	if err := s.storeSnapshot(ctx, out, false); err != nil {
-		return User{}, "", err
+		return User{}, err
 	}
-	token, err := s.tokens.Issue(ctx, kind, u.ID, "")
-	if err != nil {
-		return User{}, "", err
-	}
-	return out, token, nil
+	return out, nil
 }
 
 // LoginAsDevice issues a device-session token for the owner of the device

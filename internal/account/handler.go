@@ -132,11 +132,13 @@ type principalKey struct{}
 // call: a device acts as itself, not as its owner's account. The scope is
 // documented on TokenAuth in openapi.yaml.
 var deviceRefused = map[api.OperationName]bool{
-	api.UpdateProfileOperation:     true,
-	api.ChangePasswordOperation:    true,
-	api.BindDeviceOperation:        true,
-	api.UnbindDeviceOperation:      true,
-	api.SendDeviceMessageOperation: true,
+	api.UpdateProfileOperation:       true,
+	api.ChangePasswordOperation:      true,
+	api.BindDeviceOperation:          true,
+	api.UnbindDeviceOperation:        true,
+	api.SendDeviceMessageOperation:   true,
+	api.ClaimDeviceOperation:         true,
+	api.CreateDeviceCommandOperation: true,
 }
 
 // HandleTokenAuth implements the TokenAuth scheme: a user token, or a

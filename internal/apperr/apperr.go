@@ -107,6 +107,49 @@ func TooManyRequests(msg string, retryAfter time.Duration) *Error {
 		RetryAfter: max(retryAfter, time.Second)}
 }
 
+// Business codes of device credentials, claim codes and logins (issue
+// "devices you can trust").
+const (
+	// CodeMACLoginRefused: bare MAC login is refused for this device (it
+	// has a secret, an admin turned it off, or PARADISE_MAC_LOGIN=off);
+	// HTTP 403. The device must use the challenge-response login.
+	CodeMACLoginRefused = 4011
+	// CodeDeviceAuthFailed: a challenge-response login failed (unknown or
+	// used nonce, stale timestamp, wrong signature, no secret); HTTP 401.
+	CodeDeviceAuthFailed = 4012
+	// CodeClaimCodeInvalid: the claim code is unknown, expired or used;
+	// HTTP 400.
+	CodeClaimCodeInvalid = 4013
+	// CodeBindByMACRefused: binding by bare MAC is off, or the device has
+	// a secret and is bound by claim code only; HTTP 403.
+	CodeBindByMACRefused = 4014
+	// CodeLoginLocked: too many failed logins for this username from this
+	// address; HTTP 429 with Retry-After.
+	CodeLoginLocked = 4015
+	// CodeDeviceSecretsUnavailable: device secrets cannot be stored or
+	// read because PARADISE_DEVICE_SECRET_KEY is not set; HTTP 503.
+	CodeDeviceSecretsUnavailable = 4016
+)
+
+// Business codes of request rate limits (HTTP 429 with Retry-After).
+const (
+	// CodeLoginRate: logins, admin logins or registrations per client IP
+	// or per username.
+	CodeLoginRate = 4294
+	// CodeDeviceLoginRate: MAC logins, challenges and device logins per
+	// client IP or per MAC.
+	CodeDeviceLoginRate = 4295
+	// CodeBindRate: binds and claims per user, claims per client IP.
+	CodeBindRate = 4296
+	// CodePushRate: pushes and commands per user or per device.
+	CodePushRate = 4297
+)
+
+// Coded is an error with a business code of its own.
+func Coded(status, code int, msg string) *Error {
+	return &Error{Status: status, Code: code, Message: msg}
+}
+
 // Field is a 400 for one invalid field.
 func Field(name, msg string) *Error {
 	return Validation(map[string][]string{name: {msg}})

@@ -37,6 +37,10 @@ type Config struct {
 	LLM LLM
 	// Chat tunes AI conversations: context size and budgets.
 	Chat Chat
+	// RateLimits are the request rate limits and the login lockout.
+	RateLimits RateLimits
+	// Devices tunes device credentials, MAC login and claim codes.
+	Devices Devices
 }
 
 // HTTP is the HTTP server's section.
@@ -179,25 +183,27 @@ type Chat struct {
 type Sections struct {
 	fx.Out
 
-	HTTP      HTTP
-	Database  Database
-	Redis     Redis
-	Log       Log
-	Auth      Auth
-	Metrics   Metrics
-	Debug     Debug
-	Passwords Passwords
-	Hub       Hub
-	Presence  Presence
-	LLM       LLM
-	Chat      Chat
+	HTTP       HTTP
+	Database   Database
+	Redis      Redis
+	Log        Log
+	Auth       Auth
+	Metrics    Metrics
+	Debug      Debug
+	Passwords  Passwords
+	Hub        Hub
+	Presence   Presence
+	LLM        LLM
+	Chat       Chat
+	RateLimits RateLimits
+	Devices    Devices
 }
 
 // Split returns the sections of c.
 func Split(c Config) Sections {
 	return Sections{HTTP: c.HTTP, Database: c.Database, Redis: c.Redis, Log: c.Log,
 		Auth: c.Auth, Metrics: c.Metrics, Debug: c.Debug, Passwords: c.Passwords, Hub: c.Hub, Presence: c.Presence,
-		LLM: c.LLM, Chat: c.Chat}
+		LLM: c.LLM, Chat: c.Chat, RateLimits: c.RateLimits, Devices: c.Devices}
 }
 
 // Provide gives the fx graph the sections of the Config it holds; the app
@@ -254,6 +260,12 @@ func Load(getenv func(string) string) (Config, error) {
 		return Config{}, err
 	}
 	if c.Chat, err = loadChat(getenv); err != nil {
+		return Config{}, err
+	}
+	if c.RateLimits, err = loadRateLimits(getenv); err != nil {
+		return Config{}, err
+	}
+	if c.Devices, err = loadDevices(getenv); err != nil {
 		return Config{}, err
 	}
 	return c, c.Validate()

@@ -113,7 +113,7 @@ func (s *Service) ResolveOwner(ctx context.Context, rawMAC string) (int, Owned, 
 	var r ownerRow
 	err = s.sql.QueryRowContext(ctx, s.resolveOwnerSQL, mac).Scan(
 		&r.UserID, &r.BoundAt, &r.ID, &r.MACAddress, &r.Name, &r.Status, &r.BatteryLevel,
-		&r.FirmwareVersion, &r.WifiName, &r.LastSeen, &r.CreatedAt,
+		&r.FirmwareVersion, &r.WifiName, &r.LastSeen, &r.CreatedAt, &r.MACLogin, &r.HasSecret,
 		&r.TypeID, &r.TypeName, &r.TypeDescription, &r.TypeCreatedAt)
 	if errors.Is(err, stdsql.ErrNoRows) {
 		return 0, Owned{}, apperr.DeviceNotBound()
@@ -129,6 +129,7 @@ func (s *Service) ResolveOwner(ctx context.Context, rawMAC string) (int, Owned, 
 // both dialects.
 const resolveOwnerQuery = `SELECT ud.user_id, ud.bound_at, d.id, d.mac_address, d.name, d.status,
 	d.battery_level, d.firmware_version, d.wifi_name, d.last_seen, d.created_at,
+	d.mac_login, d.secret IS NOT NULL,
 	t.id, t.name, t.description, t.created_at
 FROM user_devices ud
 JOIN devices d ON d.id = ud.device_id
@@ -150,6 +151,8 @@ type ownerRow struct {
 	WifiName        string            `sql:"wifi_name"`
 	LastSeen        stdsql.NullTime   `sql:"last_seen"`
 	CreatedAt       time.Time         `sql:"created_at"`
+	MACLogin        string            `sql:"mac_login"`
+	HasSecret       bool              `sql:"has_secret"`
 	TypeID          stdsql.NullInt64  `sql:"type_id"`
 	TypeName        stdsql.NullString `sql:"type_name"`
 	TypeDescription stdsql.NullString `sql:"type_description"`
@@ -165,6 +168,8 @@ func (r ownerRow) owned() Owned {
 		FirmwareVersion: r.FirmwareVersion,
 		WifiName:        r.WifiName,
 		CreatedAt:       r.CreatedAt,
+		MACLogin:        r.MACLogin,
+		HasSecret:       r.HasSecret,
 	}
 	if r.BatteryLevel.Valid {
 		v := int(r.BatteryLevel.Int64)

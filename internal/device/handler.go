@@ -8,6 +8,7 @@ import (
 	"paradise/internal/account"
 	"paradise/internal/apperr"
 	"paradise/internal/httpapi"
+	"paradise/internal/ratelimit"
 )
 
 // DeviceLogins issues device-session tokens for a device's owner (the
@@ -23,19 +24,39 @@ type Handler struct {
 	devices *Service
 	pusher  *Pusher
 	logins  DeviceLogins
+	creds   *Credentials
+	claims  *Claims
+	guard   *ratelimit.Guard
 }
 
 // NewHandler returns the device handler.
-func NewHandler(devices *Service, pusher *Pusher, logins DeviceLogins) *Handler {
-	return &Handler{devices: devices, pusher: pusher, logins: logins}
+func NewHandler(devices *Service, pusher *Pusher, logins DeviceLogins, creds *Credentials, claims *Claims, guard *ratelimit.Guard) *Handler {
+	return &Handler{devices: devices, pusher: pusher, logins: logins, creds: creds, claims: claims, guard: guard}
 }
 
-// MacLogin implements macLogin (POST /api/user/mac-login/).
+// MacLogin implements macLogin (POST /api/user/mac-login/): rate-limited
+// per client IP and MAC, and refused where the device's MAC login policy
+// says so.
 func (h *Handler) MacLogin(ctx context.Context, req *api.MacRequest) (*api.MacLoginEnvelope, error) {
-	userID, owned, err := h.devices.ResolveOwner(ctx, string(req.MACAddress))
+	mac, err := macField(string(req.MACAddress))
 	if err != nil {
 		return nil, err
 	}
+	if err := h.guard.DeviceLogin(ctx, httpapi.ClientIP(ctx), mac); err != nil {
+		return nil, err
+	}
+	userID, owned, err := h.devices.ResolveOwner(ctx, mac)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.creds.CheckMACLogin(owned.Device); err != nil {
+		return nil, err
+	}
+	return h.loginAsDevice(ctx, userID, owned)
+}
+
+// loginAsDevice issues a device token of the device's owner.
+func (h *Handler) loginAsDevice(ctx context.Context, userID int, owned Owned) (*api.MacLoginEnvelope, error) {
 	u, token, err := h.logins.LoginAsDevice(ctx, userID, owned.Device.MACAddress)
 	if err != nil {
 		return nil, err
@@ -101,16 +122,28 @@ func (h *Handler) GetDevice(ctx context.Context, params api.GetDeviceParams) (*a
 	return &api.DeviceEnvelope{Success: true, Code: http.StatusOK, Message: httpapi.OKMessage, Data: ToAPI(owned)}, nil
 }
 
-// BindDevice implements bindDevice (POST /api/device/bind/).
+// BindDevice implements bindDevice (POST /api/device/bind/): rate-limited
+// per user, and refused for devices bound by claim code only.
 func (h *Handler) BindDevice(ctx context.Context, req *api.BindRequest) (*api.DeviceEnvelope, error) {
-	in := BindInput{MAC: string(req.MACAddress)}
+	userID := account.PrincipalFrom(ctx).User.ID
+	mac, err := macField(string(req.MACAddress))
+	if err != nil {
+		return nil, err
+	}
+	if err := h.guard.Bind(ctx, userID); err != nil {
+		return nil, err
+	}
+	if err := h.creds.CheckBindByMAC(ctx, mac); err != nil {
+		return nil, err
+	}
+	in := BindInput{MAC: mac}
 	if v, ok := req.Name.Get(); ok {
 		in.Name = &v
 	}
 	if v, ok := req.DeviceTypeID.Get(); ok {
 		in.TypeID = &v
 	}
-	owned, err := h.devices.Bind(ctx, account.PrincipalFrom(ctx).User.ID, in)
+	owned, err := h.devices.Bind(ctx, userID, in)
 	if err != nil {
 		return nil, err
 	}

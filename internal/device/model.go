@@ -19,6 +19,10 @@ type Device struct {
 	WifiName        string
 	LastSeen        *time.Time
 	CreatedAt       time.Time
+	// HasSecret tells whether the device has a login secret; MACLogin is
+	// the admin's MAC login override (MACLoginDefault, ...).
+	HasSecret bool
+	MACLogin  string
 }
 
 // Type is a device type (hardware model) and the persona of the
@@ -73,6 +77,8 @@ func fromEnt(d *ent.Device) Device {
 		WifiName:        d.WifiName,
 		LastSeen:        d.LastSeen,
 		CreatedAt:       d.CreatedAt,
+		HasSecret:       hasSecret(d),
+		MACLogin:        string(d.MACLogin),
 	}
 	if t := d.Edges.DeviceType; t != nil {
 		tt := fromEntType(t)

@@ -6,6 +6,7 @@ import (
 
 	"paradise/gen/ws"
 	"paradise/internal/apperr"
+	"paradise/internal/ratelimit"
 )
 
 // Sender sends server frames to a group on every hub instance (the hub's
@@ -18,17 +19,22 @@ type Sender interface {
 type Pusher struct {
 	sender   Sender
 	presence *Presence
+	guard    *ratelimit.Guard
 }
 
 // NewPusher returns the pusher.
-func NewPusher(sender Sender, presence *Presence) *Pusher {
-	return &Pusher{sender: sender, presence: presence}
+func NewPusher(sender Sender, presence *Presence, guard *ratelimit.Guard) *Pusher {
+	return &Pusher{sender: sender, presence: presence, guard: guard}
 }
 
 // Push validates a message as a hub frame (asyncapi.yaml's schemas, through
 // gen/ws), sends it to the owner's group and reports whether the device
-// is online. raw is the {type, message} JSON.
+// is online. raw is the {type, message} JSON. Pushes are rate-limited per
+// owner and per device (user and admin pushes alike).
 func (p *Pusher) Push(ctx context.Context, owner int, mac string, raw []byte) (online bool, err error) {
+	if err := p.guard.Push(ctx, owner, mac); err != nil {
+		return false, err
+	}
 	f, err := ws.ParseFrame(raw)
 	if err != nil {
 		var pe *ws.ParseError

@@ -235,6 +235,7 @@ func middleware(next http.Handler, m *metrics.Metrics, log *zap.Logger, trusted 
 		route := &routeName{}
 		ctx := logging.WithRequestID(r.Context(), rid)
 		ctx = paging.WithURL(ctx, absoluteURL(r, trusted))
+		ctx = WithClientIP(ctx, clientIP(r, trusted))
 		ctx = context.WithValue(ctx, routeKey{}, route)
 		r = r.WithContext(ctx)
 		rec := &recorder{ResponseWriter: w}

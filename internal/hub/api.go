@@ -68,6 +68,12 @@ type Hooks struct {
 	// the session: a *Reject closes it with its code, anything else with
 	// 1013 (try again later).
 	Connect func(ctx context.Context, s *Session) error
+	// Joined runs once the session has joined its group and its
+	// connected frame is queued, on the session's accepting goroutine
+	// before it starts reading: frames it sends with Session.Send follow
+	// the connected frame, and group frames sent from now on reach the
+	// session. It cannot refuse the session; ctx ends with the session.
+	Joined func(ctx context.Context, s *Session)
 	// Disconnect runs once after the session ended; ctx is bounded.
 	Disconnect func(ctx context.Context, s *Session)
 	// Alive runs on a sign of life (a frame, an answered ping), at most

@@ -45,6 +45,16 @@ func (b *Bus) SendToDevice(ctx context.Context, userID int, mac string, f ws.Fra
 	return b.send(ctx, userID, mac, f)
 }
 
+// appsTarget is the target of frames for a group's app sessions only
+// (never a MAC: those are hex digits and colons).
+const appsTarget = "*apps"
+
+// SendToApps sends a frame from the server to the app sessions (not the
+// devices) of the user's group.
+func (b *Bus) SendToApps(ctx context.Context, userID int, f ws.Frame) error {
+	return b.send(ctx, userID, appsTarget, f)
+}
+
 func (b *Bus) send(ctx context.Context, userID int, target string, f ws.Frame) error {
 	f.SetFrom(serverSender)
 	frame, err := f.MarshalJSON()

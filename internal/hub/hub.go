@@ -236,7 +236,7 @@ func (h *Hub) deliver(userID int, m groupMessage) {
 	defer h.mu.RUnlock()
 	// enqueue never blocks, so holding the read lock here is cheap.
 	for _, c := range h.groups[userID] {
-		if c.id != m.exclude && (m.target == "" || c.mac == m.target) {
+		if c.id != m.exclude && (m.target == "" || c.mac == m.target || m.target == appsTarget && c.mac == "") {
 			c.enqueue(m.frame)
 		}
 	}

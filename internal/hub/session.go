@@ -99,6 +99,11 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	go c.drain()
+	for _, hk := range h.hooks {
+		if hk.Joined != nil {
+			hk.Joined(c.ctx, c)
+		}
+	}
 	// The session outlives this handler: returning lets net/http release
 	// the request and its goroutine, which idle connections would
 	// otherwise hold for hours.

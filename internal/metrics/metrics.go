@@ -52,6 +52,13 @@ type Metrics struct {
 	// ChatQuotaRejections counts chat requests refused by a budget, by
 	// kind (messages, tokens, streams).
 	ChatQuotaRejections *prometheus.CounterVec
+
+	// RateLimitRejections counts requests refused by a rate limit or the
+	// login lockout, by limit (login_ip, device_login_mac, lockout, ...).
+	RateLimitRejections *prometheus.CounterVec
+	// Commands counts persistent device commands by event (queued, sent,
+	// acknowledged, failed, expired).
+	Commands *prometheus.CounterVec
 }
 
 // New creates and registers the metrics, with Go runtime and process
@@ -109,6 +116,14 @@ func New() *Metrics {
 			Name: "paradise_chat_quota_rejections_total",
 			Help: "Chat requests refused by a per-user budget, by kind (messages per day, tokens per day, concurrent streams).",
 		}, []string{"kind"}),
+		RateLimitRejections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "paradise_ratelimit_rejections_total",
+			Help: "Requests refused with 429 by a rate limit or the login lockout, by limit (login_ip, login_username, register_ip, device_login_ip, device_login_mac, bind_user, claim_ip, push_user, push_device, lockout).",
+		}, []string{"limit"}),
+		Commands: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "paradise_device_commands_total",
+			Help: "Persistent device command events: queued, sent (each delivery attempt), acknowledged, failed, expired.",
+		}, []string{"event"}),
 	}
 	m.registry.MustRegister(
 		collectors.NewGoCollector(),
@@ -117,6 +132,7 @@ func New() *Metrics {
 		m.HubConnections, m.HubFrames, m.HubRejected, m.HubClosed,
 		m.LLMRequests, m.LLMFailovers, m.LLMFirstToken, m.LLMTokens,
 		m.ChatRequests, m.ChatQuotaRejections,
+		m.RateLimitRejections, m.Commands,
 	)
 	return m
 }

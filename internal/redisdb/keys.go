@@ -123,3 +123,20 @@ func (k Keys) RateLimitConcurrency(key string) string { return k.join("ratelimit
 // RateLimitRate is ratelimit:rate:{key}: a request rate limit's state
 // (GCRA: the theoretical arrival time, unix microseconds).
 func (k Keys) RateLimitRate(key string) string { return k.join("ratelimit:rate:", key) }
+
+// RateLimitLockout is ratelimit:lockout:{key}: a login lockout's state (a
+// hash of failures and the unix milliseconds the lock ends at).
+func (k Keys) RateLimitLockout(key string) string { return k.join("ratelimit:lockout:", key) }
+
+// DeviceNonce is device:nonce:{nonce}: a challenge-response login nonce,
+// holding the MAC it was issued to, deleted when used (single use on
+// every instance).
+func (k Keys) DeviceNonce(nonce string) string { return k.join("device:nonce:", nonce) }
+
+// ClaimCode is claim:code:{code}: a live claim code, holding its device's
+// MAC.
+func (k Keys) ClaimCode(code string) string { return k.join("claim:code:", code) }
+
+// ClaimDevice is claim:device:{mac}: the device's live claim code, so a
+// new code retires the previous one (one live code per device).
+func (k Keys) ClaimDevice(mac string) string { return k.join("claim:device:", mac) }

@@ -266,6 +266,11 @@ func Config(t testing.TB, b Backend) config.Config {
 	cfg.ShutdownTimeout = 5 * time.Second
 	// The development chat model streams at once in tests.
 	cfg.LLM.DevDelay = 0
+	// Suites log in and register far more often than a person would, all
+	// from 127.0.0.1: request rate limits are off unless a test sets them
+	// (the login lockout stays on).
+	cfg.RateLimits = config.RateLimits{LockoutAfter: cfg.RateLimits.LockoutAfter,
+		LockoutBase: cfg.RateLimits.LockoutBase, LockoutMax: cfg.RateLimits.LockoutMax}
 	if b == Postgres {
 		cfg.DatabaseURL = NewPostgresDatabase(t)
 		cfg.RedisURL, cfg.RedisPrefix = NewRedisPrefix(t)

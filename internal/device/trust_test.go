@@ -1,0 +1,261 @@
+package device_test
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	"go.uber.org/fx"
+
+	"paradise/internal/account"
+	"paradise/internal/apperr"
+	"paradise/internal/config"
+	"paradise/internal/device"
+	"paradise/internal/testenv"
+)
+
+// staffToken creates a staff user and returns its admin token.
+func staffToken(t *testing.T, s *testenv.Service, accounts *account.Service) string {
+	t.Helper()
+	name := testenv.Name("staff")
+	if _, err := accounts.CreateSuperuser(context.Background(), name, testenv.Password); err != nil {
+		t.Fatal(err)
+	}
+	res := s.Do(t, "POST", "/api/v1/admin/login/", "", map[string]any{"username": name, "password": testenv.Password})
+	if res.Status != 200 {
+		t.Fatalf("admin login: %d %s", res.Status, res.Body)
+	}
+	var d struct {
+		Token string `json:"token"`
+	}
+	res.Decode(t, &d)
+	return d.Token
+}
+
+func provision(t *testing.T, s *testenv.Service, admin, mac string) string {
+	t.Helper()
+	res := s.Do(t, "POST", "/api/v1/admin/device-secrets/", admin, map[string]any{"mac_address": mac})
+	if res.Status != 201 {
+		t.Fatalf("provision: %d %s", res.Status, res.Body)
+	}
+	var d struct {
+		Secret string `json:"secret"`
+	}
+	res.Decode(t, &d)
+	if len(d.Secret) != 64 {
+		t.Fatalf("secret %q: want 64 hex digits", d.Secret)
+	}
+	return d.Secret
+}
+
+func challenge(t *testing.T, s *testenv.Service, mac string) string {
+	t.Helper()
+	res := s.Do(t, "POST", "/api/device/challenge/", "", map[string]any{"mac_address": mac})
+	if res.Status != 200 {
+		t.Fatalf("challenge: %d %s", res.Status, res.Body)
+	}
+	var d struct {
+		Nonce string `json:"nonce"`
+	}
+	res.Decode(t, &d)
+	return d.Nonce
+}
+
+func deviceLogin(t *testing.T, s *testenv.Service, mac, nonce string, ts int64, secret string) *testenv.Response {
+	t.Helper()
+	sig, err := device.Sign(secret, nonce, mac, ts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.Do(t, "POST", "/api/device/login/", "", map[string]any{
+		"mac_address": mac, "nonce": nonce, "timestamp": ts, "signature": sig})
+}
+
+func expect(t *testing.T, what string, res *testenv.Response, status, code int) {
+	t.Helper()
+	if res.Status != status || res.Code != code {
+		t.Fatalf("%s: got %d code %d (%s), want %d code %d", what, res.Status, res.Code, res.Body, status, code)
+	}
+}
+
+// TestDeviceLogin: the challenge-response login accepts the right HMAC
+// and refuses a wrong secret, a stale timestamp, a replayed nonce (on
+// another instance), an unknown MAC; MAC login is refused for a device
+// with a secret and allowed for one without, and the admin override
+// works both ways.
+func TestDeviceLogin(t *testing.T) {
+	cfg := testenv.Config(t, testenv.Postgres)
+	cfg.Devices.SecretKey = make([]byte, 32) // a fixed test key: both instances share it
+	var accounts *account.Service
+	a := testenv.StartWith(t, cfg, fx.Populate(&accounts))
+	b := testenv.StartWith(t, cfg)
+	admin := staffToken(t, a, accounts)
+	alice := a.Register(t, "alice")
+	const mac, legacy = "AA:BB:CC:10:00:01", "AA:BB:CC:10:00:02"
+	a.Bind(t, alice.Token, mac)
+	a.Bind(t, alice.Token, legacy)
+	secret := provision(t, a, admin, mac)
+
+	// Right HMAC: a device token of the owner, usable on the other instance.
+	res := deviceLogin(t, a, mac, challenge(t, a, mac), time.Now().Unix(), secret)
+	expect(t, "device login", res, 200, 200)
+	var l testenv.Login
+	res.Decode(t, &l)
+	if l.User.ID != alice.User.ID || l.Device.MACAddress != mac {
+		t.Fatalf("device login: user %d device %q, want %d %q", l.User.ID, l.Device.MACAddress, alice.User.ID, mac)
+	}
+	b.Dial(t, l.Token)
+
+	// Replayed nonce: used up on instance a, refused on instance b.
+	nonce := challenge(t, a, mac)
+	now := time.Now().Unix()
+	expect(t, "first use", deviceLogin(t, a, mac, nonce, now, secret), 200, 200)
+	expect(t, "replay on b", deviceLogin(t, b, mac, nonce, now, secret), 401, apperr.CodeDeviceAuthFailed)
+
+	wrong := "00" + secret[2:]
+	expect(t, "wrong secret", deviceLogin(t, a, mac, challenge(t, a, mac), time.Now().Unix(), wrong), 401, apperr.CodeDeviceAuthFailed)
+	expect(t, "stale timestamp", deviceLogin(t, a, mac, challenge(t, a, mac), time.Now().Add(-10*time.Minute).Unix(), secret), 401, apperr.CodeDeviceAuthFailed)
+	expect(t, "nonce of another MAC", deviceLogin(t, a, mac, challenge(t, a, legacy), time.Now().Unix(), secret), 401, apperr.CodeDeviceAuthFailed)
+	const unknown = "AA:BB:CC:10:00:09"
+	expect(t, "unknown MAC", deviceLogin(t, a, unknown, challenge(t, a, unknown), time.Now().Unix(), secret), 401, apperr.CodeDeviceAuthFailed)
+	expect(t, "no secret", deviceLogin(t, a, legacy, challenge(t, a, legacy), time.Now().Unix(), secret), 401, apperr.CodeDeviceAuthFailed)
+
+	// MAC login: refused with a secret, allowed without.
+	expect(t, "mac login, secured", a.Do(t, "POST", "/api/user/mac-login/", "", map[string]any{"mac_address": mac}), 403, apperr.CodeMACLoginRefused)
+	expect(t, "mac login, legacy", a.Do(t, "POST", "/api/user/mac-login/", "", map[string]any{"mac_address": legacy}), 200, 200)
+
+	// Admin overrides.
+	id := l.Device.ID
+	expect(t, "allow", a.Do(t, "PUT", "/api/v1/admin/devices/"+strconv.Itoa(id)+"/mac-login/", admin, map[string]any{"mac_login": "allow"}), 200, 200)
+	expect(t, "mac login, allowed", a.Do(t, "POST", "/api/user/mac-login/", "", map[string]any{"mac_address": mac}), 200, 200)
+	legacyID := a.MacLogin(t, legacy).Device.ID
+	expect(t, "refuse", a.Do(t, "PUT", "/api/v1/admin/devices/"+strconv.Itoa(legacyID)+"/mac-login/", admin, map[string]any{"mac_login": "refuse"}), 200, 200)
+	expect(t, "mac login, refused", a.Do(t, "POST", "/api/user/mac-login/", "", map[string]any{"mac_address": legacy}), 403, apperr.CodeMACLoginRefused)
+	expect(t, "user token on admin route", a.Do(t, "POST", "/api/v1/admin/device-secrets/", alice.Token, map[string]any{"mac_address": mac}), 401, 401)
+}
+
+// TestMACLoginOff: PARADISE_MAC_LOGIN=off refuses every MAC login.
+func TestMACLoginOff(t *testing.T) {
+	cfg := testenv.Config(t, testenv.Embedded)
+	cfg.Devices.MACLogin = "off"
+	s := testenv.StartWith(t, cfg)
+	alice := s.Register(t, "alice")
+	s.Bind(t, alice.Token, "AA:BB:CC:10:01:01")
+	expect(t, "mac login", s.Do(t, "POST", "/api/user/mac-login/", "", map[string]any{"mac_address": "AA:BB:CC:10:01:01"}), 403, apperr.CodeMACLoginRefused)
+}
+
+// TestClaimCodes: a claim code binds its device to the app's user (last
+// bind wins), once; expired, reused, wrong and guessed codes are refused;
+// bind by MAC is refused for an owned device with a secret.
+func TestClaimCodes(t *testing.T) {
+	testenv.ForEachBackend(t, func(t *testing.T, backend testenv.Backend) {
+		cfg := testenv.Config(t, backend)
+		cfg.RateLimits.BindUser = config.Limit{Events: 5, Per: time.Hour}
+		if backend == testenv.Postgres {
+			cfg.Devices.SecretKey = make([]byte, 32) // the embedded default makes its own
+		}
+		var accounts *account.Service
+		s := testenv.StartWith(t, cfg, fx.Populate(&accounts))
+		admin := staffToken(t, s, accounts)
+		alice, bob, mallory := s.Register(t, "alice"), s.Register(t, "bob"), s.Register(t, "mallory")
+		const mac = "AA:BB:CC:20:00:01"
+		s.Bind(t, alice.Token, mac)
+		secret := provision(t, s, admin, mac)
+
+		// Bind by MAC of a secured, owned device: refused.
+		expect(t, "bind by MAC", s.Do(t, "POST", "/api/device/bind/", mallory.Token, map[string]any{"mac_address": mac}), 403, apperr.CodeBindByMACRefused)
+
+		res := deviceLogin(t, s, mac, challenge(t, s, mac), time.Now().Unix(), secret)
+		expect(t, "device login", res, 200, 200)
+		var dl testenv.Login
+		res.Decode(t, &dl)
+		expect(t, "claim code with a user token", s.Do(t, "POST", "/api/device/claim-code/", alice.Token, nil), 403, 403)
+		code := claimCode(t, s, dl.Token)
+		if len(code) != device.ClaimCodeLength {
+			t.Fatalf("code %q: want %d characters", code, device.ClaimCodeLength)
+		}
+		// A new code retires the previous one.
+		old := code
+		code = claimCode(t, s, dl.Token)
+		expect(t, "retired code", s.Do(t, "POST", "/api/device/claim/", bob.Token, map[string]any{"claim_code": old}), 400, apperr.CodeClaimCodeInvalid)
+
+		// Typed sloppily, it still binds: bob now owns the device.
+		sloppy := code[:4] + "-" + code[4:]
+		res = s.Do(t, "POST", "/api/device/claim/", bob.Token, map[string]any{"claim_code": sloppy, "name": "Bob's"})
+		expect(t, "claim", res, 200, 200)
+		var d struct {
+			MACAddress string `json:"mac_address"`
+			Name       string `json:"name"`
+		}
+		res.Decode(t, &d)
+		if d.MACAddress != mac || d.Name != "Bob's" {
+			t.Fatalf("claimed %+v", d)
+		}
+		// Last bind wins: alice's device token is revoked, alice lists nothing.
+		if r := s.Do(t, "GET", "/api/device/devices/", dl.Token, nil); r.Status != 401 {
+			t.Fatalf("previous owner's device token: %d, want 401", r.Status)
+		}
+		expect(t, "reused code", s.Do(t, "POST", "/api/device/claim/", mallory.Token, map[string]any{"claim_code": code}), 400, apperr.CodeClaimCodeInvalid)
+		expect(t, "wrong code", s.Do(t, "POST", "/api/device/claim/", mallory.Token, map[string]any{"claim_code": "2345ABCD"}), 400, apperr.CodeClaimCodeInvalid)
+
+		// Expired: the key's TTL ran out (removed here, as Redis would).
+		res = deviceLogin(t, s, mac, challenge(t, s, mac), time.Now().Unix(), secret)
+		res.Decode(t, &dl)
+		code = claimCode(t, s, dl.Token)
+		if err := s.Redis.Del(t.Context(), s.Key("claim:code:"+code)).Err(); err != nil {
+			t.Fatal(err)
+		}
+		expect(t, "expired code", s.Do(t, "POST", "/api/device/claim/", alice.Token, map[string]any{"claim_code": code}), 400, apperr.CodeClaimCodeInvalid)
+
+		// Guessing: mallory used 3 of her 5 attempts an hour above (one
+		// bind, two claims); the rest is spent and then she is held off.
+		for range 2 {
+			expect(t, "guess", s.Do(t, "POST", "/api/device/claim/", mallory.Token, map[string]any{"claim_code": "ZZZZZZZZ"}), 400, apperr.CodeClaimCodeInvalid)
+		}
+		res = s.Do(t, "POST", "/api/device/claim/", mallory.Token, map[string]any{"claim_code": "ZZZZZZZZ"})
+		expect(t, "guess over the limit", res, 429, apperr.CodeBindRate)
+		if res.Header.Get("Retry-After") == "" {
+			t.Fatal("429 without Retry-After")
+		}
+	})
+}
+
+func claimCode(t *testing.T, s *testenv.Service, deviceToken string) string {
+	t.Helper()
+	res := s.Do(t, "POST", "/api/device/claim-code/", deviceToken, nil)
+	if res.Status != 200 {
+		t.Fatalf("claim code: %d %s", res.Status, res.Body)
+	}
+	var c struct {
+		Code      string `json:"code"`
+		ExpiresIn int    `json:"expires_in"`
+	}
+	res.Decode(t, &c)
+	if c.ExpiresIn <= 0 {
+		t.Fatalf("claim code expires_in %d", c.ExpiresIn)
+	}
+	return c.Code
+}
+
+// TestSignVector pins the HMAC of docs/devices.md's worked example.
+func TestSignVector(t *testing.T) {
+	const (
+		secret = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+		nonce  = "5f2b9c1e8a7d4f3b9e6c0a1d2b3c4d5e"
+		mac    = "AA:BB:CC:00:00:01"
+		ts     = int64(1767254400)
+	)
+	got, err := device.Sign(secret, nonce, mac, ts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("signature %s", got)
+	if got != signVector {
+		t.Fatalf("Sign = %s, want %s (docs/devices.md)", got, signVector)
+	}
+}
+
+// signVector was computed with Python's hmac module (independently of
+// this code): hmac.new(bytes(range(32)), nonce+"\n"+mac+"\n"+ts, sha256).
+const signVector = "a40835b89a1dc98f6fb571fdd542dc583edd558aace3202619152e0259d34f5b"
