@@ -37,6 +37,8 @@ type Config struct {
 	LLM LLM
 	// Chat tunes AI conversations: context size and budgets.
 	Chat Chat
+	// RTC configures real-time voice rooms and the voice agent.
+	RTC RTC
 }
 
 // HTTP is the HTTP server's section.
@@ -191,13 +193,14 @@ type Sections struct {
 	Presence  Presence
 	LLM       LLM
 	Chat      Chat
+	RTC       RTC
 }
 
 // Split returns the sections of c.
 func Split(c Config) Sections {
 	return Sections{HTTP: c.HTTP, Database: c.Database, Redis: c.Redis, Log: c.Log,
 		Auth: c.Auth, Metrics: c.Metrics, Debug: c.Debug, Passwords: c.Passwords, Hub: c.Hub, Presence: c.Presence,
-		LLM: c.LLM, Chat: c.Chat}
+		LLM: c.LLM, Chat: c.Chat, RTC: c.RTC}
 }
 
 // Provide gives the fx graph the sections of the Config it holds; the app
@@ -254,6 +257,9 @@ func Load(getenv func(string) string) (Config, error) {
 		return Config{}, err
 	}
 	if c.Chat, err = loadChat(getenv); err != nil {
+		return Config{}, err
+	}
+	if c.RTC, err = loadRTC(getenv); err != nil {
 		return Config{}, err
 	}
 	return c, c.Validate()
@@ -409,7 +415,7 @@ func (c Config) Validate() error {
 	if err := c.LLM.Validate(); err != nil {
 		return err
 	}
-	return nil
+	return c.RTC.Validate()
 }
 
 func duration(getenv func(string) string, name string, def time.Duration) (time.Duration, error) {
