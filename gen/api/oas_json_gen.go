@@ -9785,6 +9785,8 @@ func (s *RtcAgentState) Decode(d *jx.Decoder) error {
 	}
 	// Try to use constant string.
 	switch RtcAgentState(v) {
+	case RtcAgentStateStarting:
+		*s = RtcAgentStateStarting
 	case RtcAgentStateRunning:
 		*s = RtcAgentStateRunning
 	default:

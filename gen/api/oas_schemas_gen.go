@@ -4180,17 +4180,19 @@ func (s *RtcAgentMode) UnmarshalText(data []byte) error {
 	}
 }
 
-// `running` while the agent is in the room.
+// `starting` while the voice service starts it (another request is starting it), then `running`.
 // Ref: #/components/schemas/RtcAgentState
 type RtcAgentState string
 
 const (
-	RtcAgentStateRunning RtcAgentState = "running"
+	RtcAgentStateStarting RtcAgentState = "starting"
+	RtcAgentStateRunning  RtcAgentState = "running"
 )
 
 // AllValues returns all RtcAgentState values.
 func (RtcAgentState) AllValues() []RtcAgentState {
 	return []RtcAgentState{
+		RtcAgentStateStarting,
 		RtcAgentStateRunning,
 	}
 }
@@ -4198,6 +4200,8 @@ func (RtcAgentState) AllValues() []RtcAgentState {
 // MarshalText implements encoding.TextMarshaler.
 func (s RtcAgentState) MarshalText() ([]byte, error) {
 	switch s {
+	case RtcAgentStateStarting:
+		return []byte(s), nil
 	case RtcAgentStateRunning:
 		return []byte(s), nil
 	default:
@@ -4208,6 +4212,9 @@ func (s RtcAgentState) MarshalText() ([]byte, error) {
 // UnmarshalText implements encoding.TextUnmarshaler.
 func (s *RtcAgentState) UnmarshalText(data []byte) error {
 	switch RtcAgentState(data) {
+	case RtcAgentStateStarting:
+		*s = RtcAgentStateStarting
+		return nil
 	case RtcAgentStateRunning:
 		*s = RtcAgentStateRunning
 		return nil

@@ -2025,6 +2025,8 @@ func (s RtcAgentMode) Validate() error {
 
 func (s RtcAgentState) Validate() error {
 	switch s {
+	case "starting":
+		return nil
 	case "running":
 		return nil
 	default:
