@@ -186,9 +186,11 @@ func (a *Agents) Stop(ctx context.Context, owner int, onlyMAC string, reason ws.
 	return a.stopped(ctx, agent, reason)
 }
 
+// stopped stops a released agent at the voice service, then tells the
+// group.
 func (a *Agents) stopped(ctx context.Context, agent Agent, reason ws.RtcAgentStatePayloadReason) error {
-	a.announce(ctx, agent, ws.RtcAgentStatePayloadStateStopped, reason)
 	err := a.vc.Call(ctx, ActionStop, map[string]string{"AppId": a.cfg.AppID, "RoomId": agent.RoomID, "TaskId": agent.TaskID})
+	a.announce(ctx, agent, ws.RtcAgentStatePayloadStateStopped, reason)
 	if err != nil && !IsTaskGone(err) {
 		a.log.Warn("Voice agent did not stop cleanly", zap.String("room_id", agent.RoomID), zap.Error(err))
 		return vendorError(err)

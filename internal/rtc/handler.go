@@ -202,7 +202,7 @@ func (h *Handler) RtcAgentChatCompletion(context.Context, *api.AgentChatRequest,
 }
 
 func ok() *api.EmptyEnvelope {
-	return &api.EmptyEnvelope{Success: true, Code: http.StatusOK, Message: httpapi.OKMessage, Data: &api.Empty{}}
+	return &api.EmptyEnvelope{Success: true, Code: http.StatusOK, Message: httpapi.OKMessage}
 }
 
 func tokenToAPI(t Token) api.RtcToken {
