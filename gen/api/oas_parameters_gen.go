@@ -3179,7 +3179,7 @@ func decodeRenameConversationParams(args [1]string, argsEscaped bool, r *http.Re
 
 // RtcAgentChatCompletionParams is parameters of rtcAgentChatCompletion operation.
 type RtcAgentChatCompletionParams struct {
-	// The agent task.
+	// The agent task (16 lowercase hex digits; anything else is 404).
 	TaskID string
 }
 
@@ -3231,13 +3231,13 @@ func decodeRtcAgentChatCompletionParams(args [1]string, argsEscaped bool, r *htt
 			}
 			if err := func() error {
 				if err := (validate.String{
-					MinLength:     1,
-					MinLengthSet:  true,
-					MaxLength:     64,
-					MaxLengthSet:  true,
+					MinLength:     0,
+					MinLengthSet:  false,
+					MaxLength:     0,
+					MaxLengthSet:  false,
 					Email:         false,
 					Hostname:      false,
-					Regex:         nil,
+					Regex:         regexMap["^[0-9a-f]{16}$"],
 					MinNumeric:    0,
 					MinNumericSet: false,
 					MaxNumeric:    0,

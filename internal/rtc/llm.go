@@ -86,8 +86,13 @@ func text(raw json.RawMessage) string {
 }
 
 func (l *LLM) serve(w http.ResponseWriter, r *http.Request) {
+	taskID := r.PathValue("task_id")
+	if !isTaskID(taskID) {
+		l.errors.Write(w, r, apperr.NotFound("Not found."))
+		return
+	}
 	key, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	task, err := l.agents.Authorize(r.Context(), r.PathValue("task_id"), strings.TrimSpace(key))
+	task, err := l.agents.Authorize(r.Context(), taskID, strings.TrimSpace(key))
 	if err != nil {
 		l.errors.Write(w, r, err)
 		return
@@ -183,4 +188,18 @@ func (l *LLM) serve(w http.ResponseWriter, r *http.Request) {
 	if flusher != nil {
 		flusher.Flush()
 	}
+}
+
+// isTaskID reports whether s has the form of the task ids Agents makes
+// (16 lowercase hex digits).
+func isTaskID(s string) bool {
+	if len(s) != 16 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }

@@ -324,6 +324,9 @@ func TestAgentLifecycle(t *testing.T) {
 		t.Fatalf("conversation has %d messages, want 4 (two turns)", msgs.Data.Count)
 	}
 
+	if res := s.Do(t, http.MethodPost, "/api/rtc/agent/not-a-task/chat/completions/", "", map[string]any{}); res.Status != http.StatusNotFound {
+		t.Fatalf("malformed task id: status %d, want 404", res.Status)
+	}
 	if status, _, _ := fake.AgentTurn(ctx, task, "Hello?", "wrong-key"); status != http.StatusUnauthorized {
 		t.Fatalf("wrong task key: status %d, want 401", status)
 	}
