@@ -134,29 +134,40 @@ func (h *Handler) StartRtcAgent(ctx context.Context, req *api.MacRequest) (*api.
 // StartFor starts the agent for a caller: user, and sessionMAC for a
 // device session; rawMAC names the device (a device may leave it empty).
 func StartFor(ctx context.Context, agents *Agents, devices Devices, user int, sessionMAC, rawMAC string) (Agent, bool, error) {
+	mac, deviceID, err := CheckDevice(ctx, devices, user, sessionMAC, rawMAC)
+	if err != nil {
+		return Agent{}, false, err
+	}
+	return agents.Start(ctx, user, mac, deviceID)
+}
+
+// CheckDevice resolves the device an agent is asked for and checks that
+// it is the user's (and, for a device session, the session's own); it
+// returns the normalised MAC and the device id.
+func CheckDevice(ctx context.Context, devices Devices, user int, sessionMAC, rawMAC string) (string, int, error) {
 	mac := sessionMAC
 	if rawMAC != "" {
 		m, err := device.NormalizeMAC(rawMAC)
 		if err != nil {
-			return Agent{}, false, apperr.Field("mac_address", err.Error())
+			return "", 0, apperr.Field("mac_address", err.Error())
 		}
 		if sessionMAC != "" && m != sessionMAC {
-			return Agent{}, false, errNotYourDevice("A device token may only ask for its own device.")
+			return "", 0, errNotYourDevice("A device token may only ask for its own device.")
 		}
 		mac = m
 	}
 	if mac == "" {
-		return Agent{}, false, apperr.Field("mac_address", "This field is required.")
+		return "", 0, apperr.Field("mac_address", "This field is required.")
 	}
 	owner, owned, err := devices.ResolveOwner(ctx, mac)
 	var ae *apperr.Error
 	if errors.As(err, &ae) && ae.Code == apperr.CodeDeviceNotBound || err == nil && owner != user {
-		return Agent{}, false, errNotYourDevice("The device is not bound to you.")
+		return "", 0, errNotYourDevice("The device is not bound to you.")
 	}
 	if err != nil {
-		return Agent{}, false, err
+		return "", 0, err
 	}
-	return agents.Start(ctx, user, mac, owned.Device.ID)
+	return mac, owned.Device.ID, nil
 }
 
 // InterruptRtcAgent implements interruptRtcAgent (POST /api/device/rtc-agent/interrupt/).

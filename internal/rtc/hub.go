@@ -53,12 +53,22 @@ func (f *Frames) Hooks() hub.Hooks {
 // on it, so start and stop run on their own goroutine, bounded by this.
 const frameCallTimeout = 30 * time.Second
 
+// start checks the request on the reader (the caller's device, an agent
+// to start at all), so refusals answer the frame in order; the voice
+// service is called on a goroutine of its own.
 func (f *Frames) start(ctx context.Context, s *hub.Session, fr *ws.Frame) error {
-	mac := fr.RtcAgentStart.Message.MACAddress.Or("")
+	mac, deviceID, err := CheckDevice(ctx, f.devices, s.UserID(), s.MAC(), fr.RtcAgentStart.Message.MACAddress.Or(""))
+	if err == nil && !f.agents.cfg.AgentEnabled() {
+		err = errAgentNotConfigured()
+	}
+	if err != nil {
+		f.refuse(s, err)
+		return nil
+	}
 	go func() {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), frameCallTimeout)
 		defer cancel()
-		agent, created, err := StartFor(ctx, f.agents, f.devices, s.UserID(), s.MAC(), mac)
+		agent, created, err := f.agents.Start(ctx, s.UserID(), mac, deviceID)
 		if err != nil {
 			f.refuse(s, err)
 			return
@@ -73,7 +83,13 @@ func (f *Frames) start(ctx context.Context, s *hub.Session, fr *ws.Frame) error 
 	return nil
 }
 
+// stop checks on the reader that an agent runs; the voice service is
+// called on a goroutine of its own.
 func (f *Frames) stop(ctx context.Context, s *hub.Session, _ *ws.Frame) error {
+	if _, err := f.agents.Get(ctx, s.UserID()); err != nil {
+		f.refuse(s, err)
+		return nil
+	}
 	go func() {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), frameCallTimeout)
 		defer cancel()

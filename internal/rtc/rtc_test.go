@@ -176,7 +176,7 @@ func TestLegacyMode(t *testing.T) {
 			t.Fatalf("status %d code %d, want %d/%d", res.Status, res.Code, status, code)
 		}
 	}
-	expect(get(mac), http.StatusTooManyRequests, 4291) // third call for the MAC
+	expect(get(mac), http.StatusTooManyRequests, 4291)  // third call for the MAC
 	expect(get(randomMAC()), http.StatusNotFound, 4010) // fourth call from the IP: unbound
 	expect(get(randomMAC()), http.StatusTooManyRequests, 4291)
 }
