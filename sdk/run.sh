@@ -98,8 +98,10 @@ admin_password=sdk-admin-password
 "$out/bin/paradise" createsuperuser --username "$admin_user" --password "$admin_password" >"$tmp/createsuperuser.log" 2>&1 ||
 	{ cat "$tmp/createsuperuser.log" >&2; die "createsuperuser failed"; }
 # No LLM provider: chat answers with the development provider; 5ms between
-# its words (40ms by default) keeps the chat walks short.
-PARADISE_LLM_DEV_DELAY=${PARADISE_LLM_DEV_DELAY:-5ms} PARADISE_METRICS_ADDR=127.0.0.1:0 PARADISE_ADDR=127.0.0.1:$port "$out/bin/paradise" serve >"$tmp/server.log" 2>&1 &
+# its words (40ms by default) keeps the chat walks short. Voice rooms are
+# on with a made-up RTC app (tokens are only signed, no vendor is called).
+PARADISE_RTC_APP_ID=e2e0123456789abcdef01234 PARADISE_RTC_APP_KEY=e2e-rtc-app-key \
+	PARADISE_LLM_DEV_DELAY=${PARADISE_LLM_DEV_DELAY:-5ms} PARADISE_METRICS_ADDR=127.0.0.1:0 PARADISE_ADDR=127.0.0.1:$port "$out/bin/paradise" serve >"$tmp/server.log" 2>&1 &
 pid=$!
 url=http://127.0.0.1:$port
 for _ in $(seq 100); do

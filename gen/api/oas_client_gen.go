@@ -282,6 +282,43 @@ type Invoker interface {
 	//
 	// GET /api/user/profile/
 	GetProfile(ctx context.Context) (*UserEnvelope, error)
+	// GetRtcAgent invokes getRtcAgent operation.
+	//
+	// The state of the agent in `room_{user_id}`; 404 (code 4032) when none runs.
+	//
+	// GET /api/device/rtc-agent/
+	GetRtcAgent(ctx context.Context) (*RtcAgentEnvelope, error)
+	// GetRtcToken invokes getRtcToken operation.
+	//
+	// Returns a token for the caller's own room `room_{user_id}`, the room their devices join with
+	// `getRtcTokenByMac`. A user token joins as the RTC user `user_{user_id}`; a device token as its
+	// device (`device_{mac}`). Cached like the device's token.
+	//
+	// GET /api/device/rtc-token/
+	GetRtcToken(ctx context.Context) (*RtcTokenEnvelope, error)
+	// GetRtcTokenByMac invokes getRtcTokenByMac operation.
+	//
+	// Returns a Volcengine RTC token with which the device joins `room_{user_id}`, the room of the user
+	// holding its latest binding (the same user as the hub group `device_{user_id}`), as the RTC user
+	// `device_{mac}` (the MAC's hex digits, lower case). The token may publish and subscribe, and is
+	// cached per room member until shortly before it expires (`PARADISE_RTC_TOKEN_REFRESH`), so repeated
+	// calls return the same token. After a rebind the device gets the new owner's room; the previous
+	// owner's token is never returned.
+	//
+	// Authentication. By default the caller presents the device's token from MAC login, and `mac_address`
+	// must be that device's (otherwise 403, code 4034). With `PARADISE_RTC_LEGACY_GET_BY_MAC` set,
+	// requests without an `Authorization` header are also served, as the Django system did, for old
+	// firmware; those are limited per IP and per MAC (HTTP 429, code 4291). An unknown or unbound device
+	// gets code 4010. When RTC is not configured the answer is 503, code 5050.
+	//
+	// GET /api/device/rtc-token/get_by_mac/
+	GetRtcTokenByMac(ctx context.Context, params GetRtcTokenByMacParams) (*RtcTokenEnvelope, error)
+	// InterruptRtcAgent invokes interruptRtcAgent operation.
+	//
+	// Makes the agent in the caller's room stop speaking (`UpdateVoiceChat` with `Interrupt`).
+	//
+	// POST /api/device/rtc-agent/interrupt/
+	InterruptRtcAgent(ctx context.Context) (*EmptyEnvelope, error)
 	// ListConversationMessages invokes listConversationMessages operation.
 	//
 	// The conversation's messages in the order they were written (oldest first). Another user's
@@ -352,6 +389,18 @@ type Invoker interface {
 	//
 	// PATCH /api/ai/conversations/{id}/
 	RenameConversation(ctx context.Context, request *ConversationUpdate, params RenameConversationParams) (*ConversationEnvelope, error)
+	// RtcAgentChatCompletion invokes rtcAgentChatCompletion operation.
+	//
+	// The `CustomLLM` URL Paradise gives the voice agent of one task: an OpenAI-compatible chat
+	// completions endpoint. The caller presents the task's secret key, `Authorization: Bearer <key>`,
+	// which works only while the task runs (otherwise 401, code 4033). The last `user` message is the
+	// user's turn: it runs the chat service for the room's owner (persona, history, budgets, failover) and
+	// is stored in the task's conversation. With `"stream": true` (what the agent sends) the reply is
+	// Server-Sent Events in OpenAI chunk format ending with `data: [DONE]`; otherwise one
+	// `chat.completion` object. Errors are the envelope.
+	//
+	// POST /api/rtc/agent/{task_id}/chat/completions/
+	RtcAgentChatCompletion(ctx context.Context, request *AgentChatRequest, params RtcAgentChatCompletionParams) (*AgentChatCompletion, error)
 	// SendDeviceMessage invokes sendDeviceMessage operation.
 	//
 	// Pushes a typed frame (see asyncapi.yaml) to the device hub group of the device's owner: the device
@@ -363,6 +412,32 @@ type Invoker interface {
 	//
 	// POST /api/device/devices/{id}/messages/
 	SendDeviceMessage(ctx context.Context, request *DeviceMessage, params SendDeviceMessageParams) (*PushEnvelope, error)
+	// SpeakRtcAgent invokes speakRtcAgent operation.
+	//
+	// The agent says `text` in the room (`UpdateVoiceChat` with `ExternalTextToSpeech`): `now` interrupts
+	// what it says, `after` waits for the current turn, `if_idle` drops the text when it is speaking.
+	//
+	// POST /api/device/rtc-agent/speak/
+	SpeakRtcAgent(ctx context.Context, request *RtcSpeakRequest) (*EmptyEnvelope, error)
+	// StartRtcAgent invokes startRtcAgent operation.
+	//
+	// Starts the cloud voice agent (Volcengine `StartVoiceChat`) in `room_{user_id}`, talking with the
+	// device (`mac_address`, one of the caller's; a device token may name only itself) in the voice of the
+	// device type's persona. In `CustomLLM` mode (the default) the agent's LLM is Paradise: each turn runs
+	// the chat service (persona, history, budgets, failover) and is stored in one conversation. One agent
+	// runs per room across all servers: starting while one runs returns the running one. The agent stops
+	// on `stopRtcAgent`, when the device leaves the hub, when the room idles for
+	// `PARADISE_RTC_AGENT_IDLE_TIMEOUT`, and when the device is unbound or rebound. `rtc_agent_state`
+	// frames tell the group. The voice service's refusals are 502/503 with codes 5051-5054.
+	//
+	// POST /api/device/rtc-agent/start/
+	StartRtcAgent(ctx context.Context, request *MacRequest) (*RtcAgentEnvelope, error)
+	// StopRtcAgent invokes stopRtcAgent operation.
+	//
+	// Stops the agent in the caller's room (`StopVoiceChat`); its task key stops working at once.
+	//
+	// POST /api/device/rtc-agent/stop/
+	StopRtcAgent(ctx context.Context) (*EmptyEnvelope, error)
 	// UnbindDevice invokes unbindDevice operation.
 	//
 	// Ends the caller's binding of the device. The device stays known but is bound to nobody: its MAC
@@ -3314,6 +3389,344 @@ func (c *Client) sendGetProfile(ctx context.Context) (res *UserEnvelope, err err
 	return result, nil
 }
 
+// GetRtcAgent invokes getRtcAgent operation.
+//
+// The state of the agent in `room_{user_id}`; 404 (code 4032) when none runs.
+//
+// GET /api/device/rtc-agent/
+func (c *Client) GetRtcAgent(ctx context.Context) (*RtcAgentEnvelope, error) {
+	res, err := c.sendGetRtcAgent(ctx)
+	return res, err
+}
+
+func (c *Client) sendGetRtcAgent(ctx context.Context) (res *RtcAgentEnvelope, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [1]string
+	pathParts[0] = "/api/device/rtc-agent/"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "GET", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityTokenAuth(ctx, GetRtcAgentOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"TokenAuth\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeGetRtcAgentResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// GetRtcToken invokes getRtcToken operation.
+//
+// Returns a token for the caller's own room `room_{user_id}`, the room their devices join with
+// `getRtcTokenByMac`. A user token joins as the RTC user `user_{user_id}`; a device token as its
+// device (`device_{mac}`). Cached like the device's token.
+//
+// GET /api/device/rtc-token/
+func (c *Client) GetRtcToken(ctx context.Context) (*RtcTokenEnvelope, error) {
+	res, err := c.sendGetRtcToken(ctx)
+	return res, err
+}
+
+func (c *Client) sendGetRtcToken(ctx context.Context) (res *RtcTokenEnvelope, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [1]string
+	pathParts[0] = "/api/device/rtc-token/"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "GET", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityTokenAuth(ctx, GetRtcTokenOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"TokenAuth\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeGetRtcTokenResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// GetRtcTokenByMac invokes getRtcTokenByMac operation.
+//
+// Returns a Volcengine RTC token with which the device joins `room_{user_id}`, the room of the user
+// holding its latest binding (the same user as the hub group `device_{user_id}`), as the RTC user
+// `device_{mac}` (the MAC's hex digits, lower case). The token may publish and subscribe, and is
+// cached per room member until shortly before it expires (`PARADISE_RTC_TOKEN_REFRESH`), so repeated
+// calls return the same token. After a rebind the device gets the new owner's room; the previous
+// owner's token is never returned.
+//
+// Authentication. By default the caller presents the device's token from MAC login, and `mac_address`
+// must be that device's (otherwise 403, code 4034). With `PARADISE_RTC_LEGACY_GET_BY_MAC` set,
+// requests without an `Authorization` header are also served, as the Django system did, for old
+// firmware; those are limited per IP and per MAC (HTTP 429, code 4291). An unknown or unbound device
+// gets code 4010. When RTC is not configured the answer is 503, code 5050.
+//
+// GET /api/device/rtc-token/get_by_mac/
+func (c *Client) GetRtcTokenByMac(ctx context.Context, params GetRtcTokenByMacParams) (*RtcTokenEnvelope, error) {
+	res, err := c.sendGetRtcTokenByMac(ctx, params)
+	return res, err
+}
+
+func (c *Client) sendGetRtcTokenByMac(ctx context.Context, params GetRtcTokenByMacParams) (res *RtcTokenEnvelope, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [1]string
+	pathParts[0] = "/api/device/rtc-token/get_by_mac/"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	q := uri.NewQueryEncoder()
+	{
+		// Encode "mac_address" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "mac_address",
+			Style:   uri.QueryStyleForm,
+			Explode: true,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if unwrapped := string(params.MACAddress); true {
+				return e.EncodeValue(conv.StringToString(unwrapped))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	u.RawQuery = q.Values().Encode()
+
+	r, err := ht.NewRequest(ctx, "GET", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityTokenAuth(ctx, GetRtcTokenByMacOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"TokenAuth\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+				{},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeGetRtcTokenByMacResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// InterruptRtcAgent invokes interruptRtcAgent operation.
+//
+// Makes the agent in the caller's room stop speaking (`UpdateVoiceChat` with `Interrupt`).
+//
+// POST /api/device/rtc-agent/interrupt/
+func (c *Client) InterruptRtcAgent(ctx context.Context) (*EmptyEnvelope, error) {
+	res, err := c.sendInterruptRtcAgent(ctx)
+	return res, err
+}
+
+func (c *Client) sendInterruptRtcAgent(ctx context.Context) (res *EmptyEnvelope, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [1]string
+	pathParts[0] = "/api/device/rtc-agent/interrupt/"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "POST", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityTokenAuth(ctx, InterruptRtcAgentOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"TokenAuth\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeInterruptRtcAgentResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
 // ListConversationMessages invokes listConversationMessages operation.
 //
 // The conversation's messages in the order they were written (oldest first). Another user's
@@ -4256,6 +4669,77 @@ func (c *Client) sendRenameConversation(ctx context.Context, request *Conversati
 	return result, nil
 }
 
+// RtcAgentChatCompletion invokes rtcAgentChatCompletion operation.
+//
+// The `CustomLLM` URL Paradise gives the voice agent of one task: an OpenAI-compatible chat
+// completions endpoint. The caller presents the task's secret key, `Authorization: Bearer <key>`,
+// which works only while the task runs (otherwise 401, code 4033). The last `user` message is the
+// user's turn: it runs the chat service for the room's owner (persona, history, budgets, failover) and
+// is stored in the task's conversation. With `"stream": true` (what the agent sends) the reply is
+// Server-Sent Events in OpenAI chunk format ending with `data: [DONE]`; otherwise one
+// `chat.completion` object. Errors are the envelope.
+//
+// POST /api/rtc/agent/{task_id}/chat/completions/
+func (c *Client) RtcAgentChatCompletion(ctx context.Context, request *AgentChatRequest, params RtcAgentChatCompletionParams) (*AgentChatCompletion, error) {
+	res, err := c.sendRtcAgentChatCompletion(ctx, request, params)
+	return res, err
+}
+
+func (c *Client) sendRtcAgentChatCompletion(ctx context.Context, request *AgentChatRequest, params RtcAgentChatCompletionParams) (res *AgentChatCompletion, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [3]string
+	pathParts[0] = "/api/rtc/agent/"
+	{
+		// Encode "task_id" parameter.
+		e := uri.NewPathEncoder(uri.PathEncoderConfig{
+			Param:   "task_id",
+			Style:   uri.PathStyleSimple,
+			Explode: false,
+		})
+		if err := func() error {
+			return e.EncodeValue(conv.StringToString(params.TaskID))
+		}(); err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		encoded, err := e.Result()
+		if err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		pathParts[1] = encoded
+	}
+	pathParts[2] = "/chat/completions/"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "POST", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+	if err := encodeRtcAgentChatCompletionRequest(request, r); err != nil {
+		return res, errors.Wrap(err, "encode request")
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeRtcAgentChatCompletionResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
 // SendDeviceMessage invokes sendDeviceMessage operation.
 //
 // Pushes a typed frame (see asyncapi.yaml) to the device hub group of the device's owner: the device
@@ -4352,6 +4836,248 @@ func (c *Client) sendSendDeviceMessage(ctx context.Context, request *DeviceMessa
 	}()
 
 	result, err := decodeSendDeviceMessageResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// SpeakRtcAgent invokes speakRtcAgent operation.
+//
+// The agent says `text` in the room (`UpdateVoiceChat` with `ExternalTextToSpeech`): `now` interrupts
+// what it says, `after` waits for the current turn, `if_idle` drops the text when it is speaking.
+//
+// POST /api/device/rtc-agent/speak/
+func (c *Client) SpeakRtcAgent(ctx context.Context, request *RtcSpeakRequest) (*EmptyEnvelope, error) {
+	res, err := c.sendSpeakRtcAgent(ctx, request)
+	return res, err
+}
+
+func (c *Client) sendSpeakRtcAgent(ctx context.Context, request *RtcSpeakRequest) (res *EmptyEnvelope, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [1]string
+	pathParts[0] = "/api/device/rtc-agent/speak/"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "POST", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+	if err := encodeSpeakRtcAgentRequest(request, r); err != nil {
+		return res, errors.Wrap(err, "encode request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityTokenAuth(ctx, SpeakRtcAgentOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"TokenAuth\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeSpeakRtcAgentResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// StartRtcAgent invokes startRtcAgent operation.
+//
+// Starts the cloud voice agent (Volcengine `StartVoiceChat`) in `room_{user_id}`, talking with the
+// device (`mac_address`, one of the caller's; a device token may name only itself) in the voice of the
+// device type's persona. In `CustomLLM` mode (the default) the agent's LLM is Paradise: each turn runs
+// the chat service (persona, history, budgets, failover) and is stored in one conversation. One agent
+// runs per room across all servers: starting while one runs returns the running one. The agent stops
+// on `stopRtcAgent`, when the device leaves the hub, when the room idles for
+// `PARADISE_RTC_AGENT_IDLE_TIMEOUT`, and when the device is unbound or rebound. `rtc_agent_state`
+// frames tell the group. The voice service's refusals are 502/503 with codes 5051-5054.
+//
+// POST /api/device/rtc-agent/start/
+func (c *Client) StartRtcAgent(ctx context.Context, request *MacRequest) (*RtcAgentEnvelope, error) {
+	res, err := c.sendStartRtcAgent(ctx, request)
+	return res, err
+}
+
+func (c *Client) sendStartRtcAgent(ctx context.Context, request *MacRequest) (res *RtcAgentEnvelope, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [1]string
+	pathParts[0] = "/api/device/rtc-agent/start/"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "POST", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+	if err := encodeStartRtcAgentRequest(request, r); err != nil {
+		return res, errors.Wrap(err, "encode request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityTokenAuth(ctx, StartRtcAgentOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"TokenAuth\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeStartRtcAgentResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// StopRtcAgent invokes stopRtcAgent operation.
+//
+// Stops the agent in the caller's room (`StopVoiceChat`); its task key stops working at once.
+//
+// POST /api/device/rtc-agent/stop/
+func (c *Client) StopRtcAgent(ctx context.Context) (*EmptyEnvelope, error) {
+	res, err := c.sendStopRtcAgent(ctx)
+	return res, err
+}
+
+func (c *Client) sendStopRtcAgent(ctx context.Context) (res *EmptyEnvelope, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [1]string
+	pathParts[0] = "/api/device/rtc-agent/stop/"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "POST", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityTokenAuth(ctx, StopRtcAgentOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"TokenAuth\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeStopRtcAgentResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
 	}

@@ -2564,6 +2564,79 @@ func decodeGetDeviceCommandParams(args [2]string, argsEscaped bool, r *http.Requ
 	return params, nil
 }
 
+// GetRtcTokenByMacParams is parameters of getRtcTokenByMac operation.
+type GetRtcTokenByMacParams struct {
+	// The device's MAC address.
+	MACAddress MacAddress
+}
+
+func unpackGetRtcTokenByMacParams(packed middleware.Parameters) (params GetRtcTokenByMacParams) {
+	{
+		key := middleware.ParameterKey{
+			Name: "mac_address",
+			In:   "query",
+		}
+		params.MACAddress = packed[key].(MacAddress)
+	}
+	return params
+}
+
+func decodeGetRtcTokenByMacParams(args [0]string, argsEscaped bool, r *http.Request) (params GetRtcTokenByMacParams, _ error) {
+	q := uri.NewQueryDecoder(r.URL.Query())
+	// Decode query: mac_address.
+	if err := func() error {
+		cfg := uri.QueryParameterDecodingConfig{
+			Name:    "mac_address",
+			Style:   uri.QueryStyleForm,
+			Explode: true,
+		}
+
+		if err := q.HasParam(cfg); err == nil {
+			if err := q.DecodeParam(cfg, func(d uri.Decoder) error {
+				var paramsDotMACAddressVal string
+				if err := func() error {
+					val, err := d.DecodeValue()
+					if err != nil {
+						return err
+					}
+
+					c, err := conv.ToString(val)
+					if err != nil {
+						return err
+					}
+
+					paramsDotMACAddressVal = c
+					return nil
+				}(); err != nil {
+					return err
+				}
+				params.MACAddress = MacAddress(paramsDotMACAddressVal)
+				return nil
+			}); err != nil {
+				return err
+			}
+			if err := func() error {
+				if err := params.MACAddress.Validate(); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return err
+			}
+		} else {
+			return err
+		}
+		return nil
+	}(); err != nil {
+		return params, &ogenerrors.DecodeParamError{
+			Name: "mac_address",
+			In:   "query",
+			Err:  err,
+		}
+	}
+	return params, nil
+}
+
 // ListConversationMessagesParams is parameters of listConversationMessages operation.
 type ListConversationMessagesParams struct {
 	// Resource id.
@@ -3737,6 +3810,92 @@ func decodeRenameConversationParams(args [1]string, argsEscaped bool, r *http.Re
 	}(); err != nil {
 		return params, &ogenerrors.DecodeParamError{
 			Name: "id",
+			In:   "path",
+			Err:  err,
+		}
+	}
+	return params, nil
+}
+
+// RtcAgentChatCompletionParams is parameters of rtcAgentChatCompletion operation.
+type RtcAgentChatCompletionParams struct {
+	// The agent task (16 lowercase hex digits; anything else is 404).
+	TaskID string
+}
+
+func unpackRtcAgentChatCompletionParams(packed middleware.Parameters) (params RtcAgentChatCompletionParams) {
+	{
+		key := middleware.ParameterKey{
+			Name: "task_id",
+			In:   "path",
+		}
+		params.TaskID = packed[key].(string)
+	}
+	return params
+}
+
+func decodeRtcAgentChatCompletionParams(args [1]string, argsEscaped bool, r *http.Request) (params RtcAgentChatCompletionParams, _ error) {
+	// Decode path: task_id.
+	if err := func() error {
+		param := args[0]
+		if argsEscaped {
+			unescaped, err := url.PathUnescape(args[0])
+			if err != nil {
+				return errors.Wrap(err, "unescape path")
+			}
+			param = unescaped
+		}
+		if len(param) > 0 {
+			d := uri.NewPathDecoder(uri.PathDecoderConfig{
+				Param:   "task_id",
+				Value:   param,
+				Style:   uri.PathStyleSimple,
+				Explode: false,
+			})
+
+			if err := func() error {
+				val, err := d.DecodeValue()
+				if err != nil {
+					return err
+				}
+
+				c, err := conv.ToString(val)
+				if err != nil {
+					return err
+				}
+
+				params.TaskID = c
+				return nil
+			}(); err != nil {
+				return err
+			}
+			if err := func() error {
+				if err := (validate.String{
+					MinLength:     0,
+					MinLengthSet:  false,
+					MaxLength:     0,
+					MaxLengthSet:  false,
+					Email:         false,
+					Hostname:      false,
+					Regex:         regexMap["^[0-9a-f]{16}$"],
+					MinNumeric:    0,
+					MinNumericSet: false,
+					MaxNumeric:    0,
+					MaxNumericSet: false,
+				}).Validate(string(params.TaskID)); err != nil {
+					return errors.Wrap(err, "string")
+				}
+				return nil
+			}(); err != nil {
+				return err
+			}
+		} else {
+			return validate.ErrFieldRequired
+		}
+		return nil
+	}(); err != nil {
+		return params, &ogenerrors.DecodeParamError{
+			Name: "task_id",
 			In:   "path",
 			Err:  err,
 		}

@@ -248,8 +248,50 @@ func encodeRenameConversationRequest(
 	return nil
 }
 
+func encodeRtcAgentChatCompletionRequest(
+	req *AgentChatRequest,
+	r *http.Request,
+) error {
+	const contentType = "application/json"
+	e := new(jx.Encoder)
+	{
+		req.Encode(e)
+	}
+	encoded := e.Bytes()
+	ht.SetBody(r, bytes.NewReader(encoded), contentType)
+	return nil
+}
+
 func encodeSendDeviceMessageRequest(
 	req *DeviceMessage,
+	r *http.Request,
+) error {
+	const contentType = "application/json"
+	e := new(jx.Encoder)
+	{
+		req.Encode(e)
+	}
+	encoded := e.Bytes()
+	ht.SetBody(r, bytes.NewReader(encoded), contentType)
+	return nil
+}
+
+func encodeSpeakRtcAgentRequest(
+	req *RtcSpeakRequest,
+	r *http.Request,
+) error {
+	const contentType = "application/json"
+	e := new(jx.Encoder)
+	{
+		req.Encode(e)
+	}
+	encoded := e.Bytes()
+	ht.SetBody(r, bytes.NewReader(encoded), contentType)
+	return nil
+}
+
+func encodeStartRtcAgentRequest(
+	req *MacRequest,
 	r *http.Request,
 ) error {
 	const contentType = "application/json"

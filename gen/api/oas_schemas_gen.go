@@ -299,6 +299,202 @@ func (s *AdminTokenAuth) SetRoles(val []string) {
 	s.Roles = val
 }
 
+// Ref: #/components/schemas/AgentChatChoice
+type AgentChatChoice struct {
+	Index        int              `json:"index"`
+	Message      AgentChatMessage `json:"message"`
+	FinishReason string           `json:"finish_reason"`
+}
+
+// GetIndex returns the value of Index.
+func (s *AgentChatChoice) GetIndex() int {
+	return s.Index
+}
+
+// GetMessage returns the value of Message.
+func (s *AgentChatChoice) GetMessage() AgentChatMessage {
+	return s.Message
+}
+
+// GetFinishReason returns the value of FinishReason.
+func (s *AgentChatChoice) GetFinishReason() string {
+	return s.FinishReason
+}
+
+// SetIndex sets the value of Index.
+func (s *AgentChatChoice) SetIndex(val int) {
+	s.Index = val
+}
+
+// SetMessage sets the value of Message.
+func (s *AgentChatChoice) SetMessage(val AgentChatMessage) {
+	s.Message = val
+}
+
+// SetFinishReason sets the value of FinishReason.
+func (s *AgentChatChoice) SetFinishReason(val string) {
+	s.FinishReason = val
+}
+
+// Ref: #/components/schemas/AgentChatCompletion
+type AgentChatCompletion struct {
+	ID      string            `json:"id"`
+	Object  string            `json:"object"`
+	Created int64             `json:"created"`
+	Model   string            `json:"model"`
+	Choices []AgentChatChoice `json:"choices"`
+	Usage   ChatUsage         `json:"usage"`
+}
+
+// GetID returns the value of ID.
+func (s *AgentChatCompletion) GetID() string {
+	return s.ID
+}
+
+// GetObject returns the value of Object.
+func (s *AgentChatCompletion) GetObject() string {
+	return s.Object
+}
+
+// GetCreated returns the value of Created.
+func (s *AgentChatCompletion) GetCreated() int64 {
+	return s.Created
+}
+
+// GetModel returns the value of Model.
+func (s *AgentChatCompletion) GetModel() string {
+	return s.Model
+}
+
+// GetChoices returns the value of Choices.
+func (s *AgentChatCompletion) GetChoices() []AgentChatChoice {
+	return s.Choices
+}
+
+// GetUsage returns the value of Usage.
+func (s *AgentChatCompletion) GetUsage() ChatUsage {
+	return s.Usage
+}
+
+// SetID sets the value of ID.
+func (s *AgentChatCompletion) SetID(val string) {
+	s.ID = val
+}
+
+// SetObject sets the value of Object.
+func (s *AgentChatCompletion) SetObject(val string) {
+	s.Object = val
+}
+
+// SetCreated sets the value of Created.
+func (s *AgentChatCompletion) SetCreated(val int64) {
+	s.Created = val
+}
+
+// SetModel sets the value of Model.
+func (s *AgentChatCompletion) SetModel(val string) {
+	s.Model = val
+}
+
+// SetChoices sets the value of Choices.
+func (s *AgentChatCompletion) SetChoices(val []AgentChatChoice) {
+	s.Choices = val
+}
+
+// SetUsage sets the value of Usage.
+func (s *AgentChatCompletion) SetUsage(val ChatUsage) {
+	s.Usage = val
+}
+
+// Ref: #/components/schemas/AgentChatMessage
+type AgentChatMessage struct {
+	// System, user, assistant (others are ignored).
+	Role string `json:"role"`
+	// The text; only the last user message is read, the conversation's own history is used instead of the
+	// rest.
+	Content string `json:"content"`
+}
+
+// GetRole returns the value of Role.
+func (s *AgentChatMessage) GetRole() string {
+	return s.Role
+}
+
+// GetContent returns the value of Content.
+func (s *AgentChatMessage) GetContent() string {
+	return s.Content
+}
+
+// SetRole sets the value of Role.
+func (s *AgentChatMessage) SetRole(val string) {
+	s.Role = val
+}
+
+// SetContent sets the value of Content.
+func (s *AgentChatMessage) SetContent(val string) {
+	s.Content = val
+}
+
+// An OpenAI chat completions request; fields not listed are accepted and ignored.
+// Ref: #/components/schemas/AgentChatRequest
+type AgentChatRequest struct {
+	Model       OptString          `json:"model"`
+	Messages    []AgentChatMessage `json:"messages"`
+	Stream      OptBool            `json:"stream"`
+	Temperature OptFloat64         `json:"temperature"`
+	MaxTokens   OptInt             `json:"max_tokens"`
+}
+
+// GetModel returns the value of Model.
+func (s *AgentChatRequest) GetModel() OptString {
+	return s.Model
+}
+
+// GetMessages returns the value of Messages.
+func (s *AgentChatRequest) GetMessages() []AgentChatMessage {
+	return s.Messages
+}
+
+// GetStream returns the value of Stream.
+func (s *AgentChatRequest) GetStream() OptBool {
+	return s.Stream
+}
+
+// GetTemperature returns the value of Temperature.
+func (s *AgentChatRequest) GetTemperature() OptFloat64 {
+	return s.Temperature
+}
+
+// GetMaxTokens returns the value of MaxTokens.
+func (s *AgentChatRequest) GetMaxTokens() OptInt {
+	return s.MaxTokens
+}
+
+// SetModel sets the value of Model.
+func (s *AgentChatRequest) SetModel(val OptString) {
+	s.Model = val
+}
+
+// SetMessages sets the value of Messages.
+func (s *AgentChatRequest) SetMessages(val []AgentChatMessage) {
+	s.Messages = val
+}
+
+// SetStream sets the value of Stream.
+func (s *AgentChatRequest) SetStream(val OptBool) {
+	s.Stream = val
+}
+
+// SetTemperature sets the value of Temperature.
+func (s *AgentChatRequest) SetTemperature(val OptFloat64) {
+	s.Temperature = val
+}
+
+// SetMaxTokens sets the value of MaxTokens.
+func (s *AgentChatRequest) SetMaxTokens(val OptInt) {
+	s.MaxTokens = val
+}
+
 // A conversation as the audit lists it.
 // Ref: #/components/schemas/AuditConversation
 type AuditConversation struct {
@@ -4489,6 +4685,52 @@ func (o OptDeviceCommandStatus) Or(d DeviceCommandStatus) DeviceCommandStatus {
 	return d
 }
 
+// NewOptFloat64 returns new OptFloat64 with value set to v.
+func NewOptFloat64(v float64) OptFloat64 {
+	return OptFloat64{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptFloat64 is optional float64.
+type OptFloat64 struct {
+	Value float64
+	Set   bool
+}
+
+// IsSet returns true if OptFloat64 was set.
+func (o OptFloat64) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptFloat64) Reset() {
+	var v float64
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptFloat64) SetTo(v float64) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptFloat64) Get() (v float64, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptFloat64) Or(d float64) float64 {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
 // NewOptGender returns new OptGender with value set to v.
 func NewOptGender(v Gender) OptGender {
 	return OptGender{
@@ -4621,6 +4863,52 @@ func (o OptMbti) Get() (v Mbti, ok bool) {
 
 // Or returns value if set, or given parameter if does not.
 func (o OptMbti) Or(d Mbti) Mbti {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
+// NewOptRtcSpeakRequestWhen returns new OptRtcSpeakRequestWhen with value set to v.
+func NewOptRtcSpeakRequestWhen(v RtcSpeakRequestWhen) OptRtcSpeakRequestWhen {
+	return OptRtcSpeakRequestWhen{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptRtcSpeakRequestWhen is optional RtcSpeakRequestWhen.
+type OptRtcSpeakRequestWhen struct {
+	Value RtcSpeakRequestWhen
+	Set   bool
+}
+
+// IsSet returns true if OptRtcSpeakRequestWhen was set.
+func (o OptRtcSpeakRequestWhen) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptRtcSpeakRequestWhen) Reset() {
+	var v RtcSpeakRequestWhen
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptRtcSpeakRequestWhen) SetTo(v RtcSpeakRequestWhen) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptRtcSpeakRequestWhen) Get() (v RtcSpeakRequestWhen, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptRtcSpeakRequestWhen) Or(d RtcSpeakRequestWhen) RtcSpeakRequestWhen {
 	if v, ok := o.Get(); ok {
 		return v
 	}
@@ -4850,6 +5138,415 @@ func (s *RegisterRequest) SetPassword(val Password) {
 // SetNickname sets the value of Nickname.
 func (s *RegisterRequest) SetNickname(val OptString) {
 	s.Nickname = val
+}
+
+// Ref: #/components/schemas/RtcAgent
+type RtcAgent struct {
+	RoomID string `json:"room_id"`
+	// The agent task (Volcengine `TaskId`).
+	TaskID string        `json:"task_id"`
+	State  RtcAgentState `json:"state"`
+	// Who is the agent's LLM.
+	Mode RtcAgentMode `json:"mode"`
+	// The device the agent talks with.
+	MACAddress string `json:"mac_address"`
+	// The conversation the agent's turns are stored in; null before the first turn.
+	ConversationID NilInt    `json:"conversation_id"`
+	StartedAt      time.Time `json:"started_at"`
+}
+
+// GetRoomID returns the value of RoomID.
+func (s *RtcAgent) GetRoomID() string {
+	return s.RoomID
+}
+
+// GetTaskID returns the value of TaskID.
+func (s *RtcAgent) GetTaskID() string {
+	return s.TaskID
+}
+
+// GetState returns the value of State.
+func (s *RtcAgent) GetState() RtcAgentState {
+	return s.State
+}
+
+// GetMode returns the value of Mode.
+func (s *RtcAgent) GetMode() RtcAgentMode {
+	return s.Mode
+}
+
+// GetMACAddress returns the value of MACAddress.
+func (s *RtcAgent) GetMACAddress() string {
+	return s.MACAddress
+}
+
+// GetConversationID returns the value of ConversationID.
+func (s *RtcAgent) GetConversationID() NilInt {
+	return s.ConversationID
+}
+
+// GetStartedAt returns the value of StartedAt.
+func (s *RtcAgent) GetStartedAt() time.Time {
+	return s.StartedAt
+}
+
+// SetRoomID sets the value of RoomID.
+func (s *RtcAgent) SetRoomID(val string) {
+	s.RoomID = val
+}
+
+// SetTaskID sets the value of TaskID.
+func (s *RtcAgent) SetTaskID(val string) {
+	s.TaskID = val
+}
+
+// SetState sets the value of State.
+func (s *RtcAgent) SetState(val RtcAgentState) {
+	s.State = val
+}
+
+// SetMode sets the value of Mode.
+func (s *RtcAgent) SetMode(val RtcAgentMode) {
+	s.Mode = val
+}
+
+// SetMACAddress sets the value of MACAddress.
+func (s *RtcAgent) SetMACAddress(val string) {
+	s.MACAddress = val
+}
+
+// SetConversationID sets the value of ConversationID.
+func (s *RtcAgent) SetConversationID(val NilInt) {
+	s.ConversationID = val
+}
+
+// SetStartedAt sets the value of StartedAt.
+func (s *RtcAgent) SetStartedAt(val time.Time) {
+	s.StartedAt = val
+}
+
+// Ref: #/components/schemas/RtcAgentEnvelope
+type RtcAgentEnvelope struct {
+	Success bool     `json:"success"`
+	Code    int      `json:"code"`
+	Message string   `json:"message"`
+	Data    RtcAgent `json:"data"`
+}
+
+// GetSuccess returns the value of Success.
+func (s *RtcAgentEnvelope) GetSuccess() bool {
+	return s.Success
+}
+
+// GetCode returns the value of Code.
+func (s *RtcAgentEnvelope) GetCode() int {
+	return s.Code
+}
+
+// GetMessage returns the value of Message.
+func (s *RtcAgentEnvelope) GetMessage() string {
+	return s.Message
+}
+
+// GetData returns the value of Data.
+func (s *RtcAgentEnvelope) GetData() RtcAgent {
+	return s.Data
+}
+
+// SetSuccess sets the value of Success.
+func (s *RtcAgentEnvelope) SetSuccess(val bool) {
+	s.Success = val
+}
+
+// SetCode sets the value of Code.
+func (s *RtcAgentEnvelope) SetCode(val int) {
+	s.Code = val
+}
+
+// SetMessage sets the value of Message.
+func (s *RtcAgentEnvelope) SetMessage(val string) {
+	s.Message = val
+}
+
+// SetData sets the value of Data.
+func (s *RtcAgentEnvelope) SetData(val RtcAgent) {
+	s.Data = val
+}
+
+// Who is the agent's LLM.
+type RtcAgentMode string
+
+const (
+	RtcAgentModeCustomLLM RtcAgentMode = "CustomLLM"
+	RtcAgentModeArkV3     RtcAgentMode = "ArkV3"
+)
+
+// AllValues returns all RtcAgentMode values.
+func (RtcAgentMode) AllValues() []RtcAgentMode {
+	return []RtcAgentMode{
+		RtcAgentModeCustomLLM,
+		RtcAgentModeArkV3,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s RtcAgentMode) MarshalText() ([]byte, error) {
+	switch s {
+	case RtcAgentModeCustomLLM:
+		return []byte(s), nil
+	case RtcAgentModeArkV3:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *RtcAgentMode) UnmarshalText(data []byte) error {
+	switch RtcAgentMode(data) {
+	case RtcAgentModeCustomLLM:
+		*s = RtcAgentModeCustomLLM
+		return nil
+	case RtcAgentModeArkV3:
+		*s = RtcAgentModeArkV3
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
+}
+
+// `starting` while the voice service starts it (another request is starting it), then `running`.
+// Ref: #/components/schemas/RtcAgentState
+type RtcAgentState string
+
+const (
+	RtcAgentStateStarting RtcAgentState = "starting"
+	RtcAgentStateRunning  RtcAgentState = "running"
+)
+
+// AllValues returns all RtcAgentState values.
+func (RtcAgentState) AllValues() []RtcAgentState {
+	return []RtcAgentState{
+		RtcAgentStateStarting,
+		RtcAgentStateRunning,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s RtcAgentState) MarshalText() ([]byte, error) {
+	switch s {
+	case RtcAgentStateStarting:
+		return []byte(s), nil
+	case RtcAgentStateRunning:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *RtcAgentState) UnmarshalText(data []byte) error {
+	switch RtcAgentState(data) {
+	case RtcAgentStateStarting:
+		*s = RtcAgentStateStarting
+		return nil
+	case RtcAgentStateRunning:
+		*s = RtcAgentStateRunning
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
+}
+
+// Ref: #/components/schemas/RtcSpeakRequest
+type RtcSpeakRequest struct {
+	// What the agent says; at most 200 characters (the voice service's limit).
+	Text string `json:"text"`
+	// `now` (default) interrupts the agent; `after` waits for its turn to end; `if_idle` drops the text if
+	// it is speaking.
+	When OptRtcSpeakRequestWhen `json:"when"`
+}
+
+// GetText returns the value of Text.
+func (s *RtcSpeakRequest) GetText() string {
+	return s.Text
+}
+
+// GetWhen returns the value of When.
+func (s *RtcSpeakRequest) GetWhen() OptRtcSpeakRequestWhen {
+	return s.When
+}
+
+// SetText sets the value of Text.
+func (s *RtcSpeakRequest) SetText(val string) {
+	s.Text = val
+}
+
+// SetWhen sets the value of When.
+func (s *RtcSpeakRequest) SetWhen(val OptRtcSpeakRequestWhen) {
+	s.When = val
+}
+
+// `now` (default) interrupts the agent; `after` waits for its turn to end; `if_idle` drops the text if
+// it is speaking.
+type RtcSpeakRequestWhen string
+
+const (
+	RtcSpeakRequestWhenNow    RtcSpeakRequestWhen = "now"
+	RtcSpeakRequestWhenAfter  RtcSpeakRequestWhen = "after"
+	RtcSpeakRequestWhenIfIdle RtcSpeakRequestWhen = "if_idle"
+)
+
+// AllValues returns all RtcSpeakRequestWhen values.
+func (RtcSpeakRequestWhen) AllValues() []RtcSpeakRequestWhen {
+	return []RtcSpeakRequestWhen{
+		RtcSpeakRequestWhenNow,
+		RtcSpeakRequestWhenAfter,
+		RtcSpeakRequestWhenIfIdle,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s RtcSpeakRequestWhen) MarshalText() ([]byte, error) {
+	switch s {
+	case RtcSpeakRequestWhenNow:
+		return []byte(s), nil
+	case RtcSpeakRequestWhenAfter:
+		return []byte(s), nil
+	case RtcSpeakRequestWhenIfIdle:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *RtcSpeakRequestWhen) UnmarshalText(data []byte) error {
+	switch RtcSpeakRequestWhen(data) {
+	case RtcSpeakRequestWhenNow:
+		*s = RtcSpeakRequestWhenNow
+		return nil
+	case RtcSpeakRequestWhenAfter:
+		*s = RtcSpeakRequestWhenAfter
+		return nil
+	case RtcSpeakRequestWhenIfIdle:
+		*s = RtcSpeakRequestWhenIfIdle
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
+}
+
+// Ref: #/components/schemas/RtcToken
+type RtcToken struct {
+	// The Volcengine RTC app id.
+	AppID string `json:"app_id"`
+	// `room_{user_id}`: the room of the device's owner.
+	RoomID string `json:"room_id"`
+	// The RTC user id the token joins as (`device_{mac}` or `user_{user_id}`).
+	UserID string `json:"user_id"`
+	// The RTC access token (version 001).
+	Token string `json:"token"`
+	// When the token stops working.
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// GetAppID returns the value of AppID.
+func (s *RtcToken) GetAppID() string {
+	return s.AppID
+}
+
+// GetRoomID returns the value of RoomID.
+func (s *RtcToken) GetRoomID() string {
+	return s.RoomID
+}
+
+// GetUserID returns the value of UserID.
+func (s *RtcToken) GetUserID() string {
+	return s.UserID
+}
+
+// GetToken returns the value of Token.
+func (s *RtcToken) GetToken() string {
+	return s.Token
+}
+
+// GetExpiresAt returns the value of ExpiresAt.
+func (s *RtcToken) GetExpiresAt() time.Time {
+	return s.ExpiresAt
+}
+
+// SetAppID sets the value of AppID.
+func (s *RtcToken) SetAppID(val string) {
+	s.AppID = val
+}
+
+// SetRoomID sets the value of RoomID.
+func (s *RtcToken) SetRoomID(val string) {
+	s.RoomID = val
+}
+
+// SetUserID sets the value of UserID.
+func (s *RtcToken) SetUserID(val string) {
+	s.UserID = val
+}
+
+// SetToken sets the value of Token.
+func (s *RtcToken) SetToken(val string) {
+	s.Token = val
+}
+
+// SetExpiresAt sets the value of ExpiresAt.
+func (s *RtcToken) SetExpiresAt(val time.Time) {
+	s.ExpiresAt = val
+}
+
+// Ref: #/components/schemas/RtcTokenEnvelope
+type RtcTokenEnvelope struct {
+	Success bool     `json:"success"`
+	Code    int      `json:"code"`
+	Message string   `json:"message"`
+	Data    RtcToken `json:"data"`
+}
+
+// GetSuccess returns the value of Success.
+func (s *RtcTokenEnvelope) GetSuccess() bool {
+	return s.Success
+}
+
+// GetCode returns the value of Code.
+func (s *RtcTokenEnvelope) GetCode() int {
+	return s.Code
+}
+
+// GetMessage returns the value of Message.
+func (s *RtcTokenEnvelope) GetMessage() string {
+	return s.Message
+}
+
+// GetData returns the value of Data.
+func (s *RtcTokenEnvelope) GetData() RtcToken {
+	return s.Data
+}
+
+// SetSuccess sets the value of Success.
+func (s *RtcTokenEnvelope) SetSuccess(val bool) {
+	s.Success = val
+}
+
+// SetCode sets the value of Code.
+func (s *RtcTokenEnvelope) SetCode(val int) {
+	s.Code = val
+}
+
+// SetMessage sets the value of Message.
+func (s *RtcTokenEnvelope) SetMessage(val string) {
+	s.Message = val
+}
+
+// SetData sets the value of Data.
+func (s *RtcTokenEnvelope) SetData(val RtcToken) {
+	s.Data = val
 }
 
 type TokenAuth struct {

@@ -268,6 +268,43 @@ type Handler interface {
 	//
 	// GET /api/user/profile/
 	GetProfile(ctx context.Context) (*UserEnvelope, error)
+	// GetRtcAgent implements getRtcAgent operation.
+	//
+	// The state of the agent in `room_{user_id}`; 404 (code 4032) when none runs.
+	//
+	// GET /api/device/rtc-agent/
+	GetRtcAgent(ctx context.Context) (*RtcAgentEnvelope, error)
+	// GetRtcToken implements getRtcToken operation.
+	//
+	// Returns a token for the caller's own room `room_{user_id}`, the room their devices join with
+	// `getRtcTokenByMac`. A user token joins as the RTC user `user_{user_id}`; a device token as its
+	// device (`device_{mac}`). Cached like the device's token.
+	//
+	// GET /api/device/rtc-token/
+	GetRtcToken(ctx context.Context) (*RtcTokenEnvelope, error)
+	// GetRtcTokenByMac implements getRtcTokenByMac operation.
+	//
+	// Returns a Volcengine RTC token with which the device joins `room_{user_id}`, the room of the user
+	// holding its latest binding (the same user as the hub group `device_{user_id}`), as the RTC user
+	// `device_{mac}` (the MAC's hex digits, lower case). The token may publish and subscribe, and is
+	// cached per room member until shortly before it expires (`PARADISE_RTC_TOKEN_REFRESH`), so repeated
+	// calls return the same token. After a rebind the device gets the new owner's room; the previous
+	// owner's token is never returned.
+	//
+	// Authentication. By default the caller presents the device's token from MAC login, and `mac_address`
+	// must be that device's (otherwise 403, code 4034). With `PARADISE_RTC_LEGACY_GET_BY_MAC` set,
+	// requests without an `Authorization` header are also served, as the Django system did, for old
+	// firmware; those are limited per IP and per MAC (HTTP 429, code 4291). An unknown or unbound device
+	// gets code 4010. When RTC is not configured the answer is 503, code 5050.
+	//
+	// GET /api/device/rtc-token/get_by_mac/
+	GetRtcTokenByMac(ctx context.Context, params GetRtcTokenByMacParams) (*RtcTokenEnvelope, error)
+	// InterruptRtcAgent implements interruptRtcAgent operation.
+	//
+	// Makes the agent in the caller's room stop speaking (`UpdateVoiceChat` with `Interrupt`).
+	//
+	// POST /api/device/rtc-agent/interrupt/
+	InterruptRtcAgent(ctx context.Context) (*EmptyEnvelope, error)
 	// ListConversationMessages implements listConversationMessages operation.
 	//
 	// The conversation's messages in the order they were written (oldest first). Another user's
@@ -338,6 +375,18 @@ type Handler interface {
 	//
 	// PATCH /api/ai/conversations/{id}/
 	RenameConversation(ctx context.Context, req *ConversationUpdate, params RenameConversationParams) (*ConversationEnvelope, error)
+	// RtcAgentChatCompletion implements rtcAgentChatCompletion operation.
+	//
+	// The `CustomLLM` URL Paradise gives the voice agent of one task: an OpenAI-compatible chat
+	// completions endpoint. The caller presents the task's secret key, `Authorization: Bearer <key>`,
+	// which works only while the task runs (otherwise 401, code 4033). The last `user` message is the
+	// user's turn: it runs the chat service for the room's owner (persona, history, budgets, failover) and
+	// is stored in the task's conversation. With `"stream": true` (what the agent sends) the reply is
+	// Server-Sent Events in OpenAI chunk format ending with `data: [DONE]`; otherwise one
+	// `chat.completion` object. Errors are the envelope.
+	//
+	// POST /api/rtc/agent/{task_id}/chat/completions/
+	RtcAgentChatCompletion(ctx context.Context, req *AgentChatRequest, params RtcAgentChatCompletionParams) (*AgentChatCompletion, error)
 	// SendDeviceMessage implements sendDeviceMessage operation.
 	//
 	// Pushes a typed frame (see asyncapi.yaml) to the device hub group of the device's owner: the device
@@ -349,6 +398,32 @@ type Handler interface {
 	//
 	// POST /api/device/devices/{id}/messages/
 	SendDeviceMessage(ctx context.Context, req *DeviceMessage, params SendDeviceMessageParams) (*PushEnvelope, error)
+	// SpeakRtcAgent implements speakRtcAgent operation.
+	//
+	// The agent says `text` in the room (`UpdateVoiceChat` with `ExternalTextToSpeech`): `now` interrupts
+	// what it says, `after` waits for the current turn, `if_idle` drops the text when it is speaking.
+	//
+	// POST /api/device/rtc-agent/speak/
+	SpeakRtcAgent(ctx context.Context, req *RtcSpeakRequest) (*EmptyEnvelope, error)
+	// StartRtcAgent implements startRtcAgent operation.
+	//
+	// Starts the cloud voice agent (Volcengine `StartVoiceChat`) in `room_{user_id}`, talking with the
+	// device (`mac_address`, one of the caller's; a device token may name only itself) in the voice of the
+	// device type's persona. In `CustomLLM` mode (the default) the agent's LLM is Paradise: each turn runs
+	// the chat service (persona, history, budgets, failover) and is stored in one conversation. One agent
+	// runs per room across all servers: starting while one runs returns the running one. The agent stops
+	// on `stopRtcAgent`, when the device leaves the hub, when the room idles for
+	// `PARADISE_RTC_AGENT_IDLE_TIMEOUT`, and when the device is unbound or rebound. `rtc_agent_state`
+	// frames tell the group. The voice service's refusals are 502/503 with codes 5051-5054.
+	//
+	// POST /api/device/rtc-agent/start/
+	StartRtcAgent(ctx context.Context, req *MacRequest) (*RtcAgentEnvelope, error)
+	// StopRtcAgent implements stopRtcAgent operation.
+	//
+	// Stops the agent in the caller's room (`StopVoiceChat`); its task key stops working at once.
+	//
+	// POST /api/device/rtc-agent/stop/
+	StopRtcAgent(ctx context.Context) (*EmptyEnvelope, error)
 	// UnbindDevice implements unbindDevice operation.
 	//
 	// Ends the caller's binding of the device. The device stays known but is bound to nobody: its MAC

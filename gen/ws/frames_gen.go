@@ -1250,6 +1250,9 @@ type Frame struct {
 	Heartbeat     Heartbeat
 	Notification  Notification
 	Pong          Pong
+	RtcAgentStart RtcAgentStart
+	RtcAgentState RtcAgentState
+	RtcAgentStop  RtcAgentStop
 	Weather       Weather
 }
 
@@ -1271,6 +1274,9 @@ const (
 	HeartbeatFrame     FrameType = "heartbeat"
 	NotificationFrame  FrameType = "notification"
 	PongFrame          FrameType = "pong"
+	RtcAgentStartFrame FrameType = "rtc_agent_start"
+	RtcAgentStateFrame FrameType = "rtc_agent_state"
+	RtcAgentStopFrame  FrameType = "rtc_agent_stop"
 	WeatherFrame       FrameType = "weather"
 )
 
@@ -1312,6 +1318,15 @@ func (s Frame) IsNotification() bool { return s.Type == NotificationFrame }
 
 // IsPong reports whether Frame is Pong.
 func (s Frame) IsPong() bool { return s.Type == PongFrame }
+
+// IsRtcAgentStart reports whether Frame is RtcAgentStart.
+func (s Frame) IsRtcAgentStart() bool { return s.Type == RtcAgentStartFrame }
+
+// IsRtcAgentState reports whether Frame is RtcAgentState.
+func (s Frame) IsRtcAgentState() bool { return s.Type == RtcAgentStateFrame }
+
+// IsRtcAgentStop reports whether Frame is RtcAgentStop.
+func (s Frame) IsRtcAgentStop() bool { return s.Type == RtcAgentStopFrame }
 
 // IsWeather reports whether Frame is Weather.
 func (s Frame) IsWeather() bool { return s.Type == WeatherFrame }
@@ -1586,6 +1601,69 @@ func (s Frame) GetPong() (v Pong, ok bool) {
 func NewPongFrame(v Pong) Frame {
 	var s Frame
 	s.SetPong(v)
+	return s
+}
+
+// SetRtcAgentStart sets Frame to RtcAgentStart.
+func (s *Frame) SetRtcAgentStart(v RtcAgentStart) {
+	s.Type = RtcAgentStartFrame
+	s.RtcAgentStart = v
+}
+
+// GetRtcAgentStart returns RtcAgentStart and true boolean if Frame is RtcAgentStart.
+func (s Frame) GetRtcAgentStart() (v RtcAgentStart, ok bool) {
+	if !s.IsRtcAgentStart() {
+		return v, false
+	}
+	return s.RtcAgentStart, true
+}
+
+// NewRtcAgentStartFrame returns new Frame from RtcAgentStart.
+func NewRtcAgentStartFrame(v RtcAgentStart) Frame {
+	var s Frame
+	s.SetRtcAgentStart(v)
+	return s
+}
+
+// SetRtcAgentState sets Frame to RtcAgentState.
+func (s *Frame) SetRtcAgentState(v RtcAgentState) {
+	s.Type = RtcAgentStateFrame
+	s.RtcAgentState = v
+}
+
+// GetRtcAgentState returns RtcAgentState and true boolean if Frame is RtcAgentState.
+func (s Frame) GetRtcAgentState() (v RtcAgentState, ok bool) {
+	if !s.IsRtcAgentState() {
+		return v, false
+	}
+	return s.RtcAgentState, true
+}
+
+// NewRtcAgentStateFrame returns new Frame from RtcAgentState.
+func NewRtcAgentStateFrame(v RtcAgentState) Frame {
+	var s Frame
+	s.SetRtcAgentState(v)
+	return s
+}
+
+// SetRtcAgentStop sets Frame to RtcAgentStop.
+func (s *Frame) SetRtcAgentStop(v RtcAgentStop) {
+	s.Type = RtcAgentStopFrame
+	s.RtcAgentStop = v
+}
+
+// GetRtcAgentStop returns RtcAgentStop and true boolean if Frame is RtcAgentStop.
+func (s Frame) GetRtcAgentStop() (v RtcAgentStop, ok bool) {
+	if !s.IsRtcAgentStop() {
+		return v, false
+	}
+	return s.RtcAgentStop, true
+}
+
+// NewRtcAgentStopFrame returns new Frame from RtcAgentStop.
+func NewRtcAgentStopFrame(v RtcAgentStop) Frame {
+	var s Frame
+	s.SetRtcAgentStop(v)
 	return s
 }
 
@@ -2154,6 +2232,52 @@ func (o OptRequestID) Or(d RequestID) RequestID {
 	return d
 }
 
+// NewOptRtcAgentStatePayloadReason returns new OptRtcAgentStatePayloadReason with value set to v.
+func NewOptRtcAgentStatePayloadReason(v RtcAgentStatePayloadReason) OptRtcAgentStatePayloadReason {
+	return OptRtcAgentStatePayloadReason{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptRtcAgentStatePayloadReason is optional RtcAgentStatePayloadReason.
+type OptRtcAgentStatePayloadReason struct {
+	Value RtcAgentStatePayloadReason
+	Set   bool
+}
+
+// IsSet returns true if OptRtcAgentStatePayloadReason was set.
+func (o OptRtcAgentStatePayloadReason) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptRtcAgentStatePayloadReason) Reset() {
+	var v RtcAgentStatePayloadReason
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptRtcAgentStatePayloadReason) SetTo(v RtcAgentStatePayloadReason) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptRtcAgentStatePayloadReason) Get() (v RtcAgentStatePayloadReason, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptRtcAgentStatePayloadReason) Or(d RtcAgentStatePayloadReason) RtcAgentStatePayloadReason {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
 // NewOptSender returns new OptSender with value set to v.
 func NewOptSender(v Sender) OptSender {
 	return OptSender{
@@ -2343,6 +2467,301 @@ func (s *Role) UnmarshalText(data []byte) error {
 		return errors.Errorf("invalid value: %q", data)
 	}
 }
+
+// Ref: #/$defs/RtcAgentStart
+type RtcAgentStart struct {
+	From    OptSender            `json:"from"`
+	Message RtcAgentStartPayload `json:"message"`
+	Type    string               `json:"type"`
+}
+
+// GetFrom returns the value of From.
+func (s *RtcAgentStart) GetFrom() OptSender {
+	return s.From
+}
+
+// GetMessage returns the value of Message.
+func (s *RtcAgentStart) GetMessage() RtcAgentStartPayload {
+	return s.Message
+}
+
+// GetType returns the value of Type.
+func (s *RtcAgentStart) GetType() string {
+	return s.Type
+}
+
+// SetFrom sets the value of From.
+func (s *RtcAgentStart) SetFrom(val OptSender) {
+	s.From = val
+}
+
+// SetMessage sets the value of Message.
+func (s *RtcAgentStart) SetMessage(val RtcAgentStartPayload) {
+	s.Message = val
+}
+
+// SetType sets the value of Type.
+func (s *RtcAgentStart) SetType(val string) {
+	s.Type = val
+}
+
+// Ref: #/$defs/RtcAgentStartPayload
+type RtcAgentStartPayload struct {
+	// The device the agent talks with; a device session may leave it out (itself).
+	MACAddress OptString `json:"mac_address"`
+}
+
+// GetMACAddress returns the value of MACAddress.
+func (s *RtcAgentStartPayload) GetMACAddress() OptString {
+	return s.MACAddress
+}
+
+// SetMACAddress sets the value of MACAddress.
+func (s *RtcAgentStartPayload) SetMACAddress(val OptString) {
+	s.MACAddress = val
+}
+
+// Ref: #/$defs/RtcAgentState
+type RtcAgentState struct {
+	From    OptSender            `json:"from"`
+	Message RtcAgentStatePayload `json:"message"`
+	Type    string               `json:"type"`
+}
+
+// GetFrom returns the value of From.
+func (s *RtcAgentState) GetFrom() OptSender {
+	return s.From
+}
+
+// GetMessage returns the value of Message.
+func (s *RtcAgentState) GetMessage() RtcAgentStatePayload {
+	return s.Message
+}
+
+// GetType returns the value of Type.
+func (s *RtcAgentState) GetType() string {
+	return s.Type
+}
+
+// SetFrom sets the value of From.
+func (s *RtcAgentState) SetFrom(val OptSender) {
+	s.From = val
+}
+
+// SetMessage sets the value of Message.
+func (s *RtcAgentState) SetMessage(val RtcAgentStatePayload) {
+	s.Message = val
+}
+
+// SetType sets the value of Type.
+func (s *RtcAgentState) SetType(val string) {
+	s.Type = val
+}
+
+// Ref: #/$defs/RtcAgentStatePayload
+type RtcAgentStatePayload struct {
+	// The device the agent talks with.
+	MACAddress string `json:"mac_address"`
+	// Why the agent stopped (with `stopped`).
+	Reason OptRtcAgentStatePayloadReason `json:"reason"`
+	RoomID string                        `json:"room_id"`
+	State  RtcAgentStatePayloadState     `json:"state"`
+	TaskID string                        `json:"task_id"`
+}
+
+// GetMACAddress returns the value of MACAddress.
+func (s *RtcAgentStatePayload) GetMACAddress() string {
+	return s.MACAddress
+}
+
+// GetReason returns the value of Reason.
+func (s *RtcAgentStatePayload) GetReason() OptRtcAgentStatePayloadReason {
+	return s.Reason
+}
+
+// GetRoomID returns the value of RoomID.
+func (s *RtcAgentStatePayload) GetRoomID() string {
+	return s.RoomID
+}
+
+// GetState returns the value of State.
+func (s *RtcAgentStatePayload) GetState() RtcAgentStatePayloadState {
+	return s.State
+}
+
+// GetTaskID returns the value of TaskID.
+func (s *RtcAgentStatePayload) GetTaskID() string {
+	return s.TaskID
+}
+
+// SetMACAddress sets the value of MACAddress.
+func (s *RtcAgentStatePayload) SetMACAddress(val string) {
+	s.MACAddress = val
+}
+
+// SetReason sets the value of Reason.
+func (s *RtcAgentStatePayload) SetReason(val OptRtcAgentStatePayloadReason) {
+	s.Reason = val
+}
+
+// SetRoomID sets the value of RoomID.
+func (s *RtcAgentStatePayload) SetRoomID(val string) {
+	s.RoomID = val
+}
+
+// SetState sets the value of State.
+func (s *RtcAgentStatePayload) SetState(val RtcAgentStatePayloadState) {
+	s.State = val
+}
+
+// SetTaskID sets the value of TaskID.
+func (s *RtcAgentStatePayload) SetTaskID(val string) {
+	s.TaskID = val
+}
+
+// Why the agent stopped (with `stopped`).
+type RtcAgentStatePayloadReason string
+
+const (
+	RtcAgentStatePayloadReasonRequested          RtcAgentStatePayloadReason = "requested"
+	RtcAgentStatePayloadReasonDeviceDisconnected RtcAgentStatePayloadReason = "device_disconnected"
+	RtcAgentStatePayloadReasonIdle               RtcAgentStatePayloadReason = "idle"
+	RtcAgentStatePayloadReasonUnbound            RtcAgentStatePayloadReason = "unbound"
+	RtcAgentStatePayloadReasonFailed             RtcAgentStatePayloadReason = "failed"
+)
+
+// AllValues returns all RtcAgentStatePayloadReason values.
+func (RtcAgentStatePayloadReason) AllValues() []RtcAgentStatePayloadReason {
+	return []RtcAgentStatePayloadReason{
+		RtcAgentStatePayloadReasonRequested,
+		RtcAgentStatePayloadReasonDeviceDisconnected,
+		RtcAgentStatePayloadReasonIdle,
+		RtcAgentStatePayloadReasonUnbound,
+		RtcAgentStatePayloadReasonFailed,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s RtcAgentStatePayloadReason) MarshalText() ([]byte, error) {
+	switch s {
+	case RtcAgentStatePayloadReasonRequested:
+		return []byte(s), nil
+	case RtcAgentStatePayloadReasonDeviceDisconnected:
+		return []byte(s), nil
+	case RtcAgentStatePayloadReasonIdle:
+		return []byte(s), nil
+	case RtcAgentStatePayloadReasonUnbound:
+		return []byte(s), nil
+	case RtcAgentStatePayloadReasonFailed:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *RtcAgentStatePayloadReason) UnmarshalText(data []byte) error {
+	switch RtcAgentStatePayloadReason(data) {
+	case RtcAgentStatePayloadReasonRequested:
+		*s = RtcAgentStatePayloadReasonRequested
+		return nil
+	case RtcAgentStatePayloadReasonDeviceDisconnected:
+		*s = RtcAgentStatePayloadReasonDeviceDisconnected
+		return nil
+	case RtcAgentStatePayloadReasonIdle:
+		*s = RtcAgentStatePayloadReasonIdle
+		return nil
+	case RtcAgentStatePayloadReasonUnbound:
+		*s = RtcAgentStatePayloadReasonUnbound
+		return nil
+	case RtcAgentStatePayloadReasonFailed:
+		*s = RtcAgentStatePayloadReasonFailed
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
+}
+
+type RtcAgentStatePayloadState string
+
+const (
+	RtcAgentStatePayloadStateRunning RtcAgentStatePayloadState = "running"
+	RtcAgentStatePayloadStateStopped RtcAgentStatePayloadState = "stopped"
+)
+
+// AllValues returns all RtcAgentStatePayloadState values.
+func (RtcAgentStatePayloadState) AllValues() []RtcAgentStatePayloadState {
+	return []RtcAgentStatePayloadState{
+		RtcAgentStatePayloadStateRunning,
+		RtcAgentStatePayloadStateStopped,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s RtcAgentStatePayloadState) MarshalText() ([]byte, error) {
+	switch s {
+	case RtcAgentStatePayloadStateRunning:
+		return []byte(s), nil
+	case RtcAgentStatePayloadStateStopped:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *RtcAgentStatePayloadState) UnmarshalText(data []byte) error {
+	switch RtcAgentStatePayloadState(data) {
+	case RtcAgentStatePayloadStateRunning:
+		*s = RtcAgentStatePayloadStateRunning
+		return nil
+	case RtcAgentStatePayloadStateStopped:
+		*s = RtcAgentStatePayloadStateStopped
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
+}
+
+// Ref: #/$defs/RtcAgentStop
+type RtcAgentStop struct {
+	From    OptSender           `json:"from"`
+	Message RtcAgentStopPayload `json:"message"`
+	Type    string              `json:"type"`
+}
+
+// GetFrom returns the value of From.
+func (s *RtcAgentStop) GetFrom() OptSender {
+	return s.From
+}
+
+// GetMessage returns the value of Message.
+func (s *RtcAgentStop) GetMessage() RtcAgentStopPayload {
+	return s.Message
+}
+
+// GetType returns the value of Type.
+func (s *RtcAgentStop) GetType() string {
+	return s.Type
+}
+
+// SetFrom sets the value of From.
+func (s *RtcAgentStop) SetFrom(val OptSender) {
+	s.From = val
+}
+
+// SetMessage sets the value of Message.
+func (s *RtcAgentStop) SetMessage(val RtcAgentStopPayload) {
+	s.Message = val
+}
+
+// SetType sets the value of Type.
+func (s *RtcAgentStop) SetType(val string) {
+	s.Type = val
+}
+
+// Ref: #/$defs/RtcAgentStopPayload
+type RtcAgentStopPayload struct{}
 
 // Who sent a relayed frame. Set by the server on every frame it relays; never set by clients (the
 // server overwrites it).
@@ -5892,6 +6311,54 @@ func (s Frame) encodeFields(e *jx.Encoder) {
 				s.Message.Encode(e)
 			}
 		}
+	case RtcAgentStartFrame:
+		e.FieldStart("type")
+		e.Str("rtc_agent_start")
+		{
+			s := s.RtcAgentStart
+			{
+				if s.From.Set {
+					e.FieldStart("from")
+					s.From.Encode(e)
+				}
+			}
+			{
+				e.FieldStart("message")
+				s.Message.Encode(e)
+			}
+		}
+	case RtcAgentStateFrame:
+		e.FieldStart("type")
+		e.Str("rtc_agent_state")
+		{
+			s := s.RtcAgentState
+			{
+				if s.From.Set {
+					e.FieldStart("from")
+					s.From.Encode(e)
+				}
+			}
+			{
+				e.FieldStart("message")
+				s.Message.Encode(e)
+			}
+		}
+	case RtcAgentStopFrame:
+		e.FieldStart("type")
+		e.Str("rtc_agent_stop")
+		{
+			s := s.RtcAgentStop
+			{
+				if s.From.Set {
+					e.FieldStart("from")
+					s.From.Encode(e)
+				}
+			}
+			{
+				e.FieldStart("message")
+				s.Message.Encode(e)
+			}
+		}
 	case WeatherFrame:
 		e.FieldStart("type")
 		e.Str("weather")
@@ -5973,6 +6440,15 @@ func (s *Frame) Decode(d *jx.Decoder) error {
 				case "pong":
 					s.Type = PongFrame
 					found = true
+				case "rtc_agent_start":
+					s.Type = RtcAgentStartFrame
+					found = true
+				case "rtc_agent_state":
+					s.Type = RtcAgentStateFrame
+					found = true
+				case "rtc_agent_stop":
+					s.Type = RtcAgentStopFrame
+					found = true
 				case "weather":
 					s.Type = WeatherFrame
 					found = true
@@ -6040,6 +6516,18 @@ func (s *Frame) Decode(d *jx.Decoder) error {
 		}
 	case PongFrame:
 		if err := s.Pong.Decode(d); err != nil {
+			return err
+		}
+	case RtcAgentStartFrame:
+		if err := s.RtcAgentStart.Decode(d); err != nil {
+			return err
+		}
+	case RtcAgentStateFrame:
+		if err := s.RtcAgentState.Decode(d); err != nil {
+			return err
+		}
+	case RtcAgentStopFrame:
+		if err := s.RtcAgentStop.Decode(d); err != nil {
 			return err
 		}
 	case WeatherFrame:
@@ -6840,6 +7328,39 @@ func (s *OptRequestID) UnmarshalJSON(data []byte) error {
 	return s.Decode(d)
 }
 
+// Encode encodes RtcAgentStatePayloadReason as json.
+func (o OptRtcAgentStatePayloadReason) Encode(e *jx.Encoder) {
+	if !o.Set {
+		return
+	}
+	e.Str(string(o.Value))
+}
+
+// Decode decodes RtcAgentStatePayloadReason from json.
+func (o *OptRtcAgentStatePayloadReason) Decode(d *jx.Decoder) error {
+	if o == nil {
+		return errors.New("invalid: unable to decode OptRtcAgentStatePayloadReason to nil")
+	}
+	o.Set = true
+	if err := o.Value.Decode(d); err != nil {
+		return err
+	}
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s OptRtcAgentStatePayloadReason) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *OptRtcAgentStatePayloadReason) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
 // Encode encodes Sender as json.
 func (o OptSender) Encode(e *jx.Encoder) {
 	if !o.Set {
@@ -7208,6 +7729,745 @@ func (s Role) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON implements stdjson.Unmarshaler.
 func (s *Role) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode implements json.Marshaler.
+func (s *RtcAgentStart) Encode(e *jx.Encoder) {
+	e.ObjStart()
+	s.encodeFields(e)
+	e.ObjEnd()
+}
+
+// encodeFields encodes fields.
+func (s *RtcAgentStart) encodeFields(e *jx.Encoder) {
+	{
+		if s.From.Set {
+			e.FieldStart("from")
+			s.From.Encode(e)
+		}
+	}
+	{
+		e.FieldStart("message")
+		s.Message.Encode(e)
+	}
+	{
+		e.FieldStart("type")
+		e.Str("rtc_agent_start")
+	}
+}
+
+var jsonFieldsNameOfRtcAgentStart = [3]string{
+	0: "from",
+	1: "message",
+	2: "type",
+}
+
+// Decode decodes RtcAgentStart from json.
+func (s *RtcAgentStart) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode RtcAgentStart to nil")
+	}
+	var requiredBitSet [1]uint8
+
+	if err := d.ObjBytes(func(d *jx.Decoder, k []byte) error {
+		switch string(k) {
+		case "from":
+			if err := func() error {
+				s.From.Reset()
+				if err := s.From.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"from\"")
+			}
+		case "message":
+			requiredBitSet[0] |= 1 << 1
+			if err := func() error {
+				if err := s.Message.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"message\"")
+			}
+		case "type":
+			requiredBitSet[0] |= 1 << 2
+			if err := func() error {
+				v, err := d.Str()
+				s.Type = string(v)
+				if err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"type\"")
+			}
+		default:
+			return d.Skip()
+		}
+		return nil
+	}); err != nil {
+		return errors.Wrap(err, "decode RtcAgentStart")
+	}
+	// Validate required fields.
+	var failures []validate.FieldError
+	for i, mask := range [1]uint8{
+		0b00000110,
+	} {
+		if result := (requiredBitSet[i] & mask) ^ mask; result != 0 {
+			// Mask only required fields and check equality to mask using XOR.
+			//
+			// If XOR result is not zero, result is not equal to expected, so some fields are missed.
+			// Bits of fields which would be set are actually bits of missed fields.
+			missed := bits.OnesCount8(result)
+			for bitN := 0; bitN < missed; bitN++ {
+				bitIdx := bits.TrailingZeros8(result)
+				fieldIdx := i*8 + bitIdx
+				var name string
+				if fieldIdx < len(jsonFieldsNameOfRtcAgentStart) {
+					name = jsonFieldsNameOfRtcAgentStart[fieldIdx]
+				} else {
+					name = strconv.Itoa(fieldIdx)
+				}
+				failures = append(failures, validate.FieldError{
+					Name:  name,
+					Error: validate.ErrFieldRequired,
+				})
+				// Reset bit.
+				result &^= 1 << bitIdx
+			}
+		}
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s *RtcAgentStart) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *RtcAgentStart) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode implements json.Marshaler.
+func (s *RtcAgentStartPayload) Encode(e *jx.Encoder) {
+	e.ObjStart()
+	s.encodeFields(e)
+	e.ObjEnd()
+}
+
+// encodeFields encodes fields.
+func (s *RtcAgentStartPayload) encodeFields(e *jx.Encoder) {
+	{
+		if s.MACAddress.Set {
+			e.FieldStart("mac_address")
+			s.MACAddress.Encode(e)
+		}
+	}
+}
+
+var jsonFieldsNameOfRtcAgentStartPayload = [1]string{
+	0: "mac_address",
+}
+
+// Decode decodes RtcAgentStartPayload from json.
+func (s *RtcAgentStartPayload) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode RtcAgentStartPayload to nil")
+	}
+
+	if err := d.ObjBytes(func(d *jx.Decoder, k []byte) error {
+		switch string(k) {
+		case "mac_address":
+			if err := func() error {
+				s.MACAddress.Reset()
+				if err := s.MACAddress.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"mac_address\"")
+			}
+		default:
+			return d.Skip()
+		}
+		return nil
+	}); err != nil {
+		return errors.Wrap(err, "decode RtcAgentStartPayload")
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s *RtcAgentStartPayload) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *RtcAgentStartPayload) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode implements json.Marshaler.
+func (s *RtcAgentState) Encode(e *jx.Encoder) {
+	e.ObjStart()
+	s.encodeFields(e)
+	e.ObjEnd()
+}
+
+// encodeFields encodes fields.
+func (s *RtcAgentState) encodeFields(e *jx.Encoder) {
+	{
+		if s.From.Set {
+			e.FieldStart("from")
+			s.From.Encode(e)
+		}
+	}
+	{
+		e.FieldStart("message")
+		s.Message.Encode(e)
+	}
+	{
+		e.FieldStart("type")
+		e.Str("rtc_agent_state")
+	}
+}
+
+var jsonFieldsNameOfRtcAgentState = [3]string{
+	0: "from",
+	1: "message",
+	2: "type",
+}
+
+// Decode decodes RtcAgentState from json.
+func (s *RtcAgentState) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode RtcAgentState to nil")
+	}
+	var requiredBitSet [1]uint8
+
+	if err := d.ObjBytes(func(d *jx.Decoder, k []byte) error {
+		switch string(k) {
+		case "from":
+			if err := func() error {
+				s.From.Reset()
+				if err := s.From.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"from\"")
+			}
+		case "message":
+			requiredBitSet[0] |= 1 << 1
+			if err := func() error {
+				if err := s.Message.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"message\"")
+			}
+		case "type":
+			requiredBitSet[0] |= 1 << 2
+			if err := func() error {
+				v, err := d.Str()
+				s.Type = string(v)
+				if err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"type\"")
+			}
+		default:
+			return d.Skip()
+		}
+		return nil
+	}); err != nil {
+		return errors.Wrap(err, "decode RtcAgentState")
+	}
+	// Validate required fields.
+	var failures []validate.FieldError
+	for i, mask := range [1]uint8{
+		0b00000110,
+	} {
+		if result := (requiredBitSet[i] & mask) ^ mask; result != 0 {
+			// Mask only required fields and check equality to mask using XOR.
+			//
+			// If XOR result is not zero, result is not equal to expected, so some fields are missed.
+			// Bits of fields which would be set are actually bits of missed fields.
+			missed := bits.OnesCount8(result)
+			for bitN := 0; bitN < missed; bitN++ {
+				bitIdx := bits.TrailingZeros8(result)
+				fieldIdx := i*8 + bitIdx
+				var name string
+				if fieldIdx < len(jsonFieldsNameOfRtcAgentState) {
+					name = jsonFieldsNameOfRtcAgentState[fieldIdx]
+				} else {
+					name = strconv.Itoa(fieldIdx)
+				}
+				failures = append(failures, validate.FieldError{
+					Name:  name,
+					Error: validate.ErrFieldRequired,
+				})
+				// Reset bit.
+				result &^= 1 << bitIdx
+			}
+		}
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s *RtcAgentState) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *RtcAgentState) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode implements json.Marshaler.
+func (s *RtcAgentStatePayload) Encode(e *jx.Encoder) {
+	e.ObjStart()
+	s.encodeFields(e)
+	e.ObjEnd()
+}
+
+// encodeFields encodes fields.
+func (s *RtcAgentStatePayload) encodeFields(e *jx.Encoder) {
+	{
+		e.FieldStart("mac_address")
+		e.Str(s.MACAddress)
+	}
+	{
+		if s.Reason.Set {
+			e.FieldStart("reason")
+			s.Reason.Encode(e)
+		}
+	}
+	{
+		e.FieldStart("room_id")
+		e.Str(s.RoomID)
+	}
+	{
+		e.FieldStart("state")
+		s.State.Encode(e)
+	}
+	{
+		e.FieldStart("task_id")
+		e.Str(s.TaskID)
+	}
+}
+
+var jsonFieldsNameOfRtcAgentStatePayload = [5]string{
+	0: "mac_address",
+	1: "reason",
+	2: "room_id",
+	3: "state",
+	4: "task_id",
+}
+
+// Decode decodes RtcAgentStatePayload from json.
+func (s *RtcAgentStatePayload) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode RtcAgentStatePayload to nil")
+	}
+	var requiredBitSet [1]uint8
+
+	if err := d.ObjBytes(func(d *jx.Decoder, k []byte) error {
+		switch string(k) {
+		case "mac_address":
+			requiredBitSet[0] |= 1 << 0
+			if err := func() error {
+				v, err := d.Str()
+				s.MACAddress = string(v)
+				if err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"mac_address\"")
+			}
+		case "reason":
+			if err := func() error {
+				s.Reason.Reset()
+				if err := s.Reason.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"reason\"")
+			}
+		case "room_id":
+			requiredBitSet[0] |= 1 << 2
+			if err := func() error {
+				v, err := d.Str()
+				s.RoomID = string(v)
+				if err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"room_id\"")
+			}
+		case "state":
+			requiredBitSet[0] |= 1 << 3
+			if err := func() error {
+				if err := s.State.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"state\"")
+			}
+		case "task_id":
+			requiredBitSet[0] |= 1 << 4
+			if err := func() error {
+				v, err := d.Str()
+				s.TaskID = string(v)
+				if err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"task_id\"")
+			}
+		default:
+			return d.Skip()
+		}
+		return nil
+	}); err != nil {
+		return errors.Wrap(err, "decode RtcAgentStatePayload")
+	}
+	// Validate required fields.
+	var failures []validate.FieldError
+	for i, mask := range [1]uint8{
+		0b00011101,
+	} {
+		if result := (requiredBitSet[i] & mask) ^ mask; result != 0 {
+			// Mask only required fields and check equality to mask using XOR.
+			//
+			// If XOR result is not zero, result is not equal to expected, so some fields are missed.
+			// Bits of fields which would be set are actually bits of missed fields.
+			missed := bits.OnesCount8(result)
+			for bitN := 0; bitN < missed; bitN++ {
+				bitIdx := bits.TrailingZeros8(result)
+				fieldIdx := i*8 + bitIdx
+				var name string
+				if fieldIdx < len(jsonFieldsNameOfRtcAgentStatePayload) {
+					name = jsonFieldsNameOfRtcAgentStatePayload[fieldIdx]
+				} else {
+					name = strconv.Itoa(fieldIdx)
+				}
+				failures = append(failures, validate.FieldError{
+					Name:  name,
+					Error: validate.ErrFieldRequired,
+				})
+				// Reset bit.
+				result &^= 1 << bitIdx
+			}
+		}
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s *RtcAgentStatePayload) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *RtcAgentStatePayload) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode encodes RtcAgentStatePayloadReason as json.
+func (s RtcAgentStatePayloadReason) Encode(e *jx.Encoder) {
+	e.Str(string(s))
+}
+
+// Decode decodes RtcAgentStatePayloadReason from json.
+func (s *RtcAgentStatePayloadReason) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode RtcAgentStatePayloadReason to nil")
+	}
+	v, err := d.StrBytes()
+	if err != nil {
+		return err
+	}
+	// Try to use constant string.
+	switch RtcAgentStatePayloadReason(v) {
+	case RtcAgentStatePayloadReasonRequested:
+		*s = RtcAgentStatePayloadReasonRequested
+	case RtcAgentStatePayloadReasonDeviceDisconnected:
+		*s = RtcAgentStatePayloadReasonDeviceDisconnected
+	case RtcAgentStatePayloadReasonIdle:
+		*s = RtcAgentStatePayloadReasonIdle
+	case RtcAgentStatePayloadReasonUnbound:
+		*s = RtcAgentStatePayloadReasonUnbound
+	case RtcAgentStatePayloadReasonFailed:
+		*s = RtcAgentStatePayloadReasonFailed
+	default:
+		*s = RtcAgentStatePayloadReason(v)
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s RtcAgentStatePayloadReason) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *RtcAgentStatePayloadReason) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode encodes RtcAgentStatePayloadState as json.
+func (s RtcAgentStatePayloadState) Encode(e *jx.Encoder) {
+	e.Str(string(s))
+}
+
+// Decode decodes RtcAgentStatePayloadState from json.
+func (s *RtcAgentStatePayloadState) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode RtcAgentStatePayloadState to nil")
+	}
+	v, err := d.StrBytes()
+	if err != nil {
+		return err
+	}
+	// Try to use constant string.
+	switch RtcAgentStatePayloadState(v) {
+	case RtcAgentStatePayloadStateRunning:
+		*s = RtcAgentStatePayloadStateRunning
+	case RtcAgentStatePayloadStateStopped:
+		*s = RtcAgentStatePayloadStateStopped
+	default:
+		*s = RtcAgentStatePayloadState(v)
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s RtcAgentStatePayloadState) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *RtcAgentStatePayloadState) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode implements json.Marshaler.
+func (s *RtcAgentStop) Encode(e *jx.Encoder) {
+	e.ObjStart()
+	s.encodeFields(e)
+	e.ObjEnd()
+}
+
+// encodeFields encodes fields.
+func (s *RtcAgentStop) encodeFields(e *jx.Encoder) {
+	{
+		if s.From.Set {
+			e.FieldStart("from")
+			s.From.Encode(e)
+		}
+	}
+	{
+		e.FieldStart("message")
+		s.Message.Encode(e)
+	}
+	{
+		e.FieldStart("type")
+		e.Str("rtc_agent_stop")
+	}
+}
+
+var jsonFieldsNameOfRtcAgentStop = [3]string{
+	0: "from",
+	1: "message",
+	2: "type",
+}
+
+// Decode decodes RtcAgentStop from json.
+func (s *RtcAgentStop) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode RtcAgentStop to nil")
+	}
+	var requiredBitSet [1]uint8
+
+	if err := d.ObjBytes(func(d *jx.Decoder, k []byte) error {
+		switch string(k) {
+		case "from":
+			if err := func() error {
+				s.From.Reset()
+				if err := s.From.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"from\"")
+			}
+		case "message":
+			requiredBitSet[0] |= 1 << 1
+			if err := func() error {
+				if err := s.Message.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"message\"")
+			}
+		case "type":
+			requiredBitSet[0] |= 1 << 2
+			if err := func() error {
+				v, err := d.Str()
+				s.Type = string(v)
+				if err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"type\"")
+			}
+		default:
+			return d.Skip()
+		}
+		return nil
+	}); err != nil {
+		return errors.Wrap(err, "decode RtcAgentStop")
+	}
+	// Validate required fields.
+	var failures []validate.FieldError
+	for i, mask := range [1]uint8{
+		0b00000110,
+	} {
+		if result := (requiredBitSet[i] & mask) ^ mask; result != 0 {
+			// Mask only required fields and check equality to mask using XOR.
+			//
+			// If XOR result is not zero, result is not equal to expected, so some fields are missed.
+			// Bits of fields which would be set are actually bits of missed fields.
+			missed := bits.OnesCount8(result)
+			for bitN := 0; bitN < missed; bitN++ {
+				bitIdx := bits.TrailingZeros8(result)
+				fieldIdx := i*8 + bitIdx
+				var name string
+				if fieldIdx < len(jsonFieldsNameOfRtcAgentStop) {
+					name = jsonFieldsNameOfRtcAgentStop[fieldIdx]
+				} else {
+					name = strconv.Itoa(fieldIdx)
+				}
+				failures = append(failures, validate.FieldError{
+					Name:  name,
+					Error: validate.ErrFieldRequired,
+				})
+				// Reset bit.
+				result &^= 1 << bitIdx
+			}
+		}
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s *RtcAgentStop) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *RtcAgentStop) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode implements json.Marshaler.
+func (s *RtcAgentStopPayload) Encode(e *jx.Encoder) {
+	e.ObjStart()
+	s.encodeFields(e)
+	e.ObjEnd()
+}
+
+// encodeFields encodes fields.
+func (s *RtcAgentStopPayload) encodeFields(e *jx.Encoder) {
+}
+
+var jsonFieldsNameOfRtcAgentStopPayload = [0]string{}
+
+// Decode decodes RtcAgentStopPayload from json.
+func (s *RtcAgentStopPayload) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode RtcAgentStopPayload to nil")
+	}
+
+	if err := d.ObjBytes(func(d *jx.Decoder, k []byte) error {
+		switch string(k) {
+		default:
+			return d.Skip()
+		}
+	}); err != nil {
+		return errors.Wrap(err, "decode RtcAgentStopPayload")
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s *RtcAgentStopPayload) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *RtcAgentStopPayload) UnmarshalJSON(data []byte) error {
 	d := jx.DecodeBytes(data)
 	return s.Decode(d)
 }
@@ -9040,6 +10300,21 @@ func (s Frame) Validate() error {
 			return err
 		}
 		return nil
+	case RtcAgentStartFrame:
+		if err := s.RtcAgentStart.Validate(); err != nil {
+			return err
+		}
+		return nil
+	case RtcAgentStateFrame:
+		if err := s.RtcAgentState.Validate(); err != nil {
+			return err
+		}
+		return nil
+	case RtcAgentStopFrame:
+		if err := s.RtcAgentStop.Validate(); err != nil {
+			return err
+		}
+		return nil
 	case WeatherFrame:
 		if err := s.Weather.Validate(); err != nil {
 			return err
@@ -9364,6 +10639,229 @@ func (s Role) Validate() error {
 	default:
 		return errors.Errorf("invalid value: %v", s)
 	}
+}
+
+func (s *RtcAgentStart) Validate() error {
+	if s == nil {
+		return validate.ErrNilPointer
+	}
+
+	var failures []validate.FieldError
+	if err := func() error {
+		if value, ok := s.From.Get(); ok {
+			if err := func() error {
+				if err := value.Validate(); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "from",
+			Error: err,
+		})
+	}
+	if err := func() error {
+		if err := s.Message.Validate(); err != nil {
+			return err
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "message",
+			Error: err,
+		})
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+	return nil
+}
+
+func (s *RtcAgentStartPayload) Validate() error {
+	if s == nil {
+		return validate.ErrNilPointer
+	}
+
+	var failures []validate.FieldError
+	if err := func() error {
+		if value, ok := s.MACAddress.Get(); ok {
+			if err := func() error {
+				if err := (validate.String{
+					MinLength:     1,
+					MinLengthSet:  true,
+					MaxLength:     32,
+					MaxLengthSet:  true,
+					Email:         false,
+					Hostname:      false,
+					Regex:         nil,
+					MinNumeric:    0,
+					MinNumericSet: false,
+					MaxNumeric:    0,
+					MaxNumericSet: false,
+				}).Validate(string(value)); err != nil {
+					return errors.Wrap(err, "string")
+				}
+				return nil
+			}(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "mac_address",
+			Error: err,
+		})
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+	return nil
+}
+
+func (s *RtcAgentState) Validate() error {
+	if s == nil {
+		return validate.ErrNilPointer
+	}
+
+	var failures []validate.FieldError
+	if err := func() error {
+		if value, ok := s.From.Get(); ok {
+			if err := func() error {
+				if err := value.Validate(); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "from",
+			Error: err,
+		})
+	}
+	if err := func() error {
+		if err := s.Message.Validate(); err != nil {
+			return err
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "message",
+			Error: err,
+		})
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+	return nil
+}
+
+func (s *RtcAgentStatePayload) Validate() error {
+	if s == nil {
+		return validate.ErrNilPointer
+	}
+
+	var failures []validate.FieldError
+	if err := func() error {
+		if value, ok := s.Reason.Get(); ok {
+			if err := func() error {
+				if err := value.Validate(); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "reason",
+			Error: err,
+		})
+	}
+	if err := func() error {
+		if err := s.State.Validate(); err != nil {
+			return err
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "state",
+			Error: err,
+		})
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+	return nil
+}
+
+func (s RtcAgentStatePayloadReason) Validate() error {
+	switch s {
+	case "requested":
+		return nil
+	case "device_disconnected":
+		return nil
+	case "idle":
+		return nil
+	case "unbound":
+		return nil
+	case "failed":
+		return nil
+	default:
+		return errors.Errorf("invalid value: %v", s)
+	}
+}
+
+func (s RtcAgentStatePayloadState) Validate() error {
+	switch s {
+	case "running":
+		return nil
+	case "stopped":
+		return nil
+	default:
+		return errors.Errorf("invalid value: %v", s)
+	}
+}
+
+func (s *RtcAgentStop) Validate() error {
+	if s == nil {
+		return validate.ErrNilPointer
+	}
+
+	var failures []validate.FieldError
+	if err := func() error {
+		if value, ok := s.From.Get(); ok {
+			if err := func() error {
+				if err := value.Validate(); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "from",
+			Error: err,
+		})
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+	return nil
 }
 
 func (s *Sender) Validate() error {

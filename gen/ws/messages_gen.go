@@ -53,6 +53,9 @@ var Messages = []MessageInfo{
 	{Type: "heartbeat", Direction: "client_to_server", Summary: "Keep-alive from a client; answered with `pong`, not relayed."},
 	{Type: "notification", Direction: "both", Summary: "Something to show the user."},
 	{Type: "pong", Direction: "server_to_client", Summary: "The server's answer to `heartbeat`, to the sender only."},
+	{Type: "rtc_agent_start", Direction: "client_to_server", Summary: "Start the cloud voice agent in the group's voice room; answered with `rtc_agent_state`."},
+	{Type: "rtc_agent_state", Direction: "server_to_client", Summary: "The voice agent of the group's room started or stopped, to the whole group."},
+	{Type: "rtc_agent_stop", Direction: "client_to_server", Summary: "Stop the voice agent in the group's room; answered with `rtc_agent_state`."},
 	{Type: "weather", Direction: "both", Summary: "Current weather for the device to show or speak."},
 }
 
@@ -71,6 +74,9 @@ var MessageTypes = []FrameType{
 	"heartbeat",
 	"notification",
 	"pong",
+	"rtc_agent_start",
+	"rtc_agent_state",
+	"rtc_agent_stop",
 	"weather",
 }
 
@@ -104,6 +110,12 @@ func DirectionOf(t FrameType) (d Direction, ok bool) {
 		return "both", true
 	case "pong":
 		return "server_to_client", true
+	case "rtc_agent_start":
+		return "client_to_server", true
+	case "rtc_agent_state":
+		return "server_to_client", true
+	case "rtc_agent_stop":
+		return "client_to_server", true
 	case "weather":
 		return "both", true
 	}
@@ -164,6 +176,12 @@ func (s Frame) GetFrom() (from Sender, ok bool) {
 		return s.Notification.From.Get()
 	case "pong":
 		return s.Pong.From.Get()
+	case "rtc_agent_start":
+		return s.RtcAgentStart.From.Get()
+	case "rtc_agent_state":
+		return s.RtcAgentState.From.Get()
+	case "rtc_agent_stop":
+		return s.RtcAgentStop.From.Get()
 	case "weather":
 		return s.Weather.From.Get()
 	}
@@ -200,6 +218,12 @@ func (s *Frame) SetFrom(from Sender) bool {
 		s.Notification.From = NewOptSender(from)
 	case "pong":
 		s.Pong.From = NewOptSender(from)
+	case "rtc_agent_start":
+		s.RtcAgentStart.From = NewOptSender(from)
+	case "rtc_agent_state":
+		s.RtcAgentState.From = NewOptSender(from)
+	case "rtc_agent_stop":
+		s.RtcAgentStop.From = NewOptSender(from)
 	case "weather":
 		s.Weather.From = NewOptSender(from)
 	default:
@@ -237,6 +261,12 @@ func (s *Frame) ClearFrom() {
 		s.Notification.From.Reset()
 	case "pong":
 		s.Pong.From.Reset()
+	case "rtc_agent_start":
+		s.RtcAgentStart.From.Reset()
+	case "rtc_agent_state":
+		s.RtcAgentState.From.Reset()
+	case "rtc_agent_stop":
+		s.RtcAgentStop.From.Reset()
 	case "weather":
 		s.Weather.From.Reset()
 	}

@@ -21,6 +21,8 @@ import (
 	"paradise"
 	"paradise/internal/account"
 	"paradise/internal/apifuzz"
+	"paradise/internal/config"
+	"paradise/internal/rtc/rtctest"
 	"paradise/internal/testenv"
 )
 
@@ -124,7 +126,15 @@ type finding struct {
 func newFixture(t *testing.T, b testenv.Backend) *fixture {
 	t.Helper()
 	f := &fixture{findings: map[string]finding{}}
-	f.svc = testenv.Start(t, b, fx.Populate(&f.accounts))
+	// Voice rooms on, the agent against the fake Volcengine OpenAPI, so
+	// the rtc operations answer (not 503 "not configured").
+	fake := rtctest.New(t, "AKLTfuzz", "fuzz-secret", "cn-north-1")
+	rtcOn := fx.Decorate(func(c config.RTC) config.RTC {
+		c.AppID, c.AppKey = "0123456789abcdef01234567", "0123456789abcdef0123456789abcdef"
+		c.AccessKey, c.SecretKey, c.OpenAPIURL, c.PublicBaseURL = "AKLTfuzz", "fuzz-secret", fake.URL, "http://paradise.test"
+		return c
+	})
+	f.svc = testenv.Start(t, b, fx.Populate(&f.accounts), rtcOn)
 	f.client = &http.Client{Timeout: 30 * time.Second}
 	// The first users get ids 1-3, the ids boundary values hit; they are
 	// the ones admin operations may disable.

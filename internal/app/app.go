@@ -25,6 +25,7 @@ import (
 	"paradise/internal/metrics"
 	"paradise/internal/ratelimit"
 	"paradise/internal/redisdb"
+	"paradise/internal/rtc"
 )
 
 // Module is the whole service, minus its configuration: supply a
@@ -44,6 +45,7 @@ var Module = fx.Options(
 	admin.Module,
 	chat.Module,
 	command.Module,
+	rtc.Module,
 	httpapi.Module,
 	debugserver.Module,
 	fx.Provide(fx.Annotate(NewHandler, fx.As(new(api.Handler)))),
@@ -59,6 +61,7 @@ type Handler struct {
 	*adminHandler
 	*chatHandler
 	*commandHandler
+	*rtcHandler
 }
 
 // The contexts' handlers are all named Handler; aliases give the embedded
@@ -69,6 +72,7 @@ type (
 	adminHandler   = admin.Handler
 	chatHandler    = chat.Handler
 	commandHandler = command.Handler
+	rtcHandler     = rtc.Handler
 )
 
 var _ api.Handler = (*Handler)(nil)
@@ -83,9 +87,11 @@ type HandlerParams struct {
 	Admin   *admin.Handler
 	Chat    *chat.Handler
 	Command *command.Handler
+	RTC     *rtc.Handler
 }
 
 // NewHandler composes the handlers.
 func NewHandler(p HandlerParams) *Handler {
-	return &Handler{Errors: p.Errors, accountHandler: p.Account, deviceHandler: p.Device, adminHandler: p.Admin, chatHandler: p.Chat, commandHandler: p.Command}
+	return &Handler{Errors: p.Errors, accountHandler: p.Account, deviceHandler: p.Device, adminHandler: p.Admin, chatHandler: p.Chat,
+		commandHandler: p.Command, rtcHandler: p.RTC}
 }

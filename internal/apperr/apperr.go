@@ -241,3 +241,26 @@ func (e *Error) Bounded() *Error {
 func clean(s string) string {
 	return Truncate(strings.ToValidUTF8(s, "\uFFFD"), MaxMessageBytes)
 }
+
+// Business codes of voice rooms (internal/rtc).
+const (
+	// CodeRTCNoAgent: no voice agent runs in the caller's room (404).
+	CodeRTCNoAgent = 4032
+	// CodeRTCTaskKey: the agent's LLM endpoint got a wrong or expired
+	// task key (401).
+	CodeRTCTaskKey = 4033
+	// CodeRTCNotYourDevice: the device is not the caller's, or a device
+	// token named another device (403).
+	CodeRTCNotYourDevice = 4034
+	// CodeRTCNotConfigured: voice rooms are not configured (503).
+	CodeRTCNotConfigured = 5050
+	// CodeRTCVendorAuth: the voice service refused our credentials or
+	// signature (502), an operator problem.
+	CodeRTCVendorAuth = 5051
+	// CodeRTCVendorBusy: the voice service is rate limiting us (503).
+	CodeRTCVendorBusy = 5052
+	// CodeRTCVendorDown: the voice service is unreachable or failing (503).
+	CodeRTCVendorDown = 5053
+	// CodeRTCVendorRejected: the voice service rejected the request (502).
+	CodeRTCVendorRejected = 5054
+)

@@ -110,6 +110,7 @@ const (
 	ChannelREST Channel = "rest" // POST /api/ai/chat/ answered in JSON
 	ChannelSSE  Channel = "sse"  // POST /api/ai/chat/ streamed
 	ChannelHub  Channel = "hub"  // a chat_request frame
+	ChannelRTC  Channel = "rtc"  // a turn of a voice agent (internal/rtc)
 )
 
 // Started says where the user's message was stored, before the reply.

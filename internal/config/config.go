@@ -41,6 +41,8 @@ type Config struct {
 	RateLimits RateLimits
 	// Devices tunes device credentials, MAC login and claim codes.
 	Devices Devices
+	// RTC configures real-time voice rooms and the voice agent.
+	RTC RTC
 }
 
 // HTTP is the HTTP server's section.
@@ -197,13 +199,15 @@ type Sections struct {
 	Chat       Chat
 	RateLimits RateLimits
 	Devices    Devices
+	RTC        RTC
 }
 
 // Split returns the sections of c.
 func Split(c Config) Sections {
 	return Sections{HTTP: c.HTTP, Database: c.Database, Redis: c.Redis, Log: c.Log,
 		Auth: c.Auth, Metrics: c.Metrics, Debug: c.Debug, Passwords: c.Passwords, Hub: c.Hub, Presence: c.Presence,
-		LLM: c.LLM, Chat: c.Chat, RateLimits: c.RateLimits, Devices: c.Devices}
+		LLM: c.LLM, Chat: c.Chat, RateLimits: c.RateLimits, Devices: c.Devices,
+		RTC: c.RTC}
 }
 
 // Provide gives the fx graph the sections of the Config it holds; the app
@@ -266,6 +270,9 @@ func Load(getenv func(string) string) (Config, error) {
 		return Config{}, err
 	}
 	if c.Devices, err = loadDevices(getenv); err != nil {
+		return Config{}, err
+	}
+	if c.RTC, err = loadRTC(getenv); err != nil {
 		return Config{}, err
 	}
 	return c, c.Validate()
@@ -421,7 +428,7 @@ func (c Config) Validate() error {
 	if err := c.LLM.Validate(); err != nil {
 		return err
 	}
-	return nil
+	return c.RTC.Validate()
 }
 
 func duration(getenv func(string) string, name string, def time.Duration) (time.Duration, error) {

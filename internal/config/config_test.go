@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -228,5 +229,57 @@ func TestFromEnv(t *testing.T) {
 	}
 	if c.Addr != "127.0.0.1:8123" || c.LogLevel != "warn" || c.LogFormat != "console" {
 		t.Fatalf("FromEnv = Addr %q, LogLevel %q, LogFormat %q", c.Addr, c.LogLevel, c.LogFormat)
+	}
+}
+
+// TestRTCSettings checks the voice rooms section: defaults, secrets kept
+// out of String, and the settings that cannot work.
+func TestRTCSettings(t *testing.T) {
+	base := map[string]string{
+		"PARADISE_RTC_APP_ID": "0123456789abcdef01234567", "PARADISE_RTC_APP_KEY": "app-key-secret",
+		"PARADISE_RTC_ACCESS_KEY": "AKLT", "PARADISE_RTC_SECRET_KEY": "secret-key-secret",
+		"PARADISE_RTC_TTS_TOKEN": "tts-token-secret", "PARADISE_RTC_PUBLIC_BASE_URL": "https://api.example.com/",
+	}
+	with := func(over map[string]string) func(string) string {
+		return func(k string) string {
+			if v, ok := over[k]; ok {
+				return v
+			}
+			return base[k]
+		}
+	}
+	c, err := config.Load(with(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := c.RTC
+	if !r.TokensEnabled() || !r.AgentEnabled() || r.AgentLLMMode != "CustomLLM" || r.PublicBaseURL != "https://api.example.com" ||
+		r.TokenTTL != 24*time.Hour || r.LegacyGetByMAC || r.LegacyPerIP != 30 || r.LegacyPerMAC != 10 || r.Region != "cn-north-1" {
+		t.Fatalf("defaults: %+v", r)
+	}
+	for _, secret := range []string{"app-key-secret", "secret-key-secret", "tts-token-secret"} {
+		if strings.Contains(r.String(), secret) || strings.Contains(fmt.Sprint(r), secret) {
+			t.Fatalf("String leaks a secret: %s", r)
+		}
+	}
+	tests := []struct {
+		name string
+		over map[string]string
+	}{
+		{"short app id", map[string]string{"PARADISE_RTC_APP_ID": "short"}},
+		{"app id without key", map[string]string{"PARADISE_RTC_APP_KEY": ""}},
+		{"refresh beyond ttl", map[string]string{"PARADISE_RTC_TOKEN_TTL": "5m"}},
+		{"unknown mode", map[string]string{"PARADISE_RTC_AGENT_LLM_MODE": "Other"}},
+		{"ArkV3 without endpoint", map[string]string{"PARADISE_RTC_AGENT_LLM_MODE": "ArkV3"}},
+		{"CustomLLM without base URL", map[string]string{"PARADISE_RTC_PUBLIC_BASE_URL": ""}},
+		{"legacy not a bool", map[string]string{"PARADISE_RTC_LEGACY_GET_BY_MAC": "sometimes"}},
+		{"zero per-IP limit", map[string]string{"PARADISE_RTC_LEGACY_PER_IP": "0"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := config.Load(with(tc.over)); err == nil {
+				t.Fatal("Load accepted it")
+			}
+		})
 	}
 }

@@ -19,8 +19,10 @@ import (
 
 // answeredBy names client frame types the server answers to the sender
 // instead of relaying them (asyncapi.yaml: "Every valid frame a client
-// sends, except heartbeat and chat_request, is relayed"); chat_request is
-// answered to the whole group (expectChatReply).
+// sends, except heartbeat, chat_request and the rtc_agent_* requests, is
+// relayed"); chat_request is answered to the whole group
+// (expectChatReply), rtc_agent_start and rtc_agent_stop to the group or
+// the sender (expectAgentAnswer).
 var answeredBy = map[string]string{"heartbeat": "pong"}
 
 // wsClient is a hub session (testenv's one client) whose every received
@@ -116,6 +118,24 @@ func expectChatReply(t *testing.T, from, to *wsClient, ex map[string]any) {
 	}
 }
 
+// expectAgentAnswer reads the answer to rtc_agent_start or
+// rtc_agent_stop: an rtc_agent_state frame on both sessions of the group
+// (the agent started or stopped), or an error frame to the sender alone
+// (the example names a device that is not the user's, no agent runs).
+func expectAgentAnswer(t *testing.T, from, to *wsClient) {
+	t.Helper()
+	got := from.Read()
+	switch got.Type {
+	case "error":
+	case "rtc_agent_state":
+		if other := to.Expect("rtc_agent_state"); !sameJSON(t, other.Message, json.RawMessage(got.Message)) {
+			t.Fatalf("rtc_agent_state differs between sessions: %s and %s", got.Raw, other.Raw)
+		}
+	default:
+		t.Fatalf("%s: got %s frame answering a voice agent request: %s", from.Name, got.Type, got.Raw)
+	}
+}
+
 // checkFrom checks the server-set sender of a relayed frame.
 func checkFrom(t *testing.T, f testenv.Frame, from *wsClient) {
 	t.Helper()
@@ -195,6 +215,8 @@ func TestWebSocket(t *testing.T) {
 					from.Send(ex)
 					if typ == "chat_request" {
 						expectChatReply(t, from, to, ex)
+					} else if typ == "rtc_agent_start" || typ == "rtc_agent_stop" {
+						expectAgentAnswer(t, from, to)
 					} else if answer, ok := answeredBy[typ]; ok {
 						from.Expect(answer)
 					} else {

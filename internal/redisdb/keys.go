@@ -140,3 +140,22 @@ func (k Keys) ClaimCode(code string) string { return k.join("claim:code:", code)
 // ClaimDevice is claim:device:{mac}: the device's live claim code, so a
 // new code retires the previous one (one live code per device).
 func (k Keys) ClaimDevice(mac string) string { return k.join("claim:device:", mac) }
+
+// RTCRoom is rtc_room:{user_id}:{task_id} (the Django system's name): the
+// cached RTC token of one member of room_{user_id}; task_id is the RTC
+// user id the token is for (the device's or the app's).
+func (k Keys) RTCRoom(userID int, taskID string) string {
+	return k.join("rtc_room:", strconv.Itoa(userID), ":", taskID)
+}
+
+// RTCAgent is rtc_agent:{room_id}: the voice agent of a room, a hash of
+// its task's state; the key's expiry is the one-agent-per-room lock's.
+func (k Keys) RTCAgent(roomID string) string { return k.join("rtc_agent:", roomID) }
+
+// RTCTask is rtc_task:{task_id}: the room of an agent task and the hash of
+// its LLM key, expiring with the task.
+func (k Keys) RTCTask(taskID string) string { return k.join("rtc_task:", taskID) }
+
+// RTCAgents is rtc_agents: the rooms with an agent, scored by the unix
+// milliseconds of their last activity, for the idle sweep.
+func (k Keys) RTCAgents() string { return k.join("rtc_agents") }

@@ -51,6 +51,22 @@ var scenarios = []scenario{
 			return req, nil
 		},
 	},
+	{
+		// The device's own token (MAC login) and its MAC: after the
+		// warm-up every token comes from the Redis cache.
+		name:   "get-by-mac",
+		label:  "`GET /api/device/rtc-token/get_by_mac/` (cached, device token)",
+		target: 5000,
+		request: func(ctx context.Context, baseURL string, f *fixtures) (*http.Request, error) {
+			i := rand.IntN(len(f.macs))
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, baseURL+"/api/device/rtc-token/get_by_mac/?mac_address="+f.macs[i], nil)
+			if err != nil {
+				return nil, err
+			}
+			req.Header.Set("Authorization", "Token "+f.deviceTokens[i])
+			return req, nil
+		},
+	},
 }
 
 func scenarioByName(name string) (scenario, bool) {

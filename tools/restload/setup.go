@@ -13,8 +13,9 @@ import (
 // fixtures is the data the scenarios draw from: users[i] holds the device
 // macs[i].
 type fixtures struct {
-	tokens []string // login tokens from registration
-	macs   []string // 12 hex digits, as a device would send them
+	tokens       []string // login tokens from registration
+	macs         []string // 12 hex digits, as a device would send them
+	deviceTokens []string // the devices' tokens from MAC login
 }
 
 // setupParallel bounds concurrent registrations: each one hashes a password
@@ -23,7 +24,7 @@ const setupParallel = 4
 
 // setup registers n users through the API and binds one device to each.
 func setup(ctx context.Context, baseURL string, n int) (*fixtures, error) {
-	f := &fixtures{tokens: make([]string, n), macs: make([]string, n)}
+	f := &fixtures{tokens: make([]string, n), macs: make([]string, n), deviceTokens: make([]string, n)}
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{Proxy: nil}}
 	jobs := make(chan int)
 	errs := make(chan error, setupParallel)
@@ -68,6 +69,12 @@ func setupUser(ctx context.Context, client *http.Client, baseURL string, f *fixt
 	if err != nil {
 		return err
 	}
-	f.tokens[i], f.macs[i] = token, mac
+	var login struct {
+		Token string `json:"token"`
+	}
+	if err := loadenv.PostJSON(ctx, client, baseURL+"/api/user/mac-login/", "", map[string]string{"mac_address": mac}, &login); err != nil {
+		return fmt.Errorf("mac login: %w", err)
+	}
+	f.tokens[i], f.macs[i], f.deviceTokens[i] = token, mac, login.Token
 	return nil
 }

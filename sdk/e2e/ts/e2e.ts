@@ -164,6 +164,20 @@ await step('list device types and devices with pagination', async () => {
   check(bad.response.status === 404 && bad.error?.success === false, `page out of range: ${bad.response.status}`);
 });
 
+await step('voice room: the device token and the app token name the same room', async () => {
+  const dev = await client(need(deviceToken, 'device token')).GET('/api/device/rtc-token/get_by_mac/', { params: { query: { mac_address: mac } } });
+  check(dev.data, `device: ${dev.response.status} ${JSON.stringify(dev.error)}`);
+  const app = await client(need(appToken, 'token')).GET('/api/device/rtc-token/');
+  check(app.data, `app: ${app.response.status} ${JSON.stringify(app.error)}`);
+  const d = dev.data.data, a = app.data.data;
+  check(d.room_id === `room_${need(user, 'user').id}` && a.room_id === d.room_id, `rooms ${d.room_id} and ${a.room_id}`);
+  check(d.user_id !== a.user_id && d.app_id === a.app_id && d.token.startsWith('001' + d.app_id), JSON.stringify({ d, a }));
+  const again = await client(need(deviceToken, 'device token')).GET('/api/device/rtc-token/get_by_mac/', { params: { query: { mac_address: mac } } });
+  check(again.data?.data.token === d.token, 'a second call returns the cached token');
+  const other = await client(need(deviceToken, 'device token')).GET('/api/device/rtc-token/get_by_mac/', { params: { query: { mac_address: '00:00:00:00:00:01' } } });
+  check(other.response.status === 403 && other.error?.code === 4034, `another MAC: ${other.response.status} ${JSON.stringify(other.error)}`);
+});
+
 await step('4010 envelope: MAC login of an unknown device', async () => {
   const res = await client().POST('/api/user/mac-login/', { body: { mac_address: '00:00:00:00:00:00' } });
   const e: ErrorEnvelope | undefined = res.error;
