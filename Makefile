@@ -7,7 +7,7 @@ PKGS      := ./...
 # how many test binaries run at once on small machines.
 TESTFLAGS ?= -race -count=1 -p 2 -timeout 20m
 
-.PHONY: all generate check-generated build run test test-go lint lint-spec sdk sdk-deps fuzz fuzz-api fuzz-hub migration migrate-check contract-diff bench bench-hub bench-chat chaos docs-assets ci
+.PHONY: all generate check-generated build run test test-go lint lint-spec sdk sdk-deps fuzz fuzz-api fuzz-hub migration migrate-check contract-diff bench bench-hub bench-chat bench-commands chaos docs-assets ci
 
 all: build
 
@@ -79,10 +79,15 @@ BASE ?=
 contract-diff:
 	$(GO) run ./tools/contractdiff $(if $(BASE),-base $(BASE))
 
-## bench: load-test the hot REST paths and the device hub on Postgres + Redis (not part of CI)
+## bench: load-test the hot REST paths, the device hub and persistent commands on Postgres + Redis (not part of CI)
 bench:
 	$(GO) run ./tools/restload
 	$(GO) run ./tools/hubload
+	$(GO) run ./tools/cmdload
+
+## bench-commands: queue 100,000 commands for 10,000 offline devices, then deliver them
+bench-commands:
+	$(GO) run ./tools/cmdload
 
 ## bench-hub: load-test only the device hub
 bench-hub:

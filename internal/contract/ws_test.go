@@ -269,6 +269,28 @@ func TestWebSocket(t *testing.T) {
 		}
 	})
 
+	// A persistent command goes to the device alone; the app follows its
+	// state with command_status frames.
+	t.Run("persistent commands", func(t *testing.T) {
+		dev.SetT(t)
+		app.SetT(t)
+		res := f.must(t, "POST", fmt.Sprintf("/api/device/devices/%d/commands/", f.devID), f.user.Token,
+			map[string]any{"name": "set_volume", "params": map[string]any{"level": 40}}, 201)
+		var c struct {
+			ID int `json:"id"`
+		}
+		res.Decode(t, &c)
+		cmd := dev.Expect("command")
+		if !strings.Contains(string(cmd.Message), fmt.Sprintf(`"command_id":"%d"`, c.ID)) {
+			t.Fatalf("command frame %s, want command_id %d", cmd.Raw, c.ID)
+		}
+		app.Expect("command_status")
+		app.Expect("command_status")
+		dev.Send(map[string]any{"type": "command_result", "message": map[string]any{"command_id": fmt.Sprint(c.ID), "ok": true}})
+		app.Expect("command_result")
+		app.Expect("command_status")
+	})
+
 	// Nothing else is queued: a last chat each way arrives next.
 	t.Run("no stray frames", func(t *testing.T) {
 		dev.SetT(t)

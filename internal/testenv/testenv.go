@@ -272,6 +272,9 @@ func Config(t testing.TB, b Backend) config.Config {
 	cfg.RateLimits = config.RateLimits{LockoutAfter: cfg.RateLimits.LockoutAfter,
 		LockoutBase: cfg.RateLimits.LockoutBase, LockoutMax: cfg.RateLimits.LockoutMax}
 	if b == Postgres {
+		// Production needs PARADISE_DEVICE_SECRET_KEY for device secrets
+		// (the embedded default makes its own); a fixed test key.
+		cfg.Devices.SecretKey = []byte("paradise-test-device-secret-key!")
 		cfg.DatabaseURL = NewPostgresDatabase(t)
 		cfg.RedisURL, cfg.RedisPrefix = NewRedisPrefix(t)
 	}
