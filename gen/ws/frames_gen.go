@@ -2232,38 +2232,38 @@ func (o OptRequestID) Or(d RequestID) RequestID {
 	return d
 }
 
-// NewOptRtcAgentStatePayloadReason returns new OptRtcAgentStatePayloadReason with value set to v.
-func NewOptRtcAgentStatePayloadReason(v RtcAgentStatePayloadReason) OptRtcAgentStatePayloadReason {
-	return OptRtcAgentStatePayloadReason{
+// NewOptRtcAgentStopReason returns new OptRtcAgentStopReason with value set to v.
+func NewOptRtcAgentStopReason(v RtcAgentStopReason) OptRtcAgentStopReason {
+	return OptRtcAgentStopReason{
 		Value: v,
 		Set:   true,
 	}
 }
 
-// OptRtcAgentStatePayloadReason is optional RtcAgentStatePayloadReason.
-type OptRtcAgentStatePayloadReason struct {
-	Value RtcAgentStatePayloadReason
+// OptRtcAgentStopReason is optional RtcAgentStopReason.
+type OptRtcAgentStopReason struct {
+	Value RtcAgentStopReason
 	Set   bool
 }
 
-// IsSet returns true if OptRtcAgentStatePayloadReason was set.
-func (o OptRtcAgentStatePayloadReason) IsSet() bool { return o.Set }
+// IsSet returns true if OptRtcAgentStopReason was set.
+func (o OptRtcAgentStopReason) IsSet() bool { return o.Set }
 
 // Reset unsets value.
-func (o *OptRtcAgentStatePayloadReason) Reset() {
-	var v RtcAgentStatePayloadReason
+func (o *OptRtcAgentStopReason) Reset() {
+	var v RtcAgentStopReason
 	o.Value = v
 	o.Set = false
 }
 
 // SetTo sets value to v.
-func (o *OptRtcAgentStatePayloadReason) SetTo(v RtcAgentStatePayloadReason) {
+func (o *OptRtcAgentStopReason) SetTo(v RtcAgentStopReason) {
 	o.Set = true
 	o.Value = v
 }
 
 // Get returns value and boolean that denotes whether value was set.
-func (o OptRtcAgentStatePayloadReason) Get() (v RtcAgentStatePayloadReason, ok bool) {
+func (o OptRtcAgentStopReason) Get() (v RtcAgentStopReason, ok bool) {
 	if !o.Set {
 		return v, false
 	}
@@ -2271,7 +2271,7 @@ func (o OptRtcAgentStatePayloadReason) Get() (v RtcAgentStatePayloadReason, ok b
 }
 
 // Or returns value if set, or given parameter if does not.
-func (o OptRtcAgentStatePayloadReason) Or(d RtcAgentStatePayloadReason) RtcAgentStatePayloadReason {
+func (o OptRtcAgentStopReason) Or(d RtcAgentStopReason) RtcAgentStopReason {
 	if v, ok := o.Get(); ok {
 		return v
 	}
@@ -2558,15 +2558,56 @@ func (s *RtcAgentState) SetType(val string) {
 	s.Type = val
 }
 
+// Ref: #/$defs/RtcAgentStateName
+type RtcAgentStateName string
+
+const (
+	RtcAgentStateNameRunning RtcAgentStateName = "running"
+	RtcAgentStateNameStopped RtcAgentStateName = "stopped"
+)
+
+// AllValues returns all RtcAgentStateName values.
+func (RtcAgentStateName) AllValues() []RtcAgentStateName {
+	return []RtcAgentStateName{
+		RtcAgentStateNameRunning,
+		RtcAgentStateNameStopped,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s RtcAgentStateName) MarshalText() ([]byte, error) {
+	switch s {
+	case RtcAgentStateNameRunning:
+		return []byte(s), nil
+	case RtcAgentStateNameStopped:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *RtcAgentStateName) UnmarshalText(data []byte) error {
+	switch RtcAgentStateName(data) {
+	case RtcAgentStateNameRunning:
+		*s = RtcAgentStateNameRunning
+		return nil
+	case RtcAgentStateNameStopped:
+		*s = RtcAgentStateNameStopped
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
+}
+
 // Ref: #/$defs/RtcAgentStatePayload
 type RtcAgentStatePayload struct {
 	// The device the agent talks with.
-	MACAddress string `json:"mac_address"`
-	// Why the agent stopped (with `stopped`).
-	Reason OptRtcAgentStatePayloadReason `json:"reason"`
-	RoomID string                        `json:"room_id"`
-	State  RtcAgentStatePayloadState     `json:"state"`
-	TaskID string                        `json:"task_id"`
+	MACAddress string                `json:"mac_address"`
+	Reason     OptRtcAgentStopReason `json:"reason"`
+	RoomID     string                `json:"room_id"`
+	State      RtcAgentStateName     `json:"state"`
+	TaskID     string                `json:"task_id"`
 }
 
 // GetMACAddress returns the value of MACAddress.
@@ -2575,7 +2616,7 @@ func (s *RtcAgentStatePayload) GetMACAddress() string {
 }
 
 // GetReason returns the value of Reason.
-func (s *RtcAgentStatePayload) GetReason() OptRtcAgentStatePayloadReason {
+func (s *RtcAgentStatePayload) GetReason() OptRtcAgentStopReason {
 	return s.Reason
 }
 
@@ -2585,7 +2626,7 @@ func (s *RtcAgentStatePayload) GetRoomID() string {
 }
 
 // GetState returns the value of State.
-func (s *RtcAgentStatePayload) GetState() RtcAgentStatePayloadState {
+func (s *RtcAgentStatePayload) GetState() RtcAgentStateName {
 	return s.State
 }
 
@@ -2600,7 +2641,7 @@ func (s *RtcAgentStatePayload) SetMACAddress(val string) {
 }
 
 // SetReason sets the value of Reason.
-func (s *RtcAgentStatePayload) SetReason(val OptRtcAgentStatePayloadReason) {
+func (s *RtcAgentStatePayload) SetReason(val OptRtcAgentStopReason) {
 	s.Reason = val
 }
 
@@ -2610,117 +2651,13 @@ func (s *RtcAgentStatePayload) SetRoomID(val string) {
 }
 
 // SetState sets the value of State.
-func (s *RtcAgentStatePayload) SetState(val RtcAgentStatePayloadState) {
+func (s *RtcAgentStatePayload) SetState(val RtcAgentStateName) {
 	s.State = val
 }
 
 // SetTaskID sets the value of TaskID.
 func (s *RtcAgentStatePayload) SetTaskID(val string) {
 	s.TaskID = val
-}
-
-// Why the agent stopped (with `stopped`).
-type RtcAgentStatePayloadReason string
-
-const (
-	RtcAgentStatePayloadReasonRequested          RtcAgentStatePayloadReason = "requested"
-	RtcAgentStatePayloadReasonDeviceDisconnected RtcAgentStatePayloadReason = "device_disconnected"
-	RtcAgentStatePayloadReasonIdle               RtcAgentStatePayloadReason = "idle"
-	RtcAgentStatePayloadReasonUnbound            RtcAgentStatePayloadReason = "unbound"
-	RtcAgentStatePayloadReasonFailed             RtcAgentStatePayloadReason = "failed"
-)
-
-// AllValues returns all RtcAgentStatePayloadReason values.
-func (RtcAgentStatePayloadReason) AllValues() []RtcAgentStatePayloadReason {
-	return []RtcAgentStatePayloadReason{
-		RtcAgentStatePayloadReasonRequested,
-		RtcAgentStatePayloadReasonDeviceDisconnected,
-		RtcAgentStatePayloadReasonIdle,
-		RtcAgentStatePayloadReasonUnbound,
-		RtcAgentStatePayloadReasonFailed,
-	}
-}
-
-// MarshalText implements encoding.TextMarshaler.
-func (s RtcAgentStatePayloadReason) MarshalText() ([]byte, error) {
-	switch s {
-	case RtcAgentStatePayloadReasonRequested:
-		return []byte(s), nil
-	case RtcAgentStatePayloadReasonDeviceDisconnected:
-		return []byte(s), nil
-	case RtcAgentStatePayloadReasonIdle:
-		return []byte(s), nil
-	case RtcAgentStatePayloadReasonUnbound:
-		return []byte(s), nil
-	case RtcAgentStatePayloadReasonFailed:
-		return []byte(s), nil
-	default:
-		return nil, errors.Errorf("invalid value: %q", s)
-	}
-}
-
-// UnmarshalText implements encoding.TextUnmarshaler.
-func (s *RtcAgentStatePayloadReason) UnmarshalText(data []byte) error {
-	switch RtcAgentStatePayloadReason(data) {
-	case RtcAgentStatePayloadReasonRequested:
-		*s = RtcAgentStatePayloadReasonRequested
-		return nil
-	case RtcAgentStatePayloadReasonDeviceDisconnected:
-		*s = RtcAgentStatePayloadReasonDeviceDisconnected
-		return nil
-	case RtcAgentStatePayloadReasonIdle:
-		*s = RtcAgentStatePayloadReasonIdle
-		return nil
-	case RtcAgentStatePayloadReasonUnbound:
-		*s = RtcAgentStatePayloadReasonUnbound
-		return nil
-	case RtcAgentStatePayloadReasonFailed:
-		*s = RtcAgentStatePayloadReasonFailed
-		return nil
-	default:
-		return errors.Errorf("invalid value: %q", data)
-	}
-}
-
-type RtcAgentStatePayloadState string
-
-const (
-	RtcAgentStatePayloadStateRunning RtcAgentStatePayloadState = "running"
-	RtcAgentStatePayloadStateStopped RtcAgentStatePayloadState = "stopped"
-)
-
-// AllValues returns all RtcAgentStatePayloadState values.
-func (RtcAgentStatePayloadState) AllValues() []RtcAgentStatePayloadState {
-	return []RtcAgentStatePayloadState{
-		RtcAgentStatePayloadStateRunning,
-		RtcAgentStatePayloadStateStopped,
-	}
-}
-
-// MarshalText implements encoding.TextMarshaler.
-func (s RtcAgentStatePayloadState) MarshalText() ([]byte, error) {
-	switch s {
-	case RtcAgentStatePayloadStateRunning:
-		return []byte(s), nil
-	case RtcAgentStatePayloadStateStopped:
-		return []byte(s), nil
-	default:
-		return nil, errors.Errorf("invalid value: %q", s)
-	}
-}
-
-// UnmarshalText implements encoding.TextUnmarshaler.
-func (s *RtcAgentStatePayloadState) UnmarshalText(data []byte) error {
-	switch RtcAgentStatePayloadState(data) {
-	case RtcAgentStatePayloadStateRunning:
-		*s = RtcAgentStatePayloadStateRunning
-		return nil
-	case RtcAgentStatePayloadStateStopped:
-		*s = RtcAgentStatePayloadStateStopped
-		return nil
-	default:
-		return errors.Errorf("invalid value: %q", data)
-	}
 }
 
 // Ref: #/$defs/RtcAgentStop
@@ -2762,6 +2699,70 @@ func (s *RtcAgentStop) SetType(val string) {
 
 // Ref: #/$defs/RtcAgentStopPayload
 type RtcAgentStopPayload struct{}
+
+// Why the agent stopped (with `stopped`).
+// Ref: #/$defs/RtcAgentStopReason
+type RtcAgentStopReason string
+
+const (
+	RtcAgentStopReasonRequested          RtcAgentStopReason = "requested"
+	RtcAgentStopReasonDeviceDisconnected RtcAgentStopReason = "device_disconnected"
+	RtcAgentStopReasonIdle               RtcAgentStopReason = "idle"
+	RtcAgentStopReasonUnbound            RtcAgentStopReason = "unbound"
+	RtcAgentStopReasonFailed             RtcAgentStopReason = "failed"
+)
+
+// AllValues returns all RtcAgentStopReason values.
+func (RtcAgentStopReason) AllValues() []RtcAgentStopReason {
+	return []RtcAgentStopReason{
+		RtcAgentStopReasonRequested,
+		RtcAgentStopReasonDeviceDisconnected,
+		RtcAgentStopReasonIdle,
+		RtcAgentStopReasonUnbound,
+		RtcAgentStopReasonFailed,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s RtcAgentStopReason) MarshalText() ([]byte, error) {
+	switch s {
+	case RtcAgentStopReasonRequested:
+		return []byte(s), nil
+	case RtcAgentStopReasonDeviceDisconnected:
+		return []byte(s), nil
+	case RtcAgentStopReasonIdle:
+		return []byte(s), nil
+	case RtcAgentStopReasonUnbound:
+		return []byte(s), nil
+	case RtcAgentStopReasonFailed:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *RtcAgentStopReason) UnmarshalText(data []byte) error {
+	switch RtcAgentStopReason(data) {
+	case RtcAgentStopReasonRequested:
+		*s = RtcAgentStopReasonRequested
+		return nil
+	case RtcAgentStopReasonDeviceDisconnected:
+		*s = RtcAgentStopReasonDeviceDisconnected
+		return nil
+	case RtcAgentStopReasonIdle:
+		*s = RtcAgentStopReasonIdle
+		return nil
+	case RtcAgentStopReasonUnbound:
+		*s = RtcAgentStopReasonUnbound
+		return nil
+	case RtcAgentStopReasonFailed:
+		*s = RtcAgentStopReasonFailed
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
+}
 
 // Who sent a relayed frame. Set by the server on every frame it relays; never set by clients (the
 // server overwrites it).
@@ -7328,18 +7329,18 @@ func (s *OptRequestID) UnmarshalJSON(data []byte) error {
 	return s.Decode(d)
 }
 
-// Encode encodes RtcAgentStatePayloadReason as json.
-func (o OptRtcAgentStatePayloadReason) Encode(e *jx.Encoder) {
+// Encode encodes RtcAgentStopReason as json.
+func (o OptRtcAgentStopReason) Encode(e *jx.Encoder) {
 	if !o.Set {
 		return
 	}
 	e.Str(string(o.Value))
 }
 
-// Decode decodes RtcAgentStatePayloadReason from json.
-func (o *OptRtcAgentStatePayloadReason) Decode(d *jx.Decoder) error {
+// Decode decodes RtcAgentStopReason from json.
+func (o *OptRtcAgentStopReason) Decode(d *jx.Decoder) error {
 	if o == nil {
-		return errors.New("invalid: unable to decode OptRtcAgentStatePayloadReason to nil")
+		return errors.New("invalid: unable to decode OptRtcAgentStopReason to nil")
 	}
 	o.Set = true
 	if err := o.Value.Decode(d); err != nil {
@@ -7349,14 +7350,14 @@ func (o *OptRtcAgentStatePayloadReason) Decode(d *jx.Decoder) error {
 }
 
 // MarshalJSON implements stdjson.Marshaler.
-func (s OptRtcAgentStatePayloadReason) MarshalJSON() ([]byte, error) {
+func (s OptRtcAgentStopReason) MarshalJSON() ([]byte, error) {
 	e := jx.Encoder{}
 	s.Encode(&e)
 	return e.Bytes(), nil
 }
 
 // UnmarshalJSON implements stdjson.Unmarshaler.
-func (s *OptRtcAgentStatePayloadReason) UnmarshalJSON(data []byte) error {
+func (s *OptRtcAgentStopReason) UnmarshalJSON(data []byte) error {
 	d := jx.DecodeBytes(data)
 	return s.Decode(d)
 }
@@ -8052,6 +8053,46 @@ func (s *RtcAgentState) UnmarshalJSON(data []byte) error {
 	return s.Decode(d)
 }
 
+// Encode encodes RtcAgentStateName as json.
+func (s RtcAgentStateName) Encode(e *jx.Encoder) {
+	e.Str(string(s))
+}
+
+// Decode decodes RtcAgentStateName from json.
+func (s *RtcAgentStateName) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode RtcAgentStateName to nil")
+	}
+	v, err := d.StrBytes()
+	if err != nil {
+		return err
+	}
+	// Try to use constant string.
+	switch RtcAgentStateName(v) {
+	case RtcAgentStateNameRunning:
+		*s = RtcAgentStateNameRunning
+	case RtcAgentStateNameStopped:
+		*s = RtcAgentStateNameStopped
+	default:
+		*s = RtcAgentStateName(v)
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s RtcAgentStateName) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *RtcAgentStateName) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
 // Encode implements json.Marshaler.
 func (s *RtcAgentStatePayload) Encode(e *jx.Encoder) {
 	e.ObjStart()
@@ -8210,92 +8251,6 @@ func (s *RtcAgentStatePayload) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON implements stdjson.Unmarshaler.
 func (s *RtcAgentStatePayload) UnmarshalJSON(data []byte) error {
-	d := jx.DecodeBytes(data)
-	return s.Decode(d)
-}
-
-// Encode encodes RtcAgentStatePayloadReason as json.
-func (s RtcAgentStatePayloadReason) Encode(e *jx.Encoder) {
-	e.Str(string(s))
-}
-
-// Decode decodes RtcAgentStatePayloadReason from json.
-func (s *RtcAgentStatePayloadReason) Decode(d *jx.Decoder) error {
-	if s == nil {
-		return errors.New("invalid: unable to decode RtcAgentStatePayloadReason to nil")
-	}
-	v, err := d.StrBytes()
-	if err != nil {
-		return err
-	}
-	// Try to use constant string.
-	switch RtcAgentStatePayloadReason(v) {
-	case RtcAgentStatePayloadReasonRequested:
-		*s = RtcAgentStatePayloadReasonRequested
-	case RtcAgentStatePayloadReasonDeviceDisconnected:
-		*s = RtcAgentStatePayloadReasonDeviceDisconnected
-	case RtcAgentStatePayloadReasonIdle:
-		*s = RtcAgentStatePayloadReasonIdle
-	case RtcAgentStatePayloadReasonUnbound:
-		*s = RtcAgentStatePayloadReasonUnbound
-	case RtcAgentStatePayloadReasonFailed:
-		*s = RtcAgentStatePayloadReasonFailed
-	default:
-		*s = RtcAgentStatePayloadReason(v)
-	}
-
-	return nil
-}
-
-// MarshalJSON implements stdjson.Marshaler.
-func (s RtcAgentStatePayloadReason) MarshalJSON() ([]byte, error) {
-	e := jx.Encoder{}
-	s.Encode(&e)
-	return e.Bytes(), nil
-}
-
-// UnmarshalJSON implements stdjson.Unmarshaler.
-func (s *RtcAgentStatePayloadReason) UnmarshalJSON(data []byte) error {
-	d := jx.DecodeBytes(data)
-	return s.Decode(d)
-}
-
-// Encode encodes RtcAgentStatePayloadState as json.
-func (s RtcAgentStatePayloadState) Encode(e *jx.Encoder) {
-	e.Str(string(s))
-}
-
-// Decode decodes RtcAgentStatePayloadState from json.
-func (s *RtcAgentStatePayloadState) Decode(d *jx.Decoder) error {
-	if s == nil {
-		return errors.New("invalid: unable to decode RtcAgentStatePayloadState to nil")
-	}
-	v, err := d.StrBytes()
-	if err != nil {
-		return err
-	}
-	// Try to use constant string.
-	switch RtcAgentStatePayloadState(v) {
-	case RtcAgentStatePayloadStateRunning:
-		*s = RtcAgentStatePayloadStateRunning
-	case RtcAgentStatePayloadStateStopped:
-		*s = RtcAgentStatePayloadStateStopped
-	default:
-		*s = RtcAgentStatePayloadState(v)
-	}
-
-	return nil
-}
-
-// MarshalJSON implements stdjson.Marshaler.
-func (s RtcAgentStatePayloadState) MarshalJSON() ([]byte, error) {
-	e := jx.Encoder{}
-	s.Encode(&e)
-	return e.Bytes(), nil
-}
-
-// UnmarshalJSON implements stdjson.Unmarshaler.
-func (s *RtcAgentStatePayloadState) UnmarshalJSON(data []byte) error {
 	d := jx.DecodeBytes(data)
 	return s.Decode(d)
 }
@@ -8468,6 +8423,52 @@ func (s *RtcAgentStopPayload) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON implements stdjson.Unmarshaler.
 func (s *RtcAgentStopPayload) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode encodes RtcAgentStopReason as json.
+func (s RtcAgentStopReason) Encode(e *jx.Encoder) {
+	e.Str(string(s))
+}
+
+// Decode decodes RtcAgentStopReason from json.
+func (s *RtcAgentStopReason) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode RtcAgentStopReason to nil")
+	}
+	v, err := d.StrBytes()
+	if err != nil {
+		return err
+	}
+	// Try to use constant string.
+	switch RtcAgentStopReason(v) {
+	case RtcAgentStopReasonRequested:
+		*s = RtcAgentStopReasonRequested
+	case RtcAgentStopReasonDeviceDisconnected:
+		*s = RtcAgentStopReasonDeviceDisconnected
+	case RtcAgentStopReasonIdle:
+		*s = RtcAgentStopReasonIdle
+	case RtcAgentStopReasonUnbound:
+		*s = RtcAgentStopReasonUnbound
+	case RtcAgentStopReasonFailed:
+		*s = RtcAgentStopReasonFailed
+	default:
+		*s = RtcAgentStopReason(v)
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s RtcAgentStopReason) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *RtcAgentStopReason) UnmarshalJSON(data []byte) error {
 	d := jx.DecodeBytes(data)
 	return s.Decode(d)
 }
@@ -10765,6 +10766,17 @@ func (s *RtcAgentState) Validate() error {
 	return nil
 }
 
+func (s RtcAgentStateName) Validate() error {
+	switch s {
+	case "running":
+		return nil
+	case "stopped":
+		return nil
+	default:
+		return errors.Errorf("invalid value: %v", s)
+	}
+}
+
 func (s *RtcAgentStatePayload) Validate() error {
 	if s == nil {
 		return validate.ErrNilPointer
@@ -10806,34 +10818,6 @@ func (s *RtcAgentStatePayload) Validate() error {
 	return nil
 }
 
-func (s RtcAgentStatePayloadReason) Validate() error {
-	switch s {
-	case "requested":
-		return nil
-	case "device_disconnected":
-		return nil
-	case "idle":
-		return nil
-	case "unbound":
-		return nil
-	case "failed":
-		return nil
-	default:
-		return errors.Errorf("invalid value: %v", s)
-	}
-}
-
-func (s RtcAgentStatePayloadState) Validate() error {
-	switch s {
-	case "running":
-		return nil
-	case "stopped":
-		return nil
-	default:
-		return errors.Errorf("invalid value: %v", s)
-	}
-}
-
 func (s *RtcAgentStop) Validate() error {
 	if s == nil {
 		return validate.ErrNilPointer
@@ -10862,6 +10846,23 @@ func (s *RtcAgentStop) Validate() error {
 		return &validate.Error{Fields: failures}
 	}
 	return nil
+}
+
+func (s RtcAgentStopReason) Validate() error {
+	switch s {
+	case "requested":
+		return nil
+	case "device_disconnected":
+		return nil
+	case "idle":
+		return nil
+	case "unbound":
+		return nil
+	case "failed":
+		return nil
+	default:
+		return errors.Errorf("invalid value: %v", s)
+	}
 }
 
 func (s *Sender) Validate() error {

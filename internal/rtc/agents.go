@@ -47,11 +47,11 @@ type Agent struct {
 
 // Why an agent stopped (rtc_agent_state's reason).
 const (
-	StopRequested    = ws.RtcAgentStatePayloadReasonRequested
-	StopDisconnected = ws.RtcAgentStatePayloadReasonDeviceDisconnected
-	StopIdle         = ws.RtcAgentStatePayloadReasonIdle
-	StopUnbound      = ws.RtcAgentStatePayloadReasonUnbound
-	StopFailed       = ws.RtcAgentStatePayloadReasonFailed
+	StopRequested    = ws.RtcAgentStopReasonRequested
+	StopDisconnected = ws.RtcAgentStopReasonDeviceDisconnected
+	StopIdle         = ws.RtcAgentStopReasonIdle
+	StopUnbound      = ws.RtcAgentStopReasonUnbound
+	StopFailed       = ws.RtcAgentStopReasonFailed
 )
 
 // Agents runs the voice agents: at most one per room across all instances,
@@ -148,7 +148,7 @@ func (a *Agents) Start(ctx context.Context, owner int, mac string, deviceID int)
 		return Agent{}, false, fmt.Errorf("rtc: mark %s running: %w", room, err)
 	}
 	agent.State = "running"
-	a.announce(ctx, agent, ws.RtcAgentStatePayloadStateRunning, "")
+	a.announce(ctx, agent, ws.RtcAgentStateNameRunning, "")
 	return agent, true, nil
 }
 
@@ -168,7 +168,7 @@ func (a *Agents) Get(ctx context.Context, owner int) (Agent, error) {
 // Stop stops the agent of the owner's room; onlyMAC, when set, stops it
 // only if it talks with that device. The room is free at once; the voice
 // service's error, if any, is returned after.
-func (a *Agents) Stop(ctx context.Context, owner int, onlyMAC string, reason ws.RtcAgentStatePayloadReason) error {
+func (a *Agents) Stop(ctx context.Context, owner int, onlyMAC string, reason ws.RtcAgentStopReason) error {
 	room := RoomID(owner)
 	if onlyMAC != "" {
 		cur, err := a.Get(ctx, owner)
@@ -188,9 +188,9 @@ func (a *Agents) Stop(ctx context.Context, owner int, onlyMAC string, reason ws.
 
 // stopped stops a released agent at the voice service, then tells the
 // group.
-func (a *Agents) stopped(ctx context.Context, agent Agent, reason ws.RtcAgentStatePayloadReason) error {
+func (a *Agents) stopped(ctx context.Context, agent Agent, reason ws.RtcAgentStopReason) error {
 	err := a.vc.Call(ctx, ActionStop, map[string]string{"AppId": a.cfg.AppID, "RoomId": agent.RoomID, "TaskId": agent.TaskID})
-	a.announce(ctx, agent, ws.RtcAgentStatePayloadStateStopped, reason)
+	a.announce(ctx, agent, ws.RtcAgentStateNameStopped, reason)
 	if err != nil && !IsTaskGone(err) {
 		a.log.Warn("Voice agent did not stop cleanly", zap.String("room_id", agent.RoomID), zap.Error(err))
 		return vendorError(err)
@@ -299,7 +299,7 @@ func (a *Agents) Sweep(ctx context.Context) (int, error) {
 		if err != nil {
 			return stopped, fmt.Errorf("rtc: read agent of %s: %w", room, err)
 		}
-		reason := ws.RtcAgentStatePayloadReason("")
+		reason := ws.RtcAgentStopReason("")
 		switch {
 		case m["task_id"] == "":
 			a.rdb.ZRem(ctx, a.keys.RTCAgents(), room)
@@ -330,10 +330,10 @@ func (a *Agents) Sweep(ctx context.Context) (int, error) {
 	return stopped, nil
 }
 
-func (a *Agents) announce(ctx context.Context, agent Agent, state ws.RtcAgentStatePayloadState, reason ws.RtcAgentStatePayloadReason) {
+func (a *Agents) announce(ctx context.Context, agent Agent, state ws.RtcAgentStateName, reason ws.RtcAgentStopReason) {
 	p := ws.RtcAgentStatePayload{RoomID: agent.RoomID, TaskID: agent.TaskID, State: state, MACAddress: agent.MAC}
 	if reason != "" {
-		p.Reason = ws.NewOptRtcAgentStatePayloadReason(reason)
+		p.Reason = ws.NewOptRtcAgentStopReason(reason)
 	}
 	if err := a.bus.SendToGroup(ctx, agent.UserID, ws.NewRtcAgentStateFrame(ws.RtcAgentState{Message: p})); err != nil {
 		a.log.Warn("Could not announce the voice agent's state", zap.String("room_id", agent.RoomID), zap.Error(err))

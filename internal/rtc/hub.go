@@ -76,7 +76,7 @@ func (f *Frames) start(ctx context.Context, s *hub.Session, fr *ws.Frame) error 
 		// A new agent was announced to the group; one that already ran is
 		// told to the sender.
 		if !created {
-			p := ws.RtcAgentStatePayload{RoomID: agent.RoomID, TaskID: agent.TaskID, State: ws.RtcAgentStatePayloadStateRunning, MACAddress: agent.MAC}
+			p := ws.RtcAgentStatePayload{RoomID: agent.RoomID, TaskID: agent.TaskID, State: ws.RtcAgentStateNameRunning, MACAddress: agent.MAC}
 			_ = s.Send(ws.NewRtcAgentStateFrame(ws.RtcAgentState{Message: p}))
 		}
 	}()

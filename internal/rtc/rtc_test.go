@@ -505,6 +505,23 @@ func TestSweep(t *testing.T) {
 		_, err = client.GetRtcAgent(t.Context())
 		testenv.ExpectAPIError(t, err, http.StatusNotFound, 4032)
 	})
+	t.Run("rebound", func(t *testing.T) {
+		fake := newFake(t)
+		var agents *rtc.Agents
+		s := testenv.StartWith(t, rtcConfig(t, testenv.Postgres, fake), fx.Populate(&agents))
+		user, _, mac := owner(t, s)
+		app := s.Dial(t, user.Token)
+		res, err := s.API(t, user.Token).StartRtcAgent(t.Context(), &api.MacRequest{MACAddress: api.MacAddress(mac)})
+		testenv.OK(t, res, err, http.StatusOK)
+		agentState(t, app, "running")
+		s.Bind(t, s.Register(t, "rtc_new").Token, mac)
+		if _, err := agents.Sweep(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if p := agentState(t, app, "stopped"); p["reason"] != "unbound" {
+			t.Fatalf("stopped for %v, want unbound", p["reason"])
+		}
+	})
 	t.Run("idle", func(t *testing.T) {
 		fake := newFake(t)
 		cfg := rtcConfig(t, testenv.Postgres, fake)
