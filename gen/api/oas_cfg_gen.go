@@ -13,8 +13,9 @@ import (
 )
 
 var regexMap = map[string]ogenregex.Regexp{
-	"^([EIei][NSns][FTft][JPjp])?$": ogenregex.MustCompile("^([EIei][NSns][FTft][JPjp])?$"),
-	"^[A-Za-z0-9@.+_-]+$":           ogenregex.MustCompile("^[A-Za-z0-9@.+_-]+$"),
+	"^([EIei][NSns][FTft][JPjp])?$":       ogenregex.MustCompile("^([EIei][NSns][FTft][JPjp])?$"),
+	"^[A-Za-z0-9@.+_-]+$":                 ogenregex.MustCompile("^[A-Za-z0-9@.+_-]+$"),
+	"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$": ogenregex.MustCompile("^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"),
 }
 
 type (

@@ -38,6 +38,8 @@ const (
 	RegisterUserOperation                  OperationName = "RegisterUser"
 	RenameConversationOperation            OperationName = "RenameConversation"
 	SendDeviceMessageOperation             OperationName = "SendDeviceMessage"
+	SpeechToTextOperation                  OperationName = "SpeechToText"
+	TextToSpeechOperation                  OperationName = "TextToSpeech"
 	UnbindDeviceOperation                  OperationName = "UnbindDevice"
 	UpdateProfileOperation                 OperationName = "UpdateProfile"
 )

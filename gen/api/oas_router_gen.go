@@ -25,6 +25,12 @@ var (
 	rn35AllowedHeaders = map[string]string{
 		"GET": "Authorization",
 	}
+	rn45AllowedHeaders = map[string]string{
+		"POST": "Authorization,Content-Type",
+	}
+	rn46AllowedHeaders = map[string]string{
+		"POST": "Authorization,Content-Type",
+	}
 	rn22AllowedHeaders = map[string]string{
 		"POST": "Authorization,Content-Type",
 	}
@@ -40,7 +46,7 @@ var (
 	rn36AllowedHeaders = map[string]string{
 		"GET": "Authorization",
 	}
-	rn44AllowedHeaders = map[string]string{
+	rn47AllowedHeaders = map[string]string{
 		"POST": "Authorization,Content-Type",
 	}
 	rn38AllowedHeaders = map[string]string{
@@ -154,9 +160,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				break
 			}
 			switch elem[0] {
-			case 'a': // Prefix: "ai/c"
+			case 'a': // Prefix: "ai/"
 
-				if l := len("ai/c"); len(elem) >= l && elem[0:l] == "ai/c" {
+				if l := len("ai/"); len(elem) >= l && elem[0:l] == "ai/" {
 					elem = elem[l:]
 				} else {
 					break
@@ -166,9 +172,149 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 					break
 				}
 				switch elem[0] {
-				case 'h': // Prefix: "hat/"
+				case 'c': // Prefix: "c"
 
-					if l := len("hat/"); len(elem) >= l && elem[0:l] == "hat/" {
+					if l := len("c"); len(elem) >= l && elem[0:l] == "c" {
+						elem = elem[l:]
+					} else {
+						break
+					}
+
+					if len(elem) == 0 {
+						break
+					}
+					switch elem[0] {
+					case 'h': // Prefix: "hat/"
+
+						if l := len("hat/"); len(elem) >= l && elem[0:l] == "hat/" {
+							elem = elem[l:]
+						} else {
+							break
+						}
+
+						if len(elem) == 0 {
+							// Leaf node.
+							switch r.Method {
+							case "POST":
+								s.handleChatCompletionRequest([0]string{}, elemIsEscaped, w, r)
+							default:
+								s.notAllowed(w, r, notAllowedParams{
+									allowedMethods: "POST",
+									allowedHeaders: rn24AllowedHeaders,
+									acceptPost:     "application/json",
+									acceptPatch:    "",
+								})
+							}
+
+							return
+						}
+
+					case 'o': // Prefix: "onversations/"
+
+						if l := len("onversations/"); len(elem) >= l && elem[0:l] == "onversations/" {
+							elem = elem[l:]
+						} else {
+							break
+						}
+
+						if len(elem) == 0 {
+							switch r.Method {
+							case "GET":
+								s.handleListConversationsRequest([0]string{}, elemIsEscaped, w, r)
+							default:
+								s.notAllowed(w, r, notAllowedParams{
+									allowedMethods: "GET",
+									allowedHeaders: rn26AllowedHeaders,
+									acceptPost:     "",
+									acceptPatch:    "",
+								})
+							}
+
+							return
+						}
+						// Param: "id"
+						// Match until "/"
+						idx := strings.IndexByte(elem, '/')
+						if idx < 0 {
+							idx = len(elem)
+						}
+						args[0] = elem[:idx]
+						elem = elem[idx:]
+
+						if len(elem) == 0 {
+							break
+						}
+						switch elem[0] {
+						case '/': // Prefix: "/"
+
+							if l := len("/"); len(elem) >= l && elem[0:l] == "/" {
+								elem = elem[l:]
+							} else {
+								break
+							}
+
+							if len(elem) == 0 {
+								switch r.Method {
+								case "DELETE":
+									s.handleDeleteConversationRequest([1]string{
+										args[0],
+									}, elemIsEscaped, w, r)
+								case "GET":
+									s.handleGetConversationRequest([1]string{
+										args[0],
+									}, elemIsEscaped, w, r)
+								case "PATCH":
+									s.handleRenameConversationRequest([1]string{
+										args[0],
+									}, elemIsEscaped, w, r)
+								default:
+									s.notAllowed(w, r, notAllowedParams{
+										allowedMethods: "DELETE,GET,PATCH",
+										allowedHeaders: rn28AllowedHeaders,
+										acceptPost:     "",
+										acceptPatch:    "application/json",
+									})
+								}
+
+								return
+							}
+							switch elem[0] {
+							case 'm': // Prefix: "messages/"
+
+								if l := len("messages/"); len(elem) >= l && elem[0:l] == "messages/" {
+									elem = elem[l:]
+								} else {
+									break
+								}
+
+								if len(elem) == 0 {
+									// Leaf node.
+									switch r.Method {
+									case "GET":
+										s.handleListConversationMessagesRequest([1]string{
+											args[0],
+										}, elemIsEscaped, w, r)
+									default:
+										s.notAllowed(w, r, notAllowedParams{
+											allowedMethods: "GET",
+											allowedHeaders: rn35AllowedHeaders,
+											acceptPost:     "",
+											acceptPatch:    "",
+										})
+									}
+
+									return
+								}
+
+							}
+
+						}
+
+					}
+
+				case 's': // Prefix: "speech-to-text/"
+
+					if l := len("speech-to-text/"); len(elem) >= l && elem[0:l] == "speech-to-text/" {
 						elem = elem[l:]
 					} else {
 						break
@@ -178,12 +324,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 						// Leaf node.
 						switch r.Method {
 						case "POST":
-							s.handleChatCompletionRequest([0]string{}, elemIsEscaped, w, r)
+							s.handleSpeechToTextRequest([0]string{}, elemIsEscaped, w, r)
 						default:
 							s.notAllowed(w, r, notAllowedParams{
 								allowedMethods: "POST",
-								allowedHeaders: rn24AllowedHeaders,
-								acceptPost:     "application/json",
+								allowedHeaders: rn45AllowedHeaders,
+								acceptPost:     "application/octet-stream,multipart/form-data",
 								acceptPatch:    "",
 							})
 						}
@@ -191,105 +337,29 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 						return
 					}
 
-				case 'o': // Prefix: "onversations/"
+				case 't': // Prefix: "text-to-speech/"
 
-					if l := len("onversations/"); len(elem) >= l && elem[0:l] == "onversations/" {
+					if l := len("text-to-speech/"); len(elem) >= l && elem[0:l] == "text-to-speech/" {
 						elem = elem[l:]
 					} else {
 						break
 					}
 
 					if len(elem) == 0 {
+						// Leaf node.
 						switch r.Method {
-						case "GET":
-							s.handleListConversationsRequest([0]string{}, elemIsEscaped, w, r)
+						case "POST":
+							s.handleTextToSpeechRequest([0]string{}, elemIsEscaped, w, r)
 						default:
 							s.notAllowed(w, r, notAllowedParams{
-								allowedMethods: "GET",
-								allowedHeaders: rn26AllowedHeaders,
-								acceptPost:     "",
+								allowedMethods: "POST",
+								allowedHeaders: rn46AllowedHeaders,
+								acceptPost:     "application/json",
 								acceptPatch:    "",
 							})
 						}
 
 						return
-					}
-					// Param: "id"
-					// Match until "/"
-					idx := strings.IndexByte(elem, '/')
-					if idx < 0 {
-						idx = len(elem)
-					}
-					args[0] = elem[:idx]
-					elem = elem[idx:]
-
-					if len(elem) == 0 {
-						break
-					}
-					switch elem[0] {
-					case '/': // Prefix: "/"
-
-						if l := len("/"); len(elem) >= l && elem[0:l] == "/" {
-							elem = elem[l:]
-						} else {
-							break
-						}
-
-						if len(elem) == 0 {
-							switch r.Method {
-							case "DELETE":
-								s.handleDeleteConversationRequest([1]string{
-									args[0],
-								}, elemIsEscaped, w, r)
-							case "GET":
-								s.handleGetConversationRequest([1]string{
-									args[0],
-								}, elemIsEscaped, w, r)
-							case "PATCH":
-								s.handleRenameConversationRequest([1]string{
-									args[0],
-								}, elemIsEscaped, w, r)
-							default:
-								s.notAllowed(w, r, notAllowedParams{
-									allowedMethods: "DELETE,GET,PATCH",
-									allowedHeaders: rn28AllowedHeaders,
-									acceptPost:     "",
-									acceptPatch:    "application/json",
-								})
-							}
-
-							return
-						}
-						switch elem[0] {
-						case 'm': // Prefix: "messages/"
-
-							if l := len("messages/"); len(elem) >= l && elem[0:l] == "messages/" {
-								elem = elem[l:]
-							} else {
-								break
-							}
-
-							if len(elem) == 0 {
-								// Leaf node.
-								switch r.Method {
-								case "GET":
-									s.handleListConversationMessagesRequest([1]string{
-										args[0],
-									}, elemIsEscaped, w, r)
-								default:
-									s.notAllowed(w, r, notAllowedParams{
-										allowedMethods: "GET",
-										allowedHeaders: rn35AllowedHeaders,
-										acceptPost:     "",
-										acceptPatch:    "",
-									})
-								}
-
-								return
-							}
-
-						}
-
 					}
 
 				}
@@ -465,7 +535,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 						default:
 							s.notAllowed(w, r, notAllowedParams{
 								allowedMethods: "POST",
-								allowedHeaders: rn44AllowedHeaders,
+								allowedHeaders: rn47AllowedHeaders,
 								acceptPost:     "application/json",
 								acceptPatch:    "",
 							})
@@ -1199,9 +1269,9 @@ func (s *Server) FindPath(method string, u *url.URL) (r Route, _ bool) {
 				break
 			}
 			switch elem[0] {
-			case 'a': // Prefix: "ai/c"
+			case 'a': // Prefix: "ai/"
 
-				if l := len("ai/c"); len(elem) >= l && elem[0:l] == "ai/c" {
+				if l := len("ai/"); len(elem) >= l && elem[0:l] == "ai/" {
 					elem = elem[l:]
 				} else {
 					break
@@ -1211,9 +1281,155 @@ func (s *Server) FindPath(method string, u *url.URL) (r Route, _ bool) {
 					break
 				}
 				switch elem[0] {
-				case 'h': // Prefix: "hat/"
+				case 'c': // Prefix: "c"
 
-					if l := len("hat/"); len(elem) >= l && elem[0:l] == "hat/" {
+					if l := len("c"); len(elem) >= l && elem[0:l] == "c" {
+						elem = elem[l:]
+					} else {
+						break
+					}
+
+					if len(elem) == 0 {
+						break
+					}
+					switch elem[0] {
+					case 'h': // Prefix: "hat/"
+
+						if l := len("hat/"); len(elem) >= l && elem[0:l] == "hat/" {
+							elem = elem[l:]
+						} else {
+							break
+						}
+
+						if len(elem) == 0 {
+							// Leaf node.
+							switch method {
+							case "POST":
+								r.name = ChatCompletionOperation
+								r.summary = "Send a message to the companion and get its reply"
+								r.operationID = "chatCompletion"
+								r.operationGroup = ""
+								r.pathPattern = "/api/ai/chat/"
+								r.args = args
+								r.count = 0
+								return r, true
+							default:
+								return
+							}
+						}
+
+					case 'o': // Prefix: "onversations/"
+
+						if l := len("onversations/"); len(elem) >= l && elem[0:l] == "onversations/" {
+							elem = elem[l:]
+						} else {
+							break
+						}
+
+						if len(elem) == 0 {
+							switch method {
+							case "GET":
+								r.name = ListConversationsOperation
+								r.summary = "List the caller's conversations"
+								r.operationID = "listConversations"
+								r.operationGroup = ""
+								r.pathPattern = "/api/ai/conversations/"
+								r.args = args
+								r.count = 0
+								return r, true
+							default:
+								return
+							}
+						}
+						// Param: "id"
+						// Match until "/"
+						idx := strings.IndexByte(elem, '/')
+						if idx < 0 {
+							idx = len(elem)
+						}
+						args[0] = elem[:idx]
+						elem = elem[idx:]
+
+						if len(elem) == 0 {
+							break
+						}
+						switch elem[0] {
+						case '/': // Prefix: "/"
+
+							if l := len("/"); len(elem) >= l && elem[0:l] == "/" {
+								elem = elem[l:]
+							} else {
+								break
+							}
+
+							if len(elem) == 0 {
+								switch method {
+								case "DELETE":
+									r.name = DeleteConversationOperation
+									r.summary = "Delete one of the caller's conversations"
+									r.operationID = "deleteConversation"
+									r.operationGroup = ""
+									r.pathPattern = "/api/ai/conversations/{id}/"
+									r.args = args
+									r.count = 1
+									return r, true
+								case "GET":
+									r.name = GetConversationOperation
+									r.summary = "Get one of the caller's conversations"
+									r.operationID = "getConversation"
+									r.operationGroup = ""
+									r.pathPattern = "/api/ai/conversations/{id}/"
+									r.args = args
+									r.count = 1
+									return r, true
+								case "PATCH":
+									r.name = RenameConversationOperation
+									r.summary = "Rename one of the caller's conversations"
+									r.operationID = "renameConversation"
+									r.operationGroup = ""
+									r.pathPattern = "/api/ai/conversations/{id}/"
+									r.args = args
+									r.count = 1
+									return r, true
+								default:
+									return
+								}
+							}
+							switch elem[0] {
+							case 'm': // Prefix: "messages/"
+
+								if l := len("messages/"); len(elem) >= l && elem[0:l] == "messages/" {
+									elem = elem[l:]
+								} else {
+									break
+								}
+
+								if len(elem) == 0 {
+									// Leaf node.
+									switch method {
+									case "GET":
+										r.name = ListConversationMessagesOperation
+										r.summary = "Read the messages of one of the caller's conversations"
+										r.operationID = "listConversationMessages"
+										r.operationGroup = ""
+										r.pathPattern = "/api/ai/conversations/{id}/messages/"
+										r.args = args
+										r.count = 1
+										return r, true
+									default:
+										return
+									}
+								}
+
+							}
+
+						}
+
+					}
+
+				case 's': // Prefix: "speech-to-text/"
+
+					if l := len("speech-to-text/"); len(elem) >= l && elem[0:l] == "speech-to-text/" {
 						elem = elem[l:]
 					} else {
 						break
@@ -1223,11 +1439,11 @@ func (s *Server) FindPath(method string, u *url.URL) (r Route, _ bool) {
 						// Leaf node.
 						switch method {
 						case "POST":
-							r.name = ChatCompletionOperation
-							r.summary = "Send a message to the companion and get its reply"
-							r.operationID = "chatCompletion"
+							r.name = SpeechToTextOperation
+							r.summary = "Recognize the speech in a recording"
+							r.operationID = "speechToText"
 							r.operationGroup = ""
-							r.pathPattern = "/api/ai/chat/"
+							r.pathPattern = "/api/ai/speech-to-text/"
 							r.args = args
 							r.count = 0
 							return r, true
@@ -1236,111 +1452,29 @@ func (s *Server) FindPath(method string, u *url.URL) (r Route, _ bool) {
 						}
 					}
 
-				case 'o': // Prefix: "onversations/"
+				case 't': // Prefix: "text-to-speech/"
 
-					if l := len("onversations/"); len(elem) >= l && elem[0:l] == "onversations/" {
+					if l := len("text-to-speech/"); len(elem) >= l && elem[0:l] == "text-to-speech/" {
 						elem = elem[l:]
 					} else {
 						break
 					}
 
 					if len(elem) == 0 {
+						// Leaf node.
 						switch method {
-						case "GET":
-							r.name = ListConversationsOperation
-							r.summary = "List the caller's conversations"
-							r.operationID = "listConversations"
+						case "POST":
+							r.name = TextToSpeechOperation
+							r.summary = "Synthesize speech from text"
+							r.operationID = "textToSpeech"
 							r.operationGroup = ""
-							r.pathPattern = "/api/ai/conversations/"
+							r.pathPattern = "/api/ai/text-to-speech/"
 							r.args = args
 							r.count = 0
 							return r, true
 						default:
 							return
 						}
-					}
-					// Param: "id"
-					// Match until "/"
-					idx := strings.IndexByte(elem, '/')
-					if idx < 0 {
-						idx = len(elem)
-					}
-					args[0] = elem[:idx]
-					elem = elem[idx:]
-
-					if len(elem) == 0 {
-						break
-					}
-					switch elem[0] {
-					case '/': // Prefix: "/"
-
-						if l := len("/"); len(elem) >= l && elem[0:l] == "/" {
-							elem = elem[l:]
-						} else {
-							break
-						}
-
-						if len(elem) == 0 {
-							switch method {
-							case "DELETE":
-								r.name = DeleteConversationOperation
-								r.summary = "Delete one of the caller's conversations"
-								r.operationID = "deleteConversation"
-								r.operationGroup = ""
-								r.pathPattern = "/api/ai/conversations/{id}/"
-								r.args = args
-								r.count = 1
-								return r, true
-							case "GET":
-								r.name = GetConversationOperation
-								r.summary = "Get one of the caller's conversations"
-								r.operationID = "getConversation"
-								r.operationGroup = ""
-								r.pathPattern = "/api/ai/conversations/{id}/"
-								r.args = args
-								r.count = 1
-								return r, true
-							case "PATCH":
-								r.name = RenameConversationOperation
-								r.summary = "Rename one of the caller's conversations"
-								r.operationID = "renameConversation"
-								r.operationGroup = ""
-								r.pathPattern = "/api/ai/conversations/{id}/"
-								r.args = args
-								r.count = 1
-								return r, true
-							default:
-								return
-							}
-						}
-						switch elem[0] {
-						case 'm': // Prefix: "messages/"
-
-							if l := len("messages/"); len(elem) >= l && elem[0:l] == "messages/" {
-								elem = elem[l:]
-							} else {
-								break
-							}
-
-							if len(elem) == 0 {
-								// Leaf node.
-								switch method {
-								case "GET":
-									r.name = ListConversationMessagesOperation
-									r.summary = "Read the messages of one of the caller's conversations"
-									r.operationID = "listConversationMessages"
-									r.operationGroup = ""
-									r.pathPattern = "/api/ai/conversations/{id}/messages/"
-									r.args = args
-									r.count = 1
-									return r, true
-								default:
-									return
-								}
-							}
-
-						}
-
 					}
 
 				}

@@ -95,6 +95,8 @@ var operationRolesTokenAuth = map[string][]string{
 	LogoutUserOperation:               []string{},
 	RenameConversationOperation:       []string{},
 	SendDeviceMessageOperation:        []string{},
+	SpeechToTextOperation:             []string{},
+	TextToSpeechOperation:             []string{},
 	UnbindDeviceOperation:             []string{},
 	UpdateProfileOperation:            []string{},
 }

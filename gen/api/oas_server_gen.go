@@ -259,6 +259,41 @@ type Handler interface {
 	//
 	// POST /api/device/devices/{id}/messages/
 	SendDeviceMessage(ctx context.Context, req *DeviceMessage, params SendDeviceMessageParams) (*PushEnvelope, error)
+	// SpeechToText implements speechToText operation.
+	//
+	// Sends a recording to the configured speech vendor (Aliyun NLS, Volcengine or Tencent Cloud, in the
+	// configured failover order, or the development recognizer) and returns the text it heard.
+	//
+	// The audio is the raw request body (`application/octet-stream`, with `format` and, for PCM,
+	// `sample_rate` in the query) or the `audio` part of a `multipart/form-data` upload (`format`,
+	// `sample_rate` and `language` may then be form fields). Formats: `pcm` (signed 16-bit little-endian
+	// mono), `wav` (16-bit mono PCM), `mp3`, `ogg_opus`; nothing is transcoded, so a format no configured
+	// vendor takes is refused (4021). Limits: `PARADISE_SPEECH_MAX_AUDIO_BYTES` (default 1 MiB) and
+	// `PARADISE_SPEECH_MAX_AUDIO_SECONDS` (default 30 s), code 4022; empty or silent audio is code 4023;
+	// audio Paradise or the vendor cannot read is 4020. Recognized seconds count against the user's
+	// `PARADISE_SPEECH_SECONDS_PER_DAY` (HTTP 429, code 4291).
+	//
+	// Vendor failures: 502 with code 5041 (every vendor failed), 504 with 5042 (no answer in time), 503
+	// with 5043 (vendor rate limit), 503 with 5040 (no engine: the development recognizer is not
+	// installed; the message names it).
+	//
+	// POST /api/ai/speech-to-text/
+	SpeechToText(ctx context.Context, req SpeechToTextReq, params SpeechToTextParams) (*SpeechTranscriptEnvelope, error)
+	// TextToSpeech implements textToSpeech operation.
+	//
+	// Synthesizes `text` with the configured speech vendor (in failover order) and streams the audio to
+	// the client as it arrives, with the format's content type: `audio/mpeg` (mp3, the default),
+	// `audio/wav`, `audio/pcm` (signed 16-bit little-endian mono at `sample_rate`) or `audio/ogg`
+	// (ogg_opus). The `X-Speech-Provider` and `X-Speech-Voice` headers name the vendor and voice used.
+	//
+	// `voice` defaults to the persona voice of the caller's device type (a device token, or the app of a
+	// user whose device type has one), else the vendor's default voice. Text is limited to
+	// `PARADISE_SPEECH_MAX_TEXT_CHARS` characters (default 300, code 4025). Errors before any audio are
+	// the JSON envelope (see `speechToText` for the vendor codes); a failure after audio started ends the
+	// stream early.
+	//
+	// POST /api/ai/text-to-speech/
+	TextToSpeech(ctx context.Context, req *TextToSpeechRequest) (TextToSpeechRes, error)
 	// UnbindDevice implements unbindDevice operation.
 	//
 	// Ends the caller's binding of the device. The device stays known but is bound to nobody: its MAC

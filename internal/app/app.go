@@ -24,6 +24,7 @@ import (
 	"paradise/internal/metrics"
 	"paradise/internal/ratelimit"
 	"paradise/internal/redisdb"
+	"paradise/internal/voice"
 )
 
 // Module is the whole service, minus its configuration: supply a
@@ -42,6 +43,7 @@ var Module = fx.Options(
 	device.Module,
 	admin.Module,
 	chat.Module,
+	voice.Module,
 	httpapi.Module,
 	debugserver.Module,
 	fx.Provide(fx.Annotate(NewHandler, fx.As(new(api.Handler)))),
@@ -56,6 +58,7 @@ type Handler struct {
 	*deviceHandler
 	*adminHandler
 	*chatHandler
+	*voiceHandler
 }
 
 // The contexts' handlers are all named Handler; aliases give the embedded
@@ -65,6 +68,7 @@ type (
 	deviceHandler  = device.Handler
 	adminHandler   = admin.Handler
 	chatHandler    = chat.Handler
+	voiceHandler   = voice.Handler
 )
 
 var _ api.Handler = (*Handler)(nil)
@@ -78,9 +82,10 @@ type HandlerParams struct {
 	Device  *device.Handler
 	Admin   *admin.Handler
 	Chat    *chat.Handler
+	Voice   *voice.Handler
 }
 
 // NewHandler composes the handlers.
 func NewHandler(p HandlerParams) *Handler {
-	return &Handler{Errors: p.Errors, accountHandler: p.Account, deviceHandler: p.Device, adminHandler: p.Admin, chatHandler: p.Chat}
+	return &Handler{Errors: p.Errors, accountHandler: p.Account, deviceHandler: p.Device, adminHandler: p.Admin, chatHandler: p.Chat, voiceHandler: p.Voice}
 }

@@ -37,6 +37,8 @@ type Config struct {
 	LLM LLM
 	// Chat tunes AI conversations: context size and budgets.
 	Chat Chat
+	// Speech chooses the speech vendors and bounds voice requests.
+	Speech Speech
 }
 
 // HTTP is the HTTP server's section.
@@ -191,13 +193,14 @@ type Sections struct {
 	Presence  Presence
 	LLM       LLM
 	Chat      Chat
+	Speech    Speech
 }
 
 // Split returns the sections of c.
 func Split(c Config) Sections {
 	return Sections{HTTP: c.HTTP, Database: c.Database, Redis: c.Redis, Log: c.Log,
 		Auth: c.Auth, Metrics: c.Metrics, Debug: c.Debug, Passwords: c.Passwords, Hub: c.Hub, Presence: c.Presence,
-		LLM: c.LLM, Chat: c.Chat}
+		LLM: c.LLM, Chat: c.Chat, Speech: c.Speech}
 }
 
 // Provide gives the fx graph the sections of the Config it holds; the app
@@ -254,6 +257,9 @@ func Load(getenv func(string) string) (Config, error) {
 		return Config{}, err
 	}
 	if c.Chat, err = loadChat(getenv); err != nil {
+		return Config{}, err
+	}
+	if c.Speech, err = loadSpeech(getenv); err != nil {
 		return Config{}, err
 	}
 	return c, c.Validate()
@@ -407,6 +413,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: PARADISE_WS_PING_INTERVAL, PARADISE_PRESENCE_TTL and PARADISE_PRESENCE_SWEEP must be positive")
 	}
 	if err := c.LLM.Validate(); err != nil {
+		return err
+	}
+	if err := c.Speech.Validate(); err != nil {
 		return err
 	}
 	return nil

@@ -123,3 +123,13 @@ func (k Keys) RateLimitConcurrency(key string) string { return k.join("ratelimit
 // RateLimitRate is ratelimit:rate:{key}: a request rate limit's state
 // (GCRA: the theoretical arrival time, unix microseconds).
 func (k Keys) RateLimitRate(key string) string { return k.join("ratelimit:rate:", key) }
+
+// SpeechAliyunToken is speech:aliyun_token:{access_key_id}: the Aliyun NLS
+// token every instance shares until shortly before it expires.
+func (k Keys) SpeechAliyunToken(accessKeyID string) string {
+	return k.join("speech:aliyun_token:", accessKeyID)
+}
+
+// SpeechAudio is speech:audio:{id}: a voice chat reply's audio and its
+// owner, behind a short-lived download URL.
+func (k Keys) SpeechAudio(id string) string { return k.join("speech:audio:", id) }

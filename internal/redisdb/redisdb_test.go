@@ -211,6 +211,8 @@ func TestKeys(t *testing.T) {
 		{"rate limit counter", plain.RateLimitCounter("chat:messages:user:7", "2025-03-14"), "ratelimit:daily:chat:messages:user:7:2025-03-14"},
 		{"rate limit concurrency", plain.RateLimitConcurrency("chat:streams:user:7"), "ratelimit:concurrency:chat:streams:user:7"},
 		{"rate limit rate", plain.RateLimitRate("login:ip:203.0.113.5"), "ratelimit:rate:login:ip:203.0.113.5"},
+		{"speech aliyun token", plain.SpeechAliyunToken("LTAI5t"), "speech:aliyun_token:LTAI5t"},
+		{"speech audio", plain.SpeechAudio("a1b2"), "speech:audio:a1b2"},
 		{"raw", plain.Raw("token:abc"), "token:abc"},
 		{"prefixed token", prefixed.Token(redisdb.UserTokenPrefix, "abc"), "test:1:token:abc"},
 		{"prefixed group", prefixed.HubGroup(7), "test:1:hub:device_7"},

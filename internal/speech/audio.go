@@ -143,9 +143,15 @@ type WAVInfo struct {
 	Data []byte
 }
 
-// ParseWAV reads a RIFF/WAVE header: 16-bit mono PCM only, which is what
-// the vendors' one-sentence recognizers take.
-func ParseWAV(b []byte) (WAVInfo, error) {
+// ParseWAV reads a RIFF/WAVE header: 16-bit mono PCM at 8, 16 or 24 kHz
+// only, which is what the vendors' one-sentence recognizers take.
+func ParseWAV(b []byte) (WAVInfo, error) { return parseWAV(b, true) }
+
+// ParseWAVLoose is ParseWAV at any sample rate (espeak-ng speaks at
+// 22050 Hz).
+func ParseWAVLoose(b []byte) (WAVInfo, error) { return parseWAV(b, false) }
+
+func parseWAV(b []byte, strictRate bool) (WAVInfo, error) {
 	var w WAVInfo
 	if len(b) < 12 || string(b[0:4]) != "RIFF" || string(b[8:12]) != "WAVE" {
 		return w, fmt.Errorf("Not a WAV file (no RIFF/WAVE header).")
@@ -182,7 +188,7 @@ func ParseWAV(b []byte) (WAVInfo, error) {
 			if w.Channels != 1 || w.Bits != 16 {
 				return w, fmt.Errorf("The WAV file must be 16-bit mono (it is %d-bit, %d channels).", w.Bits, w.Channels)
 			}
-			if w.SampleRate != 8000 && w.SampleRate != 16000 && w.SampleRate != 24000 {
+			if strictRate && w.SampleRate != 8000 && w.SampleRate != 16000 && w.SampleRate != 24000 {
 				return w, fmt.Errorf("The WAV sample rate must be 8000, 16000 or 24000 Hz (it is %d).", w.SampleRate)
 			}
 			w.Data = body[:size]

@@ -61,4 +61,3 @@ func Sign(secretID, secretKey, service string, headers map[string]string, body [
 	s.Authorization = "TC3-HMAC-SHA256 Credential=" + secretID + "/" + scope + ", SignedHeaders=" + signedHeaders + ", Signature=" + s.Signature
 	return s
 }
-
