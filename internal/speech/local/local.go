@@ -61,7 +61,8 @@ func (s *Synthesizer) Name() string { return Name }
 func (s *Synthesizer) Produces(f speech.Format) bool { return f == speech.WAV || f == speech.PCM }
 
 // Synthesize implements speech.Synthesizer. voice is an espeak-ng voice
-// ("en-us", "zh"); the default is en-us. espeak-ng speaks at 22050 Hz.
+// ("en-us", "zh"); the default is en-us. espeak-ng speaks at 22050 Hz,
+// resampled here to the rate asked for.
 func (s *Synthesizer) Synthesize(ctx context.Context, r speech.SynthesisRequest) (speech.Synthesis, error) {
 	voice := r.Voice
 	if voice == "" || strings.ContainsAny(voice, " /\\") || strings.HasPrefix(voice, "-") {
@@ -84,11 +85,16 @@ func (s *Synthesizer) Synthesize(ctx context.Context, r speech.SynthesisRequest)
 	if err != nil {
 		return speech.Synthesis{}, &speech.Error{Provider: Name, Kind: speech.KindUnavailable, Code: "espeak-ng", Message: err.Error()}
 	}
-	body := info.Data
-	if r.Format == speech.WAV {
-		body = append(speech.WAVHeader(len(info.Data), info.SampleRate), info.Data...)
+	// Callers ask for 8, 16 or 24 kHz like the vendors give them.
+	rate := r.SampleRate
+	if rate == 0 {
+		rate = 16000
 	}
-	return speech.Synthesis{Format: r.Format, SampleRate: info.SampleRate, Provider: Name, Voice: voice, Body: io.NopCloser(bytes.NewReader(body))}, nil
+	body := Resample(info.Data, info.SampleRate, rate)
+	if r.Format == speech.WAV {
+		body = append(speech.WAVHeader(len(body), rate), body...)
+	}
+	return speech.Synthesis{Format: r.Format, SampleRate: rate, Provider: Name, Voice: voice, Body: io.NopCloser(bytes.NewReader(body))}, nil
 }
 
 // Name implements speech.Recognizer.
