@@ -3185,6 +3185,148 @@ func (s *Server) handleGetProfileRequest(args [0]string, argsEscaped bool, w htt
 	}
 }
 
+// handleGetVoiceChatAudioRequest handles getVoiceChatAudio operation.
+//
+// The audio of a `voiceChat` reply, in the format asked for, until its URL expires. Only the user who
+// asked may download it; anyone else, and an expired URL, gets 404.
+//
+// GET /api/ai/voice-chat/audio/{id}/
+func (s *Server) handleGetVoiceChatAudioRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
+	statusWriter := &codeRecorder{ResponseWriter: w}
+	w = statusWriter
+	ctx := r.Context()
+
+	var (
+		err          error
+		opErrContext = ogenerrors.OperationContext{
+			Name: GetVoiceChatAudioOperation,
+			ID:   "getVoiceChatAudio",
+		}
+	)
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+			sctx, ok, err := s.securityTokenAuth(ctx, GetVoiceChatAudioOperation, r)
+			if err != nil {
+				err = &ogenerrors.SecurityError{
+					OperationContext: opErrContext,
+					Security:         "TokenAuth",
+					Err:              err,
+				}
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w); encodeErr != nil {
+					defer recordError("Security:TokenAuth", err)
+				}
+				return
+			}
+			if ok {
+				satisfied[0] |= 1 << 0
+				ctx = sctx
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			err = &ogenerrors.SecurityError{
+				OperationContext: opErrContext,
+				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
+			}
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w); encodeErr != nil {
+				defer recordError("Security", err)
+			}
+			return
+		}
+	}
+	params, err := decodeGetVoiceChatAudioParams(args, argsEscaped, r)
+	if err != nil {
+		err = &ogenerrors.DecodeParamsError{
+			OperationContext: opErrContext,
+			Err:              err,
+		}
+		defer recordError("DecodeParams", err)
+		s.cfg.ErrorHandler(ctx, w, r, err)
+		return
+	}
+
+	var rawBody []byte
+
+	var response GetVoiceChatAudioRes
+	if m := s.cfg.Middleware; m != nil {
+		mreq := middleware.Request{
+			Context:          ctx,
+			OperationName:    GetVoiceChatAudioOperation,
+			OperationSummary: "Download a voice chat reply's audio",
+			OperationID:      "getVoiceChatAudio",
+			Body:             nil,
+			RawBody:          rawBody,
+			Params: middleware.Parameters{
+				{
+					Name: "id",
+					In:   "path",
+				}: params.ID,
+			},
+			Raw: r,
+		}
+
+		type (
+			Request  = struct{}
+			Params   = GetVoiceChatAudioParams
+			Response = GetVoiceChatAudioRes
+		)
+		response, err = middleware.HookMiddleware[
+			Request,
+			Params,
+			Response,
+		](
+			m,
+			mreq,
+			unpackGetVoiceChatAudioParams,
+			func(ctx context.Context, request Request, params Params) (response Response, err error) {
+				response, err = s.h.GetVoiceChatAudio(ctx, params)
+				return response, err
+			},
+		)
+	} else {
+		response, err = s.h.GetVoiceChatAudio(ctx, params)
+	}
+	if err != nil {
+		if errRes, ok := errors.Into[*ErrorStatusCode](err); ok {
+			if err := encodeErrorResponse(errRes, w); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w); err != nil {
+			defer recordError("Internal", err)
+		}
+		return
+	}
+
+	if err := encodeGetVoiceChatAudioResponse(response, w); err != nil {
+		defer recordError("EncodeResponse", err)
+		if !errors.Is(err, ht.ErrInternalServerErrorResponse) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+		}
+		return
+	}
+}
+
 // handleListConversationMessagesRequest handles listConversationMessages operation.
 //
 // The conversation's messages in the order they were written (oldest first). Another user's
@@ -4514,7 +4656,7 @@ func (s *Server) handleSendDeviceMessageRequest(args [1]string, argsEscaped bool
 // vendor takes is refused (4021). Limits: `PARADISE_SPEECH_MAX_AUDIO_BYTES` (default 1 MiB) and
 // `PARADISE_SPEECH_MAX_AUDIO_SECONDS` (default 30 s), code 4022; empty or silent audio is code 4023;
 // audio Paradise or the vendor cannot read is 4020. Recognized seconds count against the user's
-// `PARADISE_SPEECH_SECONDS_PER_DAY` (HTTP 429, code 4291).
+// `PARADISE_SPEECH_SECONDS_PER_DAY` (HTTP 429, code 4026, with `Retry-After`).
 //
 // Vendor failures: 502 with code 5041 (every vendor failed), 504 with 5042 (no answer in time), 503
 // with 5043 (vendor rate limit), 503 with 5040 (no engine: the development recognizer is not
@@ -5109,6 +5251,196 @@ func (s *Server) handleUpdateProfileRequest(args [0]string, argsEscaped bool, w 
 	}
 
 	if err := encodeUpdateProfileResponse(response, w); err != nil {
+		defer recordError("EncodeResponse", err)
+		if !errors.Is(err, ht.ErrInternalServerErrorResponse) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+		}
+		return
+	}
+}
+
+// handleVoiceChatRequest handles voiceChat operation.
+//
+// Recognizes the recording (as `speechToText`: raw body or multipart upload, same formats, limits and
+// codes), sends the transcript to the companion exactly like `chatCompletion` (same conversation,
+// persona, history and budgets: `4291`-`4293`, `5033`), synthesizes the reply (as `textToSpeech`, in
+// `reply_format`, with the persona voice) and returns the transcript, the reply and a short-lived
+// `audio_url`. The URL is served by Paradise, answers only the same user's token, and expires after
+// `PARADISE_SPEECH_AUDIO_URL_TTL` (default 5 minutes). A recognizer that heard nothing is code 4023
+// and nothing is stored.
+//
+// Streaming. With `stream=true` in the query or `Accept: text/event-stream`, the answer is a stream of
+// Server-Sent Events: `transcript` (what was heard), `start` (the stored message's ids), `delta`
+// (reply text as it is generated), `audio` (base64 chunks of the reply's speech, synthesized sentence
+// by sentence while the text is still being generated, so playback can start before the reply is
+// complete), then `done`, or `error` (the stream then ends). Each event's `data` is a JSON object
+// whose `type` repeats the event name. Errors before the transcript are answered with the JSON
+// envelope.
+//
+// POST /api/ai/voice-chat/
+func (s *Server) handleVoiceChatRequest(args [0]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
+	statusWriter := &codeRecorder{ResponseWriter: w}
+	w = statusWriter
+	ctx := r.Context()
+
+	var (
+		err          error
+		opErrContext = ogenerrors.OperationContext{
+			Name: VoiceChatOperation,
+			ID:   "voiceChat",
+		}
+	)
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+			sctx, ok, err := s.securityTokenAuth(ctx, VoiceChatOperation, r)
+			if err != nil {
+				err = &ogenerrors.SecurityError{
+					OperationContext: opErrContext,
+					Security:         "TokenAuth",
+					Err:              err,
+				}
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w); encodeErr != nil {
+					defer recordError("Security:TokenAuth", err)
+				}
+				return
+			}
+			if ok {
+				satisfied[0] |= 1 << 0
+				ctx = sctx
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			err = &ogenerrors.SecurityError{
+				OperationContext: opErrContext,
+				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
+			}
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w); encodeErr != nil {
+				defer recordError("Security", err)
+			}
+			return
+		}
+	}
+	params, err := decodeVoiceChatParams(args, argsEscaped, r)
+	if err != nil {
+		err = &ogenerrors.DecodeParamsError{
+			OperationContext: opErrContext,
+			Err:              err,
+		}
+		defer recordError("DecodeParams", err)
+		s.cfg.ErrorHandler(ctx, w, r, err)
+		return
+	}
+
+	var rawBody []byte
+	request, rawBody, close, err := s.decodeVoiceChatRequest(r)
+	if err != nil {
+		err = &ogenerrors.DecodeRequestError{
+			OperationContext: opErrContext,
+			Err:              err,
+		}
+		defer recordError("DecodeRequest", err)
+		s.cfg.ErrorHandler(ctx, w, r, err)
+		return
+	}
+	defer func() {
+		if err := close(); err != nil {
+			recordError("CloseRequest", err)
+		}
+	}()
+
+	var response *VoiceChatEnvelope
+	if m := s.cfg.Middleware; m != nil {
+		mreq := middleware.Request{
+			Context:          ctx,
+			OperationName:    VoiceChatOperation,
+			OperationSummary: "Talk to the companion with a recording and get a spoken reply",
+			OperationID:      "voiceChat",
+			Body:             request,
+			RawBody:          rawBody,
+			Params: middleware.Parameters{
+				{
+					Name: "format",
+					In:   "query",
+				}: params.Format,
+				{
+					Name: "sample_rate",
+					In:   "query",
+				}: params.SampleRate,
+				{
+					Name: "language",
+					In:   "query",
+				}: params.Language,
+				{
+					Name: "conversation_id",
+					In:   "query",
+				}: params.ConversationID,
+				{
+					Name: "reply_format",
+					In:   "query",
+				}: params.ReplyFormat,
+				{
+					Name: "stream",
+					In:   "query",
+				}: params.Stream,
+			},
+			Raw: r,
+		}
+
+		type (
+			Request  = VoiceChatReq
+			Params   = VoiceChatParams
+			Response = *VoiceChatEnvelope
+		)
+		response, err = middleware.HookMiddleware[
+			Request,
+			Params,
+			Response,
+		](
+			m,
+			mreq,
+			unpackVoiceChatParams,
+			func(ctx context.Context, request Request, params Params) (response Response, err error) {
+				response, err = s.h.VoiceChat(ctx, request, params)
+				return response, err
+			},
+		)
+	} else {
+		response, err = s.h.VoiceChat(ctx, request, params)
+	}
+	if err != nil {
+		if errRes, ok := errors.Into[*ErrorStatusCode](err); ok {
+			if err := encodeErrorResponse(errRes, w); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w); err != nil {
+			defer recordError("Internal", err)
+		}
+		return
+	}
+
+	if err := encodeVoiceChatResponse(response, w); err != nil {
 		defer recordError("EncodeResponse", err)
 		if !errors.Is(err, ht.ErrInternalServerErrorResponse) {
 			s.cfg.ErrorHandler(ctx, w, r, err)

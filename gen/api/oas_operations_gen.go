@@ -28,6 +28,7 @@ const (
 	GetConversationOperation               OperationName = "GetConversation"
 	GetDeviceOperation                     OperationName = "GetDevice"
 	GetProfileOperation                    OperationName = "GetProfile"
+	GetVoiceChatAudioOperation             OperationName = "GetVoiceChatAudio"
 	ListConversationMessagesOperation      OperationName = "ListConversationMessages"
 	ListConversationsOperation             OperationName = "ListConversations"
 	ListDeviceTypesOperation               OperationName = "ListDeviceTypes"
@@ -42,4 +43,5 @@ const (
 	TextToSpeechOperation                  OperationName = "TextToSpeech"
 	UnbindDeviceOperation                  OperationName = "UnbindDevice"
 	UpdateProfileOperation                 OperationName = "UpdateProfile"
+	VoiceChatOperation                     OperationName = "VoiceChat"
 )

@@ -299,6 +299,69 @@ func encodeGetProfileResponse(response *UserEnvelope, w http.ResponseWriter) err
 	return nil
 }
 
+func encodeGetVoiceChatAudioResponse(response GetVoiceChatAudioRes, w http.ResponseWriter) error {
+	switch response := response.(type) {
+	case *GetVoiceChatAudioOKAudioMpeg:
+		w.Header().Set("Content-Type", "audio/mpeg")
+		w.WriteHeader(200)
+
+		writer := w
+		if closer, ok := response.Data.(io.Closer); ok {
+			defer closer.Close()
+		}
+		if _, err := io.Copy(writer, response); err != nil {
+			return errors.Wrap(err, "write")
+		}
+
+		return nil
+
+	case *GetVoiceChatAudioOKAudioOgg:
+		w.Header().Set("Content-Type", "audio/ogg")
+		w.WriteHeader(200)
+
+		writer := w
+		if closer, ok := response.Data.(io.Closer); ok {
+			defer closer.Close()
+		}
+		if _, err := io.Copy(writer, response); err != nil {
+			return errors.Wrap(err, "write")
+		}
+
+		return nil
+
+	case *GetVoiceChatAudioOKAudioPcm:
+		w.Header().Set("Content-Type", "audio/pcm")
+		w.WriteHeader(200)
+
+		writer := w
+		if closer, ok := response.Data.(io.Closer); ok {
+			defer closer.Close()
+		}
+		if _, err := io.Copy(writer, response); err != nil {
+			return errors.Wrap(err, "write")
+		}
+
+		return nil
+
+	case *GetVoiceChatAudioOKAudioWav:
+		w.Header().Set("Content-Type", "audio/wav")
+		w.WriteHeader(200)
+
+		writer := w
+		if closer, ok := response.Data.(io.Closer); ok {
+			defer closer.Close()
+		}
+		if _, err := io.Copy(writer, response); err != nil {
+			return errors.Wrap(err, "write")
+		}
+
+		return nil
+
+	default:
+		return errors.Errorf("unexpected response type: %T", response)
+	}
+}
+
 func encodeListConversationMessagesResponse(response *ChatMessagePageEnvelope, w http.ResponseWriter) error {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(200)
@@ -659,6 +722,19 @@ func encodeUnbindDeviceResponse(response *EmptyEnvelope, w http.ResponseWriter) 
 }
 
 func encodeUpdateProfileResponse(response *UserEnvelope, w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(200)
+
+	e := new(jx.Encoder)
+	response.Encode(e)
+	if _, err := e.WriteTo(w); err != nil {
+		return errors.Wrap(err, "write")
+	}
+
+	return nil
+}
+
+func encodeVoiceChatResponse(response *VoiceChatEnvelope, w http.ResponseWriter) error {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(200)
 

@@ -5,6 +5,7 @@ package api
 import (
 	"fmt"
 	"io"
+	"net/url"
 	"time"
 
 	"github.com/go-faster/errors"
@@ -2836,6 +2837,70 @@ func (s *Gender) UnmarshalText(data []byte) error {
 	}
 }
 
+type GetVoiceChatAudioOKAudioMpeg struct {
+	Data io.Reader
+}
+
+// Read reads data from the Data reader.
+//
+// Kept to satisfy the io.Reader interface.
+func (s GetVoiceChatAudioOKAudioMpeg) Read(p []byte) (n int, err error) {
+	if s.Data == nil {
+		return 0, io.EOF
+	}
+	return s.Data.Read(p)
+}
+
+func (*GetVoiceChatAudioOKAudioMpeg) getVoiceChatAudioRes() {}
+
+type GetVoiceChatAudioOKAudioOgg struct {
+	Data io.Reader
+}
+
+// Read reads data from the Data reader.
+//
+// Kept to satisfy the io.Reader interface.
+func (s GetVoiceChatAudioOKAudioOgg) Read(p []byte) (n int, err error) {
+	if s.Data == nil {
+		return 0, io.EOF
+	}
+	return s.Data.Read(p)
+}
+
+func (*GetVoiceChatAudioOKAudioOgg) getVoiceChatAudioRes() {}
+
+type GetVoiceChatAudioOKAudioPcm struct {
+	Data io.Reader
+}
+
+// Read reads data from the Data reader.
+//
+// Kept to satisfy the io.Reader interface.
+func (s GetVoiceChatAudioOKAudioPcm) Read(p []byte) (n int, err error) {
+	if s.Data == nil {
+		return 0, io.EOF
+	}
+	return s.Data.Read(p)
+}
+
+func (*GetVoiceChatAudioOKAudioPcm) getVoiceChatAudioRes() {}
+
+type GetVoiceChatAudioOKAudioWav struct {
+	Data io.Reader
+}
+
+// Read reads data from the Data reader.
+//
+// Kept to satisfy the io.Reader interface.
+func (s GetVoiceChatAudioOKAudioWav) Read(p []byte) (n int, err error) {
+	if s.Data == nil {
+		return 0, io.EOF
+	}
+	return s.Data.Read(p)
+}
+
+func (*GetVoiceChatAudioOKAudioWav) getVoiceChatAudioRes() {}
+
 type Interests []string
 
 // Ref: #/components/schemas/LastMessage
@@ -4147,6 +4212,7 @@ func (s *SpeechUploadMultipart) SetLanguage(val OptString) {
 }
 
 func (*SpeechUploadMultipart) speechToTextReq() {}
+func (*SpeechUploadMultipart) voiceChatReq()    {}
 
 // Sample rate of PCM audio in Hz (default 16000).
 type SpeechUploadMultipartSampleRate int
@@ -4748,3 +4814,198 @@ func (s *UserPageEnvelope) SetData(val UserPage) {
 }
 
 type Username string
+
+// Ref: #/components/schemas/VoiceChatEnvelope
+type VoiceChatEnvelope struct {
+	Success bool           `json:"success"`
+	Code    int            `json:"code"`
+	Message string         `json:"message"`
+	Data    VoiceChatReply `json:"data"`
+}
+
+// GetSuccess returns the value of Success.
+func (s *VoiceChatEnvelope) GetSuccess() bool {
+	return s.Success
+}
+
+// GetCode returns the value of Code.
+func (s *VoiceChatEnvelope) GetCode() int {
+	return s.Code
+}
+
+// GetMessage returns the value of Message.
+func (s *VoiceChatEnvelope) GetMessage() string {
+	return s.Message
+}
+
+// GetData returns the value of Data.
+func (s *VoiceChatEnvelope) GetData() VoiceChatReply {
+	return s.Data
+}
+
+// SetSuccess sets the value of Success.
+func (s *VoiceChatEnvelope) SetSuccess(val bool) {
+	s.Success = val
+}
+
+// SetCode sets the value of Code.
+func (s *VoiceChatEnvelope) SetCode(val int) {
+	s.Code = val
+}
+
+// SetMessage sets the value of Message.
+func (s *VoiceChatEnvelope) SetMessage(val string) {
+	s.Message = val
+}
+
+// SetData sets the value of Data.
+func (s *VoiceChatEnvelope) SetData(val VoiceChatReply) {
+	s.Data = val
+}
+
+// Ref: #/components/schemas/VoiceChatReply
+type VoiceChatReply struct {
+	// What was heard (stored as the user's message).
+	Transcript string `json:"transcript"`
+	// The companion's reply (stored).
+	Reply              string `json:"reply"`
+	ConversationID     int    `json:"conversation_id"`
+	UserMessageID      int    `json:"user_message_id"`
+	AssistantMessageID int    `json:"assistant_message_id"`
+	// Why the reply ended (stop, length, error, cancelled).
+	FinishReason string `json:"finish_reason"`
+	// The reply was cut short.
+	Truncated bool `json:"truncated"`
+	// The vendor that recognized the recording.
+	SpeechProvider string `json:"speech_provider"`
+	// Where the reply's audio can be downloaded with the same token until audio_expires_at.
+	AudioURL       url.URL     `json:"audio_url"`
+	AudioFormat    AudioFormat `json:"audio_format"`
+	AudioExpiresAt time.Time   `json:"audio_expires_at"`
+}
+
+// GetTranscript returns the value of Transcript.
+func (s *VoiceChatReply) GetTranscript() string {
+	return s.Transcript
+}
+
+// GetReply returns the value of Reply.
+func (s *VoiceChatReply) GetReply() string {
+	return s.Reply
+}
+
+// GetConversationID returns the value of ConversationID.
+func (s *VoiceChatReply) GetConversationID() int {
+	return s.ConversationID
+}
+
+// GetUserMessageID returns the value of UserMessageID.
+func (s *VoiceChatReply) GetUserMessageID() int {
+	return s.UserMessageID
+}
+
+// GetAssistantMessageID returns the value of AssistantMessageID.
+func (s *VoiceChatReply) GetAssistantMessageID() int {
+	return s.AssistantMessageID
+}
+
+// GetFinishReason returns the value of FinishReason.
+func (s *VoiceChatReply) GetFinishReason() string {
+	return s.FinishReason
+}
+
+// GetTruncated returns the value of Truncated.
+func (s *VoiceChatReply) GetTruncated() bool {
+	return s.Truncated
+}
+
+// GetSpeechProvider returns the value of SpeechProvider.
+func (s *VoiceChatReply) GetSpeechProvider() string {
+	return s.SpeechProvider
+}
+
+// GetAudioURL returns the value of AudioURL.
+func (s *VoiceChatReply) GetAudioURL() url.URL {
+	return s.AudioURL
+}
+
+// GetAudioFormat returns the value of AudioFormat.
+func (s *VoiceChatReply) GetAudioFormat() AudioFormat {
+	return s.AudioFormat
+}
+
+// GetAudioExpiresAt returns the value of AudioExpiresAt.
+func (s *VoiceChatReply) GetAudioExpiresAt() time.Time {
+	return s.AudioExpiresAt
+}
+
+// SetTranscript sets the value of Transcript.
+func (s *VoiceChatReply) SetTranscript(val string) {
+	s.Transcript = val
+}
+
+// SetReply sets the value of Reply.
+func (s *VoiceChatReply) SetReply(val string) {
+	s.Reply = val
+}
+
+// SetConversationID sets the value of ConversationID.
+func (s *VoiceChatReply) SetConversationID(val int) {
+	s.ConversationID = val
+}
+
+// SetUserMessageID sets the value of UserMessageID.
+func (s *VoiceChatReply) SetUserMessageID(val int) {
+	s.UserMessageID = val
+}
+
+// SetAssistantMessageID sets the value of AssistantMessageID.
+func (s *VoiceChatReply) SetAssistantMessageID(val int) {
+	s.AssistantMessageID = val
+}
+
+// SetFinishReason sets the value of FinishReason.
+func (s *VoiceChatReply) SetFinishReason(val string) {
+	s.FinishReason = val
+}
+
+// SetTruncated sets the value of Truncated.
+func (s *VoiceChatReply) SetTruncated(val bool) {
+	s.Truncated = val
+}
+
+// SetSpeechProvider sets the value of SpeechProvider.
+func (s *VoiceChatReply) SetSpeechProvider(val string) {
+	s.SpeechProvider = val
+}
+
+// SetAudioURL sets the value of AudioURL.
+func (s *VoiceChatReply) SetAudioURL(val url.URL) {
+	s.AudioURL = val
+}
+
+// SetAudioFormat sets the value of AudioFormat.
+func (s *VoiceChatReply) SetAudioFormat(val AudioFormat) {
+	s.AudioFormat = val
+}
+
+// SetAudioExpiresAt sets the value of AudioExpiresAt.
+func (s *VoiceChatReply) SetAudioExpiresAt(val time.Time) {
+	s.AudioExpiresAt = val
+}
+
+type VoiceChatReqApplicationOctetStream struct {
+	Data io.Reader
+}
+
+// Read reads data from the Data reader.
+//
+// Kept to satisfy the io.Reader interface.
+func (s VoiceChatReqApplicationOctetStream) Read(p []byte) (n int, err error) {
+	if s.Data == nil {
+		return 0, io.EOF
+	}
+	return s.Data.Read(p)
+}
+
+func (*VoiceChatReqApplicationOctetStream) voiceChatReq() {}

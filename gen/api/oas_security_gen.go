@@ -88,6 +88,7 @@ var operationRolesTokenAuth = map[string][]string{
 	GetConversationOperation:          []string{},
 	GetDeviceOperation:                []string{},
 	GetProfileOperation:               []string{},
+	GetVoiceChatAudioOperation:        []string{},
 	ListConversationMessagesOperation: []string{},
 	ListConversationsOperation:        []string{},
 	ListDeviceTypesOperation:          []string{},
@@ -99,6 +100,7 @@ var operationRolesTokenAuth = map[string][]string{
 	TextToSpeechOperation:             []string{},
 	UnbindDeviceOperation:             []string{},
 	UpdateProfileOperation:            []string{},
+	VoiceChatOperation:                []string{},
 }
 
 // GetRolesForTokenAuth returns the required roles for the given operation.

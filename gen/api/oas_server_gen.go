@@ -189,6 +189,13 @@ type Handler interface {
 	//
 	// GET /api/user/profile/
 	GetProfile(ctx context.Context) (*UserEnvelope, error)
+	// GetVoiceChatAudio implements getVoiceChatAudio operation.
+	//
+	// The audio of a `voiceChat` reply, in the format asked for, until its URL expires. Only the user who
+	// asked may download it; anyone else, and an expired URL, gets 404.
+	//
+	// GET /api/ai/voice-chat/audio/{id}/
+	GetVoiceChatAudio(ctx context.Context, params GetVoiceChatAudioParams) (GetVoiceChatAudioRes, error)
 	// ListConversationMessages implements listConversationMessages operation.
 	//
 	// The conversation's messages in the order they were written (oldest first). Another user's
@@ -271,7 +278,7 @@ type Handler interface {
 	// vendor takes is refused (4021). Limits: `PARADISE_SPEECH_MAX_AUDIO_BYTES` (default 1 MiB) and
 	// `PARADISE_SPEECH_MAX_AUDIO_SECONDS` (default 30 s), code 4022; empty or silent audio is code 4023;
 	// audio Paradise or the vendor cannot read is 4020. Recognized seconds count against the user's
-	// `PARADISE_SPEECH_SECONDS_PER_DAY` (HTTP 429, code 4291).
+	// `PARADISE_SPEECH_SECONDS_PER_DAY` (HTTP 429, code 4026, with `Retry-After`).
 	//
 	// Vendor failures: 502 with code 5041 (every vendor failed), 504 with 5042 (no answer in time), 503
 	// with 5043 (vendor rate limit), 503 with 5040 (no engine: the development recognizer is not
@@ -311,6 +318,26 @@ type Handler interface {
 	//
 	// PATCH /api/user/profile/
 	UpdateProfile(ctx context.Context, req *ProfileUpdate) (*UserEnvelope, error)
+	// VoiceChat implements voiceChat operation.
+	//
+	// Recognizes the recording (as `speechToText`: raw body or multipart upload, same formats, limits and
+	// codes), sends the transcript to the companion exactly like `chatCompletion` (same conversation,
+	// persona, history and budgets: `4291`-`4293`, `5033`), synthesizes the reply (as `textToSpeech`, in
+	// `reply_format`, with the persona voice) and returns the transcript, the reply and a short-lived
+	// `audio_url`. The URL is served by Paradise, answers only the same user's token, and expires after
+	// `PARADISE_SPEECH_AUDIO_URL_TTL` (default 5 minutes). A recognizer that heard nothing is code 4023
+	// and nothing is stored.
+	//
+	// Streaming. With `stream=true` in the query or `Accept: text/event-stream`, the answer is a stream of
+	// Server-Sent Events: `transcript` (what was heard), `start` (the stored message's ids), `delta`
+	// (reply text as it is generated), `audio` (base64 chunks of the reply's speech, synthesized sentence
+	// by sentence while the text is still being generated, so playback can start before the reply is
+	// complete), then `done`, or `error` (the stream then ends). Each event's `data` is a JSON object
+	// whose `type` repeats the event name. Errors before the transcript are answered with the JSON
+	// envelope.
+	//
+	// POST /api/ai/voice-chat/
+	VoiceChat(ctx context.Context, req VoiceChatReq, params VoiceChatParams) (*VoiceChatEnvelope, error)
 	// NewError creates *ErrorStatusCode from error returned by handler.
 	//
 	// Used for common default response.

@@ -107,6 +107,9 @@ const (
 	ChannelREST Channel = "rest" // POST /api/ai/chat/ answered in JSON
 	ChannelSSE  Channel = "sse"  // POST /api/ai/chat/ streamed
 	ChannelHub  Channel = "hub"  // a chat_request frame
+	// ChannelVoice is a voice chat (internal/voice): a transcript in, a
+	// reply to be spoken out.
+	ChannelVoice Channel = "voice"
 )
 
 // Started says where the user's message was stored, before the reply.

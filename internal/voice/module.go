@@ -3,6 +3,8 @@ package voice
 import (
 	"go.uber.org/fx"
 
+	"paradise/gen/api"
+	"paradise/internal/chat"
 	"paradise/internal/device"
 	"paradise/internal/httpapi"
 )
@@ -16,7 +18,11 @@ var Module = fx.Module("voice",
 		NewEngines,
 		NewService,
 		NewHandler,
+		NewStream,
+		func(s api.SecurityHandler) Authenticator { return s },
+		httpapi.AsRoute((*Stream).Route),
 		func(d *device.Service) Devices { return d },
+		func(c *chat.Service) Chats { return c },
 		httpapi.AsReadinessCheck(func(e *Engines) httpapi.ReadinessCheck {
 			return httpapi.ReadinessCheck{Name: "speech", Detail: func() string { return e.Describe }}
 		}),

@@ -13,12 +13,15 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/fx"
 	"go.uber.org/zap"
 
 	"paradise/internal/apperr"
 	"paradise/internal/config"
 	"paradise/internal/device"
 	"paradise/internal/ratelimit"
+	"paradise/internal/redisdb"
 	"paradise/internal/speech"
 )
 
@@ -35,6 +38,8 @@ type Devices interface {
 // Service runs recognition and synthesis for users.
 type Service struct {
 	engines *Engines
+	chats   Chats
+	audio   *audioStore
 	daily   *ratelimit.Daily
 	devices Devices
 	cfg     config.Speech
@@ -43,8 +48,24 @@ type Service struct {
 }
 
 // NewService returns the voice service.
-func NewService(engines *Engines, daily *ratelimit.Daily, devices Devices, cfg config.Speech, m *Metrics, log *zap.Logger) *Service {
-	return &Service{engines: engines, daily: daily, devices: devices, cfg: cfg, metrics: m, log: log.Named("voice")}
+func NewService(p ServiceParams) *Service {
+	return &Service{engines: p.Engines, chats: p.Chats, audio: &audioStore{rdb: p.Redis, keys: p.Keys, ttl: p.Config.AudioURLTTL},
+		daily: p.Daily, devices: p.Devices, cfg: p.Config, metrics: p.Metrics, log: p.Log.Named("voice")}
+}
+
+// ServiceParams are NewService's dependencies.
+type ServiceParams struct {
+	fx.In
+
+	Engines *Engines
+	Chats   Chats
+	Daily   *ratelimit.Daily
+	Devices Devices
+	Redis   *redis.Client
+	Keys    redisdb.Keys
+	Config  config.Speech
+	Metrics *Metrics
+	Log     *zap.Logger
 }
 
 // Limits are the configured audio and text limits.

@@ -2,6 +2,8 @@ package voice_test
 
 import (
 	"bytes"
+	"encoding/base64"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/textproto"
@@ -244,3 +246,179 @@ func TestDevelopmentProvider(t *testing.T) {
 	testenv.ExpectAPIError(t, err, http.StatusBadRequest, speech.CodeUnsupportedFormat)
 }
 
+func TestVoiceChat(t *testing.T) {
+	testenv.ForEachBackend(t, func(t *testing.T, b testenv.Backend) {
+		svc, v := start(t, b, nil)
+		user := svc.Register(t, "talk")
+		c := svc.API(t, user.Token)
+		ctx := t.Context()
+
+		res, err := c.VoiceChat(ctx, &api.VoiceChatReqApplicationOctetStream{Data: bytes.NewReader(speechPCM(1))}, api.VoiceChatParams{})
+		testenv.OK(t, res, err, http.StatusOK)
+		d := res.Data
+		if d.Transcript != v.aliyun.Transcript || !strings.Contains(d.Reply, v.aliyun.Transcript) || d.SpeechProvider != "aliyun" ||
+			d.AudioFormat != api.AudioFormatMp3 || d.ConversationID == 0 || d.AssistantMessageID == 0 {
+			t.Fatalf("voice chat %+v", d)
+		}
+		// The transcript and reply are the conversation's messages.
+		msgs, err := c.ListConversationMessages(ctx, api.ListConversationMessagesParams{ID: d.ConversationID})
+		testenv.OK(t, msgs, err, http.StatusOK)
+		if msgs.Data.Count != 2 || msgs.Data.Results[0].Content != d.Transcript || msgs.Data.Results[1].Content != d.Reply {
+			t.Fatalf("messages %+v", msgs.Data.Results)
+		}
+
+		// The audio URL: the reply's sentences spoken one after another,
+		// for the owner only.
+		id := strings.TrimSuffix(d.AudioURL.Path[strings.LastIndex(strings.TrimSuffix(d.AudioURL.Path, "/"), "/")+1:], "/")
+		if d.AudioURL.Host != strings.TrimPrefix(svc.URL, "http://") {
+			t.Fatalf("audio url %s", d.AudioURL.String())
+		}
+		audio, err := c.GetVoiceChatAudio(ctx, api.GetVoiceChatAudioParams{ID: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mp3, ok := audio.(*api.GetVoiceChatAudioOKAudioMpeg)
+		if !ok {
+			t.Fatalf("audio %T", audio)
+		}
+		got, _ := io.ReadAll(mp3.Data)
+		if len(got) == 0 || len(got)%aliyuntest.BytesPerChar != 0 {
+			t.Fatalf("%d bytes of audio", len(got))
+		}
+		stranger := svc.Register(t, "stranger")
+		_, err = svc.API(t, stranger.Token).GetVoiceChatAudio(ctx, api.GetVoiceChatAudioParams{ID: id})
+		testenv.ExpectAPIError(t, err, http.StatusNotFound, http.StatusNotFound)
+		if err := svc.Redis.Del(ctx, svc.Key("speech:audio:"+id)).Err(); err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.GetVoiceChatAudio(ctx, api.GetVoiceChatAudioParams{ID: id})
+		testenv.ExpectAPIError(t, err, http.StatusNotFound, http.StatusNotFound)
+
+		// Continuing the conversation, reply as WAV (assembled from PCM).
+		res, err = c.VoiceChat(ctx, &api.VoiceChatReqApplicationOctetStream{Data: bytes.NewReader(speechPCM(1))},
+			api.VoiceChatParams{ConversationID: api.NewOptInt(d.ConversationID), ReplyFormat: api.NewOptAudioFormat(api.AudioFormatWav)})
+		testenv.OK(t, res, err, http.StatusOK)
+		if res.Data.ConversationID != d.ConversationID || res.Data.AudioFormat != api.AudioFormatWav {
+			t.Fatalf("second turn %+v", res.Data)
+		}
+		path := res.Data.AudioURL.Path
+		audio, err = c.GetVoiceChatAudio(ctx, api.GetVoiceChatAudioParams{ID: strings.Split(strings.TrimSuffix(path, "/"), "/")[5]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wavBody, _ := io.ReadAll(audio.(*api.GetVoiceChatAudioOKAudioWav).Data)
+		if _, err := speech.ParseWAV(wavBody); err != nil {
+			t.Fatalf("reply WAV: %v", err)
+		}
+
+		// Silence is refused before anything is stored.
+		_, err = c.VoiceChat(ctx, &api.VoiceChatReqApplicationOctetStream{Data: bytes.NewReader(make([]byte, 3200))}, api.VoiceChatParams{})
+		testenv.ExpectAPIError(t, err, http.StatusBadRequest, speech.CodeEmptyAudio)
+		// Another user's conversation: 404.
+		_, err = svc.API(t, stranger.Token).VoiceChat(ctx, &api.VoiceChatReqApplicationOctetStream{Data: bytes.NewReader(speechPCM(1))},
+			api.VoiceChatParams{ConversationID: api.NewOptInt(d.ConversationID)})
+		testenv.ExpectAPIError(t, err, http.StatusNotFound, http.StatusNotFound)
+	})
+}
+
+// sseEvent is one parsed Server-Sent Event.
+type sseEvent struct {
+	Name string
+	Data map[string]any
+}
+
+func readEvents(t *testing.T, r io.Reader) []sseEvent {
+	t.Helper()
+	body, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []sseEvent
+	for _, block := range strings.Split(strings.TrimSpace(string(body)), "\n\n") {
+		var e sseEvent
+		for _, line := range strings.Split(block, "\n") {
+			if name, ok := strings.CutPrefix(line, "event: "); ok {
+				e.Name = name
+			} else if data, ok := strings.CutPrefix(line, "data: "); ok {
+				if err := json.Unmarshal([]byte(data), &e.Data); err != nil {
+					t.Fatalf("event data %q: %v", data, err)
+				}
+			}
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+func TestVoiceChatStream(t *testing.T) {
+	svc, v := start(t, testenv.Postgres, nil)
+	user := svc.Register(t, "stream")
+	post := func(query string, body []byte, accept string) *http.Response {
+		req, _ := http.NewRequest(http.MethodPost, svc.URL+"/api/ai/voice-chat/"+query, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/octet-stream")
+		req.Header.Set("Authorization", "Token "+user.Token)
+		if accept != "" {
+			req.Header.Set("Accept", accept)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { res.Body.Close() })
+		return res
+	}
+	res := post("?reply_format=pcm", speechPCM(1), "text/event-stream")
+	if res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/event-stream") {
+		t.Fatalf("status %d, %s", res.StatusCode, res.Header.Get("Content-Type"))
+	}
+	events := readEvents(t, res.Body)
+	if events[0].Name != "transcript" || events[0].Data["text"] != v.aliyun.Transcript || events[1].Name != "start" {
+		t.Fatalf("first events %+v", events[:2])
+	}
+	var text strings.Builder
+	var audio []byte
+	seq := 0.0
+	for _, e := range events[2 : len(events)-1] {
+		switch e.Name {
+		case "delta":
+			text.WriteString(e.Data["text"].(string))
+		case "audio":
+			if e.Data["seq"].(float64) != seq || e.Data["format"] != "pcm" {
+				t.Fatalf("audio event %+v, want seq %v", e.Data, seq)
+			}
+			seq++
+			b, _ := base64.StdEncoding.DecodeString(e.Data["data"].(string))
+			audio = append(audio, b...)
+		default:
+			t.Fatalf("unexpected %s event", e.Name)
+		}
+	}
+	done := events[len(events)-1]
+	if done.Name != "done" || done.Data["reply"] != text.String() || done.Data["assistant_message_id"].(float64) == 0 {
+		t.Fatalf("done %+v, text %q", done, text.String())
+	}
+	// All of the reply was spoken (the fake makes BytesPerChar a rune of
+	// the sentences, which drop only spaces).
+	spoken := len([]rune(strings.ReplaceAll(strings.ReplaceAll(text.String(), " ", ""), "\n", "")))
+	if len(audio) < aliyuntest.BytesPerChar*spoken*9/10 || seq == 0 {
+		t.Fatalf("%d bytes of audio in %v events for %d characters", len(audio), seq, spoken)
+	}
+
+	// Errors before the transcript are envelopes.
+	res = post("?stream=true", nil, "")
+	var env testenv.Envelope
+	if err := json.NewDecoder(res.Body).Decode(&env); err != nil || res.StatusCode != http.StatusBadRequest || env.Code != speech.CodeEmptyAudio {
+		t.Fatalf("empty audio: %d %+v %v", res.StatusCode, env, err)
+	}
+	res = post("?stream=true&reply_format=flac", speechPCM(1), "")
+	if res.StatusCode != http.StatusBadRequest {
+		t.Fatalf("bad reply_format: %d", res.StatusCode)
+	}
+	// Speech failing mid-reply ends the stream with an error event.
+	v.aliyun.FailNext("/stream/v1/tts", 500, 50000000, "server error")
+	v.tencent.FailNext("TextToVoice", "InternalError")
+	events = readEvents(t, post("?stream=true", speechPCM(1), "").Body)
+	if last := events[len(events)-1]; last.Name != "error" || last.Data["code"].(float64) != speech.CodeVendorError {
+		t.Fatalf("last event %+v", last)
+	}
+}
