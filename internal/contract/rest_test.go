@@ -540,7 +540,7 @@ var restCases = map[string][]restCase{
 			id := f.conversation(t, f.user.Token)
 			return call{method: "GET", path: fmt.Sprintf("/api/ai/conversations/%d/messages/", id), token: f.Register(t, "chatother").Token}
 		}},
-	},	"speechToText": {
+	}, "speechToText": {
 		{name: "ok", status: 200, setup: func(t *testing.T, f *fixture) call {
 			return call{method: "POST", path: "/api/ai/speech-to-text/?sample_rate=16000", token: f.user.Token, body: string(speechPCM()),
 				contentType: "application/octet-stream"}

@@ -201,6 +201,11 @@ func (f *fixture) exchange(fr *hubfuzz.Frame, fromDevice bool) {
 		f.record(fr, sender.name, problem, got...)
 	}
 	werr := write(*sender.ws, fr.Data, fr.Binary)
+	if fr.Type == "voice_start" && werr == nil {
+		// A voice turn would take the fuzzer's later binary frames as
+		// audio; abort it so binary frames stay out of spec.
+		defer abortTurn(sender, fr.Data)
+	}
 	if fr.Want == hubfuzz.Close {
 		f.expectClose(fr, sender, peer, werr)
 		return
@@ -317,8 +322,9 @@ func (f *fixture) exchange(fr *hubfuzz.Frame, fromDevice bool) {
 }
 
 // consumed are the client frame types the server handles without relaying
-// them (asyncapi.yaml: "except heartbeat and chat_request").
-var consumed = map[string]bool{"chat_request": true}
+// them (asyncapi.yaml: "except heartbeat, chat_request, voice_start,
+// voice_end and abort").
+var consumed = map[string]bool{"chat_request": true, "voice_start": true, "voice_end": true, "abort": true}
 
 // dropChatOutput validates and removes the frames that answer chat
 // requests: chat_delta, chat_done, and error frames with a request_id.
@@ -619,4 +625,23 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// abortTurn sends an abort for the voice turn a voice_start frame opened.
+func abortTurn(s session, data []byte) {
+	var v struct {
+		Message struct {
+			TurnID any `json:"turn_id"`
+		} `json:"message"`
+	}
+	var id string
+	var ok bool
+	if json.Unmarshal(data, &v) != nil {
+		return
+	}
+	if id, ok = v.Message.TurnID.(string); !ok || id == "" || len(id) > 64 || strings.IndexFunc(id, func(r rune) bool { return r < 0x20 || r > 0x7e }) >= 0 {
+		return // not a turn the server opened; an abort would be refused
+	}
+	b, _ := json.Marshal(map[string]any{"type": "abort", "message": map[string]any{"turn_id": id}})
+	_ = write(*s.ws, b, false)
 }

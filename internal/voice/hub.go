@@ -142,7 +142,10 @@ func (t *Turns) voiceEnd(ctx context.Context, s *hub.Session, f *ws.Frame) error
 	cur := t.sessions[s.ID()]
 	if cur == nil || cur.id != id || cur.cancel != nil {
 		t.mu.Unlock()
-		return turnError(ws.ErrorCodeInvalidPayload, fmt.Sprintf("No voice turn %s is recording; send voice_start first.", id))
+		// Like every refusal of a turn, it carries the turn id.
+		return s.Send(ws.NewErrorFrame(ws.Error{Message: ws.ErrorPayload{Code: ws.ErrorCodeInvalidPayload,
+			Detail:    fmt.Sprintf("No voice turn %s is recording; send voice_start first.", apperr.Truncate(string(id), 64)),
+			RequestID: ws.NewOptRequestID(ws.RequestID(id))}}))
 	}
 	replyCtx, cancel := context.WithCancel(ctx)
 	cur.cancel = cancel
