@@ -2213,52 +2213,6 @@ func (o OptVoiceAudioFormat) Or(d VoiceAudioFormat) VoiceAudioFormat {
 	return d
 }
 
-// NewOptVoiceStartPayloadSampleRate returns new OptVoiceStartPayloadSampleRate with value set to v.
-func NewOptVoiceStartPayloadSampleRate(v VoiceStartPayloadSampleRate) OptVoiceStartPayloadSampleRate {
-	return OptVoiceStartPayloadSampleRate{
-		Value: v,
-		Set:   true,
-	}
-}
-
-// OptVoiceStartPayloadSampleRate is optional VoiceStartPayloadSampleRate.
-type OptVoiceStartPayloadSampleRate struct {
-	Value VoiceStartPayloadSampleRate
-	Set   bool
-}
-
-// IsSet returns true if OptVoiceStartPayloadSampleRate was set.
-func (o OptVoiceStartPayloadSampleRate) IsSet() bool { return o.Set }
-
-// Reset unsets value.
-func (o *OptVoiceStartPayloadSampleRate) Reset() {
-	var v VoiceStartPayloadSampleRate
-	o.Value = v
-	o.Set = false
-}
-
-// SetTo sets value to v.
-func (o *OptVoiceStartPayloadSampleRate) SetTo(v VoiceStartPayloadSampleRate) {
-	o.Set = true
-	o.Value = v
-}
-
-// Get returns value and boolean that denotes whether value was set.
-func (o OptVoiceStartPayloadSampleRate) Get() (v VoiceStartPayloadSampleRate, ok bool) {
-	if !o.Set {
-		return v, false
-	}
-	return o.Value, true
-}
-
-// Or returns value if set, or given parameter if does not.
-func (o OptVoiceStartPayloadSampleRate) Or(d VoiceStartPayloadSampleRate) VoiceStartPayloadSampleRate {
-	if v, ok := o.Get(); ok {
-		return v
-	}
-	return d
-}
-
 // Ref: #/$defs/Pong
 type Pong struct {
 	From    OptSender   `json:"from"`
@@ -2783,9 +2737,10 @@ type VoiceStartPayload struct {
 	// BCP 47 language (default zh-CN).
 	Language    OptString           `json:"language"`
 	ReplyFormat OptVoiceAudioFormat `json:"reply_format"`
-	// Sample rate of PCM audio in Hz (default 16000).
-	SampleRate OptVoiceStartPayloadSampleRate `json:"sample_rate"`
-	TurnID     TurnID                         `json:"turn_id"`
+	// Sample rate of PCM audio in Hz (default 16000); the vendors take 8000, 16000 or 24000, other rates
+	// are refused at `voice_end`.
+	SampleRate OptInt `json:"sample_rate"`
+	TurnID     TurnID `json:"turn_id"`
 }
 
 // GetConversationID returns the value of ConversationID.
@@ -2809,7 +2764,7 @@ func (s *VoiceStartPayload) GetReplyFormat() OptVoiceAudioFormat {
 }
 
 // GetSampleRate returns the value of SampleRate.
-func (s *VoiceStartPayload) GetSampleRate() OptVoiceStartPayloadSampleRate {
+func (s *VoiceStartPayload) GetSampleRate() OptInt {
 	return s.SampleRate
 }
 
@@ -2839,31 +2794,13 @@ func (s *VoiceStartPayload) SetReplyFormat(val OptVoiceAudioFormat) {
 }
 
 // SetSampleRate sets the value of SampleRate.
-func (s *VoiceStartPayload) SetSampleRate(val OptVoiceStartPayloadSampleRate) {
+func (s *VoiceStartPayload) SetSampleRate(val OptInt) {
 	s.SampleRate = val
 }
 
 // SetTurnID sets the value of TurnID.
 func (s *VoiceStartPayload) SetTurnID(val TurnID) {
 	s.TurnID = val
-}
-
-// Sample rate of PCM audio in Hz (default 16000).
-type VoiceStartPayloadSampleRate int
-
-const (
-	VoiceStartPayloadSampleRate8000  VoiceStartPayloadSampleRate = 8000
-	VoiceStartPayloadSampleRate16000 VoiceStartPayloadSampleRate = 16000
-	VoiceStartPayloadSampleRate24000 VoiceStartPayloadSampleRate = 24000
-)
-
-// AllValues returns all VoiceStartPayloadSampleRate values.
-func (VoiceStartPayloadSampleRate) AllValues() []VoiceStartPayloadSampleRate {
-	return []VoiceStartPayloadSampleRate{
-		VoiceStartPayloadSampleRate8000,
-		VoiceStartPayloadSampleRate16000,
-		VoiceStartPayloadSampleRate24000,
-	}
 }
 
 // Ref: #/$defs/VoiceTurnPayload
@@ -7218,39 +7155,6 @@ func (s *OptVoiceAudioFormat) UnmarshalJSON(data []byte) error {
 	return s.Decode(d)
 }
 
-// Encode encodes VoiceStartPayloadSampleRate as json.
-func (o OptVoiceStartPayloadSampleRate) Encode(e *jx.Encoder) {
-	if !o.Set {
-		return
-	}
-	e.Int(int(o.Value))
-}
-
-// Decode decodes VoiceStartPayloadSampleRate from json.
-func (o *OptVoiceStartPayloadSampleRate) Decode(d *jx.Decoder) error {
-	if o == nil {
-		return errors.New("invalid: unable to decode OptVoiceStartPayloadSampleRate to nil")
-	}
-	o.Set = true
-	if err := o.Value.Decode(d); err != nil {
-		return err
-	}
-	return nil
-}
-
-// MarshalJSON implements stdjson.Marshaler.
-func (s OptVoiceStartPayloadSampleRate) MarshalJSON() ([]byte, error) {
-	e := jx.Encoder{}
-	s.Encode(&e)
-	return e.Bytes(), nil
-}
-
-// UnmarshalJSON implements stdjson.Unmarshaler.
-func (s *OptVoiceStartPayloadSampleRate) UnmarshalJSON(data []byte) error {
-	d := jx.DecodeBytes(data)
-	return s.Decode(d)
-}
-
 // Encode implements json.Marshaler.
 func (s *Pong) Encode(e *jx.Encoder) {
 	e.ObjStart()
@@ -8994,38 +8898,6 @@ func (s *VoiceStartPayload) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON implements stdjson.Unmarshaler.
 func (s *VoiceStartPayload) UnmarshalJSON(data []byte) error {
-	d := jx.DecodeBytes(data)
-	return s.Decode(d)
-}
-
-// Encode encodes VoiceStartPayloadSampleRate as json.
-func (s VoiceStartPayloadSampleRate) Encode(e *jx.Encoder) {
-	e.Int(int(s))
-}
-
-// Decode decodes VoiceStartPayloadSampleRate from json.
-func (s *VoiceStartPayloadSampleRate) Decode(d *jx.Decoder) error {
-	if s == nil {
-		return errors.New("invalid: unable to decode VoiceStartPayloadSampleRate to nil")
-	}
-	v, err := d.Int()
-	if err != nil {
-		return err
-	}
-	*s = VoiceStartPayloadSampleRate(v)
-
-	return nil
-}
-
-// MarshalJSON implements stdjson.Marshaler.
-func (s VoiceStartPayloadSampleRate) MarshalJSON() ([]byte, error) {
-	e := jx.Encoder{}
-	s.Encode(&e)
-	return e.Bytes(), nil
-}
-
-// UnmarshalJSON implements stdjson.Unmarshaler.
-func (s *VoiceStartPayloadSampleRate) UnmarshalJSON(data []byte) error {
 	d := jx.DecodeBytes(data)
 	return s.Decode(d)
 }
@@ -11602,8 +11474,18 @@ func (s *VoiceStartPayload) Validate() error {
 	if err := func() error {
 		if value, ok := s.SampleRate.Get(); ok {
 			if err := func() error {
-				if err := value.Validate(); err != nil {
-					return err
+				if err := (validate.Int{
+					MinSet:        true,
+					Min:           8000,
+					MaxSet:        true,
+					Max:           48000,
+					MinExclusive:  false,
+					MaxExclusive:  false,
+					MultipleOfSet: false,
+					MultipleOf:    0,
+					Pattern:       nil,
+				}).Validate(int64(value)); err != nil {
+					return errors.Wrap(err, "int")
 				}
 				return nil
 			}(); err != nil {
@@ -11632,19 +11514,6 @@ func (s *VoiceStartPayload) Validate() error {
 		return &validate.Error{Fields: failures}
 	}
 	return nil
-}
-
-func (s VoiceStartPayloadSampleRate) Validate() error {
-	switch s {
-	case 8000:
-		return nil
-	case 16000:
-		return nil
-	case 24000:
-		return nil
-	default:
-		return errors.Errorf("invalid value: %v", s)
-	}
 }
 
 func (s *VoiceTurnPayload) Validate() error {
