@@ -7,7 +7,7 @@ PKGS      := ./...
 # how many test binaries run at once on small machines.
 TESTFLAGS ?= -race -count=1 -p 2 -timeout 20m
 
-.PHONY: all generate check-generated build run test test-go lint lint-spec sdk sdk-deps fuzz fuzz-api fuzz-hub migration migrate-check contract-diff bench bench-hub bench-chat bench-commands chaos docs-assets ci
+.PHONY: all generate check-generated build run test test-go lint lint-spec sdk sdk-deps speech-deps fuzz fuzz-api fuzz-hub migration migrate-check contract-diff bench bench-hub bench-chat bench-commands chaos docs-assets ci
 
 all: build
 
@@ -60,6 +60,14 @@ sdk-deps:
 		! test -f "$$(dirname "$$(command -v mono)")/../lib/mono/4.5/System.Net.Http.dll"; then \
 		apt-get update -qq && \
 		apt-get install -y -qq --no-install-recommends mono-mcs libnewtonsoft-json-cil-dev libmono-system-net-http4.0-cil pkg-config; \
+	fi
+
+## speech-deps: the development speech engines (espeak-ng, pocketsphinx with
+## its US English model) from Debian, when missing (needs root; optional)
+speech-deps:
+	@if ! command -v espeak-ng >/dev/null 2>&1 || ! command -v pocketsphinx_continuous >/dev/null 2>&1; then \
+		apt-get update -qq && \
+		apt-get install -y -qq --no-install-recommends espeak-ng pocketsphinx pocketsphinx-en-us; \
 	fi
 
 ## migration: write a new Postgres migration for ent/schema changes (NAME=...)

@@ -13,10 +13,12 @@ import (
 )
 
 var regexMap = map[string]ogenregex.Regexp{
-	"^([EIei][NSns][FTft][JPjp])?$": ogenregex.MustCompile("^([EIei][NSns][FTft][JPjp])?$"),
-	"^[0-9a-fA-F]{64}$":             ogenregex.MustCompile("^[0-9a-fA-F]{64}$"),
-	"^[0-9a-f]{16}$":                ogenregex.MustCompile("^[0-9a-f]{16}$"),
-	"^[A-Za-z0-9@.+_-]+$":           ogenregex.MustCompile("^[A-Za-z0-9@.+_-]+$"),
+	"^([EIei][NSns][FTft][JPjp])?$":       ogenregex.MustCompile("^([EIei][NSns][FTft][JPjp])?$"),
+	"^[0-9a-fA-F]{64}$":                   ogenregex.MustCompile("^[0-9a-fA-F]{64}$"),
+	"^[0-9a-f]{16}$":                      ogenregex.MustCompile("^[0-9a-f]{16}$"),
+	"^[0-9a-f]{32}$":                      ogenregex.MustCompile("^[0-9a-f]{32}$"),
+	"^[A-Za-z0-9@.+_-]+$":                 ogenregex.MustCompile("^[A-Za-z0-9@.+_-]+$"),
+	"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$": ogenregex.MustCompile("^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"),
 }
 
 type (

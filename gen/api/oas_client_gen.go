@@ -313,6 +313,13 @@ type Invoker interface {
 	//
 	// GET /api/device/rtc-token/get_by_mac/
 	GetRtcTokenByMac(ctx context.Context, params GetRtcTokenByMacParams) (*RtcTokenEnvelope, error)
+	// GetVoiceChatAudio invokes getVoiceChatAudio operation.
+	//
+	// The audio of a `voiceChat` reply, in the format asked for, until its URL expires. Only the user who
+	// asked may download it; anyone else, and an expired URL, gets 404.
+	//
+	// GET /api/ai/voice-chat/audio/{id}/
+	GetVoiceChatAudio(ctx context.Context, params GetVoiceChatAudioParams) (GetVoiceChatAudioRes, error)
 	// InterruptRtcAgent invokes interruptRtcAgent operation.
 	//
 	// Makes the agent in the caller's room stop speaking (`UpdateVoiceChat` with `Interrupt`).
@@ -419,6 +426,26 @@ type Invoker interface {
 	//
 	// POST /api/device/rtc-agent/speak/
 	SpeakRtcAgent(ctx context.Context, request *RtcSpeakRequest) (*EmptyEnvelope, error)
+	// SpeechToText invokes speechToText operation.
+	//
+	// Sends a recording to the configured speech vendor (Aliyun NLS, Volcengine or Tencent Cloud, in the
+	// configured failover order, or the development recognizer) and returns the text it heard.
+	//
+	// The audio is the raw request body (`application/octet-stream`, with `format` and, for PCM,
+	// `sample_rate` in the query) or the `audio` part of a `multipart/form-data` upload (`format`,
+	// `sample_rate` and `language` may then be form fields). Formats: `pcm` (signed 16-bit little-endian
+	// mono), `wav` (16-bit mono PCM), `mp3`, `ogg_opus`; nothing is transcoded, so a format no configured
+	// vendor takes is refused (4021). Limits: `PARADISE_SPEECH_MAX_AUDIO_BYTES` (default 1 MiB) and
+	// `PARADISE_SPEECH_MAX_AUDIO_SECONDS` (default 30 s), code 4022; empty or silent audio is code 4023;
+	// audio Paradise or the vendor cannot read is 4020. Recognized seconds count against the user's
+	// `PARADISE_SPEECH_SECONDS_PER_DAY` (HTTP 429, code 4026, with `Retry-After`).
+	//
+	// Vendor failures: 502 with code 5041 (every vendor failed), 504 with 5042 (no answer in time), 503
+	// with 5043 (vendor rate limit), 503 with 5040 (no engine: the development recognizer is not
+	// installed; the message names it).
+	//
+	// POST /api/ai/speech-to-text/
+	SpeechToText(ctx context.Context, request SpeechToTextReq, params SpeechToTextParams) (*SpeechTranscriptEnvelope, error)
 	// StartRtcAgent invokes startRtcAgent operation.
 	//
 	// Starts the cloud voice agent (Volcengine `StartVoiceChat`) in `room_{user_id}`, talking with the
@@ -438,6 +465,21 @@ type Invoker interface {
 	//
 	// POST /api/device/rtc-agent/stop/
 	StopRtcAgent(ctx context.Context) (*EmptyEnvelope, error)
+	// TextToSpeech invokes textToSpeech operation.
+	//
+	// Synthesizes `text` with the configured speech vendor (in failover order) and streams the audio to
+	// the client as it arrives, with the format's content type: `audio/mpeg` (mp3, the default),
+	// `audio/wav`, `audio/pcm` (signed 16-bit little-endian mono at `sample_rate`) or `audio/ogg`
+	// (ogg_opus). The `X-Speech-Provider` and `X-Speech-Voice` headers name the vendor and voice used.
+	//
+	// `voice` defaults to the persona voice of the caller's device type (a device token, or the app of a
+	// user whose device type has one), else the vendor's default voice. Text is limited to
+	// `PARADISE_SPEECH_MAX_TEXT_CHARS` characters (default 300, code 4025). Errors before any audio are
+	// the JSON envelope (see `speechToText` for the vendor codes); a failure after audio started ends the
+	// stream early.
+	//
+	// POST /api/ai/text-to-speech/
+	TextToSpeech(ctx context.Context, request *TextToSpeechRequest) (TextToSpeechRes, error)
 	// UnbindDevice invokes unbindDevice operation.
 	//
 	// Ends the caller's binding of the device. The device stays known but is bound to nobody: its MAC
@@ -455,6 +497,26 @@ type Invoker interface {
 	//
 	// PATCH /api/user/profile/
 	UpdateProfile(ctx context.Context, request *ProfileUpdate) (*UserEnvelope, error)
+	// VoiceChat invokes voiceChat operation.
+	//
+	// Recognizes the recording (as `speechToText`: raw body or multipart upload, same formats, limits and
+	// codes), sends the transcript to the companion exactly like `chatCompletion` (same conversation,
+	// persona, history and budgets: `4291`-`4293`, `5033`), synthesizes the reply (as `textToSpeech`, in
+	// `reply_format`, with the persona voice) and returns the transcript, the reply and a short-lived
+	// `audio_url`. The URL is served by Paradise, answers only the same user's token, and expires after
+	// `PARADISE_SPEECH_AUDIO_URL_TTL` (default 5 minutes). A recognizer that heard nothing is code 4023
+	// and nothing is stored.
+	//
+	// Streaming. With `stream=true` in the query or `Accept: text/event-stream`, the answer is a stream of
+	// Server-Sent Events: `transcript` (what was heard), `start` (the stored message's ids), `delta`
+	// (reply text as it is generated), `audio` (base64 chunks of the reply's speech, synthesized sentence
+	// by sentence while the text is still being generated, so playback can start before the reply is
+	// complete), then `done`, or `error` (the stream then ends). Each event's `data` is a JSON object
+	// whose `type` repeats the event name. Errors before the transcript are answered with the JSON
+	// envelope.
+	//
+	// POST /api/ai/voice-chat/
+	VoiceChat(ctx context.Context, request VoiceChatReq, params VoiceChatParams) (*VoiceChatEnvelope, error)
 }
 
 // Client implements OAS client.
@@ -3651,6 +3713,102 @@ func (c *Client) sendGetRtcTokenByMac(ctx context.Context, params GetRtcTokenByM
 	return result, nil
 }
 
+// GetVoiceChatAudio invokes getVoiceChatAudio operation.
+//
+// The audio of a `voiceChat` reply, in the format asked for, until its URL expires. Only the user who
+// asked may download it; anyone else, and an expired URL, gets 404.
+//
+// GET /api/ai/voice-chat/audio/{id}/
+func (c *Client) GetVoiceChatAudio(ctx context.Context, params GetVoiceChatAudioParams) (GetVoiceChatAudioRes, error) {
+	res, err := c.sendGetVoiceChatAudio(ctx, params)
+	return res, err
+}
+
+func (c *Client) sendGetVoiceChatAudio(ctx context.Context, params GetVoiceChatAudioParams) (res GetVoiceChatAudioRes, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [3]string
+	pathParts[0] = "/api/ai/voice-chat/audio/"
+	{
+		// Encode "id" parameter.
+		e := uri.NewPathEncoder(uri.PathEncoderConfig{
+			Param:   "id",
+			Style:   uri.PathStyleSimple,
+			Explode: false,
+		})
+		if err := func() error {
+			return e.EncodeValue(conv.StringToString(params.ID))
+		}(); err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		encoded, err := e.Result()
+		if err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		pathParts[1] = encoded
+	}
+	pathParts[2] = "/"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "GET", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityTokenAuth(ctx, GetVoiceChatAudioOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"TokenAuth\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeGetVoiceChatAudioResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
 // InterruptRtcAgent invokes interruptRtcAgent operation.
 //
 // Makes the agent in the caller's room stop speaking (`UpdateVoiceChat` with `Interrupt`).
@@ -4923,6 +5081,153 @@ func (c *Client) sendSpeakRtcAgent(ctx context.Context, request *RtcSpeakRequest
 	return result, nil
 }
 
+// SpeechToText invokes speechToText operation.
+//
+// Sends a recording to the configured speech vendor (Aliyun NLS, Volcengine or Tencent Cloud, in the
+// configured failover order, or the development recognizer) and returns the text it heard.
+//
+// The audio is the raw request body (`application/octet-stream`, with `format` and, for PCM,
+// `sample_rate` in the query) or the `audio` part of a `multipart/form-data` upload (`format`,
+// `sample_rate` and `language` may then be form fields). Formats: `pcm` (signed 16-bit little-endian
+// mono), `wav` (16-bit mono PCM), `mp3`, `ogg_opus`; nothing is transcoded, so a format no configured
+// vendor takes is refused (4021). Limits: `PARADISE_SPEECH_MAX_AUDIO_BYTES` (default 1 MiB) and
+// `PARADISE_SPEECH_MAX_AUDIO_SECONDS` (default 30 s), code 4022; empty or silent audio is code 4023;
+// audio Paradise or the vendor cannot read is 4020. Recognized seconds count against the user's
+// `PARADISE_SPEECH_SECONDS_PER_DAY` (HTTP 429, code 4026, with `Retry-After`).
+//
+// Vendor failures: 502 with code 5041 (every vendor failed), 504 with 5042 (no answer in time), 503
+// with 5043 (vendor rate limit), 503 with 5040 (no engine: the development recognizer is not
+// installed; the message names it).
+//
+// POST /api/ai/speech-to-text/
+func (c *Client) SpeechToText(ctx context.Context, request SpeechToTextReq, params SpeechToTextParams) (*SpeechTranscriptEnvelope, error) {
+	res, err := c.sendSpeechToText(ctx, request, params)
+	return res, err
+}
+
+func (c *Client) sendSpeechToText(ctx context.Context, request SpeechToTextReq, params SpeechToTextParams) (res *SpeechTranscriptEnvelope, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [1]string
+	pathParts[0] = "/api/ai/speech-to-text/"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	q := uri.NewQueryEncoder()
+	{
+		// Encode "format" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "format",
+			Style:   uri.QueryStyleForm,
+			Explode: true,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.Format.Get(); ok {
+				return e.EncodeValue(conv.StringToString(string(val)))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	{
+		// Encode "sample_rate" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "sample_rate",
+			Style:   uri.QueryStyleForm,
+			Explode: true,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.SampleRate.Get(); ok {
+				return e.EncodeValue(conv.IntToString(int(val)))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	{
+		// Encode "language" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "language",
+			Style:   uri.QueryStyleForm,
+			Explode: true,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.Language.Get(); ok {
+				return e.EncodeValue(conv.StringToString(val))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	u.RawQuery = q.Values().Encode()
+
+	r, err := ht.NewRequest(ctx, "POST", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+	if err := encodeSpeechToTextRequest(request, r); err != nil {
+		return res, errors.Wrap(err, "encode request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityTokenAuth(ctx, SpeechToTextOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"TokenAuth\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeSpeechToTextResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
 // StartRtcAgent invokes startRtcAgent operation.
 //
 // Starts the cloud voice agent (Volcengine `StartVoiceChat`) in `room_{user_id}`, talking with the
@@ -5078,6 +5383,94 @@ func (c *Client) sendStopRtcAgent(ctx context.Context) (res *EmptyEnvelope, err 
 	}()
 
 	result, err := decodeStopRtcAgentResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// TextToSpeech invokes textToSpeech operation.
+//
+// Synthesizes `text` with the configured speech vendor (in failover order) and streams the audio to
+// the client as it arrives, with the format's content type: `audio/mpeg` (mp3, the default),
+// `audio/wav`, `audio/pcm` (signed 16-bit little-endian mono at `sample_rate`) or `audio/ogg`
+// (ogg_opus). The `X-Speech-Provider` and `X-Speech-Voice` headers name the vendor and voice used.
+//
+// `voice` defaults to the persona voice of the caller's device type (a device token, or the app of a
+// user whose device type has one), else the vendor's default voice. Text is limited to
+// `PARADISE_SPEECH_MAX_TEXT_CHARS` characters (default 300, code 4025). Errors before any audio are
+// the JSON envelope (see `speechToText` for the vendor codes); a failure after audio started ends the
+// stream early.
+//
+// POST /api/ai/text-to-speech/
+func (c *Client) TextToSpeech(ctx context.Context, request *TextToSpeechRequest) (TextToSpeechRes, error) {
+	res, err := c.sendTextToSpeech(ctx, request)
+	return res, err
+}
+
+func (c *Client) sendTextToSpeech(ctx context.Context, request *TextToSpeechRequest) (res TextToSpeechRes, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [1]string
+	pathParts[0] = "/api/ai/text-to-speech/"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "POST", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+	if err := encodeTextToSpeechRequest(request, r); err != nil {
+		return res, errors.Wrap(err, "encode request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityTokenAuth(ctx, TextToSpeechOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"TokenAuth\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeTextToSpeechResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
 	}
@@ -5241,6 +5634,204 @@ func (c *Client) sendUpdateProfile(ctx context.Context, request *ProfileUpdate) 
 	}()
 
 	result, err := decodeUpdateProfileResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// VoiceChat invokes voiceChat operation.
+//
+// Recognizes the recording (as `speechToText`: raw body or multipart upload, same formats, limits and
+// codes), sends the transcript to the companion exactly like `chatCompletion` (same conversation,
+// persona, history and budgets: `4291`-`4293`, `5033`), synthesizes the reply (as `textToSpeech`, in
+// `reply_format`, with the persona voice) and returns the transcript, the reply and a short-lived
+// `audio_url`. The URL is served by Paradise, answers only the same user's token, and expires after
+// `PARADISE_SPEECH_AUDIO_URL_TTL` (default 5 minutes). A recognizer that heard nothing is code 4023
+// and nothing is stored.
+//
+// Streaming. With `stream=true` in the query or `Accept: text/event-stream`, the answer is a stream of
+// Server-Sent Events: `transcript` (what was heard), `start` (the stored message's ids), `delta`
+// (reply text as it is generated), `audio` (base64 chunks of the reply's speech, synthesized sentence
+// by sentence while the text is still being generated, so playback can start before the reply is
+// complete), then `done`, or `error` (the stream then ends). Each event's `data` is a JSON object
+// whose `type` repeats the event name. Errors before the transcript are answered with the JSON
+// envelope.
+//
+// POST /api/ai/voice-chat/
+func (c *Client) VoiceChat(ctx context.Context, request VoiceChatReq, params VoiceChatParams) (*VoiceChatEnvelope, error) {
+	res, err := c.sendVoiceChat(ctx, request, params)
+	return res, err
+}
+
+func (c *Client) sendVoiceChat(ctx context.Context, request VoiceChatReq, params VoiceChatParams) (res *VoiceChatEnvelope, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [1]string
+	pathParts[0] = "/api/ai/voice-chat/"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	q := uri.NewQueryEncoder()
+	{
+		// Encode "format" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "format",
+			Style:   uri.QueryStyleForm,
+			Explode: true,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.Format.Get(); ok {
+				return e.EncodeValue(conv.StringToString(string(val)))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	{
+		// Encode "sample_rate" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "sample_rate",
+			Style:   uri.QueryStyleForm,
+			Explode: true,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.SampleRate.Get(); ok {
+				return e.EncodeValue(conv.IntToString(int(val)))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	{
+		// Encode "language" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "language",
+			Style:   uri.QueryStyleForm,
+			Explode: true,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.Language.Get(); ok {
+				return e.EncodeValue(conv.StringToString(val))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	{
+		// Encode "conversation_id" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "conversation_id",
+			Style:   uri.QueryStyleForm,
+			Explode: true,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.ConversationID.Get(); ok {
+				return e.EncodeValue(conv.IntToString(val))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	{
+		// Encode "reply_format" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "reply_format",
+			Style:   uri.QueryStyleForm,
+			Explode: true,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.ReplyFormat.Get(); ok {
+				return e.EncodeValue(conv.StringToString(string(val)))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	{
+		// Encode "stream" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "stream",
+			Style:   uri.QueryStyleForm,
+			Explode: true,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.Stream.Get(); ok {
+				return e.EncodeValue(conv.BoolToString(val))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	u.RawQuery = q.Values().Encode()
+
+	r, err := ht.NewRequest(ctx, "POST", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+	if err := encodeVoiceChatRequest(request, r); err != nil {
+		return res, errors.Wrap(err, "encode request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityTokenAuth(ctx, VoiceChatOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"TokenAuth\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeVoiceChatResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
 	}

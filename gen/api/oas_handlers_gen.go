@@ -4678,6 +4678,148 @@ func (s *Server) handleGetRtcTokenByMacRequest(args [0]string, argsEscaped bool,
 	}
 }
 
+// handleGetVoiceChatAudioRequest handles getVoiceChatAudio operation.
+//
+// The audio of a `voiceChat` reply, in the format asked for, until its URL expires. Only the user who
+// asked may download it; anyone else, and an expired URL, gets 404.
+//
+// GET /api/ai/voice-chat/audio/{id}/
+func (s *Server) handleGetVoiceChatAudioRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
+	statusWriter := &codeRecorder{ResponseWriter: w}
+	w = statusWriter
+	ctx := r.Context()
+
+	var (
+		err          error
+		opErrContext = ogenerrors.OperationContext{
+			Name: GetVoiceChatAudioOperation,
+			ID:   "getVoiceChatAudio",
+		}
+	)
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+			sctx, ok, err := s.securityTokenAuth(ctx, GetVoiceChatAudioOperation, r)
+			if err != nil {
+				err = &ogenerrors.SecurityError{
+					OperationContext: opErrContext,
+					Security:         "TokenAuth",
+					Err:              err,
+				}
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w); encodeErr != nil {
+					defer recordError("Security:TokenAuth", err)
+				}
+				return
+			}
+			if ok {
+				satisfied[0] |= 1 << 0
+				ctx = sctx
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			err = &ogenerrors.SecurityError{
+				OperationContext: opErrContext,
+				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
+			}
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w); encodeErr != nil {
+				defer recordError("Security", err)
+			}
+			return
+		}
+	}
+	params, err := decodeGetVoiceChatAudioParams(args, argsEscaped, r)
+	if err != nil {
+		err = &ogenerrors.DecodeParamsError{
+			OperationContext: opErrContext,
+			Err:              err,
+		}
+		defer recordError("DecodeParams", err)
+		s.cfg.ErrorHandler(ctx, w, r, err)
+		return
+	}
+
+	var rawBody []byte
+
+	var response GetVoiceChatAudioRes
+	if m := s.cfg.Middleware; m != nil {
+		mreq := middleware.Request{
+			Context:          ctx,
+			OperationName:    GetVoiceChatAudioOperation,
+			OperationSummary: "Download a voice chat reply's audio",
+			OperationID:      "getVoiceChatAudio",
+			Body:             nil,
+			RawBody:          rawBody,
+			Params: middleware.Parameters{
+				{
+					Name: "id",
+					In:   "path",
+				}: params.ID,
+			},
+			Raw: r,
+		}
+
+		type (
+			Request  = struct{}
+			Params   = GetVoiceChatAudioParams
+			Response = GetVoiceChatAudioRes
+		)
+		response, err = middleware.HookMiddleware[
+			Request,
+			Params,
+			Response,
+		](
+			m,
+			mreq,
+			unpackGetVoiceChatAudioParams,
+			func(ctx context.Context, request Request, params Params) (response Response, err error) {
+				response, err = s.h.GetVoiceChatAudio(ctx, params)
+				return response, err
+			},
+		)
+	} else {
+		response, err = s.h.GetVoiceChatAudio(ctx, params)
+	}
+	if err != nil {
+		if errRes, ok := errors.Into[*ErrorStatusCode](err); ok {
+			if err := encodeErrorResponse(errRes, w); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w); err != nil {
+			defer recordError("Internal", err)
+		}
+		return
+	}
+
+	if err := encodeGetVoiceChatAudioResponse(response, w); err != nil {
+		defer recordError("EncodeResponse", err)
+		if !errors.Is(err, ht.ErrInternalServerErrorResponse) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+		}
+		return
+	}
+}
+
 // handleInterruptRtcAgentRequest handles interruptRtcAgent operation.
 //
 // Makes the agent in the caller's room stop speaking (`UpdateVoiceChat` with `Interrupt`).
@@ -6537,6 +6679,184 @@ func (s *Server) handleSpeakRtcAgentRequest(args [0]string, argsEscaped bool, w 
 	}
 }
 
+// handleSpeechToTextRequest handles speechToText operation.
+//
+// Sends a recording to the configured speech vendor (Aliyun NLS, Volcengine or Tencent Cloud, in the
+// configured failover order, or the development recognizer) and returns the text it heard.
+//
+// The audio is the raw request body (`application/octet-stream`, with `format` and, for PCM,
+// `sample_rate` in the query) or the `audio` part of a `multipart/form-data` upload (`format`,
+// `sample_rate` and `language` may then be form fields). Formats: `pcm` (signed 16-bit little-endian
+// mono), `wav` (16-bit mono PCM), `mp3`, `ogg_opus`; nothing is transcoded, so a format no configured
+// vendor takes is refused (4021). Limits: `PARADISE_SPEECH_MAX_AUDIO_BYTES` (default 1 MiB) and
+// `PARADISE_SPEECH_MAX_AUDIO_SECONDS` (default 30 s), code 4022; empty or silent audio is code 4023;
+// audio Paradise or the vendor cannot read is 4020. Recognized seconds count against the user's
+// `PARADISE_SPEECH_SECONDS_PER_DAY` (HTTP 429, code 4026, with `Retry-After`).
+//
+// Vendor failures: 502 with code 5041 (every vendor failed), 504 with 5042 (no answer in time), 503
+// with 5043 (vendor rate limit), 503 with 5040 (no engine: the development recognizer is not
+// installed; the message names it).
+//
+// POST /api/ai/speech-to-text/
+func (s *Server) handleSpeechToTextRequest(args [0]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
+	statusWriter := &codeRecorder{ResponseWriter: w}
+	w = statusWriter
+	ctx := r.Context()
+
+	var (
+		err          error
+		opErrContext = ogenerrors.OperationContext{
+			Name: SpeechToTextOperation,
+			ID:   "speechToText",
+		}
+	)
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+			sctx, ok, err := s.securityTokenAuth(ctx, SpeechToTextOperation, r)
+			if err != nil {
+				err = &ogenerrors.SecurityError{
+					OperationContext: opErrContext,
+					Security:         "TokenAuth",
+					Err:              err,
+				}
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w); encodeErr != nil {
+					defer recordError("Security:TokenAuth", err)
+				}
+				return
+			}
+			if ok {
+				satisfied[0] |= 1 << 0
+				ctx = sctx
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			err = &ogenerrors.SecurityError{
+				OperationContext: opErrContext,
+				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
+			}
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w); encodeErr != nil {
+				defer recordError("Security", err)
+			}
+			return
+		}
+	}
+	params, err := decodeSpeechToTextParams(args, argsEscaped, r)
+	if err != nil {
+		err = &ogenerrors.DecodeParamsError{
+			OperationContext: opErrContext,
+			Err:              err,
+		}
+		defer recordError("DecodeParams", err)
+		s.cfg.ErrorHandler(ctx, w, r, err)
+		return
+	}
+
+	var rawBody []byte
+	request, rawBody, close, err := s.decodeSpeechToTextRequest(r)
+	if err != nil {
+		err = &ogenerrors.DecodeRequestError{
+			OperationContext: opErrContext,
+			Err:              err,
+		}
+		defer recordError("DecodeRequest", err)
+		s.cfg.ErrorHandler(ctx, w, r, err)
+		return
+	}
+	defer func() {
+		if err := close(); err != nil {
+			recordError("CloseRequest", err)
+		}
+	}()
+
+	var response *SpeechTranscriptEnvelope
+	if m := s.cfg.Middleware; m != nil {
+		mreq := middleware.Request{
+			Context:          ctx,
+			OperationName:    SpeechToTextOperation,
+			OperationSummary: "Recognize the speech in a recording",
+			OperationID:      "speechToText",
+			Body:             request,
+			RawBody:          rawBody,
+			Params: middleware.Parameters{
+				{
+					Name: "format",
+					In:   "query",
+				}: params.Format,
+				{
+					Name: "sample_rate",
+					In:   "query",
+				}: params.SampleRate,
+				{
+					Name: "language",
+					In:   "query",
+				}: params.Language,
+			},
+			Raw: r,
+		}
+
+		type (
+			Request  = SpeechToTextReq
+			Params   = SpeechToTextParams
+			Response = *SpeechTranscriptEnvelope
+		)
+		response, err = middleware.HookMiddleware[
+			Request,
+			Params,
+			Response,
+		](
+			m,
+			mreq,
+			unpackSpeechToTextParams,
+			func(ctx context.Context, request Request, params Params) (response Response, err error) {
+				response, err = s.h.SpeechToText(ctx, request, params)
+				return response, err
+			},
+		)
+	} else {
+		response, err = s.h.SpeechToText(ctx, request, params)
+	}
+	if err != nil {
+		if errRes, ok := errors.Into[*ErrorStatusCode](err); ok {
+			if err := encodeErrorResponse(errRes, w); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w); err != nil {
+			defer recordError("Internal", err)
+		}
+		return
+	}
+
+	if err := encodeSpeechToTextResponse(response, w); err != nil {
+		defer recordError("EncodeResponse", err)
+		if !errors.Is(err, ht.ErrInternalServerErrorResponse) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+		}
+		return
+	}
+}
+
 // handleStartRtcAgentRequest handles startRtcAgent operation.
 //
 // Starts the cloud voice agent (Volcengine `StartVoiceChat`) in `room_{user_id}`, talking with the
@@ -6803,6 +7123,156 @@ func (s *Server) handleStopRtcAgentRequest(args [0]string, argsEscaped bool, w h
 	}
 
 	if err := encodeStopRtcAgentResponse(response, w); err != nil {
+		defer recordError("EncodeResponse", err)
+		if !errors.Is(err, ht.ErrInternalServerErrorResponse) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+		}
+		return
+	}
+}
+
+// handleTextToSpeechRequest handles textToSpeech operation.
+//
+// Synthesizes `text` with the configured speech vendor (in failover order) and streams the audio to
+// the client as it arrives, with the format's content type: `audio/mpeg` (mp3, the default),
+// `audio/wav`, `audio/pcm` (signed 16-bit little-endian mono at `sample_rate`) or `audio/ogg`
+// (ogg_opus). The `X-Speech-Provider` and `X-Speech-Voice` headers name the vendor and voice used.
+//
+// `voice` defaults to the persona voice of the caller's device type (a device token, or the app of a
+// user whose device type has one), else the vendor's default voice. Text is limited to
+// `PARADISE_SPEECH_MAX_TEXT_CHARS` characters (default 300, code 4025). Errors before any audio are
+// the JSON envelope (see `speechToText` for the vendor codes); a failure after audio started ends the
+// stream early.
+//
+// POST /api/ai/text-to-speech/
+func (s *Server) handleTextToSpeechRequest(args [0]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
+	statusWriter := &codeRecorder{ResponseWriter: w}
+	w = statusWriter
+	ctx := r.Context()
+
+	var (
+		err          error
+		opErrContext = ogenerrors.OperationContext{
+			Name: TextToSpeechOperation,
+			ID:   "textToSpeech",
+		}
+	)
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+			sctx, ok, err := s.securityTokenAuth(ctx, TextToSpeechOperation, r)
+			if err != nil {
+				err = &ogenerrors.SecurityError{
+					OperationContext: opErrContext,
+					Security:         "TokenAuth",
+					Err:              err,
+				}
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w); encodeErr != nil {
+					defer recordError("Security:TokenAuth", err)
+				}
+				return
+			}
+			if ok {
+				satisfied[0] |= 1 << 0
+				ctx = sctx
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			err = &ogenerrors.SecurityError{
+				OperationContext: opErrContext,
+				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
+			}
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w); encodeErr != nil {
+				defer recordError("Security", err)
+			}
+			return
+		}
+	}
+
+	var rawBody []byte
+	request, rawBody, close, err := s.decodeTextToSpeechRequest(r)
+	if err != nil {
+		err = &ogenerrors.DecodeRequestError{
+			OperationContext: opErrContext,
+			Err:              err,
+		}
+		defer recordError("DecodeRequest", err)
+		s.cfg.ErrorHandler(ctx, w, r, err)
+		return
+	}
+	defer func() {
+		if err := close(); err != nil {
+			recordError("CloseRequest", err)
+		}
+	}()
+
+	var response TextToSpeechRes
+	if m := s.cfg.Middleware; m != nil {
+		mreq := middleware.Request{
+			Context:          ctx,
+			OperationName:    TextToSpeechOperation,
+			OperationSummary: "Synthesize speech from text",
+			OperationID:      "textToSpeech",
+			Body:             request,
+			RawBody:          rawBody,
+			Params:           middleware.Parameters{},
+			Raw:              r,
+		}
+
+		type (
+			Request  = *TextToSpeechRequest
+			Params   = struct{}
+			Response = TextToSpeechRes
+		)
+		response, err = middleware.HookMiddleware[
+			Request,
+			Params,
+			Response,
+		](
+			m,
+			mreq,
+			nil,
+			func(ctx context.Context, request Request, params Params) (response Response, err error) {
+				response, err = s.h.TextToSpeech(ctx, request)
+				return response, err
+			},
+		)
+	} else {
+		response, err = s.h.TextToSpeech(ctx, request)
+	}
+	if err != nil {
+		if errRes, ok := errors.Into[*ErrorStatusCode](err); ok {
+			if err := encodeErrorResponse(errRes, w); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w); err != nil {
+			defer recordError("Internal", err)
+		}
+		return
+	}
+
+	if err := encodeTextToSpeechResponse(response, w); err != nil {
 		defer recordError("EncodeResponse", err)
 		if !errors.Is(err, ht.ErrInternalServerErrorResponse) {
 			s.cfg.ErrorHandler(ctx, w, r, err)
@@ -7090,6 +7560,196 @@ func (s *Server) handleUpdateProfileRequest(args [0]string, argsEscaped bool, w 
 	}
 
 	if err := encodeUpdateProfileResponse(response, w); err != nil {
+		defer recordError("EncodeResponse", err)
+		if !errors.Is(err, ht.ErrInternalServerErrorResponse) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+		}
+		return
+	}
+}
+
+// handleVoiceChatRequest handles voiceChat operation.
+//
+// Recognizes the recording (as `speechToText`: raw body or multipart upload, same formats, limits and
+// codes), sends the transcript to the companion exactly like `chatCompletion` (same conversation,
+// persona, history and budgets: `4291`-`4293`, `5033`), synthesizes the reply (as `textToSpeech`, in
+// `reply_format`, with the persona voice) and returns the transcript, the reply and a short-lived
+// `audio_url`. The URL is served by Paradise, answers only the same user's token, and expires after
+// `PARADISE_SPEECH_AUDIO_URL_TTL` (default 5 minutes). A recognizer that heard nothing is code 4023
+// and nothing is stored.
+//
+// Streaming. With `stream=true` in the query or `Accept: text/event-stream`, the answer is a stream of
+// Server-Sent Events: `transcript` (what was heard), `start` (the stored message's ids), `delta`
+// (reply text as it is generated), `audio` (base64 chunks of the reply's speech, synthesized sentence
+// by sentence while the text is still being generated, so playback can start before the reply is
+// complete), then `done`, or `error` (the stream then ends). Each event's `data` is a JSON object
+// whose `type` repeats the event name. Errors before the transcript are answered with the JSON
+// envelope.
+//
+// POST /api/ai/voice-chat/
+func (s *Server) handleVoiceChatRequest(args [0]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
+	statusWriter := &codeRecorder{ResponseWriter: w}
+	w = statusWriter
+	ctx := r.Context()
+
+	var (
+		err          error
+		opErrContext = ogenerrors.OperationContext{
+			Name: VoiceChatOperation,
+			ID:   "voiceChat",
+		}
+	)
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+			sctx, ok, err := s.securityTokenAuth(ctx, VoiceChatOperation, r)
+			if err != nil {
+				err = &ogenerrors.SecurityError{
+					OperationContext: opErrContext,
+					Security:         "TokenAuth",
+					Err:              err,
+				}
+				if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w); encodeErr != nil {
+					defer recordError("Security:TokenAuth", err)
+				}
+				return
+			}
+			if ok {
+				satisfied[0] |= 1 << 0
+				ctx = sctx
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			err = &ogenerrors.SecurityError{
+				OperationContext: opErrContext,
+				Err:              ogenerrors.ErrSecurityRequirementIsNotSatisfied,
+			}
+			if encodeErr := encodeErrorResponse(s.h.NewError(ctx, err), w); encodeErr != nil {
+				defer recordError("Security", err)
+			}
+			return
+		}
+	}
+	params, err := decodeVoiceChatParams(args, argsEscaped, r)
+	if err != nil {
+		err = &ogenerrors.DecodeParamsError{
+			OperationContext: opErrContext,
+			Err:              err,
+		}
+		defer recordError("DecodeParams", err)
+		s.cfg.ErrorHandler(ctx, w, r, err)
+		return
+	}
+
+	var rawBody []byte
+	request, rawBody, close, err := s.decodeVoiceChatRequest(r)
+	if err != nil {
+		err = &ogenerrors.DecodeRequestError{
+			OperationContext: opErrContext,
+			Err:              err,
+		}
+		defer recordError("DecodeRequest", err)
+		s.cfg.ErrorHandler(ctx, w, r, err)
+		return
+	}
+	defer func() {
+		if err := close(); err != nil {
+			recordError("CloseRequest", err)
+		}
+	}()
+
+	var response *VoiceChatEnvelope
+	if m := s.cfg.Middleware; m != nil {
+		mreq := middleware.Request{
+			Context:          ctx,
+			OperationName:    VoiceChatOperation,
+			OperationSummary: "Talk to the companion with a recording and get a spoken reply",
+			OperationID:      "voiceChat",
+			Body:             request,
+			RawBody:          rawBody,
+			Params: middleware.Parameters{
+				{
+					Name: "format",
+					In:   "query",
+				}: params.Format,
+				{
+					Name: "sample_rate",
+					In:   "query",
+				}: params.SampleRate,
+				{
+					Name: "language",
+					In:   "query",
+				}: params.Language,
+				{
+					Name: "conversation_id",
+					In:   "query",
+				}: params.ConversationID,
+				{
+					Name: "reply_format",
+					In:   "query",
+				}: params.ReplyFormat,
+				{
+					Name: "stream",
+					In:   "query",
+				}: params.Stream,
+			},
+			Raw: r,
+		}
+
+		type (
+			Request  = VoiceChatReq
+			Params   = VoiceChatParams
+			Response = *VoiceChatEnvelope
+		)
+		response, err = middleware.HookMiddleware[
+			Request,
+			Params,
+			Response,
+		](
+			m,
+			mreq,
+			unpackVoiceChatParams,
+			func(ctx context.Context, request Request, params Params) (response Response, err error) {
+				response, err = s.h.VoiceChat(ctx, request, params)
+				return response, err
+			},
+		)
+	} else {
+		response, err = s.h.VoiceChat(ctx, request, params)
+	}
+	if err != nil {
+		if errRes, ok := errors.Into[*ErrorStatusCode](err); ok {
+			if err := encodeErrorResponse(errRes, w); err != nil {
+				defer recordError("Internal", err)
+			}
+			return
+		}
+		if errors.Is(err, ht.ErrNotImplemented) {
+			s.cfg.ErrorHandler(ctx, w, r, err)
+			return
+		}
+		if err := encodeErrorResponse(s.h.NewError(ctx, err), w); err != nil {
+			defer recordError("Internal", err)
+		}
+		return
+	}
+
+	if err := encodeVoiceChatResponse(response, w); err != nil {
 		defer recordError("EncodeResponse", err)
 		if !errors.Is(err, ht.ErrInternalServerErrorResponse) {
 			s.cfg.ErrorHandler(ctx, w, r, err)

@@ -4,3 +4,19 @@ package api
 type CreateDeviceCommandRes interface {
 	createDeviceCommandRes()
 }
+
+type GetVoiceChatAudioRes interface {
+	getVoiceChatAudioRes()
+}
+
+type SpeechToTextReq interface {
+	speechToTextReq()
+}
+
+type TextToSpeechRes interface {
+	textToSpeechRes()
+}
+
+type VoiceChatReq interface {
+	voiceChatReq()
+}

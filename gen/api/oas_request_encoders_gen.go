@@ -4,10 +4,15 @@ package api
 
 import (
 	"bytes"
+	"mime"
+	"mime/multipart"
 	"net/http"
 
+	"github.com/go-faster/errors"
 	"github.com/go-faster/jx"
+	"github.com/ogen-go/ogen/conv"
 	ht "github.com/ogen-go/ogen/http"
+	"github.com/ogen-go/ogen/uri"
 )
 
 func encodeAdminCreateDeviceTypeRequest(
@@ -290,8 +295,101 @@ func encodeSpeakRtcAgentRequest(
 	return nil
 }
 
+func encodeSpeechToTextRequest(
+	req SpeechToTextReq,
+	r *http.Request,
+) error {
+	switch req := req.(type) {
+	case *SpeechToTextReqApplicationOctetStream:
+		const contentType = "application/octet-stream"
+		body := req
+		ht.SetBody(r, body, contentType)
+		return nil
+	case *SpeechUploadMultipart:
+		const contentType = "multipart/form-data"
+		request := req
+
+		q := uri.NewFormEncoder(map[string]string{})
+		{
+			// Encode "format" form field.
+			cfg := uri.QueryParameterEncodingConfig{
+				Name:    "format",
+				Style:   uri.QueryStyleForm,
+				Explode: true,
+			}
+			if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+				if val, ok := request.Format.Get(); ok {
+					return e.EncodeValue(conv.StringToString(string(val)))
+				}
+				return nil
+			}); err != nil {
+				return errors.Wrap(err, "encode query")
+			}
+		}
+		{
+			// Encode "sample_rate" form field.
+			cfg := uri.QueryParameterEncodingConfig{
+				Name:    "sample_rate",
+				Style:   uri.QueryStyleForm,
+				Explode: true,
+			}
+			if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+				if val, ok := request.SampleRate.Get(); ok {
+					return e.EncodeValue(conv.IntToString(int(val)))
+				}
+				return nil
+			}); err != nil {
+				return errors.Wrap(err, "encode query")
+			}
+		}
+		{
+			// Encode "language" form field.
+			cfg := uri.QueryParameterEncodingConfig{
+				Name:    "language",
+				Style:   uri.QueryStyleForm,
+				Explode: true,
+			}
+			if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+				if val, ok := request.Language.Get(); ok {
+					return e.EncodeValue(conv.StringToString(val))
+				}
+				return nil
+			}); err != nil {
+				return errors.Wrap(err, "encode query")
+			}
+		}
+		body, boundary := ht.CreateMultipartBody(func(w *multipart.Writer) error {
+			if err := request.Audio.WriteMultipart("audio", w); err != nil {
+				return errors.Wrap(err, "write \"audio\"")
+			}
+			if err := q.WriteMultipart(w); err != nil {
+				return errors.Wrap(err, "write multipart")
+			}
+			return nil
+		})
+		ht.SetCloserBody(r, body, mime.FormatMediaType(contentType, map[string]string{"boundary": boundary}))
+		return nil
+	default:
+		return errors.Errorf("unexpected request type: %T", req)
+	}
+}
+
 func encodeStartRtcAgentRequest(
 	req *MacRequest,
+	r *http.Request,
+) error {
+	const contentType = "application/json"
+	e := new(jx.Encoder)
+	{
+		req.Encode(e)
+	}
+	encoded := e.Bytes()
+	ht.SetBody(r, bytes.NewReader(encoded), contentType)
+	return nil
+}
+
+func encodeTextToSpeechRequest(
+	req *TextToSpeechRequest,
 	r *http.Request,
 ) error {
 	const contentType = "application/json"
@@ -330,4 +428,83 @@ func encodeUpdateProfileRequest(
 	encoded := e.Bytes()
 	ht.SetBody(r, bytes.NewReader(encoded), contentType)
 	return nil
+}
+
+func encodeVoiceChatRequest(
+	req VoiceChatReq,
+	r *http.Request,
+) error {
+	switch req := req.(type) {
+	case *VoiceChatReqApplicationOctetStream:
+		const contentType = "application/octet-stream"
+		body := req
+		ht.SetBody(r, body, contentType)
+		return nil
+	case *SpeechUploadMultipart:
+		const contentType = "multipart/form-data"
+		request := req
+
+		q := uri.NewFormEncoder(map[string]string{})
+		{
+			// Encode "format" form field.
+			cfg := uri.QueryParameterEncodingConfig{
+				Name:    "format",
+				Style:   uri.QueryStyleForm,
+				Explode: true,
+			}
+			if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+				if val, ok := request.Format.Get(); ok {
+					return e.EncodeValue(conv.StringToString(string(val)))
+				}
+				return nil
+			}); err != nil {
+				return errors.Wrap(err, "encode query")
+			}
+		}
+		{
+			// Encode "sample_rate" form field.
+			cfg := uri.QueryParameterEncodingConfig{
+				Name:    "sample_rate",
+				Style:   uri.QueryStyleForm,
+				Explode: true,
+			}
+			if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+				if val, ok := request.SampleRate.Get(); ok {
+					return e.EncodeValue(conv.IntToString(int(val)))
+				}
+				return nil
+			}); err != nil {
+				return errors.Wrap(err, "encode query")
+			}
+		}
+		{
+			// Encode "language" form field.
+			cfg := uri.QueryParameterEncodingConfig{
+				Name:    "language",
+				Style:   uri.QueryStyleForm,
+				Explode: true,
+			}
+			if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+				if val, ok := request.Language.Get(); ok {
+					return e.EncodeValue(conv.StringToString(val))
+				}
+				return nil
+			}); err != nil {
+				return errors.Wrap(err, "encode query")
+			}
+		}
+		body, boundary := ht.CreateMultipartBody(func(w *multipart.Writer) error {
+			if err := request.Audio.WriteMultipart("audio", w); err != nil {
+				return errors.Wrap(err, "write \"audio\"")
+			}
+			if err := q.WriteMultipart(w); err != nil {
+				return errors.Wrap(err, "write multipart")
+			}
+			return nil
+		})
+		ht.SetCloserBody(r, body, mime.FormatMediaType(contentType, map[string]string{"boundary": boundary}))
+		return nil
+	default:
+		return errors.Errorf("unexpected request type: %T", req)
+	}
 }

@@ -3,11 +3,14 @@
 package api
 
 import (
+	"io"
 	"net/http"
 
 	"github.com/go-faster/errors"
 	"github.com/go-faster/jx"
+	"github.com/ogen-go/ogen/conv"
 	ht "github.com/ogen-go/ogen/http"
+	"github.com/ogen-go/ogen/uri"
 )
 
 func encodeAdminCreateDeviceTypeResponse(response *AdminDeviceTypeEnvelope, w http.ResponseWriter) error {
@@ -457,6 +460,69 @@ func encodeGetRtcTokenByMacResponse(response *RtcTokenEnvelope, w http.ResponseW
 	return nil
 }
 
+func encodeGetVoiceChatAudioResponse(response GetVoiceChatAudioRes, w http.ResponseWriter) error {
+	switch response := response.(type) {
+	case *GetVoiceChatAudioOKAudioMpeg:
+		w.Header().Set("Content-Type", "audio/mpeg")
+		w.WriteHeader(200)
+
+		writer := w
+		if closer, ok := response.Data.(io.Closer); ok {
+			defer closer.Close()
+		}
+		if _, err := io.Copy(writer, response); err != nil {
+			return errors.Wrap(err, "write")
+		}
+
+		return nil
+
+	case *GetVoiceChatAudioOKAudioOgg:
+		w.Header().Set("Content-Type", "audio/ogg")
+		w.WriteHeader(200)
+
+		writer := w
+		if closer, ok := response.Data.(io.Closer); ok {
+			defer closer.Close()
+		}
+		if _, err := io.Copy(writer, response); err != nil {
+			return errors.Wrap(err, "write")
+		}
+
+		return nil
+
+	case *GetVoiceChatAudioOKAudioPcm:
+		w.Header().Set("Content-Type", "audio/pcm")
+		w.WriteHeader(200)
+
+		writer := w
+		if closer, ok := response.Data.(io.Closer); ok {
+			defer closer.Close()
+		}
+		if _, err := io.Copy(writer, response); err != nil {
+			return errors.Wrap(err, "write")
+		}
+
+		return nil
+
+	case *GetVoiceChatAudioOKAudioWav:
+		w.Header().Set("Content-Type", "audio/wav")
+		w.WriteHeader(200)
+
+		writer := w
+		if closer, ok := response.Data.(io.Closer); ok {
+			defer closer.Close()
+		}
+		if _, err := io.Copy(writer, response); err != nil {
+			return errors.Wrap(err, "write")
+		}
+
+		return nil
+
+	default:
+		return errors.Errorf("unexpected response type: %T", response)
+	}
+}
+
 func encodeInterruptRtcAgentResponse(response *EmptyEnvelope, w http.ResponseWriter) error {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(200)
@@ -639,6 +705,19 @@ func encodeSpeakRtcAgentResponse(response *EmptyEnvelope, w http.ResponseWriter)
 	return nil
 }
 
+func encodeSpeechToTextResponse(response *SpeechTranscriptEnvelope, w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(200)
+
+	e := new(jx.Encoder)
+	response.Encode(e)
+	if _, err := e.WriteTo(w); err != nil {
+		return errors.Wrap(err, "write")
+	}
+
+	return nil
+}
+
 func encodeStartRtcAgentResponse(response *RtcAgentEnvelope, w http.ResponseWriter) error {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(200)
@@ -665,6 +744,209 @@ func encodeStopRtcAgentResponse(response *EmptyEnvelope, w http.ResponseWriter) 
 	return nil
 }
 
+func encodeTextToSpeechResponse(response TextToSpeechRes, w http.ResponseWriter) error {
+	switch response := response.(type) {
+	case *TextToSpeechOKAudioMpegHeaders:
+		w.Header().Set("Content-Type", "audio/mpeg")
+		w.Header().Set("Access-Control-Expose-Headers", "X-Speech-Provider,X-Speech-Voice")
+		// Encoding response headers.
+		{
+			h := uri.NewHeaderEncoder(w.Header())
+			// Encode "X-Speech-Provider" header.
+			{
+				cfg := uri.HeaderParameterEncodingConfig{
+					Name:    "X-Speech-Provider",
+					Explode: false,
+				}
+				if err := h.EncodeParam(cfg, func(e uri.Encoder) error {
+					if val, ok := response.XSpeechProvider.Get(); ok {
+						return e.EncodeValue(conv.StringToString(val))
+					}
+					return nil
+				}); err != nil {
+					return errors.Wrap(err, "encode X-Speech-Provider header")
+				}
+			}
+			// Encode "X-Speech-Voice" header.
+			{
+				cfg := uri.HeaderParameterEncodingConfig{
+					Name:    "X-Speech-Voice",
+					Explode: false,
+				}
+				if err := h.EncodeParam(cfg, func(e uri.Encoder) error {
+					if val, ok := response.XSpeechVoice.Get(); ok {
+						return e.EncodeValue(conv.StringToString(val))
+					}
+					return nil
+				}); err != nil {
+					return errors.Wrap(err, "encode X-Speech-Voice header")
+				}
+			}
+		}
+		w.WriteHeader(200)
+
+		writer := w
+		if closer, ok := response.Response.Data.(io.Closer); ok {
+			defer closer.Close()
+		}
+		if _, err := io.Copy(writer, response.Response); err != nil {
+			return errors.Wrap(err, "write")
+		}
+
+		return nil
+
+	case *TextToSpeechOKAudioOggHeaders:
+		w.Header().Set("Content-Type", "audio/ogg")
+		w.Header().Set("Access-Control-Expose-Headers", "X-Speech-Provider,X-Speech-Voice")
+		// Encoding response headers.
+		{
+			h := uri.NewHeaderEncoder(w.Header())
+			// Encode "X-Speech-Provider" header.
+			{
+				cfg := uri.HeaderParameterEncodingConfig{
+					Name:    "X-Speech-Provider",
+					Explode: false,
+				}
+				if err := h.EncodeParam(cfg, func(e uri.Encoder) error {
+					if val, ok := response.XSpeechProvider.Get(); ok {
+						return e.EncodeValue(conv.StringToString(val))
+					}
+					return nil
+				}); err != nil {
+					return errors.Wrap(err, "encode X-Speech-Provider header")
+				}
+			}
+			// Encode "X-Speech-Voice" header.
+			{
+				cfg := uri.HeaderParameterEncodingConfig{
+					Name:    "X-Speech-Voice",
+					Explode: false,
+				}
+				if err := h.EncodeParam(cfg, func(e uri.Encoder) error {
+					if val, ok := response.XSpeechVoice.Get(); ok {
+						return e.EncodeValue(conv.StringToString(val))
+					}
+					return nil
+				}); err != nil {
+					return errors.Wrap(err, "encode X-Speech-Voice header")
+				}
+			}
+		}
+		w.WriteHeader(200)
+
+		writer := w
+		if closer, ok := response.Response.Data.(io.Closer); ok {
+			defer closer.Close()
+		}
+		if _, err := io.Copy(writer, response.Response); err != nil {
+			return errors.Wrap(err, "write")
+		}
+
+		return nil
+
+	case *TextToSpeechOKAudioPcmHeaders:
+		w.Header().Set("Content-Type", "audio/pcm")
+		w.Header().Set("Access-Control-Expose-Headers", "X-Speech-Provider,X-Speech-Voice")
+		// Encoding response headers.
+		{
+			h := uri.NewHeaderEncoder(w.Header())
+			// Encode "X-Speech-Provider" header.
+			{
+				cfg := uri.HeaderParameterEncodingConfig{
+					Name:    "X-Speech-Provider",
+					Explode: false,
+				}
+				if err := h.EncodeParam(cfg, func(e uri.Encoder) error {
+					if val, ok := response.XSpeechProvider.Get(); ok {
+						return e.EncodeValue(conv.StringToString(val))
+					}
+					return nil
+				}); err != nil {
+					return errors.Wrap(err, "encode X-Speech-Provider header")
+				}
+			}
+			// Encode "X-Speech-Voice" header.
+			{
+				cfg := uri.HeaderParameterEncodingConfig{
+					Name:    "X-Speech-Voice",
+					Explode: false,
+				}
+				if err := h.EncodeParam(cfg, func(e uri.Encoder) error {
+					if val, ok := response.XSpeechVoice.Get(); ok {
+						return e.EncodeValue(conv.StringToString(val))
+					}
+					return nil
+				}); err != nil {
+					return errors.Wrap(err, "encode X-Speech-Voice header")
+				}
+			}
+		}
+		w.WriteHeader(200)
+
+		writer := w
+		if closer, ok := response.Response.Data.(io.Closer); ok {
+			defer closer.Close()
+		}
+		if _, err := io.Copy(writer, response.Response); err != nil {
+			return errors.Wrap(err, "write")
+		}
+
+		return nil
+
+	case *TextToSpeechOKAudioWavHeaders:
+		w.Header().Set("Content-Type", "audio/wav")
+		w.Header().Set("Access-Control-Expose-Headers", "X-Speech-Provider,X-Speech-Voice")
+		// Encoding response headers.
+		{
+			h := uri.NewHeaderEncoder(w.Header())
+			// Encode "X-Speech-Provider" header.
+			{
+				cfg := uri.HeaderParameterEncodingConfig{
+					Name:    "X-Speech-Provider",
+					Explode: false,
+				}
+				if err := h.EncodeParam(cfg, func(e uri.Encoder) error {
+					if val, ok := response.XSpeechProvider.Get(); ok {
+						return e.EncodeValue(conv.StringToString(val))
+					}
+					return nil
+				}); err != nil {
+					return errors.Wrap(err, "encode X-Speech-Provider header")
+				}
+			}
+			// Encode "X-Speech-Voice" header.
+			{
+				cfg := uri.HeaderParameterEncodingConfig{
+					Name:    "X-Speech-Voice",
+					Explode: false,
+				}
+				if err := h.EncodeParam(cfg, func(e uri.Encoder) error {
+					if val, ok := response.XSpeechVoice.Get(); ok {
+						return e.EncodeValue(conv.StringToString(val))
+					}
+					return nil
+				}); err != nil {
+					return errors.Wrap(err, "encode X-Speech-Voice header")
+				}
+			}
+		}
+		w.WriteHeader(200)
+
+		writer := w
+		if closer, ok := response.Response.Data.(io.Closer); ok {
+			defer closer.Close()
+		}
+		if _, err := io.Copy(writer, response.Response); err != nil {
+			return errors.Wrap(err, "write")
+		}
+
+		return nil
+
+	default:
+		return errors.Errorf("unexpected response type: %T", response)
+	}
+}
+
 func encodeUnbindDeviceResponse(response *EmptyEnvelope, w http.ResponseWriter) error {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(200)
@@ -679,6 +961,19 @@ func encodeUnbindDeviceResponse(response *EmptyEnvelope, w http.ResponseWriter) 
 }
 
 func encodeUpdateProfileResponse(response *UserEnvelope, w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(200)
+
+	e := new(jx.Encoder)
+	response.Encode(e)
+	if _, err := e.WriteTo(w); err != nil {
+		return errors.Wrap(err, "write")
+	}
+
+	return nil
+}
+
+func encodeVoiceChatResponse(response *VoiceChatEnvelope, w http.ResponseWriter) error {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(200)
 

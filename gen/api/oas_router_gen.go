@@ -22,7 +22,19 @@ var (
 		"GET":    "Authorization",
 		"PATCH":  "Authorization,Content-Type",
 	}
-	rn53AllowedHeaders = map[string]string{
+	rn57AllowedHeaders = map[string]string{
+		"GET": "Authorization",
+	}
+	rn70AllowedHeaders = map[string]string{
+		"POST": "Authorization,Content-Type",
+	}
+	rn75AllowedHeaders = map[string]string{
+		"POST": "Authorization,Content-Type",
+	}
+	rn77AllowedHeaders = map[string]string{
+		"POST": "Authorization,Content-Type",
+	}
+	rn55AllowedHeaders = map[string]string{
 		"GET": "Authorization",
 	}
 	rn26AllowedHeaders = map[string]string{
@@ -50,7 +62,7 @@ var (
 	rn45AllowedHeaders = map[string]string{
 		"GET": "Authorization",
 	}
-	rn64AllowedHeaders = map[string]string{
+	rn68AllowedHeaders = map[string]string{
 		"POST": "Authorization,Content-Type",
 	}
 	rn42AllowedHeaders = map[string]string{
@@ -59,16 +71,16 @@ var (
 	rn48AllowedHeaders = map[string]string{
 		"GET": "Authorization",
 	}
-	rn52AllowedHeaders = map[string]string{
+	rn56AllowedHeaders = map[string]string{
 		"POST": "Authorization",
 	}
-	rn65AllowedHeaders = map[string]string{
-		"POST": "Authorization,Content-Type",
-	}
-	rn67AllowedHeaders = map[string]string{
-		"POST": "Authorization,Content-Type",
-	}
 	rn69AllowedHeaders = map[string]string{
+		"POST": "Authorization,Content-Type",
+	}
+	rn72AllowedHeaders = map[string]string{
+		"POST": "Authorization,Content-Type",
+	}
+	rn74AllowedHeaders = map[string]string{
 		"POST": "Authorization",
 	}
 	rn50AllowedHeaders = map[string]string{
@@ -77,22 +89,22 @@ var (
 	rn51AllowedHeaders = map[string]string{
 		"GET": "Authorization",
 	}
-	rn54AllowedHeaders = map[string]string{
+	rn58AllowedHeaders = map[string]string{
 		"GET": "Authorization",
 	}
-	rn70AllowedHeaders = map[string]string{
+	rn76AllowedHeaders = map[string]string{
 		"POST": "Authorization,Content-Type",
 	}
-	rn63AllowedHeaders = map[string]string{
+	rn67AllowedHeaders = map[string]string{
 		"POST": "Content-Type",
 	}
-	rn56AllowedHeaders = map[string]string{
+	rn60AllowedHeaders = map[string]string{
 		"POST": "Content-Type",
 	}
-	rn58AllowedHeaders = map[string]string{
+	rn62AllowedHeaders = map[string]string{
 		"POST": "Authorization",
 	}
-	rn59AllowedHeaders = map[string]string{
+	rn63AllowedHeaders = map[string]string{
 		"POST": "Content-Type",
 	}
 	rn27AllowedHeaders = map[string]string{
@@ -102,7 +114,7 @@ var (
 		"GET":   "Authorization",
 		"PATCH": "Authorization,Content-Type",
 	}
-	rn60AllowedHeaders = map[string]string{
+	rn64AllowedHeaders = map[string]string{
 		"POST": "Content-Type",
 	}
 	rn11AllowedHeaders = map[string]string{
@@ -203,9 +215,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				break
 			}
 			switch elem[0] {
-			case 'a': // Prefix: "ai/c"
+			case 'a': // Prefix: "ai/"
 
-				if l := len("ai/c"); len(elem) >= l && elem[0:l] == "ai/c" {
+				if l := len("ai/"); len(elem) >= l && elem[0:l] == "ai/" {
 					elem = elem[l:]
 				} else {
 					break
@@ -215,9 +227,149 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 					break
 				}
 				switch elem[0] {
-				case 'h': // Prefix: "hat/"
+				case 'c': // Prefix: "c"
 
-					if l := len("hat/"); len(elem) >= l && elem[0:l] == "hat/" {
+					if l := len("c"); len(elem) >= l && elem[0:l] == "c" {
+						elem = elem[l:]
+					} else {
+						break
+					}
+
+					if len(elem) == 0 {
+						break
+					}
+					switch elem[0] {
+					case 'h': // Prefix: "hat/"
+
+						if l := len("hat/"); len(elem) >= l && elem[0:l] == "hat/" {
+							elem = elem[l:]
+						} else {
+							break
+						}
+
+						if len(elem) == 0 {
+							// Leaf node.
+							switch r.Method {
+							case "POST":
+								s.handleChatCompletionRequest([0]string{}, elemIsEscaped, w, r)
+							default:
+								s.notAllowed(w, r, notAllowedParams{
+									allowedMethods: "POST",
+									allowedHeaders: rn28AllowedHeaders,
+									acceptPost:     "application/json",
+									acceptPatch:    "",
+								})
+							}
+
+							return
+						}
+
+					case 'o': // Prefix: "onversations/"
+
+						if l := len("onversations/"); len(elem) >= l && elem[0:l] == "onversations/" {
+							elem = elem[l:]
+						} else {
+							break
+						}
+
+						if len(elem) == 0 {
+							switch r.Method {
+							case "GET":
+								s.handleListConversationsRequest([0]string{}, elemIsEscaped, w, r)
+							default:
+								s.notAllowed(w, r, notAllowedParams{
+									allowedMethods: "GET",
+									allowedHeaders: rn37AllowedHeaders,
+									acceptPost:     "",
+									acceptPatch:    "",
+								})
+							}
+
+							return
+						}
+						// Param: "id"
+						// Match until "/"
+						idx := strings.IndexByte(elem, '/')
+						if idx < 0 {
+							idx = len(elem)
+						}
+						args[0] = elem[:idx]
+						elem = elem[idx:]
+
+						if len(elem) == 0 {
+							break
+						}
+						switch elem[0] {
+						case '/': // Prefix: "/"
+
+							if l := len("/"); len(elem) >= l && elem[0:l] == "/" {
+								elem = elem[l:]
+							} else {
+								break
+							}
+
+							if len(elem) == 0 {
+								switch r.Method {
+								case "DELETE":
+									s.handleDeleteConversationRequest([1]string{
+										args[0],
+									}, elemIsEscaped, w, r)
+								case "GET":
+									s.handleGetConversationRequest([1]string{
+										args[0],
+									}, elemIsEscaped, w, r)
+								case "PATCH":
+									s.handleRenameConversationRequest([1]string{
+										args[0],
+									}, elemIsEscaped, w, r)
+								default:
+									s.notAllowed(w, r, notAllowedParams{
+										allowedMethods: "DELETE,GET,PATCH",
+										allowedHeaders: rn39AllowedHeaders,
+										acceptPost:     "",
+										acceptPatch:    "application/json",
+									})
+								}
+
+								return
+							}
+							switch elem[0] {
+							case 'm': // Prefix: "messages/"
+
+								if l := len("messages/"); len(elem) >= l && elem[0:l] == "messages/" {
+									elem = elem[l:]
+								} else {
+									break
+								}
+
+								if len(elem) == 0 {
+									// Leaf node.
+									switch r.Method {
+									case "GET":
+										s.handleListConversationMessagesRequest([1]string{
+											args[0],
+										}, elemIsEscaped, w, r)
+									default:
+										s.notAllowed(w, r, notAllowedParams{
+											allowedMethods: "GET",
+											allowedHeaders: rn57AllowedHeaders,
+											acceptPost:     "",
+											acceptPatch:    "",
+										})
+									}
+
+									return
+								}
+
+							}
+
+						}
+
+					}
+
+				case 's': // Prefix: "speech-to-text/"
+
+					if l := len("speech-to-text/"); len(elem) >= l && elem[0:l] == "speech-to-text/" {
 						elem = elem[l:]
 					} else {
 						break
@@ -227,11 +379,36 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 						// Leaf node.
 						switch r.Method {
 						case "POST":
-							s.handleChatCompletionRequest([0]string{}, elemIsEscaped, w, r)
+							s.handleSpeechToTextRequest([0]string{}, elemIsEscaped, w, r)
 						default:
 							s.notAllowed(w, r, notAllowedParams{
 								allowedMethods: "POST",
-								allowedHeaders: rn28AllowedHeaders,
+								allowedHeaders: rn70AllowedHeaders,
+								acceptPost:     "application/octet-stream,multipart/form-data",
+								acceptPatch:    "",
+							})
+						}
+
+						return
+					}
+
+				case 't': // Prefix: "text-to-speech/"
+
+					if l := len("text-to-speech/"); len(elem) >= l && elem[0:l] == "text-to-speech/" {
+						elem = elem[l:]
+					} else {
+						break
+					}
+
+					if len(elem) == 0 {
+						// Leaf node.
+						switch r.Method {
+						case "POST":
+							s.handleTextToSpeechRequest([0]string{}, elemIsEscaped, w, r)
+						default:
+							s.notAllowed(w, r, notAllowedParams{
+								allowedMethods: "POST",
+								allowedHeaders: rn75AllowedHeaders,
 								acceptPost:     "application/json",
 								acceptPatch:    "",
 							})
@@ -240,9 +417,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 						return
 					}
 
-				case 'o': // Prefix: "onversations/"
+				case 'v': // Prefix: "voice-chat/"
 
-					if l := len("onversations/"); len(elem) >= l && elem[0:l] == "onversations/" {
+					if l := len("voice-chat/"); len(elem) >= l && elem[0:l] == "voice-chat/" {
 						elem = elem[l:]
 					} else {
 						break
@@ -250,69 +427,44 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 					if len(elem) == 0 {
 						switch r.Method {
-						case "GET":
-							s.handleListConversationsRequest([0]string{}, elemIsEscaped, w, r)
+						case "POST":
+							s.handleVoiceChatRequest([0]string{}, elemIsEscaped, w, r)
 						default:
 							s.notAllowed(w, r, notAllowedParams{
-								allowedMethods: "GET",
-								allowedHeaders: rn37AllowedHeaders,
-								acceptPost:     "",
+								allowedMethods: "POST",
+								allowedHeaders: rn77AllowedHeaders,
+								acceptPost:     "application/octet-stream,multipart/form-data",
 								acceptPatch:    "",
 							})
 						}
 
 						return
 					}
-					// Param: "id"
-					// Match until "/"
-					idx := strings.IndexByte(elem, '/')
-					if idx < 0 {
-						idx = len(elem)
-					}
-					args[0] = elem[:idx]
-					elem = elem[idx:]
-
-					if len(elem) == 0 {
-						break
-					}
 					switch elem[0] {
-					case '/': // Prefix: "/"
+					case 'a': // Prefix: "audio/"
 
-						if l := len("/"); len(elem) >= l && elem[0:l] == "/" {
+						if l := len("audio/"); len(elem) >= l && elem[0:l] == "audio/" {
 							elem = elem[l:]
 						} else {
 							break
 						}
 
-						if len(elem) == 0 {
-							switch r.Method {
-							case "DELETE":
-								s.handleDeleteConversationRequest([1]string{
-									args[0],
-								}, elemIsEscaped, w, r)
-							case "GET":
-								s.handleGetConversationRequest([1]string{
-									args[0],
-								}, elemIsEscaped, w, r)
-							case "PATCH":
-								s.handleRenameConversationRequest([1]string{
-									args[0],
-								}, elemIsEscaped, w, r)
-							default:
-								s.notAllowed(w, r, notAllowedParams{
-									allowedMethods: "DELETE,GET,PATCH",
-									allowedHeaders: rn39AllowedHeaders,
-									acceptPost:     "",
-									acceptPatch:    "application/json",
-								})
-							}
+						// Param: "id"
+						// Match until "/"
+						idx := strings.IndexByte(elem, '/')
+						if idx < 0 {
+							idx = len(elem)
+						}
+						args[0] = elem[:idx]
+						elem = elem[idx:]
 
-							return
+						if len(elem) == 0 {
+							break
 						}
 						switch elem[0] {
-						case 'm': // Prefix: "messages/"
+						case '/': // Prefix: "/"
 
-							if l := len("messages/"); len(elem) >= l && elem[0:l] == "messages/" {
+							if l := len("/"); len(elem) >= l && elem[0:l] == "/" {
 								elem = elem[l:]
 							} else {
 								break
@@ -322,13 +474,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 								// Leaf node.
 								switch r.Method {
 								case "GET":
-									s.handleListConversationMessagesRequest([1]string{
+									s.handleGetVoiceChatAudioRequest([1]string{
 										args[0],
 									}, elemIsEscaped, w, r)
 								default:
 									s.notAllowed(w, r, notAllowedParams{
 										allowedMethods: "GET",
-										allowedHeaders: rn53AllowedHeaders,
+										allowedHeaders: rn55AllowedHeaders,
 										acceptPost:     "",
 										acceptPatch:    "",
 									})
@@ -635,7 +787,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 								default:
 									s.notAllowed(w, r, notAllowedParams{
 										allowedMethods: "POST",
-										allowedHeaders: rn64AllowedHeaders,
+										allowedHeaders: rn68AllowedHeaders,
 										acceptPost:     "application/json",
 										acceptPatch:    "",
 									})
@@ -725,7 +877,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 								default:
 									s.notAllowed(w, r, notAllowedParams{
 										allowedMethods: "POST",
-										allowedHeaders: rn52AllowedHeaders,
+										allowedHeaders: rn56AllowedHeaders,
 										acceptPost:     "",
 										acceptPatch:    "",
 									})
@@ -762,7 +914,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 									default:
 										s.notAllowed(w, r, notAllowedParams{
 											allowedMethods: "POST",
-											allowedHeaders: rn65AllowedHeaders,
+											allowedHeaders: rn69AllowedHeaders,
 											acceptPost:     "application/json",
 											acceptPatch:    "",
 										})
@@ -799,7 +951,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 										default:
 											s.notAllowed(w, r, notAllowedParams{
 												allowedMethods: "POST",
-												allowedHeaders: rn67AllowedHeaders,
+												allowedHeaders: rn72AllowedHeaders,
 												acceptPost:     "application/json",
 												acceptPatch:    "",
 											})
@@ -824,7 +976,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 										default:
 											s.notAllowed(w, r, notAllowedParams{
 												allowedMethods: "POST",
-												allowedHeaders: rn69AllowedHeaders,
+												allowedHeaders: rn74AllowedHeaders,
 												acceptPost:     "",
 												acceptPatch:    "",
 											})
@@ -908,7 +1060,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 						default:
 							s.notAllowed(w, r, notAllowedParams{
 								allowedMethods: "GET",
-								allowedHeaders: rn54AllowedHeaders,
+								allowedHeaders: rn58AllowedHeaders,
 								acceptPost:     "",
 								acceptPatch:    "",
 							})
@@ -933,7 +1085,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 						default:
 							s.notAllowed(w, r, notAllowedParams{
 								allowedMethods: "POST",
-								allowedHeaders: rn70AllowedHeaders,
+								allowedHeaders: rn76AllowedHeaders,
 								acceptPost:     "application/json",
 								acceptPatch:    "",
 							})
@@ -983,7 +1135,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 						default:
 							s.notAllowed(w, r, notAllowedParams{
 								allowedMethods: "POST",
-								allowedHeaders: rn63AllowedHeaders,
+								allowedHeaders: rn67AllowedHeaders,
 								acceptPost:     "application/json",
 								acceptPatch:    "",
 							})
@@ -1034,7 +1186,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 							default:
 								s.notAllowed(w, r, notAllowedParams{
 									allowedMethods: "POST",
-									allowedHeaders: rn56AllowedHeaders,
+									allowedHeaders: rn60AllowedHeaders,
 									acceptPost:     "application/json",
 									acceptPatch:    "",
 								})
@@ -1059,7 +1211,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 							default:
 								s.notAllowed(w, r, notAllowedParams{
 									allowedMethods: "POST",
-									allowedHeaders: rn58AllowedHeaders,
+									allowedHeaders: rn62AllowedHeaders,
 									acceptPost:     "",
 									acceptPatch:    "",
 								})
@@ -1086,7 +1238,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 						default:
 							s.notAllowed(w, r, notAllowedParams{
 								allowedMethods: "POST",
-								allowedHeaders: rn59AllowedHeaders,
+								allowedHeaders: rn63AllowedHeaders,
 								acceptPost:     "application/json",
 								acceptPatch:    "",
 							})
@@ -1177,7 +1329,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 						default:
 							s.notAllowed(w, r, notAllowedParams{
 								allowedMethods: "POST",
-								allowedHeaders: rn60AllowedHeaders,
+								allowedHeaders: rn64AllowedHeaders,
 								acceptPost:     "application/json",
 								acceptPatch:    "",
 							})
@@ -1797,9 +1949,9 @@ func (s *Server) FindPath(method string, u *url.URL) (r Route, _ bool) {
 				break
 			}
 			switch elem[0] {
-			case 'a': // Prefix: "ai/c"
+			case 'a': // Prefix: "ai/"
 
-				if l := len("ai/c"); len(elem) >= l && elem[0:l] == "ai/c" {
+				if l := len("ai/"); len(elem) >= l && elem[0:l] == "ai/" {
 					elem = elem[l:]
 				} else {
 					break
@@ -1809,9 +1961,155 @@ func (s *Server) FindPath(method string, u *url.URL) (r Route, _ bool) {
 					break
 				}
 				switch elem[0] {
-				case 'h': // Prefix: "hat/"
+				case 'c': // Prefix: "c"
 
-					if l := len("hat/"); len(elem) >= l && elem[0:l] == "hat/" {
+					if l := len("c"); len(elem) >= l && elem[0:l] == "c" {
+						elem = elem[l:]
+					} else {
+						break
+					}
+
+					if len(elem) == 0 {
+						break
+					}
+					switch elem[0] {
+					case 'h': // Prefix: "hat/"
+
+						if l := len("hat/"); len(elem) >= l && elem[0:l] == "hat/" {
+							elem = elem[l:]
+						} else {
+							break
+						}
+
+						if len(elem) == 0 {
+							// Leaf node.
+							switch method {
+							case "POST":
+								r.name = ChatCompletionOperation
+								r.summary = "Send a message to the companion and get its reply"
+								r.operationID = "chatCompletion"
+								r.operationGroup = ""
+								r.pathPattern = "/api/ai/chat/"
+								r.args = args
+								r.count = 0
+								return r, true
+							default:
+								return
+							}
+						}
+
+					case 'o': // Prefix: "onversations/"
+
+						if l := len("onversations/"); len(elem) >= l && elem[0:l] == "onversations/" {
+							elem = elem[l:]
+						} else {
+							break
+						}
+
+						if len(elem) == 0 {
+							switch method {
+							case "GET":
+								r.name = ListConversationsOperation
+								r.summary = "List the caller's conversations"
+								r.operationID = "listConversations"
+								r.operationGroup = ""
+								r.pathPattern = "/api/ai/conversations/"
+								r.args = args
+								r.count = 0
+								return r, true
+							default:
+								return
+							}
+						}
+						// Param: "id"
+						// Match until "/"
+						idx := strings.IndexByte(elem, '/')
+						if idx < 0 {
+							idx = len(elem)
+						}
+						args[0] = elem[:idx]
+						elem = elem[idx:]
+
+						if len(elem) == 0 {
+							break
+						}
+						switch elem[0] {
+						case '/': // Prefix: "/"
+
+							if l := len("/"); len(elem) >= l && elem[0:l] == "/" {
+								elem = elem[l:]
+							} else {
+								break
+							}
+
+							if len(elem) == 0 {
+								switch method {
+								case "DELETE":
+									r.name = DeleteConversationOperation
+									r.summary = "Delete one of the caller's conversations"
+									r.operationID = "deleteConversation"
+									r.operationGroup = ""
+									r.pathPattern = "/api/ai/conversations/{id}/"
+									r.args = args
+									r.count = 1
+									return r, true
+								case "GET":
+									r.name = GetConversationOperation
+									r.summary = "Get one of the caller's conversations"
+									r.operationID = "getConversation"
+									r.operationGroup = ""
+									r.pathPattern = "/api/ai/conversations/{id}/"
+									r.args = args
+									r.count = 1
+									return r, true
+								case "PATCH":
+									r.name = RenameConversationOperation
+									r.summary = "Rename one of the caller's conversations"
+									r.operationID = "renameConversation"
+									r.operationGroup = ""
+									r.pathPattern = "/api/ai/conversations/{id}/"
+									r.args = args
+									r.count = 1
+									return r, true
+								default:
+									return
+								}
+							}
+							switch elem[0] {
+							case 'm': // Prefix: "messages/"
+
+								if l := len("messages/"); len(elem) >= l && elem[0:l] == "messages/" {
+									elem = elem[l:]
+								} else {
+									break
+								}
+
+								if len(elem) == 0 {
+									// Leaf node.
+									switch method {
+									case "GET":
+										r.name = ListConversationMessagesOperation
+										r.summary = "Read the messages of one of the caller's conversations"
+										r.operationID = "listConversationMessages"
+										r.operationGroup = ""
+										r.pathPattern = "/api/ai/conversations/{id}/messages/"
+										r.args = args
+										r.count = 1
+										return r, true
+									default:
+										return
+									}
+								}
+
+							}
+
+						}
+
+					}
+
+				case 's': // Prefix: "speech-to-text/"
+
+					if l := len("speech-to-text/"); len(elem) >= l && elem[0:l] == "speech-to-text/" {
 						elem = elem[l:]
 					} else {
 						break
@@ -1821,11 +2119,11 @@ func (s *Server) FindPath(method string, u *url.URL) (r Route, _ bool) {
 						// Leaf node.
 						switch method {
 						case "POST":
-							r.name = ChatCompletionOperation
-							r.summary = "Send a message to the companion and get its reply"
-							r.operationID = "chatCompletion"
+							r.name = SpeechToTextOperation
+							r.summary = "Recognize the speech in a recording"
+							r.operationID = "speechToText"
 							r.operationGroup = ""
-							r.pathPattern = "/api/ai/chat/"
+							r.pathPattern = "/api/ai/speech-to-text/"
 							r.args = args
 							r.count = 0
 							return r, true
@@ -1834,9 +2132,34 @@ func (s *Server) FindPath(method string, u *url.URL) (r Route, _ bool) {
 						}
 					}
 
-				case 'o': // Prefix: "onversations/"
+				case 't': // Prefix: "text-to-speech/"
 
-					if l := len("onversations/"); len(elem) >= l && elem[0:l] == "onversations/" {
+					if l := len("text-to-speech/"); len(elem) >= l && elem[0:l] == "text-to-speech/" {
+						elem = elem[l:]
+					} else {
+						break
+					}
+
+					if len(elem) == 0 {
+						// Leaf node.
+						switch method {
+						case "POST":
+							r.name = TextToSpeechOperation
+							r.summary = "Synthesize speech from text"
+							r.operationID = "textToSpeech"
+							r.operationGroup = ""
+							r.pathPattern = "/api/ai/text-to-speech/"
+							r.args = args
+							r.count = 0
+							return r, true
+						default:
+							return
+						}
+					}
+
+				case 'v': // Prefix: "voice-chat/"
+
+					if l := len("voice-chat/"); len(elem) >= l && elem[0:l] == "voice-chat/" {
 						elem = elem[l:]
 					} else {
 						break
@@ -1844,12 +2167,12 @@ func (s *Server) FindPath(method string, u *url.URL) (r Route, _ bool) {
 
 					if len(elem) == 0 {
 						switch method {
-						case "GET":
-							r.name = ListConversationsOperation
-							r.summary = "List the caller's conversations"
-							r.operationID = "listConversations"
+						case "POST":
+							r.name = VoiceChatOperation
+							r.summary = "Talk to the companion with a recording and get a spoken reply"
+							r.operationID = "voiceChat"
 							r.operationGroup = ""
-							r.pathPattern = "/api/ai/conversations/"
+							r.pathPattern = "/api/ai/voice-chat/"
 							r.args = args
 							r.count = 0
 							return r, true
@@ -1857,64 +2180,31 @@ func (s *Server) FindPath(method string, u *url.URL) (r Route, _ bool) {
 							return
 						}
 					}
-					// Param: "id"
-					// Match until "/"
-					idx := strings.IndexByte(elem, '/')
-					if idx < 0 {
-						idx = len(elem)
-					}
-					args[0] = elem[:idx]
-					elem = elem[idx:]
-
-					if len(elem) == 0 {
-						break
-					}
 					switch elem[0] {
-					case '/': // Prefix: "/"
+					case 'a': // Prefix: "audio/"
 
-						if l := len("/"); len(elem) >= l && elem[0:l] == "/" {
+						if l := len("audio/"); len(elem) >= l && elem[0:l] == "audio/" {
 							elem = elem[l:]
 						} else {
 							break
 						}
 
+						// Param: "id"
+						// Match until "/"
+						idx := strings.IndexByte(elem, '/')
+						if idx < 0 {
+							idx = len(elem)
+						}
+						args[0] = elem[:idx]
+						elem = elem[idx:]
+
 						if len(elem) == 0 {
-							switch method {
-							case "DELETE":
-								r.name = DeleteConversationOperation
-								r.summary = "Delete one of the caller's conversations"
-								r.operationID = "deleteConversation"
-								r.operationGroup = ""
-								r.pathPattern = "/api/ai/conversations/{id}/"
-								r.args = args
-								r.count = 1
-								return r, true
-							case "GET":
-								r.name = GetConversationOperation
-								r.summary = "Get one of the caller's conversations"
-								r.operationID = "getConversation"
-								r.operationGroup = ""
-								r.pathPattern = "/api/ai/conversations/{id}/"
-								r.args = args
-								r.count = 1
-								return r, true
-							case "PATCH":
-								r.name = RenameConversationOperation
-								r.summary = "Rename one of the caller's conversations"
-								r.operationID = "renameConversation"
-								r.operationGroup = ""
-								r.pathPattern = "/api/ai/conversations/{id}/"
-								r.args = args
-								r.count = 1
-								return r, true
-							default:
-								return
-							}
+							break
 						}
 						switch elem[0] {
-						case 'm': // Prefix: "messages/"
+						case '/': // Prefix: "/"
 
-							if l := len("messages/"); len(elem) >= l && elem[0:l] == "messages/" {
+							if l := len("/"); len(elem) >= l && elem[0:l] == "/" {
 								elem = elem[l:]
 							} else {
 								break
@@ -1924,11 +2214,11 @@ func (s *Server) FindPath(method string, u *url.URL) (r Route, _ bool) {
 								// Leaf node.
 								switch method {
 								case "GET":
-									r.name = ListConversationMessagesOperation
-									r.summary = "Read the messages of one of the caller's conversations"
-									r.operationID = "listConversationMessages"
+									r.name = GetVoiceChatAudioOperation
+									r.summary = "Download a voice chat reply's audio"
+									r.operationID = "getVoiceChatAudio"
 									r.operationGroup = ""
-									r.pathPattern = "/api/ai/conversations/{id}/messages/"
+									r.pathPattern = "/api/ai/voice-chat/audio/{id}/"
 									r.args = args
 									r.count = 1
 									return r, true

@@ -4,10 +4,13 @@ package api
 
 import (
 	"fmt"
+	"io"
+	"net/url"
 	"time"
 
 	"github.com/go-faster/errors"
 	"github.com/go-faster/jx"
+	ht "github.com/ogen-go/ogen/http"
 )
 
 func (s *ErrorStatusCode) Error() string {
@@ -493,6 +496,64 @@ func (s *AgentChatRequest) SetTemperature(val OptFloat64) {
 // SetMaxTokens sets the value of MaxTokens.
 func (s *AgentChatRequest) SetMaxTokens(val OptInt) {
 	s.MaxTokens = val
+}
+
+// An audio format: `pcm` (signed 16-bit little-endian mono), `wav` (16-bit mono PCM), `mp3`,
+// `ogg_opus` (Opus in Ogg).
+// Ref: #/components/schemas/AudioFormat
+type AudioFormat string
+
+const (
+	AudioFormatPcm     AudioFormat = "pcm"
+	AudioFormatWav     AudioFormat = "wav"
+	AudioFormatMp3     AudioFormat = "mp3"
+	AudioFormatOggOpus AudioFormat = "ogg_opus"
+)
+
+// AllValues returns all AudioFormat values.
+func (AudioFormat) AllValues() []AudioFormat {
+	return []AudioFormat{
+		AudioFormatPcm,
+		AudioFormatWav,
+		AudioFormatMp3,
+		AudioFormatOggOpus,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s AudioFormat) MarshalText() ([]byte, error) {
+	switch s {
+	case AudioFormatPcm:
+		return []byte(s), nil
+	case AudioFormatWav:
+		return []byte(s), nil
+	case AudioFormatMp3:
+		return []byte(s), nil
+	case AudioFormatOggOpus:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *AudioFormat) UnmarshalText(data []byte) error {
+	switch AudioFormat(data) {
+	case AudioFormatPcm:
+		*s = AudioFormatPcm
+		return nil
+	case AudioFormatWav:
+		*s = AudioFormatWav
+		return nil
+	case AudioFormatMp3:
+		*s = AudioFormatMp3
+		return nil
+	case AudioFormatOggOpus:
+		*s = AudioFormatOggOpus
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
 }
 
 // A conversation as the audit lists it.
@@ -3905,6 +3966,70 @@ func (s *Gender) UnmarshalText(data []byte) error {
 	}
 }
 
+type GetVoiceChatAudioOKAudioMpeg struct {
+	Data io.Reader
+}
+
+// Read reads data from the Data reader.
+//
+// Kept to satisfy the io.Reader interface.
+func (s GetVoiceChatAudioOKAudioMpeg) Read(p []byte) (n int, err error) {
+	if s.Data == nil {
+		return 0, io.EOF
+	}
+	return s.Data.Read(p)
+}
+
+func (*GetVoiceChatAudioOKAudioMpeg) getVoiceChatAudioRes() {}
+
+type GetVoiceChatAudioOKAudioOgg struct {
+	Data io.Reader
+}
+
+// Read reads data from the Data reader.
+//
+// Kept to satisfy the io.Reader interface.
+func (s GetVoiceChatAudioOKAudioOgg) Read(p []byte) (n int, err error) {
+	if s.Data == nil {
+		return 0, io.EOF
+	}
+	return s.Data.Read(p)
+}
+
+func (*GetVoiceChatAudioOKAudioOgg) getVoiceChatAudioRes() {}
+
+type GetVoiceChatAudioOKAudioPcm struct {
+	Data io.Reader
+}
+
+// Read reads data from the Data reader.
+//
+// Kept to satisfy the io.Reader interface.
+func (s GetVoiceChatAudioOKAudioPcm) Read(p []byte) (n int, err error) {
+	if s.Data == nil {
+		return 0, io.EOF
+	}
+	return s.Data.Read(p)
+}
+
+func (*GetVoiceChatAudioOKAudioPcm) getVoiceChatAudioRes() {}
+
+type GetVoiceChatAudioOKAudioWav struct {
+	Data io.Reader
+}
+
+// Read reads data from the Data reader.
+//
+// Kept to satisfy the io.Reader interface.
+func (s GetVoiceChatAudioOKAudioWav) Read(p []byte) (n int, err error) {
+	if s.Data == nil {
+		return 0, io.EOF
+	}
+	return s.Data.Read(p)
+}
+
+func (*GetVoiceChatAudioOKAudioWav) getVoiceChatAudioRes() {}
+
 type Interests []string
 
 // Ref: #/components/schemas/LastMessage
@@ -4501,6 +4626,52 @@ func (o NilString) Or(d string) string {
 	return d
 }
 
+// NewOptAudioFormat returns new OptAudioFormat with value set to v.
+func NewOptAudioFormat(v AudioFormat) OptAudioFormat {
+	return OptAudioFormat{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptAudioFormat is optional AudioFormat.
+type OptAudioFormat struct {
+	Value AudioFormat
+	Set   bool
+}
+
+// IsSet returns true if OptAudioFormat was set.
+func (o OptAudioFormat) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptAudioFormat) Reset() {
+	var v AudioFormat
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptAudioFormat) SetTo(v AudioFormat) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptAudioFormat) Get() (v AudioFormat, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptAudioFormat) Or(d AudioFormat) AudioFormat {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
 // NewOptBool returns new OptBool with value set to v.
 func NewOptBool(v bool) OptBool {
 	return OptBool{
@@ -4915,6 +5086,98 @@ func (o OptRtcSpeakRequestWhen) Or(d RtcSpeakRequestWhen) RtcSpeakRequestWhen {
 	return d
 }
 
+// NewOptSpeechSampleRate returns new OptSpeechSampleRate with value set to v.
+func NewOptSpeechSampleRate(v SpeechSampleRate) OptSpeechSampleRate {
+	return OptSpeechSampleRate{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptSpeechSampleRate is optional SpeechSampleRate.
+type OptSpeechSampleRate struct {
+	Value SpeechSampleRate
+	Set   bool
+}
+
+// IsSet returns true if OptSpeechSampleRate was set.
+func (o OptSpeechSampleRate) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptSpeechSampleRate) Reset() {
+	var v SpeechSampleRate
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptSpeechSampleRate) SetTo(v SpeechSampleRate) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptSpeechSampleRate) Get() (v SpeechSampleRate, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptSpeechSampleRate) Or(d SpeechSampleRate) SpeechSampleRate {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
+// NewOptSpeechUploadMultipartSampleRate returns new OptSpeechUploadMultipartSampleRate with value set to v.
+func NewOptSpeechUploadMultipartSampleRate(v SpeechUploadMultipartSampleRate) OptSpeechUploadMultipartSampleRate {
+	return OptSpeechUploadMultipartSampleRate{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptSpeechUploadMultipartSampleRate is optional SpeechUploadMultipartSampleRate.
+type OptSpeechUploadMultipartSampleRate struct {
+	Value SpeechUploadMultipartSampleRate
+	Set   bool
+}
+
+// IsSet returns true if OptSpeechUploadMultipartSampleRate was set.
+func (o OptSpeechUploadMultipartSampleRate) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptSpeechUploadMultipartSampleRate) Reset() {
+	var v SpeechUploadMultipartSampleRate
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptSpeechUploadMultipartSampleRate) SetTo(v SpeechUploadMultipartSampleRate) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptSpeechUploadMultipartSampleRate) Get() (v SpeechUploadMultipartSampleRate, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptSpeechUploadMultipartSampleRate) Or(d SpeechUploadMultipartSampleRate) SpeechUploadMultipartSampleRate {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
 // NewOptString returns new OptString with value set to v.
 func NewOptString(v string) OptString {
 	return OptString{
@@ -4955,6 +5218,52 @@ func (o OptString) Get() (v string, ok bool) {
 
 // Or returns value if set, or given parameter if does not.
 func (o OptString) Or(d string) string {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
+// NewOptTextToSpeechRequestSampleRate returns new OptTextToSpeechRequestSampleRate with value set to v.
+func NewOptTextToSpeechRequestSampleRate(v TextToSpeechRequestSampleRate) OptTextToSpeechRequestSampleRate {
+	return OptTextToSpeechRequestSampleRate{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptTextToSpeechRequestSampleRate is optional TextToSpeechRequestSampleRate.
+type OptTextToSpeechRequestSampleRate struct {
+	Value TextToSpeechRequestSampleRate
+	Set   bool
+}
+
+// IsSet returns true if OptTextToSpeechRequestSampleRate was set.
+func (o OptTextToSpeechRequestSampleRate) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptTextToSpeechRequestSampleRate) Reset() {
+	var v TextToSpeechRequestSampleRate
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptTextToSpeechRequestSampleRate) SetTo(v TextToSpeechRequestSampleRate) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptTextToSpeechRequestSampleRate) Get() (v TextToSpeechRequestSampleRate, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptTextToSpeechRequestSampleRate) Or(d TextToSpeechRequestSampleRate) TextToSpeechRequestSampleRate {
 	if v, ok := o.Get(); ok {
 		return v
 	}
@@ -5549,6 +5858,493 @@ func (s *RtcTokenEnvelope) SetData(val RtcToken) {
 	s.Data = val
 }
 
+type SpeechSampleRate int
+
+const (
+	SpeechSampleRate8000  SpeechSampleRate = 8000
+	SpeechSampleRate16000 SpeechSampleRate = 16000
+	SpeechSampleRate24000 SpeechSampleRate = 24000
+)
+
+// AllValues returns all SpeechSampleRate values.
+func (SpeechSampleRate) AllValues() []SpeechSampleRate {
+	return []SpeechSampleRate{
+		SpeechSampleRate8000,
+		SpeechSampleRate16000,
+		SpeechSampleRate24000,
+	}
+}
+
+type SpeechToTextReqApplicationOctetStream struct {
+	Data io.Reader
+}
+
+// Read reads data from the Data reader.
+//
+// Kept to satisfy the io.Reader interface.
+func (s SpeechToTextReqApplicationOctetStream) Read(p []byte) (n int, err error) {
+	if s.Data == nil {
+		return 0, io.EOF
+	}
+	return s.Data.Read(p)
+}
+
+func (*SpeechToTextReqApplicationOctetStream) speechToTextReq() {}
+
+// Ref: #/components/schemas/SpeechTranscript
+type SpeechTranscript struct {
+	// What was heard.
+	Text string `json:"text"`
+	// The language recognized (the one asked for, or zh-CN).
+	Language string `json:"language"`
+	// The audio's length in milliseconds (the vendor's figure, or computed for PCM and WAV).
+	DurationMs int `json:"duration_ms"`
+	// The vendor that answered (aliyun, volcengine, tencent, local).
+	Provider string `json:"provider"`
+}
+
+// GetText returns the value of Text.
+func (s *SpeechTranscript) GetText() string {
+	return s.Text
+}
+
+// GetLanguage returns the value of Language.
+func (s *SpeechTranscript) GetLanguage() string {
+	return s.Language
+}
+
+// GetDurationMs returns the value of DurationMs.
+func (s *SpeechTranscript) GetDurationMs() int {
+	return s.DurationMs
+}
+
+// GetProvider returns the value of Provider.
+func (s *SpeechTranscript) GetProvider() string {
+	return s.Provider
+}
+
+// SetText sets the value of Text.
+func (s *SpeechTranscript) SetText(val string) {
+	s.Text = val
+}
+
+// SetLanguage sets the value of Language.
+func (s *SpeechTranscript) SetLanguage(val string) {
+	s.Language = val
+}
+
+// SetDurationMs sets the value of DurationMs.
+func (s *SpeechTranscript) SetDurationMs(val int) {
+	s.DurationMs = val
+}
+
+// SetProvider sets the value of Provider.
+func (s *SpeechTranscript) SetProvider(val string) {
+	s.Provider = val
+}
+
+// Ref: #/components/schemas/SpeechTranscriptEnvelope
+type SpeechTranscriptEnvelope struct {
+	Success bool             `json:"success"`
+	Code    int              `json:"code"`
+	Message string           `json:"message"`
+	Data    SpeechTranscript `json:"data"`
+}
+
+// GetSuccess returns the value of Success.
+func (s *SpeechTranscriptEnvelope) GetSuccess() bool {
+	return s.Success
+}
+
+// GetCode returns the value of Code.
+func (s *SpeechTranscriptEnvelope) GetCode() int {
+	return s.Code
+}
+
+// GetMessage returns the value of Message.
+func (s *SpeechTranscriptEnvelope) GetMessage() string {
+	return s.Message
+}
+
+// GetData returns the value of Data.
+func (s *SpeechTranscriptEnvelope) GetData() SpeechTranscript {
+	return s.Data
+}
+
+// SetSuccess sets the value of Success.
+func (s *SpeechTranscriptEnvelope) SetSuccess(val bool) {
+	s.Success = val
+}
+
+// SetCode sets the value of Code.
+func (s *SpeechTranscriptEnvelope) SetCode(val int) {
+	s.Code = val
+}
+
+// SetMessage sets the value of Message.
+func (s *SpeechTranscriptEnvelope) SetMessage(val string) {
+	s.Message = val
+}
+
+// SetData sets the value of Data.
+func (s *SpeechTranscriptEnvelope) SetData(val SpeechTranscript) {
+	s.Data = val
+}
+
+// A recording uploaded as `multipart/form-data`.
+// Ref: #/components/schemas/SpeechUpload
+type SpeechUploadMultipart struct {
+	// The recording.
+	Audio  ht.MultipartFile `json:"audio"`
+	Format OptAudioFormat   `json:"format"`
+	// Sample rate of PCM audio in Hz (default 16000).
+	SampleRate OptSpeechUploadMultipartSampleRate `json:"sample_rate"`
+	// BCP 47 language of the speech (default zh-CN).
+	Language OptString `json:"language"`
+}
+
+// GetAudio returns the value of Audio.
+func (s *SpeechUploadMultipart) GetAudio() ht.MultipartFile {
+	return s.Audio
+}
+
+// GetFormat returns the value of Format.
+func (s *SpeechUploadMultipart) GetFormat() OptAudioFormat {
+	return s.Format
+}
+
+// GetSampleRate returns the value of SampleRate.
+func (s *SpeechUploadMultipart) GetSampleRate() OptSpeechUploadMultipartSampleRate {
+	return s.SampleRate
+}
+
+// GetLanguage returns the value of Language.
+func (s *SpeechUploadMultipart) GetLanguage() OptString {
+	return s.Language
+}
+
+// SetAudio sets the value of Audio.
+func (s *SpeechUploadMultipart) SetAudio(val ht.MultipartFile) {
+	s.Audio = val
+}
+
+// SetFormat sets the value of Format.
+func (s *SpeechUploadMultipart) SetFormat(val OptAudioFormat) {
+	s.Format = val
+}
+
+// SetSampleRate sets the value of SampleRate.
+func (s *SpeechUploadMultipart) SetSampleRate(val OptSpeechUploadMultipartSampleRate) {
+	s.SampleRate = val
+}
+
+// SetLanguage sets the value of Language.
+func (s *SpeechUploadMultipart) SetLanguage(val OptString) {
+	s.Language = val
+}
+
+func (*SpeechUploadMultipart) speechToTextReq() {}
+func (*SpeechUploadMultipart) voiceChatReq()    {}
+
+// Sample rate of PCM audio in Hz (default 16000).
+type SpeechUploadMultipartSampleRate int
+
+const (
+	SpeechUploadMultipartSampleRate8000  SpeechUploadMultipartSampleRate = 8000
+	SpeechUploadMultipartSampleRate16000 SpeechUploadMultipartSampleRate = 16000
+	SpeechUploadMultipartSampleRate24000 SpeechUploadMultipartSampleRate = 24000
+)
+
+// AllValues returns all SpeechUploadMultipartSampleRate values.
+func (SpeechUploadMultipartSampleRate) AllValues() []SpeechUploadMultipartSampleRate {
+	return []SpeechUploadMultipartSampleRate{
+		SpeechUploadMultipartSampleRate8000,
+		SpeechUploadMultipartSampleRate16000,
+		SpeechUploadMultipartSampleRate24000,
+	}
+}
+
+type TextToSpeechOKAudioMpeg struct {
+	Data io.Reader
+}
+
+// Read reads data from the Data reader.
+//
+// Kept to satisfy the io.Reader interface.
+func (s TextToSpeechOKAudioMpeg) Read(p []byte) (n int, err error) {
+	if s.Data == nil {
+		return 0, io.EOF
+	}
+	return s.Data.Read(p)
+}
+
+// TextToSpeechOKAudioMpegHeaders wraps TextToSpeechOKAudioMpeg with response headers.
+type TextToSpeechOKAudioMpegHeaders struct {
+	XSpeechProvider OptString
+	XSpeechVoice    OptString
+	Response        TextToSpeechOKAudioMpeg
+}
+
+// GetXSpeechProvider returns the value of XSpeechProvider.
+func (s *TextToSpeechOKAudioMpegHeaders) GetXSpeechProvider() OptString {
+	return s.XSpeechProvider
+}
+
+// GetXSpeechVoice returns the value of XSpeechVoice.
+func (s *TextToSpeechOKAudioMpegHeaders) GetXSpeechVoice() OptString {
+	return s.XSpeechVoice
+}
+
+// GetResponse returns the value of Response.
+func (s *TextToSpeechOKAudioMpegHeaders) GetResponse() TextToSpeechOKAudioMpeg {
+	return s.Response
+}
+
+// SetXSpeechProvider sets the value of XSpeechProvider.
+func (s *TextToSpeechOKAudioMpegHeaders) SetXSpeechProvider(val OptString) {
+	s.XSpeechProvider = val
+}
+
+// SetXSpeechVoice sets the value of XSpeechVoice.
+func (s *TextToSpeechOKAudioMpegHeaders) SetXSpeechVoice(val OptString) {
+	s.XSpeechVoice = val
+}
+
+// SetResponse sets the value of Response.
+func (s *TextToSpeechOKAudioMpegHeaders) SetResponse(val TextToSpeechOKAudioMpeg) {
+	s.Response = val
+}
+
+func (*TextToSpeechOKAudioMpegHeaders) textToSpeechRes() {}
+
+type TextToSpeechOKAudioOgg struct {
+	Data io.Reader
+}
+
+// Read reads data from the Data reader.
+//
+// Kept to satisfy the io.Reader interface.
+func (s TextToSpeechOKAudioOgg) Read(p []byte) (n int, err error) {
+	if s.Data == nil {
+		return 0, io.EOF
+	}
+	return s.Data.Read(p)
+}
+
+// TextToSpeechOKAudioOggHeaders wraps TextToSpeechOKAudioOgg with response headers.
+type TextToSpeechOKAudioOggHeaders struct {
+	XSpeechProvider OptString
+	XSpeechVoice    OptString
+	Response        TextToSpeechOKAudioOgg
+}
+
+// GetXSpeechProvider returns the value of XSpeechProvider.
+func (s *TextToSpeechOKAudioOggHeaders) GetXSpeechProvider() OptString {
+	return s.XSpeechProvider
+}
+
+// GetXSpeechVoice returns the value of XSpeechVoice.
+func (s *TextToSpeechOKAudioOggHeaders) GetXSpeechVoice() OptString {
+	return s.XSpeechVoice
+}
+
+// GetResponse returns the value of Response.
+func (s *TextToSpeechOKAudioOggHeaders) GetResponse() TextToSpeechOKAudioOgg {
+	return s.Response
+}
+
+// SetXSpeechProvider sets the value of XSpeechProvider.
+func (s *TextToSpeechOKAudioOggHeaders) SetXSpeechProvider(val OptString) {
+	s.XSpeechProvider = val
+}
+
+// SetXSpeechVoice sets the value of XSpeechVoice.
+func (s *TextToSpeechOKAudioOggHeaders) SetXSpeechVoice(val OptString) {
+	s.XSpeechVoice = val
+}
+
+// SetResponse sets the value of Response.
+func (s *TextToSpeechOKAudioOggHeaders) SetResponse(val TextToSpeechOKAudioOgg) {
+	s.Response = val
+}
+
+func (*TextToSpeechOKAudioOggHeaders) textToSpeechRes() {}
+
+type TextToSpeechOKAudioPcm struct {
+	Data io.Reader
+}
+
+// Read reads data from the Data reader.
+//
+// Kept to satisfy the io.Reader interface.
+func (s TextToSpeechOKAudioPcm) Read(p []byte) (n int, err error) {
+	if s.Data == nil {
+		return 0, io.EOF
+	}
+	return s.Data.Read(p)
+}
+
+// TextToSpeechOKAudioPcmHeaders wraps TextToSpeechOKAudioPcm with response headers.
+type TextToSpeechOKAudioPcmHeaders struct {
+	XSpeechProvider OptString
+	XSpeechVoice    OptString
+	Response        TextToSpeechOKAudioPcm
+}
+
+// GetXSpeechProvider returns the value of XSpeechProvider.
+func (s *TextToSpeechOKAudioPcmHeaders) GetXSpeechProvider() OptString {
+	return s.XSpeechProvider
+}
+
+// GetXSpeechVoice returns the value of XSpeechVoice.
+func (s *TextToSpeechOKAudioPcmHeaders) GetXSpeechVoice() OptString {
+	return s.XSpeechVoice
+}
+
+// GetResponse returns the value of Response.
+func (s *TextToSpeechOKAudioPcmHeaders) GetResponse() TextToSpeechOKAudioPcm {
+	return s.Response
+}
+
+// SetXSpeechProvider sets the value of XSpeechProvider.
+func (s *TextToSpeechOKAudioPcmHeaders) SetXSpeechProvider(val OptString) {
+	s.XSpeechProvider = val
+}
+
+// SetXSpeechVoice sets the value of XSpeechVoice.
+func (s *TextToSpeechOKAudioPcmHeaders) SetXSpeechVoice(val OptString) {
+	s.XSpeechVoice = val
+}
+
+// SetResponse sets the value of Response.
+func (s *TextToSpeechOKAudioPcmHeaders) SetResponse(val TextToSpeechOKAudioPcm) {
+	s.Response = val
+}
+
+func (*TextToSpeechOKAudioPcmHeaders) textToSpeechRes() {}
+
+type TextToSpeechOKAudioWav struct {
+	Data io.Reader
+}
+
+// Read reads data from the Data reader.
+//
+// Kept to satisfy the io.Reader interface.
+func (s TextToSpeechOKAudioWav) Read(p []byte) (n int, err error) {
+	if s.Data == nil {
+		return 0, io.EOF
+	}
+	return s.Data.Read(p)
+}
+
+// TextToSpeechOKAudioWavHeaders wraps TextToSpeechOKAudioWav with response headers.
+type TextToSpeechOKAudioWavHeaders struct {
+	XSpeechProvider OptString
+	XSpeechVoice    OptString
+	Response        TextToSpeechOKAudioWav
+}
+
+// GetXSpeechProvider returns the value of XSpeechProvider.
+func (s *TextToSpeechOKAudioWavHeaders) GetXSpeechProvider() OptString {
+	return s.XSpeechProvider
+}
+
+// GetXSpeechVoice returns the value of XSpeechVoice.
+func (s *TextToSpeechOKAudioWavHeaders) GetXSpeechVoice() OptString {
+	return s.XSpeechVoice
+}
+
+// GetResponse returns the value of Response.
+func (s *TextToSpeechOKAudioWavHeaders) GetResponse() TextToSpeechOKAudioWav {
+	return s.Response
+}
+
+// SetXSpeechProvider sets the value of XSpeechProvider.
+func (s *TextToSpeechOKAudioWavHeaders) SetXSpeechProvider(val OptString) {
+	s.XSpeechProvider = val
+}
+
+// SetXSpeechVoice sets the value of XSpeechVoice.
+func (s *TextToSpeechOKAudioWavHeaders) SetXSpeechVoice(val OptString) {
+	s.XSpeechVoice = val
+}
+
+// SetResponse sets the value of Response.
+func (s *TextToSpeechOKAudioWavHeaders) SetResponse(val TextToSpeechOKAudioWav) {
+	s.Response = val
+}
+
+func (*TextToSpeechOKAudioWavHeaders) textToSpeechRes() {}
+
+// Ref: #/components/schemas/TextToSpeechRequest
+type TextToSpeechRequest struct {
+	// Text to speak (at most PARADISE_SPEECH_MAX_TEXT_CHARS characters, default 300).
+	Text string `json:"text"`
+	// A vendor voice id; default the caller's device type's persona voice, else the vendor's default.
+	Voice  OptString      `json:"voice"`
+	Format OptAudioFormat `json:"format"`
+	// Sample rate in Hz (default 16000).
+	SampleRate OptTextToSpeechRequestSampleRate `json:"sample_rate"`
+}
+
+// GetText returns the value of Text.
+func (s *TextToSpeechRequest) GetText() string {
+	return s.Text
+}
+
+// GetVoice returns the value of Voice.
+func (s *TextToSpeechRequest) GetVoice() OptString {
+	return s.Voice
+}
+
+// GetFormat returns the value of Format.
+func (s *TextToSpeechRequest) GetFormat() OptAudioFormat {
+	return s.Format
+}
+
+// GetSampleRate returns the value of SampleRate.
+func (s *TextToSpeechRequest) GetSampleRate() OptTextToSpeechRequestSampleRate {
+	return s.SampleRate
+}
+
+// SetText sets the value of Text.
+func (s *TextToSpeechRequest) SetText(val string) {
+	s.Text = val
+}
+
+// SetVoice sets the value of Voice.
+func (s *TextToSpeechRequest) SetVoice(val OptString) {
+	s.Voice = val
+}
+
+// SetFormat sets the value of Format.
+func (s *TextToSpeechRequest) SetFormat(val OptAudioFormat) {
+	s.Format = val
+}
+
+// SetSampleRate sets the value of SampleRate.
+func (s *TextToSpeechRequest) SetSampleRate(val OptTextToSpeechRequestSampleRate) {
+	s.SampleRate = val
+}
+
+// Sample rate in Hz (default 16000).
+type TextToSpeechRequestSampleRate int
+
+const (
+	TextToSpeechRequestSampleRate8000  TextToSpeechRequestSampleRate = 8000
+	TextToSpeechRequestSampleRate16000 TextToSpeechRequestSampleRate = 16000
+	TextToSpeechRequestSampleRate24000 TextToSpeechRequestSampleRate = 24000
+)
+
+// AllValues returns all TextToSpeechRequestSampleRate values.
+func (TextToSpeechRequestSampleRate) AllValues() []TextToSpeechRequestSampleRate {
+	return []TextToSpeechRequestSampleRate{
+		TextToSpeechRequestSampleRate8000,
+		TextToSpeechRequestSampleRate16000,
+		TextToSpeechRequestSampleRate24000,
+	}
+}
+
 type TokenAuth struct {
 	APIKey string
 	Roles  []string
@@ -5850,3 +6646,198 @@ func (s *UserPageEnvelope) SetData(val UserPage) {
 }
 
 type Username string
+
+// Ref: #/components/schemas/VoiceChatEnvelope
+type VoiceChatEnvelope struct {
+	Success bool           `json:"success"`
+	Code    int            `json:"code"`
+	Message string         `json:"message"`
+	Data    VoiceChatReply `json:"data"`
+}
+
+// GetSuccess returns the value of Success.
+func (s *VoiceChatEnvelope) GetSuccess() bool {
+	return s.Success
+}
+
+// GetCode returns the value of Code.
+func (s *VoiceChatEnvelope) GetCode() int {
+	return s.Code
+}
+
+// GetMessage returns the value of Message.
+func (s *VoiceChatEnvelope) GetMessage() string {
+	return s.Message
+}
+
+// GetData returns the value of Data.
+func (s *VoiceChatEnvelope) GetData() VoiceChatReply {
+	return s.Data
+}
+
+// SetSuccess sets the value of Success.
+func (s *VoiceChatEnvelope) SetSuccess(val bool) {
+	s.Success = val
+}
+
+// SetCode sets the value of Code.
+func (s *VoiceChatEnvelope) SetCode(val int) {
+	s.Code = val
+}
+
+// SetMessage sets the value of Message.
+func (s *VoiceChatEnvelope) SetMessage(val string) {
+	s.Message = val
+}
+
+// SetData sets the value of Data.
+func (s *VoiceChatEnvelope) SetData(val VoiceChatReply) {
+	s.Data = val
+}
+
+// Ref: #/components/schemas/VoiceChatReply
+type VoiceChatReply struct {
+	// What was heard (stored as the user's message).
+	Transcript string `json:"transcript"`
+	// The companion's reply (stored).
+	Reply              string `json:"reply"`
+	ConversationID     int    `json:"conversation_id"`
+	UserMessageID      int    `json:"user_message_id"`
+	AssistantMessageID int    `json:"assistant_message_id"`
+	// Why the reply ended (stop, length, error, cancelled).
+	FinishReason string `json:"finish_reason"`
+	// The reply was cut short.
+	Truncated bool `json:"truncated"`
+	// The vendor that recognized the recording.
+	SpeechProvider string `json:"speech_provider"`
+	// Where the reply's audio can be downloaded with the same token until audio_expires_at.
+	AudioURL       url.URL     `json:"audio_url"`
+	AudioFormat    AudioFormat `json:"audio_format"`
+	AudioExpiresAt time.Time   `json:"audio_expires_at"`
+}
+
+// GetTranscript returns the value of Transcript.
+func (s *VoiceChatReply) GetTranscript() string {
+	return s.Transcript
+}
+
+// GetReply returns the value of Reply.
+func (s *VoiceChatReply) GetReply() string {
+	return s.Reply
+}
+
+// GetConversationID returns the value of ConversationID.
+func (s *VoiceChatReply) GetConversationID() int {
+	return s.ConversationID
+}
+
+// GetUserMessageID returns the value of UserMessageID.
+func (s *VoiceChatReply) GetUserMessageID() int {
+	return s.UserMessageID
+}
+
+// GetAssistantMessageID returns the value of AssistantMessageID.
+func (s *VoiceChatReply) GetAssistantMessageID() int {
+	return s.AssistantMessageID
+}
+
+// GetFinishReason returns the value of FinishReason.
+func (s *VoiceChatReply) GetFinishReason() string {
+	return s.FinishReason
+}
+
+// GetTruncated returns the value of Truncated.
+func (s *VoiceChatReply) GetTruncated() bool {
+	return s.Truncated
+}
+
+// GetSpeechProvider returns the value of SpeechProvider.
+func (s *VoiceChatReply) GetSpeechProvider() string {
+	return s.SpeechProvider
+}
+
+// GetAudioURL returns the value of AudioURL.
+func (s *VoiceChatReply) GetAudioURL() url.URL {
+	return s.AudioURL
+}
+
+// GetAudioFormat returns the value of AudioFormat.
+func (s *VoiceChatReply) GetAudioFormat() AudioFormat {
+	return s.AudioFormat
+}
+
+// GetAudioExpiresAt returns the value of AudioExpiresAt.
+func (s *VoiceChatReply) GetAudioExpiresAt() time.Time {
+	return s.AudioExpiresAt
+}
+
+// SetTranscript sets the value of Transcript.
+func (s *VoiceChatReply) SetTranscript(val string) {
+	s.Transcript = val
+}
+
+// SetReply sets the value of Reply.
+func (s *VoiceChatReply) SetReply(val string) {
+	s.Reply = val
+}
+
+// SetConversationID sets the value of ConversationID.
+func (s *VoiceChatReply) SetConversationID(val int) {
+	s.ConversationID = val
+}
+
+// SetUserMessageID sets the value of UserMessageID.
+func (s *VoiceChatReply) SetUserMessageID(val int) {
+	s.UserMessageID = val
+}
+
+// SetAssistantMessageID sets the value of AssistantMessageID.
+func (s *VoiceChatReply) SetAssistantMessageID(val int) {
+	s.AssistantMessageID = val
+}
+
+// SetFinishReason sets the value of FinishReason.
+func (s *VoiceChatReply) SetFinishReason(val string) {
+	s.FinishReason = val
+}
+
+// SetTruncated sets the value of Truncated.
+func (s *VoiceChatReply) SetTruncated(val bool) {
+	s.Truncated = val
+}
+
+// SetSpeechProvider sets the value of SpeechProvider.
+func (s *VoiceChatReply) SetSpeechProvider(val string) {
+	s.SpeechProvider = val
+}
+
+// SetAudioURL sets the value of AudioURL.
+func (s *VoiceChatReply) SetAudioURL(val url.URL) {
+	s.AudioURL = val
+}
+
+// SetAudioFormat sets the value of AudioFormat.
+func (s *VoiceChatReply) SetAudioFormat(val AudioFormat) {
+	s.AudioFormat = val
+}
+
+// SetAudioExpiresAt sets the value of AudioExpiresAt.
+func (s *VoiceChatReply) SetAudioExpiresAt(val time.Time) {
+	s.AudioExpiresAt = val
+}
+
+type VoiceChatReqApplicationOctetStream struct {
+	Data io.Reader
+}
+
+// Read reads data from the Data reader.
+//
+// Kept to satisfy the io.Reader interface.
+func (s VoiceChatReqApplicationOctetStream) Read(p []byte) (n int, err error) {
+	if s.Data == nil {
+		return 0, io.EOF
+	}
+	return s.Data.Read(p)
+}
+
+func (*VoiceChatReqApplicationOctetStream) voiceChatReq() {}

@@ -97,6 +97,7 @@ var operationRolesTokenAuth = map[string][]string{
 	GetRtcAgentOperation:              []string{},
 	GetRtcTokenOperation:              []string{},
 	GetRtcTokenByMacOperation:         []string{},
+	GetVoiceChatAudioOperation:        []string{},
 	InterruptRtcAgentOperation:        []string{},
 	ListConversationMessagesOperation: []string{},
 	ListConversationsOperation:        []string{},
@@ -107,10 +108,13 @@ var operationRolesTokenAuth = map[string][]string{
 	RenameConversationOperation:       []string{},
 	SendDeviceMessageOperation:        []string{},
 	SpeakRtcAgentOperation:            []string{},
+	SpeechToTextOperation:             []string{},
 	StartRtcAgentOperation:            []string{},
 	StopRtcAgentOperation:             []string{},
+	TextToSpeechOperation:             []string{},
 	UnbindDeviceOperation:             []string{},
 	UpdateProfileOperation:            []string{},
+	VoiceChatOperation:                []string{},
 }
 
 // GetRolesForTokenAuth returns the required roles for the given operation.

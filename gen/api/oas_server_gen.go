@@ -299,6 +299,13 @@ type Handler interface {
 	//
 	// GET /api/device/rtc-token/get_by_mac/
 	GetRtcTokenByMac(ctx context.Context, params GetRtcTokenByMacParams) (*RtcTokenEnvelope, error)
+	// GetVoiceChatAudio implements getVoiceChatAudio operation.
+	//
+	// The audio of a `voiceChat` reply, in the format asked for, until its URL expires. Only the user who
+	// asked may download it; anyone else, and an expired URL, gets 404.
+	//
+	// GET /api/ai/voice-chat/audio/{id}/
+	GetVoiceChatAudio(ctx context.Context, params GetVoiceChatAudioParams) (GetVoiceChatAudioRes, error)
 	// InterruptRtcAgent implements interruptRtcAgent operation.
 	//
 	// Makes the agent in the caller's room stop speaking (`UpdateVoiceChat` with `Interrupt`).
@@ -405,6 +412,26 @@ type Handler interface {
 	//
 	// POST /api/device/rtc-agent/speak/
 	SpeakRtcAgent(ctx context.Context, req *RtcSpeakRequest) (*EmptyEnvelope, error)
+	// SpeechToText implements speechToText operation.
+	//
+	// Sends a recording to the configured speech vendor (Aliyun NLS, Volcengine or Tencent Cloud, in the
+	// configured failover order, or the development recognizer) and returns the text it heard.
+	//
+	// The audio is the raw request body (`application/octet-stream`, with `format` and, for PCM,
+	// `sample_rate` in the query) or the `audio` part of a `multipart/form-data` upload (`format`,
+	// `sample_rate` and `language` may then be form fields). Formats: `pcm` (signed 16-bit little-endian
+	// mono), `wav` (16-bit mono PCM), `mp3`, `ogg_opus`; nothing is transcoded, so a format no configured
+	// vendor takes is refused (4021). Limits: `PARADISE_SPEECH_MAX_AUDIO_BYTES` (default 1 MiB) and
+	// `PARADISE_SPEECH_MAX_AUDIO_SECONDS` (default 30 s), code 4022; empty or silent audio is code 4023;
+	// audio Paradise or the vendor cannot read is 4020. Recognized seconds count against the user's
+	// `PARADISE_SPEECH_SECONDS_PER_DAY` (HTTP 429, code 4026, with `Retry-After`).
+	//
+	// Vendor failures: 502 with code 5041 (every vendor failed), 504 with 5042 (no answer in time), 503
+	// with 5043 (vendor rate limit), 503 with 5040 (no engine: the development recognizer is not
+	// installed; the message names it).
+	//
+	// POST /api/ai/speech-to-text/
+	SpeechToText(ctx context.Context, req SpeechToTextReq, params SpeechToTextParams) (*SpeechTranscriptEnvelope, error)
 	// StartRtcAgent implements startRtcAgent operation.
 	//
 	// Starts the cloud voice agent (Volcengine `StartVoiceChat`) in `room_{user_id}`, talking with the
@@ -424,6 +451,21 @@ type Handler interface {
 	//
 	// POST /api/device/rtc-agent/stop/
 	StopRtcAgent(ctx context.Context) (*EmptyEnvelope, error)
+	// TextToSpeech implements textToSpeech operation.
+	//
+	// Synthesizes `text` with the configured speech vendor (in failover order) and streams the audio to
+	// the client as it arrives, with the format's content type: `audio/mpeg` (mp3, the default),
+	// `audio/wav`, `audio/pcm` (signed 16-bit little-endian mono at `sample_rate`) or `audio/ogg`
+	// (ogg_opus). The `X-Speech-Provider` and `X-Speech-Voice` headers name the vendor and voice used.
+	//
+	// `voice` defaults to the persona voice of the caller's device type (a device token, or the app of a
+	// user whose device type has one), else the vendor's default voice. Text is limited to
+	// `PARADISE_SPEECH_MAX_TEXT_CHARS` characters (default 300, code 4025). Errors before any audio are
+	// the JSON envelope (see `speechToText` for the vendor codes); a failure after audio started ends the
+	// stream early.
+	//
+	// POST /api/ai/text-to-speech/
+	TextToSpeech(ctx context.Context, req *TextToSpeechRequest) (TextToSpeechRes, error)
 	// UnbindDevice implements unbindDevice operation.
 	//
 	// Ends the caller's binding of the device. The device stays known but is bound to nobody: its MAC
@@ -441,6 +483,26 @@ type Handler interface {
 	//
 	// PATCH /api/user/profile/
 	UpdateProfile(ctx context.Context, req *ProfileUpdate) (*UserEnvelope, error)
+	// VoiceChat implements voiceChat operation.
+	//
+	// Recognizes the recording (as `speechToText`: raw body or multipart upload, same formats, limits and
+	// codes), sends the transcript to the companion exactly like `chatCompletion` (same conversation,
+	// persona, history and budgets: `4291`-`4293`, `5033`), synthesizes the reply (as `textToSpeech`, in
+	// `reply_format`, with the persona voice) and returns the transcript, the reply and a short-lived
+	// `audio_url`. The URL is served by Paradise, answers only the same user's token, and expires after
+	// `PARADISE_SPEECH_AUDIO_URL_TTL` (default 5 minutes). A recognizer that heard nothing is code 4023
+	// and nothing is stored.
+	//
+	// Streaming. With `stream=true` in the query or `Accept: text/event-stream`, the answer is a stream of
+	// Server-Sent Events: `transcript` (what was heard), `start` (the stored message's ids), `delta`
+	// (reply text as it is generated), `audio` (base64 chunks of the reply's speech, synthesized sentence
+	// by sentence while the text is still being generated, so playback can start before the reply is
+	// complete), then `done`, or `error` (the stream then ends). Each event's `data` is a JSON object
+	// whose `type` repeats the event name. Errors before the transcript are answered with the JSON
+	// envelope.
+	//
+	// POST /api/ai/voice-chat/
+	VoiceChat(ctx context.Context, req VoiceChatReq, params VoiceChatParams) (*VoiceChatEnvelope, error)
 	// NewError creates *ErrorStatusCode from error returned by handler.
 	//
 	// Used for common default response.

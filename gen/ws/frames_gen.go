@@ -18,6 +18,43 @@ var regexMap = map[string]ogenregex.Regexp{
 	"^[0-9A-F]{2}(:[0-9A-F]{2}){5}$": ogenregex.MustCompile("^[0-9A-F]{2}(:[0-9A-F]{2}){5}$"),
 }
 
+// Ref: #/$defs/Abort
+type Abort struct {
+	From    OptSender        `json:"from"`
+	Message VoiceTurnPayload `json:"message"`
+	Type    string           `json:"type"`
+}
+
+// GetFrom returns the value of From.
+func (s *Abort) GetFrom() OptSender {
+	return s.From
+}
+
+// GetMessage returns the value of Message.
+func (s *Abort) GetMessage() VoiceTurnPayload {
+	return s.Message
+}
+
+// GetType returns the value of Type.
+func (s *Abort) GetType() string {
+	return s.Type
+}
+
+// SetFrom sets the value of From.
+func (s *Abort) SetFrom(val OptSender) {
+	s.From = val
+}
+
+// SetMessage sets the value of Message.
+func (s *Abort) SetMessage(val VoiceTurnPayload) {
+	s.Message = val
+}
+
+// SetType sets the value of Type.
+func (s *Abort) SetType(val string) {
+	s.Type = val
+}
+
 // Ref: #/$defs/Chat
 type Chat struct {
 	From    OptSender   `json:"from"`
@@ -1237,6 +1274,7 @@ func (s *ErrorPayload) SetRetryAfter(val OptInt) {
 type Frame struct {
 	// Type selects the active sum variant, switch on this field.
 	Type          FrameType
+	Abort         Abort
 	Chat          Chat
 	ChatDelta     ChatDelta
 	ChatDone      ChatDone
@@ -1253,6 +1291,11 @@ type Frame struct {
 	RtcAgentStart RtcAgentStart
 	RtcAgentState RtcAgentState
 	RtcAgentStop  RtcAgentStop
+	Stt           Stt
+	TtsEnd        TtsEnd
+	TtsStart      TtsStart
+	VoiceEnd      VoiceEnd
+	VoiceStart    VoiceStart
 	Weather       Weather
 }
 
@@ -1261,6 +1304,7 @@ type FrameType string
 
 // Possible values for FrameType.
 const (
+	AbortFrame         FrameType = "abort"
 	ChatFrame          FrameType = "chat"
 	ChatDeltaFrame     FrameType = "chat_delta"
 	ChatDoneFrame      FrameType = "chat_done"
@@ -1277,8 +1321,16 @@ const (
 	RtcAgentStartFrame FrameType = "rtc_agent_start"
 	RtcAgentStateFrame FrameType = "rtc_agent_state"
 	RtcAgentStopFrame  FrameType = "rtc_agent_stop"
+	SttFrame           FrameType = "stt"
+	TtsEndFrame        FrameType = "tts_end"
+	TtsStartFrame      FrameType = "tts_start"
+	VoiceEndFrame      FrameType = "voice_end"
+	VoiceStartFrame    FrameType = "voice_start"
 	WeatherFrame       FrameType = "weather"
 )
+
+// IsAbort reports whether Frame is Abort.
+func (s Frame) IsAbort() bool { return s.Type == AbortFrame }
 
 // IsChat reports whether Frame is Chat.
 func (s Frame) IsChat() bool { return s.Type == ChatFrame }
@@ -1328,8 +1380,44 @@ func (s Frame) IsRtcAgentState() bool { return s.Type == RtcAgentStateFrame }
 // IsRtcAgentStop reports whether Frame is RtcAgentStop.
 func (s Frame) IsRtcAgentStop() bool { return s.Type == RtcAgentStopFrame }
 
+// IsStt reports whether Frame is Stt.
+func (s Frame) IsStt() bool { return s.Type == SttFrame }
+
+// IsTtsEnd reports whether Frame is TtsEnd.
+func (s Frame) IsTtsEnd() bool { return s.Type == TtsEndFrame }
+
+// IsTtsStart reports whether Frame is TtsStart.
+func (s Frame) IsTtsStart() bool { return s.Type == TtsStartFrame }
+
+// IsVoiceEnd reports whether Frame is VoiceEnd.
+func (s Frame) IsVoiceEnd() bool { return s.Type == VoiceEndFrame }
+
+// IsVoiceStart reports whether Frame is VoiceStart.
+func (s Frame) IsVoiceStart() bool { return s.Type == VoiceStartFrame }
+
 // IsWeather reports whether Frame is Weather.
 func (s Frame) IsWeather() bool { return s.Type == WeatherFrame }
+
+// SetAbort sets Frame to Abort.
+func (s *Frame) SetAbort(v Abort) {
+	s.Type = AbortFrame
+	s.Abort = v
+}
+
+// GetAbort returns Abort and true boolean if Frame is Abort.
+func (s Frame) GetAbort() (v Abort, ok bool) {
+	if !s.IsAbort() {
+		return v, false
+	}
+	return s.Abort, true
+}
+
+// NewAbortFrame returns new Frame from Abort.
+func NewAbortFrame(v Abort) Frame {
+	var s Frame
+	s.SetAbort(v)
+	return s
+}
 
 // SetChat sets Frame to Chat.
 func (s *Frame) SetChat(v Chat) {
@@ -1664,6 +1752,111 @@ func (s Frame) GetRtcAgentStop() (v RtcAgentStop, ok bool) {
 func NewRtcAgentStopFrame(v RtcAgentStop) Frame {
 	var s Frame
 	s.SetRtcAgentStop(v)
+	return s
+}
+
+// SetStt sets Frame to Stt.
+func (s *Frame) SetStt(v Stt) {
+	s.Type = SttFrame
+	s.Stt = v
+}
+
+// GetStt returns Stt and true boolean if Frame is Stt.
+func (s Frame) GetStt() (v Stt, ok bool) {
+	if !s.IsStt() {
+		return v, false
+	}
+	return s.Stt, true
+}
+
+// NewSttFrame returns new Frame from Stt.
+func NewSttFrame(v Stt) Frame {
+	var s Frame
+	s.SetStt(v)
+	return s
+}
+
+// SetTtsEnd sets Frame to TtsEnd.
+func (s *Frame) SetTtsEnd(v TtsEnd) {
+	s.Type = TtsEndFrame
+	s.TtsEnd = v
+}
+
+// GetTtsEnd returns TtsEnd and true boolean if Frame is TtsEnd.
+func (s Frame) GetTtsEnd() (v TtsEnd, ok bool) {
+	if !s.IsTtsEnd() {
+		return v, false
+	}
+	return s.TtsEnd, true
+}
+
+// NewTtsEndFrame returns new Frame from TtsEnd.
+func NewTtsEndFrame(v TtsEnd) Frame {
+	var s Frame
+	s.SetTtsEnd(v)
+	return s
+}
+
+// SetTtsStart sets Frame to TtsStart.
+func (s *Frame) SetTtsStart(v TtsStart) {
+	s.Type = TtsStartFrame
+	s.TtsStart = v
+}
+
+// GetTtsStart returns TtsStart and true boolean if Frame is TtsStart.
+func (s Frame) GetTtsStart() (v TtsStart, ok bool) {
+	if !s.IsTtsStart() {
+		return v, false
+	}
+	return s.TtsStart, true
+}
+
+// NewTtsStartFrame returns new Frame from TtsStart.
+func NewTtsStartFrame(v TtsStart) Frame {
+	var s Frame
+	s.SetTtsStart(v)
+	return s
+}
+
+// SetVoiceEnd sets Frame to VoiceEnd.
+func (s *Frame) SetVoiceEnd(v VoiceEnd) {
+	s.Type = VoiceEndFrame
+	s.VoiceEnd = v
+}
+
+// GetVoiceEnd returns VoiceEnd and true boolean if Frame is VoiceEnd.
+func (s Frame) GetVoiceEnd() (v VoiceEnd, ok bool) {
+	if !s.IsVoiceEnd() {
+		return v, false
+	}
+	return s.VoiceEnd, true
+}
+
+// NewVoiceEndFrame returns new Frame from VoiceEnd.
+func NewVoiceEndFrame(v VoiceEnd) Frame {
+	var s Frame
+	s.SetVoiceEnd(v)
+	return s
+}
+
+// SetVoiceStart sets Frame to VoiceStart.
+func (s *Frame) SetVoiceStart(v VoiceStart) {
+	s.Type = VoiceStartFrame
+	s.VoiceStart = v
+}
+
+// GetVoiceStart returns VoiceStart and true boolean if Frame is VoiceStart.
+func (s Frame) GetVoiceStart() (v VoiceStart, ok bool) {
+	if !s.IsVoiceStart() {
+		return v, false
+	}
+	return s.VoiceStart, true
+}
+
+// NewVoiceStartFrame returns new Frame from VoiceStart.
+func NewVoiceStartFrame(v VoiceStart) Frame {
+	var s Frame
+	s.SetVoiceStart(v)
 	return s
 }
 
@@ -2370,6 +2563,52 @@ func (o OptString) Or(d string) string {
 	return d
 }
 
+// NewOptVoiceAudioFormat returns new OptVoiceAudioFormat with value set to v.
+func NewOptVoiceAudioFormat(v VoiceAudioFormat) OptVoiceAudioFormat {
+	return OptVoiceAudioFormat{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptVoiceAudioFormat is optional VoiceAudioFormat.
+type OptVoiceAudioFormat struct {
+	Value VoiceAudioFormat
+	Set   bool
+}
+
+// IsSet returns true if OptVoiceAudioFormat was set.
+func (o OptVoiceAudioFormat) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptVoiceAudioFormat) Reset() {
+	var v VoiceAudioFormat
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptVoiceAudioFormat) SetTo(v VoiceAudioFormat) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptVoiceAudioFormat) Get() (v VoiceAudioFormat, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptVoiceAudioFormat) Or(d VoiceAudioFormat) VoiceAudioFormat {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
 // Ref: #/$defs/Pong
 type Pong struct {
 	From    OptSender   `json:"from"`
@@ -2805,6 +3044,472 @@ func (s *Sender) SetRole(val Role) {
 	s.Role = val
 }
 
+// Ref: #/$defs/Stt
+type Stt struct {
+	From    OptSender  `json:"from"`
+	Message SttPayload `json:"message"`
+	Type    string     `json:"type"`
+}
+
+// GetFrom returns the value of From.
+func (s *Stt) GetFrom() OptSender {
+	return s.From
+}
+
+// GetMessage returns the value of Message.
+func (s *Stt) GetMessage() SttPayload {
+	return s.Message
+}
+
+// GetType returns the value of Type.
+func (s *Stt) GetType() string {
+	return s.Type
+}
+
+// SetFrom sets the value of From.
+func (s *Stt) SetFrom(val OptSender) {
+	s.From = val
+}
+
+// SetMessage sets the value of Message.
+func (s *Stt) SetMessage(val SttPayload) {
+	s.Message = val
+}
+
+// SetType sets the value of Type.
+func (s *Stt) SetType(val string) {
+	s.Type = val
+}
+
+// Ref: #/$defs/SttPayload
+type SttPayload struct {
+	DurationMs int    `json:"duration_ms"`
+	Language   string `json:"language"`
+	Provider   string `json:"provider"`
+	Text       string `json:"text"`
+	TurnID     TurnID `json:"turn_id"`
+}
+
+// GetDurationMs returns the value of DurationMs.
+func (s *SttPayload) GetDurationMs() int {
+	return s.DurationMs
+}
+
+// GetLanguage returns the value of Language.
+func (s *SttPayload) GetLanguage() string {
+	return s.Language
+}
+
+// GetProvider returns the value of Provider.
+func (s *SttPayload) GetProvider() string {
+	return s.Provider
+}
+
+// GetText returns the value of Text.
+func (s *SttPayload) GetText() string {
+	return s.Text
+}
+
+// GetTurnID returns the value of TurnID.
+func (s *SttPayload) GetTurnID() TurnID {
+	return s.TurnID
+}
+
+// SetDurationMs sets the value of DurationMs.
+func (s *SttPayload) SetDurationMs(val int) {
+	s.DurationMs = val
+}
+
+// SetLanguage sets the value of Language.
+func (s *SttPayload) SetLanguage(val string) {
+	s.Language = val
+}
+
+// SetProvider sets the value of Provider.
+func (s *SttPayload) SetProvider(val string) {
+	s.Provider = val
+}
+
+// SetText sets the value of Text.
+func (s *SttPayload) SetText(val string) {
+	s.Text = val
+}
+
+// SetTurnID sets the value of TurnID.
+func (s *SttPayload) SetTurnID(val TurnID) {
+	s.TurnID = val
+}
+
+// Ref: #/$defs/TtsEnd
+type TtsEnd struct {
+	From    OptSender     `json:"from"`
+	Message TtsEndPayload `json:"message"`
+	Type    string        `json:"type"`
+}
+
+// GetFrom returns the value of From.
+func (s *TtsEnd) GetFrom() OptSender {
+	return s.From
+}
+
+// GetMessage returns the value of Message.
+func (s *TtsEnd) GetMessage() TtsEndPayload {
+	return s.Message
+}
+
+// GetType returns the value of Type.
+func (s *TtsEnd) GetType() string {
+	return s.Type
+}
+
+// SetFrom sets the value of From.
+func (s *TtsEnd) SetFrom(val OptSender) {
+	s.From = val
+}
+
+// SetMessage sets the value of Message.
+func (s *TtsEnd) SetMessage(val TtsEndPayload) {
+	s.Message = val
+}
+
+// SetType sets the value of Type.
+func (s *TtsEnd) SetType(val string) {
+	s.Type = val
+}
+
+// Ref: #/$defs/TtsEndPayload
+type TtsEndPayload struct {
+	Bytes       int    `json:"bytes"`
+	Interrupted bool   `json:"interrupted"`
+	TurnID      TurnID `json:"turn_id"`
+}
+
+// GetBytes returns the value of Bytes.
+func (s *TtsEndPayload) GetBytes() int {
+	return s.Bytes
+}
+
+// GetInterrupted returns the value of Interrupted.
+func (s *TtsEndPayload) GetInterrupted() bool {
+	return s.Interrupted
+}
+
+// GetTurnID returns the value of TurnID.
+func (s *TtsEndPayload) GetTurnID() TurnID {
+	return s.TurnID
+}
+
+// SetBytes sets the value of Bytes.
+func (s *TtsEndPayload) SetBytes(val int) {
+	s.Bytes = val
+}
+
+// SetInterrupted sets the value of Interrupted.
+func (s *TtsEndPayload) SetInterrupted(val bool) {
+	s.Interrupted = val
+}
+
+// SetTurnID sets the value of TurnID.
+func (s *TtsEndPayload) SetTurnID(val TurnID) {
+	s.TurnID = val
+}
+
+// Ref: #/$defs/TtsStart
+type TtsStart struct {
+	From    OptSender       `json:"from"`
+	Message TtsStartPayload `json:"message"`
+	Type    string          `json:"type"`
+}
+
+// GetFrom returns the value of From.
+func (s *TtsStart) GetFrom() OptSender {
+	return s.From
+}
+
+// GetMessage returns the value of Message.
+func (s *TtsStart) GetMessage() TtsStartPayload {
+	return s.Message
+}
+
+// GetType returns the value of Type.
+func (s *TtsStart) GetType() string {
+	return s.Type
+}
+
+// SetFrom sets the value of From.
+func (s *TtsStart) SetFrom(val OptSender) {
+	s.From = val
+}
+
+// SetMessage sets the value of Message.
+func (s *TtsStart) SetMessage(val TtsStartPayload) {
+	s.Message = val
+}
+
+// SetType sets the value of Type.
+func (s *TtsStart) SetType(val string) {
+	s.Type = val
+}
+
+// Ref: #/$defs/TtsStartPayload
+type TtsStartPayload struct {
+	Format     VoiceAudioFormat `json:"format"`
+	SampleRate int              `json:"sample_rate"`
+	TurnID     TurnID           `json:"turn_id"`
+}
+
+// GetFormat returns the value of Format.
+func (s *TtsStartPayload) GetFormat() VoiceAudioFormat {
+	return s.Format
+}
+
+// GetSampleRate returns the value of SampleRate.
+func (s *TtsStartPayload) GetSampleRate() int {
+	return s.SampleRate
+}
+
+// GetTurnID returns the value of TurnID.
+func (s *TtsStartPayload) GetTurnID() TurnID {
+	return s.TurnID
+}
+
+// SetFormat sets the value of Format.
+func (s *TtsStartPayload) SetFormat(val VoiceAudioFormat) {
+	s.Format = val
+}
+
+// SetSampleRate sets the value of SampleRate.
+func (s *TtsStartPayload) SetSampleRate(val int) {
+	s.SampleRate = val
+}
+
+// SetTurnID sets the value of TurnID.
+func (s *TtsStartPayload) SetTurnID(val TurnID) {
+	s.TurnID = val
+}
+
+type TurnID string
+
+// `pcm` (16-bit little-endian mono), `wav`, `mp3` or `ogg_opus`.
+// Ref: #/$defs/VoiceAudioFormat
+type VoiceAudioFormat string
+
+const (
+	VoiceAudioFormatPcm     VoiceAudioFormat = "pcm"
+	VoiceAudioFormatWav     VoiceAudioFormat = "wav"
+	VoiceAudioFormatMp3     VoiceAudioFormat = "mp3"
+	VoiceAudioFormatOggOpus VoiceAudioFormat = "ogg_opus"
+)
+
+// AllValues returns all VoiceAudioFormat values.
+func (VoiceAudioFormat) AllValues() []VoiceAudioFormat {
+	return []VoiceAudioFormat{
+		VoiceAudioFormatPcm,
+		VoiceAudioFormatWav,
+		VoiceAudioFormatMp3,
+		VoiceAudioFormatOggOpus,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s VoiceAudioFormat) MarshalText() ([]byte, error) {
+	switch s {
+	case VoiceAudioFormatPcm:
+		return []byte(s), nil
+	case VoiceAudioFormatWav:
+		return []byte(s), nil
+	case VoiceAudioFormatMp3:
+		return []byte(s), nil
+	case VoiceAudioFormatOggOpus:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *VoiceAudioFormat) UnmarshalText(data []byte) error {
+	switch VoiceAudioFormat(data) {
+	case VoiceAudioFormatPcm:
+		*s = VoiceAudioFormatPcm
+		return nil
+	case VoiceAudioFormatWav:
+		*s = VoiceAudioFormatWav
+		return nil
+	case VoiceAudioFormatMp3:
+		*s = VoiceAudioFormatMp3
+		return nil
+	case VoiceAudioFormatOggOpus:
+		*s = VoiceAudioFormatOggOpus
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
+}
+
+// Ref: #/$defs/VoiceEnd
+type VoiceEnd struct {
+	From    OptSender        `json:"from"`
+	Message VoiceTurnPayload `json:"message"`
+	Type    string           `json:"type"`
+}
+
+// GetFrom returns the value of From.
+func (s *VoiceEnd) GetFrom() OptSender {
+	return s.From
+}
+
+// GetMessage returns the value of Message.
+func (s *VoiceEnd) GetMessage() VoiceTurnPayload {
+	return s.Message
+}
+
+// GetType returns the value of Type.
+func (s *VoiceEnd) GetType() string {
+	return s.Type
+}
+
+// SetFrom sets the value of From.
+func (s *VoiceEnd) SetFrom(val OptSender) {
+	s.From = val
+}
+
+// SetMessage sets the value of Message.
+func (s *VoiceEnd) SetMessage(val VoiceTurnPayload) {
+	s.Message = val
+}
+
+// SetType sets the value of Type.
+func (s *VoiceEnd) SetType(val string) {
+	s.Type = val
+}
+
+// Ref: #/$defs/VoiceStart
+type VoiceStart struct {
+	From    OptSender         `json:"from"`
+	Message VoiceStartPayload `json:"message"`
+	Type    string            `json:"type"`
+}
+
+// GetFrom returns the value of From.
+func (s *VoiceStart) GetFrom() OptSender {
+	return s.From
+}
+
+// GetMessage returns the value of Message.
+func (s *VoiceStart) GetMessage() VoiceStartPayload {
+	return s.Message
+}
+
+// GetType returns the value of Type.
+func (s *VoiceStart) GetType() string {
+	return s.Type
+}
+
+// SetFrom sets the value of From.
+func (s *VoiceStart) SetFrom(val OptSender) {
+	s.From = val
+}
+
+// SetMessage sets the value of Message.
+func (s *VoiceStart) SetMessage(val VoiceStartPayload) {
+	s.Message = val
+}
+
+// SetType sets the value of Type.
+func (s *VoiceStart) SetType(val string) {
+	s.Type = val
+}
+
+// Ref: #/$defs/VoiceStartPayload
+type VoiceStartPayload struct {
+	// The conversation to continue; absent starts a new one.
+	ConversationID OptInt64         `json:"conversation_id"`
+	Format         VoiceAudioFormat `json:"format"`
+	// BCP 47 language (default zh-CN).
+	Language    OptString           `json:"language"`
+	ReplyFormat OptVoiceAudioFormat `json:"reply_format"`
+	// Sample rate of PCM audio in Hz (default 16000); the vendors take 8000, 16000 or 24000, other rates
+	// are refused at `voice_end`.
+	SampleRate OptInt `json:"sample_rate"`
+	TurnID     TurnID `json:"turn_id"`
+}
+
+// GetConversationID returns the value of ConversationID.
+func (s *VoiceStartPayload) GetConversationID() OptInt64 {
+	return s.ConversationID
+}
+
+// GetFormat returns the value of Format.
+func (s *VoiceStartPayload) GetFormat() VoiceAudioFormat {
+	return s.Format
+}
+
+// GetLanguage returns the value of Language.
+func (s *VoiceStartPayload) GetLanguage() OptString {
+	return s.Language
+}
+
+// GetReplyFormat returns the value of ReplyFormat.
+func (s *VoiceStartPayload) GetReplyFormat() OptVoiceAudioFormat {
+	return s.ReplyFormat
+}
+
+// GetSampleRate returns the value of SampleRate.
+func (s *VoiceStartPayload) GetSampleRate() OptInt {
+	return s.SampleRate
+}
+
+// GetTurnID returns the value of TurnID.
+func (s *VoiceStartPayload) GetTurnID() TurnID {
+	return s.TurnID
+}
+
+// SetConversationID sets the value of ConversationID.
+func (s *VoiceStartPayload) SetConversationID(val OptInt64) {
+	s.ConversationID = val
+}
+
+// SetFormat sets the value of Format.
+func (s *VoiceStartPayload) SetFormat(val VoiceAudioFormat) {
+	s.Format = val
+}
+
+// SetLanguage sets the value of Language.
+func (s *VoiceStartPayload) SetLanguage(val OptString) {
+	s.Language = val
+}
+
+// SetReplyFormat sets the value of ReplyFormat.
+func (s *VoiceStartPayload) SetReplyFormat(val OptVoiceAudioFormat) {
+	s.ReplyFormat = val
+}
+
+// SetSampleRate sets the value of SampleRate.
+func (s *VoiceStartPayload) SetSampleRate(val OptInt) {
+	s.SampleRate = val
+}
+
+// SetTurnID sets the value of TurnID.
+func (s *VoiceStartPayload) SetTurnID(val TurnID) {
+	s.TurnID = val
+}
+
+// Ref: #/$defs/VoiceTurnPayload
+type VoiceTurnPayload struct {
+	TurnID TurnID `json:"turn_id"`
+}
+
+// GetTurnID returns the value of TurnID.
+func (s *VoiceTurnPayload) GetTurnID() TurnID {
+	return s.TurnID
+}
+
+// SetTurnID sets the value of TurnID.
+func (s *VoiceTurnPayload) SetTurnID(val TurnID) {
+	s.TurnID = val
+}
+
 // Ref: #/$defs/Weather
 type Weather struct {
 	From    OptSender      `json:"from"`
@@ -2892,6 +3597,134 @@ func (s *WeatherPayload) SetHumidity(val OptInt) {
 // SetTemperatureC sets the value of TemperatureC.
 func (s *WeatherPayload) SetTemperatureC(val float64) {
 	s.TemperatureC = val
+}
+
+// Encode implements json.Marshaler.
+func (s *Abort) Encode(e *jx.Encoder) {
+	e.ObjStart()
+	s.encodeFields(e)
+	e.ObjEnd()
+}
+
+// encodeFields encodes fields.
+func (s *Abort) encodeFields(e *jx.Encoder) {
+	{
+		if s.From.Set {
+			e.FieldStart("from")
+			s.From.Encode(e)
+		}
+	}
+	{
+		e.FieldStart("message")
+		s.Message.Encode(e)
+	}
+	{
+		e.FieldStart("type")
+		e.Str("abort")
+	}
+}
+
+var jsonFieldsNameOfAbort = [3]string{
+	0: "from",
+	1: "message",
+	2: "type",
+}
+
+// Decode decodes Abort from json.
+func (s *Abort) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode Abort to nil")
+	}
+	var requiredBitSet [1]uint8
+
+	if err := d.ObjBytes(func(d *jx.Decoder, k []byte) error {
+		switch string(k) {
+		case "from":
+			if err := func() error {
+				s.From.Reset()
+				if err := s.From.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"from\"")
+			}
+		case "message":
+			requiredBitSet[0] |= 1 << 1
+			if err := func() error {
+				if err := s.Message.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"message\"")
+			}
+		case "type":
+			requiredBitSet[0] |= 1 << 2
+			if err := func() error {
+				v, err := d.Str()
+				s.Type = string(v)
+				if err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"type\"")
+			}
+		default:
+			return d.Skip()
+		}
+		return nil
+	}); err != nil {
+		return errors.Wrap(err, "decode Abort")
+	}
+	// Validate required fields.
+	var failures []validate.FieldError
+	for i, mask := range [1]uint8{
+		0b00000110,
+	} {
+		if result := (requiredBitSet[i] & mask) ^ mask; result != 0 {
+			// Mask only required fields and check equality to mask using XOR.
+			//
+			// If XOR result is not zero, result is not equal to expected, so some fields are missed.
+			// Bits of fields which would be set are actually bits of missed fields.
+			missed := bits.OnesCount8(result)
+			for bitN := 0; bitN < missed; bitN++ {
+				bitIdx := bits.TrailingZeros8(result)
+				fieldIdx := i*8 + bitIdx
+				var name string
+				if fieldIdx < len(jsonFieldsNameOfAbort) {
+					name = jsonFieldsNameOfAbort[fieldIdx]
+				} else {
+					name = strconv.Itoa(fieldIdx)
+				}
+				failures = append(failures, validate.FieldError{
+					Name:  name,
+					Error: validate.ErrFieldRequired,
+				})
+				// Reset bit.
+				result &^= 1 << bitIdx
+			}
+		}
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s *Abort) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *Abort) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
 }
 
 // Encode implements json.Marshaler.
@@ -6104,6 +6937,22 @@ func (s Frame) Encode(e *jx.Encoder) {
 
 func (s Frame) encodeFields(e *jx.Encoder) {
 	switch s.Type {
+	case AbortFrame:
+		e.FieldStart("type")
+		e.Str("abort")
+		{
+			s := s.Abort
+			{
+				if s.From.Set {
+					e.FieldStart("from")
+					s.From.Encode(e)
+				}
+			}
+			{
+				e.FieldStart("message")
+				s.Message.Encode(e)
+			}
+		}
 	case ChatFrame:
 		e.FieldStart("type")
 		e.Str("chat")
@@ -6360,6 +7209,86 @@ func (s Frame) encodeFields(e *jx.Encoder) {
 				s.Message.Encode(e)
 			}
 		}
+	case SttFrame:
+		e.FieldStart("type")
+		e.Str("stt")
+		{
+			s := s.Stt
+			{
+				if s.From.Set {
+					e.FieldStart("from")
+					s.From.Encode(e)
+				}
+			}
+			{
+				e.FieldStart("message")
+				s.Message.Encode(e)
+			}
+		}
+	case TtsEndFrame:
+		e.FieldStart("type")
+		e.Str("tts_end")
+		{
+			s := s.TtsEnd
+			{
+				if s.From.Set {
+					e.FieldStart("from")
+					s.From.Encode(e)
+				}
+			}
+			{
+				e.FieldStart("message")
+				s.Message.Encode(e)
+			}
+		}
+	case TtsStartFrame:
+		e.FieldStart("type")
+		e.Str("tts_start")
+		{
+			s := s.TtsStart
+			{
+				if s.From.Set {
+					e.FieldStart("from")
+					s.From.Encode(e)
+				}
+			}
+			{
+				e.FieldStart("message")
+				s.Message.Encode(e)
+			}
+		}
+	case VoiceEndFrame:
+		e.FieldStart("type")
+		e.Str("voice_end")
+		{
+			s := s.VoiceEnd
+			{
+				if s.From.Set {
+					e.FieldStart("from")
+					s.From.Encode(e)
+				}
+			}
+			{
+				e.FieldStart("message")
+				s.Message.Encode(e)
+			}
+		}
+	case VoiceStartFrame:
+		e.FieldStart("type")
+		e.Str("voice_start")
+		{
+			s := s.VoiceStart
+			{
+				if s.From.Set {
+					e.FieldStart("from")
+					s.From.Encode(e)
+				}
+			}
+			{
+				e.FieldStart("message")
+				s.Message.Encode(e)
+			}
+		}
 	case WeatherFrame:
 		e.FieldStart("type")
 		e.Str("weather")
@@ -6402,6 +7331,9 @@ func (s *Frame) Decode(d *jx.Decoder) error {
 					return err
 				}
 				switch typ {
+				case "abort":
+					s.Type = AbortFrame
+					found = true
 				case "chat":
 					s.Type = ChatFrame
 					found = true
@@ -6450,6 +7382,21 @@ func (s *Frame) Decode(d *jx.Decoder) error {
 				case "rtc_agent_stop":
 					s.Type = RtcAgentStopFrame
 					found = true
+				case "stt":
+					s.Type = SttFrame
+					found = true
+				case "tts_end":
+					s.Type = TtsEndFrame
+					found = true
+				case "tts_start":
+					s.Type = TtsStartFrame
+					found = true
+				case "voice_end":
+					s.Type = VoiceEndFrame
+					found = true
+				case "voice_start":
+					s.Type = VoiceStartFrame
+					found = true
 				case "weather":
 					s.Type = WeatherFrame
 					found = true
@@ -6467,6 +7414,10 @@ func (s *Frame) Decode(d *jx.Decoder) error {
 		return errors.New("unable to detect sum type variant")
 	}
 	switch s.Type {
+	case AbortFrame:
+		if err := s.Abort.Decode(d); err != nil {
+			return err
+		}
 	case ChatFrame:
 		if err := s.Chat.Decode(d); err != nil {
 			return err
@@ -6529,6 +7480,26 @@ func (s *Frame) Decode(d *jx.Decoder) error {
 		}
 	case RtcAgentStopFrame:
 		if err := s.RtcAgentStop.Decode(d); err != nil {
+			return err
+		}
+	case SttFrame:
+		if err := s.Stt.Decode(d); err != nil {
+			return err
+		}
+	case TtsEndFrame:
+		if err := s.TtsEnd.Decode(d); err != nil {
+			return err
+		}
+	case TtsStartFrame:
+		if err := s.TtsStart.Decode(d); err != nil {
+			return err
+		}
+	case VoiceEndFrame:
+		if err := s.VoiceEnd.Decode(d); err != nil {
+			return err
+		}
+	case VoiceStartFrame:
+		if err := s.VoiceStart.Decode(d); err != nil {
 			return err
 		}
 	case WeatherFrame:
@@ -7426,6 +8397,39 @@ func (s OptString) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON implements stdjson.Unmarshaler.
 func (s *OptString) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode encodes VoiceAudioFormat as json.
+func (o OptVoiceAudioFormat) Encode(e *jx.Encoder) {
+	if !o.Set {
+		return
+	}
+	e.Str(string(o.Value))
+}
+
+// Decode decodes VoiceAudioFormat from json.
+func (o *OptVoiceAudioFormat) Decode(d *jx.Decoder) error {
+	if o == nil {
+		return errors.New("invalid: unable to decode OptVoiceAudioFormat to nil")
+	}
+	o.Set = true
+	if err := o.Value.Decode(d); err != nil {
+		return err
+	}
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s OptVoiceAudioFormat) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *OptVoiceAudioFormat) UnmarshalJSON(data []byte) error {
 	d := jx.DecodeBytes(data)
 	return s.Decode(d)
 }
@@ -8600,6 +9604,1417 @@ func (s *Sender) UnmarshalJSON(data []byte) error {
 }
 
 // Encode implements json.Marshaler.
+func (s *Stt) Encode(e *jx.Encoder) {
+	e.ObjStart()
+	s.encodeFields(e)
+	e.ObjEnd()
+}
+
+// encodeFields encodes fields.
+func (s *Stt) encodeFields(e *jx.Encoder) {
+	{
+		if s.From.Set {
+			e.FieldStart("from")
+			s.From.Encode(e)
+		}
+	}
+	{
+		e.FieldStart("message")
+		s.Message.Encode(e)
+	}
+	{
+		e.FieldStart("type")
+		e.Str("stt")
+	}
+}
+
+var jsonFieldsNameOfStt = [3]string{
+	0: "from",
+	1: "message",
+	2: "type",
+}
+
+// Decode decodes Stt from json.
+func (s *Stt) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode Stt to nil")
+	}
+	var requiredBitSet [1]uint8
+
+	if err := d.ObjBytes(func(d *jx.Decoder, k []byte) error {
+		switch string(k) {
+		case "from":
+			if err := func() error {
+				s.From.Reset()
+				if err := s.From.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"from\"")
+			}
+		case "message":
+			requiredBitSet[0] |= 1 << 1
+			if err := func() error {
+				if err := s.Message.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"message\"")
+			}
+		case "type":
+			requiredBitSet[0] |= 1 << 2
+			if err := func() error {
+				v, err := d.Str()
+				s.Type = string(v)
+				if err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"type\"")
+			}
+		default:
+			return d.Skip()
+		}
+		return nil
+	}); err != nil {
+		return errors.Wrap(err, "decode Stt")
+	}
+	// Validate required fields.
+	var failures []validate.FieldError
+	for i, mask := range [1]uint8{
+		0b00000110,
+	} {
+		if result := (requiredBitSet[i] & mask) ^ mask; result != 0 {
+			// Mask only required fields and check equality to mask using XOR.
+			//
+			// If XOR result is not zero, result is not equal to expected, so some fields are missed.
+			// Bits of fields which would be set are actually bits of missed fields.
+			missed := bits.OnesCount8(result)
+			for bitN := 0; bitN < missed; bitN++ {
+				bitIdx := bits.TrailingZeros8(result)
+				fieldIdx := i*8 + bitIdx
+				var name string
+				if fieldIdx < len(jsonFieldsNameOfStt) {
+					name = jsonFieldsNameOfStt[fieldIdx]
+				} else {
+					name = strconv.Itoa(fieldIdx)
+				}
+				failures = append(failures, validate.FieldError{
+					Name:  name,
+					Error: validate.ErrFieldRequired,
+				})
+				// Reset bit.
+				result &^= 1 << bitIdx
+			}
+		}
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s *Stt) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *Stt) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode implements json.Marshaler.
+func (s *SttPayload) Encode(e *jx.Encoder) {
+	e.ObjStart()
+	s.encodeFields(e)
+	e.ObjEnd()
+}
+
+// encodeFields encodes fields.
+func (s *SttPayload) encodeFields(e *jx.Encoder) {
+	{
+		e.FieldStart("duration_ms")
+		e.Int(s.DurationMs)
+	}
+	{
+		e.FieldStart("language")
+		e.Str(s.Language)
+	}
+	{
+		e.FieldStart("provider")
+		e.Str(s.Provider)
+	}
+	{
+		e.FieldStart("text")
+		e.Str(s.Text)
+	}
+	{
+		e.FieldStart("turn_id")
+		s.TurnID.Encode(e)
+	}
+}
+
+var jsonFieldsNameOfSttPayload = [5]string{
+	0: "duration_ms",
+	1: "language",
+	2: "provider",
+	3: "text",
+	4: "turn_id",
+}
+
+// Decode decodes SttPayload from json.
+func (s *SttPayload) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode SttPayload to nil")
+	}
+	var requiredBitSet [1]uint8
+
+	if err := d.ObjBytes(func(d *jx.Decoder, k []byte) error {
+		switch string(k) {
+		case "duration_ms":
+			requiredBitSet[0] |= 1 << 0
+			if err := func() error {
+				v, err := d.Int()
+				s.DurationMs = int(v)
+				if err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"duration_ms\"")
+			}
+		case "language":
+			requiredBitSet[0] |= 1 << 1
+			if err := func() error {
+				v, err := d.Str()
+				s.Language = string(v)
+				if err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"language\"")
+			}
+		case "provider":
+			requiredBitSet[0] |= 1 << 2
+			if err := func() error {
+				v, err := d.Str()
+				s.Provider = string(v)
+				if err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"provider\"")
+			}
+		case "text":
+			requiredBitSet[0] |= 1 << 3
+			if err := func() error {
+				v, err := d.Str()
+				s.Text = string(v)
+				if err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"text\"")
+			}
+		case "turn_id":
+			requiredBitSet[0] |= 1 << 4
+			if err := func() error {
+				if err := s.TurnID.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"turn_id\"")
+			}
+		default:
+			return d.Skip()
+		}
+		return nil
+	}); err != nil {
+		return errors.Wrap(err, "decode SttPayload")
+	}
+	// Validate required fields.
+	var failures []validate.FieldError
+	for i, mask := range [1]uint8{
+		0b00011111,
+	} {
+		if result := (requiredBitSet[i] & mask) ^ mask; result != 0 {
+			// Mask only required fields and check equality to mask using XOR.
+			//
+			// If XOR result is not zero, result is not equal to expected, so some fields are missed.
+			// Bits of fields which would be set are actually bits of missed fields.
+			missed := bits.OnesCount8(result)
+			for bitN := 0; bitN < missed; bitN++ {
+				bitIdx := bits.TrailingZeros8(result)
+				fieldIdx := i*8 + bitIdx
+				var name string
+				if fieldIdx < len(jsonFieldsNameOfSttPayload) {
+					name = jsonFieldsNameOfSttPayload[fieldIdx]
+				} else {
+					name = strconv.Itoa(fieldIdx)
+				}
+				failures = append(failures, validate.FieldError{
+					Name:  name,
+					Error: validate.ErrFieldRequired,
+				})
+				// Reset bit.
+				result &^= 1 << bitIdx
+			}
+		}
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s *SttPayload) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *SttPayload) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode implements json.Marshaler.
+func (s *TtsEnd) Encode(e *jx.Encoder) {
+	e.ObjStart()
+	s.encodeFields(e)
+	e.ObjEnd()
+}
+
+// encodeFields encodes fields.
+func (s *TtsEnd) encodeFields(e *jx.Encoder) {
+	{
+		if s.From.Set {
+			e.FieldStart("from")
+			s.From.Encode(e)
+		}
+	}
+	{
+		e.FieldStart("message")
+		s.Message.Encode(e)
+	}
+	{
+		e.FieldStart("type")
+		e.Str("tts_end")
+	}
+}
+
+var jsonFieldsNameOfTtsEnd = [3]string{
+	0: "from",
+	1: "message",
+	2: "type",
+}
+
+// Decode decodes TtsEnd from json.
+func (s *TtsEnd) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode TtsEnd to nil")
+	}
+	var requiredBitSet [1]uint8
+
+	if err := d.ObjBytes(func(d *jx.Decoder, k []byte) error {
+		switch string(k) {
+		case "from":
+			if err := func() error {
+				s.From.Reset()
+				if err := s.From.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"from\"")
+			}
+		case "message":
+			requiredBitSet[0] |= 1 << 1
+			if err := func() error {
+				if err := s.Message.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"message\"")
+			}
+		case "type":
+			requiredBitSet[0] |= 1 << 2
+			if err := func() error {
+				v, err := d.Str()
+				s.Type = string(v)
+				if err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"type\"")
+			}
+		default:
+			return d.Skip()
+		}
+		return nil
+	}); err != nil {
+		return errors.Wrap(err, "decode TtsEnd")
+	}
+	// Validate required fields.
+	var failures []validate.FieldError
+	for i, mask := range [1]uint8{
+		0b00000110,
+	} {
+		if result := (requiredBitSet[i] & mask) ^ mask; result != 0 {
+			// Mask only required fields and check equality to mask using XOR.
+			//
+			// If XOR result is not zero, result is not equal to expected, so some fields are missed.
+			// Bits of fields which would be set are actually bits of missed fields.
+			missed := bits.OnesCount8(result)
+			for bitN := 0; bitN < missed; bitN++ {
+				bitIdx := bits.TrailingZeros8(result)
+				fieldIdx := i*8 + bitIdx
+				var name string
+				if fieldIdx < len(jsonFieldsNameOfTtsEnd) {
+					name = jsonFieldsNameOfTtsEnd[fieldIdx]
+				} else {
+					name = strconv.Itoa(fieldIdx)
+				}
+				failures = append(failures, validate.FieldError{
+					Name:  name,
+					Error: validate.ErrFieldRequired,
+				})
+				// Reset bit.
+				result &^= 1 << bitIdx
+			}
+		}
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s *TtsEnd) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *TtsEnd) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode implements json.Marshaler.
+func (s *TtsEndPayload) Encode(e *jx.Encoder) {
+	e.ObjStart()
+	s.encodeFields(e)
+	e.ObjEnd()
+}
+
+// encodeFields encodes fields.
+func (s *TtsEndPayload) encodeFields(e *jx.Encoder) {
+	{
+		e.FieldStart("bytes")
+		e.Int(s.Bytes)
+	}
+	{
+		e.FieldStart("interrupted")
+		e.Bool(s.Interrupted)
+	}
+	{
+		e.FieldStart("turn_id")
+		s.TurnID.Encode(e)
+	}
+}
+
+var jsonFieldsNameOfTtsEndPayload = [3]string{
+	0: "bytes",
+	1: "interrupted",
+	2: "turn_id",
+}
+
+// Decode decodes TtsEndPayload from json.
+func (s *TtsEndPayload) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode TtsEndPayload to nil")
+	}
+	var requiredBitSet [1]uint8
+
+	if err := d.ObjBytes(func(d *jx.Decoder, k []byte) error {
+		switch string(k) {
+		case "bytes":
+			requiredBitSet[0] |= 1 << 0
+			if err := func() error {
+				v, err := d.Int()
+				s.Bytes = int(v)
+				if err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"bytes\"")
+			}
+		case "interrupted":
+			requiredBitSet[0] |= 1 << 1
+			if err := func() error {
+				v, err := d.Bool()
+				s.Interrupted = bool(v)
+				if err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"interrupted\"")
+			}
+		case "turn_id":
+			requiredBitSet[0] |= 1 << 2
+			if err := func() error {
+				if err := s.TurnID.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"turn_id\"")
+			}
+		default:
+			return d.Skip()
+		}
+		return nil
+	}); err != nil {
+		return errors.Wrap(err, "decode TtsEndPayload")
+	}
+	// Validate required fields.
+	var failures []validate.FieldError
+	for i, mask := range [1]uint8{
+		0b00000111,
+	} {
+		if result := (requiredBitSet[i] & mask) ^ mask; result != 0 {
+			// Mask only required fields and check equality to mask using XOR.
+			//
+			// If XOR result is not zero, result is not equal to expected, so some fields are missed.
+			// Bits of fields which would be set are actually bits of missed fields.
+			missed := bits.OnesCount8(result)
+			for bitN := 0; bitN < missed; bitN++ {
+				bitIdx := bits.TrailingZeros8(result)
+				fieldIdx := i*8 + bitIdx
+				var name string
+				if fieldIdx < len(jsonFieldsNameOfTtsEndPayload) {
+					name = jsonFieldsNameOfTtsEndPayload[fieldIdx]
+				} else {
+					name = strconv.Itoa(fieldIdx)
+				}
+				failures = append(failures, validate.FieldError{
+					Name:  name,
+					Error: validate.ErrFieldRequired,
+				})
+				// Reset bit.
+				result &^= 1 << bitIdx
+			}
+		}
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s *TtsEndPayload) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *TtsEndPayload) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode implements json.Marshaler.
+func (s *TtsStart) Encode(e *jx.Encoder) {
+	e.ObjStart()
+	s.encodeFields(e)
+	e.ObjEnd()
+}
+
+// encodeFields encodes fields.
+func (s *TtsStart) encodeFields(e *jx.Encoder) {
+	{
+		if s.From.Set {
+			e.FieldStart("from")
+			s.From.Encode(e)
+		}
+	}
+	{
+		e.FieldStart("message")
+		s.Message.Encode(e)
+	}
+	{
+		e.FieldStart("type")
+		e.Str("tts_start")
+	}
+}
+
+var jsonFieldsNameOfTtsStart = [3]string{
+	0: "from",
+	1: "message",
+	2: "type",
+}
+
+// Decode decodes TtsStart from json.
+func (s *TtsStart) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode TtsStart to nil")
+	}
+	var requiredBitSet [1]uint8
+
+	if err := d.ObjBytes(func(d *jx.Decoder, k []byte) error {
+		switch string(k) {
+		case "from":
+			if err := func() error {
+				s.From.Reset()
+				if err := s.From.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"from\"")
+			}
+		case "message":
+			requiredBitSet[0] |= 1 << 1
+			if err := func() error {
+				if err := s.Message.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"message\"")
+			}
+		case "type":
+			requiredBitSet[0] |= 1 << 2
+			if err := func() error {
+				v, err := d.Str()
+				s.Type = string(v)
+				if err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"type\"")
+			}
+		default:
+			return d.Skip()
+		}
+		return nil
+	}); err != nil {
+		return errors.Wrap(err, "decode TtsStart")
+	}
+	// Validate required fields.
+	var failures []validate.FieldError
+	for i, mask := range [1]uint8{
+		0b00000110,
+	} {
+		if result := (requiredBitSet[i] & mask) ^ mask; result != 0 {
+			// Mask only required fields and check equality to mask using XOR.
+			//
+			// If XOR result is not zero, result is not equal to expected, so some fields are missed.
+			// Bits of fields which would be set are actually bits of missed fields.
+			missed := bits.OnesCount8(result)
+			for bitN := 0; bitN < missed; bitN++ {
+				bitIdx := bits.TrailingZeros8(result)
+				fieldIdx := i*8 + bitIdx
+				var name string
+				if fieldIdx < len(jsonFieldsNameOfTtsStart) {
+					name = jsonFieldsNameOfTtsStart[fieldIdx]
+				} else {
+					name = strconv.Itoa(fieldIdx)
+				}
+				failures = append(failures, validate.FieldError{
+					Name:  name,
+					Error: validate.ErrFieldRequired,
+				})
+				// Reset bit.
+				result &^= 1 << bitIdx
+			}
+		}
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s *TtsStart) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *TtsStart) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode implements json.Marshaler.
+func (s *TtsStartPayload) Encode(e *jx.Encoder) {
+	e.ObjStart()
+	s.encodeFields(e)
+	e.ObjEnd()
+}
+
+// encodeFields encodes fields.
+func (s *TtsStartPayload) encodeFields(e *jx.Encoder) {
+	{
+		e.FieldStart("format")
+		s.Format.Encode(e)
+	}
+	{
+		e.FieldStart("sample_rate")
+		e.Int(s.SampleRate)
+	}
+	{
+		e.FieldStart("turn_id")
+		s.TurnID.Encode(e)
+	}
+}
+
+var jsonFieldsNameOfTtsStartPayload = [3]string{
+	0: "format",
+	1: "sample_rate",
+	2: "turn_id",
+}
+
+// Decode decodes TtsStartPayload from json.
+func (s *TtsStartPayload) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode TtsStartPayload to nil")
+	}
+	var requiredBitSet [1]uint8
+
+	if err := d.ObjBytes(func(d *jx.Decoder, k []byte) error {
+		switch string(k) {
+		case "format":
+			requiredBitSet[0] |= 1 << 0
+			if err := func() error {
+				if err := s.Format.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"format\"")
+			}
+		case "sample_rate":
+			requiredBitSet[0] |= 1 << 1
+			if err := func() error {
+				v, err := d.Int()
+				s.SampleRate = int(v)
+				if err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"sample_rate\"")
+			}
+		case "turn_id":
+			requiredBitSet[0] |= 1 << 2
+			if err := func() error {
+				if err := s.TurnID.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"turn_id\"")
+			}
+		default:
+			return d.Skip()
+		}
+		return nil
+	}); err != nil {
+		return errors.Wrap(err, "decode TtsStartPayload")
+	}
+	// Validate required fields.
+	var failures []validate.FieldError
+	for i, mask := range [1]uint8{
+		0b00000111,
+	} {
+		if result := (requiredBitSet[i] & mask) ^ mask; result != 0 {
+			// Mask only required fields and check equality to mask using XOR.
+			//
+			// If XOR result is not zero, result is not equal to expected, so some fields are missed.
+			// Bits of fields which would be set are actually bits of missed fields.
+			missed := bits.OnesCount8(result)
+			for bitN := 0; bitN < missed; bitN++ {
+				bitIdx := bits.TrailingZeros8(result)
+				fieldIdx := i*8 + bitIdx
+				var name string
+				if fieldIdx < len(jsonFieldsNameOfTtsStartPayload) {
+					name = jsonFieldsNameOfTtsStartPayload[fieldIdx]
+				} else {
+					name = strconv.Itoa(fieldIdx)
+				}
+				failures = append(failures, validate.FieldError{
+					Name:  name,
+					Error: validate.ErrFieldRequired,
+				})
+				// Reset bit.
+				result &^= 1 << bitIdx
+			}
+		}
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s *TtsStartPayload) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *TtsStartPayload) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode encodes TurnID as json.
+func (s TurnID) Encode(e *jx.Encoder) {
+	unwrapped := string(s)
+
+	e.Str(unwrapped)
+}
+
+// Decode decodes TurnID from json.
+func (s *TurnID) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode TurnID to nil")
+	}
+	var unwrapped string
+	if err := func() error {
+		v, err := d.Str()
+		unwrapped = string(v)
+		if err != nil {
+			return err
+		}
+		return nil
+	}(); err != nil {
+		return errors.Wrap(err, "alias")
+	}
+	*s = TurnID(unwrapped)
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s TurnID) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *TurnID) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode encodes VoiceAudioFormat as json.
+func (s VoiceAudioFormat) Encode(e *jx.Encoder) {
+	e.Str(string(s))
+}
+
+// Decode decodes VoiceAudioFormat from json.
+func (s *VoiceAudioFormat) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode VoiceAudioFormat to nil")
+	}
+	v, err := d.StrBytes()
+	if err != nil {
+		return err
+	}
+	// Try to use constant string.
+	switch VoiceAudioFormat(v) {
+	case VoiceAudioFormatPcm:
+		*s = VoiceAudioFormatPcm
+	case VoiceAudioFormatWav:
+		*s = VoiceAudioFormatWav
+	case VoiceAudioFormatMp3:
+		*s = VoiceAudioFormatMp3
+	case VoiceAudioFormatOggOpus:
+		*s = VoiceAudioFormatOggOpus
+	default:
+		*s = VoiceAudioFormat(v)
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s VoiceAudioFormat) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *VoiceAudioFormat) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode implements json.Marshaler.
+func (s *VoiceEnd) Encode(e *jx.Encoder) {
+	e.ObjStart()
+	s.encodeFields(e)
+	e.ObjEnd()
+}
+
+// encodeFields encodes fields.
+func (s *VoiceEnd) encodeFields(e *jx.Encoder) {
+	{
+		if s.From.Set {
+			e.FieldStart("from")
+			s.From.Encode(e)
+		}
+	}
+	{
+		e.FieldStart("message")
+		s.Message.Encode(e)
+	}
+	{
+		e.FieldStart("type")
+		e.Str("voice_end")
+	}
+}
+
+var jsonFieldsNameOfVoiceEnd = [3]string{
+	0: "from",
+	1: "message",
+	2: "type",
+}
+
+// Decode decodes VoiceEnd from json.
+func (s *VoiceEnd) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode VoiceEnd to nil")
+	}
+	var requiredBitSet [1]uint8
+
+	if err := d.ObjBytes(func(d *jx.Decoder, k []byte) error {
+		switch string(k) {
+		case "from":
+			if err := func() error {
+				s.From.Reset()
+				if err := s.From.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"from\"")
+			}
+		case "message":
+			requiredBitSet[0] |= 1 << 1
+			if err := func() error {
+				if err := s.Message.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"message\"")
+			}
+		case "type":
+			requiredBitSet[0] |= 1 << 2
+			if err := func() error {
+				v, err := d.Str()
+				s.Type = string(v)
+				if err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"type\"")
+			}
+		default:
+			return d.Skip()
+		}
+		return nil
+	}); err != nil {
+		return errors.Wrap(err, "decode VoiceEnd")
+	}
+	// Validate required fields.
+	var failures []validate.FieldError
+	for i, mask := range [1]uint8{
+		0b00000110,
+	} {
+		if result := (requiredBitSet[i] & mask) ^ mask; result != 0 {
+			// Mask only required fields and check equality to mask using XOR.
+			//
+			// If XOR result is not zero, result is not equal to expected, so some fields are missed.
+			// Bits of fields which would be set are actually bits of missed fields.
+			missed := bits.OnesCount8(result)
+			for bitN := 0; bitN < missed; bitN++ {
+				bitIdx := bits.TrailingZeros8(result)
+				fieldIdx := i*8 + bitIdx
+				var name string
+				if fieldIdx < len(jsonFieldsNameOfVoiceEnd) {
+					name = jsonFieldsNameOfVoiceEnd[fieldIdx]
+				} else {
+					name = strconv.Itoa(fieldIdx)
+				}
+				failures = append(failures, validate.FieldError{
+					Name:  name,
+					Error: validate.ErrFieldRequired,
+				})
+				// Reset bit.
+				result &^= 1 << bitIdx
+			}
+		}
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s *VoiceEnd) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *VoiceEnd) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode implements json.Marshaler.
+func (s *VoiceStart) Encode(e *jx.Encoder) {
+	e.ObjStart()
+	s.encodeFields(e)
+	e.ObjEnd()
+}
+
+// encodeFields encodes fields.
+func (s *VoiceStart) encodeFields(e *jx.Encoder) {
+	{
+		if s.From.Set {
+			e.FieldStart("from")
+			s.From.Encode(e)
+		}
+	}
+	{
+		e.FieldStart("message")
+		s.Message.Encode(e)
+	}
+	{
+		e.FieldStart("type")
+		e.Str("voice_start")
+	}
+}
+
+var jsonFieldsNameOfVoiceStart = [3]string{
+	0: "from",
+	1: "message",
+	2: "type",
+}
+
+// Decode decodes VoiceStart from json.
+func (s *VoiceStart) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode VoiceStart to nil")
+	}
+	var requiredBitSet [1]uint8
+
+	if err := d.ObjBytes(func(d *jx.Decoder, k []byte) error {
+		switch string(k) {
+		case "from":
+			if err := func() error {
+				s.From.Reset()
+				if err := s.From.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"from\"")
+			}
+		case "message":
+			requiredBitSet[0] |= 1 << 1
+			if err := func() error {
+				if err := s.Message.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"message\"")
+			}
+		case "type":
+			requiredBitSet[0] |= 1 << 2
+			if err := func() error {
+				v, err := d.Str()
+				s.Type = string(v)
+				if err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"type\"")
+			}
+		default:
+			return d.Skip()
+		}
+		return nil
+	}); err != nil {
+		return errors.Wrap(err, "decode VoiceStart")
+	}
+	// Validate required fields.
+	var failures []validate.FieldError
+	for i, mask := range [1]uint8{
+		0b00000110,
+	} {
+		if result := (requiredBitSet[i] & mask) ^ mask; result != 0 {
+			// Mask only required fields and check equality to mask using XOR.
+			//
+			// If XOR result is not zero, result is not equal to expected, so some fields are missed.
+			// Bits of fields which would be set are actually bits of missed fields.
+			missed := bits.OnesCount8(result)
+			for bitN := 0; bitN < missed; bitN++ {
+				bitIdx := bits.TrailingZeros8(result)
+				fieldIdx := i*8 + bitIdx
+				var name string
+				if fieldIdx < len(jsonFieldsNameOfVoiceStart) {
+					name = jsonFieldsNameOfVoiceStart[fieldIdx]
+				} else {
+					name = strconv.Itoa(fieldIdx)
+				}
+				failures = append(failures, validate.FieldError{
+					Name:  name,
+					Error: validate.ErrFieldRequired,
+				})
+				// Reset bit.
+				result &^= 1 << bitIdx
+			}
+		}
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s *VoiceStart) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *VoiceStart) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode implements json.Marshaler.
+func (s *VoiceStartPayload) Encode(e *jx.Encoder) {
+	e.ObjStart()
+	s.encodeFields(e)
+	e.ObjEnd()
+}
+
+// encodeFields encodes fields.
+func (s *VoiceStartPayload) encodeFields(e *jx.Encoder) {
+	{
+		if s.ConversationID.Set {
+			e.FieldStart("conversation_id")
+			s.ConversationID.Encode(e)
+		}
+	}
+	{
+		e.FieldStart("format")
+		s.Format.Encode(e)
+	}
+	{
+		if s.Language.Set {
+			e.FieldStart("language")
+			s.Language.Encode(e)
+		}
+	}
+	{
+		if s.ReplyFormat.Set {
+			e.FieldStart("reply_format")
+			s.ReplyFormat.Encode(e)
+		}
+	}
+	{
+		if s.SampleRate.Set {
+			e.FieldStart("sample_rate")
+			s.SampleRate.Encode(e)
+		}
+	}
+	{
+		e.FieldStart("turn_id")
+		s.TurnID.Encode(e)
+	}
+}
+
+var jsonFieldsNameOfVoiceStartPayload = [6]string{
+	0: "conversation_id",
+	1: "format",
+	2: "language",
+	3: "reply_format",
+	4: "sample_rate",
+	5: "turn_id",
+}
+
+// Decode decodes VoiceStartPayload from json.
+func (s *VoiceStartPayload) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode VoiceStartPayload to nil")
+	}
+	var requiredBitSet [1]uint8
+
+	if err := d.ObjBytes(func(d *jx.Decoder, k []byte) error {
+		switch string(k) {
+		case "conversation_id":
+			if err := func() error {
+				s.ConversationID.Reset()
+				if err := s.ConversationID.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"conversation_id\"")
+			}
+		case "format":
+			requiredBitSet[0] |= 1 << 1
+			if err := func() error {
+				if err := s.Format.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"format\"")
+			}
+		case "language":
+			if err := func() error {
+				s.Language.Reset()
+				if err := s.Language.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"language\"")
+			}
+		case "reply_format":
+			if err := func() error {
+				s.ReplyFormat.Reset()
+				if err := s.ReplyFormat.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"reply_format\"")
+			}
+		case "sample_rate":
+			if err := func() error {
+				s.SampleRate.Reset()
+				if err := s.SampleRate.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"sample_rate\"")
+			}
+		case "turn_id":
+			requiredBitSet[0] |= 1 << 5
+			if err := func() error {
+				if err := s.TurnID.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"turn_id\"")
+			}
+		default:
+			return d.Skip()
+		}
+		return nil
+	}); err != nil {
+		return errors.Wrap(err, "decode VoiceStartPayload")
+	}
+	// Validate required fields.
+	var failures []validate.FieldError
+	for i, mask := range [1]uint8{
+		0b00100010,
+	} {
+		if result := (requiredBitSet[i] & mask) ^ mask; result != 0 {
+			// Mask only required fields and check equality to mask using XOR.
+			//
+			// If XOR result is not zero, result is not equal to expected, so some fields are missed.
+			// Bits of fields which would be set are actually bits of missed fields.
+			missed := bits.OnesCount8(result)
+			for bitN := 0; bitN < missed; bitN++ {
+				bitIdx := bits.TrailingZeros8(result)
+				fieldIdx := i*8 + bitIdx
+				var name string
+				if fieldIdx < len(jsonFieldsNameOfVoiceStartPayload) {
+					name = jsonFieldsNameOfVoiceStartPayload[fieldIdx]
+				} else {
+					name = strconv.Itoa(fieldIdx)
+				}
+				failures = append(failures, validate.FieldError{
+					Name:  name,
+					Error: validate.ErrFieldRequired,
+				})
+				// Reset bit.
+				result &^= 1 << bitIdx
+			}
+		}
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s *VoiceStartPayload) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *VoiceStartPayload) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode implements json.Marshaler.
+func (s *VoiceTurnPayload) Encode(e *jx.Encoder) {
+	e.ObjStart()
+	s.encodeFields(e)
+	e.ObjEnd()
+}
+
+// encodeFields encodes fields.
+func (s *VoiceTurnPayload) encodeFields(e *jx.Encoder) {
+	{
+		e.FieldStart("turn_id")
+		s.TurnID.Encode(e)
+	}
+}
+
+var jsonFieldsNameOfVoiceTurnPayload = [1]string{
+	0: "turn_id",
+}
+
+// Decode decodes VoiceTurnPayload from json.
+func (s *VoiceTurnPayload) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode VoiceTurnPayload to nil")
+	}
+	var requiredBitSet [1]uint8
+
+	if err := d.ObjBytes(func(d *jx.Decoder, k []byte) error {
+		switch string(k) {
+		case "turn_id":
+			requiredBitSet[0] |= 1 << 0
+			if err := func() error {
+				if err := s.TurnID.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"turn_id\"")
+			}
+		default:
+			return d.Skip()
+		}
+		return nil
+	}); err != nil {
+		return errors.Wrap(err, "decode VoiceTurnPayload")
+	}
+	// Validate required fields.
+	var failures []validate.FieldError
+	for i, mask := range [1]uint8{
+		0b00000001,
+	} {
+		if result := (requiredBitSet[i] & mask) ^ mask; result != 0 {
+			// Mask only required fields and check equality to mask using XOR.
+			//
+			// If XOR result is not zero, result is not equal to expected, so some fields are missed.
+			// Bits of fields which would be set are actually bits of missed fields.
+			missed := bits.OnesCount8(result)
+			for bitN := 0; bitN < missed; bitN++ {
+				bitIdx := bits.TrailingZeros8(result)
+				fieldIdx := i*8 + bitIdx
+				var name string
+				if fieldIdx < len(jsonFieldsNameOfVoiceTurnPayload) {
+					name = jsonFieldsNameOfVoiceTurnPayload[fieldIdx]
+				} else {
+					name = strconv.Itoa(fieldIdx)
+				}
+				failures = append(failures, validate.FieldError{
+					Name:  name,
+					Error: validate.ErrFieldRequired,
+				})
+				// Reset bit.
+				result &^= 1 << bitIdx
+			}
+		}
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s *VoiceTurnPayload) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *VoiceTurnPayload) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode implements json.Marshaler.
 func (s *Weather) Encode(e *jx.Encoder) {
 	e.ObjStart()
 	s.encodeFields(e)
@@ -8872,6 +11287,47 @@ func (s *WeatherPayload) MarshalJSON() ([]byte, error) {
 func (s *WeatherPayload) UnmarshalJSON(data []byte) error {
 	d := jx.DecodeBytes(data)
 	return s.Decode(d)
+}
+
+func (s *Abort) Validate() error {
+	if s == nil {
+		return validate.ErrNilPointer
+	}
+
+	var failures []validate.FieldError
+	if err := func() error {
+		if value, ok := s.From.Get(); ok {
+			if err := func() error {
+				if err := value.Validate(); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "from",
+			Error: err,
+		})
+	}
+	if err := func() error {
+		if err := s.Message.Validate(); err != nil {
+			return err
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "message",
+			Error: err,
+		})
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+	return nil
 }
 
 func (s *Chat) Validate() error {
@@ -10236,6 +12692,11 @@ func (s *ErrorPayload) Validate() error {
 
 func (s Frame) Validate() error {
 	switch s.Type {
+	case AbortFrame:
+		if err := s.Abort.Validate(); err != nil {
+			return err
+		}
+		return nil
 	case ChatFrame:
 		if err := s.Chat.Validate(); err != nil {
 			return err
@@ -10313,6 +12774,31 @@ func (s Frame) Validate() error {
 		return nil
 	case RtcAgentStopFrame:
 		if err := s.RtcAgentStop.Validate(); err != nil {
+			return err
+		}
+		return nil
+	case SttFrame:
+		if err := s.Stt.Validate(); err != nil {
+			return err
+		}
+		return nil
+	case TtsEndFrame:
+		if err := s.TtsEnd.Validate(); err != nil {
+			return err
+		}
+		return nil
+	case TtsStartFrame:
+		if err := s.TtsStart.Validate(); err != nil {
+			return err
+		}
+		return nil
+	case VoiceEndFrame:
+		if err := s.VoiceEnd.Validate(); err != nil {
+			return err
+		}
+		return nil
+	case VoiceStartFrame:
+		if err := s.VoiceStart.Validate(); err != nil {
 			return err
 		}
 		return nil
@@ -10932,6 +13418,550 @@ func (s *Sender) Validate() error {
 	}(); err != nil {
 		failures = append(failures, validate.FieldError{
 			Name:  "role",
+			Error: err,
+		})
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+	return nil
+}
+
+func (s *Stt) Validate() error {
+	if s == nil {
+		return validate.ErrNilPointer
+	}
+
+	var failures []validate.FieldError
+	if err := func() error {
+		if value, ok := s.From.Get(); ok {
+			if err := func() error {
+				if err := value.Validate(); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "from",
+			Error: err,
+		})
+	}
+	if err := func() error {
+		if err := s.Message.Validate(); err != nil {
+			return err
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "message",
+			Error: err,
+		})
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+	return nil
+}
+
+func (s *SttPayload) Validate() error {
+	if s == nil {
+		return validate.ErrNilPointer
+	}
+
+	var failures []validate.FieldError
+	if err := func() error {
+		if err := (validate.Int{
+			MinSet:        true,
+			Min:           0,
+			MaxSet:        false,
+			Max:           0,
+			MinExclusive:  false,
+			MaxExclusive:  false,
+			MultipleOfSet: false,
+			MultipleOf:    0,
+			Pattern:       nil,
+		}).Validate(int64(s.DurationMs)); err != nil {
+			return errors.Wrap(err, "int")
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "duration_ms",
+			Error: err,
+		})
+	}
+	if err := func() error {
+		if err := s.TurnID.Validate(); err != nil {
+			return err
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "turn_id",
+			Error: err,
+		})
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+	return nil
+}
+
+func (s *TtsEnd) Validate() error {
+	if s == nil {
+		return validate.ErrNilPointer
+	}
+
+	var failures []validate.FieldError
+	if err := func() error {
+		if value, ok := s.From.Get(); ok {
+			if err := func() error {
+				if err := value.Validate(); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "from",
+			Error: err,
+		})
+	}
+	if err := func() error {
+		if err := s.Message.Validate(); err != nil {
+			return err
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "message",
+			Error: err,
+		})
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+	return nil
+}
+
+func (s *TtsEndPayload) Validate() error {
+	if s == nil {
+		return validate.ErrNilPointer
+	}
+
+	var failures []validate.FieldError
+	if err := func() error {
+		if err := (validate.Int{
+			MinSet:        true,
+			Min:           0,
+			MaxSet:        false,
+			Max:           0,
+			MinExclusive:  false,
+			MaxExclusive:  false,
+			MultipleOfSet: false,
+			MultipleOf:    0,
+			Pattern:       nil,
+		}).Validate(int64(s.Bytes)); err != nil {
+			return errors.Wrap(err, "int")
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "bytes",
+			Error: err,
+		})
+	}
+	if err := func() error {
+		if err := s.TurnID.Validate(); err != nil {
+			return err
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "turn_id",
+			Error: err,
+		})
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+	return nil
+}
+
+func (s *TtsStart) Validate() error {
+	if s == nil {
+		return validate.ErrNilPointer
+	}
+
+	var failures []validate.FieldError
+	if err := func() error {
+		if value, ok := s.From.Get(); ok {
+			if err := func() error {
+				if err := value.Validate(); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "from",
+			Error: err,
+		})
+	}
+	if err := func() error {
+		if err := s.Message.Validate(); err != nil {
+			return err
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "message",
+			Error: err,
+		})
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+	return nil
+}
+
+func (s *TtsStartPayload) Validate() error {
+	if s == nil {
+		return validate.ErrNilPointer
+	}
+
+	var failures []validate.FieldError
+	if err := func() error {
+		if err := s.Format.Validate(); err != nil {
+			return err
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "format",
+			Error: err,
+		})
+	}
+	if err := func() error {
+		if err := (validate.Int{
+			MinSet:        true,
+			Min:           8000,
+			MaxSet:        false,
+			Max:           0,
+			MinExclusive:  false,
+			MaxExclusive:  false,
+			MultipleOfSet: false,
+			MultipleOf:    0,
+			Pattern:       nil,
+		}).Validate(int64(s.SampleRate)); err != nil {
+			return errors.Wrap(err, "int")
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "sample_rate",
+			Error: err,
+		})
+	}
+	if err := func() error {
+		if err := s.TurnID.Validate(); err != nil {
+			return err
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "turn_id",
+			Error: err,
+		})
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+	return nil
+}
+
+func (s TurnID) Validate() error {
+	alias := (string)(s)
+	if err := (validate.String{
+		MinLength:     1,
+		MinLengthSet:  true,
+		MaxLength:     64,
+		MaxLengthSet:  true,
+		Email:         false,
+		Hostname:      false,
+		Regex:         nil,
+		MinNumeric:    0,
+		MinNumericSet: false,
+		MaxNumeric:    0,
+		MaxNumericSet: false,
+	}).Validate(string(alias)); err != nil {
+		return errors.Wrap(err, "string")
+	}
+	return nil
+}
+
+func (s VoiceAudioFormat) Validate() error {
+	switch s {
+	case "pcm":
+		return nil
+	case "wav":
+		return nil
+	case "mp3":
+		return nil
+	case "ogg_opus":
+		return nil
+	default:
+		return errors.Errorf("invalid value: %v", s)
+	}
+}
+
+func (s *VoiceEnd) Validate() error {
+	if s == nil {
+		return validate.ErrNilPointer
+	}
+
+	var failures []validate.FieldError
+	if err := func() error {
+		if value, ok := s.From.Get(); ok {
+			if err := func() error {
+				if err := value.Validate(); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "from",
+			Error: err,
+		})
+	}
+	if err := func() error {
+		if err := s.Message.Validate(); err != nil {
+			return err
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "message",
+			Error: err,
+		})
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+	return nil
+}
+
+func (s *VoiceStart) Validate() error {
+	if s == nil {
+		return validate.ErrNilPointer
+	}
+
+	var failures []validate.FieldError
+	if err := func() error {
+		if value, ok := s.From.Get(); ok {
+			if err := func() error {
+				if err := value.Validate(); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "from",
+			Error: err,
+		})
+	}
+	if err := func() error {
+		if err := s.Message.Validate(); err != nil {
+			return err
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "message",
+			Error: err,
+		})
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+	return nil
+}
+
+func (s *VoiceStartPayload) Validate() error {
+	if s == nil {
+		return validate.ErrNilPointer
+	}
+
+	var failures []validate.FieldError
+	if err := func() error {
+		if value, ok := s.ConversationID.Get(); ok {
+			if err := func() error {
+				if err := (validate.Int{
+					MinSet:        true,
+					Min:           1,
+					MaxSet:        false,
+					Max:           0,
+					MinExclusive:  false,
+					MaxExclusive:  false,
+					MultipleOfSet: false,
+					MultipleOf:    0,
+					Pattern:       nil,
+				}).Validate(int64(value)); err != nil {
+					return errors.Wrap(err, "int")
+				}
+				return nil
+			}(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "conversation_id",
+			Error: err,
+		})
+	}
+	if err := func() error {
+		if err := s.Format.Validate(); err != nil {
+			return err
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "format",
+			Error: err,
+		})
+	}
+	if err := func() error {
+		if value, ok := s.Language.Get(); ok {
+			if err := func() error {
+				if err := (validate.String{
+					MinLength:     0,
+					MinLengthSet:  false,
+					MaxLength:     16,
+					MaxLengthSet:  true,
+					Email:         false,
+					Hostname:      false,
+					Regex:         nil,
+					MinNumeric:    0,
+					MinNumericSet: false,
+					MaxNumeric:    0,
+					MaxNumericSet: false,
+				}).Validate(string(value)); err != nil {
+					return errors.Wrap(err, "string")
+				}
+				return nil
+			}(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "language",
+			Error: err,
+		})
+	}
+	if err := func() error {
+		if value, ok := s.ReplyFormat.Get(); ok {
+			if err := func() error {
+				if err := value.Validate(); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "reply_format",
+			Error: err,
+		})
+	}
+	if err := func() error {
+		if value, ok := s.SampleRate.Get(); ok {
+			if err := func() error {
+				if err := (validate.Int{
+					MinSet:        true,
+					Min:           8000,
+					MaxSet:        true,
+					Max:           48000,
+					MinExclusive:  false,
+					MaxExclusive:  false,
+					MultipleOfSet: false,
+					MultipleOf:    0,
+					Pattern:       nil,
+				}).Validate(int64(value)); err != nil {
+					return errors.Wrap(err, "int")
+				}
+				return nil
+			}(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "sample_rate",
+			Error: err,
+		})
+	}
+	if err := func() error {
+		if err := s.TurnID.Validate(); err != nil {
+			return err
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "turn_id",
+			Error: err,
+		})
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+	return nil
+}
+
+func (s *VoiceTurnPayload) Validate() error {
+	if s == nil {
+		return validate.ErrNilPointer
+	}
+
+	var failures []validate.FieldError
+	if err := func() error {
+		if err := s.TurnID.Validate(); err != nil {
+			return err
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "turn_id",
 			Error: err,
 		})
 	}

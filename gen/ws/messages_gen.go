@@ -40,6 +40,7 @@ type MessageInfo struct {
 
 // Messages lists every message type, sorted by type.
 var Messages = []MessageInfo{
+	{Type: "abort", Direction: "client_to_server", Summary: "Stop the current voice turn and its reply."},
 	{Type: "chat", Direction: "both", Summary: "A line of conversation between the owner and the companion."},
 	{Type: "chat_delta", Direction: "server_to_client", Summary: "The next piece of an AI reply, to the whole group."},
 	{Type: "chat_done", Direction: "server_to_client", Summary: "An AI reply is complete and stored, to the whole group."},
@@ -56,11 +57,17 @@ var Messages = []MessageInfo{
 	{Type: "rtc_agent_start", Direction: "client_to_server", Summary: "Start the cloud voice agent in the group's voice room; answered with `rtc_agent_state`."},
 	{Type: "rtc_agent_state", Direction: "server_to_client", Summary: "The voice agent of the group's room started or stopped, to the whole group."},
 	{Type: "rtc_agent_stop", Direction: "client_to_server", Summary: "Stop the voice agent in the group's room; answered with `rtc_agent_state`."},
+	{Type: "stt", Direction: "server_to_client", Summary: "What the server heard in a voice turn, to the whole group."},
+	{Type: "tts_end", Direction: "server_to_client", Summary: "The last binary audio frame of a turn's reply was sent."},
+	{Type: "tts_start", Direction: "server_to_client", Summary: "Binary frames of the reply's audio follow, to the speaking session."},
+	{Type: "voice_end", Direction: "client_to_server", Summary: "The device stopped speaking; the server recognizes and answers."},
+	{Type: "voice_start", Direction: "client_to_server", Summary: "A device starts speaking; binary audio frames follow."},
 	{Type: "weather", Direction: "both", Summary: "Current weather for the device to show or speak."},
 }
 
 // MessageTypes lists every message type, sorted.
 var MessageTypes = []FrameType{
+	"abort",
 	"chat",
 	"chat_delta",
 	"chat_done",
@@ -77,6 +84,11 @@ var MessageTypes = []FrameType{
 	"rtc_agent_start",
 	"rtc_agent_state",
 	"rtc_agent_stop",
+	"stt",
+	"tts_end",
+	"tts_start",
+	"voice_end",
+	"voice_start",
 	"weather",
 }
 
@@ -84,6 +96,8 @@ var MessageTypes = []FrameType{
 // unknown type.
 func DirectionOf(t FrameType) (d Direction, ok bool) {
 	switch t {
+	case "abort":
+		return "client_to_server", true
 	case "chat":
 		return "both", true
 	case "chat_delta":
@@ -115,6 +129,16 @@ func DirectionOf(t FrameType) (d Direction, ok bool) {
 	case "rtc_agent_state":
 		return "server_to_client", true
 	case "rtc_agent_stop":
+		return "client_to_server", true
+	case "stt":
+		return "server_to_client", true
+	case "tts_end":
+		return "server_to_client", true
+	case "tts_start":
+		return "server_to_client", true
+	case "voice_end":
+		return "client_to_server", true
+	case "voice_start":
 		return "client_to_server", true
 	case "weather":
 		return "both", true
@@ -150,6 +174,8 @@ const (
 // has no from.
 func (s Frame) GetFrom() (from Sender, ok bool) {
 	switch s.Type {
+	case "abort":
+		return s.Abort.From.Get()
 	case "chat":
 		return s.Chat.From.Get()
 	case "chat_delta":
@@ -182,6 +208,16 @@ func (s Frame) GetFrom() (from Sender, ok bool) {
 		return s.RtcAgentState.From.Get()
 	case "rtc_agent_stop":
 		return s.RtcAgentStop.From.Get()
+	case "stt":
+		return s.Stt.From.Get()
+	case "tts_end":
+		return s.TtsEnd.From.Get()
+	case "tts_start":
+		return s.TtsStart.From.Get()
+	case "voice_end":
+		return s.VoiceEnd.From.Get()
+	case "voice_start":
+		return s.VoiceStart.From.Get()
 	case "weather":
 		return s.Weather.From.Get()
 	}
@@ -192,6 +228,8 @@ func (s Frame) GetFrom() (from Sender, ok bool) {
 // had. It reports false if the frame's type has no from.
 func (s *Frame) SetFrom(from Sender) bool {
 	switch s.Type {
+	case "abort":
+		s.Abort.From = NewOptSender(from)
 	case "chat":
 		s.Chat.From = NewOptSender(from)
 	case "chat_delta":
@@ -224,6 +262,16 @@ func (s *Frame) SetFrom(from Sender) bool {
 		s.RtcAgentState.From = NewOptSender(from)
 	case "rtc_agent_stop":
 		s.RtcAgentStop.From = NewOptSender(from)
+	case "stt":
+		s.Stt.From = NewOptSender(from)
+	case "tts_end":
+		s.TtsEnd.From = NewOptSender(from)
+	case "tts_start":
+		s.TtsStart.From = NewOptSender(from)
+	case "voice_end":
+		s.VoiceEnd.From = NewOptSender(from)
+	case "voice_start":
+		s.VoiceStart.From = NewOptSender(from)
 	case "weather":
 		s.Weather.From = NewOptSender(from)
 	default:
@@ -235,6 +283,8 @@ func (s *Frame) SetFrom(from Sender) bool {
 // ClearFrom removes the sender from the frame, if it has one.
 func (s *Frame) ClearFrom() {
 	switch s.Type {
+	case "abort":
+		s.Abort.From.Reset()
 	case "chat":
 		s.Chat.From.Reset()
 	case "chat_delta":
@@ -267,6 +317,16 @@ func (s *Frame) ClearFrom() {
 		s.RtcAgentState.From.Reset()
 	case "rtc_agent_stop":
 		s.RtcAgentStop.From.Reset()
+	case "stt":
+		s.Stt.From.Reset()
+	case "tts_end":
+		s.TtsEnd.From.Reset()
+	case "tts_start":
+		s.TtsStart.From.Reset()
+	case "voice_end":
+		s.VoiceEnd.From.Reset()
+	case "voice_start":
+		s.VoiceStart.From.Reset()
 	case "weather":
 		s.Weather.From.Reset()
 	}

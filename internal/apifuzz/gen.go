@@ -242,6 +242,13 @@ func (g *Gen) build(op *Operation, p plan, inSpec bool) *Request {
 			body = p.body(body)
 		}
 		req.Body, req.HasBody, req.ContentType = body, true, "application/json"
+	case op.RawBody && !p.noBody && !p.extraBody:
+		// Raw audio: random bytes, a few kilobytes or none.
+		body := make([]byte, g.r.IntN(8<<10))
+		for i := range body {
+			body[i] = byte(g.r.IntN(256))
+		}
+		req.Body, req.HasBody, req.ContentType = body, true, "application/octet-stream"
 	case op.Body == nil && p.extraBody:
 		req.Body, req.HasBody, req.ContentType = []byte(`{"unexpected":true}`), true, "application/json"
 	case op.Body != nil && p.noBody:

@@ -59,6 +59,12 @@ type Operation struct {
 	// Streams are the statuses whose response may also be a stream of
 	// Server-Sent Events (text/event-stream) instead of the envelope.
 	Streams map[int]bool
+	// RawBody is set for operations whose body is raw bytes
+	// (application/octet-stream: audio) rather than JSON.
+	RawBody bool
+	// Audio are the statuses whose response is audio (audio/*) instead
+	// of the envelope.
+	Audio map[int]bool
 }
 
 // Documents reports whether the operation documents the status.
@@ -100,7 +106,7 @@ func LoadOperations(spec []byte) ([]*Operation, error) {
 }
 
 func operation(doc *openapi3.T, path, method string, item *openapi3.PathItem, o *openapi3.Operation) (*Operation, error) {
-	op := &Operation{ID: o.OperationID, Method: method, Path: path, Statuses: map[int]bool{}, Streams: map[int]bool{}}
+	op := &Operation{ID: o.OperationID, Method: method, Path: path, Statuses: map[int]bool{}, Streams: map[int]bool{}, Audio: map[int]bool{}}
 	sec := doc.Security
 	if o.Security != nil {
 		sec = *o.Security
@@ -129,16 +135,20 @@ func operation(doc *openapi3.T, path, method string, item *openapi3.PathItem, o 
 	}
 	if rb := o.RequestBody; rb != nil && rb.Value != nil {
 		mt := rb.Value.Content.Get("application/json")
-		if mt == nil || mt.Schema == nil {
+		switch {
+		case mt == nil && rb.Value.Content.Get("application/octet-stream") != nil:
+			op.RawBody, op.BodyRequired = true, rb.Value.Required
+		case mt == nil || mt.Schema == nil:
 			return nil, fmt.Errorf("apifuzz: %s: request body is not application/json", op.ID)
-		}
-		op.Body, op.BodyRequired = mt.Schema.Value, rb.Value.Required
-		if mt.Example != nil {
-			op.Examples = append(op.Examples, mt.Example)
-		}
-		for _, name := range sortedKeys(mt.Examples) {
-			if ex := mt.Examples[name]; ex != nil && ex.Value != nil {
-				op.Examples = append(op.Examples, ex.Value.Value)
+		default:
+			op.Body, op.BodyRequired = mt.Schema.Value, rb.Value.Required
+			if mt.Example != nil {
+				op.Examples = append(op.Examples, mt.Example)
+			}
+			for _, name := range sortedKeys(mt.Examples) {
+				if ex := mt.Examples[name]; ex != nil && ex.Value != nil {
+					op.Examples = append(op.Examples, ex.Value.Value)
+				}
 			}
 		}
 	}
@@ -155,6 +165,13 @@ func operation(doc *openapi3.T, path, method string, item *openapi3.PathItem, o 
 		op.Statuses[n] = true
 		if r := o.Responses.Value(code); r != nil && r.Value != nil && r.Value.Content.Get("text/event-stream") != nil {
 			op.Streams[n] = true
+		}
+		if r := o.Responses.Value(code); r != nil && r.Value != nil {
+			for ct := range r.Value.Content {
+				if strings.HasPrefix(ct, "audio/") {
+					op.Audio[n] = true
+				}
+			}
 		}
 	}
 	return op, nil

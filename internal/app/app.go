@@ -26,6 +26,7 @@ import (
 	"paradise/internal/ratelimit"
 	"paradise/internal/redisdb"
 	"paradise/internal/rtc"
+	"paradise/internal/voice"
 )
 
 // Module is the whole service, minus its configuration: supply a
@@ -46,6 +47,7 @@ var Module = fx.Options(
 	chat.Module,
 	command.Module,
 	rtc.Module,
+	voice.Module,
 	httpapi.Module,
 	debugserver.Module,
 	fx.Provide(fx.Annotate(NewHandler, fx.As(new(api.Handler)))),
@@ -62,6 +64,7 @@ type Handler struct {
 	*chatHandler
 	*commandHandler
 	*rtcHandler
+	*voiceHandler
 }
 
 // The contexts' handlers are all named Handler; aliases give the embedded
@@ -73,6 +76,7 @@ type (
 	chatHandler    = chat.Handler
 	commandHandler = command.Handler
 	rtcHandler     = rtc.Handler
+	voiceHandler   = voice.Handler
 )
 
 var _ api.Handler = (*Handler)(nil)
@@ -88,10 +92,11 @@ type HandlerParams struct {
 	Chat    *chat.Handler
 	Command *command.Handler
 	RTC     *rtc.Handler
+	Voice   *voice.Handler
 }
 
 // NewHandler composes the handlers.
 func NewHandler(p HandlerParams) *Handler {
 	return &Handler{Errors: p.Errors, accountHandler: p.Account, deviceHandler: p.Device, adminHandler: p.Admin, chatHandler: p.Chat,
-		commandHandler: p.Command, rtcHandler: p.RTC}
+		commandHandler: p.Command, rtcHandler: p.RTC, voiceHandler: p.Voice}
 }

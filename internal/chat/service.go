@@ -111,6 +111,9 @@ const (
 	ChannelSSE  Channel = "sse"  // POST /api/ai/chat/ streamed
 	ChannelHub  Channel = "hub"  // a chat_request frame
 	ChannelRTC  Channel = "rtc"  // a turn of a voice agent (internal/rtc)
+	// ChannelVoice is a voice chat (internal/voice): a transcript in, a
+	// reply to be spoken out.
+	ChannelVoice Channel = "voice"
 )
 
 // Started says where the user's message was stored, before the reply.

@@ -43,6 +43,8 @@ type Config struct {
 	Devices Devices
 	// RTC configures real-time voice rooms and the voice agent.
 	RTC RTC
+	// Speech chooses the speech vendors and bounds voice requests.
+	Speech Speech
 }
 
 // HTTP is the HTTP server's section.
@@ -200,6 +202,7 @@ type Sections struct {
 	RateLimits RateLimits
 	Devices    Devices
 	RTC        RTC
+	Speech     Speech
 }
 
 // Split returns the sections of c.
@@ -207,7 +210,7 @@ func Split(c Config) Sections {
 	return Sections{HTTP: c.HTTP, Database: c.Database, Redis: c.Redis, Log: c.Log,
 		Auth: c.Auth, Metrics: c.Metrics, Debug: c.Debug, Passwords: c.Passwords, Hub: c.Hub, Presence: c.Presence,
 		LLM: c.LLM, Chat: c.Chat, RateLimits: c.RateLimits, Devices: c.Devices,
-		RTC: c.RTC}
+		RTC: c.RTC, Speech: c.Speech}
 }
 
 // Provide gives the fx graph the sections of the Config it holds; the app
@@ -273,6 +276,9 @@ func Load(getenv func(string) string) (Config, error) {
 		return Config{}, err
 	}
 	if c.RTC, err = loadRTC(getenv); err != nil {
+		return Config{}, err
+	}
+	if c.Speech, err = loadSpeech(getenv); err != nil {
 		return Config{}, err
 	}
 	return c, c.Validate()
@@ -426,6 +432,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: PARADISE_WS_PING_INTERVAL, PARADISE_PRESENCE_TTL and PARADISE_PRESENCE_SWEEP must be positive")
 	}
 	if err := c.LLM.Validate(); err != nil {
+		return err
+	}
+	if err := c.Speech.Validate(); err != nil {
 		return err
 	}
 	return c.RTC.Validate()

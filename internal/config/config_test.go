@@ -283,3 +283,34 @@ func TestRTCSettings(t *testing.T) {
 		})
 	}
 }
+
+func TestSpeech(t *testing.T) {
+	env := func(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }
+	c, err := config.Load(env(nil))
+	if err != nil || len(c.Speech.Providers) != 0 || c.Speech.MaxAudioSeconds != 30 {
+		t.Fatalf("defaults: %+v %v", c.Speech, err)
+	}
+	c, err = config.Load(env(map[string]string{
+		"AUDIO_SERVICE_PROVIDER":           "Volcano",
+		"PARADISE_SPEECH_FAILOVER":         "tencent, aliyun, volcengine",
+		"PARADISE_SPEECH_VOLCENGINE_APPID": "a", "PARADISE_SPEECH_VOLCENGINE_ACCESS_TOKEN": "t",
+		"PARADISE_SPEECH_TENCENT_SECRET_ID": "i", "PARADISE_SPEECH_TENCENT_SECRET_KEY": "k",
+		"PARADISE_SPEECH_ALIYUN_ACCESS_KEY_ID": "i", "PARADISE_SPEECH_ALIYUN_ACCESS_KEY_SECRET": "s", "PARADISE_SPEECH_ALIYUN_APPKEY": "a",
+	}))
+	if err != nil || strings.Join(c.Speech.Providers, ",") != "volcengine,tencent,aliyun" {
+		t.Fatalf("providers %v, %v", c.Speech.Providers, err)
+	}
+	for _, tc := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"PARADISE_SPEECH_PROVIDER": "azure"}, "unknown speech provider"},
+		{map[string]string{"PARADISE_SPEECH_PROVIDER": "aliyun", "PARADISE_SPEECH_ALIYUN_ACCESS_KEY_SECRET": "sekrit"}, "PARADISE_SPEECH_ALIYUN_ACCESS_KEY_ID, _APPKEY"},
+		{map[string]string{"PARADISE_SPEECH_MAX_AUDIO_BYTES": "2MiB"}, "PARADISE_SPEECH_MAX_AUDIO_BYTES"},
+	} {
+		_, err := config.Load(env(tc.env))
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "sekrit") {
+			t.Fatalf("%v: err = %v, want %q", tc.env, err, tc.want)
+		}
+	}
+}

@@ -13,7 +13,9 @@ import (
 
 	"paradise/gen/api"
 	"paradise/internal/account"
+	"paradise/internal/config"
 	"paradise/internal/rtc/rtctest"
+	"paradise/internal/speech/aliyun/aliyuntest"
 	"paradise/internal/testenv"
 )
 
@@ -542,7 +544,63 @@ var restCases = map[string][]restCase{
 			id := f.conversation(t, f.user.Token)
 			return call{method: "GET", path: fmt.Sprintf("/api/ai/conversations/%d/messages/", id), token: f.Register(t, "chatother").Token}
 		}},
+	}, "speechToText": {
+		{name: "ok", status: 200, setup: func(t *testing.T, f *fixture) call {
+			return call{method: "POST", path: "/api/ai/speech-to-text/?sample_rate=16000", token: f.user.Token, body: string(speechPCM()),
+				contentType: "application/octet-stream"}
+		}},
+		{name: "empty audio", status: 400, code: 4023, setup: func(t *testing.T, f *fixture) call {
+			return call{method: "POST", path: "/api/ai/speech-to-text/", token: f.user.Token, body: string(make([]byte, 3200)),
+				contentType: "application/octet-stream"}
+		}},
+		{name: "no token", status: 401, setup: func(t *testing.T, f *fixture) call {
+			return call{method: "POST", path: "/api/ai/speech-to-text/", body: string(speechPCM()), contentType: "application/octet-stream"}
+		}},
 	},
+	"textToSpeech": {
+		{name: "ok", status: 200, setup: func(t *testing.T, f *fixture) call {
+			return call{method: "POST", path: "/api/ai/text-to-speech/", token: f.user.Token, body: map[string]any{"text": "早上好", "format": "mp3"}}
+		}},
+		{name: "blank text", status: 400, setup: func(t *testing.T, f *fixture) call {
+			return call{method: "POST", path: "/api/ai/text-to-speech/", token: f.user.Token, body: map[string]any{"text": " "}}
+		}},
+	},
+	"voiceChat": {
+		{name: "ok", status: 200, setup: func(t *testing.T, f *fixture) call {
+			return call{method: "POST", path: "/api/ai/voice-chat/", token: f.user.Token, body: string(speechPCM()), contentType: "application/octet-stream"}
+		}},
+		{name: "silence", status: 400, code: 4023, setup: func(t *testing.T, f *fixture) call {
+			return call{method: "POST", path: "/api/ai/voice-chat/", token: f.user.Token, body: string(make([]byte, 3200)),
+				contentType: "application/octet-stream"}
+		}},
+	},
+	"getVoiceChatAudio": {
+		{name: "ok", status: 200, setup: func(t *testing.T, f *fixture) call {
+			req, _ := http.NewRequest(http.MethodPost, f.URL+"/api/ai/voice-chat/", strings.NewReader(string(speechPCM())))
+			req.Header.Set("Content-Type", "application/octet-stream")
+			req.Header.Set("Authorization", "Token "+f.user.Token)
+			res := f.Send(t, req)
+			var d struct {
+				AudioURL string `json:"audio_url"`
+			}
+			if res.Status != 200 || json.Unmarshal(res.Envelope.Data, &d) != nil {
+				t.Fatalf("setup voice chat: %d %s", res.Status, res.Body)
+			}
+			return call{method: "GET", path: strings.TrimPrefix(d.AudioURL, f.URL), token: f.user.Token}
+		}},
+		{name: "unknown", status: 404, setup: func(t *testing.T, f *fixture) call {
+			return call{method: "GET", path: "/api/ai/voice-chat/audio/00000000000000000000000000000000/", token: f.user.Token}
+		}},
+	},
+}
+
+// speechPCM is half a second of 16 kHz PCM that is not silence.
+func speechPCM() []byte {
+	b := make([]byte, 16000)
+	for i := 1; i < len(b); i += 2 {
+		b[i] = byte(i % 40)
+	}
+	return b
 }
 
 // TestRESTCoverage fails when an operation of openapi.yaml lacks a success
@@ -594,6 +652,12 @@ func TestREST(t *testing.T) {
 					f.contract.validateRequest(t, x, route, params)
 				}
 				f.contract.validateResponse(t, x, route, params)
+				if c.success() && isAudio(x.header.Get("Content-Type")) {
+					if x.status != c.status || len(x.resp) == 0 {
+						t.Errorf("got status %d with %d bytes of audio, want %d", x.status, len(x.resp), c.status)
+					}
+					return
+				}
 				if c.raw && c.success() {
 					if x.status != c.status {
 						t.Errorf("got status %d, want %d: %s", x.status, c.status, x.resp)
@@ -665,9 +729,18 @@ type fixture struct {
 func newFixture(t *testing.T, opts ...fx.Option) *fixture {
 	t.Helper()
 	f := &fixture{}
-	rtcOn, fake := withRTC(t)
-	f.rtc = fake
-	f.Service = testenv.Start(t, testenv.Embedded, append([]fx.Option{fx.Populate(&f.accounts), rtcOn}, opts...)...)
+	rtcOn, rtcFake := withRTC(t)
+	f.rtc = rtcFake
+	// Speech runs on a fake vendor, so its cases need no local engines.
+	nls := aliyuntest.New(t)
+	fake := func(s config.Speech) config.Speech {
+		a := nls.Config("")
+		s.Providers = []string{"aliyun"}
+		s.Aliyun = config.SpeechAliyun{AccessKeyID: a.AccessKeyID, AccessKeySecret: a.AccessKeySecret, AppKey: a.AppKey,
+			Region: "cn-shanghai", TokenURL: a.TokenURL, GatewayURL: a.GatewayURL, Voice: "xiaoyun"}
+		return s
+	}
+	f.Service = testenv.Start(t, testenv.Embedded, append([]fx.Option{fx.Populate(&f.accounts), rtcOn, fx.Decorate(fake)}, opts...)...)
 	f.contract = newContract(t, f.URL)
 	f.user = f.Register(t, "owner")
 	f.mac = newMAC()

@@ -2,6 +2,7 @@ package contract_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -217,6 +218,12 @@ func TestWebSocket(t *testing.T) {
 						expectChatReply(t, from, to, ex)
 					} else if typ == "rtc_agent_start" || typ == "rtc_agent_stop" {
 						expectAgentAnswer(t, from, to)
+					} else if typ == "voice_end" {
+						// No turn is recording (the example's audio never came).
+						from.ExpectError("invalid_payload")
+					} else if typ == "voice_start" || typ == "abort" {
+						// Answered by nothing: a turn opens, or nothing is left to stop
+						// ("no stray frames" below checks nothing came).
 					} else if answer, ok := answeredBy[typ]; ok {
 						from.Expect(answer)
 					} else {
@@ -228,6 +235,49 @@ func TestWebSocket(t *testing.T) {
 					}
 					seen.sent[typ] = true
 				}
+			}
+		}
+	})
+
+	// A voice turn: binary audio between voice_start and voice_end,
+	// answered with stt, the reply's text to the group, and its audio
+	// (tts_start, binary frames, tts_end) to the device.
+	t.Run("voice turn", func(t *testing.T) {
+		dev.SetT(t)
+		app.SetT(t)
+		dev.Send(map[string]any{"type": "voice_start", "message": map[string]any{"turn_id": "c-1", "format": "pcm", "sample_rate": 16000}})
+		if err := dev.Conn.Write(t.Context(), websocket.MessageBinary, speechPCM()); err != nil {
+			t.Fatal(err)
+		}
+		dev.Send(map[string]any{"type": "voice_end", "message": map[string]any{"turn_id": "c-1"}})
+		audio, doneDev, endTTS := 0, false, false
+		for !doneDev || !endTTS {
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			typ, data, err := dev.Conn.Read(ctx)
+			cancel()
+			if err != nil {
+				t.Fatalf("device: %v", err)
+			}
+			if typ == websocket.MessageBinary {
+				audio += len(data)
+				continue
+			}
+			var fr testenv.Frame
+			if err := json.Unmarshal(data, &fr); err != nil {
+				t.Fatal(err)
+			}
+			fr.Raw = data
+			dev.Check(t, fr)
+			doneDev = doneDev || fr.Type == "chat_done"
+			endTTS = endTTS || fr.Type == "tts_end"
+		}
+		if audio == 0 || !seen.received["stt"] || !seen.received["tts_start"] {
+			t.Fatalf("voice turn: %d bytes of audio, stt %t, tts_start %t", audio, seen.received["stt"], seen.received["tts_start"])
+		}
+		app.Expect("stt")
+		for got := app.Read(); got.Type != "chat_done"; got = app.Read() {
+			if got.Type != "chat_delta" {
+				t.Fatalf("app: %s during a voice turn", got.Raw)
 			}
 		}
 	})

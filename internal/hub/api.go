@@ -51,6 +51,13 @@ type FrameHandler struct {
 	Handle func(ctx context.Context, s *Session, f *ws.Frame) error
 }
 
+// BinaryHandler receives a session's binary frames inside a turn a frame
+// handler opened (Session.SetBinaryHandler). It runs on the session's
+// reader goroutine, in order with the text frames, and should be quick; a
+// *FrameError is sent to the client, any other error is logged and
+// answered with internal_error. data is only valid during the call.
+type BinaryHandler func(ctx context.Context, data []byte) error
+
 // FrameError is a handler's answer to a frame it refuses.
 type FrameError struct {
 	Code   ws.ErrorCode

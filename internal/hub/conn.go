@@ -60,6 +60,10 @@ type Session struct {
 	limiter   bucket
 	overLimit int
 
+	// binary receives the session's binary frames while a handler owns a
+	// turn (SetBinaryHandler); nil outside one.
+	binary atomic.Pointer[BinaryHandler]
+
 	// aliveMu guards alive, the last time the Alive hooks ran: signs of
 	// life come from the reader (frames) and the ping timer (pongs).
 	aliveMu sync.Mutex
@@ -94,6 +98,31 @@ func (c *Session) Send(f ws.Frame) error {
 	}
 	c.enqueue(b)
 	return nil
+}
+
+// SetBinaryHandler hands the session's binary frames to h until it is
+// called again (nil: binary frames are refused again, with an error frame
+// as outside any turn). Frame handlers use it for turns that stream data,
+// such as a voice recording.
+func (c *Session) SetBinaryHandler(h BinaryHandler) {
+	if h == nil {
+		c.binary.Store(nil)
+		return
+	}
+	c.binary.Store(&h)
+}
+
+// binaryMark starts a queued binary frame; queued text frames are JSON and
+// never start with it. The writer strips it.
+const binaryMark = 0x00
+
+// SendBinary queues a binary frame for this session only (a copy of b),
+// under the same bounded queue as text frames.
+func (c *Session) SendBinary(b []byte) {
+	frame := make([]byte, 1+len(b))
+	frame[0] = binaryMark
+	copy(frame[1:], b)
+	c.enqueue(frame)
 }
 
 // enqueue hands a frame to the writer without blocking. A full queue means
@@ -148,7 +177,11 @@ func (c *Session) writeAll(frames [][]byte) error {
 	ctx, cancel := context.WithTimeout(c.ctx, writeTimeout)
 	defer cancel()
 	for _, f := range frames {
-		if err := c.ws.Write(ctx, websocket.MessageText, f); err != nil {
+		typ := websocket.MessageText
+		if len(f) > 0 && f[0] == binaryMark {
+			typ, f = websocket.MessageBinary, f[1:]
+		}
+		if err := c.ws.Write(ctx, typ, f); err != nil {
 			return err
 		}
 	}

@@ -199,6 +199,14 @@ func (h *Hub) readLoop(c *Session) error {
 		}
 		c.overLimit = 0
 		if typ != websocket.MessageText {
+			if bh := c.binary.Load(); bh != nil {
+				h.metrics.HubFrames.WithLabelValues("binary").Inc()
+				if err := (*bh)(c.ctx, data); err != nil {
+					h.handlerFailed(c, &route{}, "binary", err)
+				}
+				h.alive(c)
+				continue
+			}
 			h.sendError(c, ws.ErrorCodeInvalidJSON, "Binary frames are not supported; send JSON text frames.")
 			continue
 		}

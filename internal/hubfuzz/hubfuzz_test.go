@@ -258,6 +258,11 @@ func (f *fixture) exchange(fr *hubfuzz.Frame, fromDevice bool) {
 	for _, r := range relayed {
 		f.checkServerFrame(fr, sender.name, r)
 	}
+	if fr.Type == "voice_start" && len(errs) == 0 {
+		// The voice turn would take the fuzzer's later binary frames as
+		// audio; abort it so binary frames stay out of spec.
+		abortTurn(sender, fr.Data)
+	}
 	if len(others) > 0 {
 		report("the sender got frames that are neither an answer nor an error", others)
 	}
@@ -317,9 +322,10 @@ func (f *fixture) exchange(fr *hubfuzz.Frame, fromDevice bool) {
 }
 
 // consumed are the client frame types the server handles without relaying
-// them (asyncapi.yaml: "except heartbeat, chat_request, rtc_agent_start
-// and rtc_agent_stop").
-var consumed = map[string]bool{"chat_request": true, "rtc_agent_start": true, "rtc_agent_stop": true}
+// them (asyncapi.yaml: "except heartbeat, chat_request, rtc_agent_start,
+// rtc_agent_stop, voice_start, voice_end and abort").
+var consumed = map[string]bool{"chat_request": true, "rtc_agent_start": true, "rtc_agent_stop": true,
+	"voice_start": true, "voice_end": true, "abort": true}
 
 // refusable are in-spec frame types the domain may still refuse with an
 // error frame to the sender: the voice agent requests (no agent to stop,
@@ -625,4 +631,18 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// abortTurn sends an abort for the voice turn a voice_start frame opened,
+// with the turn id exactly as sent (the server accepted it).
+func abortTurn(s session, data []byte) {
+	var v struct {
+		Message struct {
+			TurnID json.RawMessage `json:"turn_id"`
+		} `json:"message"`
+	}
+	if json.Unmarshal(data, &v) != nil || v.Message.TurnID == nil {
+		return
+	}
+	_ = write(*s.ws, []byte(`{"type":"abort","message":{"turn_id":`+string(v.Message.TurnID)+`}}`), false)
 }

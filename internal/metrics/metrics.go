@@ -141,3 +141,7 @@ func New() *Metrics {
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
 }
+
+// MustRegister adds a module's own collectors (internal/voice's speech
+// metrics) to the registry; label values must stay bounded.
+func (m *Metrics) MustRegister(cs ...prometheus.Collector) { m.registry.MustRegister(cs...) }

@@ -159,3 +159,13 @@ func (k Keys) RTCTask(taskID string) string { return k.join("rtc_task:", taskID)
 // RTCAgents is rtc_agents: the rooms with an agent, scored by the unix
 // milliseconds of their last activity, for the idle sweep.
 func (k Keys) RTCAgents() string { return k.join("rtc_agents") }
+
+// SpeechAliyunToken is speech:aliyun_token:{access_key_id}: the Aliyun NLS
+// token every instance shares until shortly before it expires.
+func (k Keys) SpeechAliyunToken(accessKeyID string) string {
+	return k.join("speech:aliyun_token:", accessKeyID)
+}
+
+// SpeechAudio is speech:audio:{id}: a voice chat reply's audio and its
+// owner, behind a short-lived download URL.
+func (k Keys) SpeechAudio(id string) string { return k.join("speech:audio:", id) }

@@ -219,6 +219,8 @@ func TestKeys(t *testing.T) {
 		{"rtc agent", plain.RTCAgent("room_7"), "rtc_agent:room_7"},
 		{"rtc task", plain.RTCTask("t1"), "rtc_task:t1"},
 		{"rtc agents", plain.RTCAgents(), "rtc_agents"},
+		{"speech aliyun token", plain.SpeechAliyunToken("LTAI5t"), "speech:aliyun_token:LTAI5t"},
+		{"speech audio", plain.SpeechAudio("a1b2"), "speech:audio:a1b2"},
 		{"raw", plain.Raw("token:abc"), "token:abc"},
 		{"prefixed token", prefixed.Token(redisdb.UserTokenPrefix, "abc"), "test:1:token:abc"},
 		{"prefixed group", prefixed.HubGroup(7), "test:1:hub:device_7"},
