@@ -17,6 +17,7 @@ import (
 	"paradise/internal/database"
 	"paradise/internal/debugserver"
 	"paradise/internal/device"
+	"paradise/internal/events"
 	"paradise/internal/httpapi"
 	"paradise/internal/hub"
 	"paradise/internal/llm"
@@ -35,6 +36,7 @@ var Module = fx.Options(
 	database.Module,
 	redisdb.Module,
 	ratelimit.Module,
+	events.Module,
 	llm.Module,
 	auth.Module,
 	hub.Module,

@@ -27,6 +27,7 @@ import (
 	"paradise/internal/apperr"
 	"paradise/internal/config"
 	"paradise/internal/database"
+	"paradise/internal/events"
 	"paradise/internal/device"
 	"paradise/internal/metrics"
 	"paradise/internal/paging"
@@ -145,13 +146,15 @@ type Service struct {
 	cfg      config.Chat
 	metrics  *metrics.Metrics
 	log      *zap.Logger
+	// events tells the admin console about new conversations.
+	events *events.Bus
 	// templates caches device types' parsed prompt templates.
 	templates templateCache
 }
 
 // NewService returns the chat service.
-func NewService(db *database.DB, model Model, budget Budget, devices Devices, profiles Profiles, cfg config.Chat, m *metrics.Metrics, log *zap.Logger) *Service {
-	return &Service{db: db.Client, model: model, budget: budget, devices: devices, profiles: profiles, cfg: cfg, metrics: m, log: log.Named("chat")}
+func NewService(db *database.DB, model Model, budget Budget, devices Devices, profiles Profiles, cfg config.Chat, m *metrics.Metrics, ev *events.Bus, log *zap.Logger) *Service {
+	return &Service{db: db.Client, model: model, budget: budget, devices: devices, profiles: profiles, cfg: cfg, metrics: m, events: ev, log: log.Named("chat")}
 }
 
 // CheckText validates a chat message's text; field names the field in the
@@ -429,6 +432,7 @@ func titleOf(text string) string {
 // when conv is nil.
 func (s *Service) storeUserMessage(ctx context.Context, conv *ent.Conversation, userID int, dev *device.Device, text string) (Started, error) {
 	var started Started
+	created := conv == nil
 	err := database.WithTx(ctx, s.db, func(tx *ent.Tx) error {
 		now := time.Now()
 		if conv == nil {
@@ -452,6 +456,13 @@ func (s *Service) storeUserMessage(ctx context.Context, conv *ent.Conversation, 
 		started = Started{ConversationID: conv.ID, UserMessageID: m.ID}
 		return nil
 	})
+	if err == nil && created {
+		ev := events.Event{Type: events.ConversationCreated, UserID: userID, ConversationID: started.ConversationID}
+		if dev != nil {
+			ev.DeviceID, ev.MAC = dev.ID, dev.MACAddress
+		}
+		s.events.Publish(ctx, ev)
+	}
 	return started, err
 }
 

@@ -123,3 +123,12 @@ func (k Keys) RateLimitConcurrency(key string) string { return k.join("ratelimit
 // RateLimitRate is ratelimit:rate:{key}: a request rate limit's state
 // (GCRA: the theoretical arrival time, unix microseconds).
 func (k Keys) RateLimitRate(key string) string { return k.join("ratelimit:rate:", key) }
+
+// AdminEvents is the pub/sub channel admin:events: the console's live
+// events (internal/events), published by every instance.
+func (k Keys) AdminEvents() string { return k.join("admin:events") }
+
+// AdminHubSessions is admin:hub_sessions: a hash of each instance's open
+// hub sessions, "{count}:{unix milliseconds}", refreshed every few
+// seconds; the dashboard sums the fresh ones.
+func (k Keys) AdminHubSessions() string { return k.join("admin:hub_sessions") }
