@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 
@@ -24,14 +23,7 @@ import (
 
 // This file holds the staff's use cases on users (the admin API).
 
-// CodeAdminSelfAction is the business code of a 403 refusing staff an
-// action on their own account that would lock them out (delete, removing
-// their own staff or active flag).
-const CodeAdminSelfAction = 4040
-
-func selfAction(msg string) error {
-	return &apperr.Error{Status: http.StatusForbidden, Code: CodeAdminSelfAction, Message: msg}
-}
+func selfAction(msg string) error { return apperr.SelfAction(msg) }
 
 // UserFilter selects users; zero fields do not filter.
 type UserFilter struct {
