@@ -81,4 +81,3 @@ func (h *Handler) AdminListAuditLog(ctx context.Context, params api.AdminListAud
 	return &api.AuditEntryPageEnvelope{Success: true, Code: http.StatusOK, Message: httpapi.OKMessage,
 		Data: api.AuditEntryPage{Count: count, Next: next, Previous: prev, Results: httpapi.MapSlice(entries, auditEntryToAPI)}}, nil
 }
-

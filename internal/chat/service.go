@@ -27,8 +27,8 @@ import (
 	"paradise/internal/apperr"
 	"paradise/internal/config"
 	"paradise/internal/database"
-	"paradise/internal/events"
 	"paradise/internal/device"
+	"paradise/internal/events"
 	"paradise/internal/metrics"
 	"paradise/internal/paging"
 )
