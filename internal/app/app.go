@@ -14,6 +14,7 @@ import (
 	"paradise/internal/auth"
 	"paradise/internal/chat"
 	"paradise/internal/config"
+	"paradise/internal/console"
 	"paradise/internal/database"
 	"paradise/internal/debugserver"
 	"paradise/internal/device"
@@ -43,6 +44,7 @@ var Module = fx.Options(
 	account.Module,
 	device.Module,
 	admin.Module,
+	console.Module,
 	chat.Module,
 	httpapi.Module,
 	debugserver.Module,
