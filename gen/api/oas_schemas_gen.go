@@ -33,7 +33,7 @@ type AdminDevice struct {
 	LastSeen  NilDateTime `json:"last_seen"`
 	CreatedAt time.Time   `json:"created_at"`
 	// The user holding the active binding, or null when unbound.
-	Owner NilUserRef `json:"owner"`
+	Owner NilAdminDeviceOwner `json:"owner"`
 	// When the owner bound the device; null if unbound.
 	BoundAt NilDateTime `json:"bound_at"`
 }
@@ -89,7 +89,7 @@ func (s *AdminDevice) GetCreatedAt() time.Time {
 }
 
 // GetOwner returns the value of Owner.
-func (s *AdminDevice) GetOwner() NilUserRef {
+func (s *AdminDevice) GetOwner() NilAdminDeviceOwner {
 	return s.Owner
 }
 
@@ -149,7 +149,7 @@ func (s *AdminDevice) SetCreatedAt(val time.Time) {
 }
 
 // SetOwner sets the value of Owner.
-func (s *AdminDevice) SetOwner(val NilUserRef) {
+func (s *AdminDevice) SetOwner(val NilAdminDeviceOwner) {
 	s.Owner = val
 }
 
@@ -292,6 +292,32 @@ func (s *AdminDeviceEnvelope) SetMessage(val string) {
 // SetData sets the value of Data.
 func (s *AdminDeviceEnvelope) SetData(val AdminDevice) {
 	s.Data = val
+}
+
+// The user holding the active binding, or null when unbound.
+type AdminDeviceOwner struct {
+	ID       int    `json:"id"`
+	Username string `json:"username"`
+}
+
+// GetID returns the value of ID.
+func (s *AdminDeviceOwner) GetID() int {
+	return s.ID
+}
+
+// GetUsername returns the value of Username.
+func (s *AdminDeviceOwner) GetUsername() string {
+	return s.Username
+}
+
+// SetID sets the value of ID.
+func (s *AdminDeviceOwner) SetID(val int) {
+	s.ID = val
+}
+
+// SetUsername sets the value of Username.
+func (s *AdminDeviceOwner) SetUsername(val string) {
+	s.Username = val
 }
 
 // Ref: #/components/schemas/AdminDevicePage
@@ -4544,6 +4570,51 @@ func (s *MacRequest) SetMACAddress(val MacAddress) {
 
 type Mbti string
 
+// NewNilAdminDeviceOwner returns new NilAdminDeviceOwner with value set to v.
+func NewNilAdminDeviceOwner(v AdminDeviceOwner) NilAdminDeviceOwner {
+	return NilAdminDeviceOwner{
+		Value: v,
+	}
+}
+
+// NilAdminDeviceOwner is nullable AdminDeviceOwner.
+type NilAdminDeviceOwner struct {
+	Value AdminDeviceOwner
+	Null  bool
+}
+
+// SetTo sets value to v.
+func (o *NilAdminDeviceOwner) SetTo(v AdminDeviceOwner) {
+	o.Null = false
+	o.Value = v
+}
+
+// IsNull returns true if value is Null.
+func (o NilAdminDeviceOwner) IsNull() bool { return o.Null }
+
+// SetToNull sets value to null.
+func (o *NilAdminDeviceOwner) SetToNull() {
+	o.Null = true
+	var v AdminDeviceOwner
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o NilAdminDeviceOwner) Get() (v AdminDeviceOwner, ok bool) {
+	if o.Null {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o NilAdminDeviceOwner) Or(d AdminDeviceOwner) AdminDeviceOwner {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
 // NewNilAuditDevice returns new NilAuditDevice with value set to v.
 func NewNilAuditDevice(v AuditDevice) NilAuditDevice {
 	return NilAuditDevice{
@@ -4988,51 +5059,6 @@ func (o NilString) Get() (v string, ok bool) {
 
 // Or returns value if set, or given parameter if does not.
 func (o NilString) Or(d string) string {
-	if v, ok := o.Get(); ok {
-		return v
-	}
-	return d
-}
-
-// NewNilUserRef returns new NilUserRef with value set to v.
-func NewNilUserRef(v UserRef) NilUserRef {
-	return NilUserRef{
-		Value: v,
-	}
-}
-
-// NilUserRef is nullable UserRef.
-type NilUserRef struct {
-	Value UserRef
-	Null  bool
-}
-
-// SetTo sets value to v.
-func (o *NilUserRef) SetTo(v UserRef) {
-	o.Null = false
-	o.Value = v
-}
-
-// IsNull returns true if value is Null.
-func (o NilUserRef) IsNull() bool { return o.Null }
-
-// SetToNull sets value to null.
-func (o *NilUserRef) SetToNull() {
-	o.Null = true
-	var v UserRef
-	o.Value = v
-}
-
-// Get returns value and boolean that denotes whether value was set.
-func (o NilUserRef) Get() (v UserRef, ok bool) {
-	if o.Null {
-		return v, false
-	}
-	return o.Value, true
-}
-
-// Or returns value if set, or given parameter if does not.
-func (o NilUserRef) Or(d UserRef) UserRef {
 	if v, ok := o.Get(); ok {
 		return v
 	}

@@ -170,7 +170,7 @@ func managedToAPI(m device.Managed) api.AdminDevice {
 	out := api.AdminDevice{ID: d.ID, MACAddress: d.MACAddress, Name: d.Name,
 		DeviceType: api.NilDeviceTypeRef{Null: true}, Status: status, BatteryLevel: api.NilInt{Null: true},
 		FirmwareVersion: d.FirmwareVersion, WifiName: d.WifiName, LastSeen: httpapi.NilTime(d.LastSeen),
-		CreatedAt: d.CreatedAt, Owner: api.NilUserRef{Null: true}, BoundAt: httpapi.NilTime(m.BoundAt)}
+		CreatedAt: d.CreatedAt, Owner: api.NilAdminDeviceOwner{Null: true}, BoundAt: httpapi.NilTime(m.BoundAt)}
 	if d.Type != nil {
 		out.DeviceType = api.NewNilDeviceTypeRef(api.DeviceTypeRef{ID: d.Type.ID, Name: d.Type.Name})
 	}
@@ -178,7 +178,7 @@ func managedToAPI(m device.Managed) api.AdminDevice {
 		out.BatteryLevel = api.NewNilInt(*d.BatteryLevel)
 	}
 	if m.Owner != nil {
-		out.Owner = api.NewNilUserRef(api.UserRef{ID: m.Owner.ID, Username: m.Owner.Username})
+		out.Owner = api.NewNilAdminDeviceOwner(api.AdminDeviceOwner{ID: m.Owner.ID, Username: m.Owner.Username})
 	}
 	return out
 }
