@@ -43,17 +43,18 @@ function LangSwitch() {
   return (
     <LangContext.Consumer>
       {({ lang, setLang }) => (
-        <Select
-          aria-label={t("language")}
-          data-testid="lang"
-          size="small"
-          value={lang}
-          onChange={setLang}
-          options={[
-            { value: "en", label: "English" },
-            { value: "zh", label: "简体中文" },
-          ]}
-        />
+        <span data-testid="lang">
+          <Select
+            aria-label={t("language")}
+            size="small"
+            value={lang}
+            onChange={setLang}
+            options={[
+              { value: "en", label: "English" },
+              { value: "zh", label: "简体中文" },
+            ]}
+          />
+        </span>
       )}
     </LangContext.Consumer>
   );

@@ -35,9 +35,13 @@ const noncePlaceholder = "__CSP_NONCE__"
 
 // policy is the Content-Security-Policy of every /admin/ answer: scripts,
 // styles, images, fonts and requests from this origin only; style
-// elements only with the page's nonce; no frames, plugins or form posts
-// elsewhere. %s is the nonce.
-const policy = "default-src 'none'; script-src 'self'; style-src 'self' 'nonce-%s'; img-src 'self' data:; " +
+// elements only from this origin or with the page's nonce; no frames,
+// plugins or form posts elsewhere. %s is the nonce.
+//
+// Style attributes are allowed (style-src-attr): the UI library positions
+// popups and animations by writing them, and an attribute can carry no
+// script. Scripts stay 'self' only, with no inline script at all.
+const policy = "default-src 'none'; script-src 'self'; style-src 'self' 'nonce-%s'; style-src-attr 'unsafe-inline'; img-src 'self' data:; " +
 	"font-src 'self'; connect-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 // Route serves the console under /admin/: assets by path, and index.html
