@@ -627,7 +627,7 @@ func TestStats(t *testing.T) {
 	b.Bind(t, owner.Token, mac)
 	devLogin := b.MacLogin(t, mac)
 	b.Dial(t, devLogin.Token) // a session on instance b
-	a.Dial(t, owner.Token)  // and one on instance a
+	a.Dial(t, owner.Token)    // and one on instance a
 	expect(t, b.Do(t, http.MethodPost, "/api/ai/chat/", owner.Token, map[string]any{"message": "hi"}), http.StatusOK, 200)
 	expect(t, b.Do(t, http.MethodPost, "/api/ai/chat/", owner.Token, map[string]any{"message": "again"}), http.StatusOK, 200)
 
