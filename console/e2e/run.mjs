@@ -170,6 +170,7 @@ try {
       await page.getByTestId("unbind").click();
       await page.getByRole("dialog").getByRole("button", { name: "OK" }).click();
       await page.getByText("Unbound", { exact: true }).first().waitFor();
+      await page.getByRole("dialog").waitFor({ state: "hidden" });
       await shot("06-device-unbound");
     });
     await dev.close();

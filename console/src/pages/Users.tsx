@@ -92,7 +92,7 @@ export default function Users() {
             title: t("status"),
             render: (_, u) => (
               <Space>
-                {u.is_active ? <Tag color="green">{t("active")}</Tag> : <Tag>{t("disable")}</Tag>}
+                {u.is_active ? <Tag color="green">{t("active")}</Tag> : <Tag>{t("disabled")}</Tag>}
                 {u.is_staff && <Tag color="blue">{t("staff")}</Tag>}
               </Space>
             ),
