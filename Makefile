@@ -7,7 +7,7 @@ PKGS      := ./...
 # how many test binaries run at once on small machines.
 TESTFLAGS ?= -race -count=1 -p 2 -timeout 20m
 
-.PHONY: all generate check-generated build run test test-go lint lint-spec sdk sdk-deps speech-deps fuzz fuzz-api fuzz-hub migration migrate-check contract-diff bench bench-hub bench-chat bench-commands chaos docs-assets ci
+.PHONY: all generate check-generated build run test test-go lint lint-spec sdk sdk-deps speech-deps console console-deps console-types check-console test-console chromium fuzz fuzz-api fuzz-hub migration migrate-check contract-diff bench bench-hub bench-chat bench-commands chaos docs-assets ci
 
 all: build
 
@@ -28,9 +28,9 @@ build:
 run:
 	$(GO) run ./cmd/paradise serve
 
-## test: run every test: Go (needs Postgres and Redis, see README), then the
-## SDK end-to-end programs
-test: test-go sdk
+## test: run every test: Go (needs Postgres and Redis, see README), the
+## SDK end-to-end programs, then the console in a browser
+test: test-go sdk test-console
 
 ## test-go: the Go tests only
 test-go:
@@ -69,6 +69,40 @@ speech-deps:
 		apt-get update -qq && \
 		apt-get install -y -qq --no-install-recommends espeak-ng pocketsphinx pocketsphinx-en-us; \
 	fi
+
+## console: rebuild the admin console (console/) into internal/console/dist,
+## which is committed and embedded in the binary. It type-checks against the
+## REST types the TypeScript SDK is generated with, so a contract change the
+## console does not follow fails here. Deterministic: same sources, same files.
+console: console-types console-deps
+	cd console && node_modules/.bin/tsc --noEmit -p tsconfig.json
+	cd console && node_modules/.bin/vite build --logLevel warn
+
+## console-types: the SDK's REST types (dist/sdk/ts/rest/api.d.ts), as sdk/run.sh makes them
+console-types: sdk/node_modules/.bin/spectral
+	@mkdir -p dist/sdk/ts/rest
+	sdk/node_modules/.bin/openapi-typescript openapi.yaml -o dist/sdk/ts/rest/api.d.ts --silent --default-non-nullable false
+
+## console-deps: the console's npm packages (console/package-lock.json)
+console-deps: console/node_modules/.bin/vite
+
+console/node_modules/.bin/vite: console/package.json console/package-lock.json
+	cd console && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## check-console: fail if the committed console build differs from a fresh one
+check-console: console
+	@git diff --exit-code -- internal/console/dist || { echo "the console build is out of date: run 'make console' and commit"; exit 1; }
+	@test -z "$$(git status --porcelain -- internal/console/dist)" || { git status --porcelain -- internal/console/dist; echo "untracked console build files: run 'make console' and commit"; exit 1; }
+
+## chromium: Debian's chromium for the console's browser test, when missing (needs root)
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; }
+
+## test-console: drive the console in headless chromium (playwright-core)
+## against a live `paradise serve`; screenshots in dist/console-screenshots/
+test-console: chromium console-deps build
+	node console/e2e/run.mjs
 
 ## migration: write a new Postgres migration for ent/schema changes (NAME=...)
 migration:
@@ -144,5 +178,5 @@ docs-assets:
 	cp package/LICENSE $(CURDIR)/internal/httpapi/assets/redoc.LICENSE && rm -rf $$tmp
 
 ## ci: everything CI checks
-ci: lint lint-spec check-generated migrate-check contract-diff test
+ci: lint lint-spec check-generated migrate-check contract-diff check-console test
 	$(MAKE) fuzz FUZZTIME=15s

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"paradise/ent/auditentry"
 	"paradise/ent/chatmessage"
 	"paradise/ent/conversation"
 	"paradise/ent/device"
@@ -79,6 +80,7 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
+			auditentry.Table:    auditentry.ValidColumn,
 			chatmessage.Table:   chatmessage.ValidColumn,
 			conversation.Table:  conversation.ValidColumn,
 			device.Table:        device.ValidColumn,

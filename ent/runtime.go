@@ -3,6 +3,7 @@
 package ent
 
 import (
+	"paradise/ent/auditentry"
 	"paradise/ent/chatmessage"
 	"paradise/ent/conversation"
 	"paradise/ent/device"
@@ -18,6 +19,52 @@ import (
 // (default values, validators, hooks and policies) and stitches it
 // to their package variables.
 func init() {
+	auditentryFields := schema.AuditEntry{}.Fields()
+	_ = auditentryFields
+	// auditentryDescActorUsername is the schema descriptor for actor_username field.
+	auditentryDescActorUsername := auditentryFields[1].Descriptor()
+	// auditentry.ActorUsernameValidator is a validator for the "actor_username" field. It is called by the builders before save.
+	auditentry.ActorUsernameValidator = auditentryDescActorUsername.Validators[0].(func(string) error)
+	// auditentryDescAction is the schema descriptor for action field.
+	auditentryDescAction := auditentryFields[2].Descriptor()
+	// auditentry.ActionValidator is a validator for the "action" field. It is called by the builders before save.
+	auditentry.ActionValidator = func() func(string) error {
+		validators := auditentryDescAction.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(action string) error {
+			for _, fn := range fns {
+				if err := fn(action); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// auditentryDescTargetType is the schema descriptor for target_type field.
+	auditentryDescTargetType := auditentryFields[3].Descriptor()
+	// auditentry.TargetTypeValidator is a validator for the "target_type" field. It is called by the builders before save.
+	auditentry.TargetTypeValidator = auditentryDescTargetType.Validators[0].(func(string) error)
+	// auditentryDescTargetID is the schema descriptor for target_id field.
+	auditentryDescTargetID := auditentryFields[4].Descriptor()
+	// auditentry.DefaultTargetID holds the default value on creation for the target_id field.
+	auditentry.DefaultTargetID = auditentryDescTargetID.Default.(string)
+	// auditentry.TargetIDValidator is a validator for the "target_id" field. It is called by the builders before save.
+	auditentry.TargetIDValidator = auditentryDescTargetID.Validators[0].(func(string) error)
+	// auditentryDescBefore is the schema descriptor for before field.
+	auditentryDescBefore := auditentryFields[5].Descriptor()
+	// auditentry.DefaultBefore holds the default value on creation for the before field.
+	auditentry.DefaultBefore = auditentryDescBefore.Default.(string)
+	// auditentryDescAfter is the schema descriptor for after field.
+	auditentryDescAfter := auditentryFields[6].Descriptor()
+	// auditentry.DefaultAfter holds the default value on creation for the after field.
+	auditentry.DefaultAfter = auditentryDescAfter.Default.(string)
+	// auditentryDescCreatedAt is the schema descriptor for created_at field.
+	auditentryDescCreatedAt := auditentryFields[7].Descriptor()
+	// auditentry.DefaultCreatedAt holds the default value on creation for the created_at field.
+	auditentry.DefaultCreatedAt = auditentryDescCreatedAt.Default.(func() time.Time)
 	chatmessageFields := schema.ChatMessage{}.Fields()
 	_ = chatmessageFields
 	// chatmessageDescModel is the schema descriptor for model field.

@@ -9,6 +9,41 @@ import (
 )
 
 var (
+	// AuditEntriesColumns holds the columns for the "audit_entries" table.
+	AuditEntriesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "actor_id", Type: field.TypeInt},
+		{Name: "actor_username", Type: field.TypeString, SchemaType: map[string]string{"postgres": "varchar(150)"}},
+		{Name: "action", Type: field.TypeString, SchemaType: map[string]string{"postgres": "varchar(64)"}},
+		{Name: "target_type", Type: field.TypeString, SchemaType: map[string]string{"postgres": "varchar(32)"}},
+		{Name: "target_id", Type: field.TypeString, Default: "", SchemaType: map[string]string{"postgres": "varchar(64)"}},
+		{Name: "before", Type: field.TypeString, Size: 2147483647, Default: ""},
+		{Name: "after", Type: field.TypeString, Size: 2147483647, Default: ""},
+		{Name: "created_at", Type: field.TypeTime},
+	}
+	// AuditEntriesTable holds the schema information for the "audit_entries" table.
+	AuditEntriesTable = &schema.Table{
+		Name:       "audit_entries",
+		Columns:    AuditEntriesColumns,
+		PrimaryKey: []*schema.Column{AuditEntriesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "auditentry_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{AuditEntriesColumns[8]},
+			},
+			{
+				Name:    "auditentry_actor_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{AuditEntriesColumns[1], AuditEntriesColumns[8]},
+			},
+			{
+				Name:    "auditentry_target_type_target_id",
+				Unique:  false,
+				Columns: []*schema.Column{AuditEntriesColumns[4], AuditEntriesColumns[5]},
+			},
+		},
+	}
 	// ChatMessagesColumns holds the columns for the "chat_messages" table.
 	ChatMessagesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -270,6 +305,7 @@ var (
 	}
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
+		AuditEntriesTable,
 		ChatMessagesTable,
 		ConversationsTable,
 		DevicesTable,
@@ -281,6 +317,9 @@ var (
 )
 
 func init() {
+	AuditEntriesTable.Annotation = &entsql.Annotation{
+		Table: "audit_entries",
+	}
 	ChatMessagesTable.ForeignKeys[0].RefTable = ConversationsTable
 	ChatMessagesTable.Annotation = &entsql.Annotation{
 		Table: "chat_messages",

@@ -3,6 +3,18 @@
 package api
 
 // setDefaults set default value of fields.
+func (s *AdminUserCreate) setDefaults() {
+	{
+		val := bool(false)
+		s.IsStaff.SetTo(val)
+	}
+	{
+		val := bool(true)
+		s.IsActive.SetTo(val)
+	}
+}
+
+// setDefaults set default value of fields.
 func (s *ChatRequest) setDefaults() {
 	{
 		val := bool(false)

@@ -29,6 +29,34 @@ func encodeAdminCreateDeviceTypeRequest(
 	return nil
 }
 
+func encodeAdminCreateUserRequest(
+	req *AdminUserCreate,
+	r *http.Request,
+) error {
+	const contentType = "application/json"
+	e := new(jx.Encoder)
+	{
+		req.Encode(e)
+	}
+	encoded := e.Bytes()
+	ht.SetBody(r, bytes.NewReader(encoded), contentType)
+	return nil
+}
+
+func encodeAdminImportDevicesRequest(
+	req *DeviceImportRequest,
+	r *http.Request,
+) error {
+	const contentType = "application/json"
+	e := new(jx.Encoder)
+	{
+		req.Encode(e)
+	}
+	encoded := e.Bytes()
+	ht.SetBody(r, bytes.NewReader(encoded), contentType)
+	return nil
+}
+
 func encodeAdminLoginRequest(
 	req *LoginRequest,
 	r *http.Request,
@@ -45,6 +73,20 @@ func encodeAdminLoginRequest(
 
 func encodeAdminProvisionDeviceSecretRequest(
 	req *MacRequest,
+	r *http.Request,
+) error {
+	const contentType = "application/json"
+	e := new(jx.Encoder)
+	{
+		req.Encode(e)
+	}
+	encoded := e.Bytes()
+	ht.SetBody(r, bytes.NewReader(encoded), contentType)
+	return nil
+}
+
+func encodeAdminResetPasswordRequest(
+	req *PasswordReset,
 	r *http.Request,
 ) error {
 	const contentType = "application/json"
@@ -85,8 +127,36 @@ func encodeAdminSetDeviceMacLoginRequest(
 	return nil
 }
 
+func encodeAdminUpdateDeviceRequest(
+	req *AdminDeviceUpdate,
+	r *http.Request,
+) error {
+	const contentType = "application/json"
+	e := new(jx.Encoder)
+	{
+		req.Encode(e)
+	}
+	encoded := e.Bytes()
+	ht.SetBody(r, bytes.NewReader(encoded), contentType)
+	return nil
+}
+
 func encodeAdminUpdateDeviceTypeRequest(
 	req *DeviceTypeUpdate,
+	r *http.Request,
+) error {
+	const contentType = "application/json"
+	e := new(jx.Encoder)
+	{
+		req.Encode(e)
+	}
+	encoded := e.Bytes()
+	ht.SetBody(r, bytes.NewReader(encoded), contentType)
+	return nil
+}
+
+func encodeAdminUpdateUserRequest(
+	req *AdminUserUpdate,
 	r *http.Request,
 ) error {
 	const contentType = "application/json"

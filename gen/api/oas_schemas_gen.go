@@ -17,6 +17,411 @@ func (s *ErrorStatusCode) Error() string {
 	return fmt.Sprintf("code %d: %+v", s.StatusCode, s.Response)
 }
 
+// A device as staff see it, with its current owner.
+// Ref: #/components/schemas/AdminDevice
+type AdminDevice struct {
+	ID         int    `json:"id"`
+	MACAddress string `json:"mac_address"`
+	Name       string `json:"name"`
+	// The device's type, or null.
+	DeviceType NilDeviceTypeRef `json:"device_type"`
+	Status     DeviceStatus     `json:"status"`
+	// Last reported battery level in percent, or null.
+	BatteryLevel NilInt `json:"battery_level"`
+	// Last reported firmware version; empty if never reported.
+	FirmwareVersion string `json:"firmware_version"`
+	// Last reported Wi-Fi network; empty if never reported.
+	WifiName string `json:"wifi_name"`
+	// Last sign of life on the hub, or null.
+	LastSeen  NilDateTime `json:"last_seen"`
+	CreatedAt time.Time   `json:"created_at"`
+	// The user holding the active binding, or null when unbound.
+	Owner NilAdminDeviceOwner `json:"owner"`
+	// When the owner bound the device; null if unbound.
+	BoundAt NilDateTime `json:"bound_at"`
+}
+
+// GetID returns the value of ID.
+func (s *AdminDevice) GetID() int {
+	return s.ID
+}
+
+// GetMACAddress returns the value of MACAddress.
+func (s *AdminDevice) GetMACAddress() string {
+	return s.MACAddress
+}
+
+// GetName returns the value of Name.
+func (s *AdminDevice) GetName() string {
+	return s.Name
+}
+
+// GetDeviceType returns the value of DeviceType.
+func (s *AdminDevice) GetDeviceType() NilDeviceTypeRef {
+	return s.DeviceType
+}
+
+// GetStatus returns the value of Status.
+func (s *AdminDevice) GetStatus() DeviceStatus {
+	return s.Status
+}
+
+// GetBatteryLevel returns the value of BatteryLevel.
+func (s *AdminDevice) GetBatteryLevel() NilInt {
+	return s.BatteryLevel
+}
+
+// GetFirmwareVersion returns the value of FirmwareVersion.
+func (s *AdminDevice) GetFirmwareVersion() string {
+	return s.FirmwareVersion
+}
+
+// GetWifiName returns the value of WifiName.
+func (s *AdminDevice) GetWifiName() string {
+	return s.WifiName
+}
+
+// GetLastSeen returns the value of LastSeen.
+func (s *AdminDevice) GetLastSeen() NilDateTime {
+	return s.LastSeen
+}
+
+// GetCreatedAt returns the value of CreatedAt.
+func (s *AdminDevice) GetCreatedAt() time.Time {
+	return s.CreatedAt
+}
+
+// GetOwner returns the value of Owner.
+func (s *AdminDevice) GetOwner() NilAdminDeviceOwner {
+	return s.Owner
+}
+
+// GetBoundAt returns the value of BoundAt.
+func (s *AdminDevice) GetBoundAt() NilDateTime {
+	return s.BoundAt
+}
+
+// SetID sets the value of ID.
+func (s *AdminDevice) SetID(val int) {
+	s.ID = val
+}
+
+// SetMACAddress sets the value of MACAddress.
+func (s *AdminDevice) SetMACAddress(val string) {
+	s.MACAddress = val
+}
+
+// SetName sets the value of Name.
+func (s *AdminDevice) SetName(val string) {
+	s.Name = val
+}
+
+// SetDeviceType sets the value of DeviceType.
+func (s *AdminDevice) SetDeviceType(val NilDeviceTypeRef) {
+	s.DeviceType = val
+}
+
+// SetStatus sets the value of Status.
+func (s *AdminDevice) SetStatus(val DeviceStatus) {
+	s.Status = val
+}
+
+// SetBatteryLevel sets the value of BatteryLevel.
+func (s *AdminDevice) SetBatteryLevel(val NilInt) {
+	s.BatteryLevel = val
+}
+
+// SetFirmwareVersion sets the value of FirmwareVersion.
+func (s *AdminDevice) SetFirmwareVersion(val string) {
+	s.FirmwareVersion = val
+}
+
+// SetWifiName sets the value of WifiName.
+func (s *AdminDevice) SetWifiName(val string) {
+	s.WifiName = val
+}
+
+// SetLastSeen sets the value of LastSeen.
+func (s *AdminDevice) SetLastSeen(val NilDateTime) {
+	s.LastSeen = val
+}
+
+// SetCreatedAt sets the value of CreatedAt.
+func (s *AdminDevice) SetCreatedAt(val time.Time) {
+	s.CreatedAt = val
+}
+
+// SetOwner sets the value of Owner.
+func (s *AdminDevice) SetOwner(val NilAdminDeviceOwner) {
+	s.Owner = val
+}
+
+// SetBoundAt sets the value of BoundAt.
+func (s *AdminDevice) SetBoundAt(val NilDateTime) {
+	s.BoundAt = val
+}
+
+// Ref: #/components/schemas/AdminDeviceDetail
+type AdminDeviceDetail struct {
+	Device AdminDevice `json:"device"`
+	// Whether a hub session holds the device now, on any server instance (live presence, fresher than
+	// `status`).
+	Online bool `json:"online"`
+	// The device's bindings, newest first, at most 50.
+	Bindings []Binding `json:"bindings"`
+}
+
+// GetDevice returns the value of Device.
+func (s *AdminDeviceDetail) GetDevice() AdminDevice {
+	return s.Device
+}
+
+// GetOnline returns the value of Online.
+func (s *AdminDeviceDetail) GetOnline() bool {
+	return s.Online
+}
+
+// GetBindings returns the value of Bindings.
+func (s *AdminDeviceDetail) GetBindings() []Binding {
+	return s.Bindings
+}
+
+// SetDevice sets the value of Device.
+func (s *AdminDeviceDetail) SetDevice(val AdminDevice) {
+	s.Device = val
+}
+
+// SetOnline sets the value of Online.
+func (s *AdminDeviceDetail) SetOnline(val bool) {
+	s.Online = val
+}
+
+// SetBindings sets the value of Bindings.
+func (s *AdminDeviceDetail) SetBindings(val []Binding) {
+	s.Bindings = val
+}
+
+// Ref: #/components/schemas/AdminDeviceDetailEnvelope
+type AdminDeviceDetailEnvelope struct {
+	Success bool              `json:"success"`
+	Code    int               `json:"code"`
+	Message string            `json:"message"`
+	Data    AdminDeviceDetail `json:"data"`
+}
+
+// GetSuccess returns the value of Success.
+func (s *AdminDeviceDetailEnvelope) GetSuccess() bool {
+	return s.Success
+}
+
+// GetCode returns the value of Code.
+func (s *AdminDeviceDetailEnvelope) GetCode() int {
+	return s.Code
+}
+
+// GetMessage returns the value of Message.
+func (s *AdminDeviceDetailEnvelope) GetMessage() string {
+	return s.Message
+}
+
+// GetData returns the value of Data.
+func (s *AdminDeviceDetailEnvelope) GetData() AdminDeviceDetail {
+	return s.Data
+}
+
+// SetSuccess sets the value of Success.
+func (s *AdminDeviceDetailEnvelope) SetSuccess(val bool) {
+	s.Success = val
+}
+
+// SetCode sets the value of Code.
+func (s *AdminDeviceDetailEnvelope) SetCode(val int) {
+	s.Code = val
+}
+
+// SetMessage sets the value of Message.
+func (s *AdminDeviceDetailEnvelope) SetMessage(val string) {
+	s.Message = val
+}
+
+// SetData sets the value of Data.
+func (s *AdminDeviceDetailEnvelope) SetData(val AdminDeviceDetail) {
+	s.Data = val
+}
+
+// Ref: #/components/schemas/AdminDeviceEnvelope
+type AdminDeviceEnvelope struct {
+	Success bool        `json:"success"`
+	Code    int         `json:"code"`
+	Message string      `json:"message"`
+	Data    AdminDevice `json:"data"`
+}
+
+// GetSuccess returns the value of Success.
+func (s *AdminDeviceEnvelope) GetSuccess() bool {
+	return s.Success
+}
+
+// GetCode returns the value of Code.
+func (s *AdminDeviceEnvelope) GetCode() int {
+	return s.Code
+}
+
+// GetMessage returns the value of Message.
+func (s *AdminDeviceEnvelope) GetMessage() string {
+	return s.Message
+}
+
+// GetData returns the value of Data.
+func (s *AdminDeviceEnvelope) GetData() AdminDevice {
+	return s.Data
+}
+
+// SetSuccess sets the value of Success.
+func (s *AdminDeviceEnvelope) SetSuccess(val bool) {
+	s.Success = val
+}
+
+// SetCode sets the value of Code.
+func (s *AdminDeviceEnvelope) SetCode(val int) {
+	s.Code = val
+}
+
+// SetMessage sets the value of Message.
+func (s *AdminDeviceEnvelope) SetMessage(val string) {
+	s.Message = val
+}
+
+// SetData sets the value of Data.
+func (s *AdminDeviceEnvelope) SetData(val AdminDevice) {
+	s.Data = val
+}
+
+// The user holding the active binding, or null when unbound.
+type AdminDeviceOwner struct {
+	ID       int    `json:"id"`
+	Username string `json:"username"`
+}
+
+// GetID returns the value of ID.
+func (s *AdminDeviceOwner) GetID() int {
+	return s.ID
+}
+
+// GetUsername returns the value of Username.
+func (s *AdminDeviceOwner) GetUsername() string {
+	return s.Username
+}
+
+// SetID sets the value of ID.
+func (s *AdminDeviceOwner) SetID(val int) {
+	s.ID = val
+}
+
+// SetUsername sets the value of Username.
+func (s *AdminDeviceOwner) SetUsername(val string) {
+	s.Username = val
+}
+
+// Ref: #/components/schemas/AdminDevicePage
+type AdminDevicePage struct {
+	// Total number of items.
+	Count int `json:"count"`
+	// URL of the next page, or null.
+	Next NilString `json:"next"`
+	// URL of the previous page, or null.
+	Previous NilString     `json:"previous"`
+	Results  []AdminDevice `json:"results"`
+}
+
+// GetCount returns the value of Count.
+func (s *AdminDevicePage) GetCount() int {
+	return s.Count
+}
+
+// GetNext returns the value of Next.
+func (s *AdminDevicePage) GetNext() NilString {
+	return s.Next
+}
+
+// GetPrevious returns the value of Previous.
+func (s *AdminDevicePage) GetPrevious() NilString {
+	return s.Previous
+}
+
+// GetResults returns the value of Results.
+func (s *AdminDevicePage) GetResults() []AdminDevice {
+	return s.Results
+}
+
+// SetCount sets the value of Count.
+func (s *AdminDevicePage) SetCount(val int) {
+	s.Count = val
+}
+
+// SetNext sets the value of Next.
+func (s *AdminDevicePage) SetNext(val NilString) {
+	s.Next = val
+}
+
+// SetPrevious sets the value of Previous.
+func (s *AdminDevicePage) SetPrevious(val NilString) {
+	s.Previous = val
+}
+
+// SetResults sets the value of Results.
+func (s *AdminDevicePage) SetResults(val []AdminDevice) {
+	s.Results = val
+}
+
+// Ref: #/components/schemas/AdminDevicePageEnvelope
+type AdminDevicePageEnvelope struct {
+	Success bool            `json:"success"`
+	Code    int             `json:"code"`
+	Message string          `json:"message"`
+	Data    AdminDevicePage `json:"data"`
+}
+
+// GetSuccess returns the value of Success.
+func (s *AdminDevicePageEnvelope) GetSuccess() bool {
+	return s.Success
+}
+
+// GetCode returns the value of Code.
+func (s *AdminDevicePageEnvelope) GetCode() int {
+	return s.Code
+}
+
+// GetMessage returns the value of Message.
+func (s *AdminDevicePageEnvelope) GetMessage() string {
+	return s.Message
+}
+
+// GetData returns the value of Data.
+func (s *AdminDevicePageEnvelope) GetData() AdminDevicePage {
+	return s.Data
+}
+
+// SetSuccess sets the value of Success.
+func (s *AdminDevicePageEnvelope) SetSuccess(val bool) {
+	s.Success = val
+}
+
+// SetCode sets the value of Code.
+func (s *AdminDevicePageEnvelope) SetCode(val int) {
+	s.Code = val
+}
+
+// SetMessage sets the value of Message.
+func (s *AdminDevicePageEnvelope) SetMessage(val string) {
+	s.Message = val
+}
+
+// SetData sets the value of Data.
+func (s *AdminDevicePageEnvelope) SetData(val AdminDevicePage) {
+	s.Data = val
+}
+
 // A device type with its whole persona, prompt template included (admin API).
 // Ref: #/components/schemas/AdminDeviceType
 type AdminDeviceType struct {
@@ -277,6 +682,135 @@ func (s *AdminDeviceTypePageEnvelope) SetData(val AdminDeviceTypePage) {
 	s.Data = val
 }
 
+// Fields to change; absent fields keep their value.
+// Ref: #/components/schemas/AdminDeviceUpdate
+type AdminDeviceUpdate struct {
+	Name OptString `json:"name"`
+	// The device's type; null clears it.
+	DeviceTypeID OptNilInt `json:"device_type_id"`
+}
+
+// GetName returns the value of Name.
+func (s *AdminDeviceUpdate) GetName() OptString {
+	return s.Name
+}
+
+// GetDeviceTypeID returns the value of DeviceTypeID.
+func (s *AdminDeviceUpdate) GetDeviceTypeID() OptNilInt {
+	return s.DeviceTypeID
+}
+
+// SetName sets the value of Name.
+func (s *AdminDeviceUpdate) SetName(val OptString) {
+	s.Name = val
+}
+
+// SetDeviceTypeID sets the value of DeviceTypeID.
+func (s *AdminDeviceUpdate) SetDeviceTypeID(val OptNilInt) {
+	s.DeviceTypeID = val
+}
+
+// Ref: #/components/schemas/AdminStats
+type AdminStats struct {
+	Users   UserStats   `json:"users"`
+	Devices DeviceStats `json:"devices"`
+	// Messages users sent to the companion per UTC day, oldest day first.
+	MessagesPerDay []DayCount `json:"messages_per_day"`
+	// WebSocket sessions open now on all live server instances (apps and devices).
+	HubSessions int `json:"hub_sessions"`
+}
+
+// GetUsers returns the value of Users.
+func (s *AdminStats) GetUsers() UserStats {
+	return s.Users
+}
+
+// GetDevices returns the value of Devices.
+func (s *AdminStats) GetDevices() DeviceStats {
+	return s.Devices
+}
+
+// GetMessagesPerDay returns the value of MessagesPerDay.
+func (s *AdminStats) GetMessagesPerDay() []DayCount {
+	return s.MessagesPerDay
+}
+
+// GetHubSessions returns the value of HubSessions.
+func (s *AdminStats) GetHubSessions() int {
+	return s.HubSessions
+}
+
+// SetUsers sets the value of Users.
+func (s *AdminStats) SetUsers(val UserStats) {
+	s.Users = val
+}
+
+// SetDevices sets the value of Devices.
+func (s *AdminStats) SetDevices(val DeviceStats) {
+	s.Devices = val
+}
+
+// SetMessagesPerDay sets the value of MessagesPerDay.
+func (s *AdminStats) SetMessagesPerDay(val []DayCount) {
+	s.MessagesPerDay = val
+}
+
+// SetHubSessions sets the value of HubSessions.
+func (s *AdminStats) SetHubSessions(val int) {
+	s.HubSessions = val
+}
+
+// Ref: #/components/schemas/AdminStatsEnvelope
+type AdminStatsEnvelope struct {
+	Success bool       `json:"success"`
+	Code    int        `json:"code"`
+	Message string     `json:"message"`
+	Data    AdminStats `json:"data"`
+}
+
+// GetSuccess returns the value of Success.
+func (s *AdminStatsEnvelope) GetSuccess() bool {
+	return s.Success
+}
+
+// GetCode returns the value of Code.
+func (s *AdminStatsEnvelope) GetCode() int {
+	return s.Code
+}
+
+// GetMessage returns the value of Message.
+func (s *AdminStatsEnvelope) GetMessage() string {
+	return s.Message
+}
+
+// GetData returns the value of Data.
+func (s *AdminStatsEnvelope) GetData() AdminStats {
+	return s.Data
+}
+
+// SetSuccess sets the value of Success.
+func (s *AdminStatsEnvelope) SetSuccess(val bool) {
+	s.Success = val
+}
+
+// SetCode sets the value of Code.
+func (s *AdminStatsEnvelope) SetCode(val int) {
+	s.Code = val
+}
+
+// SetMessage sets the value of Message.
+func (s *AdminStatsEnvelope) SetMessage(val string) {
+	s.Message = val
+}
+
+// SetData sets the value of Data.
+func (s *AdminStatsEnvelope) SetData(val AdminStats) {
+	s.Data = val
+}
+
+// AdminStreamEventsOK is response for AdminStreamEvents operation.
+type AdminStreamEventsOK struct{}
+
 type AdminTokenAuth struct {
 	APIKey string
 	Roles  []string
@@ -300,6 +834,151 @@ func (s *AdminTokenAuth) SetAPIKey(val string) {
 // SetRoles sets the value of Roles.
 func (s *AdminTokenAuth) SetRoles(val []string) {
 	s.Roles = val
+}
+
+// Ref: #/components/schemas/AdminUserCreate
+type AdminUserCreate struct {
+	Username Username `json:"username"`
+	Password Password `json:"password"`
+	// Display name; defaults to the username.
+	Nickname OptString `json:"nickname"`
+	// Whether the user may log in to the admin.
+	IsStaff OptBool `json:"is_staff"`
+	// Whether the user may log in at all.
+	IsActive OptBool `json:"is_active"`
+}
+
+// GetUsername returns the value of Username.
+func (s *AdminUserCreate) GetUsername() Username {
+	return s.Username
+}
+
+// GetPassword returns the value of Password.
+func (s *AdminUserCreate) GetPassword() Password {
+	return s.Password
+}
+
+// GetNickname returns the value of Nickname.
+func (s *AdminUserCreate) GetNickname() OptString {
+	return s.Nickname
+}
+
+// GetIsStaff returns the value of IsStaff.
+func (s *AdminUserCreate) GetIsStaff() OptBool {
+	return s.IsStaff
+}
+
+// GetIsActive returns the value of IsActive.
+func (s *AdminUserCreate) GetIsActive() OptBool {
+	return s.IsActive
+}
+
+// SetUsername sets the value of Username.
+func (s *AdminUserCreate) SetUsername(val Username) {
+	s.Username = val
+}
+
+// SetPassword sets the value of Password.
+func (s *AdminUserCreate) SetPassword(val Password) {
+	s.Password = val
+}
+
+// SetNickname sets the value of Nickname.
+func (s *AdminUserCreate) SetNickname(val OptString) {
+	s.Nickname = val
+}
+
+// SetIsStaff sets the value of IsStaff.
+func (s *AdminUserCreate) SetIsStaff(val OptBool) {
+	s.IsStaff = val
+}
+
+// SetIsActive sets the value of IsActive.
+func (s *AdminUserCreate) SetIsActive(val OptBool) {
+	s.IsActive = val
+}
+
+// Fields to change; absent fields keep their value.
+// Ref: #/components/schemas/AdminUserUpdate
+type AdminUserUpdate struct {
+	Nickname  OptString `json:"nickname"`
+	Gender    OptGender `json:"gender"`
+	Mbti      OptMbti   `json:"mbti"`
+	Interests Interests `json:"interests"`
+	// How fond the companion is of the user (0-100).
+	Favorability OptInt  `json:"favorability"`
+	IsStaff      OptBool `json:"is_staff"`
+	IsActive     OptBool `json:"is_active"`
+}
+
+// GetNickname returns the value of Nickname.
+func (s *AdminUserUpdate) GetNickname() OptString {
+	return s.Nickname
+}
+
+// GetGender returns the value of Gender.
+func (s *AdminUserUpdate) GetGender() OptGender {
+	return s.Gender
+}
+
+// GetMbti returns the value of Mbti.
+func (s *AdminUserUpdate) GetMbti() OptMbti {
+	return s.Mbti
+}
+
+// GetInterests returns the value of Interests.
+func (s *AdminUserUpdate) GetInterests() Interests {
+	return s.Interests
+}
+
+// GetFavorability returns the value of Favorability.
+func (s *AdminUserUpdate) GetFavorability() OptInt {
+	return s.Favorability
+}
+
+// GetIsStaff returns the value of IsStaff.
+func (s *AdminUserUpdate) GetIsStaff() OptBool {
+	return s.IsStaff
+}
+
+// GetIsActive returns the value of IsActive.
+func (s *AdminUserUpdate) GetIsActive() OptBool {
+	return s.IsActive
+}
+
+// SetNickname sets the value of Nickname.
+func (s *AdminUserUpdate) SetNickname(val OptString) {
+	s.Nickname = val
+}
+
+// SetGender sets the value of Gender.
+func (s *AdminUserUpdate) SetGender(val OptGender) {
+	s.Gender = val
+}
+
+// SetMbti sets the value of Mbti.
+func (s *AdminUserUpdate) SetMbti(val OptMbti) {
+	s.Mbti = val
+}
+
+// SetInterests sets the value of Interests.
+func (s *AdminUserUpdate) SetInterests(val Interests) {
+	s.Interests = val
+}
+
+// SetFavorability sets the value of Favorability.
+func (s *AdminUserUpdate) SetFavorability(val OptInt) {
+	s.Favorability = val
+}
+
+// SetIsStaff sets the value of IsStaff.
+func (s *AdminUserUpdate) SetIsStaff(val OptBool) {
+	s.IsStaff = val
+}
+
+// SetIsActive sets the value of IsActive.
+func (s *AdminUserUpdate) SetIsActive(val OptBool) {
+	s.IsActive = val
 }
 
 // Ref: #/components/schemas/AgentChatChoice
@@ -778,6 +1457,228 @@ func (s *AuditDevice) SetMACAddress(val string) {
 	s.MACAddress = val
 }
 
+// One admin write.
+// Ref: #/components/schemas/AuditEntry
+type AuditEntry struct {
+	ID    int     `json:"id"`
+	Actor UserRef `json:"actor"`
+	// `<object>.<verb>`: user.create, user.update, user.enable, user.disable, user.reset_password,
+	// user.delete, device.update, device.unbind, device.disconnect, device.delete, device.import,
+	// device.message, device_type.create, device_type.update, device_type.delete.
+	Action     string          `json:"action"`
+	TargetType AuditTargetType `json:"target_type"`
+	// The object's id; empty for writes to many objects (an import).
+	TargetID string `json:"target_id"`
+	// The object before the write (its admin API fields), or null when it did not exist.
+	Before NilAuditEntryBefore `json:"before"`
+	// The object after the write, or null when it no longer exists.
+	After     NilAuditEntryAfter `json:"after"`
+	CreatedAt time.Time          `json:"created_at"`
+}
+
+// GetID returns the value of ID.
+func (s *AuditEntry) GetID() int {
+	return s.ID
+}
+
+// GetActor returns the value of Actor.
+func (s *AuditEntry) GetActor() UserRef {
+	return s.Actor
+}
+
+// GetAction returns the value of Action.
+func (s *AuditEntry) GetAction() string {
+	return s.Action
+}
+
+// GetTargetType returns the value of TargetType.
+func (s *AuditEntry) GetTargetType() AuditTargetType {
+	return s.TargetType
+}
+
+// GetTargetID returns the value of TargetID.
+func (s *AuditEntry) GetTargetID() string {
+	return s.TargetID
+}
+
+// GetBefore returns the value of Before.
+func (s *AuditEntry) GetBefore() NilAuditEntryBefore {
+	return s.Before
+}
+
+// GetAfter returns the value of After.
+func (s *AuditEntry) GetAfter() NilAuditEntryAfter {
+	return s.After
+}
+
+// GetCreatedAt returns the value of CreatedAt.
+func (s *AuditEntry) GetCreatedAt() time.Time {
+	return s.CreatedAt
+}
+
+// SetID sets the value of ID.
+func (s *AuditEntry) SetID(val int) {
+	s.ID = val
+}
+
+// SetActor sets the value of Actor.
+func (s *AuditEntry) SetActor(val UserRef) {
+	s.Actor = val
+}
+
+// SetAction sets the value of Action.
+func (s *AuditEntry) SetAction(val string) {
+	s.Action = val
+}
+
+// SetTargetType sets the value of TargetType.
+func (s *AuditEntry) SetTargetType(val AuditTargetType) {
+	s.TargetType = val
+}
+
+// SetTargetID sets the value of TargetID.
+func (s *AuditEntry) SetTargetID(val string) {
+	s.TargetID = val
+}
+
+// SetBefore sets the value of Before.
+func (s *AuditEntry) SetBefore(val NilAuditEntryBefore) {
+	s.Before = val
+}
+
+// SetAfter sets the value of After.
+func (s *AuditEntry) SetAfter(val NilAuditEntryAfter) {
+	s.After = val
+}
+
+// SetCreatedAt sets the value of CreatedAt.
+func (s *AuditEntry) SetCreatedAt(val time.Time) {
+	s.CreatedAt = val
+}
+
+// The object after the write, or null when it no longer exists.
+type AuditEntryAfter map[string]jx.Raw
+
+func (s *AuditEntryAfter) init() AuditEntryAfter {
+	m := *s
+	if m == nil {
+		m = map[string]jx.Raw{}
+		*s = m
+	}
+	return m
+}
+
+// The object before the write (its admin API fields), or null when it did not exist.
+type AuditEntryBefore map[string]jx.Raw
+
+func (s *AuditEntryBefore) init() AuditEntryBefore {
+	m := *s
+	if m == nil {
+		m = map[string]jx.Raw{}
+		*s = m
+	}
+	return m
+}
+
+// Ref: #/components/schemas/AuditEntryPage
+type AuditEntryPage struct {
+	// Total number of items.
+	Count int `json:"count"`
+	// URL of the next page, or null.
+	Next NilString `json:"next"`
+	// URL of the previous page, or null.
+	Previous NilString    `json:"previous"`
+	Results  []AuditEntry `json:"results"`
+}
+
+// GetCount returns the value of Count.
+func (s *AuditEntryPage) GetCount() int {
+	return s.Count
+}
+
+// GetNext returns the value of Next.
+func (s *AuditEntryPage) GetNext() NilString {
+	return s.Next
+}
+
+// GetPrevious returns the value of Previous.
+func (s *AuditEntryPage) GetPrevious() NilString {
+	return s.Previous
+}
+
+// GetResults returns the value of Results.
+func (s *AuditEntryPage) GetResults() []AuditEntry {
+	return s.Results
+}
+
+// SetCount sets the value of Count.
+func (s *AuditEntryPage) SetCount(val int) {
+	s.Count = val
+}
+
+// SetNext sets the value of Next.
+func (s *AuditEntryPage) SetNext(val NilString) {
+	s.Next = val
+}
+
+// SetPrevious sets the value of Previous.
+func (s *AuditEntryPage) SetPrevious(val NilString) {
+	s.Previous = val
+}
+
+// SetResults sets the value of Results.
+func (s *AuditEntryPage) SetResults(val []AuditEntry) {
+	s.Results = val
+}
+
+// Ref: #/components/schemas/AuditEntryPageEnvelope
+type AuditEntryPageEnvelope struct {
+	Success bool           `json:"success"`
+	Code    int            `json:"code"`
+	Message string         `json:"message"`
+	Data    AuditEntryPage `json:"data"`
+}
+
+// GetSuccess returns the value of Success.
+func (s *AuditEntryPageEnvelope) GetSuccess() bool {
+	return s.Success
+}
+
+// GetCode returns the value of Code.
+func (s *AuditEntryPageEnvelope) GetCode() int {
+	return s.Code
+}
+
+// GetMessage returns the value of Message.
+func (s *AuditEntryPageEnvelope) GetMessage() string {
+	return s.Message
+}
+
+// GetData returns the value of Data.
+func (s *AuditEntryPageEnvelope) GetData() AuditEntryPage {
+	return s.Data
+}
+
+// SetSuccess sets the value of Success.
+func (s *AuditEntryPageEnvelope) SetSuccess(val bool) {
+	s.Success = val
+}
+
+// SetCode sets the value of Code.
+func (s *AuditEntryPageEnvelope) SetCode(val int) {
+	s.Code = val
+}
+
+// SetMessage sets the value of Message.
+func (s *AuditEntryPageEnvelope) SetMessage(val string) {
+	s.Message = val
+}
+
+// SetData sets the value of Data.
+func (s *AuditEntryPageEnvelope) SetData(val AuditEntryPage) {
+	s.Data = val
+}
+
 // The user a conversation belongs to.
 // Ref: #/components/schemas/AuditOwner
 type AuditOwner struct {
@@ -803,6 +1704,63 @@ func (s *AuditOwner) SetID(val int) {
 // SetUsername sets the value of Username.
 func (s *AuditOwner) SetUsername(val string) {
 	s.Username = val
+}
+
+// The kind of object an admin write changed.
+// Ref: #/components/schemas/AuditTargetType
+type AuditTargetType string
+
+const (
+	AuditTargetTypeUser       AuditTargetType = "user"
+	AuditTargetTypeDevice     AuditTargetType = "device"
+	AuditTargetTypeDeviceType AuditTargetType = "device_type"
+	AuditTargetTypeBinding    AuditTargetType = "binding"
+)
+
+// AllValues returns all AuditTargetType values.
+func (AuditTargetType) AllValues() []AuditTargetType {
+	return []AuditTargetType{
+		AuditTargetTypeUser,
+		AuditTargetTypeDevice,
+		AuditTargetTypeDeviceType,
+		AuditTargetTypeBinding,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s AuditTargetType) MarshalText() ([]byte, error) {
+	switch s {
+	case AuditTargetTypeUser:
+		return []byte(s), nil
+	case AuditTargetTypeDevice:
+		return []byte(s), nil
+	case AuditTargetTypeDeviceType:
+		return []byte(s), nil
+	case AuditTargetTypeBinding:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *AuditTargetType) UnmarshalText(data []byte) error {
+	switch AuditTargetType(data) {
+	case AuditTargetTypeUser:
+		*s = AuditTargetTypeUser
+		return nil
+	case AuditTargetTypeDevice:
+		*s = AuditTargetTypeDevice
+		return nil
+	case AuditTargetTypeDeviceType:
+		*s = AuditTargetTypeDeviceType
+		return nil
+	case AuditTargetTypeBinding:
+		*s = AuditTargetTypeBinding
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
 }
 
 // Ref: #/components/schemas/AuthData
@@ -917,6 +1875,166 @@ func (s *BindRequest) SetName(val OptString) {
 // SetDeviceTypeID sets the value of DeviceTypeID.
 func (s *BindRequest) SetDeviceTypeID(val OptInt) {
 	s.DeviceTypeID = val
+}
+
+// One binding of a device to a user; active while `unbound_at` is null.
+// Ref: #/components/schemas/Binding
+type Binding struct {
+	ID      int       `json:"id"`
+	User    UserRef   `json:"user"`
+	Device  DeviceRef `json:"device"`
+	BoundAt time.Time `json:"bound_at"`
+	// When the binding ended (unbind, a bind by someone else, a force unbind); null while active.
+	UnboundAt NilDateTime `json:"unbound_at"`
+}
+
+// GetID returns the value of ID.
+func (s *Binding) GetID() int {
+	return s.ID
+}
+
+// GetUser returns the value of User.
+func (s *Binding) GetUser() UserRef {
+	return s.User
+}
+
+// GetDevice returns the value of Device.
+func (s *Binding) GetDevice() DeviceRef {
+	return s.Device
+}
+
+// GetBoundAt returns the value of BoundAt.
+func (s *Binding) GetBoundAt() time.Time {
+	return s.BoundAt
+}
+
+// GetUnboundAt returns the value of UnboundAt.
+func (s *Binding) GetUnboundAt() NilDateTime {
+	return s.UnboundAt
+}
+
+// SetID sets the value of ID.
+func (s *Binding) SetID(val int) {
+	s.ID = val
+}
+
+// SetUser sets the value of User.
+func (s *Binding) SetUser(val UserRef) {
+	s.User = val
+}
+
+// SetDevice sets the value of Device.
+func (s *Binding) SetDevice(val DeviceRef) {
+	s.Device = val
+}
+
+// SetBoundAt sets the value of BoundAt.
+func (s *Binding) SetBoundAt(val time.Time) {
+	s.BoundAt = val
+}
+
+// SetUnboundAt sets the value of UnboundAt.
+func (s *Binding) SetUnboundAt(val NilDateTime) {
+	s.UnboundAt = val
+}
+
+// Ref: #/components/schemas/BindingPage
+type BindingPage struct {
+	// Total number of items.
+	Count int `json:"count"`
+	// URL of the next page, or null.
+	Next NilString `json:"next"`
+	// URL of the previous page, or null.
+	Previous NilString `json:"previous"`
+	Results  []Binding `json:"results"`
+}
+
+// GetCount returns the value of Count.
+func (s *BindingPage) GetCount() int {
+	return s.Count
+}
+
+// GetNext returns the value of Next.
+func (s *BindingPage) GetNext() NilString {
+	return s.Next
+}
+
+// GetPrevious returns the value of Previous.
+func (s *BindingPage) GetPrevious() NilString {
+	return s.Previous
+}
+
+// GetResults returns the value of Results.
+func (s *BindingPage) GetResults() []Binding {
+	return s.Results
+}
+
+// SetCount sets the value of Count.
+func (s *BindingPage) SetCount(val int) {
+	s.Count = val
+}
+
+// SetNext sets the value of Next.
+func (s *BindingPage) SetNext(val NilString) {
+	s.Next = val
+}
+
+// SetPrevious sets the value of Previous.
+func (s *BindingPage) SetPrevious(val NilString) {
+	s.Previous = val
+}
+
+// SetResults sets the value of Results.
+func (s *BindingPage) SetResults(val []Binding) {
+	s.Results = val
+}
+
+// Ref: #/components/schemas/BindingPageEnvelope
+type BindingPageEnvelope struct {
+	Success bool        `json:"success"`
+	Code    int         `json:"code"`
+	Message string      `json:"message"`
+	Data    BindingPage `json:"data"`
+}
+
+// GetSuccess returns the value of Success.
+func (s *BindingPageEnvelope) GetSuccess() bool {
+	return s.Success
+}
+
+// GetCode returns the value of Code.
+func (s *BindingPageEnvelope) GetCode() int {
+	return s.Code
+}
+
+// GetMessage returns the value of Message.
+func (s *BindingPageEnvelope) GetMessage() string {
+	return s.Message
+}
+
+// GetData returns the value of Data.
+func (s *BindingPageEnvelope) GetData() BindingPage {
+	return s.Data
+}
+
+// SetSuccess sets the value of Success.
+func (s *BindingPageEnvelope) SetSuccess(val bool) {
+	s.Success = val
+}
+
+// SetCode sets the value of Code.
+func (s *BindingPageEnvelope) SetCode(val int) {
+	s.Code = val
+}
+
+// SetMessage sets the value of Message.
+func (s *BindingPageEnvelope) SetMessage(val string) {
+	s.Message = val
+}
+
+// SetData sets the value of Data.
+func (s *BindingPageEnvelope) SetData(val BindingPage) {
+	s.Data = val
 }
 
 // The live budget counters of the current UTC day and the configured limits (0 means no limit).
@@ -2172,6 +3290,32 @@ type CreateDeviceCommandOK DeviceCommandEnvelope
 
 func (*CreateDeviceCommandOK) createDeviceCommandRes() {}
 
+// Ref: #/components/schemas/DayCount
+type DayCount struct {
+	Date  time.Time `json:"date"`
+	Count int       `json:"count"`
+}
+
+// GetDate returns the value of Date.
+func (s *DayCount) GetDate() time.Time {
+	return s.Date
+}
+
+// GetCount returns the value of Count.
+func (s *DayCount) GetCount() int {
+	return s.Count
+}
+
+// SetDate sets the value of Date.
+func (s *DayCount) SetDate(val time.Time) {
+	s.Date = val
+}
+
+// SetCount sets the value of Count.
+func (s *DayCount) SetCount(val int) {
+	s.Count = val
+}
+
 // Ref: #/components/schemas/Device
 type Device struct {
 	ID         int    `json:"id"`
@@ -3011,6 +4155,241 @@ func (s *DeviceEnvelope) SetData(val Device) {
 	s.Data = val
 }
 
+// Ref: #/components/schemas/DeviceImportReport
+type DeviceImportReport struct {
+	Created int `json:"created"`
+	Updated int `json:"updated"`
+	Failed  int `json:"failed"`
+	// One entry per data row, in file order.
+	Rows []DeviceImportRow `json:"rows"`
+}
+
+// GetCreated returns the value of Created.
+func (s *DeviceImportReport) GetCreated() int {
+	return s.Created
+}
+
+// GetUpdated returns the value of Updated.
+func (s *DeviceImportReport) GetUpdated() int {
+	return s.Updated
+}
+
+// GetFailed returns the value of Failed.
+func (s *DeviceImportReport) GetFailed() int {
+	return s.Failed
+}
+
+// GetRows returns the value of Rows.
+func (s *DeviceImportReport) GetRows() []DeviceImportRow {
+	return s.Rows
+}
+
+// SetCreated sets the value of Created.
+func (s *DeviceImportReport) SetCreated(val int) {
+	s.Created = val
+}
+
+// SetUpdated sets the value of Updated.
+func (s *DeviceImportReport) SetUpdated(val int) {
+	s.Updated = val
+}
+
+// SetFailed sets the value of Failed.
+func (s *DeviceImportReport) SetFailed(val int) {
+	s.Failed = val
+}
+
+// SetRows sets the value of Rows.
+func (s *DeviceImportReport) SetRows(val []DeviceImportRow) {
+	s.Rows = val
+}
+
+// Ref: #/components/schemas/DeviceImportReportEnvelope
+type DeviceImportReportEnvelope struct {
+	Success bool               `json:"success"`
+	Code    int                `json:"code"`
+	Message string             `json:"message"`
+	Data    DeviceImportReport `json:"data"`
+}
+
+// GetSuccess returns the value of Success.
+func (s *DeviceImportReportEnvelope) GetSuccess() bool {
+	return s.Success
+}
+
+// GetCode returns the value of Code.
+func (s *DeviceImportReportEnvelope) GetCode() int {
+	return s.Code
+}
+
+// GetMessage returns the value of Message.
+func (s *DeviceImportReportEnvelope) GetMessage() string {
+	return s.Message
+}
+
+// GetData returns the value of Data.
+func (s *DeviceImportReportEnvelope) GetData() DeviceImportReport {
+	return s.Data
+}
+
+// SetSuccess sets the value of Success.
+func (s *DeviceImportReportEnvelope) SetSuccess(val bool) {
+	s.Success = val
+}
+
+// SetCode sets the value of Code.
+func (s *DeviceImportReportEnvelope) SetCode(val int) {
+	s.Code = val
+}
+
+// SetMessage sets the value of Message.
+func (s *DeviceImportReportEnvelope) SetMessage(val string) {
+	s.Message = val
+}
+
+// SetData sets the value of Data.
+func (s *DeviceImportReportEnvelope) SetData(val DeviceImportReport) {
+	s.Data = val
+}
+
+// Ref: #/components/schemas/DeviceImportRequest
+type DeviceImportRequest struct {
+	// The CSV text, header line first (see the operation).
+	Csv string `json:"csv"`
+}
+
+// GetCsv returns the value of Csv.
+func (s *DeviceImportRequest) GetCsv() string {
+	return s.Csv
+}
+
+// SetCsv sets the value of Csv.
+func (s *DeviceImportRequest) SetCsv(val string) {
+	s.Csv = val
+}
+
+// The outcome of one CSV row.
+// Ref: #/components/schemas/DeviceImportRow
+type DeviceImportRow struct {
+	// The row's line number in the file (the header is line 1).
+	Line int `json:"line"`
+	// The MAC address, normalised when valid, as written otherwise.
+	MACAddress string             `json:"mac_address"`
+	Status     DeviceImportStatus `json:"status"`
+	// The device's id; null for an error.
+	DeviceID NilInt `json:"device_id"`
+	// Why the row failed, as `column: message`; empty otherwise.
+	Message string `json:"message"`
+}
+
+// GetLine returns the value of Line.
+func (s *DeviceImportRow) GetLine() int {
+	return s.Line
+}
+
+// GetMACAddress returns the value of MACAddress.
+func (s *DeviceImportRow) GetMACAddress() string {
+	return s.MACAddress
+}
+
+// GetStatus returns the value of Status.
+func (s *DeviceImportRow) GetStatus() DeviceImportStatus {
+	return s.Status
+}
+
+// GetDeviceID returns the value of DeviceID.
+func (s *DeviceImportRow) GetDeviceID() NilInt {
+	return s.DeviceID
+}
+
+// GetMessage returns the value of Message.
+func (s *DeviceImportRow) GetMessage() string {
+	return s.Message
+}
+
+// SetLine sets the value of Line.
+func (s *DeviceImportRow) SetLine(val int) {
+	s.Line = val
+}
+
+// SetMACAddress sets the value of MACAddress.
+func (s *DeviceImportRow) SetMACAddress(val string) {
+	s.MACAddress = val
+}
+
+// SetStatus sets the value of Status.
+func (s *DeviceImportRow) SetStatus(val DeviceImportStatus) {
+	s.Status = val
+}
+
+// SetDeviceID sets the value of DeviceID.
+func (s *DeviceImportRow) SetDeviceID(val NilInt) {
+	s.DeviceID = val
+}
+
+// SetMessage sets the value of Message.
+func (s *DeviceImportRow) SetMessage(val string) {
+	s.Message = val
+}
+
+// What the row did: `created` a new device, `updated` a known one's type or name, `unchanged` (a known
+// device the row did not change), or `error` (nothing; see `message`).
+// Ref: #/components/schemas/DeviceImportStatus
+type DeviceImportStatus string
+
+const (
+	DeviceImportStatusCreated   DeviceImportStatus = "created"
+	DeviceImportStatusUpdated   DeviceImportStatus = "updated"
+	DeviceImportStatusUnchanged DeviceImportStatus = "unchanged"
+	DeviceImportStatusError     DeviceImportStatus = "error"
+)
+
+// AllValues returns all DeviceImportStatus values.
+func (DeviceImportStatus) AllValues() []DeviceImportStatus {
+	return []DeviceImportStatus{
+		DeviceImportStatusCreated,
+		DeviceImportStatusUpdated,
+		DeviceImportStatusUnchanged,
+		DeviceImportStatusError,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s DeviceImportStatus) MarshalText() ([]byte, error) {
+	switch s {
+	case DeviceImportStatusCreated:
+		return []byte(s), nil
+	case DeviceImportStatusUpdated:
+		return []byte(s), nil
+	case DeviceImportStatusUnchanged:
+		return []byte(s), nil
+	case DeviceImportStatusError:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *DeviceImportStatus) UnmarshalText(data []byte) error {
+	switch DeviceImportStatus(data) {
+	case DeviceImportStatusCreated:
+		*s = DeviceImportStatusCreated
+		return nil
+	case DeviceImportStatusUpdated:
+		*s = DeviceImportStatusUpdated
+		return nil
+	case DeviceImportStatusUnchanged:
+		*s = DeviceImportStatusUnchanged
+		return nil
+	case DeviceImportStatusError:
+		*s = DeviceImportStatusError
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
+}
+
 // Ref: #/components/schemas/DeviceLoginRequest
 type DeviceLoginRequest struct {
 	MACAddress MacAddress `json:"mac_address"`
@@ -3159,6 +4538,106 @@ func (s *DeviceMessageType) UnmarshalText(data []byte) error {
 	}
 }
 
+// How devices are sorted (default `id`); devices never seen sort last by `last_seen` and first by
+// `-last_seen`.
+// Ref: #/components/schemas/DeviceOrdering
+type DeviceOrdering string
+
+const (
+	DeviceOrderingID              DeviceOrdering = "id"
+	DeviceOrderingMinusID         DeviceOrdering = "-id"
+	DeviceOrderingMACAddress      DeviceOrdering = "mac_address"
+	DeviceOrderingMinusMACAddress DeviceOrdering = "-mac_address"
+	DeviceOrderingName            DeviceOrdering = "name"
+	DeviceOrderingMinusName       DeviceOrdering = "-name"
+	DeviceOrderingLastSeen        DeviceOrdering = "last_seen"
+	DeviceOrderingMinusLastSeen   DeviceOrdering = "-last_seen"
+	DeviceOrderingCreatedAt       DeviceOrdering = "created_at"
+	DeviceOrderingMinusCreatedAt  DeviceOrdering = "-created_at"
+)
+
+// AllValues returns all DeviceOrdering values.
+func (DeviceOrdering) AllValues() []DeviceOrdering {
+	return []DeviceOrdering{
+		DeviceOrderingID,
+		DeviceOrderingMinusID,
+		DeviceOrderingMACAddress,
+		DeviceOrderingMinusMACAddress,
+		DeviceOrderingName,
+		DeviceOrderingMinusName,
+		DeviceOrderingLastSeen,
+		DeviceOrderingMinusLastSeen,
+		DeviceOrderingCreatedAt,
+		DeviceOrderingMinusCreatedAt,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s DeviceOrdering) MarshalText() ([]byte, error) {
+	switch s {
+	case DeviceOrderingID:
+		return []byte(s), nil
+	case DeviceOrderingMinusID:
+		return []byte(s), nil
+	case DeviceOrderingMACAddress:
+		return []byte(s), nil
+	case DeviceOrderingMinusMACAddress:
+		return []byte(s), nil
+	case DeviceOrderingName:
+		return []byte(s), nil
+	case DeviceOrderingMinusName:
+		return []byte(s), nil
+	case DeviceOrderingLastSeen:
+		return []byte(s), nil
+	case DeviceOrderingMinusLastSeen:
+		return []byte(s), nil
+	case DeviceOrderingCreatedAt:
+		return []byte(s), nil
+	case DeviceOrderingMinusCreatedAt:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *DeviceOrdering) UnmarshalText(data []byte) error {
+	switch DeviceOrdering(data) {
+	case DeviceOrderingID:
+		*s = DeviceOrderingID
+		return nil
+	case DeviceOrderingMinusID:
+		*s = DeviceOrderingMinusID
+		return nil
+	case DeviceOrderingMACAddress:
+		*s = DeviceOrderingMACAddress
+		return nil
+	case DeviceOrderingMinusMACAddress:
+		*s = DeviceOrderingMinusMACAddress
+		return nil
+	case DeviceOrderingName:
+		*s = DeviceOrderingName
+		return nil
+	case DeviceOrderingMinusName:
+		*s = DeviceOrderingMinusName
+		return nil
+	case DeviceOrderingLastSeen:
+		*s = DeviceOrderingLastSeen
+		return nil
+	case DeviceOrderingMinusLastSeen:
+		*s = DeviceOrderingMinusLastSeen
+		return nil
+	case DeviceOrderingCreatedAt:
+		*s = DeviceOrderingCreatedAt
+		return nil
+	case DeviceOrderingMinusCreatedAt:
+		*s = DeviceOrderingMinusCreatedAt
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
+}
+
 // Ref: #/components/schemas/DevicePage
 type DevicePage struct {
 	// Total number of items.
@@ -3258,6 +4737,33 @@ func (s *DevicePageEnvelope) SetData(val DevicePage) {
 	s.Data = val
 }
 
+// A device, by id and MAC address.
+// Ref: #/components/schemas/DeviceRef
+type DeviceRef struct {
+	ID         int    `json:"id"`
+	MACAddress string `json:"mac_address"`
+}
+
+// GetID returns the value of ID.
+func (s *DeviceRef) GetID() int {
+	return s.ID
+}
+
+// GetMACAddress returns the value of MACAddress.
+func (s *DeviceRef) GetMACAddress() string {
+	return s.MACAddress
+}
+
+// SetID sets the value of ID.
+func (s *DeviceRef) SetID(val int) {
+	s.ID = val
+}
+
+// SetMACAddress sets the value of MACAddress.
+func (s *DeviceRef) SetMACAddress(val string) {
+	s.MACAddress = val
+}
+
 // Ref: #/components/schemas/DeviceSecret
 type DeviceSecret struct {
 	DeviceID   int        `json:"device_id"`
@@ -3353,6 +4859,69 @@ func (s *DeviceSecretEnvelope) SetMessage(val string) {
 // SetData sets the value of Data.
 func (s *DeviceSecretEnvelope) SetData(val DeviceSecret) {
 	s.Data = val
+}
+
+// Ref: #/components/schemas/DeviceStats
+type DeviceStats struct {
+	Total int `json:"total"`
+	// Devices whose status is connected.
+	Connected int `json:"connected"`
+	// Devices with an active binding.
+	Bound int `json:"bound"`
+	// Devices per type, most first.
+	ByType []TypeCount `json:"by_type"`
+	// Devices per firmware version, most first (at most 20 versions).
+	ByFirmware []FirmwareCount `json:"by_firmware"`
+}
+
+// GetTotal returns the value of Total.
+func (s *DeviceStats) GetTotal() int {
+	return s.Total
+}
+
+// GetConnected returns the value of Connected.
+func (s *DeviceStats) GetConnected() int {
+	return s.Connected
+}
+
+// GetBound returns the value of Bound.
+func (s *DeviceStats) GetBound() int {
+	return s.Bound
+}
+
+// GetByType returns the value of ByType.
+func (s *DeviceStats) GetByType() []TypeCount {
+	return s.ByType
+}
+
+// GetByFirmware returns the value of ByFirmware.
+func (s *DeviceStats) GetByFirmware() []FirmwareCount {
+	return s.ByFirmware
+}
+
+// SetTotal sets the value of Total.
+func (s *DeviceStats) SetTotal(val int) {
+	s.Total = val
+}
+
+// SetConnected sets the value of Connected.
+func (s *DeviceStats) SetConnected(val int) {
+	s.Connected = val
+}
+
+// SetBound sets the value of Bound.
+func (s *DeviceStats) SetBound(val int) {
+	s.Bound = val
+}
+
+// SetByType sets the value of ByType.
+func (s *DeviceStats) SetByType(val []TypeCount) {
+	s.ByType = val
+}
+
+// SetByFirmware sets the value of ByFirmware.
+func (s *DeviceStats) SetByFirmware(val []FirmwareCount) {
+	s.ByFirmware = val
 }
 
 // Whether the device holds a connection to the device hub. A device whose hub instance died is marked
@@ -3674,6 +5243,33 @@ func (s *DeviceTypePageEnvelope) SetData(val DeviceTypePage) {
 	s.Data = val
 }
 
+// A device type, by id and name.
+// Ref: #/components/schemas/DeviceTypeRef
+type DeviceTypeRef struct {
+	ID   int    `json:"id"`
+	Name string `json:"name"`
+}
+
+// GetID returns the value of ID.
+func (s *DeviceTypeRef) GetID() int {
+	return s.ID
+}
+
+// GetName returns the value of Name.
+func (s *DeviceTypeRef) GetName() string {
+	return s.Name
+}
+
+// SetID sets the value of ID.
+func (s *DeviceTypeRef) SetID(val int) {
+	s.ID = val
+}
+
+// SetName sets the value of Name.
+func (s *DeviceTypeRef) SetName(val string) {
+	s.Name = val
+}
+
 // Fields to change; absent fields keep their value.
 // Ref: #/components/schemas/DeviceTypeUpdate
 type DeviceTypeUpdate struct {
@@ -3907,6 +5503,33 @@ func (s *ErrorStatusCode) SetStatusCode(val int) {
 // SetResponse sets the value of Response.
 func (s *ErrorStatusCode) SetResponse(val Error) {
 	s.Response = val
+}
+
+// Ref: #/components/schemas/FirmwareCount
+type FirmwareCount struct {
+	// The reported version; empty for devices that never reported one.
+	FirmwareVersion string `json:"firmware_version"`
+	Count           int    `json:"count"`
+}
+
+// GetFirmwareVersion returns the value of FirmwareVersion.
+func (s *FirmwareCount) GetFirmwareVersion() string {
+	return s.FirmwareVersion
+}
+
+// GetCount returns the value of Count.
+func (s *FirmwareCount) GetCount() int {
+	return s.Count
+}
+
+// SetFirmwareVersion sets the value of FirmwareVersion.
+func (s *FirmwareCount) SetFirmwareVersion(val string) {
+	s.FirmwareVersion = val
+}
+
+// SetCount sets the value of Count.
+func (s *FirmwareCount) SetCount(val int) {
+	s.Count = val
 }
 
 // Self-described gender.
@@ -4266,6 +5889,51 @@ func (s *MacRequest) SetMACAddress(val MacAddress) {
 
 type Mbti string
 
+// NewNilAdminDeviceOwner returns new NilAdminDeviceOwner with value set to v.
+func NewNilAdminDeviceOwner(v AdminDeviceOwner) NilAdminDeviceOwner {
+	return NilAdminDeviceOwner{
+		Value: v,
+	}
+}
+
+// NilAdminDeviceOwner is nullable AdminDeviceOwner.
+type NilAdminDeviceOwner struct {
+	Value AdminDeviceOwner
+	Null  bool
+}
+
+// SetTo sets value to v.
+func (o *NilAdminDeviceOwner) SetTo(v AdminDeviceOwner) {
+	o.Null = false
+	o.Value = v
+}
+
+// IsNull returns true if value is Null.
+func (o NilAdminDeviceOwner) IsNull() bool { return o.Null }
+
+// SetToNull sets value to null.
+func (o *NilAdminDeviceOwner) SetToNull() {
+	o.Null = true
+	var v AdminDeviceOwner
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o NilAdminDeviceOwner) Get() (v AdminDeviceOwner, ok bool) {
+	if o.Null {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o NilAdminDeviceOwner) Or(d AdminDeviceOwner) AdminDeviceOwner {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
 // NewNilAuditDevice returns new NilAuditDevice with value set to v.
 func NewNilAuditDevice(v AuditDevice) NilAuditDevice {
 	return NilAuditDevice{
@@ -4305,6 +5973,96 @@ func (o NilAuditDevice) Get() (v AuditDevice, ok bool) {
 
 // Or returns value if set, or given parameter if does not.
 func (o NilAuditDevice) Or(d AuditDevice) AuditDevice {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
+// NewNilAuditEntryAfter returns new NilAuditEntryAfter with value set to v.
+func NewNilAuditEntryAfter(v AuditEntryAfter) NilAuditEntryAfter {
+	return NilAuditEntryAfter{
+		Value: v,
+	}
+}
+
+// NilAuditEntryAfter is nullable AuditEntryAfter.
+type NilAuditEntryAfter struct {
+	Value AuditEntryAfter
+	Null  bool
+}
+
+// SetTo sets value to v.
+func (o *NilAuditEntryAfter) SetTo(v AuditEntryAfter) {
+	o.Null = false
+	o.Value = v
+}
+
+// IsNull returns true if value is Null.
+func (o NilAuditEntryAfter) IsNull() bool { return o.Null }
+
+// SetToNull sets value to null.
+func (o *NilAuditEntryAfter) SetToNull() {
+	o.Null = true
+	var v AuditEntryAfter
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o NilAuditEntryAfter) Get() (v AuditEntryAfter, ok bool) {
+	if o.Null {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o NilAuditEntryAfter) Or(d AuditEntryAfter) AuditEntryAfter {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
+// NewNilAuditEntryBefore returns new NilAuditEntryBefore with value set to v.
+func NewNilAuditEntryBefore(v AuditEntryBefore) NilAuditEntryBefore {
+	return NilAuditEntryBefore{
+		Value: v,
+	}
+}
+
+// NilAuditEntryBefore is nullable AuditEntryBefore.
+type NilAuditEntryBefore struct {
+	Value AuditEntryBefore
+	Null  bool
+}
+
+// SetTo sets value to v.
+func (o *NilAuditEntryBefore) SetTo(v AuditEntryBefore) {
+	o.Null = false
+	o.Value = v
+}
+
+// IsNull returns true if value is Null.
+func (o NilAuditEntryBefore) IsNull() bool { return o.Null }
+
+// SetToNull sets value to null.
+func (o *NilAuditEntryBefore) SetToNull() {
+	o.Null = true
+	var v AuditEntryBefore
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o NilAuditEntryBefore) Get() (v AuditEntryBefore, ok bool) {
+	if o.Null {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o NilAuditEntryBefore) Or(d AuditEntryBefore) AuditEntryBefore {
 	if v, ok := o.Get(); ok {
 		return v
 	}
@@ -4440,6 +6198,51 @@ func (o NilDeviceType) Get() (v DeviceType, ok bool) {
 
 // Or returns value if set, or given parameter if does not.
 func (o NilDeviceType) Or(d DeviceType) DeviceType {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
+// NewNilDeviceTypeRef returns new NilDeviceTypeRef with value set to v.
+func NewNilDeviceTypeRef(v DeviceTypeRef) NilDeviceTypeRef {
+	return NilDeviceTypeRef{
+		Value: v,
+	}
+}
+
+// NilDeviceTypeRef is nullable DeviceTypeRef.
+type NilDeviceTypeRef struct {
+	Value DeviceTypeRef
+	Null  bool
+}
+
+// SetTo sets value to v.
+func (o *NilDeviceTypeRef) SetTo(v DeviceTypeRef) {
+	o.Null = false
+	o.Value = v
+}
+
+// IsNull returns true if value is Null.
+func (o NilDeviceTypeRef) IsNull() bool { return o.Null }
+
+// SetToNull sets value to null.
+func (o *NilDeviceTypeRef) SetToNull() {
+	o.Null = true
+	var v DeviceTypeRef
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o NilDeviceTypeRef) Get() (v DeviceTypeRef, ok bool) {
+	if o.Null {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o NilDeviceTypeRef) Or(d DeviceTypeRef) DeviceTypeRef {
 	if v, ok := o.Get(); ok {
 		return v
 	}
@@ -4672,6 +6475,52 @@ func (o OptAudioFormat) Or(d AudioFormat) AudioFormat {
 	return d
 }
 
+// NewOptAuditTargetType returns new OptAuditTargetType with value set to v.
+func NewOptAuditTargetType(v AuditTargetType) OptAuditTargetType {
+	return OptAuditTargetType{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptAuditTargetType is optional AuditTargetType.
+type OptAuditTargetType struct {
+	Value AuditTargetType
+	Set   bool
+}
+
+// IsSet returns true if OptAuditTargetType was set.
+func (o OptAuditTargetType) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptAuditTargetType) Reset() {
+	var v AuditTargetType
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptAuditTargetType) SetTo(v AuditTargetType) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptAuditTargetType) Get() (v AuditTargetType, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptAuditTargetType) Or(d AuditTargetType) AuditTargetType {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
 // NewOptBool returns new OptBool with value set to v.
 func NewOptBool(v bool) OptBool {
 	return OptBool{
@@ -4764,6 +6613,52 @@ func (o OptDate) Or(d time.Time) time.Time {
 	return d
 }
 
+// NewOptDateTime returns new OptDateTime with value set to v.
+func NewOptDateTime(v time.Time) OptDateTime {
+	return OptDateTime{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptDateTime is optional time.Time.
+type OptDateTime struct {
+	Value time.Time
+	Set   bool
+}
+
+// IsSet returns true if OptDateTime was set.
+func (o OptDateTime) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptDateTime) Reset() {
+	var v time.Time
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptDateTime) SetTo(v time.Time) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptDateTime) Get() (v time.Time, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptDateTime) Or(d time.Time) time.Time {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
 // NewOptDeviceCommandRequestParams returns new OptDeviceCommandRequestParams with value set to v.
 func NewOptDeviceCommandRequestParams(v DeviceCommandRequestParams) OptDeviceCommandRequestParams {
 	return OptDeviceCommandRequestParams{
@@ -4850,6 +6745,98 @@ func (o OptDeviceCommandStatus) Get() (v DeviceCommandStatus, ok bool) {
 
 // Or returns value if set, or given parameter if does not.
 func (o OptDeviceCommandStatus) Or(d DeviceCommandStatus) DeviceCommandStatus {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
+// NewOptDeviceOrdering returns new OptDeviceOrdering with value set to v.
+func NewOptDeviceOrdering(v DeviceOrdering) OptDeviceOrdering {
+	return OptDeviceOrdering{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptDeviceOrdering is optional DeviceOrdering.
+type OptDeviceOrdering struct {
+	Value DeviceOrdering
+	Set   bool
+}
+
+// IsSet returns true if OptDeviceOrdering was set.
+func (o OptDeviceOrdering) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptDeviceOrdering) Reset() {
+	var v DeviceOrdering
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptDeviceOrdering) SetTo(v DeviceOrdering) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptDeviceOrdering) Get() (v DeviceOrdering, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptDeviceOrdering) Or(d DeviceOrdering) DeviceOrdering {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
+// NewOptDeviceStatus returns new OptDeviceStatus with value set to v.
+func NewOptDeviceStatus(v DeviceStatus) OptDeviceStatus {
+	return OptDeviceStatus{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptDeviceStatus is optional DeviceStatus.
+type OptDeviceStatus struct {
+	Value DeviceStatus
+	Set   bool
+}
+
+// IsSet returns true if OptDeviceStatus was set.
+func (o OptDeviceStatus) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptDeviceStatus) Reset() {
+	var v DeviceStatus
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptDeviceStatus) SetTo(v DeviceStatus) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptDeviceStatus) Get() (v DeviceStatus, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptDeviceStatus) Or(d DeviceStatus) DeviceStatus {
 	if v, ok := o.Get(); ok {
 		return v
 	}
@@ -5034,6 +7021,74 @@ func (o OptMbti) Get() (v Mbti, ok bool) {
 
 // Or returns value if set, or given parameter if does not.
 func (o OptMbti) Or(d Mbti) Mbti {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
+// NewOptNilInt returns new OptNilInt with value set to v.
+func NewOptNilInt(v int) OptNilInt {
+	return OptNilInt{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptNilInt is optional nullable int.
+type OptNilInt struct {
+	Value int
+	Set   bool
+	Null  bool
+}
+
+// IsSet returns true if OptNilInt was set.
+func (o OptNilInt) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptNilInt) Reset() {
+	var v int
+	o.Value = v
+	o.Set = false
+	o.Null = false
+}
+
+// SetTo sets value to v.
+func (o *OptNilInt) SetTo(v int) {
+	o.Set = true
+	o.Null = false
+	o.Value = v
+}
+
+// IsNull returns true if value is Null.
+func (o OptNilInt) IsNull() bool { return o.Null }
+
+// SetToNull sets value to null.
+func (o *OptNilInt) SetToNull() {
+	o.Set = true
+	o.Null = true
+	var v int
+	o.Value = v
+}
+
+// IsEmpty returns true if the field was omitted from the payload (not Set and not Null).
+func (o OptNilInt) IsEmpty() bool {
+	return !o.Set && !o.Null
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptNilInt) Get() (v int, ok bool) {
+	if o.Null {
+		return v, false
+	}
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptNilInt) Or(d int) int {
 	if v, ok := o.Get(); ok {
 		return v
 	}
@@ -5270,6 +7325,52 @@ func (o OptTextToSpeechRequestSampleRate) Or(d TextToSpeechRequestSampleRate) Te
 	return d
 }
 
+// NewOptUserOrdering returns new OptUserOrdering with value set to v.
+func NewOptUserOrdering(v UserOrdering) OptUserOrdering {
+	return OptUserOrdering{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptUserOrdering is optional UserOrdering.
+type OptUserOrdering struct {
+	Value UserOrdering
+	Set   bool
+}
+
+// IsSet returns true if OptUserOrdering was set.
+func (o OptUserOrdering) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptUserOrdering) Reset() {
+	var v UserOrdering
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptUserOrdering) SetTo(v UserOrdering) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptUserOrdering) Get() (v UserOrdering, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptUserOrdering) Or(d UserOrdering) UserOrdering {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
 type Password string
 
 // Ref: #/components/schemas/PasswordChangeRequest
@@ -5296,6 +7397,21 @@ func (s *PasswordChangeRequest) SetOldPassword(val string) {
 // SetNewPassword sets the value of NewPassword.
 func (s *PasswordChangeRequest) SetNewPassword(val Password) {
 	s.NewPassword = val
+}
+
+// Ref: #/components/schemas/PasswordReset
+type PasswordReset struct {
+	Password Password `json:"password"`
+}
+
+// GetPassword returns the value of Password.
+func (s *PasswordReset) GetPassword() Password {
+	return s.Password
+}
+
+// SetPassword sets the value of Password.
+func (s *PasswordReset) SetPassword(val Password) {
+	s.Password = val
 }
 
 // Fields to change; absent fields keep their value.
@@ -6370,6 +8486,45 @@ func (s *TokenAuth) SetRoles(val []string) {
 	s.Roles = val
 }
 
+// Ref: #/components/schemas/TypeCount
+type TypeCount struct {
+	// The type's id; null for devices without a type.
+	DeviceTypeID NilInt `json:"device_type_id"`
+	// The type's name; empty for devices without a type.
+	Name  string `json:"name"`
+	Count int    `json:"count"`
+}
+
+// GetDeviceTypeID returns the value of DeviceTypeID.
+func (s *TypeCount) GetDeviceTypeID() NilInt {
+	return s.DeviceTypeID
+}
+
+// GetName returns the value of Name.
+func (s *TypeCount) GetName() string {
+	return s.Name
+}
+
+// GetCount returns the value of Count.
+func (s *TypeCount) GetCount() int {
+	return s.Count
+}
+
+// SetDeviceTypeID sets the value of DeviceTypeID.
+func (s *TypeCount) SetDeviceTypeID(val NilInt) {
+	s.DeviceTypeID = val
+}
+
+// SetName sets the value of Name.
+func (s *TypeCount) SetName(val string) {
+	s.Name = val
+}
+
+// SetCount sets the value of Count.
+func (s *TypeCount) SetCount(val int) {
+	s.Count = val
+}
+
 // Ref: #/components/schemas/User
 type User struct {
 	ID        int      `json:"id"`
@@ -6546,6 +8701,106 @@ func (s *UserEnvelope) SetData(val User) {
 	s.Data = val
 }
 
+// How users are sorted (default `id`); users who never logged in sort last by `last_login` and first
+// by `-last_login`.
+// Ref: #/components/schemas/UserOrdering
+type UserOrdering string
+
+const (
+	UserOrderingID                UserOrdering = "id"
+	UserOrderingMinusID           UserOrdering = "-id"
+	UserOrderingUsername          UserOrdering = "username"
+	UserOrderingMinusUsername     UserOrdering = "-username"
+	UserOrderingDateJoined        UserOrdering = "date_joined"
+	UserOrderingMinusDateJoined   UserOrdering = "-date_joined"
+	UserOrderingLastLogin         UserOrdering = "last_login"
+	UserOrderingMinusLastLogin    UserOrdering = "-last_login"
+	UserOrderingFavorability      UserOrdering = "favorability"
+	UserOrderingMinusFavorability UserOrdering = "-favorability"
+)
+
+// AllValues returns all UserOrdering values.
+func (UserOrdering) AllValues() []UserOrdering {
+	return []UserOrdering{
+		UserOrderingID,
+		UserOrderingMinusID,
+		UserOrderingUsername,
+		UserOrderingMinusUsername,
+		UserOrderingDateJoined,
+		UserOrderingMinusDateJoined,
+		UserOrderingLastLogin,
+		UserOrderingMinusLastLogin,
+		UserOrderingFavorability,
+		UserOrderingMinusFavorability,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s UserOrdering) MarshalText() ([]byte, error) {
+	switch s {
+	case UserOrderingID:
+		return []byte(s), nil
+	case UserOrderingMinusID:
+		return []byte(s), nil
+	case UserOrderingUsername:
+		return []byte(s), nil
+	case UserOrderingMinusUsername:
+		return []byte(s), nil
+	case UserOrderingDateJoined:
+		return []byte(s), nil
+	case UserOrderingMinusDateJoined:
+		return []byte(s), nil
+	case UserOrderingLastLogin:
+		return []byte(s), nil
+	case UserOrderingMinusLastLogin:
+		return []byte(s), nil
+	case UserOrderingFavorability:
+		return []byte(s), nil
+	case UserOrderingMinusFavorability:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *UserOrdering) UnmarshalText(data []byte) error {
+	switch UserOrdering(data) {
+	case UserOrderingID:
+		*s = UserOrderingID
+		return nil
+	case UserOrderingMinusID:
+		*s = UserOrderingMinusID
+		return nil
+	case UserOrderingUsername:
+		*s = UserOrderingUsername
+		return nil
+	case UserOrderingMinusUsername:
+		*s = UserOrderingMinusUsername
+		return nil
+	case UserOrderingDateJoined:
+		*s = UserOrderingDateJoined
+		return nil
+	case UserOrderingMinusDateJoined:
+		*s = UserOrderingMinusDateJoined
+		return nil
+	case UserOrderingLastLogin:
+		*s = UserOrderingLastLogin
+		return nil
+	case UserOrderingMinusLastLogin:
+		*s = UserOrderingMinusLastLogin
+		return nil
+	case UserOrderingFavorability:
+		*s = UserOrderingFavorability
+		return nil
+	case UserOrderingMinusFavorability:
+		*s = UserOrderingMinusFavorability
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
+}
+
 // Ref: #/components/schemas/UserPage
 type UserPage struct {
 	// Total number of items.
@@ -6643,6 +8898,82 @@ func (s *UserPageEnvelope) SetMessage(val string) {
 // SetData sets the value of Data.
 func (s *UserPageEnvelope) SetData(val UserPage) {
 	s.Data = val
+}
+
+// A user, by id and username.
+// Ref: #/components/schemas/UserRef
+type UserRef struct {
+	ID       int    `json:"id"`
+	Username string `json:"username"`
+}
+
+// GetID returns the value of ID.
+func (s *UserRef) GetID() int {
+	return s.ID
+}
+
+// GetUsername returns the value of Username.
+func (s *UserRef) GetUsername() string {
+	return s.Username
+}
+
+// SetID sets the value of ID.
+func (s *UserRef) SetID(val int) {
+	s.ID = val
+}
+
+// SetUsername sets the value of Username.
+func (s *UserRef) SetUsername(val string) {
+	s.Username = val
+}
+
+// Ref: #/components/schemas/UserStats
+type UserStats struct {
+	Total  int `json:"total"`
+	Active int `json:"active"`
+	Staff  int `json:"staff"`
+	// Users who joined per UTC day, oldest day first.
+	NewPerDay []DayCount `json:"new_per_day"`
+}
+
+// GetTotal returns the value of Total.
+func (s *UserStats) GetTotal() int {
+	return s.Total
+}
+
+// GetActive returns the value of Active.
+func (s *UserStats) GetActive() int {
+	return s.Active
+}
+
+// GetStaff returns the value of Staff.
+func (s *UserStats) GetStaff() int {
+	return s.Staff
+}
+
+// GetNewPerDay returns the value of NewPerDay.
+func (s *UserStats) GetNewPerDay() []DayCount {
+	return s.NewPerDay
+}
+
+// SetTotal sets the value of Total.
+func (s *UserStats) SetTotal(val int) {
+	s.Total = val
+}
+
+// SetActive sets the value of Active.
+func (s *UserStats) SetActive(val int) {
+	s.Active = val
+}
+
+// SetStaff sets the value of Staff.
+func (s *UserStats) SetStaff(val int) {
+	s.Staff = val
+}
+
+// SetNewPerDay sets the value of NewPerDay.
+func (s *UserStats) SetNewPerDay(val []DayCount) {
+	s.NewPerDay = val
 }
 
 type Username string

@@ -16,12 +16,43 @@ type Handler interface {
 	//
 	// POST /api/v1/admin/device-types/
 	AdminCreateDeviceType(ctx context.Context, req *DeviceTypeCreate) (*AdminDeviceTypeEnvelope, error)
+	// AdminCreateUser implements adminCreateUser operation.
+	//
+	// Creates a user with a password, as registration does, optionally as staff or disabled. No token is
+	// issued: the user logs in themselves. Recorded in the audit log (`user.create`).
+	//
+	// POST /api/v1/admin/users/
+	AdminCreateUser(ctx context.Context, req *AdminUserCreate) (*UserEnvelope, error)
+	// AdminDeleteDevice implements adminDeleteDevice operation.
+	//
+	// Deletes the device and its binding history. Its hub sessions close with 4003 and its session tokens
+	// are revoked. Conversations started from it stay with their users, no longer linked to a device. The
+	// same MAC address can be imported or bound again later as a new device. Recorded in the audit log
+	// (`device.delete`).
+	//
+	// DELETE /api/v1/admin/devices/{id}/
+	AdminDeleteDevice(ctx context.Context, params AdminDeleteDeviceParams) (*EmptyEnvelope, error)
 	// AdminDeleteDeviceType implements adminDeleteDeviceType operation.
 	//
 	// A type that devices still use cannot be deleted (409).
 	//
 	// DELETE /api/v1/admin/device-types/{id}/
 	AdminDeleteDeviceType(ctx context.Context, params AdminDeleteDeviceTypeParams) (*EmptyEnvelope, error)
+	// AdminDeleteUser implements adminDeleteUser operation.
+	//
+	// Deletes the user for good. What goes with them:
+	//
+	//  - every token of the user is revoked and their hub sessions (apps and devices) close with 4004;
+	//  - their bindings (active and past) are deleted: their devices stay, unbound, and can be bound by
+	//    anyone; the devices' session tokens are revoked;
+	//  - their conversations and every message in them are deleted, so the chat audit and usage no longer
+	//    show them.
+	//
+	// The audit log keeps the entry of the deletion (`user.delete`) with the user as it was. Staff cannot
+	// delete themselves (403, code 4040).
+	//
+	// DELETE /api/v1/admin/users/{id}/
+	AdminDeleteUser(ctx context.Context, params AdminDeleteUserParams) (*EmptyEnvelope, error)
 	// AdminDisableUser implements adminDisableUser operation.
 	//
 	// Marks the user inactive and revokes all of their tokens at once. A disabled user cannot log in.
@@ -29,6 +60,14 @@ type Handler interface {
 	//
 	// POST /api/v1/admin/users/{id}/disable/
 	AdminDisableUser(ctx context.Context, params AdminDisableUserParams) (*UserEnvelope, error)
+	// AdminDisconnectDevice implements adminDisconnectDevice operation.
+	//
+	// Closes the device's hub sessions on every instance with 1001 (going away), so the device reconnects
+	// with backoff and its token. Use it to make a device pick up a change at once; to keep it out, unbind
+	// or delete it. Recorded in the audit log (`device.disconnect`).
+	//
+	// POST /api/v1/admin/devices/{id}/disconnect/
+	AdminDisconnectDevice(ctx context.Context, params AdminDisconnectDeviceParams) (*EmptyEnvelope, error)
 	// AdminEnableUser implements adminEnableUser operation.
 	//
 	// Marks the user active again; they can log in.
@@ -46,18 +85,66 @@ type Handler interface {
 	//
 	// GET /api/v1/admin/users/{id}/chat-usage/
 	AdminGetChatUsage(ctx context.Context, params AdminGetChatUsageParams) (*ChatUsageReportEnvelope, error)
+	// AdminGetDevice implements adminGetDevice operation.
+	//
+	// One device with its owner, its live presence (`online`: a hub session holds it now, on any
+	// instance), what it last reported (battery, firmware, Wi-Fi) and its binding history, newest first
+	// (at most 50; `adminListBindings` pages through all).
+	//
+	// GET /api/v1/admin/devices/{id}/
+	AdminGetDevice(ctx context.Context, params AdminGetDeviceParams) (*AdminDeviceDetailEnvelope, error)
 	// AdminGetDeviceType implements adminGetDeviceType operation.
 	//
 	// One device type by id.
 	//
 	// GET /api/v1/admin/device-types/{id}/
 	AdminGetDeviceType(ctx context.Context, params AdminGetDeviceTypeParams) (*AdminDeviceTypeEnvelope, error)
+	// AdminGetStats implements adminGetStats operation.
+	//
+	// Everything the dashboard shows, in one call: users (total, active, staff, new per UTC day), devices
+	// (total, connected now, bound, by type, by firmware version), user messages per UTC day, and the hub
+	// sessions open now on every live instance. Per-day series cover the last `days` UTC days up to today,
+	// days without any listed with 0.
+	//
+	// GET /api/v1/admin/stats/
+	AdminGetStats(ctx context.Context, params AdminGetStatsParams) (*AdminStatsEnvelope, error)
 	// AdminGetUser implements adminGetUser operation.
 	//
 	// One user by id.
 	//
 	// GET /api/v1/admin/users/{id}/
 	AdminGetUser(ctx context.Context, params AdminGetUserParams) (*UserEnvelope, error)
+	// AdminImportDevices implements adminImportDevices operation.
+	//
+	// Registers a factory batch of devices. `csv` is comma-separated text whose first line names the
+	// columns: `mac_address` (required), `type` (a device type's name or id, optional) and `name`
+	// (optional), in any order. Each following non-empty line is one device; at most 5,000 rows.
+	//
+	// Rows are independent: a row with a bad MAC address, an unknown type or a too long name is reported
+	// with `status: error` and the others are imported. A new MAC creates an unbound device; a known one
+	// gets the row's type and name (empty cells keep the device's value). A MAC repeated in the file is an
+	// error on its later rows. A header that cannot be read (no `mac_address` column, an unknown or
+	// repeated column) refuses the whole file with 400 and code 4041, and nothing is imported. The report
+	// lists every row with its line number. Recorded in the audit log once (`device.import`) with the
+	// counts.
+	//
+	// POST /api/v1/admin/devices/import/
+	AdminImportDevices(ctx context.Context, req *DeviceImportRequest) (*DeviceImportReportEnvelope, error)
+	// AdminListAuditLog implements adminListAuditLog operation.
+	//
+	// Every admin write, newest first: who (the staff user), what (the action and its target), when, and
+	// the target before and after as JSON (null where it did not exist). Passwords and tokens are never
+	// recorded. Filters combine (all must match).
+	//
+	// GET /api/v1/admin/audit-log/
+	AdminListAuditLog(ctx context.Context, params AdminListAuditLogParams) (*AuditEntryPageEnvelope, error)
+	// AdminListBindings implements adminListBindings operation.
+	//
+	// Bindings, active and ended, newest first (by `bound_at`, then id): the history of a device
+	// (`device_id`) or of a user (`user_id`), or of everything.
+	//
+	// GET /api/v1/admin/bindings/
+	AdminListBindings(ctx context.Context, params AdminListBindingsParams) (*BindingPageEnvelope, error)
 	// AdminListConversationMessages implements adminListConversationMessages operation.
 	//
 	// The messages of any user's conversation in the order they were written (oldest first), with every
@@ -86,9 +173,17 @@ type Handler interface {
 	//
 	// GET /api/v1/admin/device-types/
 	AdminListDeviceTypes(ctx context.Context, params AdminListDeviceTypesParams) (*AdminDeviceTypePageEnvelope, error)
+	// AdminListDevices implements adminListDevices operation.
+	//
+	// Every device with its type, current owner and live presence. Filters combine (all must match).
+	//
+	// GET /api/v1/admin/devices/
+	AdminListDevices(ctx context.Context, params AdminListDevicesParams) (*AdminDevicePageEnvelope, error)
 	// AdminListUsers implements adminListUsers operation.
 	//
-	// Users ordered by id, optionally filtered by a search term.
+	// Users, ordered by id unless `ordering` says otherwise, filtered by a search term, the active and
+	// staff flags and the day they joined. Filters combine (all must match); `joined_from` after
+	// `joined_to` is a 400.
 	//
 	// GET /api/v1/admin/users/
 	AdminListUsers(ctx context.Context, params AdminListUsersParams) (*UserPageEnvelope, error)
@@ -113,6 +208,14 @@ type Handler interface {
 	//
 	// POST /api/v1/admin/device-secrets/
 	AdminProvisionDeviceSecret(ctx context.Context, req *MacRequest) (*DeviceSecretEnvelope, error)
+	// AdminResetPassword implements adminResetPassword operation.
+	//
+	// Sets a new password for the user, revokes every token of the user (user, device and admin tokens)
+	// and closes their hub sessions with 4004: the user and their devices log in again. Recorded in the
+	// audit log (`user.reset_password`; the password itself is never recorded).
+	//
+	// POST /api/v1/admin/users/{id}/password/
+	AdminResetPassword(ctx context.Context, req *PasswordReset, params AdminResetPasswordParams) (*EmptyEnvelope, error)
 	// AdminSendDeviceMessage implements adminSendDeviceMessage operation.
 	//
 	// Like `POST /api/device/devices/{id}/messages/`, for any bound device. A device that is bound to
@@ -128,6 +231,32 @@ type Handler interface {
 	//
 	// PUT /api/v1/admin/devices/{id}/mac-login/
 	AdminSetDeviceMacLogin(ctx context.Context, req *MacLoginPolicyRequest, params AdminSetDeviceMacLoginParams) (*DeviceCredentialsEnvelope, error)
+	// AdminStreamEvents implements adminStreamEvents operation.
+	//
+	// A stream of Server-Sent Events (`text/event-stream`) for the console, fed from every server
+	// instance: devices going online and offline, bindings made and ended, conversations started. Each
+	// event is named by its `type` and its `data` is one `AdminEvent` JSON object. A comment line
+	// (`: ping`) is sent every 15 seconds to keep proxies from closing an idle stream. Events are not
+	// stored: a client that reconnects gets only what happens after. Authentication errors are answered
+	// with the JSON envelope before the stream starts.
+	//
+	// GET /api/v1/admin/events/
+	AdminStreamEvents(ctx context.Context) error
+	// AdminUnbindDevice implements adminUnbindDevice operation.
+	//
+	// Ends the device's active binding, whoever holds it, as the owner's own unbind would: the device's
+	// session tokens are revoked and its hub sessions close with 4003. A device bound to nobody is a 409.
+	// Recorded in the audit log (`device.unbind`).
+	//
+	// POST /api/v1/admin/devices/{id}/unbind/
+	AdminUnbindDevice(ctx context.Context, params AdminUnbindDeviceParams) (*AdminDeviceEnvelope, error)
+	// AdminUpdateDevice implements adminUpdateDevice operation.
+	//
+	// Changes the device's name and type; absent fields keep their value, a null `device_type_id` clears
+	// the type. Recorded in the audit log (`device.update`).
+	//
+	// PATCH /api/v1/admin/devices/{id}/
+	AdminUpdateDevice(ctx context.Context, req *AdminDeviceUpdate, params AdminUpdateDeviceParams) (*AdminDeviceEnvelope, error)
 	// AdminUpdateDeviceType implements adminUpdateDeviceType operation.
 	//
 	// Changes only the fields present in the body; an empty string clears a persona field (an empty
@@ -136,6 +265,15 @@ type Handler interface {
 	//
 	// PATCH /api/v1/admin/device-types/{id}/
 	AdminUpdateDeviceType(ctx context.Context, req *DeviceTypeUpdate, params AdminUpdateDeviceTypeParams) (*AdminDeviceTypeEnvelope, error)
+	// AdminUpdateUser implements adminUpdateUser operation.
+	//
+	// Changes profile fields (nickname, gender, MBTI, interests, favorability) and the staff and active
+	// flags; absent fields keep their value. Clearing `is_active` works like `adminDisableUser` (every
+	// token revoked, hub sessions closed). Staff cannot remove their own staff or active flag (403, code
+	// 4040). Recorded in the audit log (`user.update`) with the user before and after.
+	//
+	// PATCH /api/v1/admin/users/{id}/
+	AdminUpdateUser(ctx context.Context, req *AdminUserUpdate, params AdminUpdateUserParams) (*UserEnvelope, error)
 	// BindDevice implements bindDevice operation.
 	//
 	// Binds the device with this MAC address to the caller, creating the device record if it is new. A

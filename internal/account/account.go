@@ -20,7 +20,6 @@ import (
 	"paradise/internal/auth"
 	"paradise/internal/httpapi"
 	"paradise/internal/hub"
-	"paradise/internal/paging"
 	"paradise/internal/ratelimit"
 )
 
@@ -308,21 +307,8 @@ type ProfileUpdate struct {
 // UpdateProfile changes the caller's profile.
 func (s *Service) UpdateProfile(ctx context.Context, p *Principal, in ProfileUpdate) (User, error) {
 	upd := s.db.User.UpdateOneID(p.User.ID)
-	if in.Nickname != nil {
-		upd.SetNickname(strings.TrimSpace(*in.Nickname))
-	}
-	if in.Gender != nil {
-		g := user.Gender(*in.Gender)
-		if err := user.GenderValidator(g); err != nil {
-			return User{}, apperr.Field("gender", fmt.Sprintf("%q is not a valid choice.", *in.Gender))
-		}
-		upd.SetGender(g)
-	}
-	if in.Mbti != nil {
-		upd.SetMbti(strings.ToUpper(*in.Mbti))
-	}
-	if in.Interests != nil {
-		upd.SetInterests(cleanInterests(in.Interests))
+	if err := applyProfile(upd, in); err != nil {
+		return User{}, err
 	}
 	eu, err := upd.Save(ctx)
 	if err != nil {
@@ -333,6 +319,27 @@ func (s *Service) UpdateProfile(ctx context.Context, p *Principal, in ProfileUpd
 		return User{}, err
 	}
 	return u, nil
+}
+
+// applyProfile sets the profile fields the update changes.
+func applyProfile(upd *ent.UserUpdateOne, in ProfileUpdate) error {
+	if in.Nickname != nil {
+		upd.SetNickname(strings.TrimSpace(*in.Nickname))
+	}
+	if in.Gender != nil {
+		g := user.Gender(*in.Gender)
+		if err := user.GenderValidator(g); err != nil {
+			return apperr.Field("gender", fmt.Sprintf("%q is not a valid choice.", *in.Gender))
+		}
+		upd.SetGender(g)
+	}
+	if in.Mbti != nil {
+		upd.SetMbti(strings.ToUpper(*in.Mbti))
+	}
+	if in.Interests != nil {
+		upd.SetInterests(cleanInterests(in.Interests))
+	}
+	return nil
 }
 
 // cleanInterests trims tags and drops empty and repeated ones, keeping order.
@@ -388,31 +395,6 @@ func (s *Service) Get(ctx context.Context, id int) (User, error) {
 		return User{}, fmt.Errorf("account: get user %d: %w", id, err)
 	}
 	return fromEnt(u), nil
-}
-
-// List returns a page of users ordered by id, filtered by a
-// case-insensitive substring of username or nickname, and the total count.
-func (s *Service) List(ctx context.Context, search string, page paging.Page) ([]User, int, error) {
-	q := s.db.User.Query()
-	if search = strings.TrimSpace(search); search != "" {
-		q = q.Where(user.Or(user.UsernameContainsFold(search), user.NicknameContainsFold(search)))
-	}
-	count, err := q.Clone().Count(ctx)
-	if err != nil {
-		return nil, 0, fmt.Errorf("account: count users: %w", err)
-	}
-	if err := page.Check(count); err != nil {
-		return nil, 0, err
-	}
-	users, err := q.Order(ent.Asc(user.FieldID)).Offset(page.Offset()).Limit(page.Size).All(ctx)
-	if err != nil {
-		return nil, 0, fmt.Errorf("account: list users: %w", err)
-	}
-	out := make([]User, len(users))
-	for i, u := range users {
-		out[i] = fromEnt(u)
-	}
-	return out, count, nil
 }
 
 // SetActive enables or disables a user. Disabling revokes all of the user's

@@ -5,34 +5,64 @@ package admin
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
+	"strconv"
 	"time"
 
 	"go.uber.org/fx"
 
 	"paradise/gen/api"
 	"paradise/internal/account"
+	"paradise/internal/apperr"
 	"paradise/internal/auth"
 	"paradise/internal/chat"
 	"paradise/internal/device"
 	"paradise/internal/httpapi"
+	"paradise/internal/hub"
 )
 
-// Module provides the admin handler.
-var Module = fx.Module("admin", fx.Provide(NewHandler))
+// Module provides the admin handler, the audit log, the hub session
+// count and the live event stream's route.
+var Module = fx.Module("admin", fx.Provide(
+	NewHandler,
+	NewAudit,
+	NewSessions,
+	NewStream,
+	hub.AsHooks((*Sessions).Hooks),
+	httpapi.AsRoute((*Stream).Route),
+))
 
 // Handler implements the admin operations of api.Handler. Every one of
-// them runs with an admin token (the AdminTokenAuth scheme).
+// them runs with an admin token (the AdminTokenAuth scheme), and every
+// write is recorded in the audit log.
 type Handler struct {
 	accounts *account.Service
 	devices  *device.Service
+	presence *device.Presence
 	pusher   *device.Pusher
 	chats    *chat.Service
+	audit    *Audit
+	sessions *Sessions
+}
+
+// Params are NewHandler's dependencies.
+type Params struct {
+	fx.In
+
+	Accounts *account.Service
+	Devices  *device.Service
+	Presence *device.Presence
+	Pusher   *device.Pusher
+	Chats    *chat.Service
+	Audit    *Audit
+	Sessions *Sessions
 }
 
 // NewHandler returns the admin handler.
-func NewHandler(accounts *account.Service, devices *device.Service, pusher *device.Pusher, chats *chat.Service) *Handler {
-	return &Handler{accounts: accounts, devices: devices, pusher: pusher, chats: chats}
+func NewHandler(p Params) *Handler {
+	return &Handler{accounts: p.Accounts, devices: p.Devices, presence: p.Presence, pusher: p.Pusher,
+		chats: p.Chats, audit: p.Audit, sessions: p.Sessions}
 }
 
 // AdminLogin implements adminLogin (POST /api/v1/admin/login/).
@@ -48,7 +78,23 @@ func (h *Handler) AdminLogout(ctx context.Context) (*api.EmptyEnvelope, error) {
 // AdminListUsers implements adminListUsers (GET /api/v1/admin/users/).
 func (h *Handler) AdminListUsers(ctx context.Context, params api.AdminListUsersParams) (*api.UserPageEnvelope, error) {
 	p := httpapi.Page(params.Page, params.PageSize)
-	users, count, err := h.accounts.List(ctx, params.Search.Or(""), p)
+	f := account.UserFilter{Search: params.Search.Or(""), Ordering: string(params.Ordering.Or(""))}
+	if v, ok := params.IsActive.Get(); ok {
+		f.Active = &v
+	}
+	if v, ok := params.IsStaff.Get(); ok {
+		f.Staff = &v
+	}
+	if v, ok := params.JoinedFrom.Get(); ok {
+		f.JoinedFrom = day(v)
+	}
+	if v, ok := params.JoinedTo.Get(); ok {
+		f.JoinedTo = day(v).AddDate(0, 0, 1)
+	}
+	if !f.JoinedFrom.IsZero() && !f.JoinedTo.IsZero() && !f.JoinedFrom.Before(f.JoinedTo) {
+		return nil, apperr.Field("joined_from", "Must not be after joined_to.")
+	}
+	users, count, err := h.accounts.List(ctx, f, p)
 	if err != nil {
 		return nil, err
 	}
@@ -68,8 +114,15 @@ func (h *Handler) AdminGetUser(ctx context.Context, params api.AdminGetUserParam
 
 // AdminDisableUser implements adminDisableUser (POST /api/v1/admin/users/{id}/disable/).
 func (h *Handler) AdminDisableUser(ctx context.Context, params api.AdminDisableUserParams) (*api.UserEnvelope, error) {
+	before, err := h.accounts.Get(ctx, params.ID)
+	if err != nil {
+		return nil, err
+	}
 	u, err := h.accounts.SetActive(ctx, account.PrincipalFrom(ctx), params.ID, false)
 	if err != nil {
+		return nil, err
+	}
+	if err := h.audit.Record(ctx, "user.disable", targetUser, strconv.Itoa(u.ID), userJSON(before), userJSON(u)); err != nil {
 		return nil, err
 	}
 	return userEnvelope(u, "User disabled."), nil
@@ -77,11 +130,30 @@ func (h *Handler) AdminDisableUser(ctx context.Context, params api.AdminDisableU
 
 // AdminEnableUser implements adminEnableUser (POST /api/v1/admin/users/{id}/enable/).
 func (h *Handler) AdminEnableUser(ctx context.Context, params api.AdminEnableUserParams) (*api.UserEnvelope, error) {
+	before, err := h.accounts.Get(ctx, params.ID)
+	if err != nil {
+		return nil, err
+	}
 	u, err := h.accounts.SetActive(ctx, account.PrincipalFrom(ctx), params.ID, true)
 	if err != nil {
 		return nil, err
 	}
+	if err := h.audit.Record(ctx, "user.enable", targetUser, strconv.Itoa(u.ID), userJSON(before), userJSON(u)); err != nil {
+		return nil, err
+	}
 	return userEnvelope(u, "User enabled."), nil
+}
+
+// userJSON is the user's admin API form, for the audit log.
+func userJSON(u account.User) json.Marshaler {
+	out := account.UserToAPI(u)
+	return &out
+}
+
+// typeJSON is the device type's admin API form, for the audit log.
+func typeJSON(t device.Type) json.Marshaler {
+	out := device.AdminTypeToAPI(t)
+	return &out
 }
 
 func userEnvelope(u account.User, msg string) *api.UserEnvelope {
@@ -115,11 +187,18 @@ func (h *Handler) AdminCreateDeviceType(ctx context.Context, req *api.DeviceType
 	if err != nil {
 		return nil, err
 	}
+	if err := h.audit.Record(ctx, "device_type.create", targetDeviceType, strconv.Itoa(t.ID), nil, typeJSON(t)); err != nil {
+		return nil, err
+	}
 	return typeEnvelope(t, http.StatusCreated, "Device type created."), nil
 }
 
 // AdminUpdateDeviceType implements adminUpdateDeviceType (PATCH /api/v1/admin/device-types/{id}/).
 func (h *Handler) AdminUpdateDeviceType(ctx context.Context, req *api.DeviceTypeUpdate, params api.AdminUpdateDeviceTypeParams) (*api.AdminDeviceTypeEnvelope, error) {
+	before, err := h.devices.GetType(ctx, params.ID)
+	if err != nil {
+		return nil, err
+	}
 	t, err := h.devices.UpdateType(ctx, params.ID, device.TypeInput{
 		Name:               optString(req.Name),
 		Description:        optString(req.Description),
@@ -129,6 +208,9 @@ func (h *Handler) AdminUpdateDeviceType(ctx context.Context, req *api.DeviceType
 		Voice:              optString(req.Voice),
 	})
 	if err != nil {
+		return nil, err
+	}
+	if err := h.audit.Record(ctx, "device_type.update", targetDeviceType, strconv.Itoa(t.ID), typeJSON(before), typeJSON(t)); err != nil {
 		return nil, err
 	}
 	return typeEnvelope(t, http.StatusOK, "Device type updated."), nil
@@ -148,7 +230,14 @@ func typeEnvelope(t device.Type, status int, msg string) *api.AdminDeviceTypeEnv
 
 // AdminDeleteDeviceType implements adminDeleteDeviceType (DELETE /api/v1/admin/device-types/{id}/).
 func (h *Handler) AdminDeleteDeviceType(ctx context.Context, params api.AdminDeleteDeviceTypeParams) (*api.EmptyEnvelope, error) {
+	before, err := h.devices.GetType(ctx, params.ID)
+	if err != nil {
+		return nil, err
+	}
 	if err := h.devices.DeleteType(ctx, params.ID); err != nil {
+		return nil, err
+	}
+	if err := h.audit.Record(ctx, "device_type.delete", targetDeviceType, strconv.Itoa(params.ID), typeJSON(before), nil); err != nil {
 		return nil, err
 	}
 	return &api.EmptyEnvelope{Success: true, Code: http.StatusOK, Message: "Device type deleted."}, nil
@@ -160,7 +249,15 @@ func (h *Handler) AdminSendDeviceMessage(ctx context.Context, req *api.DeviceMes
 	if err != nil {
 		return nil, err
 	}
-	return device.Push(ctx, h.pusher, owner, owned.Device.MACAddress, req)
+	res, err := device.Push(ctx, h.pusher, owner, owned.Device.MACAddress, req)
+	if err != nil {
+		return nil, err
+	}
+	// The pushed frame is the "after": what was sent, not a state.
+	if err := h.audit.Record(ctx, "device.message", targetDevice, strconv.Itoa(params.ID), nil, req); err != nil {
+		return nil, err
+	}
+	return res, nil
 }
 
 // AdminListConversations implements adminListConversations (GET /api/v1/admin/conversations/).

@@ -15,9 +15,11 @@ import (
 	"paradise/internal/chat"
 	"paradise/internal/command"
 	"paradise/internal/config"
+	"paradise/internal/console"
 	"paradise/internal/database"
 	"paradise/internal/debugserver"
 	"paradise/internal/device"
+	"paradise/internal/events"
 	"paradise/internal/httpapi"
 	"paradise/internal/hub"
 	"paradise/internal/llm"
@@ -38,12 +40,14 @@ var Module = fx.Options(
 	database.Module,
 	redisdb.Module,
 	ratelimit.Module,
+	events.Module,
 	llm.Module,
 	auth.Module,
 	hub.Module,
 	account.Module,
 	device.Module,
 	admin.Module,
+	console.Module,
 	chat.Module,
 	command.Module,
 	rtc.Module,

@@ -150,6 +150,30 @@ func Coded(status, code int, msg string) *Error {
 	return &Error{Status: status, Code: code, Message: msg}
 }
 
+// CodeAdminSelfAction is the business code of a 403 refusing staff an
+// action on their own account that would lock them out of the admin
+// (deleting it, removing their own staff or active flag).
+const CodeAdminSelfAction = 4040
+
+// SelfAction is the 403 (code 4040) of CodeAdminSelfAction.
+func SelfAction(msg string) *Error {
+	return &Error{Status: http.StatusForbidden, Code: CodeAdminSelfAction, Message: msg}
+}
+
+// CodeImportRejected is the business code of a 400 refusing a whole bulk
+// import (the admin's CSV device import): its header or its shape cannot
+// be read, so no row is trusted and nothing is imported. Bad rows of a
+// readable file are reported per row instead.
+const CodeImportRejected = 4041
+
+// ImportRejected is the 400 (code 4041) of CodeImportRejected, naming the
+// field that holds the file.
+func ImportRejected(field, msg string) *Error {
+	e := Field(field, msg)
+	e.Code = CodeImportRejected
+	return e
+}
+
 // Field is a 400 for one invalid field.
 func Field(name, msg string) *Error {
 	return Validation(map[string][]string{name: {msg}})

@@ -74,6 +74,9 @@ func TestConstructors(t *testing.T) {
 		}), 400, 400, "password: Required. Short.; username: Required.",
 			map[string][]string{"username": {"Required."}, "password": {"Required.", "Short."}}},
 		{"validation without fields", apperr.Validation(nil), 400, 400, "Invalid input.", nil},
+		{"self action", apperr.SelfAction("Not yourself."), 403, 4040, "Not yourself.", nil},
+		{"import rejected", apperr.ImportRejected("csv", "No header."), 400, 4041, "csv: No header.",
+			map[string][]string{"csv": {"No header."}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -211,6 +211,15 @@ func (t *Tokens) StoreSnapshot(ctx context.Context, userID int, blob []byte, onl
 	return nil
 }
 
+// DropSnapshot deletes the user's snapshot (the user was deleted): an id
+// the database hands out again must not find the old user's snapshot.
+func (t *Tokens) DropSnapshot(ctx context.Context, userID int) error {
+	if err := t.rdb.Del(ctx, t.keys.UserSnapshot(userID)).Err(); err != nil {
+		return fmt.Errorf("auth: drop user snapshot: %w", err)
+	}
+	return nil
+}
+
 // Revoke deletes one session's token.
 func (t *Tokens) Revoke(ctx context.Context, s Session) error {
 	_, err := t.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {

@@ -338,3 +338,22 @@ func (s *Service) Usage(ctx context.Context, userID int, from, to time.Time) (Us
 	}
 	return report, nil
 }
+
+// MessagesPerDay counts the messages users sent (role user) on each of
+// days UTC days from the UTC day of from, one count per day (the
+// databases group dates differently; days is small).
+func (s *Service) MessagesPerDay(ctx context.Context, from time.Time, days int) ([]int, error) {
+	out := make([]int, days)
+	from = Day(from)
+	for i := range out {
+		lo, hi := dbTime(from.AddDate(0, 0, i)), dbTime(from.AddDate(0, 0, i+1))
+		n, err := s.db.ChatMessage.Query().
+			Where(chatmessage.RoleEQ(chatmessage.RoleUser), chatmessage.CreatedAtGTE(lo), chatmessage.CreatedAtLT(hi)).
+			Count(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("chat: messages per day: %w", err)
+		}
+		out[i] = n
+	}
+	return out, nil
+}

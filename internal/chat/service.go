@@ -30,6 +30,7 @@ import (
 	"paradise/internal/config"
 	"paradise/internal/database"
 	"paradise/internal/device"
+	"paradise/internal/events"
 	"paradise/internal/logging"
 	"paradise/internal/metrics"
 	"paradise/internal/paging"
@@ -153,13 +154,15 @@ type Service struct {
 	cfg      config.Chat
 	metrics  *metrics.Metrics
 	log      *zap.Logger
+	// events tells the admin console about new conversations.
+	events *events.Bus
 	// templates caches device types' parsed prompt templates.
 	templates templateCache
 }
 
 // NewService returns the chat service.
-func NewService(db *database.DB, model Model, budget Budget, devices Devices, profiles Profiles, cfg config.Chat, m *metrics.Metrics, log *zap.Logger) *Service {
-	return &Service{db: db.Client, sql: db, model: model, budget: budget, devices: devices, profiles: profiles, cfg: cfg, metrics: m, log: log.Named("chat")}
+func NewService(db *database.DB, model Model, budget Budget, devices Devices, profiles Profiles, cfg config.Chat, m *metrics.Metrics, ev *events.Bus, log *zap.Logger) *Service {
+	return &Service{db: db.Client, sql: db, model: model, budget: budget, devices: devices, profiles: profiles, cfg: cfg, metrics: m, events: ev, log: log.Named("chat")}
 }
 
 // CheckText validates a chat message's text; field names the field in the
@@ -556,6 +559,13 @@ func (s *Service) storeUserMessage(ctx context.Context, conv *conversationRef, u
 		started = Started{ConversationID: c.ID, UserMessageID: m.ID}
 		return nil
 	})
+	if err == nil {
+		ev := events.Event{Type: events.ConversationCreated, UserID: userID, ConversationID: started.ConversationID}
+		if dev != nil {
+			ev.DeviceID, ev.MAC = dev.ID, dev.MACAddress
+		}
+		s.events.Publish(ctx, ev)
+	}
 	return started, err
 }
 

@@ -71,3 +71,55 @@ func TestChatStream(t *testing.T) {
 		})
 	}
 }
+
+// TestAdminEvents checks adminStreamEvents against openapi.yaml: a
+// text/event-stream whose events carry AdminEvent data with their type as
+// the event's name (streamedSuccess).
+func TestAdminEvents(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	req, err := http.NewRequestWithContext(t.Context(), "GET", f.URL+"/api/v1/admin/events/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Token "+f.admin)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/event-stream") {
+		t.Fatalf("status %d, content type %q", res.StatusCode, res.Header.Get("Content-Type"))
+	}
+	sc := bufio.NewScanner(res.Body)
+	if !sc.Scan() || sc.Text() != ": connected" {
+		t.Fatalf("stream starts with %q", sc.Text())
+	}
+	// A bind and an unbind give two events.
+	u := f.Register(t, "evt")
+	mac := newMAC()
+	f.Bind(t, u.Token, mac)
+	f.must(t, "POST", "/api/device/unbind/", u.Token, map[string]any{"mac_address": mac}, 200)
+	var names []string
+	event := ""
+	for len(names) < 2 && sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "event: "):
+			event = strings.TrimPrefix(line, "event: ")
+		case strings.HasPrefix(line, "data: "):
+			data := []byte(strings.TrimPrefix(line, "data: "))
+			f.contract.validateSchema(t, "AdminEvent", data)
+			var d struct {
+				Type string `json:"type"`
+			}
+			if json.Unmarshal(data, &d) != nil || d.Type != event {
+				t.Errorf("event %q carries data of type %q", event, d.Type)
+			}
+			names = append(names, event)
+		}
+	}
+	if strings.Join(names, ",") != "binding_created,binding_ended" {
+		t.Fatalf("events %v", names)
+	}
+}

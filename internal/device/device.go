@@ -20,6 +20,7 @@ import (
 	"paradise/gen/ws"
 	"paradise/internal/apperr"
 	"paradise/internal/database"
+	"paradise/internal/events"
 	"paradise/internal/hub"
 	"paradise/internal/paging"
 )
@@ -45,12 +46,14 @@ type Service struct {
 	lockRows bool
 	sessions Sessions
 	tokens   Tokens
+	// events tells the admin console about bindings made and ended.
+	events *events.Bus
 }
 
 // NewService returns the device service.
-func NewService(db *database.DB, sessions Sessions, tokens Tokens) *Service {
+func NewService(db *database.DB, sessions Sessions, tokens Tokens, ev *events.Bus) *Service {
 	return &Service{db: db.Client, sql: db.SQL, resolveOwnerSQL: db.Rebind(resolveOwnerQuery),
-		lockRows: db.RowLocks(), sessions: sessions, tokens: tokens}
+		lockRows: db.RowLocks(), sessions: sessions, tokens: tokens, events: ev}
 }
 
 // ListOwned returns a page of the user's devices, newest binding first, and
@@ -220,6 +223,8 @@ func (s *Service) Bind(ctx context.Context, userID int, in BindInput) (Owned, er
 	var (
 		id        int
 		takenOver bool
+		ended     []int // users whose binding this bind ended
+		created   bool
 	)
 	err = database.WithTx(ctx, s.db, func(tx *ent.Tx) error {
 		q := tx.Device.Query().Where(device.MACAddress(mac))
@@ -246,11 +251,13 @@ func (s *Service) Bind(ctx context.Context, userID int, in BindInput) (Owned, er
 				return fmt.Errorf("device: end binding %d: %w", b.ID, err)
 			}
 			takenOver = true
+			ended = append(ended, b.UserID)
 		}
 		if !held {
 			if err := tx.UserDevice.Create().SetUserID(userID).SetDeviceID(d.ID).Exec(ctx); err != nil {
 				return fmt.Errorf("device: bind %s to user %d: %w", mac, userID, err)
 			}
+			created = true
 		}
 		if in.Name != nil || in.TypeID != nil {
 			upd := tx.Device.UpdateOne(d)
@@ -268,6 +275,12 @@ func (s *Service) Bind(ctx context.Context, userID int, in BindInput) (Owned, er
 	})
 	if err != nil {
 		return Owned{}, err
+	}
+	for _, prev := range ended {
+		s.events.Publish(ctx, events.Event{Type: events.BindingEnded, DeviceID: id, MAC: mac, UserID: prev})
+	}
+	if created {
+		s.events.Publish(ctx, events.Event{Type: events.BindingCreated, DeviceID: id, MAC: mac, UserID: userID})
 	}
 	if takenOver {
 		if err := s.released(ctx, mac, userID); err != nil {
@@ -309,6 +322,7 @@ func (s *Service) Unbind(ctx context.Context, userID int, rawMAC string) (string
 	if n == 0 {
 		return "", apperr.NotFound("Device is not bound to you.")
 	}
+	s.events.Publish(ctx, events.Event{Type: events.BindingEnded, MAC: mac, UserID: userID})
 	if err := s.released(ctx, mac, 0); err != nil {
 		return "", err
 	}

@@ -17,9 +17,11 @@ import (
 
 	"paradise/ent"
 	"paradise/ent/device"
+	"paradise/ent/predicate"
 	"paradise/gen/ws"
 	"paradise/internal/apperr"
 	"paradise/internal/config"
+	"paradise/internal/events"
 	"paradise/internal/hub"
 	"paradise/internal/outage"
 	"paradise/internal/redisdb"
@@ -53,6 +55,9 @@ type Presence struct {
 	log      *zap.Logger
 	outages  *outage.Log
 	instance string
+	// events tells the admin console about devices going online and
+	// offline.
+	events *events.Bus
 
 	// redisFailed is when this instance last failed to reach Redis (unix
 	// nanoseconds). After an outage every instance's heartbeat is stale
@@ -74,6 +79,7 @@ type sessionState struct {
 	// reader (frames) and its ping timer (answered pings).
 	mu        sync.Mutex
 	dbTouched time.Time // last last_seen column write
+	deviceID  int
 }
 
 // dbTouchEvery bounds how often a connected device's last_seen column is
@@ -88,9 +94,9 @@ const (
 )
 
 // NewPresence returns presence, sweeping while the app runs.
-func NewPresence(lc fx.Lifecycle, db *ent.Client, rdb *redis.Client, keys redisdb.Keys, cfg config.Presence, owners *Service, log *zap.Logger) *Presence {
+func NewPresence(lc fx.Lifecycle, db *ent.Client, rdb *redis.Client, keys redisdb.Keys, cfg config.Presence, owners *Service, ev *events.Bus, log *zap.Logger) *Presence {
 	log = log.Named("presence")
-	p := &Presence{db: db, rdb: rdb, keys: keys, cfg: cfg, owners: owners, log: log,
+	p := &Presence{db: db, rdb: rdb, keys: keys, cfg: cfg, owners: owners, log: log, events: ev,
 		outages: outage.NewLog(log), instance: randomID(), stop: make(chan struct{})}
 	lc.Append(fx.StartStopHook(p.start, p.shutdown))
 	return p
@@ -143,7 +149,7 @@ func (p *Presence) connect(ctx context.Context, s *hub.Session) error {
 	if !s.IsDevice() {
 		return nil
 	}
-	owner, _, err := p.owners.ResolveOwner(ctx, s.MAC())
+	owner, owned, err := p.owners.ResolveOwner(ctx, s.MAC())
 	var ae *apperr.Error
 	switch {
 	case errors.As(err, &ae):
@@ -171,7 +177,8 @@ func (p *Presence) connect(ctx context.Context, s *hub.Session) error {
 	if err != nil {
 		return fmt.Errorf("device: presence connect: %w", err)
 	}
-	p.sessions.Store(s.ID(), &sessionState{dbTouched: now})
+	p.sessions.Store(s.ID(), &sessionState{dbTouched: now, deviceID: owned.Device.ID})
+	p.events.Publish(ctx, events.Event{Type: events.DeviceOnline, DeviceID: owned.Device.ID, MAC: s.MAC(), UserID: owner})
 	return nil
 }
 
@@ -225,10 +232,11 @@ func (p *Presence) touch(ctx context.Context, s *hub.Session, st *sessionState) 
 // disconnect marks the device disconnected, unless a newer session of it
 // has taken over.
 func (p *Presence) disconnect(ctx context.Context, s *hub.Session) {
-	if _, ok := p.sessions.LoadAndDelete(s.ID()); !ok {
+	v, ok := p.sessions.LoadAndDelete(s.ID())
+	if !ok {
 		return
 	}
-	if err := p.markDisconnected(ctx, s); err != nil {
+	if err := p.markDisconnected(ctx, s, v.(*sessionState).deviceID); err != nil {
 		p.report("disconnect", err)
 	}
 }
@@ -251,7 +259,10 @@ func (p *Presence) failed(err error) {
 	}
 }
 
-func (p *Presence) markDisconnected(ctx context.Context, s *hub.Session) error {
+// markDisconnected releases the device's connection key and, if this
+// session still held it (no newer session took over), marks the device
+// disconnected and tells the console.
+func (p *Presence) markDisconnected(ctx context.Context, s *hub.Session, deviceID int) error {
 	n, err := release.Run(ctx, p.rdb, []string{p.keys.DeviceConn(s.MAC())}, p.connValue(s)).Int()
 	if err != nil {
 		return fmt.Errorf("device: presence disconnect: %w", err)
@@ -271,6 +282,7 @@ func (p *Presence) markDisconnected(ctx context.Context, s *hub.Session) error {
 	if err != nil {
 		return fmt.Errorf("device: presence disconnect: %w", err)
 	}
+	p.events.Publish(ctx, events.Event{Type: events.DeviceOffline, DeviceID: deviceID, MAC: s.MAC(), UserID: s.UserID()})
 	return nil
 }
 
@@ -435,10 +447,7 @@ func (p *Presence) sweepDeadInstances(ctx context.Context) (int, error) {
 			}
 		}
 		if len(gone) > 0 {
-			n, err := p.db.Device.Update().
-				Where(device.MACAddressIn(gone...), device.StatusEQ(device.StatusConnected),
-					device.Or(device.LastSeenIsNil(), device.LastSeenLT(started))).
-				SetStatus(device.StatusDisconnected).Save(ctx)
+			n, err := p.markSwept(ctx, gone, started)
 			if err != nil {
 				return total, fmt.Errorf("device: sweep instance %s: %w", inst, err)
 			}
@@ -490,12 +499,31 @@ func (p *Presence) sweepExpired(ctx context.Context) (int, error) {
 	if len(gone) == 0 {
 		return 0, nil
 	}
-	n, err := p.db.Device.Update().
-		Where(device.MACAddressIn(gone...), device.StatusEQ(device.StatusConnected),
-			device.Or(device.LastSeenIsNil(), device.LastSeenLT(cutoff))).
-		SetStatus(device.StatusDisconnected).Save(ctx)
+	n, err := p.markSwept(ctx, gone, cutoff)
 	if err != nil {
 		return 0, fmt.Errorf("device: sweep: %w", err)
+	}
+	return n, nil
+}
+
+// markSwept marks disconnected the devices with these MACs that are still
+// connected and were not seen since before, and tells the console which.
+func (p *Presence) markSwept(ctx context.Context, macs []string, before time.Time) (int, error) {
+	stale := []predicate.Device{device.MACAddressIn(macs...), device.StatusEQ(device.StatusConnected),
+		device.Or(device.LastSeenIsNil(), device.LastSeenLT(before))}
+	// The devices are read first only to name them in events; the update
+	// repeats the conditions, so a device that reconnected in between is
+	// neither marked nor (usually) announced.
+	swept, err := p.db.Device.Query().Where(stale...).All(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n, err := p.db.Device.Update().Where(stale...).SetStatus(device.StatusDisconnected).Save(ctx)
+	if err != nil {
+		return 0, err
+	}
+	for _, d := range swept {
+		p.events.Publish(ctx, events.Event{Type: events.DeviceOffline, DeviceID: d.ID, MAC: d.MACAddress})
 	}
 	return n, nil
 }

@@ -169,3 +169,12 @@ func (k Keys) SpeechAliyunToken(accessKeyID string) string {
 // SpeechAudio is speech:audio:{id}: a voice chat reply's audio and its
 // owner, behind a short-lived download URL.
 func (k Keys) SpeechAudio(id string) string { return k.join("speech:audio:", id) }
+
+// AdminEvents is the pub/sub channel admin:events: the console's live
+// events (internal/events), published by every instance.
+func (k Keys) AdminEvents() string { return k.join("admin:events") }
+
+// AdminHubSessions is admin:hub_sessions: a hash of each instance's open
+// hub sessions, "{count}:{unix milliseconds}", refreshed every few
+// seconds; the dashboard sums the fresh ones.
+func (k Keys) AdminHubSessions() string { return k.join("admin:hub_sessions") }
