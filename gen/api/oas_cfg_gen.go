@@ -15,6 +15,7 @@ import (
 var regexMap = map[string]ogenregex.Regexp{
 	"^([EIei][NSns][FTft][JPjp])?$": ogenregex.MustCompile("^([EIei][NSns][FTft][JPjp])?$"),
 	"^[A-Za-z0-9@.+_-]+$":           ogenregex.MustCompile("^[A-Za-z0-9@.+_-]+$"),
+	"^\\s*([0-9A-Fa-f]{12}|[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{2}(-[0-9A-Fa-f]{2}){5})\\s*$": ogenregex.MustCompile("^\\s*([0-9A-Fa-f]{12}|[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{2}(-[0-9A-Fa-f]{2}){5})\\s*$"),
 }
 
 type (
