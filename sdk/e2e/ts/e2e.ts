@@ -266,17 +266,6 @@ await step('chat (SSE, "stream": true): start, deltas as they arrive, done; delt
   chatStreamed = done.ev.conversation_id;
 });
 
-await step('streamChat: typed events start, deltas, done', async () => {
-  const events: ChatStreamEvent[] = [];
-  for await (const ev of streamChat(client(need(appToken, 'token')), { message: 'Hello from streamChat' })) events.push(ev);
-  const first = events[0];
-  const last = events[events.length - 1];
-  check(first?.type === 'start' && last?.type === 'done', `events ${events.map((e) => e.type).join(',')}`);
-  const deltas = events.slice(1, -1);
-  check(deltas.length > 0 && deltas.every((e) => e.type === 'delta'), `events ${events.map((e) => e.type).join(',')}`);
-  check(last.type === 'done' && first.type === 'start' && last.conversation_id === first.conversation_id, JSON.stringify(last));
-});
-
 await step('conversations: list (newest first, title and preview), read messages in order', async () => {
   const token = need(appToken, 'token');
   const [r1, r2] = chatJSON;
@@ -324,6 +313,18 @@ await step('400 envelope: empty chat message (JSON and streamed)', async () => {
   const streamed = await api.POST('/api/ai/chat/', { body: { message: '', stream: true }, parseAs: 'stream' });
   const ct = streamed.response.headers.get('content-type') ?? '';
   check(streamed.response.status === 400 && ct.startsWith('application/json') && streamed.error?.code === 400, `streamed: ${streamed.response.status} ${ct} ${JSON.stringify(streamed.error)}`);
+});
+
+// After the conversation steps, which count the conversations.
+await step('streamChat: typed events start, deltas, done', async () => {
+  const events: ChatStreamEvent[] = [];
+  for await (const ev of streamChat(client(need(appToken, 'token')), { message: 'Hello from streamChat' })) events.push(ev);
+  const first = events[0];
+  const last = events[events.length - 1];
+  check(first?.type === 'start' && last?.type === 'done', `events ${events.map((e) => e.type).join(',')}`);
+  const deltas = events.slice(1, -1);
+  check(deltas.length > 0 && deltas.every((e) => e.type === 'delta'), `events ${events.map((e) => e.type).join(',')}`);
+  check(last.type === 'done' && first.type === 'start' && last.conversation_id === first.conversation_id, JSON.stringify(last));
 });
 
 // --- WebSocket (HubClient) -------------------------------------------------
