@@ -10,7 +10,10 @@
 #   dist/sdk/ts/ws/             one type per hub frame/payload + ClientFrame/ServerFrame unions (Modelina)
 #   dist/sdk/cs/Rest/, Ws/      C# models (Newtonsoft.Json attributes; Modelina) + ParadiseClient,
 #                               Rest/ChatStreamEvent.cs (SSE event parser), Ws/Frames.cs (frame parser)
-#   dist/sdk/cs/bin/Paradise.Sdk.dll  the C# models, compiled
+#   dist/sdk/cs/bin/Paradise.Sdk.dll  the C# models, compiled (from dist/sdk/unity/Runtime)
+#   dist/sdk/ts/                the npm package @paradise/sdk (lib/: ESM + .d.ts), packed
+#                               to dist/sdk/paradise-sdk-<version>.tgz
+#   dist/sdk/unity/             the UPM package com.paradise.sdk (package.json, Runtime/ + .asmdef)
 #
 # Needs: node + npm (tools pinned in sdk/package-lock.json), go, and Mono's
 # C# compiler with Json.NET and System.Net.Http (Debian: apt-get install
@@ -82,9 +85,31 @@ ver() { node -p "require('$root/sdk/package-lock.json').packages['node_modules/$
 (cd "$e2e_ts" && timed npm install --prefer-offline --no-audit --no-fund --loglevel=error "$tgz" \
 	"ws@$(ver ws)" "@types/ws@$(ver @types/ws)" "@types/node@$(ver @types/node)")
 timed "$bin/tsc" -p "$e2e_ts"
+# The Unity (UPM) package: the generated C# under Runtime/ with an assembly
+# definition; Json.NET comes from com.unity.nuget.newtonsoft-json. The C#
+# e2e program is compiled against these files, not dist/sdk/cs/.
+upm=$out/unity
+mkdir -p "$upm/Runtime/Rest" "$upm/Runtime/Ws"
+cp "$out"/cs/Rest/*.cs "$upm/Runtime/Rest/"
+cp "$out"/cs/Ws/*.cs "$upm/Runtime/Ws/"
+node -e '
+const fs = require("fs");
+const [dir, ts] = process.argv.slice(1);
+const version = JSON.parse(fs.readFileSync(ts, "utf8")).version;
+fs.writeFileSync(dir + "/package.json", JSON.stringify({
+  name: "com.paradise.sdk", version, displayName: "Paradise SDK",
+  description: "Paradise REST client and hub frame models for contract " + version + " (generated from openapi.yaml and asyncapi.yaml).",
+  unity: "2019.4",
+  dependencies: { "com.unity.nuget.newtonsoft-json": "3.2.1" },
+}, null, 2) + "\n");
+fs.writeFileSync(dir + "/Runtime/Paradise.Sdk.asmdef", JSON.stringify({
+  name: "Paradise.Sdk", rootNamespace: "Paradise", references: [],
+  overrideReferences: true, precompiledReferences: ["Newtonsoft.Json.dll"], autoReferenced: true, noEngineReferences: false,
+}, null, 2) + "\n");
+' "$upm" "$out/ts/package.json"
 mkdir -p "$out/cs/bin"
 mcsflags=(-langversion:7.2 -warnaserror+ -nologo -pkg:newtonsoft-json -r:System.Runtime.Serialization)
-timed mcs "${mcsflags[@]}" -target:library -out:"$out/cs/bin/Paradise.Sdk.dll" "$out"/cs/Rest/*.cs "$out"/cs/Ws/*.cs
+timed mcs "${mcsflags[@]}" -target:library -out:"$out/cs/bin/Paradise.Sdk.dll" "$upm"/Runtime/Rest/*.cs "$upm"/Runtime/Ws/*.cs
 timed mcs "${mcsflags[@]}" -r:System.Net.Http -r:"$out/cs/bin/Paradise.Sdk.dll" -out:"$out/cs/bin/e2e.exe" sdk/e2e/cs/*.cs
 # mono loads references from the program's folder (or the GAC).
 nj=$(pkg-config --libs newtonsoft-json | sed 's/^-r://; s/ *$//')
