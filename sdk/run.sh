@@ -10,7 +10,10 @@
 #   dist/sdk/ts/ws/             one type per hub frame/payload + ClientFrame/ServerFrame unions (Modelina)
 #   dist/sdk/cs/Rest/, Ws/      C# models (Newtonsoft.Json attributes; Modelina) + ParadiseClient,
 #                               Rest/ChatStreamEvent.cs (SSE event parser), Ws/Frames.cs (frame parser)
-#   dist/sdk/cs/bin/Paradise.Sdk.dll  the C# models, compiled
+#   dist/sdk/cs/bin/Paradise.Sdk.dll  the C# models, compiled (from dist/sdk/unity/Runtime)
+#   dist/sdk/ts/                the npm package @paradise/sdk (lib/: ESM + .d.ts), packed
+#                               to dist/sdk/paradise-sdk-<version>.tgz
+#   dist/sdk/unity/             the UPM package com.paradise.sdk (package.json, Runtime/ + .asmdef)
 #
 # Needs: node + npm (tools pinned in sdk/package-lock.json), go, and Mono's
 # C# compiler with Json.NET and System.Net.Http (Debian: apt-get install
@@ -58,17 +61,55 @@ mkdir -p "$out/ts/rest" "$out/cs" "$out/build"
 # stays optional, as clients need not send it.
 timed "$bin/openapi-typescript" "$openapi" -o "$out/ts/rest/api.d.ts" --silent --default-non-nullable false
 timed node sdk/scripts/gen-ws-ts.mjs "$asyncapi" "$out/ts/ws"
+timed node sdk/scripts/gen-ts-pkg.mjs "$openapi" "$asyncapi" "$out/ts"
 timed node sdk/scripts/gen-cs.mjs "$openapi" "$out/cs/Rest" Paradise.Rest
 timed node sdk/scripts/gen-cs.mjs "$asyncapi" "$out/cs/Ws" Paradise.Ws
 
-step "compile: tsc --strict, mcs -langversion:7.2"
-timed "$bin/tsc" -p sdk/tsconfig.json
-# The compiled e2e program resolves openapi-fetch and ws from sdk/node_modules.
-ln -sfn "$root/sdk/node_modules" "$out/build/node_modules"
-printf '{"type":"module"}\n' >"$out/build/package.json"
+step "compile: tsc --strict, mcs -langversion:7.2; npm pack"
+# The npm package: ESM + .d.ts in dist/sdk/ts/lib; the generated REST types
+# ship as they are (rest/api.d.ts, also where the admin console reads them)
+# and are copied beside the compiled sources that import them.
+ln -sfn "$root/sdk/node_modules" "$out/ts/node_modules" # openapi-fetch's types, for tsc only
+timed "$bin/tsc" -p "$out/ts"
+rm "$out/ts/node_modules"
+mkdir -p "$out/ts/lib/rest" && cp "$out/ts/rest/api.d.ts" "$out/ts/lib/rest/api.d.ts"
+(cd "$out/ts" && timed npm pack --silent --pack-destination "$out" >/dev/null)
+tgz=$(ls "$out"/paradise-sdk-*.tgz)
+# The TypeScript e2e program is a client team's project: it installs the
+# packed SDK (and ws for Node) into its own folder and compiles against it.
+e2e_ts=$out/e2e-ts
+mkdir -p "$e2e_ts"
+cp sdk/e2e/ts/e2e.ts sdk/e2e/ts/tsconfig.json "$e2e_ts/"
+printf '{"name":"paradise-sdk-e2e","private":true,"type":"module"}\n' >"$e2e_ts/package.json"
+ver() { node -p "require('$root/sdk/package-lock.json').packages['node_modules/$1'].version"; }
+(cd "$e2e_ts" && timed npm install --prefer-offline --no-audit --no-fund --loglevel=error "$tgz" \
+	"ws@$(ver ws)" "@types/ws@$(ver @types/ws)" "@types/node@$(ver @types/node)")
+timed "$bin/tsc" -p "$e2e_ts"
+# The Unity (UPM) package: the generated C# under Runtime/ with an assembly
+# definition; Json.NET comes from com.unity.nuget.newtonsoft-json. The C#
+# e2e program is compiled against these files, not dist/sdk/cs/.
+upm=$out/unity
+mkdir -p "$upm/Runtime/Rest" "$upm/Runtime/Ws"
+cp "$out"/cs/Rest/*.cs "$upm/Runtime/Rest/"
+cp "$out"/cs/Ws/*.cs "$upm/Runtime/Ws/"
+node -e '
+const fs = require("fs");
+const [dir, ts] = process.argv.slice(1);
+const version = JSON.parse(fs.readFileSync(ts, "utf8")).version;
+fs.writeFileSync(dir + "/package.json", JSON.stringify({
+  name: "com.paradise.sdk", version, displayName: "Paradise SDK",
+  description: "Paradise REST client and hub frame models for contract " + version + " (generated from openapi.yaml and asyncapi.yaml).",
+  unity: "2019.4",
+  dependencies: { "com.unity.nuget.newtonsoft-json": "3.2.1" },
+}, null, 2) + "\n");
+fs.writeFileSync(dir + "/Runtime/Paradise.Sdk.asmdef", JSON.stringify({
+  name: "Paradise.Sdk", rootNamespace: "Paradise", references: [],
+  overrideReferences: true, precompiledReferences: ["Newtonsoft.Json.dll"], autoReferenced: true, noEngineReferences: false,
+}, null, 2) + "\n");
+' "$upm" "$out/ts/package.json"
 mkdir -p "$out/cs/bin"
 mcsflags=(-langversion:7.2 -warnaserror+ -nologo -pkg:newtonsoft-json -r:System.Runtime.Serialization)
-timed mcs "${mcsflags[@]}" -target:library -out:"$out/cs/bin/Paradise.Sdk.dll" "$out"/cs/Rest/*.cs "$out"/cs/Ws/*.cs
+timed mcs "${mcsflags[@]}" -target:library -out:"$out/cs/bin/Paradise.Sdk.dll" "$upm"/Runtime/Rest/*.cs "$upm"/Runtime/Ws/*.cs
 timed mcs "${mcsflags[@]}" -r:System.Net.Http -r:"$out/cs/bin/Paradise.Sdk.dll" -out:"$out/cs/bin/e2e.exe" sdk/e2e/cs/*.cs
 # mono loads references from the program's folder (or the GAC).
 nj=$(pkg-config --libs newtonsoft-json | sed 's/^-r://; s/ *$//')
@@ -113,10 +154,10 @@ curl -fsS "$url/readyz" >/dev/null || { cat "$tmp/server.log" >&2; die "paradise
 echo "   serving at $url (pid $pid)"
 
 rc=0
-step "TypeScript e2e (openapi-fetch + ws)"
+step "TypeScript e2e (the packed @paradise/sdk)"
 start=$SECONDS
 PARADISE_URL=$url PARADISE_ADMIN_USER=$admin_user PARADISE_ADMIN_PASSWORD=$admin_password \
-	node "$out/build/sdk/e2e/ts/e2e.js" || rc=1
+	node "$e2e_ts/build/e2e.js" || rc=1
 printf '   (%ss)\n' "$((SECONDS - start))"
 
 step "C# e2e (Mono)"

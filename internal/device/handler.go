@@ -208,7 +208,7 @@ func ToAPI(o Owned) api.Device {
 		ID:              d.ID,
 		MACAddress:      d.MACAddress,
 		Name:            d.Name,
-		DeviceType:      api.NilDeviceType{Null: true},
+		DeviceType:      api.NilNullableDeviceType{Null: true},
 		Status:          status,
 		BatteryLevel:    api.NilInt{Null: true},
 		FirmwareVersion: d.FirmwareVersion,
@@ -218,7 +218,9 @@ func ToAPI(o Owned) api.Device {
 		CreatedAt:       d.CreatedAt,
 	}
 	if d.Type != nil {
-		out.DeviceType = api.NewNilDeviceType(TypeToAPI(*d.Type))
+		// NullableDeviceType repeats DeviceType's fields (see openapi.yaml),
+		// so the generated structs convert into each other.
+		out.DeviceType = api.NewNilNullableDeviceType(api.NullableDeviceType(TypeToAPI(*d.Type)))
 	}
 	if d.BatteryLevel != nil {
 		out.BatteryLevel = api.NewNilInt(*d.BatteryLevel)

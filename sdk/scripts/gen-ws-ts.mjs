@@ -38,12 +38,15 @@ for (const m of models) {
   if (m.modelName.startsWith('Slash')) continue; // per-channel unions: both directions share one name (modelina), replaced below
   if (/^Anonymous/.test(m.modelName)) throw new Error(`anonymous model ${m.modelName}: give the schema a title`);
   names.push(m.modelName);
-  await writeFile(path.join(outDir, `${m.modelName}.ts`), m.result + '\n');
+  // Explicit .js extensions: the files compile under moduleResolution
+  // NodeNext too (the npm package) as well as Bundler.
+  const result = m.result.replace(/(from\s+'\.\/[^']+?)(?<!\.js)'/g, "$1.js'");
+  await writeFile(path.join(outDir, `${m.modelName}.ts`), result + '\n');
 }
-let index = names.map((n) => `export type { ${n} } from './${n}';`).join('\n') + '\n';
+let index = names.map((n) => `export type { ${n} } from './${n}.js';`).join('\n') + '\n';
 for (const [name, set] of Object.entries(unions)) {
   const members = [...set];
-  index += members.map((t) => `import type { ${t} as _${name}_${t} } from './${t}';`).join('\n') + '\n';
+  index += members.map((t) => `import type { ${t} as _${name}_${t} } from './${t}.js';`).join('\n') + '\n';
   index += `export type ${name} = ${members.map((t) => `_${name}_${t}`).join(' | ')};\n`;
 }
 await writeFile(path.join(outDir, 'index.ts'), index);

@@ -1,14 +1,14 @@
-// End-to-end walk of the product's main flows through the generated SDK:
-// REST through openapi-fetch typed by dist/sdk/ts/rest (openapi-typescript),
-// WebSocket through `ws` with the frame types of dist/sdk/ts/ws (Modelina).
+// End-to-end walk of the product's main flows through the packed npm SDK
+// (@paradise/sdk, installed from its tarball by sdk/run.sh): the REST client
+// (openapi-fetch over the generated paths), HubClient over `ws`, reconnect
+// and the stop on 4001.
 // Run by sdk/run.sh against a live `paradise serve`:
 //   PARADISE_URL=http://127.0.0.1:PORT [PARADISE_ADMIN_USER=.. PARADISE_ADMIN_PASSWORD=..] node e2e.js
-import createClient, { type Middleware } from 'openapi-fetch';
 import WebSocket from 'ws';
-import type { paths, components } from '@paradise/rest';
+import { createRestClient, unwrap, streamChat, HubClient, type WebSocketFactory, type WebSocketLike, type components } from '@paradise/sdk';
 import type {
   ClientFrame, ServerFrame, ChatFrame, ChatRequestFrame, ChatDeltaFrame, ChatDoneFrame, CommandResultFrame, ConnectedFrame, ErrorFrame, NotificationFrame,
-} from '@paradise/ws';
+} from '@paradise/sdk';
 
 type ErrorEnvelope = components['schemas']['Error'];
 type User = components['schemas']['User'];
@@ -45,17 +45,7 @@ function need<T>(v: T | undefined, what: string): T {
 // Responses are typed by their application/json content (chatCompletion
 // also has text/event-stream, read with parseAs: 'stream').
 function client(token?: string) {
-  const c = createClient<paths, 'application/json'>({ baseUrl: base });
-  if (token !== undefined) {
-    const auth: Middleware = {
-      onRequest({ request }) {
-        request.headers.set('Authorization', `Token ${token}`);
-        return request;
-      },
-    };
-    c.use(auth);
-  }
-  return c;
+  return createRestClient({ baseUrl: base, token });
 }
 
 // Server-Sent Events from a response body, yielded as they arrive: each with
@@ -182,6 +172,15 @@ await step('4010 envelope: MAC login of an unknown device', async () => {
   const res = await client().POST('/api/user/mac-login/', { body: { mac_address: '00:00:00:00:00:00' } });
   const e: ErrorEnvelope | undefined = res.error;
   check(res.response.status === 404 && e?.code === 4010 && e.success === false && typeof e.message === 'string', `${res.response.status} ${JSON.stringify(e)}`);
+});
+
+await step('unwrap: the envelope as a result, an error envelope as ApiError (4010, 400 with fields)', async () => {
+  const ok = await unwrap(client(need(appToken, 'token')).GET('/api/user/profile/'));
+  check(ok.ok && ok.status === 200 && ok.data.username === username, JSON.stringify(ok));
+  const nf = await unwrap(client().POST('/api/user/mac-login/', { body: { mac_address: '00:00:00:00:00:00' } }));
+  check(!nf.ok && nf.status === 404 && nf.code === 4010 && nf.message !== '', JSON.stringify(nf));
+  const bad = await unwrap(client().POST('/api/user/mac-login/', { body: { mac_address: 'not-a-mac' } }));
+  check(!bad.ok && bad.status === 400 && bad.code === 400 && (bad.fields?.mac_address?.length ?? 0) > 0, JSON.stringify(bad));
 });
 
 await step('401 envelope: invalid token', async () => {
@@ -330,21 +329,45 @@ await step('400 envelope: empty chat message (JSON and streamed)', async () => {
   check(streamed.response.status === 400 && ct.startsWith('application/json') && streamed.error?.code === 400, `streamed: ${streamed.response.status} ${ct} ${JSON.stringify(streamed.error)}`);
 });
 
-// --- WebSocket -------------------------------------------------------------
+// After the conversation steps, which count the conversations.
+await step('streamChat: typed events start, deltas, done', async () => {
+  const events: ChatStreamEvent[] = [];
+  for await (const ev of streamChat(client(need(appToken, 'token')), { message: 'Hello from streamChat' })) events.push(ev);
+  const first = events[0];
+  const last = events[events.length - 1];
+  check(first?.type === 'start' && last?.type === 'done', `events ${events.map((e) => e.type).join(',')}`);
+  const deltas = events.slice(1, -1);
+  check(deltas.length > 0 && deltas.every((e) => e.type === 'delta'), `events ${events.map((e) => e.type).join(',')}`);
+  check(last.type === 'done' && first.type === 'start' && last.conversation_id === first.conversation_id, JSON.stringify(last));
+});
+
+// --- WebSocket (HubClient) -------------------------------------------------
+
+// Node has no WebSocket that sends headers: the SDK takes a factory, here
+// over `ws`. Every raw socket is kept so that a test can cut one.
+const raw: WebSocket[] = [];
+const nodeSocket: WebSocketFactory = (url, headers) => {
+  const ws = new WebSocket(url, { headers });
+  raw.push(ws);
+  return ws as unknown as WebSocketLike;
+};
 
 interface Socket {
-  ws: WebSocket;
+  hub: HubClient;
   next: (skip?: (f: ServerFrame) => boolean) => Promise<ServerFrame>;
 }
-function open(url: string, headers?: Record<string, string>): Promise<Socket> {
-  const ws = new WebSocket(url, { headers });
+// open connects a HubClient and queues every frame after `connected`.
+async function open(token: string, tokenIn: 'path' | 'header'): Promise<Socket & { connected: ServerFrame }> {
+  const hub = new HubClient({ baseUrl: base, token, webSocket: nodeSocket, tokenIn, reconnectInitialMs: 100 });
   const queue: ServerFrame[] = [];
   const waiters: ((f: ServerFrame) => void)[] = [];
-  ws.on('message', (raw) => {
-    const f = JSON.parse(raw.toString()) as ServerFrame;
+  hub.onFrame((f) => {
     const w = waiters.shift();
     if (w) w(f);
     else queue.push(f);
+  });
+  hub.onInvalidFrame((f, problem) => {
+    throw new Error(`invalid frame ${JSON.stringify(f)}: ${problem}`);
   });
   const one = () =>
     new Promise<ServerFrame>((resolve, reject) => {
@@ -362,28 +385,29 @@ function open(url: string, headers?: Record<string, string>): Promise<Socket> {
       if (!skip || !skip(f)) return f;
     }
   };
-  return new Promise((resolve, reject) => {
-    ws.once('open', () => resolve({ ws, next }));
-    ws.once('error', reject);
-  });
+  await hub.connect();
+  return { hub, next, connected: await next() };
 }
 const wsBase = base.replace(/^http/, 'ws');
 let dev: Socket | undefined;
 let app: Socket | undefined;
 
-await step('open device socket (token in path) and app socket (token in header)', async () => {
-  dev = await open(`${wsBase}/ws/device/token/${need(deviceToken, 'device token')}/`);
-  app = await open(`${wsBase}/ws/device/`, { Authorization: `Token ${need(appToken, 'token')}` });
-  const d = await dev.next();
-  const a = await app.next();
-  check(d.type === 'connected' && d.message.role === 'device' && d.message.mac_address === mac, `device: ${JSON.stringify(d)}`);
-  const ac: ConnectedFrame | undefined = a.type === 'connected' ? a : undefined;
-  check(ac && ac.message.role === 'app' && ac.message.mac_address === null, `app: ${JSON.stringify(a)}`);
+await step('open device hub (token in path) and app hub (token in header)', async () => {
+  const d = await open(need(deviceToken, 'device token'), 'path');
+  const a = await open(need(appToken, 'token'), 'header');
+  dev = d;
+  app = a;
+  const dc = d.connected;
+  check(dc.type === 'connected' && dc.message.role === 'device' && dc.message.mac_address === mac, `device: ${JSON.stringify(dc)}`);
+  const ac: ConnectedFrame | undefined = a.connected.type === 'connected' ? a.connected : undefined;
+  check(ac && ac.message.role === 'app' && ac.message.mac_address === null, `app: ${JSON.stringify(a.connected)}`);
+  check(d.hub.state === 'open' && a.hub.state === 'open', `states ${d.hub.state} ${a.hub.state}`);
 });
 
 await step('relay chat app -> device', async () => {
   const chat: ClientFrame = { type: 'chat', message: { text: 'hello device', conversation_id: 'c1' } };
-  need(app, 'app socket').ws.send(JSON.stringify(chat));
+  const c = chat.type === 'chat' ? chat : undefined;
+  need(app, 'app socket').hub.send('chat', need(c, 'chat').message);
   const got = await need(dev, 'device socket').next();
   check(got.type === 'chat', `device got ${JSON.stringify(got)}`);
   const typed: ChatFrame = got;
@@ -392,14 +416,15 @@ await step('relay chat app -> device', async () => {
 
 await step('relay command_result device -> app', async () => {
   const result: CommandResultFrame = { type: 'command_result', message: { command_id: 'x1', ok: true, result: { level: 40 } } };
-  need(dev, 'device socket').ws.send(JSON.stringify(result));
+  need(dev, 'device socket').hub.send('command_result', result.message);
   const back = await need(app, 'app socket').next((f) => f.type === 'device_info');
   check(back.type === 'command_result' && back.message.ok && back.message.command_id === 'x1', `app got ${JSON.stringify(back)}`);
   check(back.from?.role === 'device' && back.from.mac_address === mac, `from: ${JSON.stringify(back.from)}`);
 });
 
 await step('error frame for an unknown type', async () => {
-  need(app, 'app socket').ws.send(JSON.stringify({ type: 'no_such_type', message: {} }));
+  // Outside the contract on purpose: send's types refuse it at compile time.
+  (need(app, 'app socket').hub.send as (t: string, m: unknown) => void)('no_such_type', {});
   const e = await need(app, 'app socket').next();
   check(e.type === 'error' && e.message.code === 'unknown_type', `got ${JSON.stringify(e)}`);
 });
@@ -421,7 +446,7 @@ await step('hub chat: chat_request -> chat_delta frames and chat_done (same requ
   const d = need(dev, 'device socket');
   const requestId = `ts-${suffix}`;
   const req: ChatRequestFrame = { type: 'chat_request', message: { request_id: requestId, text: 'Hello over the hub' } };
-  a.ws.send(JSON.stringify(req satisfies ClientFrame));
+  a.hub.send(req.type, req.message);
   const deltas: ChatDeltaFrame[] = [];
   let done: ChatDoneFrame | undefined;
   while (!done) {
@@ -453,14 +478,43 @@ await step('hub chat: chat_request -> chat_delta frames and chat_done (same requ
 await step('hub chat: blank text is an error frame with the request_id', async () => {
   const a = need(app, 'app socket');
   const req: ChatRequestFrame = { type: 'chat_request', message: { request_id: `ts-blank-${suffix}`, text: '   ' } };
-  a.ws.send(JSON.stringify(req));
+  a.hub.send('chat_request', req.message);
   const f = await a.next((f) => f.type === 'device_info');
   check(f.type === 'error', `got ${JSON.stringify(f)}`);
   const e: ErrorFrame = f;
   check(e.message.request_id === `ts-blank-${suffix}` && e.message.code === 'invalid_payload', JSON.stringify(e.message));
 });
 
-dev?.ws.close();
-app?.ws.close();
+await step('HubClient reconnects after the connection drops, and relays again', async () => {
+  const d = need(dev, 'device socket');
+  const a = need(app, 'app socket');
+  const states: string[] = [];
+  const off = d.hub.onStateChange((c) => states.push(c.state));
+  const again = d.hub.next('connected', () => true, 10000);
+  const cut = raw.find((w) => w.url.includes('/ws/device/token/') && w.readyState === WebSocket.OPEN);
+  need(cut, 'raw device socket').terminate(); // abrupt: close code 1006, not a terminal one
+  const c = await again;
+  off();
+  check(c.message.role === 'device' && d.hub.state === 'open', `after reconnect: ${JSON.stringify(c)} ${d.hub.state}`);
+  check(states.includes('reconnecting') && states[states.length - 1] === 'open', `states ${states.join(' -> ')}`);
+  a.hub.send('command', { command_id: 'after-reconnect', name: 'ping' });
+  // Frames from before the cut (presence, replies) may still be queued.
+  const f = await d.next((x) => x.type !== 'command');
+  check(f.type === 'command' && f.message.command_id === 'after-reconnect', `device got ${JSON.stringify(f)}`);
+});
+
+await step('HubClient stops on 4001 (invalid token): no reconnect', async () => {
+  const hub = new HubClient({ baseUrl: base, token: 'not-a-token', webSocket: nodeSocket, reconnectInitialMs: 50 });
+  const states: string[] = [];
+  hub.onStateChange((c) => states.push(c.state));
+  let err: unknown;
+  await hub.connect().catch((e) => (err = e));
+  check(err instanceof Error && hub.state === 'closed' && hub.lastCloseCode === 4001, `state ${hub.state}, code ${hub.lastCloseCode}, ${String(err)}`);
+  await new Promise((r) => setTimeout(r, 300));
+  check(hub.state === 'closed' && !states.includes('reconnecting'), `states ${states.join(' -> ')}`);
+});
+
+dev?.hub.close();
+app?.hub.close();
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed === 0 && passed > 0 ? 0 : 1);
