@@ -20,9 +20,6 @@ const (
 	CodeAudioTooLong = 4022
 	// CodeEmptyAudio: no audio, or nothing but silence.
 	CodeEmptyAudio = 4023
-	// CodeVoiceTurn: a voice turn frame out of order (audio outside a
-	// turn, voice_end without voice_start).
-	CodeVoiceTurn = 4024
 	// CodeTextTooLong: text to synthesize over the cap.
 	CodeTextTooLong = 4025
 
