@@ -149,7 +149,7 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintln(w, "All instants are on one monotonic clock in the load tool's process, which runs both the client and the fake provider. "+
 		"Per stream, added TTFT = (client's first delta − client's send) − (fake's first-token write − fake's receipt) "+
 		"= (fake's receipt − client's send) + (client's first delta − fake's first-token write): "+
-		"authentication, budgets, history and storing the user's message before Paradise calls the provider, "+
+		"authentication, budgets and history before Paradise calls the provider (the user's message is stored meanwhile), "+
 		"plus reading, parsing and re-sending the first token, including the client's own read. "+
 		"Percentiles are nearest-rank over every stream, each part on its own (they do not add up per percentile).")
 	fmt.Fprintln(w)
