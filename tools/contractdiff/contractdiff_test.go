@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"os"
 	"strings"
 	"testing"
@@ -171,7 +172,7 @@ func TestRun(t *testing.T) {
 	gate := func() (bool, string) {
 		t.Helper()
 		var out strings.Builder
-		ok, err := run(&out, "", "openapi.yaml", "asyncapi.yaml", "CHANGELOG.md")
+		ok, err := run(&out, "", "openapi.yaml", "asyncapi.yaml", "CHANGELOG.md", "contract-diff-accept.txt")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -193,5 +194,17 @@ func TestRun(t *testing.T) {
 	write("CHANGELOG.md", "# Changelog\n\n## [Unreleased]\n\n### Breaking\n\n- The hub no longer sends pong.\n")
 	if ok, out := gate(); !ok {
 		t.Fatalf("explained major bump refused:\n%s", out)
+	}
+
+	// Without the bump, an entry of the accept file lets the change through.
+	write("CHANGELOG.md", "# Changelog\n\n## [Unreleased]\n")
+	write("asyncapi.yaml", edit(t, asyncapi, "          - $ref: '#/components/messages/Pong'\n", ""))
+	write("contract-diff-accept.txt", "# accepted\nmessage \"pong\" no longer sent | no client ever read pong\n")
+	if ok, out := gate(); !ok || !strings.Contains(out, "accepted: channel /ws/: message \"pong\" no longer sent") {
+		t.Fatalf("accepted change refused:\n%s", out)
+	}
+	write("contract-diff-accept.txt", "message \"pong\" no longer sent\n")
+	if _, err := run(io.Discard, "", "openapi.yaml", "asyncapi.yaml", "CHANGELOG.md", "contract-diff-accept.txt"); err == nil {
+		t.Fatal("an entry without a reason was taken")
 	}
 }

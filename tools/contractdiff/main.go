@@ -13,6 +13,11 @@
 // fields no longer required in frames clients receive, changed types and
 // narrowed enums.
 //
+// A change oasdiff or our check calls breaking that breaks no client (a
+// pattern added to a request field the server already enforced, say) is
+// listed with its reason in contract-diff-accept.txt; entries are for the
+// changes since the base, so the file is emptied when a release is tagged.
+//
 // The rule, also in the README: a breaking change needs the contract's
 // info.version major bumped (0.x counts too: 0.4.0 -> 1.0.0) and a
 // non-empty "### Breaking" subsection in CHANGELOG.md, under
@@ -25,6 +30,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"strings"
@@ -36,9 +42,10 @@ func main() {
 		openapi   = flag.String("openapi", "openapi.yaml", "the OpenAPI contract (path in the work tree and in the base revision)")
 		asyncapi  = flag.String("asyncapi", "asyncapi.yaml", "the AsyncAPI contract (path in the work tree and in the base revision)")
 		changelog = flag.String("changelog", "CHANGELOG.md", "the changelog that must explain a major bump")
+		accept    = flag.String("accept", "contract-diff-accept.txt", "breaking changes accepted since the base, with reasons (optional)")
 	)
 	flag.Parse()
-	ok, err := run(os.Stdout, *base, *openapi, *asyncapi, *changelog)
+	ok, err := run(os.Stdout, *base, *openapi, *asyncapi, *changelog, *accept)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "contractdiff:", err)
 		os.Exit(2)
@@ -48,12 +55,20 @@ func main() {
 	}
 }
 
-func run(out io.Writer, base, openapiPath, asyncapiPath, changelogPath string) (bool, error) {
+func run(out io.Writer, base, openapiPath, asyncapiPath, changelogPath, acceptPath string) (bool, error) {
 	if base == "" {
 		base = defaultBase()
 	}
 	changelog, err := os.ReadFile(changelogPath)
 	if err != nil {
+		return false, err
+	}
+	var accepted []Acceptance
+	if data, err := os.ReadFile(acceptPath); err == nil {
+		if accepted, err = ParseAccept(data); err != nil {
+			return false, fmt.Errorf("%s: %w", acceptPath, err)
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
 		return false, err
 	}
 	fmt.Fprintf(out, "Contracts compared with %s.\n", base)
@@ -77,6 +92,7 @@ func run(out io.Writer, base, openapiPath, asyncapiPath, changelogPath string) (
 		if err != nil {
 			return false, fmt.Errorf("%s: %w", c.path, err)
 		}
+		rep.Accept(accepted)
 		v := Judge(rep, changelog)
 		rep.Print(out, c.path, v)
 		ok = ok && v.OK

@@ -13,6 +13,54 @@ type Report struct {
 	BaseVersion, HeadVersion string
 	// Breaking changes break a client built from the base; Warnings may.
 	Breaking, Warnings []string
+	// Accepted are breaking changes the accept file lets through, each
+	// with its reason.
+	Accepted []string
+}
+
+// Acceptance is one entry of the accept file: a breaking change, as a
+// substring of the line contractdiff prints for it, and why it does not
+// break clients.
+type Acceptance struct {
+	Match, Reason string
+}
+
+// ParseAccept reads an accept file: "match | reason" per line; blank
+// lines and lines starting with # are skipped. A reason is required.
+func ParseAccept(data []byte) ([]Acceptance, error) {
+	var out []Acceptance
+	for i, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		match, reason, ok := strings.Cut(line, " | ")
+		match, reason = strings.TrimSpace(match), strings.TrimSpace(reason)
+		if !ok || match == "" || reason == "" {
+			return nil, fmt.Errorf("line %d: want \"<change> | <reason>\"", i+1)
+		}
+		out = append(out, Acceptance{Match: match, Reason: reason})
+	}
+	return out, nil
+}
+
+// Accept moves the breaking changes an entry matches to Accepted.
+func (r *Report) Accept(entries []Acceptance) {
+	var still []string
+	for _, b := range r.Breaking {
+		accepted := false
+		for _, a := range entries {
+			if strings.Contains(b, a.Match) {
+				r.Accepted = append(r.Accepted, b+" (accepted: "+a.Reason+")")
+				accepted = true
+				break
+			}
+		}
+		if !accepted {
+			still = append(still, b)
+		}
+	}
+	r.Breaking = still
 }
 
 // Verdict is whether a report may land, and why.
@@ -43,9 +91,12 @@ func Judge(r Report, changelog []byte) Verdict {
 
 // Print writes the report and its verdict.
 func (r Report) Print(w io.Writer, name string, v Verdict) {
-	fmt.Fprintf(w, "\n%s (%s -> %s): %d breaking, %d warnings\n", name, r.BaseVersion, r.HeadVersion, len(r.Breaking), len(r.Warnings))
+	fmt.Fprintf(w, "\n%s (%s -> %s): %d breaking, %d accepted, %d warnings\n", name, r.BaseVersion, r.HeadVersion, len(r.Breaking), len(r.Accepted), len(r.Warnings))
 	for _, b := range r.Breaking {
 		fmt.Fprintf(w, "  breaking: %s\n", b)
+	}
+	for _, b := range r.Accepted {
+		fmt.Fprintf(w, "  accepted: %s\n", b)
 	}
 	for _, b := range r.Warnings {
 		fmt.Fprintf(w, "  warning:  %s\n", b)
