@@ -20,10 +20,9 @@ func (s *ErrorStatusCode) Error() string {
 // A device as staff see it, with its current owner.
 // Ref: #/components/schemas/AdminDevice
 type AdminDevice struct {
-	ID         int    `json:"id"`
-	MACAddress string `json:"mac_address"`
-	Name       string `json:"name"`
-	// The device's type, or null.
+	ID         int              `json:"id"`
+	MACAddress string           `json:"mac_address"`
+	Name       string           `json:"name"`
 	DeviceType NilDeviceTypeRef `json:"device_type"`
 	Status     DeviceStatus     `json:"status"`
 	// Last reported battery level in percent, or null.
@@ -5240,7 +5239,7 @@ func (s *DeviceTypePageEnvelope) SetData(val DeviceTypePage) {
 	s.Data = val
 }
 
-// A device type, by id and name.
+// A device type, by id and name; null for a device without a type.
 // Ref: #/components/schemas/DeviceTypeRef
 type DeviceTypeRef struct {
 	ID   int    `json:"id"`

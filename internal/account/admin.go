@@ -263,6 +263,10 @@ func (s *Service) Delete(ctx context.Context, actor *Principal, id int) (User, [
 		}
 		return tx.User.DeleteOneID(id).Exec(ctx)
 	})
+	if ent.IsNotFound(err) {
+		// Deleted by a concurrent request.
+		return User{}, nil, apperr.NotFound("User not found.")
+	}
 	if err != nil {
 		var ae *apperr.Error
 		if errors.As(err, &ae) {

@@ -110,8 +110,11 @@ type fixture struct {
 	// login of it, so the main tokens survive.
 	victimMAC string
 	victims   []int // users the admin operations may disable; ids 1-3
-	deviceID  int   // the main user's device
-	typeID    int
+	// victimDevices are the devices the admin operations may delete,
+	// unbind or disconnect; ids 1-3.
+	victimDevices []int
+	deviceID      int // the main user's device
+	typeID        int
 
 	mu       sync.Mutex
 	findings map[string]finding
@@ -150,6 +153,10 @@ func newFixture(t *testing.T, b testenv.Backend) *fixture {
 	// the ones admin operations may disable.
 	for range 3 {
 		f.victims = append(f.victims, f.svc.Register(t, "victim").User.ID)
+	}
+	keeper := f.svc.Register(t, "keeper")
+	for range 3 {
+		f.victimDevices = append(f.victimDevices, f.svc.Bind(t, keeper.Token, testenv.RandomID()))
 	}
 	victim := f.svc.Register(t, "spender")
 	f.victimMAC = testenv.RandomID()
@@ -219,6 +226,8 @@ func (f *fixture) hints(op *apifuzz.Operation, name string) (any, bool) {
 		return int64(f.typeID), true
 	case name == "id" && op != nil && strings.Contains(op.Path, "/users/"):
 		return int64(f.victims[len(op.ID)%len(f.victims)]), true
+	case name == "id" && op != nil && strings.HasPrefix(op.Path, "/api/v1/admin/devices/"):
+		return int64(f.victimDevices[len(op.ID)%len(f.victimDevices)]), true
 	case name == "id" && op != nil && strings.Contains(op.Path, "/devices/"):
 		return int64(f.deviceID), true
 	case name == "device_type_id":
@@ -298,9 +307,17 @@ func (f *fixture) send(req *apifuzz.Request, token string) (int, http.Header, []
 		return 0, nil, nil, err
 	}
 	defer res.Body.Close()
+	if endless[req.Op.ID] && strings.HasPrefix(res.Header.Get("Content-Type"), "text/event-stream") {
+		// A live stream never ends: its status and headers are the answer.
+		return res.StatusCode, res.Header, nil, nil
+	}
 	body, err := io.ReadAll(res.Body)
 	return res.StatusCode, res.Header, body, err
 }
+
+// endless are the operations whose event streams stay open until the
+// client leaves (the admin console's live events).
+var endless = map[string]bool{"adminStreamEvents": true}
 
 // check lists what is wrong with an answer.
 func check(req *apifuzz.Request, status int, header http.Header, body []byte) []string {
@@ -308,7 +325,9 @@ func check(req *apifuzz.Request, status int, header http.Header, body []byte) []
 	if status >= 500 {
 		problems = append(problems, fmt.Sprintf("status %d", status))
 	}
-	if ct := header.Get("Content-Type"); strings.HasPrefix(ct, "text/event-stream") && req.Op.Streams[status] {
+	if ct := header.Get("Content-Type"); strings.HasPrefix(ct, "text/event-stream") && endless[req.Op.ID] && status == http.StatusOK {
+		return problems
+	} else if strings.HasPrefix(ct, "text/event-stream") && req.Op.Streams[status] {
 		return append(problems, checkEvents(body)...)
 	} else if strings.HasPrefix(ct, "audio/") && req.Op.Audio[status] {
 		return problems // speech: the audio itself

@@ -81,6 +81,9 @@ func TestSweepInSpec(t *testing.T) {
 		if !req.InSpec || !req.HasBody {
 			continue
 		}
+		if req.ContentType != "" && !strings.Contains(req.ContentType, "json") {
+			continue // raw audio, checked by the server's own tests
+		}
 		var v any
 		if err := json.Unmarshal(req.Body, &v); err != nil {
 			t.Fatalf("%s %s: body is not JSON: %v: %s", req.Op.ID, req.Case, err, req.Body)

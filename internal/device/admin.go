@@ -10,6 +10,7 @@ import (
 
 	"paradise/ent"
 	"paradise/ent/device"
+	"paradise/ent/devicecommand"
 	"paradise/ent/devicetype"
 	"paradise/ent/predicate"
 	"paradise/ent/user"
@@ -310,8 +311,8 @@ func (s *Service) Disconnect(ctx context.Context, id int) (Managed, error) {
 	return m, nil
 }
 
-// Delete deletes the device and its binding history; its tokens are
-// revoked and its hub sessions closed. Conversations started from it stay
+// Delete deletes the device with its binding history and its commands;
+// its tokens are revoked and its hub sessions closed. Conversations started from it stay
 // (their device is cleared by the foreign key).
 func (s *Service) Delete(ctx context.Context, id int) (Managed, error) {
 	m, err := s.Manage(ctx, id)
@@ -320,6 +321,9 @@ func (s *Service) Delete(ctx context.Context, id int) (Managed, error) {
 	}
 	err = database.WithTx(ctx, s.db, func(tx *ent.Tx) error {
 		if _, err := tx.UserDevice.Delete().Where(userdevice.DeviceID(id)).Exec(ctx); err != nil {
+			return err
+		}
+		if _, err := tx.DeviceCommand.Delete().Where(devicecommand.DeviceID(id)).Exec(ctx); err != nil {
 			return err
 		}
 		return tx.Device.DeleteOneID(id).Exec(ctx)
