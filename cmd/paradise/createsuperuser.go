@@ -20,6 +20,8 @@ import (
 	"paradise/internal/database"
 	"paradise/internal/hub"
 	"paradise/internal/logging"
+	"paradise/internal/metrics"
+	"paradise/internal/ratelimit"
 	"paradise/internal/redisdb"
 )
 
@@ -58,9 +60,10 @@ func createSuperuser(ctx context.Context, args []string, stdin io.Reader, stdout
 	}
 
 	var accounts *account.Service
-	// Only what accounts need: no HTTP server.
-	a := fx.New(config.Module, config.Provide, logging.Module, database.Module, redisdb.Module, auth.Module,
-		hub.Module, account.Module, fx.Populate(&accounts))
+	// Only what accounts need: no HTTP server, and metrics without their
+	// listener (a running server holds its port).
+	a := fx.New(config.Module, config.Provide, logging.Module, fx.Provide(metrics.New), database.Module, redisdb.Module,
+		ratelimit.Module, auth.Module, hub.Module, account.Module, fx.Populate(&accounts))
 	if err := a.Err(); err != nil {
 		return err
 	}
