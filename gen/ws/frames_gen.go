@@ -756,8 +756,7 @@ type CommandStatusPayload struct {
 	Name string `json:"name"`
 	// What the device answered (for acknowledged and failed).
 	Result OptCommandStatusPayloadResult `json:"result"`
-	// The command's new status.
-	Status CommandStatusPayloadStatus `json:"status"`
+	Status CommandStatusValue            `json:"status"`
 }
 
 // GetAttempts returns the value of Attempts.
@@ -791,7 +790,7 @@ func (s *CommandStatusPayload) GetResult() OptCommandStatusPayloadResult {
 }
 
 // GetStatus returns the value of Status.
-func (s *CommandStatusPayload) GetStatus() CommandStatusPayloadStatus {
+func (s *CommandStatusPayload) GetStatus() CommandStatusValue {
 	return s.Status
 }
 
@@ -826,7 +825,7 @@ func (s *CommandStatusPayload) SetResult(val OptCommandStatusPayloadResult) {
 }
 
 // SetStatus sets the value of Status.
-func (s *CommandStatusPayload) SetStatus(val CommandStatusPayloadStatus) {
+func (s *CommandStatusPayload) SetStatus(val CommandStatusValue) {
 	s.Status = val
 }
 
@@ -843,39 +842,40 @@ func (s *CommandStatusPayloadResult) init() CommandStatusPayloadResult {
 }
 
 // The command's new status.
-type CommandStatusPayloadStatus string
+// Ref: #/$defs/CommandStatusValue
+type CommandStatusValue string
 
 const (
-	CommandStatusPayloadStatusQueued       CommandStatusPayloadStatus = "queued"
-	CommandStatusPayloadStatusSent         CommandStatusPayloadStatus = "sent"
-	CommandStatusPayloadStatusAcknowledged CommandStatusPayloadStatus = "acknowledged"
-	CommandStatusPayloadStatusFailed       CommandStatusPayloadStatus = "failed"
-	CommandStatusPayloadStatusExpired      CommandStatusPayloadStatus = "expired"
+	CommandStatusValueQueued       CommandStatusValue = "queued"
+	CommandStatusValueSent         CommandStatusValue = "sent"
+	CommandStatusValueAcknowledged CommandStatusValue = "acknowledged"
+	CommandStatusValueFailed       CommandStatusValue = "failed"
+	CommandStatusValueExpired      CommandStatusValue = "expired"
 )
 
-// AllValues returns all CommandStatusPayloadStatus values.
-func (CommandStatusPayloadStatus) AllValues() []CommandStatusPayloadStatus {
-	return []CommandStatusPayloadStatus{
-		CommandStatusPayloadStatusQueued,
-		CommandStatusPayloadStatusSent,
-		CommandStatusPayloadStatusAcknowledged,
-		CommandStatusPayloadStatusFailed,
-		CommandStatusPayloadStatusExpired,
+// AllValues returns all CommandStatusValue values.
+func (CommandStatusValue) AllValues() []CommandStatusValue {
+	return []CommandStatusValue{
+		CommandStatusValueQueued,
+		CommandStatusValueSent,
+		CommandStatusValueAcknowledged,
+		CommandStatusValueFailed,
+		CommandStatusValueExpired,
 	}
 }
 
 // MarshalText implements encoding.TextMarshaler.
-func (s CommandStatusPayloadStatus) MarshalText() ([]byte, error) {
+func (s CommandStatusValue) MarshalText() ([]byte, error) {
 	switch s {
-	case CommandStatusPayloadStatusQueued:
+	case CommandStatusValueQueued:
 		return []byte(s), nil
-	case CommandStatusPayloadStatusSent:
+	case CommandStatusValueSent:
 		return []byte(s), nil
-	case CommandStatusPayloadStatusAcknowledged:
+	case CommandStatusValueAcknowledged:
 		return []byte(s), nil
-	case CommandStatusPayloadStatusFailed:
+	case CommandStatusValueFailed:
 		return []byte(s), nil
-	case CommandStatusPayloadStatusExpired:
+	case CommandStatusValueExpired:
 		return []byte(s), nil
 	default:
 		return nil, errors.Errorf("invalid value: %q", s)
@@ -883,22 +883,22 @@ func (s CommandStatusPayloadStatus) MarshalText() ([]byte, error) {
 }
 
 // UnmarshalText implements encoding.TextUnmarshaler.
-func (s *CommandStatusPayloadStatus) UnmarshalText(data []byte) error {
-	switch CommandStatusPayloadStatus(data) {
-	case CommandStatusPayloadStatusQueued:
-		*s = CommandStatusPayloadStatusQueued
+func (s *CommandStatusValue) UnmarshalText(data []byte) error {
+	switch CommandStatusValue(data) {
+	case CommandStatusValueQueued:
+		*s = CommandStatusValueQueued
 		return nil
-	case CommandStatusPayloadStatusSent:
-		*s = CommandStatusPayloadStatusSent
+	case CommandStatusValueSent:
+		*s = CommandStatusValueSent
 		return nil
-	case CommandStatusPayloadStatusAcknowledged:
-		*s = CommandStatusPayloadStatusAcknowledged
+	case CommandStatusValueAcknowledged:
+		*s = CommandStatusValueAcknowledged
 		return nil
-	case CommandStatusPayloadStatusFailed:
-		*s = CommandStatusPayloadStatusFailed
+	case CommandStatusValueFailed:
+		*s = CommandStatusValueFailed
 		return nil
-	case CommandStatusPayloadStatusExpired:
-		*s = CommandStatusPayloadStatusExpired
+	case CommandStatusValueExpired:
+		*s = CommandStatusValueExpired
 		return nil
 	default:
 		return errors.Errorf("invalid value: %q", data)
@@ -6042,48 +6042,48 @@ func (s *CommandStatusPayloadResult) UnmarshalJSON(data []byte) error {
 	return s.Decode(d)
 }
 
-// Encode encodes CommandStatusPayloadStatus as json.
-func (s CommandStatusPayloadStatus) Encode(e *jx.Encoder) {
+// Encode encodes CommandStatusValue as json.
+func (s CommandStatusValue) Encode(e *jx.Encoder) {
 	e.Str(string(s))
 }
 
-// Decode decodes CommandStatusPayloadStatus from json.
-func (s *CommandStatusPayloadStatus) Decode(d *jx.Decoder) error {
+// Decode decodes CommandStatusValue from json.
+func (s *CommandStatusValue) Decode(d *jx.Decoder) error {
 	if s == nil {
-		return errors.New("invalid: unable to decode CommandStatusPayloadStatus to nil")
+		return errors.New("invalid: unable to decode CommandStatusValue to nil")
 	}
 	v, err := d.StrBytes()
 	if err != nil {
 		return err
 	}
 	// Try to use constant string.
-	switch CommandStatusPayloadStatus(v) {
-	case CommandStatusPayloadStatusQueued:
-		*s = CommandStatusPayloadStatusQueued
-	case CommandStatusPayloadStatusSent:
-		*s = CommandStatusPayloadStatusSent
-	case CommandStatusPayloadStatusAcknowledged:
-		*s = CommandStatusPayloadStatusAcknowledged
-	case CommandStatusPayloadStatusFailed:
-		*s = CommandStatusPayloadStatusFailed
-	case CommandStatusPayloadStatusExpired:
-		*s = CommandStatusPayloadStatusExpired
+	switch CommandStatusValue(v) {
+	case CommandStatusValueQueued:
+		*s = CommandStatusValueQueued
+	case CommandStatusValueSent:
+		*s = CommandStatusValueSent
+	case CommandStatusValueAcknowledged:
+		*s = CommandStatusValueAcknowledged
+	case CommandStatusValueFailed:
+		*s = CommandStatusValueFailed
+	case CommandStatusValueExpired:
+		*s = CommandStatusValueExpired
 	default:
-		*s = CommandStatusPayloadStatus(v)
+		*s = CommandStatusValue(v)
 	}
 
 	return nil
 }
 
 // MarshalJSON implements stdjson.Marshaler.
-func (s CommandStatusPayloadStatus) MarshalJSON() ([]byte, error) {
+func (s CommandStatusValue) MarshalJSON() ([]byte, error) {
 	e := jx.Encoder{}
 	s.Encode(&e)
 	return e.Bytes(), nil
 }
 
 // UnmarshalJSON implements stdjson.Unmarshaler.
-func (s *CommandStatusPayloadStatus) UnmarshalJSON(data []byte) error {
+func (s *CommandStatusValue) UnmarshalJSON(data []byte) error {
 	d := jx.DecodeBytes(data)
 	return s.Decode(d)
 }
@@ -12236,7 +12236,7 @@ func (s *CommandStatusPayload) Validate() error {
 	return nil
 }
 
-func (s CommandStatusPayloadStatus) Validate() error {
+func (s CommandStatusValue) Validate() error {
 	switch s {
 	case "queued":
 		return nil

@@ -297,7 +297,7 @@ func commandFrame(c Command) ws.Frame {
 // frame is only logged: the command's state is in the database.
 func (s *Service) status(ctx context.Context, d dev.Device, owner int, c Command) {
 	p := ws.CommandStatusPayload{CommandID: strconv.Itoa(c.ID), DeviceID: d.ID, MACAddress: d.MACAddress,
-		Name: c.Name, Status: ws.CommandStatusPayloadStatus(c.Status), Attempts: c.Attempts}
+		Name: c.Name, Status: ws.CommandStatusValue(c.Status), Attempts: c.Attempts}
 	if c.Result != nil {
 		p.Result = ws.NewOptCommandStatusPayloadResult(ws.CommandStatusPayloadResult(rawMap(c.Result)))
 	}
