@@ -204,6 +204,12 @@ if (isOpenAPI) {
       for (const p of queryParams) args.push(`${csType(p.schema, true)} ${camel(p.name)} = null`);
       const ok = Object.entries(op.responses).find(([code]) => /^2\d\d$/.test(code));
       const result = ok?.[1]?.content?.['application/json']?.schema?.$ref;
+      const okTypes = Object.keys(ok?.[1]?.content ?? {});
+      const bodyTypes = Object.keys(op.requestBody?.content ?? {});
+      if ((okTypes.length && !okTypes.includes('application/json')) || (bodyTypes.length && !bodyTypes.includes('application/json'))) {
+        // Audio or an endless event stream, in or out: no typed method; Send reaches it.
+        continue;
+      }
       if (!result) throw new Error(`${op.operationId}: no JSON success response with a $ref schema`);
       let pathExpr = JSON.stringify(route);
       for (const p of pathParams) pathExpr = pathExpr.replace(`{${p.name}}`, `" + ${camel(p.name)} + "`);
