@@ -95,7 +95,9 @@ const preset = {
       renderer.dependencyManager.addDependency('using Newtonsoft.Json;');
       renderer.dependencyManager.addDependency('using Newtonsoft.Json.Converters;');
       const raw = model.originalInput.enum;
-      const items = raw.map((v) => `[EnumMember(Value = ${JSON.stringify(v)})]\n${pascal(v)}`);
+      // Members must be identifiers: "-name" (a descending ordering) is NameDesc, 8000 is V8000.
+      const member = (v) => (typeof v === 'number' ? `V${v}` : String(v).startsWith('-') ? `${pascal(String(v).slice(1))}Desc` : pascal(v));
+      const items = raw.map((v) => `[EnumMember(Value = ${JSON.stringify(String(v))})]\n${member(v)}`);
       return `[JsonConverter(typeof(StringEnumConverter))]\npublic enum ${model.name}\n{\n${renderer.indent(items.join(',\n'))}\n}`;
     },
   },
