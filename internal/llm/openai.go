@@ -354,7 +354,7 @@ func (s *openaiStream) readEvent() (string, error) {
 		return "", nil
 	}
 	var c wireChunk
-	if err := json.Unmarshal([]byte(data), &c); err != nil {
+	if err := decodeChunk([]byte(data), &c); err != nil {
 		return "", &Error{Provider: s.p.name, Kind: KindServer, Message: "malformed chunk: " + truncate(s.p.redact(data), 200)}
 	}
 	return s.take(c)

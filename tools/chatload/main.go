@@ -55,6 +55,7 @@ type options struct {
 	duration     time.Duration
 	sample       time.Duration
 	setupWorkers int
+	cpuProfile   string
 
 	loadenv.Options // -admin-url, -redis-url, -bin, -keep
 }
@@ -78,6 +79,7 @@ func main() {
 	flag.DurationVar(&o.duration, "duration", 30*time.Second, "measured window: streams sent in it are measured")
 	flag.DurationVar(&o.sample, "sample", time.Second, "how often the server's RSS and Go heap are read during the window")
 	flag.IntVar(&o.setupWorkers, "setup-workers", 8, "concurrent registrations during set-up")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write the server's CPU profile over the measured window to this file (go tool pprof reads it)")
 	o.AddFlags(flag.CommandLine, "the server under test")
 	flag.Parse()
 	if flag.NArg() > 0 {
@@ -232,6 +234,13 @@ func run(ctx context.Context, o options) error {
 		if err != nil {
 			sampleErr.Store(err)
 			return
+		}
+		if o.cpuProfile != "" {
+			wg.Go(func() {
+				if err := mem.cpuProfile(loadCtx, o.duration, o.cpuProfile); err != nil {
+					sampleErr.Store(err)
+				}
+			})
 		}
 		for clock() < l.windowEnd-int64(o.sample)/2 {
 			if !loadenv.Sleep(loadCtx, o.sample) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -53,6 +54,31 @@ func (m *memSampler) collect() error {
 	defer res.Body.Close()
 	_, err = io.Copy(io.Discard, res.Body)
 	return err
+}
+
+// cpuProfile saves the server's CPU profile over d (pprof's profile
+// endpoint on the debug listener) to path.
+func (m *memSampler) cpuProfile(ctx context.Context, d time.Duration, path string) error {
+	secs := max(1, int(d/time.Second))
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", m.debugURL, secs), nil)
+	c := &http.Client{Timeout: d + 30*time.Second, Transport: &http.Transport{Proxy: nil}}
+	res, err := c.Do(req)
+	if err != nil {
+		return fmt.Errorf("cpu profile: %w", err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("cpu profile: %s", res.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("cpu profile: %w", err)
+	}
+	if _, err := io.Copy(f, res.Body); err != nil {
+		f.Close()
+		return fmt.Errorf("cpu profile: %w", err)
+	}
+	return f.Close()
 }
 
 // readCollected is read just after a forced collection.
