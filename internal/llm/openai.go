@@ -38,10 +38,18 @@ func NewOpenAI(p config.LLMProvider) *OpenAI {
 		Proxy: http.ProxyFromEnvironment,
 		// The dial is bounded again by the first-token timeout; this only
 		// keeps one hung dial from using all of it on a slow DNS answer.
-		DialContext:           (&net.Dialer{Timeout: p.FirstTokenTimeout, KeepAlive: 30 * time.Second}).DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConnsPerHost:   32,
-		IdleConnTimeout:       90 * time.Second,
+		DialContext:       (&net.Dialer{Timeout: p.FirstTokenTimeout, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2: true,
+		// Over HTTP/1.1 (a local server, a fake) every concurrent stream
+		// is a connection of its own; a small idle pool made most chats
+		// dial again under load, so keep as many as are in use.
+		MaxIdleConnsPerHost: 1024,
+		IdleConnTimeout:     30 * time.Second,
+		// A stream is read one chunk of a few hundred bytes at a time and
+		// a request is written once: the default 4 KiB buffers each way
+		// were a sixth of a stream's memory.
+		ReadBufferSize:        1 << 10,
+		WriteBufferSize:       1 << 10,
 		TLSHandshakeTimeout:   p.FirstTokenTimeout,
 		ExpectContinueTimeout: time.Second,
 	}

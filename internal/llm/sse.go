@@ -25,7 +25,8 @@ type sseReader struct {
 
 func newSSEReader(r io.Reader) *sseReader {
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 4096), maxSSELine)
+	// Chunks are a few hundred bytes; the buffer grows for longer lines.
+	sc.Buffer(make([]byte, 0, 512), maxSSELine)
 	return &sseReader{sc: sc}
 }
 

@@ -56,6 +56,7 @@ type options struct {
 	sample       time.Duration
 	setupWorkers int
 	cpuProfile   string
+	heapProfile  string
 
 	loadenv.Options // -admin-url, -redis-url, -bin, -keep
 }
@@ -80,6 +81,7 @@ func main() {
 	flag.DurationVar(&o.sample, "sample", time.Second, "how often the server's RSS and Go heap are read during the window")
 	flag.IntVar(&o.setupWorkers, "setup-workers", 8, "concurrent registrations during set-up")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write the server's CPU profile over the measured window to this file (go tool pprof reads it)")
+	flag.StringVar(&o.heapProfile, "heapprofile", "", "write the server's heap profile, taken in the middle of the measured window, to this file")
 	o.AddFlags(flag.CommandLine, "the server under test")
 	flag.Parse()
 	if flag.NArg() > 0 {
@@ -237,7 +239,18 @@ func run(ctx context.Context, o options) error {
 		}
 		if o.cpuProfile != "" {
 			wg.Go(func() {
-				if err := mem.cpuProfile(loadCtx, o.duration, o.cpuProfile); err != nil {
+				secs := max(1, int(o.duration/time.Second))
+				if err := mem.saveProfile(loadCtx, fmt.Sprintf("profile?seconds=%d", secs), o.duration+30*time.Second, o.cpuProfile); err != nil {
+					sampleErr.Store(err)
+				}
+			})
+		}
+		if o.heapProfile != "" {
+			wg.Go(func() {
+				if !loadenv.Sleep(loadCtx, o.duration/2) {
+					return
+				}
+				if err := mem.saveProfile(loadCtx, "heap", 30*time.Second, o.heapProfile); err != nil {
 					sampleErr.Store(err)
 				}
 			})

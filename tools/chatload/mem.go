@@ -56,27 +56,26 @@ func (m *memSampler) collect() error {
 	return err
 }
 
-// cpuProfile saves the server's CPU profile over d (pprof's profile
-// endpoint on the debug listener) to path.
-func (m *memSampler) cpuProfile(ctx context.Context, d time.Duration, path string) error {
-	secs := max(1, int(d/time.Second))
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", m.debugURL, secs), nil)
-	c := &http.Client{Timeout: d + 30*time.Second, Transport: &http.Transport{Proxy: nil}}
+// saveProfile saves one of the server's pprof profiles (its debug
+// listener's path, e.g. "profile?seconds=30" or "heap") to path.
+func (m *memSampler) saveProfile(ctx context.Context, profile string, timeout time.Duration, path string) error {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, m.debugURL+"/debug/pprof/"+profile, nil)
+	c := &http.Client{Timeout: timeout, Transport: &http.Transport{Proxy: nil}}
 	res, err := c.Do(req)
 	if err != nil {
-		return fmt.Errorf("cpu profile: %w", err)
+		return fmt.Errorf("%s profile: %w", profile, err)
 	}
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {
-		return fmt.Errorf("cpu profile: %s", res.Status)
+		return fmt.Errorf("%s profile: %s", profile, res.Status)
 	}
 	f, err := os.Create(path)
 	if err != nil {
-		return fmt.Errorf("cpu profile: %w", err)
+		return fmt.Errorf("%s profile: %w", profile, err)
 	}
 	if _, err := io.Copy(f, res.Body); err != nil {
 		f.Close()
-		return fmt.Errorf("cpu profile: %w", err)
+		return fmt.Errorf("%s profile: %w", profile, err)
 	}
 	return f.Close()
 }
