@@ -18,6 +18,7 @@ type memSample struct {
 	heapInuse  int64 // go_memstats_heap_inuse_bytes
 	heapAlloc  int64 // go_memstats_heap_alloc_bytes (live and not yet collected objects)
 	goroutines int64
+	stackInuse int64 // go_memstats_stack_inuse_bytes: goroutine stacks, outside the heap
 	threads    int
 	inflight   int64 // the client's streams in flight at the reading
 	upstream   int64 // the fake's streams in flight at the reading
@@ -102,13 +103,14 @@ func (m *memSampler) read(inflight int64) (memSample, error) {
 		return s, fmt.Errorf("metrics: %w", err)
 	}
 	defer res.Body.Close()
-	g, err := promGauges(res.Body, "go_memstats_heap_inuse_bytes", "go_memstats_heap_alloc_bytes", "go_goroutines")
+	g, err := promGauges(res.Body, "go_memstats_heap_inuse_bytes", "go_memstats_heap_alloc_bytes", "go_goroutines", "go_memstats_stack_inuse_bytes")
 	if err != nil {
 		return s, fmt.Errorf("metrics: %w", err)
 	}
 	s.heapInuse = int64(g["go_memstats_heap_inuse_bytes"])
 	s.heapAlloc = int64(g["go_memstats_heap_alloc_bytes"])
 	s.goroutines = int64(g["go_goroutines"])
+	s.stackInuse = int64(g["go_memstats_stack_inuse_bytes"])
 	return s, nil
 }
 

@@ -155,11 +155,12 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintln(w)
 
 	// Memory.
-	var rss, heap, inflight, upstream, gor []int64
+	var rss, heap, stack, inflight, upstream, gor []int64
 	var peak memSample
 	for _, s := range r.samples {
 		rss = append(rss, s.rssKiB)
 		heap = append(heap, s.heapInuse/1024)
+		stack = append(stack, s.stackInuse/1024)
 		inflight = append(inflight, s.inflight)
 		upstream = append(upstream, s.upstream)
 		gor = append(gor, s.goroutines)
@@ -167,10 +168,11 @@ func (r *report) print(w io.Writer) {
 			peak = s
 		}
 	}
-	mRSS, mHeap, mIn := median(rss), median(heap), median(inflight)
+	mRSS, mHeap, mStack, mIn := median(rss), median(heap), median(stack), median(inflight)
 	rssPer := memPerStream(mRSS, r.idle.rssKiB, mIn)
 	peakPer := memPerStream(peak.rssKiB, r.idle.rssKiB, peak.inflight)
 	heapPer := memPerStream(mHeap, r.idle.heapInuse/1024, mIn)
+	stackPer := memPerStream(mStack, r.idle.stackInuse/1024, mIn)
 	livePer := 0.0
 	opt := func(s *memSample, f func(memSample) string) string {
 		if s == nil {
@@ -184,6 +186,7 @@ func (r *report) print(w io.Writer) {
 	rssOf := func(s memSample) string { return mib(s.rssKiB) }
 	heapOf := func(s memSample) string { return mib(s.heapInuse / 1024) }
 	gorOf := func(s memSample) string { return fmt.Sprint(s.goroutines) }
+	stackOf := func(s memSample) string { return mib(s.stackInuse / 1024) }
 	inOf := func(s memSample) string { return fmt.Sprintf("%d / %d", s.inflight, s.upstream) }
 	fmt.Fprintf(w, "**Server memory** — %d readings during the window (one every %s) against the idle server; "+
 		"\"collected\" readings follow a forced garbage collection (pprof `heap?gc=1` on `PARADISE_DEBUG_ADDR`):\n\n", len(r.samples), o.sample)
@@ -191,6 +194,7 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|")
 	fmt.Fprintf(w, "| RSS | %s | %s | %s | %s | %s |\n", mib(r.idle.rssKiB), opt(r.live, rssOf), mib(mRSS), mib(peak.rssKiB), opt(r.after, rssOf))
 	fmt.Fprintf(w, "| Go heap in use | %s | %s | %s | %s | %s |\n", heapOf(r.idle), opt(r.live, heapOf), mib(mHeap), heapOf(peak), opt(r.after, heapOf))
+	fmt.Fprintf(w, "| Goroutine stacks | %s | %s | %s | %s | %s |\n", stackOf(r.idle), opt(r.live, stackOf), mib(mStack), stackOf(peak), opt(r.after, stackOf))
 	fmt.Fprintf(w, "| Goroutines | %d | %s | %d | %d | %s |\n", r.idle.goroutines, opt(r.live, gorOf), median(gor), peak.goroutines, opt(r.after, gorOf))
 	fmt.Fprintf(w, "| Streams in flight (client / fake) | 0 / 0 | %s | %d / %d | %s | %s |\n\n", opt(r.live, inOf), mIn, median(upstream), inOf(peak), opt(r.after, inOf))
 	fmt.Fprintln(w, "| Per stream in flight = (loaded − idle before) / streams in flight | KiB |")
@@ -198,8 +202,9 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "| RSS, window peak reading | %.1f |\n", peakPer)
 	fmt.Fprintf(w, "| RSS, window median | %.1f |\n", rssPer)
 	fmt.Fprintf(w, "| Go heap, live (collected at the end of the warm-up) | %s |\n", opt(r.live, func(memSample) string { return fmt.Sprintf("%.1f", livePer) }))
-	fmt.Fprintf(w, "| Go heap in use, window median (live and garbage) | %.1f |\n\n", heapPer)
-	fmt.Fprintf(w, "RSS is VmRSS (`/proc/<pid>/status`); Go heap in use is `go_memstats_heap_inuse_bytes` from the server's metrics endpoint "+
+	fmt.Fprintf(w, "| Go heap in use, window median (live and garbage) | %.1f |\n", heapPer)
+	fmt.Fprintf(w, "| Goroutine stacks, window median | %.1f |\n\n", stackPer)
+	fmt.Fprintf(w, "RSS is VmRSS (`/proc/<pid>/status`); Go heap in use is `go_memstats_heap_inuse_bytes` and goroutine stacks `go_memstats_stack_inuse_bytes` from the server's metrics endpoint "+
 		"(`PARADISE_METRICS_ADDR`). Server threads: %d idle, %d at the peak reading.\n\n", r.idle.threads, peak.threads)
 
 	// CPU.
