@@ -7,7 +7,7 @@ PKGS      := ./...
 # how many test binaries run at once on small machines.
 TESTFLAGS ?= -race -count=1 -p 2 -timeout 20m
 
-.PHONY: all generate check-generated build run test test-go lint lint-spec sdk sdk-deps speech-deps console console-deps console-types check-console test-console chromium fuzz fuzz-api fuzz-hub migration migrate-check contract-diff bench bench-hub bench-chat bench-commands chaos docs-assets ci
+.PHONY: all generate check-generated build run test test-go test-e2e lint lint-spec sdk sdk-deps speech-deps console console-deps console-types check-console test-console chromium fuzz fuzz-api fuzz-hub migration migrate-check contract-diff bench bench-hub bench-chat bench-commands chaos docs-assets ci
 
 all: build
 
@@ -28,9 +28,18 @@ build:
 run:
 	$(GO) run ./cmd/paradise serve
 
-## test: run every test: Go (needs Postgres and Redis, see README), the
-## SDK end-to-end programs, then the console in a browser
-test: test-go sdk test-console
+## test: run every test: Go (needs Postgres and Redis, see README), and
+## beside it the SDK end-to-end programs, then the console in a browser
+## (those two mostly wait on servers and a browser, so they share the
+## machine with the Go tests rather than follow them; -O keeps each part's
+## output together)
+test:
+	@$(MAKE) --no-print-directory -j2 -O test-go test-e2e
+
+## test-e2e: the SDK end-to-end programs, then the console's browser walk
+test-e2e:
+	@$(MAKE) --no-print-directory sdk
+	@$(MAKE) --no-print-directory test-console
 
 ## test-go: the Go tests only
 test-go:
