@@ -31,7 +31,6 @@ import (
 	"paradise/internal/database"
 	"paradise/internal/device"
 	"paradise/internal/events"
-	"paradise/internal/logging"
 	"paradise/internal/metrics"
 	"paradise/internal/paging"
 )
@@ -158,11 +157,15 @@ type Service struct {
 	events *events.Bus
 	// templates caches device types' parsed prompt templates.
 	templates templateCache
+	// writer stores messages of concurrent chats in batches.
+	writer *messageWriter
 }
 
 // NewService returns the chat service.
 func NewService(db *database.DB, model Model, budget Budget, devices Devices, profiles Profiles, cfg config.Chat, m *metrics.Metrics, ev *events.Bus, log *zap.Logger) *Service {
-	return &Service{db: db.Client, sql: db, model: model, budget: budget, devices: devices, profiles: profiles, cfg: cfg, metrics: m, events: ev, log: log.Named("chat")}
+	log = log.Named("chat")
+	return &Service{db: db.Client, sql: db, model: model, budget: budget, devices: devices, profiles: profiles, cfg: cfg, metrics: m, events: ev, log: log,
+		writer: newMessageWriter(db.Client, log)}
 }
 
 // CheckText validates a chat message's text; field names the field in the
@@ -577,24 +580,11 @@ func (s *Service) storeReply(ctx context.Context, convID int, r Reply) (int, err
 		SetLatencyMs(r.LatencyMS).SetFinishReason(clip(r.FinishReason, 32)).SetTruncated(r.Truncated))
 }
 
-// addMessage inserts a message into an existing conversation and then
-// marks the conversation active. Two statements, not a transaction: a
-// chat writes twice, so each write is a round trip or two to the pool
-// rather than four, and the worst a failure between them leaves is a
-// conversation listed a little lower than its last message.
+// addMessage inserts a message into an existing conversation and marks
+// the conversation active, together with the messages of other chats
+// (messageWriter).
 func (s *Service) addMessage(ctx context.Context, convID int, now time.Time, create *ent.ChatMessageCreate) (int, error) {
-	m, err := create.SetConversationID(convID).SetCreatedAt(now).Save(ctx)
-	if err != nil {
-		// The foreign key no longer finds a conversation deleted under
-		// this chat.
-		return 0, goneAsNotFound(fmt.Errorf("chat: store message: %w", err))
-	}
-	// Update, not UpdateOne: a delete racing this write is not an error.
-	// The message is stored either way, so a failure here is only logged.
-	if err := s.db.Conversation.Update().Where(conversation.ID(convID)).SetUpdatedAt(now).Exec(ctx); err != nil {
-		logging.From(ctx, s.log).Warn("Could not mark a conversation active", zap.Int("conversation_id", convID), zap.Error(err))
-	}
-	return m.ID, nil
+	return s.writer.add(ctx, convID, now, create)
 }
 
 func clip(s string, n int) string {
