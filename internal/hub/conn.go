@@ -45,6 +45,7 @@ type Session struct {
 	token     string
 	requestID string
 	ws        *websocket.Conn
+	conn      *guardedConn // under ws: batches a burst's writes
 	from      ws.Sender
 	log       *zap.Logger // the hub's; see logger
 	closed    *prometheus.CounterVec
@@ -173,19 +174,33 @@ func (c *Session) drain() {
 	}
 }
 
+// writeAll writes a batch of queued frames. The library flushes every
+// frame to the socket; a batch of several is corked instead, so that the
+// burst leaves in one write rather than one per frame.
 func (c *Session) writeAll(frames [][]byte) error {
 	ctx, cancel := context.WithTimeout(c.ctx, writeTimeout)
 	defer cancel()
+	corked := len(frames) > 1 && c.conn != nil
+	if corked {
+		c.conn.cork(time.Now().Add(writeTimeout))
+	}
+	var err error
 	for _, f := range frames {
 		typ := websocket.MessageText
 		if len(f) > 0 && f[0] == binaryMark {
 			typ, f = websocket.MessageBinary, f[1:]
 		}
-		if err := c.ws.Write(ctx, typ, f); err != nil {
-			return err
+		if err = c.ws.Write(ctx, typ, f); err != nil {
+			break
 		}
 	}
-	return nil
+	if corked {
+		// Always: a close frame the library wrote meanwhile is in there.
+		if uerr := c.conn.uncork(); err == nil {
+			err = uerr
+		}
+	}
+	return err
 }
 
 // startPings pings the client every interval until the session ends; a
@@ -362,13 +377,15 @@ const (
 )
 
 // smallBuffers gives the WebSocket library a hijacked connection with small
-// buffers instead of net/http's, reading through a frameGuard.
+// buffers instead of net/http's, reading through a frameGuard. It keeps
+// the connection it handed out for the session (conn).
 type smallBuffers struct {
 	http.ResponseWriter
 	readLimit int64
+	conn      *guardedConn
 }
 
-func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+func (w *smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	h, ok := w.ResponseWriter.(http.Hijacker)
 	if !ok {
 		return nil, nil, errors.New("hub: response writer cannot hijack")
@@ -386,16 +403,86 @@ func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		r = io.MultiReader(bytes.NewReader(bytes.Clone(pending)), nc)
 	}
 	hc := &guardedConn{Conn: nc, r: &frameGuard{r: r, limit: w.readLimit}}
+	w.conn = hc
 	return hc, bufio.NewReadWriter(bufio.NewReaderSize(hc, readBufferSize), bufio.NewWriterSize(hc, writeBufferSize)), nil
 }
 
-// guardedConn is a hijacked connection whose reads pass the frame guard.
+// guardedConn is a hijacked connection whose reads pass the frame guard
+// and whose writes can be corked: held while the session's writer drains
+// a burst of frames and sent together when it is done.
 type guardedConn struct {
 	net.Conn
 	r io.Reader
+
+	wmu    sync.Mutex
+	corked bool
+	wbuf   *[]byte // from corkBuffers while corked; idle sessions hold none
 }
 
 func (c *guardedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+// corkLimit is how much a corked connection holds before it writes
+// anyway: a long burst leaves in writes of this size.
+const corkLimit = 32 << 10
+
+var corkBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+
+// Write sends p, or holds it while the connection is corked. Every write
+// of the library (frames, pings, pongs, the close frame) comes here, one
+// at a time.
+func (c *guardedConn) Write(p []byte) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if !c.corked {
+		return c.Conn.Write(p)
+	}
+	*c.wbuf = append(*c.wbuf, p...)
+	if len(*c.wbuf) >= corkLimit {
+		if err := c.flushLocked(); err != nil {
+			return 0, err
+		}
+	}
+	return len(p), nil
+}
+
+// cork holds writes until uncork; the writes it then sends must be done
+// by deadline (a client that stopped reading fails them).
+func (c *guardedConn) cork(deadline time.Time) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.corked {
+		return
+	}
+	c.corked = true
+	c.wbuf = corkBuffers.Get().(*[]byte)
+	_ = c.Conn.SetWriteDeadline(deadline)
+}
+
+// uncork sends what was held, in one write.
+func (c *guardedConn) uncork() error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if !c.corked {
+		return nil
+	}
+	err := c.flushLocked()
+	c.corked = false
+	if cap(*c.wbuf) <= 4*corkLimit { // an outsized one goes to the collector
+		corkBuffers.Put(c.wbuf)
+	}
+	c.wbuf = nil
+	_ = c.Conn.SetWriteDeadline(time.Time{})
+	return err
+}
+
+func (c *guardedConn) flushLocked() error {
+	if len(*c.wbuf) == 0 {
+		return nil
+	}
+	_, err := c.Conn.Write(*c.wbuf)
+	*c.wbuf = (*c.wbuf)[:0]
+	return err
+}
 
 // errFrameTooBig fails the read of a frame whose header announces more
 // than the read limit.

@@ -1,7 +1,12 @@
 package hub
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -153,5 +158,103 @@ func TestSelector(t *testing.T) {
 				t.Fatalf("matches = %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// countingConn records the writes that reach the socket.
+type countingConn struct {
+	net.Conn
+	mu       sync.Mutex
+	writes   [][]byte
+	deadline time.Time
+	fail     error
+}
+
+func (c *countingConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.fail != nil {
+		return 0, c.fail
+	}
+	c.writes = append(c.writes, bytes.Clone(p))
+	return len(p), nil
+}
+
+func (c *countingConn) SetWriteDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.deadline = t
+	return nil
+}
+
+func TestCorkedWrites(t *testing.T) {
+	under := &countingConn{}
+	c := &guardedConn{Conn: under}
+
+	// Uncorked, every write goes straight to the socket.
+	for _, s := range []string{"a", "b"} {
+		if _, err := c.Write([]byte(s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(under.writes) != 2 {
+		t.Fatalf("uncorked: %d socket writes, want 2", len(under.writes))
+	}
+
+	// Corked, a burst leaves in one write, in order, within the deadline.
+	deadline := time.Now().Add(time.Minute)
+	c.cork(deadline)
+	if !under.deadline.Equal(deadline) {
+		t.Fatalf("write deadline %v while corked, want %v", under.deadline, deadline)
+	}
+	var want []byte
+	for i := range 10 {
+		p := []byte(fmt.Sprintf("frame %d;", i))
+		want = append(want, p...)
+		if n, err := c.Write(p); err != nil || n != len(p) {
+			t.Fatalf("corked write: n=%d err=%v", n, err)
+		}
+	}
+	if len(under.writes) != 2 {
+		t.Fatalf("corked: %d socket writes before uncork, want none new", len(under.writes)-2)
+	}
+	if err := c.uncork(); err != nil {
+		t.Fatal(err)
+	}
+	if len(under.writes) != 3 || !bytes.Equal(under.writes[2], want) {
+		t.Fatalf("uncork wrote %q, want one write of %q", under.writes[2:], want)
+	}
+	if !under.deadline.IsZero() {
+		t.Fatalf("write deadline %v after uncork, want none", under.deadline)
+	}
+	if c.wbuf != nil {
+		t.Fatal("an uncorked connection still holds a buffer")
+	}
+
+	// A burst longer than corkLimit leaves in corkLimit-sized writes.
+	c.cork(deadline)
+	big := bytes.Repeat([]byte("x"), corkLimit/4)
+	for range 6 {
+		if _, err := c.Write(big); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.uncork(); err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for _, w := range under.writes[3:] {
+		total += len(w)
+	}
+	if n := len(under.writes) - 3; n != 2 || total != 6*len(big) {
+		t.Fatalf("long burst: %d writes of %d bytes, want 2 of %d", n, total, 6*len(big))
+	}
+
+	// A failing socket fails the uncork (the session then closes).
+	c.cork(deadline)
+	_, _ = c.Write([]byte("lost"))
+	under.fail = errors.New("broken pipe")
+	if err := c.uncork(); err == nil {
+		t.Fatal("uncork on a broken socket succeeded")
 	}
 }

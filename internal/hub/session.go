@@ -38,7 +38,8 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if token == "" {
 		token, _ = auth.ParseHeader(r.Header.Get("Authorization"))
 	}
-	wsc, err := websocket.Accept(smallBuffers{ResponseWriter: w, readLimit: h.cfg.ReadLimit}, r, &websocket.AcceptOptions{
+	sb := &smallBuffers{ResponseWriter: w, readLimit: h.cfg.ReadLimit}
+	wsc, err := websocket.Accept(sb, r, &websocket.AcceptOptions{
 		// Devices and apps are not browsers; Origin checks protect browser
 		// sessions, which this token-authenticated endpoint does not use.
 		InsecureSkipVerify: true,
@@ -64,7 +65,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	c := h.newSession(wsc, id, logging.RequestID(r.Context()))
+	c := h.newSession(wsc, sb.conn, id, logging.RequestID(r.Context()))
 	for i, hk := range h.hooks {
 		if hk.Connect == nil {
 			continue
@@ -134,7 +135,7 @@ func (h *Hub) disconnectHooks(c *Session, hooks []Hooks) {
 	}
 }
 
-func (h *Hub) newSession(wsc *websocket.Conn, id Identity, requestID string) *Session {
+func (h *Hub) newSession(wsc *websocket.Conn, conn *guardedConn, id Identity, requestID string) *Session {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Session{
 		id:        randomID(),
@@ -143,6 +144,7 @@ func (h *Hub) newSession(wsc *websocket.Conn, id Identity, requestID string) *Se
 		token:     id.Token,
 		requestID: requestID,
 		ws:        wsc,
+		conn:      conn,
 		log:       h.log,
 		queue:     newSendQueue(h.cfg.SendQueue),
 		ctx:       ctx,
