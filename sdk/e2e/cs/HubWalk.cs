@@ -87,6 +87,28 @@ static partial class E2E
       }
     });
 
+    Step("HubClient drops a silent session (no pong for two heartbeat intervals: code 4000) and reconnects", () =>
+    {
+      using (var silent = new SilentHub())
+      {
+        var states = new List<HubStateChange>();
+        var hub = new HubClient(new HubOptions { BaseUrl = silent.BaseUrl, Token = "t", HeartbeatMs = 100, ReconnectInitialMs = 50, ReconnectMaxMs = 100 });
+        hub.StateChanged += c => states.Add(c);
+        try
+        {
+          Check(hub.Connect().Wait(10000), "connected frame");
+          PumpUntil(() => states.Exists(c => c.State == HubState.Reconnecting && c.Code == 4000) && silent.Connections >= 2 && hub.State == HubState.Open,
+            20000, () => "a heartbeat timeout and a new session: " + Trail(states), hub);
+          var drop = states.Find(c => c.Code == 4000);
+          Check(drop.Reason == "heartbeat timeout" && hub.LastCloseCode == 4000, "drop: " + drop);
+        }
+        finally
+        {
+          hub.Close();
+        }
+      }
+    });
+
     Step("HubBackoff: full jitter below a doubling bound, capped; 4001-4004 are terminal", () =>
     {
       Check(HubBackoff.Bound(0, 500, 30000) == 500 && HubBackoff.Bound(3, 500, 30000) == 4000 && HubBackoff.Bound(10, 500, 30000) == 30000 && HubBackoff.Bound(100, 500, 30000) == 30000, "bounds");

@@ -267,7 +267,8 @@ namespace Paradise.Ws
           }
           lock (gate)
           {
-            if (stopped) return;
+            // Closed meanwhile (perhaps connected again: that is another Run).
+            if (stopped || life.IsCancellationRequested) return;
             socket = ws;
             heartbeatExpired = false;
           }
@@ -296,7 +297,7 @@ namespace Paradise.Ws
         int delay;
         lock (gate)
         {
-          if (stopped) return; // Close() reported the state
+          if (stopped || life.IsCancellationRequested) return; // Close() reported the state
           LastCloseCode = code;
           if (HubBackoff.IsTerminal(code))
           {
