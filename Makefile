@@ -56,6 +56,7 @@ lint-spec: sdk/node_modules/.bin/spectral
 
 sdk/node_modules/.bin/spectral: sdk/package.json sdk/package-lock.json
 	cd sdk && npm ci --no-audit --no-fund
+	cp sdk/package-lock.json sdk/node_modules/.package-lock.stamp # sdk/run.sh skips npm ci while it matches
 	touch $@
 
 ## sdk: generate the TypeScript and C# SDKs into dist/sdk/, compile them, and run
@@ -63,12 +64,13 @@ sdk/node_modules/.bin/spectral: sdk/package.json sdk/package-lock.json
 sdk: sdk-deps
 	bash sdk/run.sh
 
-## sdk-deps: Mono's C# compiler, Json.NET and System.Net.Http from Debian, when missing (needs root)
+## sdk-deps: Mono's C# compiler, Json.NET, System.Net.Http and redis-server from Debian, when missing (needs root)
 sdk-deps:
 	@if ! command -v mcs >/dev/null 2>&1 || ! pkg-config --exists newtonsoft-json 2>/dev/null || \
-		! test -f "$$(dirname "$$(command -v mono)")/../lib/mono/4.5/System.Net.Http.dll"; then \
+		! test -f "$$(dirname "$$(command -v mono)")/../lib/mono/4.5/System.Net.Http.dll" || \
+		! command -v redis-server >/dev/null 2>&1; then \
 		apt-get update -qq && \
-		apt-get install -y -qq --no-install-recommends mono-mcs libnewtonsoft-json-cil-dev libmono-system-net-http4.0-cil pkg-config; \
+		apt-get install -y -qq --no-install-recommends mono-mcs libnewtonsoft-json-cil-dev libmono-system-net-http4.0-cil pkg-config redis-server; \
 	fi
 
 ## speech-deps: the development speech engines (espeak-ng, pocketsphinx with

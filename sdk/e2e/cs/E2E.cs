@@ -2,7 +2,8 @@
 // dist/sdk/cs (Paradise.Rest: models + ParadiseClient + ChatStreamEvent;
 // Paradise.Ws: frame models + Frames) and Newtonsoft.Json: REST through the
 // generated client, the streamed chat reply (Server-Sent Events) through
-// HttpClient, the hub through ClientWebSocket.
+// HttpClient, the hub through ClientWebSocket here and through the packaged
+// HubClient in HubWalk.cs.
 // Run by sdk/run.sh: PARADISE_URL=http://127.0.0.1:PORT mono e2e.exe
 using System;
 using System.Collections.Generic;
@@ -130,7 +131,7 @@ class HubSocket : IDisposable
   }
 }
 
-static class E2E
+static partial class E2E
 {
   static readonly string Base = Environment.GetEnvironmentVariable("PARADISE_URL") ?? "http://127.0.0.1:8000";
   static int passed, failed;
@@ -373,6 +374,7 @@ static class E2E
         Check(err != null && err.Message.RequestId == blank && err.Message.Code == ErrorCode.InvalidPayload, "error frame: " + raw);
       }
     });
+    HubWalk(api, anon, mac);
     Step("logout revokes the token", () =>
     {
       api.LogoutUser();
