@@ -117,28 +117,20 @@ func decodeText(d *jx.Decoder, t **wireText) error {
 }
 
 // decodeStr reads a string; null leaves s as it was.
-func decodeStr(d *jx.Decoder, s *string) error {
-	if d.Next() == jx.Null {
-		return d.Null()
-	}
-	v, err := d.Str()
-	if err != nil {
-		return err
-	}
-	*s = v
-	return nil
-}
+func decodeStr(d *jx.Decoder, s *string) error { return decodeOrNull(d, s, d.Str) }
 
 // decodeInt reads an integer; null leaves n as it was.
-func decodeInt(d *jx.Decoder, n *int) error {
+func decodeInt(d *jx.Decoder, n *int) error { return decodeOrNull(d, n, d.Int) }
+
+func decodeOrNull[T any](d *jx.Decoder, p *T, read func() (T, error)) error {
 	if d.Next() == jx.Null {
 		return d.Null()
 	}
-	v, err := d.Int()
+	v, err := read()
 	if err != nil {
 		return err
 	}
-	*n = v
+	*p = v
 	return nil
 }
 
