@@ -1,6 +1,6 @@
 // Package admin serves the admin API (/api/v1/admin/): staff use cases
-// that span the bounded contexts (users, device types, pushes, the
-// conversation audit and chat usage).
+// that span the bounded contexts (users, devices, device types, pushes,
+// device commands, the conversation audit and chat usage).
 package admin
 
 import (
