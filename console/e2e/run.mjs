@@ -227,13 +227,14 @@ try {
     frameArrived();
   });
   await page.bringToFront();
-  // The first frame of the given type the device received after `after` frames.
-  const frame = async (type, after = 0) => {
+  // The first frame of the given type (and matching `match`) received
+  // after `after` frames; the owner's app frames have types "app:...".
+  const frame = async (type, after = 0, match = () => true) => {
     const deadline = Date.now() + 10_000;
     for (;;) {
-      const f = devFrames.slice(after).find((x) => x.type === type);
+      const f = devFrames.slice(after).find((x) => x.type === type && match(x));
       if (f) return f;
-      if (Date.now() > deadline) fail(`the device got no ${type} frame`);
+      if (Date.now() > deadline) fail(`no ${type} frame`);
       await new Promise((ok) => {
         frameArrived = ok;
         setTimeout(ok, deadline - Date.now());
@@ -246,11 +247,17 @@ try {
     await page.getByText("live", { exact: true }).waitFor();
     await dev.goto(`${base}/healthz`);
     await page.bringToFront();
-    await dev.evaluate(({ url }) => {
+    // The device, and its owner's app (which gets command_status frames).
+    await dev.evaluate(({ url, appURL }) => {
       window.sock = new WebSocket(url);
       window.sock.onmessage = (e) => window.__deviceFrame(JSON.parse(e.data));
       window.sock.onclose = (e) => window.__deviceFrame({ type: "closed", code: e.code });
-    }, { url: `ws://127.0.0.1:${port}/ws/device/token/${device.token}/` });
+      window.app = new WebSocket(appURL);
+      window.app.onmessage = (e) => {
+        const f = JSON.parse(e.data);
+        window.__deviceFrame({ ...f, type: `app:${f.type}` });
+      };
+    }, { url: `ws://127.0.0.1:${port}/ws/device/token/${device.token}/`, appURL: `ws://127.0.0.1:${port}/ws/device/token/${bob.token}/` });
     await page.getByTestId("online-now").getByText(mac).waitFor();
     await page.getByTestId("events").getByText("device_online").waitFor();
     await shot("05-dashboard");
@@ -284,8 +291,12 @@ try {
     };
     const commands = page.getByTestId("commands");
     const acked = await issue("play_sound", { sound: "chime" });
+    const n = framesSoFar();
     await dev.evaluate((id) => window.sock.send(JSON.stringify({ type: "command_result", message: { command_id: id, ok: true, result: { played: true } } })), String(acked));
+    // Recorded: the owner's app is told.
+    await frame("app:command_status", n, (f) => f.message.command_id === String(acked) && f.message.status === "acknowledged");
     const cancelled = await issue("reboot", { delay: 5 });
+    await page.getByTestId("pending-count").getByText("Pending: 1").waitFor();
     await shot("06-command-sent");
     await page.getByTestId(`cancel-command-${cancelled}`).click();
     await confirm();
@@ -293,6 +304,7 @@ try {
     await rebootRow.getByText("failed").waitFor();
     await commands.getByRole("row").filter({ hasText: "play_sound" }).getByText("acknowledged").waitFor();
     if (await page.getByTestId(`cancel-command-${cancelled}`).count()) fail("the cancelled command can still be cancelled");
+    await page.getByTestId("pending-count").getByText("Pending: 0").waitFor();
     await rebootRow.getByRole("button", { name: "Expand row" }).click();
     await commands.getByText("Last sent").waitFor();
     await shot("07-device-commands");

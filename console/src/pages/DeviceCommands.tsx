@@ -29,6 +29,13 @@ export default function DeviceCommands({ id, bound }: { id: number; bound: boole
     () => call(api.GET("/api/v1/admin/devices/{id}/commands/", { params: { path: { id }, query: { status, page, page_size: 10 } } })),
     [id, status, page],
   );
+  // How many are pending (queued or sent), whatever the filter shows.
+  const pendingCount = useLoad(async () => {
+    const count = (s: Status) =>
+      call(api.GET("/api/v1/admin/devices/{id}/commands/", { params: { path: { id }, query: { status: s, page_size: 1 } } })).then((p) => p.count);
+    const [queued, sent] = await Promise.all([count("queued"), count("sent")]);
+    return queued + sent;
+  }, [id, data]);
   const [issuing, setIssuing] = useState(false);
   const cancel = (c: Command) =>
     modal.confirm({
@@ -39,7 +46,13 @@ export default function DeviceCommands({ id, bound }: { id: number; bound: boole
         })), t("commandCancelled")).then((ok) => ok && reload()),
     });
   return (
-    <Card title={t("commands")} data-testid="commands"
+    <Card data-testid="commands"
+      title={
+        <Space>
+          {t("commands")}
+          <Tag color={pendingCount.data ? "gold" : undefined} data-testid="pending-count">{t("pending")}: {pendingCount.data ?? "…"}</Tag>
+        </Space>
+      }
       extra={
         <Space wrap>
           <Select style={{ width: 200 }} value={status ?? ""} prefix={`${t("status")}:`} data-testid="command-status"
