@@ -3930,7 +3930,8 @@ func (s *DeviceCommandResult) init() DeviceCommandResult {
 }
 
 // `queued` (not delivered yet), `sent` (delivered at least once, no answer yet), `acknowledged` or
-// `failed` (the device's answer), `expired` (its time to live ran out first).
+// `failed` (the device's answer, or `failed` with result `cancelled: true` when an administrator
+// cancelled it), `expired` (its time to live ran out first).
 // Ref: #/components/schemas/DeviceCommandStatus
 type DeviceCommandStatus string
 
