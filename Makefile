@@ -106,9 +106,11 @@ check-console: console
 	@git diff --exit-code -- internal/console/dist || { echo "the console build is out of date: run 'make console' and commit"; exit 1; }
 	@test -z "$$(git status --porcelain -- internal/console/dist)" || { git status --porcelain -- internal/console/dist; echo "untracked console build files: run 'make console' and commit"; exit 1; }
 
-## chromium: Debian's chromium for the console's browser test, when missing (needs root)
+## chromium: Debian's chromium for the console's browser test, and a Chinese
+## font for its zh-CN screenshots, when missing (needs root)
 chromium:
-	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; }
+	@{ command -v chromium >/dev/null 2>&1 && fc-list :lang=zh 2>/dev/null | grep -q .; } || \
+		{ apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium fonts-wqy-microhei; }
 
 ## test-console: drive the console in headless chromium (playwright-core)
 ## against a live `paradise serve`; screenshots in dist/console-screenshots/

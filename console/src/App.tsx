@@ -4,6 +4,7 @@ import enUS from "antd/locale/en_US";
 import zhCN from "antd/locale/zh_CN";
 import { api, session } from "./api";
 import { initialLang, LangContext, saveLang, useT, type Lang } from "./i18n";
+import { nonce } from "./nonce";
 import { navigate, useLocation } from "./router";
 import Login from "./pages/Login";
 import Dashboard from "./pages/Dashboard";
@@ -14,9 +15,6 @@ import DeviceTypes from "./pages/DeviceTypes";
 import Conversations from "./pages/Conversations";
 import AuditLog from "./pages/AuditLog";
 
-// The page's CSP nonce (index.html, filled in per answer by the server):
-// the UI library's run-time style elements carry it.
-const nonce = document.querySelector<HTMLMetaElement>('meta[name="csp-nonce"]')?.content ?? "";
 
 export default function App() {
   const [lang, setLangState] = useState<Lang>(initialLang);
@@ -29,6 +27,8 @@ export default function App() {
   }, [lang]);
   return (
     <LangContext.Provider value={{ lang, setLang }}>
+      {/* antd's run-time <style> elements carry the page's CSP nonce (the
+          rest of rc-util's get it from src/dynamicCSS.ts). */}
       <ConfigProvider csp={{ nonce }} locale={lang === "zh" ? zhCN : enUS}>
         <AntApp>
           <Shell />
@@ -98,6 +98,7 @@ function Shell() {
         </Typography.Title>
         <Menu
           mode="inline"
+          style={{ borderInlineEnd: "none" }}
           selectedKeys={[section]}
           onClick={(e) => navigate(e.key === "dashboard" ? "" : e.key)}
           items={[

@@ -35,11 +35,19 @@ const en = {
   user: "User", device: "Device", title: "Title", messages: "Messages", lastMessage: "Last message",
   text: "Text", from: "From", to: "To", role: "Role", content: "Content",
   actor: "Who", action: "Action", target: "Target", when: "When", before: "Before", after: "After",
+  changes: "Changes", noChange: "No field changed", createdObj: "New:", deletedObj: "Removed:",
   totalUsers: "Users", activeUsers: "Active users", totalDevices: "Devices", devicesOnline: "Devices connected",
   boundDevices: "Bound devices", hubSessions: "Hub sessions", newUsers: "New users per day",
   messagesPerDay: "Messages per day", byType: "Devices by type", byFirmware: "Devices by firmware",
   liveEvents: "Live events", liveOn: "live", liveOff: "reconnecting…", onlineNow: "Online now",
   noType: "(none)", saved: "Saved", done: "Done", detail: "Device",
+  commands: "Commands", issueCommand: "Issue a command", commandName: "Command", params: "Parameters (JSON)",
+  ttlSeconds: "Time to live (seconds)", idempotencyKey: "Idempotency key (optional)", attempts: "Attempts",
+  paramsCol: "Parameters", sentAt: "Last sent", createdAt: "Created", idemKey: "Idempotency key", issuer: "Issuer", expiresAt: "Expires", completedAt: "Completed", result: "Result", pending: "Pending",
+  cancelCommand: "Cancel", confirmCancelCommand: "Cancel this command? It is no longer sent; if it was already sent, the device may have run it.",
+  commandCancelled: "Command cancelled", queued: "Queued", refresh: "Refresh", needsOwner: "Only a bound device takes commands",
+  imp_created: "created", imp_updated: "updated", imp_unchanged: "unchanged", imp_error: "error",
+  cmd_queued: "queued", cmd_sent: "sent", cmd_acknowledged: "acknowledged", cmd_failed: "failed", cmd_expired: "expired",
 } as const;
 
 export type Key = keyof typeof en;
@@ -77,11 +85,19 @@ const zh: Record<Key, string> = {
   user: "用户", device: "设备", title: "标题", messages: "消息数", lastMessage: "最后消息",
   text: "文本", from: "起始", to: "截止", role: "角色", content: "内容",
   actor: "操作人", action: "动作", target: "对象", when: "时间", before: "之前", after: "之后",
+  changes: "变更", noChange: "无字段变化", createdObj: "新建：", deletedObj: "删除：",
   totalUsers: "用户", activeUsers: "活跃用户", totalDevices: "设备", devicesOnline: "在线设备",
   boundDevices: "已绑定设备", hubSessions: "连接会话", newUsers: "每日新增用户",
   messagesPerDay: "每日消息", byType: "按类型", byFirmware: "按固件",
   liveEvents: "实时事件", liveOn: "实时", liveOff: "重新连接中…", onlineNow: "当前在线",
   noType: "（无）", saved: "已保存", done: "完成", detail: "设备",
+  commands: "指令", issueCommand: "下发指令", commandName: "指令", params: "参数 (JSON)",
+  ttlSeconds: "有效期（秒）", idempotencyKey: "幂等键（可选）", attempts: "尝试次数",
+  paramsCol: "参数", sentAt: "最近发送", createdAt: "创建时间", idemKey: "幂等键", issuer: "发起人", expiresAt: "过期时间", completedAt: "完成时间", result: "结果", pending: "待处理",
+  cancelCommand: "取消", confirmCancelCommand: "取消该指令？它将不再下发；若已发送，设备可能已执行。",
+  commandCancelled: "指令已取消", queued: "已排队", refresh: "刷新", needsOwner: "仅已绑定的设备可接收指令",
+  imp_created: "已新建", imp_updated: "已更新", imp_unchanged: "无变化", imp_error: "错误",
+  cmd_queued: "排队中", cmd_sent: "已发送", cmd_acknowledged: "已确认", cmd_failed: "失败", cmd_expired: "已过期",
 };
 
 export type Lang = "en" | "zh";

@@ -22,6 +22,27 @@ func trimTrailingSlashes(u *url.URL) {
 
 // Invoker invokes operations described by OpenAPI v3 specification.
 type Invoker interface {
+	// AdminCancelDeviceCommand invokes adminCancelDeviceCommand operation.
+	//
+	// Ends a pending (`queued` or `sent`) command: it becomes `failed` with the result
+	// `{"error": "Cancelled by an administrator.", "cancelled": true}`, is no longer sent on reconnect,
+	// and the device's later `command_result` for it changes nothing. A `sent` command may already have
+	// run on the device: cancelling stops its re-delivery, it cannot undo it. The owner's app sessions get
+	// a `command_status` frame. A command no longer pending is a 409. Recorded in the audit log
+	// (`device.command.cancel`, target the device, the command before and after).
+	//
+	// POST /api/v1/admin/devices/{id}/commands/{command_id}/cancel/
+	AdminCancelDeviceCommand(ctx context.Context, params AdminCancelDeviceCommandParams) (AdminCancelDeviceCommandRes, error)
+	// AdminCreateDeviceCommand invokes adminCreateDeviceCommand operation.
+	//
+	// Queues a persistent command for any bound device exactly as its owner's `createDeviceCommand` would
+	// (delivery, re-sending, expiry, idempotency key and the owner's `command_status` frames are the
+	// same); the issuer is the administrator. A device bound to nobody is a 409: a command goes to the
+	// device through its owner's group. Rate-limited with pushes (429, code 4297). Recorded in the audit
+	// log (`device.command.create`, target the device).
+	//
+	// POST /api/v1/admin/devices/{id}/commands/
+	AdminCreateDeviceCommand(ctx context.Context, request *DeviceCommandRequest, params AdminCreateDeviceCommandParams) (AdminCreateDeviceCommandRes, error)
 	// AdminCreateDeviceType invokes adminCreateDeviceType operation.
 	//
 	// Names are unique. The persona fields are optional. A `prompt_template` that does not parse, or does
@@ -107,6 +128,12 @@ type Invoker interface {
 	//
 	// GET /api/v1/admin/devices/{id}/
 	AdminGetDevice(ctx context.Context, params AdminGetDeviceParams) (*AdminDeviceDetailEnvelope, error)
+	// AdminGetDeviceCommand invokes adminGetDeviceCommand operation.
+	//
+	// One command of any device, with its status, attempts and result.
+	//
+	// GET /api/v1/admin/devices/{id}/commands/{command_id}/
+	AdminGetDeviceCommand(ctx context.Context, params AdminGetDeviceCommandParams) (*DeviceCommandEnvelope, error)
 	// AdminGetDeviceType invokes adminGetDeviceType operation.
 	//
 	// One device type by id.
@@ -181,6 +208,13 @@ type Invoker interface {
 	//
 	// GET /api/v1/admin/conversations/
 	AdminListConversations(ctx context.Context, params AdminListConversationsParams) (*AuditConversationPageEnvelope, error)
+	// AdminListDeviceCommands invokes adminListDeviceCommands operation.
+	//
+	// The persistent commands of any device, whoever owns it (or none), newest first, optionally of one
+	// status: the pending ones are `queued` and `sent`.
+	//
+	// GET /api/v1/admin/devices/{id}/commands/
+	AdminListDeviceCommands(ctx context.Context, params AdminListDeviceCommandsParams) (*DeviceCommandPageEnvelope, error)
 	// AdminListDeviceTypes invokes adminListDeviceTypes operation.
 	//
 	// Device types with their personas (prompt templates included), ordered by id.
@@ -696,6 +730,227 @@ func (c *Client) requestURL(ctx context.Context) *url.URL {
 		return c.serverURL
 	}
 	return u
+}
+
+// AdminCancelDeviceCommand invokes adminCancelDeviceCommand operation.
+//
+// Ends a pending (`queued` or `sent`) command: it becomes `failed` with the result
+// `{"error": "Cancelled by an administrator.", "cancelled": true}`, is no longer sent on reconnect,
+// and the device's later `command_result` for it changes nothing. A `sent` command may already have
+// run on the device: cancelling stops its re-delivery, it cannot undo it. The owner's app sessions get
+// a `command_status` frame. A command no longer pending is a 409. Recorded in the audit log
+// (`device.command.cancel`, target the device, the command before and after).
+//
+// POST /api/v1/admin/devices/{id}/commands/{command_id}/cancel/
+func (c *Client) AdminCancelDeviceCommand(ctx context.Context, params AdminCancelDeviceCommandParams) (AdminCancelDeviceCommandRes, error) {
+	res, err := c.sendAdminCancelDeviceCommand(ctx, params)
+	return res, err
+}
+
+func (c *Client) sendAdminCancelDeviceCommand(ctx context.Context, params AdminCancelDeviceCommandParams) (res AdminCancelDeviceCommandRes, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [5]string
+	pathParts[0] = "/api/v1/admin/devices/"
+	{
+		// Encode "id" parameter.
+		e := uri.NewPathEncoder(uri.PathEncoderConfig{
+			Param:   "id",
+			Style:   uri.PathStyleSimple,
+			Explode: false,
+		})
+		if err := func() error {
+			return e.EncodeValue(conv.IntToString(params.ID))
+		}(); err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		encoded, err := e.Result()
+		if err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		pathParts[1] = encoded
+	}
+	pathParts[2] = "/commands/"
+	{
+		// Encode "command_id" parameter.
+		e := uri.NewPathEncoder(uri.PathEncoderConfig{
+			Param:   "command_id",
+			Style:   uri.PathStyleSimple,
+			Explode: false,
+		})
+		if err := func() error {
+			return e.EncodeValue(conv.IntToString(params.CommandID))
+		}(); err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		encoded, err := e.Result()
+		if err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		pathParts[3] = encoded
+	}
+	pathParts[4] = "/cancel/"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "POST", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityAdminTokenAuth(ctx, AdminCancelDeviceCommandOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"AdminTokenAuth\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeAdminCancelDeviceCommandResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// AdminCreateDeviceCommand invokes adminCreateDeviceCommand operation.
+//
+// Queues a persistent command for any bound device exactly as its owner's `createDeviceCommand` would
+// (delivery, re-sending, expiry, idempotency key and the owner's `command_status` frames are the
+// same); the issuer is the administrator. A device bound to nobody is a 409: a command goes to the
+// device through its owner's group. Rate-limited with pushes (429, code 4297). Recorded in the audit
+// log (`device.command.create`, target the device).
+//
+// POST /api/v1/admin/devices/{id}/commands/
+func (c *Client) AdminCreateDeviceCommand(ctx context.Context, request *DeviceCommandRequest, params AdminCreateDeviceCommandParams) (AdminCreateDeviceCommandRes, error) {
+	res, err := c.sendAdminCreateDeviceCommand(ctx, request, params)
+	return res, err
+}
+
+func (c *Client) sendAdminCreateDeviceCommand(ctx context.Context, request *DeviceCommandRequest, params AdminCreateDeviceCommandParams) (res AdminCreateDeviceCommandRes, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [3]string
+	pathParts[0] = "/api/v1/admin/devices/"
+	{
+		// Encode "id" parameter.
+		e := uri.NewPathEncoder(uri.PathEncoderConfig{
+			Param:   "id",
+			Style:   uri.PathStyleSimple,
+			Explode: false,
+		})
+		if err := func() error {
+			return e.EncodeValue(conv.IntToString(params.ID))
+		}(); err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		encoded, err := e.Result()
+		if err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		pathParts[1] = encoded
+	}
+	pathParts[2] = "/commands/"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "POST", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+	if err := encodeAdminCreateDeviceCommandRequest(request, r); err != nil {
+		return res, errors.Wrap(err, "encode request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityAdminTokenAuth(ctx, AdminCreateDeviceCommandOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"AdminTokenAuth\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeAdminCreateDeviceCommandResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
 }
 
 // AdminCreateDeviceType invokes adminCreateDeviceType operation.
@@ -1671,6 +1926,120 @@ func (c *Client) sendAdminGetDevice(ctx context.Context, params AdminGetDevicePa
 	}()
 
 	result, err := decodeAdminGetDeviceResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// AdminGetDeviceCommand invokes adminGetDeviceCommand operation.
+//
+// One command of any device, with its status, attempts and result.
+//
+// GET /api/v1/admin/devices/{id}/commands/{command_id}/
+func (c *Client) AdminGetDeviceCommand(ctx context.Context, params AdminGetDeviceCommandParams) (*DeviceCommandEnvelope, error) {
+	res, err := c.sendAdminGetDeviceCommand(ctx, params)
+	return res, err
+}
+
+func (c *Client) sendAdminGetDeviceCommand(ctx context.Context, params AdminGetDeviceCommandParams) (res *DeviceCommandEnvelope, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [5]string
+	pathParts[0] = "/api/v1/admin/devices/"
+	{
+		// Encode "id" parameter.
+		e := uri.NewPathEncoder(uri.PathEncoderConfig{
+			Param:   "id",
+			Style:   uri.PathStyleSimple,
+			Explode: false,
+		})
+		if err := func() error {
+			return e.EncodeValue(conv.IntToString(params.ID))
+		}(); err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		encoded, err := e.Result()
+		if err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		pathParts[1] = encoded
+	}
+	pathParts[2] = "/commands/"
+	{
+		// Encode "command_id" parameter.
+		e := uri.NewPathEncoder(uri.PathEncoderConfig{
+			Param:   "command_id",
+			Style:   uri.PathStyleSimple,
+			Explode: false,
+		})
+		if err := func() error {
+			return e.EncodeValue(conv.IntToString(params.CommandID))
+		}(); err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		encoded, err := e.Result()
+		if err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		pathParts[3] = encoded
+	}
+	pathParts[4] = "/"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "GET", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityAdminTokenAuth(ctx, AdminGetDeviceCommandOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"AdminTokenAuth\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeAdminGetDeviceCommandResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
 	}
@@ -2771,6 +3140,156 @@ func (c *Client) sendAdminListConversations(ctx context.Context, params AdminLis
 	}()
 
 	result, err := decodeAdminListConversationsResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// AdminListDeviceCommands invokes adminListDeviceCommands operation.
+//
+// The persistent commands of any device, whoever owns it (or none), newest first, optionally of one
+// status: the pending ones are `queued` and `sent`.
+//
+// GET /api/v1/admin/devices/{id}/commands/
+func (c *Client) AdminListDeviceCommands(ctx context.Context, params AdminListDeviceCommandsParams) (*DeviceCommandPageEnvelope, error) {
+	res, err := c.sendAdminListDeviceCommands(ctx, params)
+	return res, err
+}
+
+func (c *Client) sendAdminListDeviceCommands(ctx context.Context, params AdminListDeviceCommandsParams) (res *DeviceCommandPageEnvelope, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [3]string
+	pathParts[0] = "/api/v1/admin/devices/"
+	{
+		// Encode "id" parameter.
+		e := uri.NewPathEncoder(uri.PathEncoderConfig{
+			Param:   "id",
+			Style:   uri.PathStyleSimple,
+			Explode: false,
+		})
+		if err := func() error {
+			return e.EncodeValue(conv.IntToString(params.ID))
+		}(); err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		encoded, err := e.Result()
+		if err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		pathParts[1] = encoded
+	}
+	pathParts[2] = "/commands/"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	q := uri.NewQueryEncoder()
+	{
+		// Encode "status" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "status",
+			Style:   uri.QueryStyleForm,
+			Explode: true,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.Status.Get(); ok {
+				return e.EncodeValue(conv.StringToString(string(val)))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	{
+		// Encode "page" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "page",
+			Style:   uri.QueryStyleForm,
+			Explode: true,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.Page.Get(); ok {
+				return e.EncodeValue(conv.IntToString(val))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	{
+		// Encode "page_size" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "page_size",
+			Style:   uri.QueryStyleForm,
+			Explode: true,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.PageSize.Get(); ok {
+				return e.EncodeValue(conv.IntToString(val))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	u.RawQuery = q.Values().Encode()
+
+	r, err := ht.NewRequest(ctx, "GET", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityAdminTokenAuth(ctx, AdminListDeviceCommandsOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"AdminTokenAuth\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeAdminListDeviceCommandsResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
 	}

@@ -13,6 +13,82 @@ import (
 	"github.com/ogen-go/ogen/validate"
 )
 
+// Encode encodes AdminCreateDeviceCommandCreated as json.
+func (s *AdminCreateDeviceCommandCreated) Encode(e *jx.Encoder) {
+	unwrapped := (*DeviceCommandEnvelope)(s)
+
+	unwrapped.Encode(e)
+}
+
+// Decode decodes AdminCreateDeviceCommandCreated from json.
+func (s *AdminCreateDeviceCommandCreated) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode AdminCreateDeviceCommandCreated to nil")
+	}
+	var unwrapped DeviceCommandEnvelope
+	if err := func() error {
+		if err := unwrapped.Decode(d); err != nil {
+			return err
+		}
+		return nil
+	}(); err != nil {
+		return errors.Wrap(err, "alias")
+	}
+	*s = AdminCreateDeviceCommandCreated(unwrapped)
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s *AdminCreateDeviceCommandCreated) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *AdminCreateDeviceCommandCreated) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode encodes AdminCreateDeviceCommandOK as json.
+func (s *AdminCreateDeviceCommandOK) Encode(e *jx.Encoder) {
+	unwrapped := (*DeviceCommandEnvelope)(s)
+
+	unwrapped.Encode(e)
+}
+
+// Decode decodes AdminCreateDeviceCommandOK from json.
+func (s *AdminCreateDeviceCommandOK) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode AdminCreateDeviceCommandOK to nil")
+	}
+	var unwrapped DeviceCommandEnvelope
+	if err := func() error {
+		if err := unwrapped.Decode(d); err != nil {
+			return err
+		}
+		return nil
+	}(); err != nil {
+		return errors.Wrap(err, "alias")
+	}
+	*s = AdminCreateDeviceCommandOK(unwrapped)
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s *AdminCreateDeviceCommandOK) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *AdminCreateDeviceCommandOK) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
 // Encode implements json.Marshaler.
 func (s *AdminDevice) Encode(e *jx.Encoder) {
 	e.ObjStart()
@@ -15988,6 +16064,39 @@ func (s OptDeviceCommandRequestParams) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON implements stdjson.Unmarshaler.
 func (s *OptDeviceCommandRequestParams) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode encodes DeviceCommandStatus as json.
+func (o OptDeviceCommandStatus) Encode(e *jx.Encoder) {
+	if !o.Set {
+		return
+	}
+	e.Str(string(o.Value))
+}
+
+// Decode decodes DeviceCommandStatus from json.
+func (o *OptDeviceCommandStatus) Decode(d *jx.Decoder) error {
+	if o == nil {
+		return errors.New("invalid: unable to decode OptDeviceCommandStatus to nil")
+	}
+	o.Set = true
+	if err := o.Value.Decode(d); err != nil {
+		return err
+	}
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s OptDeviceCommandStatus) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *OptDeviceCommandStatus) UnmarshalJSON(data []byte) error {
 	d := jx.DecodeBytes(data)
 	return s.Decode(d)
 }

@@ -6,6 +6,8 @@ package api
 type OperationName = string
 
 const (
+	AdminCancelDeviceCommandOperation      OperationName = "AdminCancelDeviceCommand"
+	AdminCreateDeviceCommandOperation      OperationName = "AdminCreateDeviceCommand"
 	AdminCreateDeviceTypeOperation         OperationName = "AdminCreateDeviceType"
 	AdminCreateUserOperation               OperationName = "AdminCreateUser"
 	AdminDeleteDeviceOperation             OperationName = "AdminDeleteDevice"
@@ -16,6 +18,7 @@ const (
 	AdminEnableUserOperation               OperationName = "AdminEnableUser"
 	AdminGetChatUsageOperation             OperationName = "AdminGetChatUsage"
 	AdminGetDeviceOperation                OperationName = "AdminGetDevice"
+	AdminGetDeviceCommandOperation         OperationName = "AdminGetDeviceCommand"
 	AdminGetDeviceTypeOperation            OperationName = "AdminGetDeviceType"
 	AdminGetStatsOperation                 OperationName = "AdminGetStats"
 	AdminGetUserOperation                  OperationName = "AdminGetUser"
@@ -24,6 +27,7 @@ const (
 	AdminListBindingsOperation             OperationName = "AdminListBindings"
 	AdminListConversationMessagesOperation OperationName = "AdminListConversationMessages"
 	AdminListConversationsOperation        OperationName = "AdminListConversations"
+	AdminListDeviceCommandsOperation       OperationName = "AdminListDeviceCommands"
 	AdminListDeviceTypesOperation          OperationName = "AdminListDeviceTypes"
 	AdminListDevicesOperation              OperationName = "AdminListDevices"
 	AdminListUsersOperation                OperationName = "AdminListUsers"

@@ -17,6 +17,14 @@ func (s *ErrorStatusCode) Error() string {
 	return fmt.Sprintf("code %d: %+v", s.StatusCode, s.Response)
 }
 
+type AdminCreateDeviceCommandCreated DeviceCommandEnvelope
+
+func (*AdminCreateDeviceCommandCreated) adminCreateDeviceCommandRes() {}
+
+type AdminCreateDeviceCommandOK DeviceCommandEnvelope
+
+func (*AdminCreateDeviceCommandOK) adminCreateDeviceCommandRes() {}
+
 // A device as staff see it, with its current owner.
 // Ref: #/components/schemas/AdminDevice
 type AdminDevice struct {
@@ -3731,6 +3739,8 @@ func (s *DeviceCommandEnvelope) SetData(val DeviceCommand) {
 	s.Data = val
 }
 
+func (*DeviceCommandEnvelope) adminCancelDeviceCommandRes() {}
+
 // Ref: #/components/schemas/DeviceCommandPage
 type DeviceCommandPage struct {
 	// Total number of items.
@@ -3920,7 +3930,8 @@ func (s *DeviceCommandResult) init() DeviceCommandResult {
 }
 
 // `queued` (not delivered yet), `sent` (delivered at least once, no answer yet), `acknowledged` or
-// `failed` (the device's answer), `expired` (its time to live ran out first).
+// `failed` (the device's answer, or `failed` with result `cancelled: true` when an administrator
+// cancelled it), `expired` (its time to live ran out first).
 // Ref: #/components/schemas/DeviceCommandStatus
 type DeviceCommandStatus string
 
@@ -5462,6 +5473,8 @@ func (s *Error) SetMessage(val string) {
 func (s *Error) SetData(val NilErrorData) {
 	s.Data = val
 }
+
+func (*Error) adminCancelDeviceCommandRes() {}
 
 // Per-field validation messages, or null.
 type ErrorData map[string][]string

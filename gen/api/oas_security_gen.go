@@ -42,6 +42,8 @@ func findAuthorization(h http.Header, prefix string) (string, bool) {
 
 // operationRolesAdminTokenAuth is a private map storing roles per operation.
 var operationRolesAdminTokenAuth = map[string][]string{
+	AdminCancelDeviceCommandOperation:      []string{},
+	AdminCreateDeviceCommandOperation:      []string{},
 	AdminCreateDeviceTypeOperation:         []string{},
 	AdminCreateUserOperation:               []string{},
 	AdminDeleteDeviceOperation:             []string{},
@@ -52,6 +54,7 @@ var operationRolesAdminTokenAuth = map[string][]string{
 	AdminEnableUserOperation:               []string{},
 	AdminGetChatUsageOperation:             []string{},
 	AdminGetDeviceOperation:                []string{},
+	AdminGetDeviceCommandOperation:         []string{},
 	AdminGetDeviceTypeOperation:            []string{},
 	AdminGetStatsOperation:                 []string{},
 	AdminGetUserOperation:                  []string{},
@@ -60,6 +63,7 @@ var operationRolesAdminTokenAuth = map[string][]string{
 	AdminListBindingsOperation:             []string{},
 	AdminListConversationMessagesOperation: []string{},
 	AdminListConversationsOperation:        []string{},
+	AdminListDeviceCommandsOperation:       []string{},
 	AdminListDeviceTypesOperation:          []string{},
 	AdminListDevicesOperation:              []string{},
 	AdminListUsersOperation:                []string{},

@@ -8,6 +8,27 @@ import (
 
 // Handler handles operations described by OpenAPI v3 specification.
 type Handler interface {
+	// AdminCancelDeviceCommand implements adminCancelDeviceCommand operation.
+	//
+	// Ends a pending (`queued` or `sent`) command: it becomes `failed` with the result
+	// `{"error": "Cancelled by an administrator.", "cancelled": true}`, is no longer sent on reconnect,
+	// and the device's later `command_result` for it changes nothing. A `sent` command may already have
+	// run on the device: cancelling stops its re-delivery, it cannot undo it. The owner's app sessions get
+	// a `command_status` frame. A command no longer pending is a 409. Recorded in the audit log
+	// (`device.command.cancel`, target the device, the command before and after).
+	//
+	// POST /api/v1/admin/devices/{id}/commands/{command_id}/cancel/
+	AdminCancelDeviceCommand(ctx context.Context, params AdminCancelDeviceCommandParams) (AdminCancelDeviceCommandRes, error)
+	// AdminCreateDeviceCommand implements adminCreateDeviceCommand operation.
+	//
+	// Queues a persistent command for any bound device exactly as its owner's `createDeviceCommand` would
+	// (delivery, re-sending, expiry, idempotency key and the owner's `command_status` frames are the
+	// same); the issuer is the administrator. A device bound to nobody is a 409: a command goes to the
+	// device through its owner's group. Rate-limited with pushes (429, code 4297). Recorded in the audit
+	// log (`device.command.create`, target the device).
+	//
+	// POST /api/v1/admin/devices/{id}/commands/
+	AdminCreateDeviceCommand(ctx context.Context, req *DeviceCommandRequest, params AdminCreateDeviceCommandParams) (AdminCreateDeviceCommandRes, error)
 	// AdminCreateDeviceType implements adminCreateDeviceType operation.
 	//
 	// Names are unique. The persona fields are optional. A `prompt_template` that does not parse, or does
@@ -93,6 +114,12 @@ type Handler interface {
 	//
 	// GET /api/v1/admin/devices/{id}/
 	AdminGetDevice(ctx context.Context, params AdminGetDeviceParams) (*AdminDeviceDetailEnvelope, error)
+	// AdminGetDeviceCommand implements adminGetDeviceCommand operation.
+	//
+	// One command of any device, with its status, attempts and result.
+	//
+	// GET /api/v1/admin/devices/{id}/commands/{command_id}/
+	AdminGetDeviceCommand(ctx context.Context, params AdminGetDeviceCommandParams) (*DeviceCommandEnvelope, error)
 	// AdminGetDeviceType implements adminGetDeviceType operation.
 	//
 	// One device type by id.
@@ -167,6 +194,13 @@ type Handler interface {
 	//
 	// GET /api/v1/admin/conversations/
 	AdminListConversations(ctx context.Context, params AdminListConversationsParams) (*AuditConversationPageEnvelope, error)
+	// AdminListDeviceCommands implements adminListDeviceCommands operation.
+	//
+	// The persistent commands of any device, whoever owns it (or none), newest first, optionally of one
+	// status: the pending ones are `queued` and `sent`.
+	//
+	// GET /api/v1/admin/devices/{id}/commands/
+	AdminListDeviceCommands(ctx context.Context, params AdminListDeviceCommandsParams) (*DeviceCommandPageEnvelope, error)
 	// AdminListDeviceTypes implements adminListDeviceTypes operation.
 	//
 	// Device types with their personas (prompt templates included), ordered by id.

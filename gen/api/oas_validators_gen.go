@@ -9,6 +9,22 @@ import (
 	"github.com/ogen-go/ogen/validate"
 )
 
+func (s *AdminCreateDeviceCommandCreated) Validate() error {
+	alias := (*DeviceCommandEnvelope)(s)
+	if err := alias.Validate(); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (s *AdminCreateDeviceCommandOK) Validate() error {
+	alias := (*DeviceCommandEnvelope)(s)
+	if err := alias.Validate(); err != nil {
+		return err
+	}
+	return nil
+}
+
 func (s *AdminDevice) Validate() error {
 	if s == nil {
 		return validate.ErrNilPointer

@@ -1,6 +1,6 @@
 // Package admin serves the admin API (/api/v1/admin/): staff use cases
-// that span the bounded contexts (users, device types, pushes, the
-// conversation audit and chat usage).
+// that span the bounded contexts (users, devices, device types, pushes,
+// device commands, the conversation audit and chat usage).
 package admin
 
 import (
@@ -17,6 +17,7 @@ import (
 	"paradise/internal/apperr"
 	"paradise/internal/auth"
 	"paradise/internal/chat"
+	"paradise/internal/command"
 	"paradise/internal/device"
 	"paradise/internal/httpapi"
 	"paradise/internal/hub"
@@ -42,6 +43,7 @@ type Handler struct {
 	presence *device.Presence
 	pusher   *device.Pusher
 	chats    *chat.Service
+	commands *command.Service
 	audit    *Audit
 	sessions *Sessions
 }
@@ -55,6 +57,7 @@ type Params struct {
 	Presence *device.Presence
 	Pusher   *device.Pusher
 	Chats    *chat.Service
+	Commands *command.Service
 	Audit    *Audit
 	Sessions *Sessions
 }
@@ -62,7 +65,7 @@ type Params struct {
 // NewHandler returns the admin handler.
 func NewHandler(p Params) *Handler {
 	return &Handler{accounts: p.Accounts, devices: p.Devices, presence: p.Presence, pusher: p.Pusher,
-		chats: p.Chats, audit: p.Audit, sessions: p.Sessions}
+		chats: p.Chats, commands: p.Commands, audit: p.Audit, sessions: p.Sessions}
 }
 
 // AdminLogin implements adminLogin (POST /api/v1/admin/login/).

@@ -702,3 +702,59 @@ func TestAuditFilters(t *testing.T) {
 		expect(t, e.Do(t, http.MethodGet, "/api/v1/admin/audit-log/?target_type=planet", e.admin.Token, nil), http.StatusBadRequest, 400)
 	})
 }
+
+// TestDeviceCommands: an admin queues, lists, reads and cancels a
+// device's commands; the writes are in the audit log with the command.
+func TestDeviceCommands(t *testing.T) {
+	e := start(t, testenv.Postgres)
+	ctx := t.Context()
+	alice := e.Register(t, "alice")
+	devID := e.Bind(t, alice.Token, testenv.RandomID())
+
+	res, err := e.c.AdminCreateDeviceCommand(ctx, &api.DeviceCommandRequest{Name: "reboot", TTLSeconds: api.NewOptInt(600)},
+		api.AdminCreateDeviceCommandParams{ID: devID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	created, ok := res.(*api.AdminCreateDeviceCommandCreated)
+	if !ok || created.Data.Status != api.DeviceCommandStatusQueued || created.Data.IssuerID != e.admin.User.ID {
+		t.Fatalf("admin command: %#v, want queued, issued by the admin", res)
+	}
+	cmdID := created.Data.ID
+
+	page, err := e.c.AdminListDeviceCommands(ctx, api.AdminListDeviceCommandsParams{ID: devID, Status: api.NewOptDeviceCommandStatus(api.DeviceCommandStatusQueued)})
+	if got := testenv.OK(t, page, err, http.StatusOK).Data; got.Count != 1 || got.Results[0].ID != cmdID {
+		t.Fatalf("pending commands: %+v", got)
+	}
+	cancelled, err := e.c.AdminCancelDeviceCommand(ctx, api.AdminCancelDeviceCommandParams{ID: devID, CommandID: cmdID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if env, ok := cancelled.(*api.DeviceCommandEnvelope); !ok || env.Data.Status != api.DeviceCommandStatusFailed {
+		t.Fatalf("cancel: %#v, want failed", cancelled)
+	}
+	one, err := e.c.AdminGetDeviceCommand(ctx, api.AdminGetDeviceCommandParams{ID: devID, CommandID: cmdID})
+	if got := testenv.OK(t, one, err, http.StatusOK).Data; string(got.Result.Value["cancelled"]) != "true" {
+		t.Fatalf("cancelled command: %+v", got)
+	}
+	expect(t, e.Do(t, http.MethodPost, fmt.Sprintf("/api/v1/admin/devices/%d/commands/%d/cancel/", devID, cmdID), e.admin.Token, nil),
+		http.StatusConflict, 409)
+	// Alice, the owner, sees the admin's command and its end.
+	if r := e.Do(t, http.MethodGet, fmt.Sprintf("/api/device/devices/%d/commands/%d/", devID, cmdID), alice.Token, nil); r.Status != http.StatusOK {
+		t.Fatalf("owner read: %d %s", r.Status, r.Body)
+	}
+
+	entries := e.auditFor(t, api.AuditTargetTypeDevice, devID)
+	if len(entries) != 2 || entries[0].Action != "device.command.cancel" || entries[1].Action != "device.command.create" {
+		t.Fatalf("audit entries: %+v", entries)
+	}
+	if got := field(t, entries[0].Before, "status"); got != `"queued"` {
+		t.Fatalf("cancel before: status %s", got)
+	}
+	if got := field(t, after(entries[0]), "status"); got != `"failed"` {
+		t.Fatalf("cancel after: status %s", got)
+	}
+	if got := field(t, after(entries[1]), "id"); got != fmt.Sprint(cmdID) {
+		t.Fatalf("create after: id %s, want %d", got, cmdID)
+	}
+}

@@ -125,7 +125,13 @@ func (s *Service) Create(ctx context.Context, issuer, deviceID int, in CreateInp
 	if err != nil {
 		return Command{}, false, err
 	}
-	mac := owned.Device.MACAddress
+	return s.queue(ctx, issuer, issuer, owned.Device, in)
+}
+
+// queue stores a command for device d, which owner holds, and delivers it
+// at once if d is online. The owner's sessions get its status frames.
+func (s *Service) queue(ctx context.Context, issuer, owner int, d dev.Device, in CreateInput) (Command, bool, error) {
+	deviceID, mac := d.ID, d.MACAddress
 	if in.IdempotencyKey != "" {
 		if c, err := s.byKey(ctx, deviceID, in.IdempotencyKey); err == nil {
 			return c, false, nil
@@ -167,7 +173,7 @@ func (s *Service) Create(ctx context.Context, issuer, deviceID int, in CreateInp
 	}
 	s.m.Commands.WithLabelValues(string(Queued)).Inc()
 	c := fromEnt(row)
-	s.status(ctx, owned.Device, issuer, c)
+	s.status(ctx, d, owner, c)
 	online, err := s.presence.Online(ctx, mac)
 	if err != nil {
 		// Still queued: it goes out on the device's next connect.
@@ -175,8 +181,8 @@ func (s *Service) Create(ctx context.Context, issuer, deviceID int, in CreateInp
 		return c, true, nil
 	}
 	if online {
-		sent, err := s.deliver(ctx, issuer, owned.Device, []Command{c}, func(f ws.Frame) error {
-			return s.sender.SendToDevice(ctx, issuer, mac, f)
+		sent, err := s.deliver(ctx, owner, d, []Command{c}, func(f ws.Frame) error {
+			return s.sender.SendToDevice(ctx, owner, mac, f)
 		})
 		if err != nil {
 			s.log.Warn("Command delivery failed; it stays pending", zap.Int("command_id", c.ID), zap.Error(err))
@@ -201,6 +207,11 @@ func (s *Service) Get(ctx context.Context, userID, deviceID, commandID int) (Com
 	if _, err := s.devices.GetOwned(ctx, userID, deviceID); err != nil {
 		return Command{}, err
 	}
+	return s.get(ctx, deviceID, commandID)
+}
+
+// get returns one command of a device.
+func (s *Service) get(ctx context.Context, deviceID, commandID int) (Command, error) {
 	row, err := s.db.DeviceCommand.Query().
 		Where(devicecommand.ID(commandID), devicecommand.DeviceID(deviceID)).Only(ctx)
 	if ent.IsNotFound(err) {
@@ -218,6 +229,11 @@ func (s *Service) List(ctx context.Context, userID, deviceID int, status Status,
 	if _, err := s.devices.GetOwned(ctx, userID, deviceID); err != nil {
 		return nil, 0, err
 	}
+	return s.list(ctx, deviceID, status, page)
+}
+
+// list returns a page of a device's commands, newest first.
+func (s *Service) list(ctx context.Context, deviceID int, status Status, page paging.Page) ([]Command, int, error) {
 	q := s.db.DeviceCommand.Query().Where(devicecommand.DeviceID(deviceID))
 	if status != "" {
 		q = q.Where(devicecommand.StatusEQ(devicecommand.Status(status)))

@@ -38,10 +38,14 @@ const noncePlaceholder = "__CSP_NONCE__"
 // elements only from this origin or with the page's nonce; no frames,
 // plugins or form posts elsewhere. %s is the nonce.
 //
-// Style attributes are allowed (style-src-attr): the UI library positions
-// popups and animations by writing them, and an attribute can carry no
-// script. Scripts stay 'self' only, with no inline script at all.
-const policy = "default-src 'none'; script-src 'self'; style-src 'self' 'nonce-%s'; style-src-attr 'unsafe-inline'; img-src 'self' data:; " +
+// No 'unsafe-inline' anywhere. The UI library's run-time <style> elements
+// carry the nonce (console/src: ConfigProvider csp, and a shim giving
+// rc-util's dynamicCSS the nonce for the two helpers ConfigProvider does
+// not reach). Style attributes need no allowance: the console and its
+// libraries set styles through the CSSOM (element.style), which CSP does
+// not govern, never by writing a style attribute's text; the browser test
+// fails on any violation.
+const policy = "default-src 'none'; script-src 'self'; style-src 'self' 'nonce-%s'; img-src 'self' data:; " +
 	"font-src 'self'; connect-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 // Route serves the console under /admin/: assets by path, and index.html

@@ -105,6 +105,65 @@ var adminCases = map[string][]restCase{
 			return call{method: "POST", path: "/api/v1/admin/devices/999999999/disconnect/", token: f.admin}
 		}},
 	},
+	"adminListDeviceCommands": {
+		{name: "pending", status: 200, setup: func(t *testing.T, f *fixture) call {
+			f.must(t, "POST", fmt.Sprintf("/api/device/devices/%d/commands/", f.devID), f.user.Token, map[string]any{"name": "reboot"}, 201)
+			return call{method: "GET", path: fmt.Sprintf("/api/v1/admin/devices/%d/commands/?status=queued&page_size=5", f.devID), token: f.admin}
+		}},
+		{name: "unknown status", status: 400, setup: func(t *testing.T, f *fixture) call {
+			return call{method: "GET", path: fmt.Sprintf("/api/v1/admin/devices/%d/commands/?status=lost", f.devID), token: f.admin}
+		}},
+		{name: "unknown id", status: 404, setup: func(t *testing.T, f *fixture) call {
+			return call{method: "GET", path: "/api/v1/admin/devices/999999999/commands/", token: f.admin}
+		}},
+	},
+	"adminCreateDeviceCommand": {
+		{name: "queued", status: 201, setup: func(t *testing.T, f *fixture) call {
+			return call{method: "POST", path: fmt.Sprintf("/api/v1/admin/devices/%d/commands/", f.devID), token: f.admin,
+				body: map[string]any{"name": "play_sound", "params": map[string]any{"sound": "chime"}, "ttl_seconds": 60}}
+		}},
+		{name: "same idempotency key", status: 200, setup: func(t *testing.T, f *fixture) call {
+			path := fmt.Sprintf("/api/v1/admin/devices/%d/commands/", f.devID)
+			key := testenv.RandomID()
+			f.must(t, "POST", path, f.admin, map[string]any{"name": "reboot", "idempotency_key": key}, 201)
+			return call{method: "POST", path: path, token: f.admin, body: map[string]any{"name": "reboot", "idempotency_key": key}}
+		}},
+		{name: "bound to nobody", status: 409, setup: func(t *testing.T, f *fixture) call {
+			id := f.Bind(t, f.Register(t, "unb").Token, newMAC())
+			f.must(t, "POST", fmt.Sprintf("/api/v1/admin/devices/%d/unbind/", id), f.admin, nil, 200)
+			return call{method: "POST", path: fmt.Sprintf("/api/v1/admin/devices/%d/commands/", id), token: f.admin, body: map[string]any{"name": "reboot"}}
+		}},
+		{name: "no name", status: 400, setup: func(t *testing.T, f *fixture) call {
+			return call{method: "POST", path: fmt.Sprintf("/api/v1/admin/devices/%d/commands/", f.devID), token: f.admin, body: map[string]any{"ttl_seconds": 60}}
+		}},
+		{name: "unknown id", status: 404, setup: func(t *testing.T, f *fixture) call {
+			return call{method: "POST", path: "/api/v1/admin/devices/999999999/commands/", token: f.admin, body: map[string]any{"name": "reboot"}}
+		}},
+	},
+	"adminGetDeviceCommand": {
+		{name: "ok", status: 200, setup: func(t *testing.T, f *fixture) call {
+			id := f.adminCommand(t)
+			return call{method: "GET", path: fmt.Sprintf("/api/v1/admin/devices/%d/commands/%d/", f.devID, id), token: f.admin}
+		}},
+		{name: "unknown command", status: 404, setup: func(t *testing.T, f *fixture) call {
+			return call{method: "GET", path: fmt.Sprintf("/api/v1/admin/devices/%d/commands/999999999/", f.devID), token: f.admin}
+		}},
+	},
+	"adminCancelDeviceCommand": {
+		{name: "ok", status: 200, setup: func(t *testing.T, f *fixture) call {
+			id := f.adminCommand(t)
+			return call{method: "POST", path: fmt.Sprintf("/api/v1/admin/devices/%d/commands/%d/cancel/", f.devID, id), token: f.admin}
+		}},
+		{name: "no longer pending", status: 409, setup: func(t *testing.T, f *fixture) call {
+			id := f.adminCommand(t)
+			path := fmt.Sprintf("/api/v1/admin/devices/%d/commands/%d/cancel/", f.devID, id)
+			f.must(t, "POST", path, f.admin, nil, 200)
+			return call{method: "POST", path: path, token: f.admin}
+		}},
+		{name: "unknown command", status: 404, setup: func(t *testing.T, f *fixture) call {
+			return call{method: "POST", path: fmt.Sprintf("/api/v1/admin/devices/%d/commands/999999999/cancel/", f.devID), token: f.admin}
+		}},
+	},
 	"adminDeleteDevice": {
 		{name: "ok", status: 200, setup: func(t *testing.T, f *fixture) call {
 			return call{method: "DELETE", path: fmt.Sprintf("/api/v1/admin/devices/%d/", f.Bind(t, f.Register(t, "del").Token, newMAC())), token: f.admin}
@@ -162,6 +221,17 @@ var adminCases = map[string][]restCase{
 // stream, which TestREST cannot read to its end: their success case is a
 // test of its own.
 var streamedSuccess = map[string]string{"adminStreamEvents": "TestAdminEvents"}
+
+// adminCommand queues a command for the fixture's device as the admin
+// and returns its id.
+func (f *fixture) adminCommand(t *testing.T) int {
+	t.Helper()
+	var c struct {
+		ID int `json:"id"`
+	}
+	f.must(t, "POST", fmt.Sprintf("/api/v1/admin/devices/%d/commands/", f.devID), f.admin, map[string]any{"name": "reboot"}, 201).Decode(t, &c)
+	return c.ID
+}
 
 func init() {
 	for id, cases := range adminCases {

@@ -1,8 +1,9 @@
-import { Input, InputNumber, Select, Space, Table, Typography } from "antd";
+import type { ReactNode } from "react";
+import { Col, Input, InputNumber, Row, Select, Space, Table, Typography } from "antd";
 import { api, call, type Schemas } from "../api";
 import { useT } from "../i18n";
 import { num, str, useQuery } from "../router";
-import { ErrorBanner, fmt, useLoad } from "./common";
+import { ErrorBanner, fmt, Json, useLoad } from "./common";
 
 type Entry = Schemas["AuditEntry"];
 
@@ -17,8 +18,6 @@ export default function AuditLog() {
     () => call(api.GET("/api/v1/admin/audit-log/", { params: { query } })),
     [q.toString()],
   );
-  const json = (v: unknown) =>
-    v ? <Typography.Text code style={{ whiteSpace: "pre-wrap", fontSize: 11 }}>{JSON.stringify(v)}</Typography.Text> : "—";
   return (
     <>
       <Space wrap style={{ marginBottom: 16 }}>
@@ -35,15 +34,60 @@ export default function AuditLog() {
         rowKey="id" loading={loading} dataSource={data?.results ?? []} locale={{ emptyText: t("empty") }}
         pagination={{ current: page, pageSize, total: data?.count ?? 0, showSizeChanger: true }}
         onChange={(p) => setQ({ page: p.current, page_size: p.pageSize })}
+        expandable={{ expandedRowRender: (e) => (
+          <Row gutter={16}>
+            <Col span={12}><Typography.Text strong>{t("before")}</Typography.Text><Json value={e.before} /></Col>
+            <Col span={12}><Typography.Text strong>{t("after")}</Typography.Text><Json value={e.after} /></Col>
+          </Row>
+        ) }}
         columns={[
           { title: t("when"), dataIndex: "created_at", render: fmt, width: 180 },
           { title: t("actor"), render: (_, e) => e.actor.username },
           { title: t("action"), dataIndex: "action" },
           { title: t("target"), render: (_, e) => `${e.target_type} ${e.target_id}` },
-          { title: t("before"), dataIndex: "before", render: json },
-          { title: t("after"), dataIndex: "after", render: json },
+          { title: t("changes"), render: (_, e) => <Changes entry={e} /> },
         ]}
       />
+    </>
+  );
+}
+
+type Snapshot = Record<string, unknown> | null;
+
+// The fields an entry's summary names an object by, when it was created
+// or deleted (an import's counts included).
+const identity = ["username", "name", "mac_address", "status", "created", "updated", "failed"];
+
+const short = (v: unknown) => {
+  const s = JSON.stringify(v) ?? "—";
+  return s.length > 60 ? `${s.slice(0, 57)}…` : s;
+};
+
+/**
+ * Changes sums an entry up: the fields a write changed (before → after),
+ * or what a write created or deleted; the full snapshots are in the
+ * expanded row.
+ */
+function Changes({ entry }: { entry: Entry }) {
+  const t = useT();
+  const before = entry.before as Snapshot;
+  const after = entry.after as Snapshot;
+  const line = (k: string, v: ReactNode) => (
+    <div key={k}><Typography.Text code>{k}</Typography.Text> {v}</div>
+  );
+  if (before && after) {
+    const keys = [...new Set([...Object.keys(after), ...Object.keys(before)])].filter(
+      (k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]),
+    );
+    if (!keys.length) return <Typography.Text type="secondary">{t("noChange")}</Typography.Text>;
+    return <>{keys.map((k) => line(k, `${short(before[k])} → ${short(after[k])}`))}</>;
+  }
+  const one = after ?? before;
+  if (!one) return <>—</>;
+  return (
+    <>
+      <Typography.Text type="secondary">{after ? t("createdObj") : t("deletedObj")}</Typography.Text>
+      {identity.filter((k) => k in one).map((k) => line(k, short(one[k])))}
     </>
   );
 }

@@ -59,7 +59,8 @@ export default function Dashboard() {
           [t("hubSessions"), s?.hub_sessions],
         ].map(([label, value]) => (
           <Col xs={12} md={8} xl={4} key={String(label)}>
-            <Card loading={stats.loading && !s}>
+            {/* Full height: a label that wraps does not make one card taller than its row. */}
+            <Card loading={stats.loading && !s} style={{ height: "100%" }}>
               <Statistic title={label} value={value ?? 0} />
             </Card>
           </Col>

@@ -5,6 +5,7 @@ import { useT } from "../i18n";
 import { navigate } from "../router";
 import { ErrorBanner, fmt, useAction, useLoad } from "./common";
 import { useTypes } from "./Devices";
+import DeviceCommands from "./DeviceCommands";
 
 export default function DeviceDetail({ id }: { id: number }) {
   const t = useT();
@@ -52,6 +53,7 @@ export default function DeviceDetail({ id }: { id: number }) {
           </Descriptions>
         )}
       </Card>
+      {d && <DeviceCommands id={id} bound={!!d.owner} />}
       <Card title={t("history")}>
         <Table<Schemas["Binding"]> rowKey="id" size="small" pagination={false} dataSource={data?.bindings ?? []} locale={{ emptyText: t("empty") }}
           columns={[

@@ -98,7 +98,7 @@ function ImportDevices({ onClose }: { onClose: () => void }) {
             columns={[
               { title: t("line"), dataIndex: "line" },
               { title: t("mac"), dataIndex: "mac_address" },
-              { title: t("status"), dataIndex: "status", render: (s: string) => <Tag color={s === "error" ? "red" : "green"}>{s}</Tag> },
+              { title: t("status"), dataIndex: "status", render: (s: Schemas["DeviceImportStatus"]) => <Tag color={s === "error" ? "red" : "green"}>{t(`imp_${s}`)}</Tag> },
               { title: t("message"), dataIndex: "message" },
             ]} />
         </>

@@ -66,3 +66,11 @@ export function sortOrder(current: string | undefined, field: string): "ascend" 
 }
 
 export const fmt = (s: string | null | undefined) => (s ? new Date(s).toLocaleString() : "—");
+
+/** A JSON value in full, indented and wrapped inside its cell. */
+export function Json({ value }: { value: unknown }) {
+  if (value === null || value === undefined) return <>—</>;
+  return (
+    <pre style={{ margin: 0, whiteSpace: "pre-wrap", wordBreak: "break-all", fontSize: 12 }}>{JSON.stringify(value, null, 2)}</pre>
+  );
+}
