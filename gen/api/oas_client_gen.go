@@ -520,6 +520,10 @@ type Invoker interface {
 	// an admin refused it to, and everywhere under `PARADISE_MAC_LOGIN=off`. Rate-limited per client
 	// address and per MAC (429, code 4295).
 	//
+	// A device without a secret gets one with its MAC login (`data.device_secret`, shown once) so that it
+	// can switch to the challenge login; the secret becomes the device's only when the device first logs
+	// in with it.
+	//
 	// POST /api/user/mac-login/
 	MacLogin(ctx context.Context, request *MacRequest) (*MacLoginEnvelope, error)
 	// RegisterUser invokes registerUser operation.
@@ -6655,6 +6659,10 @@ func (c *Client) sendLogoutUser(ctx context.Context) (res *EmptyEnvelope, err er
 // secret, which logs in with `POST /api/device/challenge/` and `POST /api/device/login/`, for a device
 // an admin refused it to, and everywhere under `PARADISE_MAC_LOGIN=off`. Rate-limited per client
 // address and per MAC (429, code 4295).
+//
+// A device without a secret gets one with its MAC login (`data.device_secret`, shown once) so that it
+// can switch to the challenge login; the secret becomes the device's only when the device first logs
+// in with it.
 //
 // POST /api/user/mac-login/
 func (c *Client) MacLogin(ctx context.Context, request *MacRequest) (*MacLoginEnvelope, error) {

@@ -14634,12 +14634,19 @@ func (s *MacLoginData) encodeFields(e *jx.Encoder) {
 		e.FieldStart("device")
 		s.Device.Encode(e)
 	}
+	{
+		if s.DeviceSecret.Set {
+			e.FieldStart("device_secret")
+			s.DeviceSecret.Encode(e)
+		}
+	}
 }
 
-var jsonFieldsNameOfMacLoginData = [3]string{
+var jsonFieldsNameOfMacLoginData = [4]string{
 	0: "token",
 	1: "user",
 	2: "device",
+	3: "device_secret",
 }
 
 // Decode decodes MacLoginData from json.
@@ -14682,6 +14689,16 @@ func (s *MacLoginData) Decode(d *jx.Decoder) error {
 				return nil
 			}(); err != nil {
 				return errors.Wrap(err, "decode field \"device\"")
+			}
+		case "device_secret":
+			if err := func() error {
+				s.DeviceSecret.Reset()
+				if err := s.DeviceSecret.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"device_secret\"")
 			}
 		default:
 			return d.Skip()

@@ -5724,6 +5724,13 @@ type MacLoginData struct {
 	Token  string `json:"token"`
 	User   User   `json:"user"`
 	Device Device `json:"device"`
+	// Only in the answer to a bare MAC login of a device that has no secret yet (and only where device
+	// secrets are configured): a new secret for the device, 64 lowercase hex digits, shown once and never
+	// again. It stays pending until the device logs in with it (`POST /api/device/login/`); that first
+	// challenge login activates it, and from then on bare MAC login is refused for the device (code 4011)
+	// unless an admin allows it. A secret never used is replaced by the next MAC login's (and forgotten
+	// after 24 hours). See docs/devices.md.
+	DeviceSecret OptString `json:"device_secret"`
 }
 
 // GetToken returns the value of Token.
@@ -5741,6 +5748,11 @@ func (s *MacLoginData) GetDevice() Device {
 	return s.Device
 }
 
+// GetDeviceSecret returns the value of DeviceSecret.
+func (s *MacLoginData) GetDeviceSecret() OptString {
+	return s.DeviceSecret
+}
+
 // SetToken sets the value of Token.
 func (s *MacLoginData) SetToken(val string) {
 	s.Token = val
@@ -5754,6 +5766,11 @@ func (s *MacLoginData) SetUser(val User) {
 // SetDevice sets the value of Device.
 func (s *MacLoginData) SetDevice(val Device) {
 	s.Device = val
+}
+
+// SetDeviceSecret sets the value of DeviceSecret.
+func (s *MacLoginData) SetDeviceSecret(val OptString) {
+	s.DeviceSecret = val
 }
 
 // Ref: #/components/schemas/MacLoginEnvelope

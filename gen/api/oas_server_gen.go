@@ -506,6 +506,10 @@ type Handler interface {
 	// an admin refused it to, and everywhere under `PARADISE_MAC_LOGIN=off`. Rate-limited per client
 	// address and per MAC (429, code 4295).
 	//
+	// A device without a secret gets one with its MAC login (`data.device_secret`, shown once) so that it
+	// can switch to the challenge login; the secret becomes the device's only when the device first logs
+	// in with it.
+	//
 	// POST /api/user/mac-login/
 	MacLogin(ctx context.Context, req *MacRequest) (*MacLoginEnvelope, error)
 	// RegisterUser implements registerUser operation.

@@ -259,3 +259,90 @@ func TestSignVector(t *testing.T) {
 // signVector was computed with Python's hmac module (independently of
 // this code): hmac.new(bytes(range(32)), nonce+"\n"+mac+"\n"+ts, sha256).
 const signVector = "a40835b89a1dc98f6fb571fdd542dc583edd558aace3202619152e0259d34f5b"
+
+// macLoginSecret logs in by MAC and returns the answer's device_secret
+// ("" when there is none).
+func macLoginSecret(t *testing.T, s *testenv.Service, mac string) string {
+	t.Helper()
+	res := s.Do(t, "POST", "/api/user/mac-login/", "", map[string]any{"mac_address": mac})
+	expect(t, "mac login", res, 200, 200)
+	var d struct {
+		DeviceSecret *string `json:"device_secret"`
+	}
+	res.Decode(t, &d)
+	if d.DeviceSecret == nil {
+		return ""
+	}
+	if len(*d.DeviceSecret) != 64 {
+		t.Fatalf("device_secret %q: want 64 hex digits", *d.DeviceSecret)
+	}
+	return *d.DeviceSecret
+}
+
+// TestSecretOnFirstLogin: a MAC login of a device without a secret
+// issues one, pending until the device's first challenge login with it;
+// a secret the device never used is replaced by the next MAC login's and
+// stops working; once used, the secret is the device's, MAC login is
+// refused and no further secret is issued (also not where an admin
+// allows MAC login).
+func TestSecretOnFirstLogin(t *testing.T) {
+	cfg := testenv.Config(t, testenv.Postgres)
+	cfg.Devices.SecretKey = make([]byte, 32)
+	var accounts *account.Service
+	a := testenv.StartWith(t, cfg, fx.Populate(&accounts))
+	b := testenv.StartWith(t, cfg)
+	admin := staffToken(t, a, accounts)
+	alice := a.Register(t, "alice")
+	const mac, unbound = "AA:BB:CC:30:00:01", "AA:BB:CC:30:00:02"
+	a.Bind(t, alice.Token, mac)
+
+	lost := macLoginSecret(t, a, mac)
+	if lost == "" {
+		t.Fatal("first MAC login: no device_secret")
+	}
+	// The device never stored it: its next MAC login still works and
+	// gets another secret; the lost one no longer opens anything.
+	secret := macLoginSecret(t, b, mac)
+	if secret == "" || secret == lost {
+		t.Fatalf("second MAC login: secret %q after %q, want a new one", secret, lost)
+	}
+	expect(t, "lost secret", deviceLogin(t, a, mac, challenge(t, a, mac), time.Now().Unix(), lost), 401, apperr.CodeDeviceAuthFailed)
+
+	// The first challenge login with it (on the other instance) makes it
+	// the device's; it keeps working.
+	res := deviceLogin(t, a, mac, challenge(t, a, mac), time.Now().Unix(), secret)
+	expect(t, "first device login", res, 200, 200)
+	var l testenv.Login
+	res.Decode(t, &l)
+	if l.User.ID != alice.User.ID {
+		t.Fatalf("device login as user %d, want %d", l.User.ID, alice.User.ID)
+	}
+	expect(t, "second device login", deviceLogin(t, b, mac, challenge(t, b, mac), time.Now().Unix(), secret), 200, 200)
+	expect(t, "mac login after activation", a.Do(t, "POST", "/api/user/mac-login/", "", map[string]any{"mac_address": mac}), 403, apperr.CodeMACLoginRefused)
+
+	// An admin allowing MAC login again does not get the device a new secret.
+	expect(t, "allow", a.Do(t, "PUT", "/api/v1/admin/devices/"+strconv.Itoa(l.Device.ID)+"/mac-login/", admin, map[string]any{"mac_login": "allow"}), 200, 200)
+	if got := macLoginSecret(t, a, mac); got != "" {
+		t.Fatalf("MAC login of a device with a secret issued %q", got)
+	}
+	expect(t, "secret still works", deviceLogin(t, a, mac, challenge(t, a, mac), time.Now().Unix(), secret), 200, 200)
+
+	// An unbound device's MAC login fails and issues nothing.
+	expect(t, "unbound", a.Do(t, "POST", "/api/user/mac-login/", "", map[string]any{"mac_address": unbound}), 404, apperr.CodeDeviceNotBound)
+	if n, err := a.Redis.Exists(t.Context(), a.Key("device:pending_secret:"+unbound)).Result(); err != nil || n != 0 {
+		t.Fatalf("pending secret of an unbound device: %d %v", n, err)
+	}
+}
+
+// TestNoSecretWithoutKey: where device secrets are not configured, MAC
+// login issues none.
+func TestNoSecretWithoutKey(t *testing.T) {
+	cfg := testenv.Config(t, testenv.Postgres)
+	cfg.Devices.SecretKey = nil
+	s := testenv.StartWith(t, cfg)
+	alice := s.Register(t, "alice")
+	s.Bind(t, alice.Token, "AA:BB:CC:30:01:01")
+	if got := macLoginSecret(t, s, "AA:BB:CC:30:01:01"); got != "" {
+		t.Fatalf("device_secret %q without a secret key", got)
+	}
+}
