@@ -258,3 +258,69 @@ func TestExpiry(t *testing.T) {
 	expectCommand(t, dev, "later")
 	dev.ExpectNothing()
 }
+
+// TestAnswersInBatches: answers sent back to back are recorded together
+// and each tells the app; another device's answer for a command changes
+// nothing; a device's result reaches the owner's apps but not the owner's
+// other devices.
+func TestAnswersInBatches(t *testing.T) {
+	testenv.ForEachBackend(t, func(t *testing.T, backend testenv.Backend) {
+		s := testenv.StartWith(t, testenv.Config(t, backend))
+		alice := s.Register(t, "alice")
+		const mac, other = "AA:BB:CC:40:00:04", "AA:BB:CC:40:00:05"
+		id := s.Bind(t, alice.Token, mac)
+		s.Bind(t, alice.Token, other)
+		dev := s.Dial(t, s.MacLogin(t, mac).Token)
+		sibling := s.Dial(t, s.MacLogin(t, other).Token)
+		app := s.Dial(t, alice.Token)
+
+		var ids []string
+		for _, name := range []string{"one", "two", "three"} {
+			c := create(t, s, alice.Token, id, map[string]any{"name": name}, 201)
+			ids = append(ids, expectCommand(t, dev, name))
+			expectStatus(t, app, c.ID, "queued")
+			expectStatus(t, app, c.ID, "sent")
+		}
+		// The sibling answers a command that is not its own: nothing.
+		ack(sibling, ids[0], false)
+		app.Expect("command_result")
+		sibling.ExpectNothing()
+		// The device answers all three at once; one fails.
+		ack(dev, ids[0], true)
+		ack(dev, ids[1], false)
+		ack(dev, ids[2], true)
+		want := map[string]string{ids[0]: "acknowledged", ids[1]: "failed", ids[2]: "acknowledged"}
+		got := map[string]string{}
+		for len(got) < 3 {
+			f, err := app.TryRead(2 * time.Second)
+			if err != nil {
+				t.Fatalf("status frames %v, want %v: %v", got, want, err)
+			}
+			if f.Type == "command_result" {
+				continue
+			}
+			if f.Type != "command_status" {
+				t.Fatalf("app: unexpected %s %s", f.Type, f.Raw)
+			}
+			var p struct {
+				CommandID string `json:"command_id"`
+				Status    string `json:"status"`
+			}
+			if err := json.Unmarshal(f.Message, &p); err != nil {
+				t.Fatal(err)
+			}
+			got[p.CommandID] = p.Status
+		}
+		for cid, status := range want {
+			if got[cid] != status {
+				t.Fatalf("status frames %v, want %v", got, want)
+			}
+			n, _ := strconv.Atoi(cid)
+			if r := get(t, s, alice.Token, id, n); r.Status != status {
+				t.Fatalf("command %s stored as %+v, want %s", cid, r, status)
+			}
+		}
+		// The sibling device saw none of the results.
+		sibling.ExpectNothing()
+	})
+}
