@@ -2,6 +2,7 @@ package device_test
 
 import (
 	"context"
+	"encoding/json"
 	"strconv"
 	"testing"
 	"time"
@@ -344,5 +345,50 @@ func TestNoSecretWithoutKey(t *testing.T) {
 	s.Bind(t, alice.Token, "AA:BB:CC:30:01:01")
 	if got := macLoginSecret(t, s, "AA:BB:CC:30:01:01"); got != "" {
 		t.Fatalf("device_secret %q without a secret key", got)
+	}
+}
+
+// TestClaimCodeFrame: a device session asks for a claim code over the hub
+// and an app binds with it; the frame's code retires the previous one; an
+// app session is refused with the REST operation's business code.
+func TestClaimCodeFrame(t *testing.T) {
+	s := testenv.Start(t, testenv.Postgres)
+	alice, bob := s.Register(t, "alice"), s.Register(t, "bob")
+	const mac = "AA:BB:CC:20:01:01"
+	s.Bind(t, alice.Token, mac)
+	dev := s.Dial(t, s.MacLogin(t, mac).Token)
+	restCode := claimCode(t, s, s.MacLogin(t, mac).Token)
+
+	dev.Send(map[string]any{"type": "claim_code_request", "message": map[string]any{"request_id": "cc-1"}})
+	f := dev.Expect("claim_code")
+	var c struct {
+		Code      string `json:"code"`
+		ExpiresIn int    `json:"expires_in"`
+		RequestID string `json:"request_id"`
+	}
+	if err := json.Unmarshal(f.Message, &c); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Code) != device.ClaimCodeLength || c.ExpiresIn <= 0 || c.RequestID != "cc-1" {
+		t.Fatalf("claim_code %s", f.Raw)
+	}
+	expect(t, "code from REST, retired", s.Do(t, "POST", "/api/device/claim/", bob.Token, map[string]any{"claim_code": restCode}), 400, apperr.CodeClaimCodeInvalid)
+	res := s.Do(t, "POST", "/api/device/claim/", bob.Token, map[string]any{"claim_code": c.Code})
+	expect(t, "claim with the frame's code", res, 200, 200)
+	// Last bind wins: the device's session under alice closes.
+	dev.ExpectClose(4003)
+
+	app := s.Dial(t, bob.Token)
+	app.Send(map[string]any{"type": "claim_code_request", "message": map[string]any{"request_id": "cc-2"}})
+	e := app.ExpectError("not_allowed")
+	var p struct {
+		RequestID    string `json:"request_id"`
+		BusinessCode int    `json:"business_code"`
+	}
+	if err := json.Unmarshal(e.Message, &p); err != nil {
+		t.Fatal(err)
+	}
+	if p.RequestID != "cc-2" || p.BusinessCode != 403 {
+		t.Fatalf("refusal %s, want request_id cc-2 and business_code 403", e.Raw)
 	}
 }
