@@ -11203,10 +11203,17 @@ func (s *DeviceImportRequest) encodeFields(e *jx.Encoder) {
 		e.FieldStart("csv")
 		e.Str(s.Csv)
 	}
+	{
+		if s.Secrets.Set {
+			e.FieldStart("secrets")
+			s.Secrets.Encode(e)
+		}
+	}
 }
 
-var jsonFieldsNameOfDeviceImportRequest = [1]string{
+var jsonFieldsNameOfDeviceImportRequest = [2]string{
 	0: "csv",
+	1: "secrets",
 }
 
 // Decode decodes DeviceImportRequest from json.
@@ -11215,6 +11222,7 @@ func (s *DeviceImportRequest) Decode(d *jx.Decoder) error {
 		return errors.New("invalid: unable to decode DeviceImportRequest to nil")
 	}
 	var requiredBitSet [1]uint8
+	s.setDefaults()
 
 	if err := d.ObjBytes(func(d *jx.Decoder, k []byte) error {
 		switch string(k) {
@@ -11229,6 +11237,16 @@ func (s *DeviceImportRequest) Decode(d *jx.Decoder) error {
 				return nil
 			}(); err != nil {
 				return errors.Wrap(err, "decode field \"csv\"")
+			}
+		case "secrets":
+			if err := func() error {
+				s.Secrets.Reset()
+				if err := s.Secrets.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"secrets\"")
 			}
 		default:
 			return d.Skip()
@@ -11315,14 +11333,21 @@ func (s *DeviceImportRow) encodeFields(e *jx.Encoder) {
 		e.FieldStart("message")
 		e.Str(s.Message)
 	}
+	{
+		if s.Secret.Set {
+			e.FieldStart("secret")
+			s.Secret.Encode(e)
+		}
+	}
 }
 
-var jsonFieldsNameOfDeviceImportRow = [5]string{
+var jsonFieldsNameOfDeviceImportRow = [6]string{
 	0: "line",
 	1: "mac_address",
 	2: "status",
 	3: "device_id",
 	4: "message",
+	5: "secret",
 }
 
 // Decode decodes DeviceImportRow from json.
@@ -11389,6 +11414,16 @@ func (s *DeviceImportRow) Decode(d *jx.Decoder) error {
 				return nil
 			}(); err != nil {
 				return errors.Wrap(err, "decode field \"message\"")
+			}
+		case "secret":
+			if err := func() error {
+				s.Secret.Reset()
+				if err := s.Secret.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"secret\"")
 			}
 		default:
 			return d.Skip()

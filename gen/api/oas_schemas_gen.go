@@ -4252,6 +4252,8 @@ func (s *DeviceImportReportEnvelope) SetData(val DeviceImportReport) {
 type DeviceImportRequest struct {
 	// The CSV text, header line first (see the operation).
 	Csv string `json:"csv"`
+	// Give every imported row a new device secret (shown once in the report).
+	Secrets OptBool `json:"secrets"`
 }
 
 // GetCsv returns the value of Csv.
@@ -4259,9 +4261,19 @@ func (s *DeviceImportRequest) GetCsv() string {
 	return s.Csv
 }
 
+// GetSecrets returns the value of Secrets.
+func (s *DeviceImportRequest) GetSecrets() OptBool {
+	return s.Secrets
+}
+
 // SetCsv sets the value of Csv.
 func (s *DeviceImportRequest) SetCsv(val string) {
 	s.Csv = val
+}
+
+// SetSecrets sets the value of Secrets.
+func (s *DeviceImportRequest) SetSecrets(val OptBool) {
+	s.Secrets = val
 }
 
 // The outcome of one CSV row.
@@ -4276,6 +4288,9 @@ type DeviceImportRow struct {
 	DeviceID NilInt `json:"device_id"`
 	// Why the row failed, as `column: message`; empty otherwise.
 	Message string `json:"message"`
+	// The device's new secret (64 lowercase hex digits) when the row asked for one; shown only in this
+	// answer.
+	Secret OptString `json:"secret"`
 }
 
 // GetLine returns the value of Line.
@@ -4303,6 +4318,11 @@ func (s *DeviceImportRow) GetMessage() string {
 	return s.Message
 }
 
+// GetSecret returns the value of Secret.
+func (s *DeviceImportRow) GetSecret() OptString {
+	return s.Secret
+}
+
 // SetLine sets the value of Line.
 func (s *DeviceImportRow) SetLine(val int) {
 	s.Line = val
@@ -4326,6 +4346,11 @@ func (s *DeviceImportRow) SetDeviceID(val NilInt) {
 // SetMessage sets the value of Message.
 func (s *DeviceImportRow) SetMessage(val string) {
 	s.Message = val
+}
+
+// SetSecret sets the value of Secret.
+func (s *DeviceImportRow) SetSecret(val OptString) {
+	s.Secret = val
 }
 
 // What the row did: `created` a new device, `updated` a known one's type or name, `unchanged` (a known

@@ -44,6 +44,7 @@ type Handler struct {
 	chats    *chat.Service
 	audit    *Audit
 	sessions *Sessions
+	creds    *device.Credentials
 }
 
 // Params are NewHandler's dependencies.
@@ -57,12 +58,13 @@ type Params struct {
 	Chats    *chat.Service
 	Audit    *Audit
 	Sessions *Sessions
+	Creds    *device.Credentials
 }
 
 // NewHandler returns the admin handler.
 func NewHandler(p Params) *Handler {
 	return &Handler{accounts: p.Accounts, devices: p.Devices, presence: p.Presence, pusher: p.Pusher,
-		chats: p.Chats, audit: p.Audit, sessions: p.Sessions}
+		chats: p.Chats, audit: p.Audit, sessions: p.Sessions, creds: p.Creds}
 }
 
 // AdminLogin implements adminLogin (POST /api/v1/admin/login/).

@@ -392,3 +392,66 @@ func TestClaimCodeFrame(t *testing.T) {
 		t.Fatalf("refusal %s, want request_id cc-2 and business_code 403", e.Raw)
 	}
 }
+
+// TestImportSecrets: the CSV import provisions secrets for the rows that
+// ask (or for every row, with secrets: true) and shows each once in its
+// row; the secret logs the device in. Without a secret key an import
+// asking for secrets is refused before anything is written.
+func TestImportSecrets(t *testing.T) {
+	cfg := testenv.Config(t, testenv.Postgres)
+	cfg.Devices.SecretKey = make([]byte, 32)
+	var accounts *account.Service
+	s := testenv.StartWith(t, cfg, fx.Populate(&accounts))
+	admin := staffToken(t, s, accounts)
+	type row struct {
+		MACAddress string  `json:"mac_address"`
+		Status     string  `json:"status"`
+		Message    string  `json:"message"`
+		Secret     *string `json:"secret"`
+	}
+	importCSV := func(s *testenv.Service, admin string, body map[string]any) []row {
+		t.Helper()
+		res := s.Do(t, "POST", "/api/v1/admin/devices/import/", admin, body)
+		expect(t, "import", res, 200, 200)
+		var rep struct {
+			Rows []row `json:"rows"`
+		}
+		res.Decode(t, &rep)
+		return rep.Rows
+	}
+	const a, b, c = "AA:BB:CC:50:00:01", "AA:BB:CC:50:00:02", "AA:BB:CC:50:00:03"
+	rows := importCSV(s, admin, map[string]any{"csv": "mac_address,secret\n" + a + ",yes\n" + b + ",\n" + c + ",maybe\n"})
+	if len(rows) != 3 || rows[0].Secret == nil || len(*rows[0].Secret) != 64 || rows[1].Secret != nil ||
+		rows[2].Status != "error" || rows[2].Secret != nil {
+		t.Fatalf("rows %+v", rows)
+	}
+	alice := s.Register(t, "alice")
+	s.Bind(t, alice.Token, a)
+	expect(t, "login with the imported secret", deviceLogin(t, s, a, challenge(t, s, a), time.Now().Unix(), *rows[0].Secret), 200, 200)
+	expect(t, "mac login of a device with an imported secret", s.Do(t, "POST", "/api/user/mac-login/", "", map[string]any{"mac_address": a}), 403, apperr.CodeMACLoginRefused)
+
+	// secrets: true gives every row one, a known device a new one.
+	rows = importCSV(s, admin, map[string]any{"csv": "mac_address\n" + a + "\n" + b + "\n", "secrets": true})
+	if rows[0].Secret == nil || rows[1].Secret == nil || *rows[0].Secret == *rows[1].Secret {
+		t.Fatalf("rows %+v", rows)
+	}
+	expect(t, "new secret", deviceLogin(t, s, a, challenge(t, s, a), time.Now().Unix(), *rows[0].Secret), 200, 200)
+
+	// No key: refused, and the new device in the file is not created.
+	cfg2 := testenv.Config(t, testenv.Postgres)
+	cfg2.Devices.SecretKey = nil
+	var accounts2 *account.Service
+	s2 := testenv.StartWith(t, cfg2, fx.Populate(&accounts2))
+	admin2 := staffToken(t, s2, accounts2)
+	const d = "AA:BB:CC:50:00:04"
+	res := s2.Do(t, "POST", "/api/v1/admin/devices/import/", admin2, map[string]any{"csv": "mac_address\n" + d + "\n", "secrets": true})
+	expect(t, "import without a key", res, 503, apperr.CodeDeviceSecretsUnavailable)
+	res = s2.Do(t, "GET", "/api/v1/admin/devices/?search="+d, admin2, nil)
+	var page struct {
+		Count int `json:"count"`
+	}
+	res.Decode(t, &page)
+	if page.Count != 0 {
+		t.Fatalf("refused import created %d devices", page.Count)
+	}
+}
