@@ -329,3 +329,33 @@ func TestAnswersInBatches(t *testing.T) {
 		sibling.ExpectNothing()
 	})
 }
+
+// TestAnswersSurviveShutdown: answers the server has read when it is
+// stopped are recorded, whether their batch was applied before the stop
+// or by the stop's drain of the queue.
+func TestAnswersSurviveShutdown(t *testing.T) {
+	cfg := testenv.Config(t, testenv.Postgres)
+	a := testenv.StartWith(t, cfg)
+	alice := a.Register(t, "alice")
+	const mac = "AA:BB:CC:40:00:06"
+	id := a.Bind(t, alice.Token, mac)
+	dev := a.Dial(t, a.MacLogin(t, mac).Token)
+	dev.ExpectNothing()
+	var ids []string
+	for _, name := range []string{"one", "two"} {
+		create(t, a, alice.Token, id, map[string]any{"name": name}, 201)
+		ids = append(ids, expectCommand(t, dev, name))
+	}
+	ack(dev, ids[0], true)
+	ack(dev, ids[1], false)
+	dev.ExpectNothing() // both answers read (frames are handled in order)
+	a.Stop()
+
+	b := testenv.StartWith(t, cfg)
+	for i, want := range []string{"acknowledged", "failed"} {
+		n, _ := strconv.Atoi(ids[i])
+		if r := get(t, b, alice.Token, id, n); r.Status != want {
+			t.Fatalf("command %s after the restart: %+v, want %s", ids[i], r, want)
+		}
+	}
+}
