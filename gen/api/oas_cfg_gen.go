@@ -17,6 +17,7 @@ var regexMap = map[string]ogenregex.Regexp{
 	"^[0-9a-fA-F]{64}$":                   ogenregex.MustCompile("^[0-9a-fA-F]{64}$"),
 	"^[0-9a-f]{16}$":                      ogenregex.MustCompile("^[0-9a-f]{16}$"),
 	"^[0-9a-f]{32}$":                      ogenregex.MustCompile("^[0-9a-f]{32}$"),
+	"^[0-9a-f]{64}$":                      ogenregex.MustCompile("^[0-9a-f]{64}$"),
 	"^[A-Za-z0-9@.+_-]+$":                 ogenregex.MustCompile("^[A-Za-z0-9@.+_-]+$"),
 	"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$": ogenregex.MustCompile("^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"),
 	"^\\s*([0-9A-Fa-f]{12}|[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{2}(-[0-9A-Fa-f]{2}){5})\\s*$": ogenregex.MustCompile("^\\s*([0-9A-Fa-f]{12}|[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{2}(-[0-9A-Fa-f]{2}){5})\\s*$"),

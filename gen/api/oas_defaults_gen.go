@@ -29,3 +29,11 @@ func (s *DeviceCommandRequest) setDefaults() {
 		s.TTLSeconds.SetTo(val)
 	}
 }
+
+// setDefaults set default value of fields.
+func (s *DeviceImportRequest) setDefaults() {
+	{
+		val := bool(false)
+		s.Secrets.SetTo(val)
+	}
+}

@@ -2355,8 +2355,15 @@ func (s *Server) handleAdminGetUserRequest(args [1]string, argsEscaped bool, w h
 // handleAdminImportDevicesRequest handles adminImportDevices operation.
 //
 // Registers a factory batch of devices. `csv` is comma-separated text whose first line names the
-// columns: `mac_address` (required), `type` (a device type's name or id, optional) and `name`
-// (optional), in any order. Each following non-empty line is one device; at most 5,000 rows.
+// columns: `mac_address` (required), `type` (a device type's name or id, optional), `name` (optional)
+// and `secret` (optional: `yes` asks for a new device secret for the row, empty or `no` for none), in
+// any order. Each following non-empty line is one device; at most 5,000 rows.
+//
+// Device secrets: with `secrets: true` every imported row gets a new secret, otherwise the rows whose
+// `secret` cell says `yes`. Each is provisioned as `POST /api/v1/admin/device-secrets/` does
+// (replacing the device's previous secret) and shown once, in its row's `secret`; it is not in the
+// audit log. Where device secrets are not configured, an import asking for any is refused as a whole
+// with 503 and code 4016 before anything is written.
 //
 // Rows are independent: a row with a bad MAC address, an unknown type or a too long name is reported
 // with `status: error` and the others are imported. A new MAC creates an unbound device; a known one
@@ -8823,6 +8830,10 @@ func (s *Server) handleLogoutUserRequest(args [0]string, argsEscaped bool, w htt
 // secret, which logs in with `POST /api/device/challenge/` and `POST /api/device/login/`, for a device
 // an admin refused it to, and everywhere under `PARADISE_MAC_LOGIN=off`. Rate-limited per client
 // address and per MAC (429, code 4295).
+//
+// A device without a secret gets one with its MAC login (`data.device_secret`, shown once) so that it
+// can switch to the challenge login; the secret becomes the device's only when the device first logs
+// in with it.
 //
 // POST /api/user/mac-login/
 func (s *Server) handleMacLoginRequest(args [0]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {

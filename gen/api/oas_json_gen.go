@@ -11279,10 +11279,17 @@ func (s *DeviceImportRequest) encodeFields(e *jx.Encoder) {
 		e.FieldStart("csv")
 		e.Str(s.Csv)
 	}
+	{
+		if s.Secrets.Set {
+			e.FieldStart("secrets")
+			s.Secrets.Encode(e)
+		}
+	}
 }
 
-var jsonFieldsNameOfDeviceImportRequest = [1]string{
+var jsonFieldsNameOfDeviceImportRequest = [2]string{
 	0: "csv",
+	1: "secrets",
 }
 
 // Decode decodes DeviceImportRequest from json.
@@ -11291,6 +11298,7 @@ func (s *DeviceImportRequest) Decode(d *jx.Decoder) error {
 		return errors.New("invalid: unable to decode DeviceImportRequest to nil")
 	}
 	var requiredBitSet [1]uint8
+	s.setDefaults()
 
 	if err := d.ObjBytes(func(d *jx.Decoder, k []byte) error {
 		switch string(k) {
@@ -11305,6 +11313,16 @@ func (s *DeviceImportRequest) Decode(d *jx.Decoder) error {
 				return nil
 			}(); err != nil {
 				return errors.Wrap(err, "decode field \"csv\"")
+			}
+		case "secrets":
+			if err := func() error {
+				s.Secrets.Reset()
+				if err := s.Secrets.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"secrets\"")
 			}
 		default:
 			return d.Skip()
@@ -11391,14 +11409,21 @@ func (s *DeviceImportRow) encodeFields(e *jx.Encoder) {
 		e.FieldStart("message")
 		e.Str(s.Message)
 	}
+	{
+		if s.Secret.Set {
+			e.FieldStart("secret")
+			s.Secret.Encode(e)
+		}
+	}
 }
 
-var jsonFieldsNameOfDeviceImportRow = [5]string{
+var jsonFieldsNameOfDeviceImportRow = [6]string{
 	0: "line",
 	1: "mac_address",
 	2: "status",
 	3: "device_id",
 	4: "message",
+	5: "secret",
 }
 
 // Decode decodes DeviceImportRow from json.
@@ -11465,6 +11490,16 @@ func (s *DeviceImportRow) Decode(d *jx.Decoder) error {
 				return nil
 			}(); err != nil {
 				return errors.Wrap(err, "decode field \"message\"")
+			}
+		case "secret":
+			if err := func() error {
+				s.Secret.Reset()
+				if err := s.Secret.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"secret\"")
 			}
 		default:
 			return d.Skip()
@@ -14710,12 +14745,19 @@ func (s *MacLoginData) encodeFields(e *jx.Encoder) {
 		e.FieldStart("device")
 		s.Device.Encode(e)
 	}
+	{
+		if s.DeviceSecret.Set {
+			e.FieldStart("device_secret")
+			s.DeviceSecret.Encode(e)
+		}
+	}
 }
 
-var jsonFieldsNameOfMacLoginData = [3]string{
+var jsonFieldsNameOfMacLoginData = [4]string{
 	0: "token",
 	1: "user",
 	2: "device",
+	3: "device_secret",
 }
 
 // Decode decodes MacLoginData from json.
@@ -14758,6 +14800,16 @@ func (s *MacLoginData) Decode(d *jx.Decoder) error {
 				return nil
 			}(); err != nil {
 				return errors.Wrap(err, "decode field \"device\"")
+			}
+		case "device_secret":
+			if err := func() error {
+				s.DeviceSecret.Reset()
+				if err := s.DeviceSecret.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"device_secret\"")
 			}
 		default:
 			return d.Skip()

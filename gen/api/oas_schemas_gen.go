@@ -4263,6 +4263,8 @@ func (s *DeviceImportReportEnvelope) SetData(val DeviceImportReport) {
 type DeviceImportRequest struct {
 	// The CSV text, header line first (see the operation).
 	Csv string `json:"csv"`
+	// Give every imported row a new device secret (shown once in the report).
+	Secrets OptBool `json:"secrets"`
 }
 
 // GetCsv returns the value of Csv.
@@ -4270,9 +4272,19 @@ func (s *DeviceImportRequest) GetCsv() string {
 	return s.Csv
 }
 
+// GetSecrets returns the value of Secrets.
+func (s *DeviceImportRequest) GetSecrets() OptBool {
+	return s.Secrets
+}
+
 // SetCsv sets the value of Csv.
 func (s *DeviceImportRequest) SetCsv(val string) {
 	s.Csv = val
+}
+
+// SetSecrets sets the value of Secrets.
+func (s *DeviceImportRequest) SetSecrets(val OptBool) {
+	s.Secrets = val
 }
 
 // The outcome of one CSV row.
@@ -4287,6 +4299,9 @@ type DeviceImportRow struct {
 	DeviceID NilInt `json:"device_id"`
 	// Why the row failed, as `column: message`; empty otherwise.
 	Message string `json:"message"`
+	// The device's new secret (64 lowercase hex digits) when the row asked for one; shown only in this
+	// answer.
+	Secret OptString `json:"secret"`
 }
 
 // GetLine returns the value of Line.
@@ -4314,6 +4329,11 @@ func (s *DeviceImportRow) GetMessage() string {
 	return s.Message
 }
 
+// GetSecret returns the value of Secret.
+func (s *DeviceImportRow) GetSecret() OptString {
+	return s.Secret
+}
+
 // SetLine sets the value of Line.
 func (s *DeviceImportRow) SetLine(val int) {
 	s.Line = val
@@ -4337,6 +4357,11 @@ func (s *DeviceImportRow) SetDeviceID(val NilInt) {
 // SetMessage sets the value of Message.
 func (s *DeviceImportRow) SetMessage(val string) {
 	s.Message = val
+}
+
+// SetSecret sets the value of Secret.
+func (s *DeviceImportRow) SetSecret(val OptString) {
+	s.Secret = val
 }
 
 // What the row did: `created` a new device, `updated` a known one's type or name, `unchanged` (a known
@@ -5737,6 +5762,13 @@ type MacLoginData struct {
 	Token  string `json:"token"`
 	User   User   `json:"user"`
 	Device Device `json:"device"`
+	// Only in the answer to a bare MAC login of a device that has no secret yet (and only where device
+	// secrets are configured): a new secret for the device, 64 lowercase hex digits, shown once and never
+	// again. It stays pending until the device logs in with it (`POST /api/device/login/`); that first
+	// challenge login activates it, and from then on bare MAC login is refused for the device (code 4011)
+	// unless an admin allows it. A secret never used is replaced by the next MAC login's (and forgotten
+	// after 24 hours). See docs/devices.md.
+	DeviceSecret OptString `json:"device_secret"`
 }
 
 // GetToken returns the value of Token.
@@ -5754,6 +5786,11 @@ func (s *MacLoginData) GetDevice() Device {
 	return s.Device
 }
 
+// GetDeviceSecret returns the value of DeviceSecret.
+func (s *MacLoginData) GetDeviceSecret() OptString {
+	return s.DeviceSecret
+}
+
 // SetToken sets the value of Token.
 func (s *MacLoginData) SetToken(val string) {
 	s.Token = val
@@ -5767,6 +5804,11 @@ func (s *MacLoginData) SetUser(val User) {
 // SetDevice sets the value of Device.
 func (s *MacLoginData) SetDevice(val Device) {
 	s.Device = val
+}
+
+// SetDeviceSecret sets the value of DeviceSecret.
+func (s *MacLoginData) SetDeviceSecret(val OptString) {
+	s.DeviceSecret = val
 }
 
 // Ref: #/components/schemas/MacLoginEnvelope

@@ -16,6 +16,7 @@ import (
 
 var regexMap = map[string]ogenregex.Regexp{
 	"^[0-9A-F]{2}(:[0-9A-F]{2}){5}$": ogenregex.MustCompile("^[0-9A-F]{2}(:[0-9A-F]{2}){5}$"),
+	"^[2-9A-HJKMNP-Z]{8}$":           ogenregex.MustCompile("^[2-9A-HJKMNP-Z]{8}$"),
 }
 
 // Ref: #/$defs/Abort
@@ -513,6 +514,134 @@ func (s *ChatUsage) SetPromptTokens(val int) {
 // SetTotalTokens sets the value of TotalTokens.
 func (s *ChatUsage) SetTotalTokens(val int) {
 	s.TotalTokens = val
+}
+
+// Ref: #/$defs/ClaimCode
+type ClaimCode struct {
+	From    OptSender        `json:"from"`
+	Message ClaimCodePayload `json:"message"`
+	Type    string           `json:"type"`
+}
+
+// GetFrom returns the value of From.
+func (s *ClaimCode) GetFrom() OptSender {
+	return s.From
+}
+
+// GetMessage returns the value of Message.
+func (s *ClaimCode) GetMessage() ClaimCodePayload {
+	return s.Message
+}
+
+// GetType returns the value of Type.
+func (s *ClaimCode) GetType() string {
+	return s.Type
+}
+
+// SetFrom sets the value of From.
+func (s *ClaimCode) SetFrom(val OptSender) {
+	s.From = val
+}
+
+// SetMessage sets the value of Message.
+func (s *ClaimCode) SetMessage(val ClaimCodePayload) {
+	s.Message = val
+}
+
+// SetType sets the value of Type.
+func (s *ClaimCode) SetType(val string) {
+	s.Type = val
+}
+
+// Ref: #/$defs/ClaimCodePayload
+type ClaimCodePayload struct {
+	// 8 characters of `23456789ABCDEFGHJKMNPQRSTUVWXYZ`; show it to the user.
+	Code string `json:"code"`
+	// Seconds the code stays valid.
+	ExpiresIn int          `json:"expires_in"`
+	RequestID OptRequestID `json:"request_id"`
+}
+
+// GetCode returns the value of Code.
+func (s *ClaimCodePayload) GetCode() string {
+	return s.Code
+}
+
+// GetExpiresIn returns the value of ExpiresIn.
+func (s *ClaimCodePayload) GetExpiresIn() int {
+	return s.ExpiresIn
+}
+
+// GetRequestID returns the value of RequestID.
+func (s *ClaimCodePayload) GetRequestID() OptRequestID {
+	return s.RequestID
+}
+
+// SetCode sets the value of Code.
+func (s *ClaimCodePayload) SetCode(val string) {
+	s.Code = val
+}
+
+// SetExpiresIn sets the value of ExpiresIn.
+func (s *ClaimCodePayload) SetExpiresIn(val int) {
+	s.ExpiresIn = val
+}
+
+// SetRequestID sets the value of RequestID.
+func (s *ClaimCodePayload) SetRequestID(val OptRequestID) {
+	s.RequestID = val
+}
+
+// Ref: #/$defs/ClaimCodeRequest
+type ClaimCodeRequest struct {
+	From    OptSender               `json:"from"`
+	Message ClaimCodeRequestPayload `json:"message"`
+	Type    string                  `json:"type"`
+}
+
+// GetFrom returns the value of From.
+func (s *ClaimCodeRequest) GetFrom() OptSender {
+	return s.From
+}
+
+// GetMessage returns the value of Message.
+func (s *ClaimCodeRequest) GetMessage() ClaimCodeRequestPayload {
+	return s.Message
+}
+
+// GetType returns the value of Type.
+func (s *ClaimCodeRequest) GetType() string {
+	return s.Type
+}
+
+// SetFrom sets the value of From.
+func (s *ClaimCodeRequest) SetFrom(val OptSender) {
+	s.From = val
+}
+
+// SetMessage sets the value of Message.
+func (s *ClaimCodeRequest) SetMessage(val ClaimCodeRequestPayload) {
+	s.Message = val
+}
+
+// SetType sets the value of Type.
+func (s *ClaimCodeRequest) SetType(val string) {
+	s.Type = val
+}
+
+// Ref: #/$defs/ClaimCodeRequestPayload
+type ClaimCodeRequestPayload struct {
+	RequestID OptRequestID `json:"request_id"`
+}
+
+// GetRequestID returns the value of RequestID.
+func (s *ClaimCodeRequestPayload) GetRequestID() OptRequestID {
+	return s.RequestID
+}
+
+// SetRequestID sets the value of RequestID.
+func (s *ClaimCodeRequestPayload) SetRequestID(val OptRequestID) {
+	s.RequestID = val
 }
 
 // Ref: #/$defs/Command
@@ -1221,12 +1350,20 @@ func (s *ErrorCode) UnmarshalText(data []byte) error {
 
 // Ref: #/$defs/ErrorPayload
 type ErrorPayload struct {
-	Code ErrorCode `json:"code"`
+	// For frames that do what a REST operation does (`claim_code_request`), the business code that
+	// operation answers the same refusal with (see the list in openapi.yaml).
+	BusinessCode OptInt    `json:"business_code"`
+	Code         ErrorCode `json:"code"`
 	// Human-readable explanation.
 	Detail    string       `json:"detail"`
 	RequestID OptRequestID `json:"request_id"`
 	// With `quota_exceeded` and `unavailable`, seconds to wait before retrying.
 	RetryAfter OptInt `json:"retry_after"`
+}
+
+// GetBusinessCode returns the value of BusinessCode.
+func (s *ErrorPayload) GetBusinessCode() OptInt {
+	return s.BusinessCode
 }
 
 // GetCode returns the value of Code.
@@ -1247,6 +1384,11 @@ func (s *ErrorPayload) GetRequestID() OptRequestID {
 // GetRetryAfter returns the value of RetryAfter.
 func (s *ErrorPayload) GetRetryAfter() OptInt {
 	return s.RetryAfter
+}
+
+// SetBusinessCode sets the value of BusinessCode.
+func (s *ErrorPayload) SetBusinessCode(val OptInt) {
+	s.BusinessCode = val
 }
 
 // SetCode sets the value of Code.
@@ -1273,30 +1415,32 @@ func (s *ErrorPayload) SetRetryAfter(val OptInt) {
 // Frame represents sum type.
 type Frame struct {
 	// Type selects the active sum variant, switch on this field.
-	Type          FrameType
-	Abort         Abort
-	Chat          Chat
-	ChatDelta     ChatDelta
-	ChatDone      ChatDone
-	ChatRequest   ChatRequest
-	Command       Command
-	CommandResult CommandResult
-	CommandStatus CommandStatus
-	Connected     Connected
-	DeviceInfo    DeviceInfo
-	Error         Error
-	Heartbeat     Heartbeat
-	Notification  Notification
-	Pong          Pong
-	RtcAgentStart RtcAgentStart
-	RtcAgentState RtcAgentState
-	RtcAgentStop  RtcAgentStop
-	Stt           Stt
-	TtsEnd        TtsEnd
-	TtsStart      TtsStart
-	VoiceEnd      VoiceEnd
-	VoiceStart    VoiceStart
-	Weather       Weather
+	Type             FrameType
+	Abort            Abort
+	Chat             Chat
+	ChatDelta        ChatDelta
+	ChatDone         ChatDone
+	ChatRequest      ChatRequest
+	ClaimCode        ClaimCode
+	ClaimCodeRequest ClaimCodeRequest
+	Command          Command
+	CommandResult    CommandResult
+	CommandStatus    CommandStatus
+	Connected        Connected
+	DeviceInfo       DeviceInfo
+	Error            Error
+	Heartbeat        Heartbeat
+	Notification     Notification
+	Pong             Pong
+	RtcAgentStart    RtcAgentStart
+	RtcAgentState    RtcAgentState
+	RtcAgentStop     RtcAgentStop
+	Stt              Stt
+	TtsEnd           TtsEnd
+	TtsStart         TtsStart
+	VoiceEnd         VoiceEnd
+	VoiceStart       VoiceStart
+	Weather          Weather
 }
 
 // FrameType is oneOf type of Frame.
@@ -1304,29 +1448,31 @@ type FrameType string
 
 // Possible values for FrameType.
 const (
-	AbortFrame         FrameType = "abort"
-	ChatFrame          FrameType = "chat"
-	ChatDeltaFrame     FrameType = "chat_delta"
-	ChatDoneFrame      FrameType = "chat_done"
-	ChatRequestFrame   FrameType = "chat_request"
-	CommandFrame       FrameType = "command"
-	CommandResultFrame FrameType = "command_result"
-	CommandStatusFrame FrameType = "command_status"
-	ConnectedFrame     FrameType = "connected"
-	DeviceInfoFrame    FrameType = "device_info"
-	ErrorFrame         FrameType = "error"
-	HeartbeatFrame     FrameType = "heartbeat"
-	NotificationFrame  FrameType = "notification"
-	PongFrame          FrameType = "pong"
-	RtcAgentStartFrame FrameType = "rtc_agent_start"
-	RtcAgentStateFrame FrameType = "rtc_agent_state"
-	RtcAgentStopFrame  FrameType = "rtc_agent_stop"
-	SttFrame           FrameType = "stt"
-	TtsEndFrame        FrameType = "tts_end"
-	TtsStartFrame      FrameType = "tts_start"
-	VoiceEndFrame      FrameType = "voice_end"
-	VoiceStartFrame    FrameType = "voice_start"
-	WeatherFrame       FrameType = "weather"
+	AbortFrame            FrameType = "abort"
+	ChatFrame             FrameType = "chat"
+	ChatDeltaFrame        FrameType = "chat_delta"
+	ChatDoneFrame         FrameType = "chat_done"
+	ChatRequestFrame      FrameType = "chat_request"
+	ClaimCodeFrame        FrameType = "claim_code"
+	ClaimCodeRequestFrame FrameType = "claim_code_request"
+	CommandFrame          FrameType = "command"
+	CommandResultFrame    FrameType = "command_result"
+	CommandStatusFrame    FrameType = "command_status"
+	ConnectedFrame        FrameType = "connected"
+	DeviceInfoFrame       FrameType = "device_info"
+	ErrorFrame            FrameType = "error"
+	HeartbeatFrame        FrameType = "heartbeat"
+	NotificationFrame     FrameType = "notification"
+	PongFrame             FrameType = "pong"
+	RtcAgentStartFrame    FrameType = "rtc_agent_start"
+	RtcAgentStateFrame    FrameType = "rtc_agent_state"
+	RtcAgentStopFrame     FrameType = "rtc_agent_stop"
+	SttFrame              FrameType = "stt"
+	TtsEndFrame           FrameType = "tts_end"
+	TtsStartFrame         FrameType = "tts_start"
+	VoiceEndFrame         FrameType = "voice_end"
+	VoiceStartFrame       FrameType = "voice_start"
+	WeatherFrame          FrameType = "weather"
 )
 
 // IsAbort reports whether Frame is Abort.
@@ -1343,6 +1489,12 @@ func (s Frame) IsChatDone() bool { return s.Type == ChatDoneFrame }
 
 // IsChatRequest reports whether Frame is ChatRequest.
 func (s Frame) IsChatRequest() bool { return s.Type == ChatRequestFrame }
+
+// IsClaimCode reports whether Frame is ClaimCode.
+func (s Frame) IsClaimCode() bool { return s.Type == ClaimCodeFrame }
+
+// IsClaimCodeRequest reports whether Frame is ClaimCodeRequest.
+func (s Frame) IsClaimCodeRequest() bool { return s.Type == ClaimCodeRequestFrame }
 
 // IsCommand reports whether Frame is Command.
 func (s Frame) IsCommand() bool { return s.Type == CommandFrame }
@@ -1500,6 +1652,48 @@ func (s Frame) GetChatRequest() (v ChatRequest, ok bool) {
 func NewChatRequestFrame(v ChatRequest) Frame {
 	var s Frame
 	s.SetChatRequest(v)
+	return s
+}
+
+// SetClaimCode sets Frame to ClaimCode.
+func (s *Frame) SetClaimCode(v ClaimCode) {
+	s.Type = ClaimCodeFrame
+	s.ClaimCode = v
+}
+
+// GetClaimCode returns ClaimCode and true boolean if Frame is ClaimCode.
+func (s Frame) GetClaimCode() (v ClaimCode, ok bool) {
+	if !s.IsClaimCode() {
+		return v, false
+	}
+	return s.ClaimCode, true
+}
+
+// NewClaimCodeFrame returns new Frame from ClaimCode.
+func NewClaimCodeFrame(v ClaimCode) Frame {
+	var s Frame
+	s.SetClaimCode(v)
+	return s
+}
+
+// SetClaimCodeRequest sets Frame to ClaimCodeRequest.
+func (s *Frame) SetClaimCodeRequest(v ClaimCodeRequest) {
+	s.Type = ClaimCodeRequestFrame
+	s.ClaimCodeRequest = v
+}
+
+// GetClaimCodeRequest returns ClaimCodeRequest and true boolean if Frame is ClaimCodeRequest.
+func (s Frame) GetClaimCodeRequest() (v ClaimCodeRequest, ok bool) {
+	if !s.IsClaimCodeRequest() {
+		return v, false
+	}
+	return s.ClaimCodeRequest, true
+}
+
+// NewClaimCodeRequestFrame returns new Frame from ClaimCodeRequest.
+func NewClaimCodeRequestFrame(v ClaimCodeRequest) Frame {
+	var s Frame
+	s.SetClaimCodeRequest(v)
 	return s
 }
 
@@ -5012,6 +5206,455 @@ func (s *ChatUsage) UnmarshalJSON(data []byte) error {
 }
 
 // Encode implements json.Marshaler.
+func (s *ClaimCode) Encode(e *jx.Encoder) {
+	e.ObjStart()
+	s.encodeFields(e)
+	e.ObjEnd()
+}
+
+// encodeFields encodes fields.
+func (s *ClaimCode) encodeFields(e *jx.Encoder) {
+	{
+		if s.From.Set {
+			e.FieldStart("from")
+			s.From.Encode(e)
+		}
+	}
+	{
+		e.FieldStart("message")
+		s.Message.Encode(e)
+	}
+	{
+		e.FieldStart("type")
+		e.Str("claim_code")
+	}
+}
+
+var jsonFieldsNameOfClaimCode = [3]string{
+	0: "from",
+	1: "message",
+	2: "type",
+}
+
+// Decode decodes ClaimCode from json.
+func (s *ClaimCode) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode ClaimCode to nil")
+	}
+	var requiredBitSet [1]uint8
+
+	if err := d.ObjBytes(func(d *jx.Decoder, k []byte) error {
+		switch string(k) {
+		case "from":
+			if err := func() error {
+				s.From.Reset()
+				if err := s.From.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"from\"")
+			}
+		case "message":
+			requiredBitSet[0] |= 1 << 1
+			if err := func() error {
+				if err := s.Message.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"message\"")
+			}
+		case "type":
+			requiredBitSet[0] |= 1 << 2
+			if err := func() error {
+				v, err := d.Str()
+				s.Type = string(v)
+				if err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"type\"")
+			}
+		default:
+			return d.Skip()
+		}
+		return nil
+	}); err != nil {
+		return errors.Wrap(err, "decode ClaimCode")
+	}
+	// Validate required fields.
+	var failures []validate.FieldError
+	for i, mask := range [1]uint8{
+		0b00000110,
+	} {
+		if result := (requiredBitSet[i] & mask) ^ mask; result != 0 {
+			// Mask only required fields and check equality to mask using XOR.
+			//
+			// If XOR result is not zero, result is not equal to expected, so some fields are missed.
+			// Bits of fields which would be set are actually bits of missed fields.
+			missed := bits.OnesCount8(result)
+			for bitN := 0; bitN < missed; bitN++ {
+				bitIdx := bits.TrailingZeros8(result)
+				fieldIdx := i*8 + bitIdx
+				var name string
+				if fieldIdx < len(jsonFieldsNameOfClaimCode) {
+					name = jsonFieldsNameOfClaimCode[fieldIdx]
+				} else {
+					name = strconv.Itoa(fieldIdx)
+				}
+				failures = append(failures, validate.FieldError{
+					Name:  name,
+					Error: validate.ErrFieldRequired,
+				})
+				// Reset bit.
+				result &^= 1 << bitIdx
+			}
+		}
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s *ClaimCode) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *ClaimCode) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode implements json.Marshaler.
+func (s *ClaimCodePayload) Encode(e *jx.Encoder) {
+	e.ObjStart()
+	s.encodeFields(e)
+	e.ObjEnd()
+}
+
+// encodeFields encodes fields.
+func (s *ClaimCodePayload) encodeFields(e *jx.Encoder) {
+	{
+		e.FieldStart("code")
+		e.Str(s.Code)
+	}
+	{
+		e.FieldStart("expires_in")
+		e.Int(s.ExpiresIn)
+	}
+	{
+		if s.RequestID.Set {
+			e.FieldStart("request_id")
+			s.RequestID.Encode(e)
+		}
+	}
+}
+
+var jsonFieldsNameOfClaimCodePayload = [3]string{
+	0: "code",
+	1: "expires_in",
+	2: "request_id",
+}
+
+// Decode decodes ClaimCodePayload from json.
+func (s *ClaimCodePayload) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode ClaimCodePayload to nil")
+	}
+	var requiredBitSet [1]uint8
+
+	if err := d.ObjBytes(func(d *jx.Decoder, k []byte) error {
+		switch string(k) {
+		case "code":
+			requiredBitSet[0] |= 1 << 0
+			if err := func() error {
+				v, err := d.Str()
+				s.Code = string(v)
+				if err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"code\"")
+			}
+		case "expires_in":
+			requiredBitSet[0] |= 1 << 1
+			if err := func() error {
+				v, err := d.Int()
+				s.ExpiresIn = int(v)
+				if err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"expires_in\"")
+			}
+		case "request_id":
+			if err := func() error {
+				s.RequestID.Reset()
+				if err := s.RequestID.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"request_id\"")
+			}
+		default:
+			return d.Skip()
+		}
+		return nil
+	}); err != nil {
+		return errors.Wrap(err, "decode ClaimCodePayload")
+	}
+	// Validate required fields.
+	var failures []validate.FieldError
+	for i, mask := range [1]uint8{
+		0b00000011,
+	} {
+		if result := (requiredBitSet[i] & mask) ^ mask; result != 0 {
+			// Mask only required fields and check equality to mask using XOR.
+			//
+			// If XOR result is not zero, result is not equal to expected, so some fields are missed.
+			// Bits of fields which would be set are actually bits of missed fields.
+			missed := bits.OnesCount8(result)
+			for bitN := 0; bitN < missed; bitN++ {
+				bitIdx := bits.TrailingZeros8(result)
+				fieldIdx := i*8 + bitIdx
+				var name string
+				if fieldIdx < len(jsonFieldsNameOfClaimCodePayload) {
+					name = jsonFieldsNameOfClaimCodePayload[fieldIdx]
+				} else {
+					name = strconv.Itoa(fieldIdx)
+				}
+				failures = append(failures, validate.FieldError{
+					Name:  name,
+					Error: validate.ErrFieldRequired,
+				})
+				// Reset bit.
+				result &^= 1 << bitIdx
+			}
+		}
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s *ClaimCodePayload) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *ClaimCodePayload) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode implements json.Marshaler.
+func (s *ClaimCodeRequest) Encode(e *jx.Encoder) {
+	e.ObjStart()
+	s.encodeFields(e)
+	e.ObjEnd()
+}
+
+// encodeFields encodes fields.
+func (s *ClaimCodeRequest) encodeFields(e *jx.Encoder) {
+	{
+		if s.From.Set {
+			e.FieldStart("from")
+			s.From.Encode(e)
+		}
+	}
+	{
+		e.FieldStart("message")
+		s.Message.Encode(e)
+	}
+	{
+		e.FieldStart("type")
+		e.Str("claim_code_request")
+	}
+}
+
+var jsonFieldsNameOfClaimCodeRequest = [3]string{
+	0: "from",
+	1: "message",
+	2: "type",
+}
+
+// Decode decodes ClaimCodeRequest from json.
+func (s *ClaimCodeRequest) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode ClaimCodeRequest to nil")
+	}
+	var requiredBitSet [1]uint8
+
+	if err := d.ObjBytes(func(d *jx.Decoder, k []byte) error {
+		switch string(k) {
+		case "from":
+			if err := func() error {
+				s.From.Reset()
+				if err := s.From.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"from\"")
+			}
+		case "message":
+			requiredBitSet[0] |= 1 << 1
+			if err := func() error {
+				if err := s.Message.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"message\"")
+			}
+		case "type":
+			requiredBitSet[0] |= 1 << 2
+			if err := func() error {
+				v, err := d.Str()
+				s.Type = string(v)
+				if err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"type\"")
+			}
+		default:
+			return d.Skip()
+		}
+		return nil
+	}); err != nil {
+		return errors.Wrap(err, "decode ClaimCodeRequest")
+	}
+	// Validate required fields.
+	var failures []validate.FieldError
+	for i, mask := range [1]uint8{
+		0b00000110,
+	} {
+		if result := (requiredBitSet[i] & mask) ^ mask; result != 0 {
+			// Mask only required fields and check equality to mask using XOR.
+			//
+			// If XOR result is not zero, result is not equal to expected, so some fields are missed.
+			// Bits of fields which would be set are actually bits of missed fields.
+			missed := bits.OnesCount8(result)
+			for bitN := 0; bitN < missed; bitN++ {
+				bitIdx := bits.TrailingZeros8(result)
+				fieldIdx := i*8 + bitIdx
+				var name string
+				if fieldIdx < len(jsonFieldsNameOfClaimCodeRequest) {
+					name = jsonFieldsNameOfClaimCodeRequest[fieldIdx]
+				} else {
+					name = strconv.Itoa(fieldIdx)
+				}
+				failures = append(failures, validate.FieldError{
+					Name:  name,
+					Error: validate.ErrFieldRequired,
+				})
+				// Reset bit.
+				result &^= 1 << bitIdx
+			}
+		}
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s *ClaimCodeRequest) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *ClaimCodeRequest) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode implements json.Marshaler.
+func (s *ClaimCodeRequestPayload) Encode(e *jx.Encoder) {
+	e.ObjStart()
+	s.encodeFields(e)
+	e.ObjEnd()
+}
+
+// encodeFields encodes fields.
+func (s *ClaimCodeRequestPayload) encodeFields(e *jx.Encoder) {
+	{
+		if s.RequestID.Set {
+			e.FieldStart("request_id")
+			s.RequestID.Encode(e)
+		}
+	}
+}
+
+var jsonFieldsNameOfClaimCodeRequestPayload = [1]string{
+	0: "request_id",
+}
+
+// Decode decodes ClaimCodeRequestPayload from json.
+func (s *ClaimCodeRequestPayload) Decode(d *jx.Decoder) error {
+	if s == nil {
+		return errors.New("invalid: unable to decode ClaimCodeRequestPayload to nil")
+	}
+
+	if err := d.ObjBytes(func(d *jx.Decoder, k []byte) error {
+		switch string(k) {
+		case "request_id":
+			if err := func() error {
+				s.RequestID.Reset()
+				if err := s.RequestID.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"request_id\"")
+			}
+		default:
+			return d.Skip()
+		}
+		return nil
+	}); err != nil {
+		return errors.Wrap(err, "decode ClaimCodeRequestPayload")
+	}
+
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s *ClaimCodeRequestPayload) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *ClaimCodeRequestPayload) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
+// Encode implements json.Marshaler.
 func (s *Command) Encode(e *jx.Encoder) {
 	e.ObjStart()
 	s.encodeFields(e)
@@ -6793,6 +7436,12 @@ func (s *ErrorPayload) Encode(e *jx.Encoder) {
 // encodeFields encodes fields.
 func (s *ErrorPayload) encodeFields(e *jx.Encoder) {
 	{
+		if s.BusinessCode.Set {
+			e.FieldStart("business_code")
+			s.BusinessCode.Encode(e)
+		}
+	}
+	{
 		e.FieldStart("code")
 		s.Code.Encode(e)
 	}
@@ -6814,11 +7463,12 @@ func (s *ErrorPayload) encodeFields(e *jx.Encoder) {
 	}
 }
 
-var jsonFieldsNameOfErrorPayload = [4]string{
-	0: "code",
-	1: "detail",
-	2: "request_id",
-	3: "retry_after",
+var jsonFieldsNameOfErrorPayload = [5]string{
+	0: "business_code",
+	1: "code",
+	2: "detail",
+	3: "request_id",
+	4: "retry_after",
 }
 
 // Decode decodes ErrorPayload from json.
@@ -6830,8 +7480,18 @@ func (s *ErrorPayload) Decode(d *jx.Decoder) error {
 
 	if err := d.ObjBytes(func(d *jx.Decoder, k []byte) error {
 		switch string(k) {
+		case "business_code":
+			if err := func() error {
+				s.BusinessCode.Reset()
+				if err := s.BusinessCode.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"business_code\"")
+			}
 		case "code":
-			requiredBitSet[0] |= 1 << 0
+			requiredBitSet[0] |= 1 << 1
 			if err := func() error {
 				if err := s.Code.Decode(d); err != nil {
 					return err
@@ -6841,7 +7501,7 @@ func (s *ErrorPayload) Decode(d *jx.Decoder) error {
 				return errors.Wrap(err, "decode field \"code\"")
 			}
 		case "detail":
-			requiredBitSet[0] |= 1 << 1
+			requiredBitSet[0] |= 1 << 2
 			if err := func() error {
 				v, err := d.Str()
 				s.Detail = string(v)
@@ -6882,7 +7542,7 @@ func (s *ErrorPayload) Decode(d *jx.Decoder) error {
 	// Validate required fields.
 	var failures []validate.FieldError
 	for i, mask := range [1]uint8{
-		0b00000011,
+		0b00000110,
 	} {
 		if result := (requiredBitSet[i] & mask) ^ mask; result != 0 {
 			// Mask only required fields and check equality to mask using XOR.
@@ -7006,6 +7666,38 @@ func (s Frame) encodeFields(e *jx.Encoder) {
 		e.Str("chat_request")
 		{
 			s := s.ChatRequest
+			{
+				if s.From.Set {
+					e.FieldStart("from")
+					s.From.Encode(e)
+				}
+			}
+			{
+				e.FieldStart("message")
+				s.Message.Encode(e)
+			}
+		}
+	case ClaimCodeFrame:
+		e.FieldStart("type")
+		e.Str("claim_code")
+		{
+			s := s.ClaimCode
+			{
+				if s.From.Set {
+					e.FieldStart("from")
+					s.From.Encode(e)
+				}
+			}
+			{
+				e.FieldStart("message")
+				s.Message.Encode(e)
+			}
+		}
+	case ClaimCodeRequestFrame:
+		e.FieldStart("type")
+		e.Str("claim_code_request")
+		{
+			s := s.ClaimCodeRequest
 			{
 				if s.From.Set {
 					e.FieldStart("from")
@@ -7346,6 +8038,12 @@ func (s *Frame) Decode(d *jx.Decoder) error {
 				case "chat_request":
 					s.Type = ChatRequestFrame
 					found = true
+				case "claim_code":
+					s.Type = ClaimCodeFrame
+					found = true
+				case "claim_code_request":
+					s.Type = ClaimCodeRequestFrame
+					found = true
 				case "command":
 					s.Type = CommandFrame
 					found = true
@@ -7432,6 +8130,14 @@ func (s *Frame) Decode(d *jx.Decoder) error {
 		}
 	case ChatRequestFrame:
 		if err := s.ChatRequest.Decode(d); err != nil {
+			return err
+		}
+	case ClaimCodeFrame:
+		if err := s.ClaimCode.Decode(d); err != nil {
+			return err
+		}
+	case ClaimCodeRequestFrame:
+		if err := s.ClaimCodeRequest.Decode(d); err != nil {
 			return err
 		}
 	case CommandFrame:
@@ -11877,6 +12583,192 @@ func (s *ChatUsage) Validate() error {
 	return nil
 }
 
+func (s *ClaimCode) Validate() error {
+	if s == nil {
+		return validate.ErrNilPointer
+	}
+
+	var failures []validate.FieldError
+	if err := func() error {
+		if value, ok := s.From.Get(); ok {
+			if err := func() error {
+				if err := value.Validate(); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "from",
+			Error: err,
+		})
+	}
+	if err := func() error {
+		if err := s.Message.Validate(); err != nil {
+			return err
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "message",
+			Error: err,
+		})
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+	return nil
+}
+
+func (s *ClaimCodePayload) Validate() error {
+	if s == nil {
+		return validate.ErrNilPointer
+	}
+
+	var failures []validate.FieldError
+	if err := func() error {
+		if err := (validate.String{
+			MinLength:     0,
+			MinLengthSet:  false,
+			MaxLength:     0,
+			MaxLengthSet:  false,
+			Email:         false,
+			Hostname:      false,
+			Regex:         regexMap["^[2-9A-HJKMNP-Z]{8}$"],
+			MinNumeric:    0,
+			MinNumericSet: false,
+			MaxNumeric:    0,
+			MaxNumericSet: false,
+		}).Validate(string(s.Code)); err != nil {
+			return errors.Wrap(err, "string")
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "code",
+			Error: err,
+		})
+	}
+	if err := func() error {
+		if err := (validate.Int{
+			MinSet:        true,
+			Min:           1,
+			MaxSet:        false,
+			Max:           0,
+			MinExclusive:  false,
+			MaxExclusive:  false,
+			MultipleOfSet: false,
+			MultipleOf:    0,
+			Pattern:       nil,
+		}).Validate(int64(s.ExpiresIn)); err != nil {
+			return errors.Wrap(err, "int")
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "expires_in",
+			Error: err,
+		})
+	}
+	if err := func() error {
+		if value, ok := s.RequestID.Get(); ok {
+			if err := func() error {
+				if err := value.Validate(); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "request_id",
+			Error: err,
+		})
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+	return nil
+}
+
+func (s *ClaimCodeRequest) Validate() error {
+	if s == nil {
+		return validate.ErrNilPointer
+	}
+
+	var failures []validate.FieldError
+	if err := func() error {
+		if value, ok := s.From.Get(); ok {
+			if err := func() error {
+				if err := value.Validate(); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "from",
+			Error: err,
+		})
+	}
+	if err := func() error {
+		if err := s.Message.Validate(); err != nil {
+			return err
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "message",
+			Error: err,
+		})
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+	return nil
+}
+
+func (s *ClaimCodeRequestPayload) Validate() error {
+	if s == nil {
+		return validate.ErrNilPointer
+	}
+
+	var failures []validate.FieldError
+	if err := func() error {
+		if value, ok := s.RequestID.Get(); ok {
+			if err := func() error {
+				if err := value.Validate(); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "request_id",
+			Error: err,
+		})
+	}
+	if len(failures) > 0 {
+		return &validate.Error{Fields: failures}
+	}
+	return nil
+}
+
 func (s *Command) Validate() error {
 	if s == nil {
 		return validate.ErrNilPointer
@@ -12714,6 +13606,16 @@ func (s Frame) Validate() error {
 		return nil
 	case ChatRequestFrame:
 		if err := s.ChatRequest.Validate(); err != nil {
+			return err
+		}
+		return nil
+	case ClaimCodeFrame:
+		if err := s.ClaimCode.Validate(); err != nil {
+			return err
+		}
+		return nil
+	case ClaimCodeRequestFrame:
+		if err := s.ClaimCodeRequest.Validate(); err != nil {
 			return err
 		}
 		return nil

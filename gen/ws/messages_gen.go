@@ -45,6 +45,8 @@ var Messages = []MessageInfo{
 	{Type: "chat_delta", Direction: "server_to_client", Summary: "The next piece of an AI reply, to the whole group."},
 	{Type: "chat_done", Direction: "server_to_client", Summary: "An AI reply is complete and stored, to the whole group."},
 	{Type: "chat_request", Direction: "client_to_server", Summary: "Ask the AI companion for a reply; answered with `chat_delta` frames and `chat_done`."},
+	{Type: "claim_code", Direction: "server_to_client", Summary: "The claim code a device asked for (server to that device only)."},
+	{Type: "claim_code_request", Direction: "client_to_server", Summary: "A device asks for a claim code to show (as `POST /api/device/claim-code/` does)."},
 	{Type: "command", Direction: "both", Summary: "An app asks the device to do something."},
 	{Type: "command_result", Direction: "both", Summary: "The device reports the outcome of a command."},
 	{Type: "command_status", Direction: "server_to_client", Summary: "A persistent command changed state (server to the owner's sessions)."},
@@ -72,6 +74,8 @@ var MessageTypes = []FrameType{
 	"chat_delta",
 	"chat_done",
 	"chat_request",
+	"claim_code",
+	"claim_code_request",
 	"command",
 	"command_result",
 	"command_status",
@@ -105,6 +109,10 @@ func DirectionOf(t FrameType) (d Direction, ok bool) {
 	case "chat_done":
 		return "server_to_client", true
 	case "chat_request":
+		return "client_to_server", true
+	case "claim_code":
+		return "server_to_client", true
+	case "claim_code_request":
 		return "client_to_server", true
 	case "command":
 		return "both", true
@@ -184,6 +192,10 @@ func (s Frame) GetFrom() (from Sender, ok bool) {
 		return s.ChatDone.From.Get()
 	case "chat_request":
 		return s.ChatRequest.From.Get()
+	case "claim_code":
+		return s.ClaimCode.From.Get()
+	case "claim_code_request":
+		return s.ClaimCodeRequest.From.Get()
 	case "command":
 		return s.Command.From.Get()
 	case "command_result":
@@ -238,6 +250,10 @@ func (s *Frame) SetFrom(from Sender) bool {
 		s.ChatDone.From = NewOptSender(from)
 	case "chat_request":
 		s.ChatRequest.From = NewOptSender(from)
+	case "claim_code":
+		s.ClaimCode.From = NewOptSender(from)
+	case "claim_code_request":
+		s.ClaimCodeRequest.From = NewOptSender(from)
 	case "command":
 		s.Command.From = NewOptSender(from)
 	case "command_result":
@@ -293,6 +309,10 @@ func (s *Frame) ClearFrom() {
 		s.ChatDone.From.Reset()
 	case "chat_request":
 		s.ChatRequest.From.Reset()
+	case "claim_code":
+		s.ClaimCode.From.Reset()
+	case "claim_code_request":
+		s.ClaimCodeRequest.From.Reset()
 	case "command":
 		s.Command.From.Reset()
 	case "command_result":

@@ -46,6 +46,7 @@ type Handler struct {
 	commands *command.Service
 	audit    *Audit
 	sessions *Sessions
+	creds    *device.Credentials
 }
 
 // Params are NewHandler's dependencies.
@@ -60,12 +61,13 @@ type Params struct {
 	Commands *command.Service
 	Audit    *Audit
 	Sessions *Sessions
+	Creds    *device.Credentials
 }
 
 // NewHandler returns the admin handler.
 func NewHandler(p Params) *Handler {
 	return &Handler{accounts: p.Accounts, devices: p.Devices, presence: p.Presence, pusher: p.Pusher,
-		chats: p.Chats, commands: p.Commands, audit: p.Audit, sessions: p.Sessions}
+		chats: p.Chats, commands: p.Commands, audit: p.Audit, sessions: p.Sessions, creds: p.Creds}
 }
 
 // AdminLogin implements adminLogin (POST /api/v1/admin/login/).

@@ -491,7 +491,7 @@ func TestImport(t *testing.T) {
 		// A header that cannot be read refuses the file: nothing imported.
 		for _, bad := range []string{
 			"name,type\n" + testenv.RandomID()[:12] + ",x,",
-			"mac_address,secret\n" + testenv.RandomID()[:12] + ",s3cr3t",
+			"mac_address,password\n" + testenv.RandomID()[:12] + ",s3cr3t",
 			"mac_address,mac_address\nx,y",
 			"mac_address\n",
 			"mac_address\n\"" + testenv.RandomID()[:12] + "\"x\"\n",

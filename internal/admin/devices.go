@@ -123,7 +123,7 @@ func (h *Handler) AdminDeleteDevice(ctx context.Context, params api.AdminDeleteD
 
 // AdminImportDevices implements adminImportDevices (POST /api/v1/admin/devices/import/).
 func (h *Handler) AdminImportDevices(ctx context.Context, req *api.DeviceImportRequest) (*api.DeviceImportReportEnvelope, error) {
-	rep, err := h.devices.Import(ctx, req.Csv)
+	rep, err := h.devices.ImportWith(ctx, req.Csv, device.ImportOptions{Secrets: req.Secrets.Or(false), Creds: h.creds})
 	if err != nil {
 		return nil, err
 	}
@@ -195,6 +195,9 @@ func importReportToAPI(r device.ImportReport) api.DeviceImportReport {
 			DeviceID: api.NilInt{Null: true}, Message: row.Message}
 		if row.DeviceID != 0 {
 			rows[i].DeviceID = api.NewNilInt(row.DeviceID)
+		}
+		if row.Secret != "" {
+			rows[i].Secret = api.NewOptString(row.Secret)
 		}
 	}
 	return api.DeviceImportReport{Created: r.Created, Updated: r.Updated, Failed: r.Failed, Rows: rows}

@@ -17,14 +17,16 @@ import (
 	"time"
 
 	"github.com/go-faster/jx"
+	"go.uber.org/fx"
 	"go.uber.org/zap"
 
 	"paradise/ent"
-	"paradise/ent/device"
 	"paradise/ent/devicecommand"
 	"paradise/gen/ws"
 	"paradise/internal/apperr"
+	"paradise/internal/database"
 	dev "paradise/internal/device"
+	"paradise/internal/hub"
 	"paradise/internal/metrics"
 	"paradise/internal/paging"
 	"paradise/internal/ratelimit"
@@ -76,6 +78,7 @@ func fromEnt(c *ent.DeviceCommand) Command {
 // hub's Bus).
 type Sender interface {
 	SendToApps(ctx context.Context, userID int, f ws.Frame) error
+	SendToAppsBatch(ctx context.Context, frames []hub.AppFrame) error
 	SendToDevice(ctx context.Context, userID int, mac string, f ws.Frame) error
 }
 
@@ -100,12 +103,18 @@ type Service struct {
 	m        *metrics.Metrics
 	log      *zap.Logger
 	now      func() time.Time
+	sqlDB    *database.DB
+	acks     *acker
 }
 
-// NewService returns the command service.
-func NewService(db *ent.Client, sender Sender, devices Devices, presence Presence, guard *ratelimit.Guard, m *metrics.Metrics, log *zap.Logger) *Service {
-	return &Service{db: db, sender: sender, devices: devices, presence: presence, guard: guard, m: m,
+// NewService returns the command service; its batcher of device answers
+// runs while the app runs.
+func NewService(lc fx.Lifecycle, sqlDB *database.DB, sender Sender, devices Devices, presence Presence, guard *ratelimit.Guard, m *metrics.Metrics, log *zap.Logger) *Service {
+	s := &Service{db: sqlDB.Client, sqlDB: sqlDB, sender: sender, devices: devices, presence: presence, guard: guard, m: m,
 		log: log.Named("command"), now: time.Now}
+	s.acks = newAcker(s, sqlDB)
+	s.acks.run(lc)
+	return s
 }
 
 // CreateInput is a command to queue.
@@ -256,16 +265,6 @@ func (s *Service) list(ctx context.Context, deviceID int, status Status, page pa
 	return out, count, nil
 }
 
-// pending are the device's commands still to deliver, oldest first.
-func (s *Service) pending(ctx context.Context, mac string) ([]*ent.DeviceCommand, error) {
-	return s.db.DeviceCommand.Query().
-		Where(devicecommand.HasDeviceWith(device.MACAddress(mac)),
-			devicecommand.StatusIn(devicecommand.StatusQueued, devicecommand.StatusSent),
-			devicecommand.ExpiresAtGT(s.now())).
-		Order(ent.Asc(devicecommand.FieldID)).
-		All(ctx)
-}
-
 // deliver sends the commands, in order, with send, then records the
 // attempt (status sent, attempts + 1) of those still pending and tells
 // the owner's sessions. It returns the commands as recorded.
@@ -312,14 +311,40 @@ func commandFrame(c Command) ws.Frame {
 // status tells the owner's app sessions the command's state. A lost status
 // frame is only logged: the command's state is in the database.
 func (s *Service) status(ctx context.Context, d dev.Device, owner int, c Command) {
+	if err := s.sender.SendToApps(ctx, owner, commandStatusFrame(d, c)); err != nil {
+		s.log.Warn("Command status frame not sent", zap.Int("command_id", c.ID), zap.Error(err))
+	}
+}
+
+// statusFrame is one command_status frame to send.
+type statusFrame struct {
+	owner  int
+	device dev.Device
+	c      Command
+}
+
+// statuses sends many status frames in one Redis round trip; lost frames
+// are only logged, as with status.
+func (s *Service) statuses(ctx context.Context, frames []statusFrame) {
+	if len(frames) == 0 {
+		return
+	}
+	out := make([]hub.AppFrame, len(frames))
+	for i, f := range frames {
+		out[i] = hub.AppFrame{UserID: f.owner, Frame: commandStatusFrame(f.device, f.c)}
+	}
+	if err := s.sender.SendToAppsBatch(ctx, out); err != nil {
+		s.log.Warn("Command status frames not sent", zap.Int("frames", len(frames)), zap.Error(err))
+	}
+}
+
+func commandStatusFrame(d dev.Device, c Command) ws.Frame {
 	p := ws.CommandStatusPayload{CommandID: strconv.Itoa(c.ID), DeviceID: d.ID, MACAddress: d.MACAddress,
 		Name: c.Name, Status: ws.CommandStatusValue(c.Status), Attempts: c.Attempts}
 	if c.Result != nil {
 		p.Result = ws.NewOptCommandStatusPayloadResult(ws.CommandStatusPayloadResult(rawMap(c.Result)))
 	}
-	if err := s.sender.SendToApps(ctx, owner, ws.NewCommandStatusFrame(ws.CommandStatus{Message: p})); err != nil {
-		s.log.Warn("Command status frame not sent", zap.Int("command_id", c.ID), zap.Error(err))
-	}
+	return ws.NewCommandStatusFrame(ws.CommandStatus{Message: p})
 }
 
 // rawMap encodes each value of m as JSON (values came from JSON, so they

@@ -95,6 +95,10 @@ func TestOnlineDeliveryAcrossInstances(t *testing.T) {
 	const mac = "AA:BB:CC:40:00:01"
 	id := a.Bind(t, alice.Token, mac)
 	dev := b.Dial(t, b.MacLogin(t, mac).Token)
+	// A round trip: the session reads frames only once its join hooks
+	// (delivery of pending commands) are done, so a command created now
+	// is not also delivered by them (at least once: it could be).
+	dev.ExpectNothing()
 	app := a.Dial(t, alice.Token)
 
 	c := create(t, a, alice.Token, id, map[string]any{"name": "set_volume", "params": map[string]any{"level": 40}}, 201)
@@ -257,4 +261,101 @@ func TestExpiry(t *testing.T) {
 	dev := b.Dial(t, deviceToken)
 	expectCommand(t, dev, "later")
 	dev.ExpectNothing()
+}
+
+// TestAnswersInBatches: answers sent back to back are recorded together
+// and each tells the app; another device's answer for a command changes
+// nothing; a device's result reaches the owner's apps but not the owner's
+// other devices.
+func TestAnswersInBatches(t *testing.T) {
+	testenv.ForEachBackend(t, func(t *testing.T, backend testenv.Backend) {
+		s := testenv.StartWith(t, testenv.Config(t, backend))
+		alice := s.Register(t, "alice")
+		const mac, other = "AA:BB:CC:40:00:04", "AA:BB:CC:40:00:05"
+		id := s.Bind(t, alice.Token, mac)
+		s.Bind(t, alice.Token, other)
+		dev := s.Dial(t, s.MacLogin(t, mac).Token)
+		sibling := s.Dial(t, s.MacLogin(t, other).Token)
+		dev.ExpectNothing() // join hooks done (see TestOnlineDeliveryAcrossInstances)
+		app := s.Dial(t, alice.Token)
+
+		var ids []string
+		for _, name := range []string{"one", "two", "three"} {
+			c := create(t, s, alice.Token, id, map[string]any{"name": name}, 201)
+			ids = append(ids, expectCommand(t, dev, name))
+			expectStatus(t, app, c.ID, "queued")
+			expectStatus(t, app, c.ID, "sent")
+		}
+		// The sibling answers a command that is not its own: nothing.
+		ack(sibling, ids[0], false)
+		app.Expect("command_result")
+		sibling.ExpectNothing()
+		// The device answers all three at once; one fails.
+		ack(dev, ids[0], true)
+		ack(dev, ids[1], false)
+		ack(dev, ids[2], true)
+		want := map[string]string{ids[0]: "acknowledged", ids[1]: "failed", ids[2]: "acknowledged"}
+		got := map[string]string{}
+		for len(got) < 3 {
+			f, err := app.TryRead(2 * time.Second)
+			if err != nil {
+				t.Fatalf("status frames %v, want %v: %v", got, want, err)
+			}
+			if f.Type == "command_result" {
+				continue
+			}
+			if f.Type != "command_status" {
+				t.Fatalf("app: unexpected %s %s", f.Type, f.Raw)
+			}
+			var p struct {
+				CommandID string `json:"command_id"`
+				Status    string `json:"status"`
+			}
+			if err := json.Unmarshal(f.Message, &p); err != nil {
+				t.Fatal(err)
+			}
+			got[p.CommandID] = p.Status
+		}
+		for cid, status := range want {
+			if got[cid] != status {
+				t.Fatalf("status frames %v, want %v", got, want)
+			}
+			n, _ := strconv.Atoi(cid)
+			if r := get(t, s, alice.Token, id, n); r.Status != status {
+				t.Fatalf("command %s stored as %+v, want %s", cid, r, status)
+			}
+		}
+		// The sibling device saw none of the results.
+		sibling.ExpectNothing()
+	})
+}
+
+// TestAnswersSurviveShutdown: answers the server has read when it is
+// stopped are recorded, whether their batch was applied before the stop
+// or by the stop's drain of the queue.
+func TestAnswersSurviveShutdown(t *testing.T) {
+	cfg := testenv.Config(t, testenv.Postgres)
+	a := testenv.StartWith(t, cfg)
+	alice := a.Register(t, "alice")
+	const mac = "AA:BB:CC:40:00:06"
+	id := a.Bind(t, alice.Token, mac)
+	dev := a.Dial(t, a.MacLogin(t, mac).Token)
+	dev.ExpectNothing()
+	var ids []string
+	for _, name := range []string{"one", "two"} {
+		create(t, a, alice.Token, id, map[string]any{"name": name}, 201)
+		ids = append(ids, expectCommand(t, dev, name))
+	}
+	ack(dev, ids[0], true)
+	ack(dev, ids[1], false)
+	dev.ExpectNothing() // both answers read (frames are handled in order)
+	a.Stop()
+
+	b := testenv.StartWith(t, cfg)
+	for i, want := range []string{"acknowledged", "failed"} {
+		n, _ := strconv.Atoi(ids[i])
+		if r := get(t, b, alice.Token, id, n); r.Status != want {
+			t.Fatalf("command %s after the restart: %+v, want %s", ids[i], r, want)
+		}
+	}
 }

@@ -2,17 +2,22 @@ package command
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
 
+	"entgo.io/ent/dialect"
+
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 
-	"paradise/ent/device"
 	"paradise/ent/devicecommand"
 	"paradise/gen/ws"
+	dev "paradise/internal/device"
 	"paradise/internal/hub"
 )
 
@@ -27,36 +32,88 @@ func (s *Service) joined(ctx context.Context, sess *hub.Session) {
 	if !sess.IsDevice() {
 		return
 	}
-	rows, err := s.pending(ctx, sess.MAC())
+	// Answers this instance still holds for the device go in first, so
+	// that what it answered just before reconnecting is not sent again.
+	s.acks.sync(ctx, sess.MAC())
+	cmds, err := s.claimPending(ctx, sess.MAC())
 	if err != nil {
 		// Still pending: delivered on the next connect.
-		s.log.Warn("Pending commands not read", zap.String("mac", sess.MAC()), zap.Error(err))
+		if !errors.Is(err, context.Canceled) {
+			s.log.Warn("Pending commands not delivered", zap.String("mac", sess.MAC()), zap.Error(err))
+		}
 		return
 	}
-	if len(rows) == 0 {
+	if len(cmds) == 0 {
 		return
 	}
-	cmds := make([]Command, len(rows))
-	for i, r := range rows {
-		cmds[i] = fromEnt(r)
+	d := dev.Device{ID: cmds[0].DeviceID, MACAddress: sess.MAC()}
+	frames := make([]statusFrame, 0, len(cmds))
+	for _, c := range cmds {
+		if err := sess.Send(commandFrame(c)); err != nil {
+			// The session ended: the rest stay pending (recorded as
+			// sent), re-sent on the next connect.
+			break
+		}
+		frames = append(frames, statusFrame{owner: sess.UserID(), device: d, c: c})
 	}
-	d, err := s.db.Device.Query().Where(device.MACAddress(sess.MAC())).Only(ctx)
+	s.m.Commands.WithLabelValues(string(Sent)).Add(float64(len(cmds)))
+	s.statuses(ctx, frames)
+}
+
+// claimPending records a delivery attempt (status sent, attempts + 1) of
+// every pending, unexpired command of the device and returns them, oldest
+// first: one statement (UPDATE ... RETURNING) instead of reading the
+// device, reading its commands and updating them. The attempt is recorded
+// before the frames are sent; a command whose frame does not go out is
+// still pending and goes out on the next connect.
+func (s *Service) claimPending(ctx context.Context, mac string) ([]Command, error) {
+	now := s.now()
+	p1, p2 := "$1", "$2"
+	if s.sqlDB.Dialect != dialect.Postgres {
+		p1, p2 = "?1", "?2"
+	}
+	q := "UPDATE device_commands SET status = 'sent', attempts = attempts + 1, sent_at = " + p1 +
+		" WHERE device_id IN (SELECT id FROM devices WHERE mac_address = " + p2 + ")" +
+		" AND status IN ('queued', 'sent') AND expires_at > " + p1 +
+		" RETURNING id, device_id, issuer_id, name, params, attempts, created_at, expires_at"
+	rows, err := s.sqlDB.SQL.QueryContext(ctx, q, now, mac)
 	if err != nil {
-		s.log.Warn("Pending commands not delivered", zap.String("mac", sess.MAC()), zap.Error(err))
-		return
+		return nil, fmt.Errorf("command: deliver to %s: %w", mac, err)
 	}
-	if _, err := s.deliver(ctx, sess.UserID(), deviceOf(d), cmds, sess.Send); err != nil && !errors.Is(err, context.Canceled) {
-		s.log.Warn("Pending commands not delivered", zap.String("mac", sess.MAC()), zap.Error(err))
+	defer rows.Close()
+	var cmds []Command
+	for rows.Next() {
+		var (
+			c      Command
+			params []byte
+		)
+		if err := rows.Scan(&c.ID, &c.DeviceID, &c.IssuerID, &c.Name, &params, &c.Attempts, &c.CreatedAt, &c.ExpiresAt); err != nil {
+			return nil, fmt.Errorf("command: deliver to %s: %w", mac, err)
+		}
+		if err := json.Unmarshal(params, &c.Params); err != nil {
+			return nil, fmt.Errorf("command: deliver to %s: params of %d: %w", mac, c.ID, err)
+		}
+		c.Status, c.SentAt = Sent, &now
+		cmds = append(cmds, c)
 	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("command: deliver to %s: %w", mac, err)
+	}
+	slices.SortFunc(cmds, func(a, b Command) int { return a.ID - b.ID })
+	return cmds, nil
 }
 
 // ResultHandler records a device's command_result for a stored command
 // (a command_id of digits naming one of the device's pending commands);
 // other results (app-to-device commands) are only relayed, as before.
+// Results are relayed to the owner's app sessions only, not to the
+// user's other devices.
 func (s *Service) ResultHandler() hub.FrameHandler {
-	return hub.FrameHandler{Type: ws.CommandResultFrame, Handle: s.result}
+	return hub.FrameHandler{Type: ws.CommandResultFrame, RelayToApps: true, Handle: s.result}
 }
 
+// result queues a device's answer for the batcher (acks.go), which
+// records it within a few milliseconds and sends the status frame.
 func (s *Service) result(ctx context.Context, sess *hub.Session, f *ws.Frame) error {
 	if !sess.IsDevice() {
 		return nil
@@ -66,34 +123,19 @@ func (s *Service) result(ctx context.Context, sess *hub.Session, f *ws.Frame) er
 	if err != nil || id <= 0 {
 		return nil
 	}
-	status, result := devicecommand.StatusAcknowledged, map[string]any{}
+	ans := answer{id: id, mac: sess.MAC(), owner: sess.UserID(), status: Acknowledged, result: map[string]any{}}
 	if v, ok := msg.Result.Get(); ok {
-		result = decodeMap(v)
+		ans.result = decodeMap(v)
 	}
 	if !msg.Ok {
-		status = devicecommand.StatusFailed
+		ans.status = Failed
 		if e, ok := msg.Error.Get(); ok {
-			result["error"] = e
+			ans.result["error"] = e
 		}
 	}
-	now := s.now()
-	// Conditional on the command being pending and this device's: a
-	// repeated answer (at-least-once delivery) or another device's
-	// answer changes nothing.
-	n, err := s.db.DeviceCommand.Update().
-		Where(devicecommand.ID(id), devicecommand.HasDeviceWith(device.MACAddress(sess.MAC())),
-			devicecommand.StatusIn(devicecommand.StatusQueued, devicecommand.StatusSent)).
-		SetStatus(status).SetResult(result).SetCompletedAt(now).
-		Save(ctx)
-	if err != nil || n == 0 {
+	if err := s.acks.queue(ctx, ans); err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
-	s.m.Commands.WithLabelValues(string(status)).Inc()
-	row, err := s.db.DeviceCommand.Query().Where(devicecommand.ID(id)).WithDevice().Only(ctx)
-	if err != nil {
-		return err
-	}
-	s.status(ctx, deviceOf(row.Edges.Device), sess.UserID(), fromEnt(row))
 	return nil
 }
 

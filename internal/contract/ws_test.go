@@ -221,6 +221,13 @@ func TestWebSocket(t *testing.T) {
 					} else if typ == "voice_end" {
 						// No turn is recording (the example's audio never came).
 						from.ExpectError("invalid_payload")
+					} else if typ == "claim_code_request" {
+						// Answered to a device with its claim code; refused to an app.
+						if from == dev {
+							from.Expect("claim_code")
+						} else {
+							from.ExpectError("not_allowed")
+						}
 					} else if typ == "voice_start" || typ == "abort" {
 						// Answered by nothing: a turn opens, or nothing is left to stop
 						// ("no stray frames" below checks nothing came).

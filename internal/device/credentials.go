@@ -251,21 +251,101 @@ func (c *Credentials) Verify(ctx context.Context, p Proof) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("device: login %s: %w", mac, err)
 	}
-	if !hasSecret(d) {
-		return "", authFailed("Device authentication failed.")
-	}
 	if c.aead == nil {
+		if !hasSecret(d) {
+			return "", authFailed("Device authentication failed.")
+		}
 		return "", secretsUnavailable()
+	}
+	if !hasSecret(d) {
+		return c.verifyPending(ctx, mac, p)
 	}
 	key, err := c.open(*d.Secret, mac)
 	if err != nil {
 		// Sealed under another key: PARADISE_DEVICE_SECRET_KEY changed.
 		return "", fmt.Errorf("device: login %s: open secret: %w", mac, err)
 	}
-	got, err := hex.DecodeString(p.Signature)
-	if err != nil || !hmac.Equal(got, signature(key, p.Nonce, mac, p.Timestamp)) {
+	if !signedWith(key, p, mac) {
 		return "", authFailed("Device authentication failed.")
 	}
+	return mac, nil
+}
+
+func signedWith(key []byte, p Proof, mac string) bool {
+	got, err := hex.DecodeString(p.Signature)
+	return err == nil && hmac.Equal(got, signature(key, p.Nonce, mac, p.Timestamp))
+}
+
+// PendingSecretTTL is how long a secret issued with a MAC login waits for
+// the device's first challenge login before it is forgotten.
+const PendingSecretTTL = 24 * time.Hour
+
+// pendingKey holds a device's pending secret, sealed as in the database.
+func (c *Credentials) pendingKey(mac string) string {
+	return c.keys.Raw("device:pending_secret:" + mac)
+}
+
+// IssueOnLogin gives a device without a secret, at its MAC login, a new
+// secret and returns it (64 hex digits), or "" when the device has a
+// secret or secrets are not configured.
+//
+// A MAC login proves nothing but knowledge of the MAC, so the secret is
+// only pending (sealed in Redis for PendingSecretTTL): bare MAC login
+// keeps working, and each MAC login replaces the pending secret with a
+// new one, shown in that login's answer only. A device that lost its
+// answer (or firmware that ignores the field) loses nothing. The secret
+// becomes the device's at its first challenge login with it (Verify);
+// from then on the default policy refuses bare MAC login.
+func (c *Credentials) IssueOnLogin(ctx context.Context, d Device) (string, error) {
+	if c.aead == nil || d.HasSecret {
+		return "", nil
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return "", err
+	}
+	sealed, err := c.seal(raw, d.MACAddress)
+	if err != nil {
+		return "", err
+	}
+	if err := c.rdb.Set(ctx, c.pendingKey(d.MACAddress), sealed, PendingSecretTTL).Err(); err != nil {
+		return "", fmt.Errorf("device: issue secret to %s: %w", d.MACAddress, err)
+	}
+	return hex.EncodeToString(raw), nil
+}
+
+// verifyPending checks a proof against the pending secret of a device
+// without a secret and, when it holds, makes the pending secret the
+// device's (conditional on the device still having none: an admin's
+// provisioning meanwhile wins).
+func (c *Credentials) verifyPending(ctx context.Context, mac string, p Proof) (string, error) {
+	sealed, err := c.rdb.Get(ctx, c.pendingKey(mac)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return "", authFailed("Device authentication failed.")
+	}
+	if err != nil {
+		return "", fmt.Errorf("device: login %s: pending secret: %w", mac, err)
+	}
+	key, err := c.open(sealed, mac)
+	if err != nil {
+		// Sealed under another key; a MAC login issues a new one.
+		return "", authFailed("Device authentication failed.")
+	}
+	if !signedWith(key, p, mac) {
+		return "", authFailed("Device authentication failed.")
+	}
+	now := c.now().UTC().Truncate(time.Microsecond)
+	n, err := c.db.Device.Update().Where(device.MACAddress(mac), device.SecretIsNil()).
+		SetSecret(sealed).SetSecretSetAt(now).Save(ctx)
+	if err != nil {
+		return "", fmt.Errorf("device: login %s: activate secret: %w", mac, err)
+	}
+	if n == 0 {
+		return "", authFailed("Device authentication failed.")
+	}
+	// A failure to delete is harmless: the stored secret wins over a
+	// pending one, which then runs out.
+	c.rdb.Del(ctx, c.pendingKey(mac))
 	return mac, nil
 }
 

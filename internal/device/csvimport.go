@@ -18,16 +18,16 @@ import (
 // MaxImportRows bounds the data rows of one import.
 const MaxImportRows = 5000
 
-// The columns an import understands. A column is added here (a device
-// secret, say) without changing the report: rows name their failing
-// column in Message.
+// The columns an import understands. A column is added here without
+// changing the report: rows name their failing column in Message.
 const (
-	colMAC  = "mac_address"
-	colType = "type"
-	colName = "name"
+	colMAC    = "mac_address"
+	colType   = "type"
+	colName   = "name"
+	colSecret = "secret"
 )
 
-var importColumns = map[string]bool{colMAC: true, colType: true, colName: true}
+var importColumns = map[string]bool{colMAC: true, colType: true, colName: true, colSecret: true}
 
 // ImportStatus is what one row did.
 type ImportStatus string
@@ -47,6 +47,9 @@ type ImportRow struct {
 	Status   ImportStatus
 	DeviceID int // 0 on error
 	Message  string
+	// Secret is the device's new secret (64 hex digits) when the row
+	// asked for one: shown once, never stored in this form.
+	Secret string
 }
 
 // ImportReport is the outcome of an import, row by row.
@@ -63,7 +66,18 @@ type importLine struct {
 	cells     map[string]string
 	mac, name string
 	typeID    *int
-	err       string
+	// wantSecret: the secret cell asks for a new secret.
+	wantSecret bool
+	err        string
+}
+
+// ImportOptions are an import's choices beyond the CSV text.
+type ImportOptions struct {
+	// Secrets gives every imported row a new secret; without it, the rows
+	// whose secret cell says yes get one.
+	Secrets bool
+	// Creds provisions the secrets (Credentials.Provision).
+	Creds *Credentials
 }
 
 // Import registers devices from CSV text (see openapi.yaml's
@@ -71,6 +85,14 @@ type importLine struct {
 // line. Bad rows are reported and skipped; the others are imported. A
 // header or file that cannot be read is refused as a whole.
 func (s *Service) Import(ctx context.Context, text string) (ImportReport, error) {
+	return s.ImportWith(ctx, text, ImportOptions{})
+}
+
+// ImportWith is Import that also provisions device secrets for the rows
+// that ask for one (or for every row, with o.Secrets), returned once in
+// their rows. An import asking for secrets where they are not configured
+// is refused as a whole before anything is written.
+func (s *Service) ImportWith(ctx context.Context, text string, o ImportOptions) (ImportReport, error) {
 	lines, err := parseImport(text)
 	if err != nil {
 		return ImportReport{}, err
@@ -93,6 +115,12 @@ func (s *Service) Import(ctx context.Context, text string) (ImportReport, error)
 		}
 		seen[l.mac] = l.line
 		macs = append(macs, l.mac)
+		if o.Secrets {
+			l.wantSecret = true
+		}
+		if l.wantSecret && (o.Creds == nil || o.Creds.aead == nil) {
+			return ImportReport{}, secretsUnavailable()
+		}
 	}
 	existing := map[string]*ent.Device{}
 	for start := 0; start < len(macs); start += 500 {
@@ -113,6 +141,13 @@ func (s *Service) Import(ctx context.Context, text string) (ImportReport, error)
 			row.Status, row.DeviceID, err = s.importOne(ctx, l, existing[l.mac])
 			if err != nil {
 				return ImportReport{}, err
+			}
+			if l.wantSecret {
+				p, err := o.Creds.Provision(ctx, l.mac)
+				if err != nil {
+					return ImportReport{}, err
+				}
+				row.Secret = p.Secret
 			}
 		} else {
 			row.Status, row.Message = ImportError, l.err
@@ -194,6 +229,14 @@ func (l *importLine) check(types []*ent.DeviceType) {
 		l.err = colName + ": Ensure this field has no more than 100 characters."
 		return
 	}
+	switch strings.ToLower(strings.TrimSpace(l.cells[colSecret])) {
+	case "", "no":
+	case "yes":
+		l.wantSecret = true
+	default:
+		l.err = colSecret + ": Must be yes, no or empty."
+		return
+	}
 	if t := strings.TrimSpace(l.cells[colType]); t != "" {
 		id, ok := findType(types, t)
 		if !ok {
@@ -239,7 +282,7 @@ func parseImport(text string) ([]importLine, error) {
 		h = strings.ToLower(strings.TrimSpace(h))
 		switch {
 		case !importColumns[h]:
-			return nil, rejectImport(fmt.Sprintf("Unknown column %q in the header (known: mac_address, type, name).", h))
+			return nil, rejectImport(fmt.Sprintf("Unknown column %q in the header (known: mac_address, type, name, secret).", h))
 		case has[h]:
 			return nil, rejectImport(fmt.Sprintf("Column %q appears twice in the header.", h))
 		}

@@ -52,7 +52,18 @@ func (h *Handler) MacLogin(ctx context.Context, req *api.MacRequest) (*api.MacLo
 	if err := h.creds.CheckMACLogin(owned.Device); err != nil {
 		return nil, err
 	}
-	return h.loginAsDevice(ctx, userID, owned)
+	res, err := h.loginAsDevice(ctx, userID, owned)
+	if err != nil {
+		return nil, err
+	}
+	secret, err := h.creds.IssueOnLogin(ctx, owned.Device)
+	if err != nil {
+		return nil, err
+	}
+	if secret != "" {
+		res.Data.DeviceSecret = api.NewOptString(secret)
+	}
+	return res, nil
 }
 
 // loginAsDevice issues a device token of the device's owner.

@@ -24,5 +24,6 @@ var Module = fx.Module("device",
 		func(a *account.Service) DeviceLogins { return a },
 		hub.AsHooks((*Presence).Hooks),
 		hub.AsFrameHandler((*Presence).DeviceInfoHandler),
+		hub.AsFrameHandler((*Claims).ClaimCodeHandler),
 	),
 )

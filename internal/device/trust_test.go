@@ -2,6 +2,7 @@ package device_test
 
 import (
 	"context"
+	"encoding/json"
 	"strconv"
 	"testing"
 	"time"
@@ -259,3 +260,198 @@ func TestSignVector(t *testing.T) {
 // signVector was computed with Python's hmac module (independently of
 // this code): hmac.new(bytes(range(32)), nonce+"\n"+mac+"\n"+ts, sha256).
 const signVector = "a40835b89a1dc98f6fb571fdd542dc583edd558aace3202619152e0259d34f5b"
+
+// macLoginSecret logs in by MAC and returns the answer's device_secret
+// ("" when there is none).
+func macLoginSecret(t *testing.T, s *testenv.Service, mac string) string {
+	t.Helper()
+	res := s.Do(t, "POST", "/api/user/mac-login/", "", map[string]any{"mac_address": mac})
+	expect(t, "mac login", res, 200, 200)
+	var d struct {
+		DeviceSecret *string `json:"device_secret"`
+	}
+	res.Decode(t, &d)
+	if d.DeviceSecret == nil {
+		return ""
+	}
+	if len(*d.DeviceSecret) != 64 {
+		t.Fatalf("device_secret %q: want 64 hex digits", *d.DeviceSecret)
+	}
+	return *d.DeviceSecret
+}
+
+// TestSecretOnFirstLogin: a MAC login of a device without a secret
+// issues one, pending until the device's first challenge login with it;
+// a secret the device never used is replaced by the next MAC login's and
+// stops working; once used, the secret is the device's, MAC login is
+// refused and no further secret is issued (also not where an admin
+// allows MAC login).
+func TestSecretOnFirstLogin(t *testing.T) {
+	cfg := testenv.Config(t, testenv.Postgres)
+	cfg.Devices.SecretKey = make([]byte, 32)
+	var accounts *account.Service
+	a := testenv.StartWith(t, cfg, fx.Populate(&accounts))
+	b := testenv.StartWith(t, cfg)
+	admin := staffToken(t, a, accounts)
+	alice := a.Register(t, "alice")
+	const mac, unbound = "AA:BB:CC:30:00:01", "AA:BB:CC:30:00:02"
+	a.Bind(t, alice.Token, mac)
+
+	lost := macLoginSecret(t, a, mac)
+	if lost == "" {
+		t.Fatal("first MAC login: no device_secret")
+	}
+	// The device never stored it: its next MAC login still works and
+	// gets another secret; the lost one no longer opens anything.
+	secret := macLoginSecret(t, b, mac)
+	if secret == "" || secret == lost {
+		t.Fatalf("second MAC login: secret %q after %q, want a new one", secret, lost)
+	}
+	expect(t, "lost secret", deviceLogin(t, a, mac, challenge(t, a, mac), time.Now().Unix(), lost), 401, apperr.CodeDeviceAuthFailed)
+
+	// The first challenge login with it (on the other instance) makes it
+	// the device's; it keeps working.
+	res := deviceLogin(t, a, mac, challenge(t, a, mac), time.Now().Unix(), secret)
+	expect(t, "first device login", res, 200, 200)
+	var l testenv.Login
+	res.Decode(t, &l)
+	if l.User.ID != alice.User.ID {
+		t.Fatalf("device login as user %d, want %d", l.User.ID, alice.User.ID)
+	}
+	expect(t, "second device login", deviceLogin(t, b, mac, challenge(t, b, mac), time.Now().Unix(), secret), 200, 200)
+	expect(t, "mac login after activation", a.Do(t, "POST", "/api/user/mac-login/", "", map[string]any{"mac_address": mac}), 403, apperr.CodeMACLoginRefused)
+
+	// An admin allowing MAC login again does not get the device a new secret.
+	expect(t, "allow", a.Do(t, "PUT", "/api/v1/admin/devices/"+strconv.Itoa(l.Device.ID)+"/mac-login/", admin, map[string]any{"mac_login": "allow"}), 200, 200)
+	if got := macLoginSecret(t, a, mac); got != "" {
+		t.Fatalf("MAC login of a device with a secret issued %q", got)
+	}
+	expect(t, "secret still works", deviceLogin(t, a, mac, challenge(t, a, mac), time.Now().Unix(), secret), 200, 200)
+
+	// An unbound device's MAC login fails and issues nothing.
+	expect(t, "unbound", a.Do(t, "POST", "/api/user/mac-login/", "", map[string]any{"mac_address": unbound}), 404, apperr.CodeDeviceNotBound)
+	if n, err := a.Redis.Exists(t.Context(), a.Key("device:pending_secret:"+unbound)).Result(); err != nil || n != 0 {
+		t.Fatalf("pending secret of an unbound device: %d %v", n, err)
+	}
+}
+
+// TestNoSecretWithoutKey: where device secrets are not configured, MAC
+// login issues none.
+func TestNoSecretWithoutKey(t *testing.T) {
+	cfg := testenv.Config(t, testenv.Postgres)
+	cfg.Devices.SecretKey = nil
+	s := testenv.StartWith(t, cfg)
+	alice := s.Register(t, "alice")
+	s.Bind(t, alice.Token, "AA:BB:CC:30:01:01")
+	if got := macLoginSecret(t, s, "AA:BB:CC:30:01:01"); got != "" {
+		t.Fatalf("device_secret %q without a secret key", got)
+	}
+}
+
+// TestClaimCodeFrame: a device session asks for a claim code over the hub
+// and an app binds with it; the frame's code retires the previous one; an
+// app session is refused with the REST operation's business code.
+func TestClaimCodeFrame(t *testing.T) {
+	s := testenv.Start(t, testenv.Postgres)
+	alice, bob := s.Register(t, "alice"), s.Register(t, "bob")
+	const mac = "AA:BB:CC:20:01:01"
+	s.Bind(t, alice.Token, mac)
+	dev := s.Dial(t, s.MacLogin(t, mac).Token)
+	restCode := claimCode(t, s, s.MacLogin(t, mac).Token)
+
+	dev.Send(map[string]any{"type": "claim_code_request", "message": map[string]any{"request_id": "cc-1"}})
+	f := dev.Expect("claim_code")
+	var c struct {
+		Code      string `json:"code"`
+		ExpiresIn int    `json:"expires_in"`
+		RequestID string `json:"request_id"`
+	}
+	if err := json.Unmarshal(f.Message, &c); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Code) != device.ClaimCodeLength || c.ExpiresIn <= 0 || c.RequestID != "cc-1" {
+		t.Fatalf("claim_code %s", f.Raw)
+	}
+	expect(t, "code from REST, retired", s.Do(t, "POST", "/api/device/claim/", bob.Token, map[string]any{"claim_code": restCode}), 400, apperr.CodeClaimCodeInvalid)
+	res := s.Do(t, "POST", "/api/device/claim/", bob.Token, map[string]any{"claim_code": c.Code})
+	expect(t, "claim with the frame's code", res, 200, 200)
+	// Last bind wins: the device's session under alice closes.
+	dev.ExpectClose(4003)
+
+	app := s.Dial(t, bob.Token)
+	app.Send(map[string]any{"type": "claim_code_request", "message": map[string]any{"request_id": "cc-2"}})
+	e := app.ExpectError("not_allowed")
+	var p struct {
+		RequestID    string `json:"request_id"`
+		BusinessCode int    `json:"business_code"`
+	}
+	if err := json.Unmarshal(e.Message, &p); err != nil {
+		t.Fatal(err)
+	}
+	if p.RequestID != "cc-2" || p.BusinessCode != 403 {
+		t.Fatalf("refusal %s, want request_id cc-2 and business_code 403", e.Raw)
+	}
+}
+
+// TestImportSecrets: the CSV import provisions secrets for the rows that
+// ask (or for every row, with secrets: true) and shows each once in its
+// row; the secret logs the device in. Without a secret key an import
+// asking for secrets is refused before anything is written.
+func TestImportSecrets(t *testing.T) {
+	cfg := testenv.Config(t, testenv.Postgres)
+	cfg.Devices.SecretKey = make([]byte, 32)
+	var accounts *account.Service
+	s := testenv.StartWith(t, cfg, fx.Populate(&accounts))
+	admin := staffToken(t, s, accounts)
+	type row struct {
+		MACAddress string  `json:"mac_address"`
+		Status     string  `json:"status"`
+		Message    string  `json:"message"`
+		Secret     *string `json:"secret"`
+	}
+	importCSV := func(s *testenv.Service, admin string, body map[string]any) []row {
+		t.Helper()
+		res := s.Do(t, "POST", "/api/v1/admin/devices/import/", admin, body)
+		expect(t, "import", res, 200, 200)
+		var rep struct {
+			Rows []row `json:"rows"`
+		}
+		res.Decode(t, &rep)
+		return rep.Rows
+	}
+	const a, b, c = "AA:BB:CC:50:00:01", "AA:BB:CC:50:00:02", "AA:BB:CC:50:00:03"
+	rows := importCSV(s, admin, map[string]any{"csv": "mac_address,secret\n" + a + ",yes\n" + b + ",\n" + c + ",maybe\n"})
+	if len(rows) != 3 || rows[0].Secret == nil || len(*rows[0].Secret) != 64 || rows[1].Secret != nil ||
+		rows[2].Status != "error" || rows[2].Secret != nil {
+		t.Fatalf("rows %+v", rows)
+	}
+	alice := s.Register(t, "alice")
+	s.Bind(t, alice.Token, a)
+	expect(t, "login with the imported secret", deviceLogin(t, s, a, challenge(t, s, a), time.Now().Unix(), *rows[0].Secret), 200, 200)
+	expect(t, "mac login of a device with an imported secret", s.Do(t, "POST", "/api/user/mac-login/", "", map[string]any{"mac_address": a}), 403, apperr.CodeMACLoginRefused)
+
+	// secrets: true gives every row one, a known device a new one.
+	rows = importCSV(s, admin, map[string]any{"csv": "mac_address\n" + a + "\n" + b + "\n", "secrets": true})
+	if rows[0].Secret == nil || rows[1].Secret == nil || *rows[0].Secret == *rows[1].Secret {
+		t.Fatalf("rows %+v", rows)
+	}
+	expect(t, "new secret", deviceLogin(t, s, a, challenge(t, s, a), time.Now().Unix(), *rows[0].Secret), 200, 200)
+
+	// No key: refused, and the new device in the file is not created.
+	cfg2 := testenv.Config(t, testenv.Postgres)
+	cfg2.Devices.SecretKey = nil
+	var accounts2 *account.Service
+	s2 := testenv.StartWith(t, cfg2, fx.Populate(&accounts2))
+	admin2 := staffToken(t, s2, accounts2)
+	const d = "AA:BB:CC:50:00:04"
+	res := s2.Do(t, "POST", "/api/v1/admin/devices/import/", admin2, map[string]any{"csv": "mac_address\n" + d + "\n", "secrets": true})
+	expect(t, "import without a key", res, 503, apperr.CodeDeviceSecretsUnavailable)
+	res = s2.Do(t, "GET", "/api/v1/admin/devices/?search="+d, admin2, nil)
+	var page struct {
+		Count int `json:"count"`
+	}
+	res.Decode(t, &page)
+	if page.Count != 0 {
+		t.Fatalf("refused import created %d devices", page.Count)
+	}
+}

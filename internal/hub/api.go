@@ -44,6 +44,11 @@ type FrameHandler struct {
 	// Consume stops the hub relaying frames of this type to the group;
 	// by default a handled frame is relayed too (before it is handled).
 	Consume bool
+	// RelayToApps relays the frames of this type that devices send to
+	// the group's app sessions only, not to the group's other devices
+	// (a device's command_result concerns its owner's apps, and a user
+	// with many devices would otherwise copy every one to all of them).
+	RelayToApps bool
 	// Handle runs on the session's reader goroutine, so a session's
 	// frames are handled in order; it should be quick. ctx ends with the
 	// session. A *FrameError is sent to the client as is; any other error

@@ -55,6 +55,35 @@ func (b *Bus) SendToApps(ctx context.Context, userID int, f ws.Frame) error {
 	return b.send(ctx, userID, appsTarget, f)
 }
 
+// AppFrame is a frame for the app sessions of one user's group.
+type AppFrame struct {
+	UserID int
+	Frame  ws.Frame
+}
+
+// SendToAppsBatch sends each frame to the app sessions of its user's
+// group, as SendToApps does, in one Redis round trip (a pipeline): for
+// callers that produce many frames at once.
+func (b *Bus) SendToAppsBatch(ctx context.Context, frames []AppFrame) error {
+	if len(frames) == 0 {
+		return nil
+	}
+	pipe := b.rdb.Pipeline()
+	for _, af := range frames {
+		f := af.Frame
+		f.SetFrom(serverSender)
+		frame, err := f.MarshalJSON()
+		if err != nil {
+			return fmt.Errorf("hub: encode %s frame: %w", f.Type, err)
+		}
+		pipe.Publish(ctx, b.keys.HubGroup(af.UserID), encodeGroup("", groupMessage{target: appsTarget, frame: frame}))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("hub: send %d frames to app sessions: %w", len(frames), err)
+	}
+	return nil
+}
+
 func (b *Bus) send(ctx context.Context, userID int, target string, f ws.Frame) error {
 	f.SetFrom(serverSender)
 	frame, err := f.MarshalJSON()

@@ -222,8 +222,9 @@ func (h *Hub) unregister(c *Session) {
 
 // relay sends a client's encoded frame to the other members of its group:
 // local members directly, other instances through Redis.
-func (h *Hub) relay(sender *Session, frame []byte) {
-	m := groupMessage{exclude: sender.id, frame: frame}
+// target narrows the members as a Bus target does ("" for all of them).
+func (h *Hub) relay(sender *Session, frame []byte, target string) {
+	m := groupMessage{exclude: sender.id, target: target, frame: frame}
 	h.deliver(sender.userID, m)
 	h.broker.publishGroup(sender.userID, m)
 }

@@ -12,7 +12,9 @@ const heartbeatType ws.FrameType = "heartbeat"
 // route is what the hub does with a client frame of one type.
 type route struct {
 	// relay: the frame goes to the other members of the group.
-	relay    bool
+	relay bool
+	// appsOnly: a device's frame goes to the group's app sessions only.
+	appsOnly bool
 	handlers []FrameHandler
 }
 
@@ -49,6 +51,9 @@ func (rt routes) add(fh FrameHandler) error {
 	}
 	if fh.Consume {
 		r.relay = false
+	}
+	if fh.RelayToApps {
+		r.appsOnly = true
 	}
 	r.handlers = append(r.handlers, fh)
 	return nil

@@ -257,7 +257,11 @@ func (h *Hub) handleFrame(c *Session, data []byte) {
 			h.sendError(c, ws.ErrorCodeInternalError, "Could not relay the frame.")
 			return
 		}
-		h.relay(c, out)
+		target := ""
+		if r.appsOnly && c.mac != "" {
+			target = appsTarget
+		}
+		h.relay(c, out, target)
 	}
 	for _, fh := range r.handlers {
 		if err := fh.Handle(c.ctx, c, &f); err != nil {

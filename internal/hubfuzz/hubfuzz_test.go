@@ -251,6 +251,8 @@ func (f *fixture) exchange(fr *hubfuzz.Frame, fromDevice bool) {
 			f.checkError(fr, sender.name, a)
 		case fr.Type == "heartbeat" && a.Type == "pong":
 			// The answer to a heartbeat, checked below.
+		case fr.Type == "claim_code_request" && a.Type == "claim_code":
+			// A device's claim code (checked against the spec above).
 		default:
 			others = append(others, a)
 		}
@@ -323,14 +325,15 @@ func (f *fixture) exchange(fr *hubfuzz.Frame, fromDevice bool) {
 
 // consumed are the client frame types the server handles without relaying
 // them (asyncapi.yaml: "except heartbeat, chat_request, rtc_agent_start,
-// rtc_agent_stop, voice_start, voice_end and abort").
+// rtc_agent_stop, voice_start, voice_end, abort and claim_code_request").
 var consumed = map[string]bool{"chat_request": true, "rtc_agent_start": true, "rtc_agent_stop": true,
-	"voice_start": true, "voice_end": true, "abort": true}
+	"voice_start": true, "voice_end": true, "abort": true, "claim_code_request": true}
 
 // refusable are in-spec frame types the domain may still refuse with an
 // error frame to the sender: the voice agent requests (no agent to stop,
 // not the user's device, voice rooms not configured in the fixture).
-var refusable = map[string]bool{"rtc_agent_start": true, "rtc_agent_stop": true}
+// claim_code_request is refused to app sessions.
+var refusable = map[string]bool{"rtc_agent_start": true, "rtc_agent_stop": true, "claim_code_request": true}
 
 // dropChatOutput validates and removes the frames that answer chat
 // requests: chat_delta, chat_done, and error frames with a request_id.

@@ -9,6 +9,7 @@ import { createRestClient, unwrap, streamChat, HubClient, type WebSocketFactory,
 import type {
   ClientFrame, ServerFrame, ChatFrame, ChatRequestFrame, ChatDeltaFrame, ChatDoneFrame, CommandResultFrame, ConnectedFrame, ErrorFrame, NotificationFrame,
 } from '@paradise/sdk';
+import type { ClaimCodeFrame, ClaimCodeRequestFrame, CommandStatusFrame } from '@paradise/sdk';
 
 type ErrorEnvelope = components['schemas']['Error'];
 type User = components['schemas']['User'];
@@ -16,6 +17,7 @@ type Device = components['schemas']['Device'];
 type ChatReply = components['schemas']['ChatReply'];
 type ChatMessage = components['schemas']['ChatMessage'];
 type ChatStreamEvent = components['schemas']['ChatStreamEvent'];
+type DeviceCommand = components['schemas']['DeviceCommand'];
 
 const base = process.env.PARADISE_URL ?? 'http://127.0.0.1:8000';
 const adminUser = process.env.PARADISE_ADMIN_USER;
@@ -513,6 +515,67 @@ await step('HubClient stops on 4001 (invalid token): no reconnect', async () => 
   await new Promise((r) => setTimeout(r, 300));
   check(hub.state === 'closed' && !states.includes('reconnecting'), `states ${states.join(' -> ')}`);
 });
+
+// --- Persistent commands and claim codes (docs/devices.md) ----------------
+// Each walk is its own function, called below, so that other walks can be
+// added next to them without touching them.
+
+// walkCommandRoundTrip: the app queues a persistent command for its online
+// device, the device answers it, the app sees the status frame and reads
+// the stored outcome.
+async function walkCommandRoundTrip(): Promise<void> {
+  await step('persistent command: app issues, device acks, app sees acknowledged', async () => {
+    const api = client(need(appToken, 'token'));
+    const d = need(dev, 'device socket');
+    const a = need(app, 'app socket');
+    const id = need(device, 'device').id;
+    const res = await api.POST('/api/device/devices/{id}/commands/', {
+      params: { path: { id } },
+      body: { name: 'set_volume', params: { level: 30 }, ttl_seconds: 600, idempotency_key: `ts-cmd-${suffix}` },
+    });
+    check(res.data && res.response.status === 201, `create: ${res.response.status} ${JSON.stringify(res.error)}`);
+    const created: DeviceCommand = res.data.data;
+    check(created.status === 'sent' && created.attempts === 1, `created online: ${JSON.stringify(created)}`);
+    const commandId = String(created.id);
+    // Earlier steps' relays may still be queued on the device socket.
+    const f = await d.next((x) => !(x.type === 'command' && x.message.command_id === commandId));
+    check(f.type === 'command' && f.message.name === 'set_volume' && f.from?.connection_id === 'server', `device got ${JSON.stringify(f)}`);
+    const answer: CommandResultFrame = { type: 'command_result', message: { command_id: commandId, ok: true, result: { level: 30 } } };
+    d.hub.send('command_result', answer.message);
+    const st = await a.next((x) => !(x.type === 'command_status' && x.message.command_id === commandId && x.message.status === 'acknowledged'));
+    check(st.type === 'command_status', `app got ${JSON.stringify(st)}`);
+    const status: CommandStatusFrame = st;
+    check(status.message.device_id === id && status.message.mac_address === mac && status.message.result?.level === 30, JSON.stringify(status.message));
+    const got = await api.GET('/api/device/devices/{id}/commands/{command_id}/', { params: { path: { id, command_id: created.id } } });
+    check(got.data?.data.status === 'acknowledged' && got.data.data.completed_at !== null, `stored: ${JSON.stringify(got.data ?? got.error)}`);
+  });
+}
+
+// walkClaimCode: the device asks for a claim code over the hub and another
+// user's app binds the device with it (last bind wins: the device's
+// session under its previous owner ends, so this walk comes last).
+async function walkClaimCode(): Promise<void> {
+  await step('claim code: the device asks over the hub, another user binds with it', async () => {
+    const d = need(dev, 'device socket');
+    const req: ClaimCodeRequestFrame = { type: 'claim_code_request', message: { request_id: `ts-claim-${suffix}` } };
+    d.hub.send('claim_code_request', req.message);
+    const f = await d.next((x) => x.type !== 'claim_code' && x.type !== 'error');
+    check(f.type === 'claim_code', `device got ${JSON.stringify(f)}`);
+    const code: ClaimCodeFrame = f;
+    check(code.message.request_id === req.message.request_id && code.message.code.length === 8 && code.message.expires_in > 0, JSON.stringify(code.message));
+    const other = await client().POST('/api/user/register/', { body: { username: `ts_claim_${suffix}`, password } });
+    check(other.data, `register: ${other.response.status} ${JSON.stringify(other.error)}`);
+    const claimed = await client(other.data.data.token).POST('/api/device/claim/', { body: { claim_code: code.message.code, name: 'Claimed' } });
+    check(claimed.data, `claim: ${claimed.response.status} ${JSON.stringify(claimed.error)}`);
+    check(claimed.data.data.mac_address === mac && claimed.data.data.name === 'Claimed', JSON.stringify(claimed.data.data));
+    const again = await client(other.data.data.token).POST('/api/device/claim/', { body: { claim_code: code.message.code } });
+    const e = again.error as ErrorEnvelope | undefined;
+    check(again.response.status === 400 && e?.code === 4013, `reused code: ${again.response.status} ${JSON.stringify(e)}`);
+  });
+}
+
+await walkCommandRoundTrip();
+await walkClaimCode();
 
 dev?.hub.close();
 app?.hub.close();
