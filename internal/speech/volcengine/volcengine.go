@@ -1,6 +1,7 @@
 // Package volcengine is Volcengine openspeech (ByteDance): TTS over HTTP
-// (V1, /api/v1/tts) and one-shot "flash" ASR
-// (/api/v3/auc/bigmodel/recognize/flash), per docs/vendors.md §4.
+// (V1, /api/v1/tts), one-shot "flash" ASR
+// (/api/v3/auc/bigmodel/recognize/flash) and streaming ASR over the binary
+// WebSocket protocol (/api/v3/sauc/bigmodel), per docs/vendors.md §4.
 package volcengine
 
 import (
@@ -36,6 +37,9 @@ type Config struct {
 	Voice string
 	// ASRResourceID is the flash ASR resource (default volc.bigasr.auc_turbo).
 	ASRResourceID string
+	// StreamResourceID is the streaming ASR resource (default
+	// volc.bigasr.sauc.duration).
+	StreamResourceID string
 }
 
 // Client is the openspeech provider.
@@ -58,6 +62,9 @@ func New(cfg Config, hc *http.Client) *Client {
 	}
 	if cfg.ASRResourceID == "" {
 		cfg.ASRResourceID = "volc.bigasr.auc_turbo"
+	}
+	if cfg.StreamResourceID == "" {
+		cfg.StreamResourceID = StreamResourceID
 	}
 	return &Client{cfg: cfg, http: hc}
 }

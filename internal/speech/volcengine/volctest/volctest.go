@@ -1,5 +1,5 @@
-// Package volctest is a fake Volcengine openspeech for tests: V1 TTS and
-// flash ASR, checking the credentials the way the service does
+// Package volctest is a fake Volcengine openspeech for tests: V1 TTS,
+// flash ASR and streaming ASR over the binary WebSocket protocol, checking the credentials the way the service does
 // (docs/vendors.md §4).
 package volctest
 
@@ -30,22 +30,33 @@ type Server struct {
 	Delay      time.Duration
 	Calls      atomic.Int64
 	Rejected   atomic.Int64
+	// Streams counts streaming ASR connections; Refused their error frames.
+	Streams atomic.Int64
+	Refused atomic.Int64
 
-	mu        sync.Mutex
-	ttsFail   []int
-	asrFail   []int
-	reqIDs    map[string]bool
-	lastVoice string
+	mu         sync.Mutex
+	ttsFail    []int
+	asrFail    []int
+	streamFail []int
+	reqIDs     map[string]bool
+	lastVoice  string
 }
 
 // New starts the fake; it stops with the test.
 func New(t testing.TB) *Server {
+	s := Start()
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Start starts the fake outside a test (load tools); Close stops it.
+func Start() *Server {
 	s := &Server{Transcript: "明天会下雨吗", reqIDs: map[string]bool{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/v1/tts", s.tts)
 	mux.HandleFunc("POST /api/v3/auc/bigmodel/recognize/flash", s.flash)
+	mux.HandleFunc("GET "+volcengine.StreamPath, s.stream)
 	s.Server = httptest.NewServer(mux)
-	t.Cleanup(s.Close)
 	return s
 }
 
