@@ -127,10 +127,21 @@ func (s *Service) outcome(op string, err error) {
 // Transcribe checks and recognizes a user's recording.
 func (s *Service) Transcribe(ctx context.Context, userID int, a speech.Audio) (t speech.Transcript, err error) {
 	defer func() { s.outcome("recognize", err) }()
-	return s.transcribe(ctx, userID, a)
+	return s.transcribe(ctx, userID, a, nil)
 }
 
-func (s *Service) transcribe(ctx context.Context, userID int, a speech.Audio) (speech.Transcript, error) {
+// streamed is a recognition that ran while the audio was recorded: it
+// returns its transcript, or why there is none.
+type streamed struct {
+	provider string
+	result   func(ctx context.Context) (speech.Transcript, error)
+}
+
+// transcribe checks a recording and recognizes it: from its streamed
+// recognition when there is one (a hub voice turn on a streaming
+// vendor), else (or when the streaming vendor failed for its own reasons)
+// through the provider chain.
+func (s *Service) transcribe(ctx context.Context, userID int, a speech.Audio, st *streamed) (speech.Transcript, error) {
 	d, err := speech.Check(&a, s.Limits())
 	if err != nil {
 		return speech.Transcript{}, err
@@ -138,7 +149,18 @@ func (s *Service) transcribe(ctx context.Context, userID int, a speech.Audio) (s
 	if err := s.checkBudget(ctx, userID); err != nil {
 		return speech.Transcript{}, err
 	}
-	t, err := s.engines.Recognizer.Recognize(ctx, a)
+	var t speech.Transcript
+	if st != nil {
+		t, err = st.result(ctx)
+		var se *speech.Error
+		if err != nil && errors.As(err, &se) && se.Failover() && ctx.Err() == nil {
+			s.engines.Observer.Failover(st.provider, "recognize")
+			st = nil
+		}
+	}
+	if st == nil {
+		t, err = s.engines.Recognizer.Recognize(ctx, a)
+	}
 	if err != nil {
 		return speech.Transcript{}, speech.AsAppError(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"paradise/internal/config"
 	"paradise/internal/speech/volcengine"
 )
 
@@ -216,4 +217,12 @@ func Audio(text string) []byte {
 		out[i] = byte(int(rs[i/256]) + 3*i)
 	}
 	return out
+}
+
+// Speech returns cfg with this fake as the only speech provider (hub
+// voice turns stream to it).
+func (s *Server) Speech(cfg config.Speech) config.Speech {
+	cfg.Providers = []string{volcengine.Name}
+	cfg.Volc = config.SpeechVolcengine{AppID: AppID, AccessToken: AccessToken, BaseURL: s.URL}
+	return cfg
 }
