@@ -1,7 +1,6 @@
 package voice
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -74,7 +73,7 @@ type turn struct {
 	// mu guards the recording, which the reader goroutine fills while the
 	// streamer sends it on.
 	mu       sync.Mutex
-	audio    bytes.Buffer
+	audio    recording
 	recorded bool // the recording ended
 	// wake tells the streamer there is more audio (or the end).
 	wake chan struct{}
@@ -252,10 +251,10 @@ func (t *Turns) streamAudio(cur *turn, userID int, sr speech.StreamRecognizer) (
 			return speech.Transcript{}, ctx.Err()
 		}
 		cur.mu.Lock()
-		more := cur.audio.Bytes()[sent.Load():]
+		more := cur.audio.Len() - int(sent.Load())
 		ended := cur.recorded
-		if len(more) >= streamChunk || (ended && len(more) > 0) {
-			buf = append(buf[:0], more...)
+		if more >= streamChunk || (ended && more > 0) {
+			buf = cur.audio.AppendFrom(buf[:0], int(sent.Load()))
 			pending = buf
 		}
 		cur.mu.Unlock()
@@ -348,6 +347,11 @@ func (t *Turns) answer(ctx context.Context, s *hub.Session, cur *turn) {
 	a := speech.Audio{Format: speech.Format(cur.start.Format), SampleRate: cur.rate, Language: cur.start.Language.Or(""), Data: cur.audio.Bytes()}
 	cur.mu.Unlock()
 	tr, err := t.voice.transcribe(ctx, userID, a, cur.heard)
+	// The recording is not needed past its transcript.
+	a.Data = nil
+	cur.mu.Lock()
+	cur.audio.Reset()
+	cur.mu.Unlock()
 	if err != nil {
 		t.refuse(ctx, s, cur.id, err)
 		return
