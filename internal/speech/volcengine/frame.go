@@ -6,8 +6,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
-	"sync"
 )
 
 // The binary protocol of streaming ASR (docs/vendors.md §4c): a 4-byte
@@ -63,29 +63,36 @@ func (f Frame) Last() bool { return f.Flags&FlagLast != 0 }
 
 func (f Frame) hasSequence() bool { return f.Flags&FlagSequence != 0 }
 
-// gzips holds gzip writers between frames: a writer's state is large and a
-// stream writes one frame every 100-200 ms.
-var gzips = sync.Pool{New: func() any {
-	w, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
-	return w
-}}
+// gzipStored wraps p in a gzip member of stored (uncompressed) deflate
+// blocks: valid gzip for any reader, without a flate writer's 650 KB of
+// state per stream. Audio does not compress, and the JSON requests are
+// small.
+func gzipStored(p []byte) []byte {
+	const maxBlock = 65535
+	crc, size := crc32.ChecksumIEEE(p), uint32(len(p))
+	out := make([]byte, 0, 18+len(p)+5*(len(p)/maxBlock+1))
+	out = append(out, 0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff) // magic, deflate, no flags or mtime, unknown OS
+	for first := true; first || len(p) > 0; first = false {
+		n := min(len(p), maxBlock)
+		final := byte(0)
+		if n == len(p) {
+			final = 1
+		}
+		out = append(out, final) // BFINAL, BTYPE 00 (stored)
+		out = binary.LittleEndian.AppendUint16(out, uint16(n))
+		out = binary.LittleEndian.AppendUint16(out, ^uint16(n))
+		out = append(out, p[:n]...)
+		p = p[n:]
+	}
+	out = binary.LittleEndian.AppendUint32(out, crc)
+	return binary.LittleEndian.AppendUint32(out, size)
+}
 
 // Encode packs a frame, gzipping the payload when Compression says so.
 func Encode(f Frame) ([]byte, error) {
 	payload := f.Payload
 	if f.Compression == CompressGzip {
-		var buf bytes.Buffer
-		zw := gzips.Get().(*gzip.Writer)
-		zw.Reset(&buf)
-		_, err := zw.Write(payload)
-		if err == nil {
-			err = zw.Close()
-		}
-		gzips.Put(zw)
-		if err != nil {
-			return nil, fmt.Errorf("volcengine: gzip frame: %w", err)
-		}
-		payload = buf.Bytes()
+		payload = gzipStored(payload)
 	}
 	out := make([]byte, 0, 12+len(payload))
 	out = append(out, protocolVersion<<4|headerWords, byte(f.Type)<<4|f.Flags&0x0f, f.Serialization<<4|f.Compression&0x0f, 0)

@@ -2,6 +2,8 @@ package volcengine_test
 
 import (
 	"bytes"
+	"compress/gzip"
+	"io"
 	"context"
 	"errors"
 	"net/http"
@@ -164,5 +166,28 @@ func TestStreamErrors(t *testing.T) {
 				t.Fatalf("err %v, want kind %d code %s", err, tt.kind, tt.code)
 			}
 		})
+	}
+}
+
+// TestGzipPayloads: gzip payloads of every size read back with the
+// standard gzip reader (the vendor's side).
+func TestGzipPayloads(t *testing.T) {
+	for _, n := range []int{0, 1, 65535, 65536, 200000} {
+		p := make([]byte, n)
+		for i := range p {
+			p[i] = byte(i * 31)
+		}
+		b, err := volcengine.Encode(volcengine.Frame{Type: volcengine.AudioOnlyRequest, Compression: volcengine.CompressGzip, Payload: p})
+		if err != nil {
+			t.Fatal(err)
+		}
+		zr, err := gzip.NewReader(bytes.NewReader(b[8:]))
+		if err != nil {
+			t.Fatalf("%d bytes: %v", n, err)
+		}
+		got, err := io.ReadAll(zr)
+		if err != nil || !bytes.Equal(got, p) {
+			t.Fatalf("%d bytes: read back %d bytes, %v", n, len(got), err)
+		}
 	}
 }
