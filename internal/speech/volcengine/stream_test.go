@@ -3,9 +3,9 @@ package volcengine_test
 import (
 	"bytes"
 	"compress/gzip"
-	"io"
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"strings"
 	"sync"

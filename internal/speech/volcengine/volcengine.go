@@ -151,8 +151,10 @@ func encoding(f speech.Format) string {
 	return string(f)
 }
 
-// Synthesize implements speech.Synthesizer (V1 HTTP, operation query:
-// the whole audio comes back base64 in one JSON answer).
+// Synthesize implements speech.Synthesizer. PCM, MP3 and Ogg Opus stream
+// over the binary WebSocket (operation submit): Body yields audio as the
+// vendor makes it. WAV, which the vendor cannot stream, comes from V1 HTTP
+// (operation query: the whole audio base64 in one JSON answer).
 func (c *Client) Synthesize(ctx context.Context, r speech.SynthesisRequest) (speech.Synthesis, error) {
 	voice := r.Voice
 	if voice == "" {
@@ -168,6 +170,13 @@ func (c *Client) Synthesize(ctx context.Context, r speech.SynthesisRequest) (spe
 		User:    map[string]string{"uid": "paradise"},
 		Audio:   ttsAudio{VoiceType: voice, Encoding: encoding(r.Format), Rate: rate, SpeedRatio: 1, VolumeRatio: 1, PitchRatio: 1},
 		Request: ttsReq{ReqID: uuid(), Text: r.Text, TextType: "plain", Operation: "query"}}
+	if streams(r.Format) {
+		audio, err := c.synthesizeStream(ctx, in)
+		if err != nil {
+			return speech.Synthesis{}, err
+		}
+		return speech.Synthesis{Format: r.Format, SampleRate: rate, Provider: Name, Voice: voice, Body: audio}, nil
+	}
 	body, _ := json.Marshal(in)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.cfg.BaseURL+"/api/v1/tts", bytes.NewReader(body))
 	if err != nil {

@@ -153,3 +153,66 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 }
+
+// TTSChunks is how many audio-only responses the fake's streaming TTS
+// splits a sentence's audio into.
+const TTSChunks = 3
+
+// ttsStream is the fake streaming TTS: the V1 request (operation submit)
+// in a full client request, answered after Delay with the audio in
+// TTSChunks audio-only responses, the last with a negative sequence; a
+// refusal is an error frame with the V1 code.
+func (s *Server) ttsStream(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Authorization") != "Bearer;"+AccessToken {
+		s.Rejected.Add(1)
+		w.WriteHeader(http.StatusUnauthorized)
+		ttsAnswer(w, "", 3001, "authenticate request: load grant: requested grant not found")
+		return
+	}
+	conn, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		return
+	}
+	defer conn.CloseNow()
+	ctx := r.Context()
+	typ, data, err := conn.Read(ctx)
+	if err != nil {
+		return
+	}
+	refuse := func(code int, msg string) {
+		body, _ := json.Marshal(map[string]any{"code": code, "message": msg})
+		b, _ := volcengine.Encode(volcengine.Frame{Type: volcengine.ErrorMessage, Serialization: volcengine.SerialJSON, Code: uint32(code), Payload: body})
+		_ = conn.Write(ctx, websocket.MessageBinary, b)
+		_ = conn.Close(websocket.StatusNormalClosure, "")
+	}
+	f, err := volcengine.Decode(data)
+	if err != nil || typ != websocket.MessageBinary || f.Type != volcengine.FullClientRequest || f.Serialization != volcengine.SerialJSON {
+		refuse(3001, "the first packet must be a full client request in JSON")
+		return
+	}
+	req, code, msg := s.ttsCheck(f.Payload, "submit")
+	if code != 3000 {
+		refuse(code, msg)
+		return
+	}
+	select {
+	case <-time.After(s.Delay):
+	case <-ctx.Done():
+		return
+	}
+	audio := Audio(req.Request.Text)
+	size := (len(audio) + TTSChunks - 1) / TTSChunks
+	for i := int32(1); len(audio) > 0; i++ {
+		n := min(size, len(audio))
+		flags, seq := volcengine.FlagSequence, i
+		if n == len(audio) {
+			flags, seq = volcengine.FlagLastNegSeq, -i
+		}
+		b, _ := volcengine.Encode(volcengine.Frame{Type: volcengine.AudioOnlyResponse, Flags: flags, Sequence: seq, Payload: audio[:n]})
+		if conn.Write(ctx, websocket.MessageBinary, b) != nil {
+			return
+		}
+		audio = audio[n:]
+	}
+	_ = conn.Close(websocket.StatusNormalClosure, "")
+}
