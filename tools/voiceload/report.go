@@ -55,7 +55,7 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintln(w, loadenv.RunLine(time.Now()))
 	fmt.Fprintf(w, "`go run ./tools/voiceload -turns %d -seconds %g -frame %s -vendor-delay %s -warmup %s -duration %s`: "+
 		"%d devices (one user each) running hub voice turns back to back, %g s of 16 kHz PCM per turn in %s frames at the pace of speech; "+
-		"fake Volcengine (streaming ASR, V1 TTS) answering after %s; development LLM provider without pacing.\n\n",
+		"fake Volcengine (streaming ASR, streaming TTS) answering after %s; development LLM provider without pacing.\n\n",
 		o.turns, o.seconds, o.frame, o.vendorDelay, o.warmup, o.duration, o.turns, o.seconds, o.frame, o.vendorDelay)
 	fmt.Fprintf(w, "Set-up: %d users with a device each in %s.\n\n", o.turns, r.setupTime.Round(100*time.Millisecond))
 
