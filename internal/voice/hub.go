@@ -232,7 +232,15 @@ func (t *Turns) streamAudio(cur *turn, userID int, sr speech.StreamRecognizer) (
 	}
 	began := time.Now()
 	var sent atomic.Int64
+	// Vendors answer every packet, mostly with the text they had: only a
+	// change reaches the group. Partial runs on the stream's reader
+	// goroutine, one call at a time.
+	last := ""
 	st, err := sr.OpenStream(ctx, speech.StreamParams{SampleRate: cur.rate, Language: cur.start.Language.Or(""), Partial: func(text string) {
+		if text == last {
+			return
+		}
+		last = text
 		_ = t.bus.SendToGroup(ctx, userID, ws.NewSttFrame(ws.Stt{Message: ws.SttPayload{TurnID: cur.id, Text: text,
 			Language: cur.start.Language.Or("zh-CN"), DurationMs: int(speech.PCMDuration(int(sent.Load()), cur.rate).Milliseconds()),
 			Provider: sr.Name(), Partial: ws.NewOptBool(true)}}))

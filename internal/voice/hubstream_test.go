@@ -116,6 +116,36 @@ func TestHubVoiceStreaming(t *testing.T) {
 		t.Fatalf("refused %d", fake.Refused.Load())
 	}
 
+	// Only changes of the partial text reach the group: 2 s of audio are
+	// nine answered packets, and the fake's text stops growing after six.
+	dev.Send(map[string]any{"type": "voice_start", "message": map[string]any{"turn_id": "s4", "format": "pcm"}})
+	for range 10 {
+		sendBinary(t, dev, speechPCM(0.2))
+	}
+	// The app still has the earlier turns' frames queued: take s4's.
+	s4 := func(f hubFrame) bool { return f.Type == "stt" && field(t, f.Frame, "turn_id") == "s4" }
+	for n := 0; n < 6; {
+		if f := readAny(t, app); s4(f) {
+			if field(t, f.Frame, "partial") != true {
+				t.Fatalf("final before the partials: %s", f.Raw)
+			}
+			n++
+		}
+	}
+	dev.Send(map[string]any{"type": "voice_end", "message": map[string]any{"turn_id": "s4"}})
+	for {
+		f := readAny(t, app)
+		if !s4(f) {
+			continue
+		}
+		if field(t, f.Frame, "partial") == true {
+			t.Fatalf("a seventh partial: %s", f.Raw)
+		}
+		break
+	}
+	untilFinalStt(t, dev, "chat_delta", "chat_done")
+	untilTtsEnd(t, dev)
+
 	// 8 kHz PCM does not stream (the vendor takes 16 kHz only).
 	streams := fake.Streams.Load()
 	dev.Send(map[string]any{"type": "voice_start", "message": map[string]any{"turn_id": "s3", "format": "pcm", "sample_rate": 8000}})
