@@ -202,3 +202,43 @@ func TestHubEndOfSpeech(t *testing.T) {
 		}
 	}
 }
+
+// TestHubVoiceStreamingBudget: a user whose speech seconds are spent gets
+// quota_exceeded for the turn, and no vendor stream is opened for it.
+func TestHubVoiceStreamingBudget(t *testing.T) {
+	fake := volctest.New(t)
+	cfg := testenv.Config(t, testenv.Postgres)
+	cfg.Speech = fake.Speech(cfg.Speech)
+	cfg.Speech.SecondsPerDay = 2
+	svc := testenv.StartWith(t, cfg)
+	dev, _ := voiceDevice(t, svc)
+
+	// The first turn spends the day's seconds: one heard, more spoken
+	// (its reply may be cut short when they run out).
+	dev.Send(map[string]any{"type": "voice_start", "message": map[string]any{"turn_id": "b1", "format": "pcm"}})
+	sendBinary(t, dev, speechPCM(0.5))
+	dev.Send(map[string]any{"type": "voice_end", "message": map[string]any{"turn_id": "b1"}})
+	untilFinalStt(t, dev)
+	for f := readAny(t, dev); f.Type != "tts_end"; f = readAny(t, dev) {
+	}
+	if fake.Streams.Load() != 1 {
+		t.Fatalf("%d streams", fake.Streams.Load())
+	}
+
+	dev.Send(map[string]any{"type": "voice_start", "message": map[string]any{"turn_id": "b2", "format": "pcm"}})
+	sendBinary(t, dev, speechPCM(0.5))
+	dev.Send(map[string]any{"type": "voice_end", "message": map[string]any{"turn_id": "b2"}})
+	for {
+		f := readAny(t, dev)
+		if f.Type != "error" || field(t, f.Frame, "request_id") == "b1" {
+			continue // the first turn's last frames
+		}
+		if field(t, f.Frame, "code") != "quota_exceeded" || field(t, f.Frame, "request_id") != "b2" {
+			t.Fatalf("refusal %s", f.Raw)
+		}
+		break
+	}
+	if fake.Streams.Load() != 1 {
+		t.Fatalf("a stream was opened for a user over budget: %d streams", fake.Streams.Load())
+	}
+}
