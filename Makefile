@@ -7,7 +7,7 @@ PKGS      := ./...
 # how many test binaries run at once on small machines.
 TESTFLAGS ?= -race -count=1 -p 2 -timeout 20m
 
-.PHONY: all generate check-generated build run test test-go test-e2e lint lint-spec sdk sdk-deps speech-deps console console-deps console-types check-console test-console chromium fuzz fuzz-api fuzz-hub migration migrate-check contract-diff bench bench-hub bench-chat bench-commands chaos docs-assets ci
+.PHONY: all generate check-generated build run test test-go test-e2e lint lint-spec sdk sdk-deps speech-deps console console-deps console-types check-console test-console chromium fuzz fuzz-api fuzz-hub migration migrate-check contract-diff bench bench-hub bench-chat bench-voice bench-commands chaos docs-assets ci
 
 all: build
 
@@ -153,6 +153,13 @@ bench-hub:
 ## server memory per stream, lost streams (not part of CI; about a minute)
 bench-chat:
 	$(GO) run ./tools/chatload
+
+## bench-voice: 200 concurrent hub voice turns (5 s of 16 kHz PCM each)
+## against an in-process fake Volcengine (50 ms per answer): added latency
+## from end of speech to the first reply audio frame, server memory per
+## turn, lost turns (not part of CI; about a minute)
+bench-voice:
+	$(GO) run ./tools/voiceload
 
 ## chaos: kill -9 an instance, cut Redis, cut Postgres (through in-process proxies)
 ## under device/app load and write what clients saw to the Chaos section of

@@ -2297,6 +2297,52 @@ func (s *NotificationPayload) SetTitle(val string) {
 	s.Title = val
 }
 
+// NewOptBool returns new OptBool with value set to v.
+func NewOptBool(v bool) OptBool {
+	return OptBool{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptBool is optional bool.
+type OptBool struct {
+	Value bool
+	Set   bool
+}
+
+// IsSet returns true if OptBool was set.
+func (o OptBool) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptBool) Reset() {
+	var v bool
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptBool) SetTo(v bool) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptBool) Get() (v bool, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptBool) Or(d bool) bool {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
 // NewOptCommandPayloadParams returns new OptCommandPayloadParams with value set to v.
 func NewOptCommandPayloadParams(v CommandPayloadParams) OptCommandPayloadParams {
 	return OptCommandPayloadParams{
@@ -3279,9 +3325,13 @@ func (s *Stt) SetType(val string) {
 type SttPayload struct {
 	DurationMs int    `json:"duration_ms"`
 	Language   string `json:"language"`
-	Provider   string `json:"provider"`
-	Text       string `json:"text"`
-	TurnID     TurnID `json:"turn_id"`
+	// True on an interim transcript sent while the device is still speaking (when the provider recognizes
+	// audio as it streams in, Volcengine): the text heard so far, which later frames revise. The turn's
+	// final transcript has `partial` false or absent.
+	Partial  OptBool `json:"partial"`
+	Provider string  `json:"provider"`
+	Text     string  `json:"text"`
+	TurnID   TurnID  `json:"turn_id"`
 }
 
 // GetDurationMs returns the value of DurationMs.
@@ -3292,6 +3342,11 @@ func (s *SttPayload) GetDurationMs() int {
 // GetLanguage returns the value of Language.
 func (s *SttPayload) GetLanguage() string {
 	return s.Language
+}
+
+// GetPartial returns the value of Partial.
+func (s *SttPayload) GetPartial() OptBool {
+	return s.Partial
 }
 
 // GetProvider returns the value of Provider.
@@ -3317,6 +3372,11 @@ func (s *SttPayload) SetDurationMs(val int) {
 // SetLanguage sets the value of Language.
 func (s *SttPayload) SetLanguage(val string) {
 	s.Language = val
+}
+
+// SetPartial sets the value of Partial.
+func (s *SttPayload) SetPartial(val OptBool) {
+	s.Partial = val
 }
 
 // SetProvider sets the value of Provider.
@@ -3618,8 +3678,13 @@ func (s *VoiceStart) SetType(val string) {
 // Ref: #/$defs/VoiceStartPayload
 type VoiceStartPayload struct {
 	// The conversation to continue; absent starts a new one.
-	ConversationID OptInt64         `json:"conversation_id"`
-	Format         VoiceAudioFormat `json:"format"`
+	ConversationID OptInt64 `json:"conversation_id"`
+	// Server-side end of speech, for `pcm` only: once speech has been heard, this many milliseconds of
+	// silence end the recording as if `voice_end` had come, and the server sends `voice_end` to this
+	// session so the device stops sending audio (binary frames it sent meanwhile are dropped). Absent:
+	// only the device's `voice_end` ends the recording.
+	EndSilenceMs OptInt           `json:"end_silence_ms"`
+	Format       VoiceAudioFormat `json:"format"`
 	// BCP 47 language (default zh-CN).
 	Language    OptString           `json:"language"`
 	ReplyFormat OptVoiceAudioFormat `json:"reply_format"`
@@ -3632,6 +3697,11 @@ type VoiceStartPayload struct {
 // GetConversationID returns the value of ConversationID.
 func (s *VoiceStartPayload) GetConversationID() OptInt64 {
 	return s.ConversationID
+}
+
+// GetEndSilenceMs returns the value of EndSilenceMs.
+func (s *VoiceStartPayload) GetEndSilenceMs() OptInt {
+	return s.EndSilenceMs
 }
 
 // GetFormat returns the value of Format.
@@ -3662,6 +3732,11 @@ func (s *VoiceStartPayload) GetTurnID() TurnID {
 // SetConversationID sets the value of ConversationID.
 func (s *VoiceStartPayload) SetConversationID(val OptInt64) {
 	s.ConversationID = val
+}
+
+// SetEndSilenceMs sets the value of EndSilenceMs.
+func (s *VoiceStartPayload) SetEndSilenceMs(val OptInt) {
+	s.EndSilenceMs = val
 }
 
 // SetFormat sets the value of Format.
@@ -8768,6 +8843,41 @@ func (s *NotificationPayload) UnmarshalJSON(data []byte) error {
 	return s.Decode(d)
 }
 
+// Encode encodes bool as json.
+func (o OptBool) Encode(e *jx.Encoder) {
+	if !o.Set {
+		return
+	}
+	e.Bool(bool(o.Value))
+}
+
+// Decode decodes bool from json.
+func (o *OptBool) Decode(d *jx.Decoder) error {
+	if o == nil {
+		return errors.New("invalid: unable to decode OptBool to nil")
+	}
+	o.Set = true
+	v, err := d.Bool()
+	if err != nil {
+		return err
+	}
+	o.Value = bool(v)
+	return nil
+}
+
+// MarshalJSON implements stdjson.Marshaler.
+func (s OptBool) MarshalJSON() ([]byte, error) {
+	e := jx.Encoder{}
+	s.Encode(&e)
+	return e.Bytes(), nil
+}
+
+// UnmarshalJSON implements stdjson.Unmarshaler.
+func (s *OptBool) UnmarshalJSON(data []byte) error {
+	d := jx.DecodeBytes(data)
+	return s.Decode(d)
+}
+
 // Encode encodes CommandPayloadParams as json.
 func (o OptCommandPayloadParams) Encode(e *jx.Encoder) {
 	if !o.Set {
@@ -10455,6 +10565,12 @@ func (s *SttPayload) encodeFields(e *jx.Encoder) {
 		e.Str(s.Language)
 	}
 	{
+		if s.Partial.Set {
+			e.FieldStart("partial")
+			s.Partial.Encode(e)
+		}
+	}
+	{
 		e.FieldStart("provider")
 		e.Str(s.Provider)
 	}
@@ -10468,12 +10584,13 @@ func (s *SttPayload) encodeFields(e *jx.Encoder) {
 	}
 }
 
-var jsonFieldsNameOfSttPayload = [5]string{
+var jsonFieldsNameOfSttPayload = [6]string{
 	0: "duration_ms",
 	1: "language",
-	2: "provider",
-	3: "text",
-	4: "turn_id",
+	2: "partial",
+	3: "provider",
+	4: "text",
+	5: "turn_id",
 }
 
 // Decode decodes SttPayload from json.
@@ -10509,8 +10626,18 @@ func (s *SttPayload) Decode(d *jx.Decoder) error {
 			}(); err != nil {
 				return errors.Wrap(err, "decode field \"language\"")
 			}
+		case "partial":
+			if err := func() error {
+				s.Partial.Reset()
+				if err := s.Partial.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"partial\"")
+			}
 		case "provider":
-			requiredBitSet[0] |= 1 << 2
+			requiredBitSet[0] |= 1 << 3
 			if err := func() error {
 				v, err := d.Str()
 				s.Provider = string(v)
@@ -10522,7 +10649,7 @@ func (s *SttPayload) Decode(d *jx.Decoder) error {
 				return errors.Wrap(err, "decode field \"provider\"")
 			}
 		case "text":
-			requiredBitSet[0] |= 1 << 3
+			requiredBitSet[0] |= 1 << 4
 			if err := func() error {
 				v, err := d.Str()
 				s.Text = string(v)
@@ -10534,7 +10661,7 @@ func (s *SttPayload) Decode(d *jx.Decoder) error {
 				return errors.Wrap(err, "decode field \"text\"")
 			}
 		case "turn_id":
-			requiredBitSet[0] |= 1 << 4
+			requiredBitSet[0] |= 1 << 5
 			if err := func() error {
 				if err := s.TurnID.Decode(d); err != nil {
 					return err
@@ -10553,7 +10680,7 @@ func (s *SttPayload) Decode(d *jx.Decoder) error {
 	// Validate required fields.
 	var failures []validate.FieldError
 	for i, mask := range [1]uint8{
-		0b00011111,
+		0b00111011,
 	} {
 		if result := (requiredBitSet[i] & mask) ^ mask; result != 0 {
 			// Mask only required fields and check equality to mask using XOR.
@@ -11465,6 +11592,12 @@ func (s *VoiceStartPayload) encodeFields(e *jx.Encoder) {
 		}
 	}
 	{
+		if s.EndSilenceMs.Set {
+			e.FieldStart("end_silence_ms")
+			s.EndSilenceMs.Encode(e)
+		}
+	}
+	{
 		e.FieldStart("format")
 		s.Format.Encode(e)
 	}
@@ -11492,13 +11625,14 @@ func (s *VoiceStartPayload) encodeFields(e *jx.Encoder) {
 	}
 }
 
-var jsonFieldsNameOfVoiceStartPayload = [6]string{
+var jsonFieldsNameOfVoiceStartPayload = [7]string{
 	0: "conversation_id",
-	1: "format",
-	2: "language",
-	3: "reply_format",
-	4: "sample_rate",
-	5: "turn_id",
+	1: "end_silence_ms",
+	2: "format",
+	3: "language",
+	4: "reply_format",
+	5: "sample_rate",
+	6: "turn_id",
 }
 
 // Decode decodes VoiceStartPayload from json.
@@ -11520,8 +11654,18 @@ func (s *VoiceStartPayload) Decode(d *jx.Decoder) error {
 			}(); err != nil {
 				return errors.Wrap(err, "decode field \"conversation_id\"")
 			}
+		case "end_silence_ms":
+			if err := func() error {
+				s.EndSilenceMs.Reset()
+				if err := s.EndSilenceMs.Decode(d); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"end_silence_ms\"")
+			}
 		case "format":
-			requiredBitSet[0] |= 1 << 1
+			requiredBitSet[0] |= 1 << 2
 			if err := func() error {
 				if err := s.Format.Decode(d); err != nil {
 					return err
@@ -11561,7 +11705,7 @@ func (s *VoiceStartPayload) Decode(d *jx.Decoder) error {
 				return errors.Wrap(err, "decode field \"sample_rate\"")
 			}
 		case "turn_id":
-			requiredBitSet[0] |= 1 << 5
+			requiredBitSet[0] |= 1 << 6
 			if err := func() error {
 				if err := s.TurnID.Decode(d); err != nil {
 					return err
@@ -11580,7 +11724,7 @@ func (s *VoiceStartPayload) Decode(d *jx.Decoder) error {
 	// Validate required fields.
 	var failures []validate.FieldError
 	for i, mask := range [1]uint8{
-		0b00100010,
+		0b01000100,
 	} {
 		if result := (requiredBitSet[i] & mask) ^ mask; result != 0 {
 			// Mask only required fields and check equality to mask using XOR.
@@ -14743,6 +14887,34 @@ func (s *VoiceStartPayload) Validate() error {
 	}(); err != nil {
 		failures = append(failures, validate.FieldError{
 			Name:  "conversation_id",
+			Error: err,
+		})
+	}
+	if err := func() error {
+		if value, ok := s.EndSilenceMs.Get(); ok {
+			if err := func() error {
+				if err := (validate.Int{
+					MinSet:        true,
+					Min:           200,
+					MaxSet:        true,
+					Max:           5000,
+					MinExclusive:  false,
+					MaxExclusive:  false,
+					MultipleOfSet: false,
+					MultipleOf:    0,
+					Pattern:       nil,
+				}).Validate(int64(value)); err != nil {
+					return errors.Wrap(err, "int")
+				}
+				return nil
+			}(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}(); err != nil {
+		failures = append(failures, validate.FieldError{
+			Name:  "end_silence_ms",
 			Error: err,
 		})
 	}

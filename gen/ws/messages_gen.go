@@ -62,7 +62,7 @@ var Messages = []MessageInfo{
 	{Type: "stt", Direction: "server_to_client", Summary: "What the server heard in a voice turn, to the whole group."},
 	{Type: "tts_end", Direction: "server_to_client", Summary: "The last binary audio frame of a turn's reply was sent."},
 	{Type: "tts_start", Direction: "server_to_client", Summary: "Binary frames of the reply's audio follow, to the speaking session."},
-	{Type: "voice_end", Direction: "client_to_server", Summary: "The device stopped speaking; the server recognizes and answers."},
+	{Type: "voice_end", Direction: "both", Summary: "The device stopped speaking; the server recognizes and answers."},
 	{Type: "voice_start", Direction: "client_to_server", Summary: "A device starts speaking; binary audio frames follow."},
 	{Type: "weather", Direction: "both", Summary: "Current weather for the device to show or speak."},
 }
@@ -145,7 +145,7 @@ func DirectionOf(t FrameType) (d Direction, ok bool) {
 	case "tts_start":
 		return "server_to_client", true
 	case "voice_end":
-		return "client_to_server", true
+		return "both", true
 	case "voice_start":
 		return "client_to_server", true
 	case "weather":

@@ -140,14 +140,7 @@ func newFixture(t *testing.T, b testenv.Backend) *fixture {
 	})
 	// Speech runs on a fake vendor, so no local engine is needed.
 	nls := aliyuntest.New(t)
-	speechOn := func(s config.Speech) config.Speech {
-		a := nls.Config("")
-		s.Providers = []string{"aliyun"}
-		s.Aliyun = config.SpeechAliyun{AccessKeyID: a.AccessKeyID, AccessKeySecret: a.AccessKeySecret, AppKey: a.AppKey,
-			Region: "cn-shanghai", TokenURL: a.TokenURL, GatewayURL: a.GatewayURL, Voice: "xiaoyun"}
-		return s
-	}
-	f.svc = testenv.Start(t, b, fx.Populate(&f.accounts), rtcOn, fx.Decorate(speechOn))
+	f.svc = testenv.Start(t, b, fx.Populate(&f.accounts), rtcOn, fx.Decorate(nls.Speech))
 	f.client = &http.Client{Timeout: 30 * time.Second}
 	// The first users get ids 1-3, the ids boundary values hit; they are
 	// the ones admin operations may disable.

@@ -14,6 +14,10 @@ const (
 	CodeDailyMessages = 4291
 	CodeDailyTokens   = 4292
 	CodeStreams       = 4293
+	// CodeDailySpeech refuses speech (recognition, synthesis, voice
+	// turns) once the day's speech seconds are spent; the voice module's
+	// code, counted here with the rest of the user's budget.
+	CodeDailySpeech = 4026
 )
 
 // CodeModelUnavailable is the business code of a 503 when the model
@@ -33,6 +37,11 @@ type Budget interface {
 	// AcquireStream takes one of the user's slots for a reply in progress;
 	// release (safe to call more than once) gives it back.
 	AcquireStream(ctx context.Context, userID int) (release func(), err error)
+	// CheckSpeech refuses when the user's speech seconds of the day
+	// (audio heard and spoken) are spent.
+	CheckSpeech(ctx context.Context, userID int) error
+	// AddSpeech adds seconds of audio heard or spoken to the user's day.
+	AddSpeech(ctx context.Context, userID int, seconds int) error
 	// Today reports the user's counters of the current UTC day and the
 	// limits, for admins.
 	Today(ctx context.Context, userID int) (BudgetToday, error)
@@ -56,6 +65,12 @@ func DailyTokensExceeded(limit int, retryAfter time.Duration) *apperr.Error {
 // StreamsExceeded is the refusal of a reply while too many are in progress.
 func StreamsExceeded(limit int, retryAfter time.Duration) *apperr.Error {
 	return quotaError(CodeStreams, fmt.Sprintf("Too many replies in progress (at most %d at once); wait for one to finish.", limit), retryAfter)
+}
+
+// DailySpeechExceeded is the refusal of speech once the day's seconds
+// are spent.
+func DailySpeechExceeded(limit int, retryAfter time.Duration) *apperr.Error {
+	return quotaError(CodeDailySpeech, fmt.Sprintf("Daily speech limit reached (%d seconds per day).", limit), retryAfter)
 }
 
 // modelUnavailable is the answer when the model fails before any text.

@@ -11,18 +11,20 @@ import (
 )
 
 // limits is the Budget over internal/ratelimit, so every instance counts
-// against the same numbers: messages and tokens per UTC day, and replies
-// in progress as leased slots (a crashed instance's slots free themselves
-// when their lease ends).
+// against the same numbers: messages, tokens and speech seconds per UTC
+// day, and replies in progress as leased slots (a crashed instance's
+// slots free themselves when their lease ends).
 type limits struct {
 	daily   *ratelimit.Daily
 	streams *ratelimit.Concurrency
 	cfg     config.Chat
+	// speechPerDay is PARADISE_SPEECH_SECONDS_PER_DAY (0: no limit).
+	speechPerDay int
 }
 
 // NewLimits returns the Budget for the configured limits.
-func NewLimits(daily *ratelimit.Daily, streams *ratelimit.Concurrency, cfg config.Chat) Budget {
-	return &limits{daily: daily, streams: streams, cfg: cfg}
+func NewLimits(daily *ratelimit.Daily, streams *ratelimit.Concurrency, cfg config.Chat, speech config.Speech) Budget {
+	return &limits{daily: daily, streams: streams, cfg: cfg, speechPerDay: speech.SecondsPerDay}
 }
 
 // streamLease bounds how long a reply in progress holds its slot if its
@@ -36,6 +38,10 @@ const streamRetry = 2 * time.Second
 func messagesKey(userID int) string { return "chat:messages:user:" + strconv.Itoa(userID) }
 func tokensKey(userID int) string   { return "chat:tokens:user:" + strconv.Itoa(userID) }
 func streamsKey(userID int) string  { return "chat:streams:user:" + strconv.Itoa(userID) }
+
+// speechKey keeps the key the voice module counted speech seconds under,
+// so a deploy does not reset the day's counts.
+func speechKey(userID int) string { return "speech:seconds:user:" + strconv.Itoa(userID) }
 
 // TakeMessage implements Budget: refused once the day's tokens are spent
 // or its messages used up.
@@ -57,6 +63,32 @@ func (l *limits) TakeMessage(ctx context.Context, userID int) error {
 		if !dec.Allowed {
 			return DailyMessagesExceeded(l.cfg.MessagesPerDay, dec.RetryAfter)
 		}
+	}
+	return nil
+}
+
+// CheckSpeech implements Budget.
+func (l *limits) CheckSpeech(ctx context.Context, userID int) error {
+	if l.speechPerDay == 0 {
+		return nil
+	}
+	dec, err := l.daily.Check(ctx, speechKey(userID), int64(l.speechPerDay))
+	if err != nil {
+		return fmt.Errorf("chat: speech budget of user %d: %w", userID, err)
+	}
+	if !dec.Allowed {
+		return DailySpeechExceeded(l.speechPerDay, max(dec.RetryAfter, time.Second))
+	}
+	return nil
+}
+
+// AddSpeech implements Budget.
+func (l *limits) AddSpeech(ctx context.Context, userID int, seconds int) error {
+	if seconds <= 0 {
+		return nil
+	}
+	if _, err := l.daily.Add(ctx, speechKey(userID), int64(seconds)); err != nil {
+		return fmt.Errorf("chat: add speech seconds of user %d: %w", userID, err)
 	}
 	return nil
 }

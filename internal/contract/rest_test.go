@@ -13,7 +13,6 @@ import (
 
 	"paradise/gen/api"
 	"paradise/internal/account"
-	"paradise/internal/config"
 	"paradise/internal/rtc/rtctest"
 	"paradise/internal/speech/aliyun/aliyuntest"
 	"paradise/internal/testenv"
@@ -736,14 +735,7 @@ func newFixture(t *testing.T, opts ...fx.Option) *fixture {
 	f.rtc = rtcFake
 	// Speech runs on a fake vendor, so its cases need no local engines.
 	nls := aliyuntest.New(t)
-	fake := func(s config.Speech) config.Speech {
-		a := nls.Config("")
-		s.Providers = []string{"aliyun"}
-		s.Aliyun = config.SpeechAliyun{AccessKeyID: a.AccessKeyID, AccessKeySecret: a.AccessKeySecret, AppKey: a.AppKey,
-			Region: "cn-shanghai", TokenURL: a.TokenURL, GatewayURL: a.GatewayURL, Voice: "xiaoyun"}
-		return s
-	}
-	f.Service = testenv.Start(t, testenv.Embedded, append([]fx.Option{fx.Populate(&f.accounts), rtcOn, fx.Decorate(fake)}, opts...)...)
+	f.Service = testenv.Start(t, testenv.Embedded, append([]fx.Option{fx.Populate(&f.accounts), rtcOn, fx.Decorate(nls.Speech)}, opts...)...)
 	f.contract = newContract(t, f.URL)
 	f.user = f.Register(t, "owner")
 	f.mac = newMAC()

@@ -126,3 +126,35 @@ type Provider interface {
 	Recognizer
 	Synthesizer
 }
+
+// StreamParams open a streaming recognition of PCM audio.
+type StreamParams struct {
+	SampleRate int
+	Language   string
+	// Partial receives interim transcripts as the vendor sends them (each
+	// the whole text heard so far), on the stream's own goroutine.
+	Partial func(text string)
+}
+
+// AudioStream is a recognition in progress: audio goes in as it is
+// recorded, the transcript comes out at the end.
+type AudioStream interface {
+	// Write sends the next piece of audio.
+	Write(ctx context.Context, pcm []byte) error
+	// Finish marks the end of the audio and waits for the final
+	// transcript; the stream is closed after it.
+	Finish(ctx context.Context) (Transcript, error)
+	// Close abandons the stream (safe after Finish).
+	Close() error
+}
+
+// StreamRecognizer recognizes audio while it is being recorded.
+type StreamRecognizer interface {
+	Name() string
+	// AcceptsStream reports whether the vendor streams audio in format f
+	// at rate Hz.
+	AcceptsStream(f Format, rate int) bool
+	// OpenStream connects and starts a recognition. Failures are *Error
+	// values (or ctx's error).
+	OpenStream(ctx context.Context, p StreamParams) (AudioStream, error)
+}

@@ -1,12 +1,12 @@
 package voice
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/fx"
@@ -36,9 +36,12 @@ type Profiles interface {
 const audioChunk = 32 << 10
 
 // Turns runs voice turns over the hub: voice_start opens a recording that
-// binary frames fill, voice_end recognizes it and answers with stt, the
+// binary frames fill, voice_end (or the end of speech the server hears,
+// when the device asks for it) recognizes it and answers with stt, the
 // chat reply (chat_delta, chat_done) to the group, and the reply's audio
-// (tts_start, binary frames, tts_end) to the speaking session. A new
+// (tts_start, binary frames, tts_end) to the speaking session. With a
+// streaming recognizer the audio goes to the vendor as it arrives and
+// partial transcripts reach the group while the device speaks. A new
 // voice_start or an abort interrupts the reply in progress.
 type Turns struct {
 	voice    *Service
@@ -55,11 +58,52 @@ type Turns struct {
 type turn struct {
 	id      ws.TurnID
 	start   ws.VoiceStartPayload
-	audio   bytes.Buffer
 	rate    int
 	started time.Time
-	// cancel stops the reply; nil while recording.
+	// ctx lasts the turn (recording and reply); cancel interrupts it.
+	ctx    context.Context
 	cancel context.CancelFunc
+	// answering is set once the recording ended, endedByServer when
+	// end of speech ended it (both guarded by Turns.mu).
+	answering, endedByServer bool
+	// vad ends the recording on silence after speech (end_silence_ms);
+	// used on the reader goroutine only.
+	vad *speech.EndOfSpeech
+
+	// mu guards the recording, which the reader goroutine fills while the
+	// streamer sends it on.
+	mu       sync.Mutex
+	audio    recording
+	recorded bool // the recording ended
+	// wake tells the streamer there is more audio (or the end).
+	wake chan struct{}
+	// heard is the streamed recognition, nil when the turn is
+	// recognized whole at its end.
+	heard *streamed
+}
+
+// append adds audio to the recording and wakes the streamer.
+func (c *turn) append(data []byte) {
+	c.mu.Lock()
+	c.audio.Write(data)
+	c.mu.Unlock()
+	c.poke()
+}
+
+func (c *turn) poke() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// endRecording marks the recording complete; the streamer sends what is
+// left with the last packet.
+func (c *turn) endRecording() {
+	c.mu.Lock()
+	c.recorded = true
+	c.mu.Unlock()
+	c.poke()
 }
 
 // NewTurns returns the hub voice handlers and ties the replies in
@@ -101,7 +145,7 @@ func (t *Turns) drop(s *hub.Session) {
 	delete(t.sessions, s.ID())
 	t.mu.Unlock()
 	s.SetBinaryHandler(nil)
-	if cur != nil && cur.cancel != nil {
+	if cur != nil {
 		cur.cancel()
 	}
 }
@@ -110,54 +154,187 @@ func turnError(code ws.ErrorCode, detail string) *hub.FrameError {
 	return &hub.FrameError{Code: code, Detail: detail}
 }
 
+// streamChunk is the least audio sent to a streaming recognizer at once:
+// 100 ms of 16 kHz PCM, the vendor's recommended packet (100-200 ms).
+const streamChunk = 3200
+
 // voiceStart interrupts the previous turn and opens a recording.
-func (t *Turns) voiceStart(_ context.Context, s *hub.Session, f *ws.Frame) error {
+func (t *Turns) voiceStart(ctx context.Context, s *hub.Session, f *ws.Frame) error {
 	t.drop(s)
 	p := f.VoiceStart.Message
-	cur := &turn{id: p.TurnID, start: p, rate: int(p.SampleRate.Or(16000)), started: time.Now()}
+	cur := &turn{id: p.TurnID, start: p, rate: int(p.SampleRate.Or(16000)), started: time.Now(), wake: make(chan struct{}, 1)}
+	cur.ctx, cur.cancel = context.WithCancel(ctx)
+	if ms, ok := p.EndSilenceMs.Get(); ok && p.Format == ws.VoiceAudioFormatPcm {
+		cur.vad = speech.NewEndOfSpeech(cur.rate, time.Duration(ms)*time.Millisecond)
+	}
+	if st := t.voice.engines.Streamer; st != nil && st.AcceptsStream(speech.Format(p.Format), cur.rate) {
+		cur.heard = t.stream(s, cur, st)
+	}
 	t.mu.Lock()
 	t.sessions[s.ID()] = cur
 	t.mu.Unlock()
 	maxBytes, maxSecs := t.voice.cfg.MaxAudioBytes, t.voice.cfg.MaxAudioSeconds
-	s.SetBinaryHandler(func(_ context.Context, data []byte) error {
-		over := cur.audio.Len()+len(data) > maxBytes
+	size := 0 // the reader goroutine's count of the recording's bytes
+	s.SetBinaryHandler(func(ctx context.Context, data []byte) error {
+		over := size+len(data) > maxBytes
 		if p.Format == ws.VoiceAudioFormatPcm {
-			over = over || speech.PCMDuration(cur.audio.Len()+len(data), cur.rate) > time.Duration(maxSecs)*time.Second
+			over = over || speech.PCMDuration(size+len(data), cur.rate) > time.Duration(maxSecs)*time.Second
 		}
 		if over {
 			t.drop(s)
 			return turnError(ws.ErrorCodeInvalidPayload, fmt.Sprintf(
 				"Voice turn %s is over its limit (%d bytes, %d seconds); it was dropped.", cur.id, maxBytes, maxSecs))
 		}
-		cur.audio.Write(data)
+		size += len(data)
+		cur.append(data)
+		if cur.vad != nil && cur.vad.Feed(data) {
+			// The speaker stopped: the turn ends as if voice_end came,
+			// and the device is told so.
+			_ = s.Send(ws.NewVoiceEndFrame(ws.VoiceEnd{Message: ws.VoiceTurnPayload{TurnID: cur.id}}))
+			t.finish(s, cur, true)
+		}
 		return nil
 	})
 	return nil
 }
 
+// stream runs the turn's streaming recognition: it sends the recording
+// on as it grows and hands partial transcripts to the group. The result
+// is the final transcript once the recording has ended; a failure to
+// open or to send leaves an error that makes the answer recognize the
+// whole recording through the chain instead.
+func (t *Turns) stream(s *hub.Session, cur *turn, sr speech.StreamRecognizer) *streamed {
+	done := make(chan struct{})
+	var tr speech.Transcript
+	var err error
+	userID := s.UserID()
+	t.running.Add(1)
+	go func() {
+		defer t.running.Done()
+		defer close(done)
+		tr, err = t.streamAudio(cur, userID, sr)
+	}()
+	return &streamed{provider: sr.Name(), result: func(ctx context.Context) (speech.Transcript, error) {
+		select {
+		case <-done:
+			return tr, err
+		case <-ctx.Done():
+			return speech.Transcript{}, ctx.Err()
+		}
+	}}
+}
+
+func (t *Turns) streamAudio(cur *turn, userID int, sr speech.StreamRecognizer) (speech.Transcript, error) {
+	ctx := cur.ctx
+	// A user over budget is refused at the end; no vendor stream for it.
+	if err := t.voice.checkBudget(ctx, userID); err != nil {
+		return speech.Transcript{}, err
+	}
+	began := time.Now()
+	var sent atomic.Int64
+	// Vendors answer every packet, mostly with the text they had: only a
+	// change reaches the group. Partial runs on the stream's reader
+	// goroutine, one call at a time.
+	last := ""
+	st, err := sr.OpenStream(ctx, speech.StreamParams{SampleRate: cur.rate, Language: cur.start.Language.Or(""), Partial: func(text string) {
+		if text == last {
+			return
+		}
+		last = text
+		_ = t.bus.SendToGroup(ctx, userID, ws.NewSttFrame(ws.Stt{Message: ws.SttPayload{TurnID: cur.id, Text: text,
+			Language: cur.start.Language.Or("zh-CN"), DurationMs: int(speech.PCMDuration(int(sent.Load()), cur.rate).Milliseconds()),
+			Provider: sr.Name(), Partial: ws.NewOptBool(true)}}))
+
+	}})
+	if err != nil {
+		t.voice.engines.Observer.Call(sr.Name(), "recognize_stream", time.Since(began), err)
+		return speech.Transcript{}, err
+	}
+	defer st.Close()
+	var buf, pending []byte
+	for {
+		select {
+		case <-cur.wake:
+		case <-ctx.Done():
+			return speech.Transcript{}, ctx.Err()
+		}
+		cur.mu.Lock()
+		more := cur.audio.Len() - int(sent.Load())
+		ended := cur.recorded
+		if more >= streamChunk || (ended && more > 0) {
+			buf = cur.audio.AppendFrom(buf[:0], int(sent.Load()))
+			pending = buf
+		}
+		cur.mu.Unlock()
+		// Packets of at most 200 ms, as the vendor recommends, however
+		// the device sized its frames.
+		for len(pending) > 0 {
+			n := min(len(pending), 2*streamChunk)
+			if err := st.Write(ctx, pending[:n]); err != nil {
+				t.voice.engines.Observer.Call(sr.Name(), "recognize_stream", time.Since(began), err)
+				return speech.Transcript{}, err
+			}
+			sent.Add(int64(n))
+			pending = pending[n:]
+		}
+		if ended {
+			break
+		}
+	}
+	// The vendor's final answer comes within the usual vendor bound.
+	fctx, cancel := context.WithTimeout(ctx, t.voice.cfg.Timeout)
+	defer cancel()
+	finished := time.Now()
+	tr, err := st.Finish(fctx)
+	t.voice.engines.Observer.Call(sr.Name(), "recognize_stream", time.Since(finished), err)
+	return tr, err
+}
+
 // voiceEnd closes the recording and answers it off the reader goroutine.
-func (t *Turns) voiceEnd(ctx context.Context, s *hub.Session, f *ws.Frame) error {
+func (t *Turns) voiceEnd(_ context.Context, s *hub.Session, f *ws.Frame) error {
 	id := f.VoiceEnd.Message.TurnID
 	t.mu.Lock()
 	cur := t.sessions[s.ID()]
-	if cur == nil || cur.id != id || cur.cancel != nil {
+	if cur == nil || cur.id != id || cur.answering {
 		t.mu.Unlock()
+		if cur != nil && cur.id == id && cur.endedByServer {
+			// The server ended this turn already; the device's own
+			// voice_end crossed its notice.
+			return nil
+		}
 		// Like every refusal of a turn, it carries the turn id.
 		return s.Send(ws.NewErrorFrame(ws.Error{Message: ws.ErrorPayload{Code: ws.ErrorCodeInvalidPayload,
 			Detail:    fmt.Sprintf("No voice turn %s is recording; send voice_start first.", apperr.Truncate(string(id), 64)),
 			RequestID: ws.NewOptRequestID(ws.RequestID(id))}}))
 	}
-	replyCtx, cancel := context.WithCancel(ctx)
-	cur.cancel = cancel
 	t.mu.Unlock()
-	s.SetBinaryHandler(nil)
+	t.finish(s, cur, false)
+	return nil
+}
+
+// finish ends the turn's recording and starts its answer. When the
+// server ended it (end of speech), late binary frames of the turn are
+// dropped instead of refused: the device has not seen voice_end yet.
+func (t *Turns) finish(s *hub.Session, cur *turn, byServer bool) {
+	t.mu.Lock()
+	if cur.answering || t.sessions[s.ID()] != cur {
+		t.mu.Unlock()
+		return
+	}
+	cur.answering, cur.endedByServer = true, byServer
+	t.mu.Unlock()
+	if byServer {
+		s.SetBinaryHandler(func(context.Context, []byte) error { return nil })
+	} else {
+		s.SetBinaryHandler(nil)
+	}
+	cur.endRecording()
 	t.running.Add(1)
 	go func() {
 		defer t.running.Done()
-		defer cancel()
-		t.answer(replyCtx, s, cur)
+		defer t.release(s, cur)
+		t.answer(cur.ctx, s, cur)
 	}()
-	return nil
 }
 
 // abort drops the session's turn: its recording or its reply.
@@ -174,8 +351,15 @@ func (t *Turns) abort(_ context.Context, s *hub.Session, f *ws.Frame) error {
 // answer recognizes a turn's recording, chats it and speaks the reply.
 func (t *Turns) answer(ctx context.Context, s *hub.Session, cur *turn) {
 	userID := s.UserID()
+	cur.mu.Lock()
 	a := speech.Audio{Format: speech.Format(cur.start.Format), SampleRate: cur.rate, Language: cur.start.Language.Or(""), Data: cur.audio.Bytes()}
-	tr, err := t.voice.transcribe(ctx, userID, a)
+	cur.mu.Unlock()
+	tr, err := t.voice.transcribe(ctx, userID, a, cur.heard)
+	// The recording is not needed past its transcript.
+	a.Data = nil
+	cur.mu.Lock()
+	cur.audio.Reset()
+	cur.mu.Unlock()
 	if err != nil {
 		t.refuse(ctx, s, cur.id, err)
 		return
@@ -263,9 +447,16 @@ func (t *Turns) answer(ctx context.Context, s *hub.Session, cur *turn) {
 	case speakErr != nil:
 		t.refuse(ctx, s, cur.id, speakErr)
 	}
+}
+
+// release ends an answered turn: binary frames are refused again until
+// the next voice_start.
+func (t *Turns) release(s *hub.Session, cur *turn) {
+	cur.cancel()
 	t.mu.Lock()
 	if t.sessions[s.ID()] == cur {
 		delete(t.sessions, s.ID())
+		s.SetBinaryHandler(nil)
 	}
 	t.mu.Unlock()
 }

@@ -21,6 +21,12 @@ import (
 type Engines struct {
 	Recognizer  speech.Recognizer
 	Synthesizer speech.Synthesizer
+	// Streamer recognizes hub voice turns as their audio arrives: the
+	// first provider when it streams (Volcengine), else nil and turns are
+	// recognized whole at their end.
+	Streamer speech.StreamRecognizer
+	// Observer feeds vendor calls into the metrics.
+	Observer speech.Observer
 	// Describe is the readiness detail: the chain, or why speech is off.
 	Describe string
 }
@@ -31,7 +37,8 @@ func NewEngines(cfg config.Speech, keys redisdb.Keys, rdb *redis.Client, m *Metr
 	hc := &http.Client{Timeout: cfg.Timeout}
 	var recs []speech.Recognizer
 	var syns []speech.Synthesizer
-	for _, name := range cfg.Providers {
+	var streamer speech.StreamRecognizer
+	for i, name := range cfg.Providers {
 		var p speech.Provider
 		switch name {
 		case aliyun.Name:
@@ -48,6 +55,9 @@ func NewEngines(cfg config.Speech, keys redisdb.Keys, rdb *redis.Client, m *Metr
 		}
 		recs = append(recs, p)
 		syns = append(syns, p)
+		if sr, ok := p.(speech.StreamRecognizer); ok && i == 0 {
+			streamer = sr
+		}
 	}
 	missing := ""
 	describe := strings.Join(cfg.Providers, " -> ")
@@ -67,6 +77,10 @@ func NewEngines(cfg config.Speech, keys redisdb.Keys, rdb *redis.Client, m *Metr
 			log.Named("voice").Info("Speech runs on the development provider", zap.String("detail", why))
 		}
 	}
-	chain := speech.NewChain(recs, syns, m.observer(), missing)
-	return &Engines{Recognizer: chain, Synthesizer: chain, Describe: describe}
+	obs := m.observer()
+	chain := speech.NewChain(recs, syns, obs, missing)
+	if streamer != nil {
+		describe += " (" + streamer.Name() + " streams hub voice turns)"
+	}
+	return &Engines{Recognizer: chain, Synthesizer: chain, Streamer: streamer, Observer: obs, Describe: describe}
 }

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -18,16 +17,16 @@ import (
 	"go.uber.org/zap"
 
 	"paradise/internal/apperr"
+	"paradise/internal/chat"
 	"paradise/internal/config"
 	"paradise/internal/device"
-	"paradise/internal/ratelimit"
 	"paradise/internal/redisdb"
 	"paradise/internal/speech"
 )
 
 // CodeSpeechSeconds is the business code of the 429 when a user's daily
-// speech seconds are spent.
-const CodeSpeechSeconds = 4026
+// speech seconds are spent (counted in the chat budget).
+const CodeSpeechSeconds = chat.CodeDailySpeech
 
 // Devices resolves a device session's device, for its persona voice.
 type Devices interface {
@@ -40,7 +39,7 @@ type Service struct {
 	engines *Engines
 	chats   Chats
 	audio   *audioStore
-	daily   *ratelimit.Daily
+	budget  chat.Budget
 	devices Devices
 	cfg     config.Speech
 	metrics *Metrics
@@ -50,7 +49,7 @@ type Service struct {
 // NewService returns the voice service.
 func NewService(p ServiceParams) *Service {
 	return &Service{engines: p.Engines, chats: p.Chats, audio: &audioStore{rdb: p.Redis, keys: p.Keys, ttl: p.Config.AudioURLTTL},
-		daily: p.Daily, devices: p.Devices, cfg: p.Config, metrics: p.Metrics, log: p.Log.Named("voice")}
+		budget: p.Budget, devices: p.Devices, cfg: p.Config, metrics: p.Metrics, log: p.Log.Named("voice")}
 }
 
 // ServiceParams are NewService's dependencies.
@@ -59,7 +58,7 @@ type ServiceParams struct {
 
 	Engines *Engines
 	Chats   Chats
-	Daily   *ratelimit.Daily
+	Budget  chat.Budget
 	Devices Devices
 	Redis   *redis.Client
 	Keys    redisdb.Keys
@@ -73,23 +72,10 @@ func (s *Service) Limits() speech.Limits {
 	return speech.Limits{MaxAudioBytes: s.cfg.MaxAudioBytes, MaxAudioSeconds: s.cfg.MaxAudioSeconds, MaxTextChars: s.cfg.MaxTextChars}
 }
 
-func secondsKey(userID int) string { return "speech:seconds:user:" + strconv.Itoa(userID) }
-
-// checkBudget refuses when the user's speech seconds of the day are spent.
+// checkBudget refuses when the user's speech seconds of the day are
+// spent (the chat budget counts them with the user's messages and tokens).
 func (s *Service) checkBudget(ctx context.Context, userID int) error {
-	if s.cfg.SecondsPerDay == 0 {
-		return nil
-	}
-	dec, err := s.daily.Check(ctx, secondsKey(userID), int64(s.cfg.SecondsPerDay))
-	if err != nil {
-		return fmt.Errorf("voice: speech budget of user %d: %w", userID, err)
-	}
-	if !dec.Allowed {
-		return &apperr.Error{Status: http.StatusTooManyRequests, Code: CodeSpeechSeconds,
-			Message:    fmt.Sprintf("Daily speech limit reached (%d seconds per day).", s.cfg.SecondsPerDay),
-			RetryAfter: max(dec.RetryAfter, time.Second)}
-	}
-	return nil
+	return s.budget.CheckSpeech(ctx, userID)
 }
 
 // spend adds seconds of audio to the user's day (rounded up).
@@ -101,7 +87,7 @@ func (s *Service) spend(ctx context.Context, userID int, op string, d time.Durat
 	secs := int64((d + time.Second - 1) / time.Second)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	defer cancel()
-	if _, err := s.daily.Add(ctx, secondsKey(userID), secs); err != nil {
+	if err := s.budget.AddSpeech(ctx, userID, int(secs)); err != nil {
 		s.log.Warn("Could not count speech seconds", zap.Int("user_id", userID), zap.Error(err))
 	}
 }
@@ -127,10 +113,21 @@ func (s *Service) outcome(op string, err error) {
 // Transcribe checks and recognizes a user's recording.
 func (s *Service) Transcribe(ctx context.Context, userID int, a speech.Audio) (t speech.Transcript, err error) {
 	defer func() { s.outcome("recognize", err) }()
-	return s.transcribe(ctx, userID, a)
+	return s.transcribe(ctx, userID, a, nil)
 }
 
-func (s *Service) transcribe(ctx context.Context, userID int, a speech.Audio) (speech.Transcript, error) {
+// streamed is a recognition that ran while the audio was recorded: it
+// returns its transcript, or why there is none.
+type streamed struct {
+	provider string
+	result   func(ctx context.Context) (speech.Transcript, error)
+}
+
+// transcribe checks a recording and recognizes it: from its streamed
+// recognition when there is one (a hub voice turn on a streaming
+// vendor), else (or when the streaming vendor failed for its own reasons)
+// through the provider chain.
+func (s *Service) transcribe(ctx context.Context, userID int, a speech.Audio, st *streamed) (speech.Transcript, error) {
 	d, err := speech.Check(&a, s.Limits())
 	if err != nil {
 		return speech.Transcript{}, err
@@ -138,7 +135,18 @@ func (s *Service) transcribe(ctx context.Context, userID int, a speech.Audio) (s
 	if err := s.checkBudget(ctx, userID); err != nil {
 		return speech.Transcript{}, err
 	}
-	t, err := s.engines.Recognizer.Recognize(ctx, a)
+	var t speech.Transcript
+	if st != nil {
+		t, err = st.result(ctx)
+		var se *speech.Error
+		if err != nil && errors.As(err, &se) && se.Failover() && ctx.Err() == nil {
+			s.engines.Observer.Failover(st.provider, "recognize")
+			st = nil
+		}
+	}
+	if st == nil {
+		t, err = s.engines.Recognizer.Recognize(ctx, a)
+	}
 	if err != nil {
 		return speech.Transcript{}, speech.AsAppError(err)
 	}

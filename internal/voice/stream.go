@@ -247,7 +247,7 @@ func (st *Stream) serve(w http.ResponseWriter, r *http.Request) {
 	caller := Caller{UserID: p.User.ID, MAC: p.Session.MAC}
 	var outcome error
 	defer func() { v.outcome("voice_chat", outcome) }()
-	tr, err := v.transcribe(ctx, caller.UserID, a)
+	tr, err := v.transcribe(ctx, caller.UserID, a, nil)
 	if err != nil {
 		outcome = err
 		st.errors.Write(w, r, err)

@@ -83,7 +83,7 @@ func (s *Service) speakAll(ctx context.Context, c Caller, text []string, f speec
 func (s *Service) Talk(ctx context.Context, user account.User, mac string, a speech.Audio, convID int, f speech.Format) (t Talk, err error) {
 	defer func() { s.outcome("voice_chat", err) }()
 	c := Caller{UserID: user.ID, MAC: mac}
-	if t.Transcript, err = s.transcribe(ctx, c.UserID, a); err != nil {
+	if t.Transcript, err = s.transcribe(ctx, c.UserID, a, nil); err != nil {
 		return t, err
 	}
 	t.Reply, err = s.chats.Chat(ctx, chat.Request{Caller: chat.Caller{User: user, MAC: mac}, Text: t.Transcript.Text,

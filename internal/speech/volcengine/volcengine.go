@@ -1,6 +1,7 @@
 // Package volcengine is Volcengine openspeech (ByteDance): TTS over HTTP
-// (V1, /api/v1/tts) and one-shot "flash" ASR
-// (/api/v3/auc/bigmodel/recognize/flash), per docs/vendors.md §4.
+// (V1, /api/v1/tts), one-shot "flash" ASR
+// (/api/v3/auc/bigmodel/recognize/flash) and streaming ASR over the binary
+// WebSocket protocol (/api/v3/sauc/bigmodel), per docs/vendors.md §4.
 package volcengine
 
 import (
@@ -36,6 +37,9 @@ type Config struct {
 	Voice string
 	// ASRResourceID is the flash ASR resource (default volc.bigasr.auc_turbo).
 	ASRResourceID string
+	// StreamResourceID is the streaming ASR resource (default
+	// volc.bigasr.sauc.duration).
+	StreamResourceID string
 }
 
 // Client is the openspeech provider.
@@ -58,6 +62,9 @@ func New(cfg Config, hc *http.Client) *Client {
 	}
 	if cfg.ASRResourceID == "" {
 		cfg.ASRResourceID = "volc.bigasr.auc_turbo"
+	}
+	if cfg.StreamResourceID == "" {
+		cfg.StreamResourceID = StreamResourceID
 	}
 	return &Client{cfg: cfg, http: hc}
 }
@@ -144,8 +151,10 @@ func encoding(f speech.Format) string {
 	return string(f)
 }
 
-// Synthesize implements speech.Synthesizer (V1 HTTP, operation query:
-// the whole audio comes back base64 in one JSON answer).
+// Synthesize implements speech.Synthesizer. PCM, MP3 and Ogg Opus stream
+// over the binary WebSocket (operation submit): Body yields audio as the
+// vendor makes it. WAV, which the vendor cannot stream, comes from V1 HTTP
+// (operation query: the whole audio base64 in one JSON answer).
 func (c *Client) Synthesize(ctx context.Context, r speech.SynthesisRequest) (speech.Synthesis, error) {
 	voice := r.Voice
 	if voice == "" {
@@ -161,6 +170,13 @@ func (c *Client) Synthesize(ctx context.Context, r speech.SynthesisRequest) (spe
 		User:    map[string]string{"uid": "paradise"},
 		Audio:   ttsAudio{VoiceType: voice, Encoding: encoding(r.Format), Rate: rate, SpeedRatio: 1, VolumeRatio: 1, PitchRatio: 1},
 		Request: ttsReq{ReqID: uuid(), Text: r.Text, TextType: "plain", Operation: "query"}}
+	if streams(r.Format) {
+		audio, err := c.synthesizeStream(ctx, in)
+		if err != nil {
+			return speech.Synthesis{}, err
+		}
+		return speech.Synthesis{Format: r.Format, SampleRate: rate, Provider: Name, Voice: voice, Body: audio}, nil
+	}
 	body, _ := json.Marshal(in)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.cfg.BaseURL+"/api/v1/tts", bytes.NewReader(body))
 	if err != nil {

@@ -85,3 +85,33 @@ func TestErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestSynthesizeStreams: PCM, MP3 and Ogg Opus come over the streaming
+// WebSocket, a response at a time; WAV, which cannot stream, over V1 HTTP.
+func TestSynthesizeStreams(t *testing.T) {
+	fake := volctest.New(t)
+	c := volcengine.New(fake.Config(), http.DefaultClient)
+	text := "今天天气很好"
+	want := volctest.Audio(text)
+	for _, f := range []speech.Format{speech.PCM, speech.MP3, speech.OggOpus, speech.WAV} {
+		syn, err := c.Synthesize(context.Background(), speech.SynthesisRequest{Text: text, Format: f})
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		first := make([]byte, len(want))
+		n, err := syn.Body.Read(first)
+		if err != nil {
+			t.Fatalf("%s: first read: %v", f, err)
+		}
+		rest, err := io.ReadAll(syn.Body)
+		syn.Body.Close()
+		if err != nil || !bytes.Equal(append(first[:n], rest...), want) {
+			t.Fatalf("%s: %d+%d bytes, %v", f, n, len(rest), err)
+		}
+		// Streamed audio arrives one audio-only response at a time.
+		streamed := f != speech.WAV
+		if chunk := (len(want) + volctest.TTSChunks - 1) / volctest.TTSChunks; streamed != (n == chunk) {
+			t.Fatalf("%s: first read %d bytes of %d, streamed %t", f, n, len(want), streamed)
+		}
+	}
+}

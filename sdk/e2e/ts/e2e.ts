@@ -516,6 +516,147 @@ await step('HubClient stops on 4001 (invalid token): no reconnect', async () => 
   check(hub.state === 'closed' && !states.includes('reconnecting'), `states ${states.join(' -> ')}`);
 });
 
+// --- Voice (the development provider) ---------------------------------------
+
+// voiceWalk drives speech and a hub voice turn against the server's
+// development provider: espeak-ng and pocketsphinx when installed (a real
+// round trip), else the 503 envelope (code 5040) and `unavailable` error
+// frames that name what is missing. HubClient carries JSON frames only, so
+// the voice turn's binary audio goes over a raw `ws` socket, typed with the
+// SDK's frame types.
+async function voiceWalk(): Promise<void> {
+  const token = need(appToken, 'token');
+  const auth = { Authorization: `Token ${token}` };
+  // A second of a voiced 220 Hz tone and silence, 16 kHz PCM.
+  const pcm = (seconds: number, amp: number): Buffer => {
+    const b = Buffer.alloc(2 * Math.floor(16000 * seconds));
+    for (let i = 0; i < b.length / 2; i++) b.writeInt16LE(Math.round(amp * 32767 * Math.sin((2 * Math.PI * 220 * i) / 16000)), 2 * i);
+    return b;
+  };
+  let speech: Buffer | undefined; // espeak-ng's WAV, when installed
+
+  await step('voice: text-to-speech streams WAV from the development provider, or a 503 names espeak-ng', async () => {
+    const res = await fetch(`${base}/api/ai/text-to-speech/`, {
+      method: 'POST', headers: { ...auth, 'Content-Type': 'application/json' }, body: JSON.stringify({ text: 'hello world', format: 'wav' }),
+    });
+    if (res.status === 503) {
+      const e = (await res.json()) as ErrorEnvelope;
+      check(e.code === 5040 && e.message.includes('espeak-ng'), JSON.stringify(e));
+      return;
+    }
+    const body = Buffer.from(await res.arrayBuffer());
+    check(res.status === 200 && res.headers.get('content-type') === 'audio/wav' && res.headers.get('x-speech-provider') === 'local', `${res.status} ${res.headers.get('content-type')}`);
+    check(body.subarray(0, 4).toString() === 'RIFF' && body.length > 1000, `${body.length} bytes`);
+    speech = body;
+  });
+
+  await step('voice: speech-to-text refuses empty audio (4023) and recognizes or names the missing engine', async () => {
+    const post = (q: string, body: Buffer) =>
+      fetch(`${base}/api/ai/speech-to-text/?${q}`, { method: 'POST', headers: { ...auth, 'Content-Type': 'application/octet-stream' }, body: new Uint8Array(body) });
+    const empty = await post('format=pcm&sample_rate=16000', Buffer.alloc(0));
+    const e = (await empty.json()) as ErrorEnvelope;
+    check(empty.status === 400 && e.code === 4023, `empty: ${empty.status} ${JSON.stringify(e)}`);
+    const res = await post(speech ? 'format=wav' : 'format=pcm&sample_rate=16000', speech ?? pcm(1, 0.3));
+    if (res.status === 503) {
+      const m = (await res.json()) as ErrorEnvelope;
+      check(m.code === 5040 && /pocketsphinx|espeak-ng/.test(m.message), JSON.stringify(m));
+      return;
+    }
+    if (res.status === 400 && !speech) {
+      // pocketsphinx heard nothing in a tone: empty audio.
+      const m = (await res.json()) as ErrorEnvelope;
+      check(m.code === 4023, JSON.stringify(m));
+      return;
+    }
+    const t = (await res.json()) as { data: components['schemas']['SpeechTranscript'] };
+    check(res.status === 200 && t.data.provider === 'local' && (!speech || /hello|world/i.test(t.data.text)), JSON.stringify(t));
+  });
+
+  // A raw hub socket: frames typed by the SDK, binary audio as Buffers.
+  const openRaw = async (tok: string) => {
+    const ws = new WebSocket(`${wsBase}/ws/device/`, { headers: { Authorization: `Token ${tok}` } });
+    const frames: (ServerFrame | Buffer)[] = [];
+    const waiters: (() => void)[] = [];
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      frames.push(isBinary ? data : (JSON.parse(data.toString()) as ServerFrame));
+      waiters.splice(0).forEach((w) => w());
+    });
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    const next = async (skip?: (f: ServerFrame) => boolean): Promise<ServerFrame | Buffer> => {
+      for (;;) {
+        while (frames.length === 0) {
+          await new Promise<void>((resolve, reject) => {
+            const t = setTimeout(() => reject(new Error('no frame within 10s')), 10000);
+            waiters.push(() => { clearTimeout(t); resolve(); });
+          });
+        }
+        const f = frames.shift()!;
+        if (Buffer.isBuffer(f) || !skip || !skip(f)) return f;
+      }
+    };
+    const send = (f: ClientFrame) => ws.send(JSON.stringify(f));
+    check(!Buffer.isBuffer(await next()), 'connected first');
+    return { ws, next, send };
+  };
+  const noise = (f: ServerFrame) => f.type === 'device_info' || f.type === 'notification' || f.type === 'chat_delta' || f.type === 'chat_done';
+
+  await step('voice: a hub voice turn (voice_start, binary PCM, voice_end) is answered, or refused with unavailable', async () => {
+    const d = await openRaw(need(deviceToken, 'device token'));
+    try {
+      // Outside a turn, binary frames are refused.
+      d.ws.send(pcm(0.1, 0.3));
+      const refused = await d.next(noise);
+      check(!Buffer.isBuffer(refused) && refused.type === 'error' && refused.message.code === 'invalid_json', `outside a turn: ${JSON.stringify(refused)}`);
+      const turn = `tsv-${suffix}`;
+      d.send({ type: 'voice_start', message: { turn_id: turn, format: 'pcm', sample_rate: 16000, reply_format: 'wav' } });
+      const audio = speech ? speech.subarray(44) : pcm(1, 0.3);
+      for (let off = 0; off < audio.length; off += 3200) d.ws.send(audio.subarray(off, off + 3200));
+      d.send({ type: 'voice_end', message: { turn_id: turn } });
+      const first = await d.next(noise);
+      check(!Buffer.isBuffer(first), 'binary before the transcript');
+      if (first.type === 'error') {
+        check(first.message.code === 'unavailable' && first.message.request_id === turn, JSON.stringify(first));
+        return;
+      }
+      check(first.type === 'stt' && first.message.turn_id === turn && first.message.provider === 'local', JSON.stringify(first));
+      let bytes = 0;
+      for (;;) {
+        const f = await d.next(noise);
+        if (Buffer.isBuffer(f)) bytes += f.length;
+        else if (f.type === 'tts_end') {
+          check(f.message.bytes === bytes && bytes > 0 && !f.message.interrupted, JSON.stringify(f));
+          break;
+        } else if (f.type === 'error') {
+          // Recognized, but no synthesizer (espeak-ng missing).
+          check(f.message.code === 'unavailable' && f.message.request_id === turn, JSON.stringify(f));
+          break;
+        } else check(f.type === 'tts_start' && f.message.turn_id === turn, JSON.stringify(f));
+      }
+    } finally {
+      d.ws.close();
+    }
+  });
+
+  await step('voice: end_silence_ms ends the turn on silence (the server sends voice_end)', async () => {
+    const d = await openRaw(need(deviceToken, 'device token'));
+    try {
+      const turn = `tse-${suffix}`;
+      d.send({ type: 'voice_start', message: { turn_id: turn, format: 'pcm', end_silence_ms: 300 } });
+      const audio = Buffer.concat([pcm(0.5, 0.3), Buffer.alloc(32000)]);
+      for (let off = 0; off < audio.length; off += 3200) d.ws.send(audio.subarray(off, off + 3200));
+      const f = await d.next(noise);
+      check(!Buffer.isBuffer(f) && f.type === 'voice_end' && f.message.turn_id === turn, `got ${Buffer.isBuffer(f) ? 'binary' : JSON.stringify(f)}`);
+      // Then the turn is answered (stt) or refused (no engine), with its id.
+      const g = await d.next(noise);
+      check(!Buffer.isBuffer(g) && ((g.type === 'stt' && g.message.turn_id === turn) || (g.type === 'error' && g.message.request_id === turn)), JSON.stringify(g));
+    } finally {
+      d.ws.close();
+    }
+  });
+}
+
+await voiceWalk();
+
 // --- Persistent commands and claim codes (docs/devices.md) ----------------
 // Each walk is its own function, called below, so that other walks can be
 // added next to them without touching them.

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"paradise/internal/config"
 	"paradise/internal/speech/aliyun"
 )
 
@@ -300,4 +301,15 @@ func Audio(text []rune) []byte {
 		out[i] = byte(int(text[i/BytesPerChar]) + i)
 	}
 	return out
+}
+
+// Speech returns cfg with this fake as the only speech provider: an
+// fx.Decorate for services under test that need speech without local
+// engines.
+func (s *Server) Speech(cfg config.Speech) config.Speech {
+	a := s.Config("")
+	cfg.Providers = []string{aliyun.Name}
+	cfg.Aliyun = config.SpeechAliyun{AccessKeyID: a.AccessKeyID, AccessKeySecret: a.AccessKeySecret, AppKey: a.AppKey,
+		Region: "cn-shanghai", TokenURL: a.TokenURL, GatewayURL: a.GatewayURL, Voice: "xiaoyun"}
+	return cfg
 }

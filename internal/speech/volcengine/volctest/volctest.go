@@ -1,11 +1,12 @@
-// Package volctest is a fake Volcengine openspeech for tests: V1 TTS and
-// flash ASR, checking the credentials the way the service does
+// Package volctest is a fake Volcengine openspeech for tests: V1 TTS
+// (over HTTP and streamed over the binary WebSocket), flash ASR and streaming ASR over the binary WebSocket protocol, checking the credentials the way the service does
 // (docs/vendors.md §4).
 package volctest
 
 import (
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"paradise/internal/config"
 	"paradise/internal/speech/volcengine"
 )
 
@@ -30,22 +32,34 @@ type Server struct {
 	Delay      time.Duration
 	Calls      atomic.Int64
 	Rejected   atomic.Int64
+	// Streams counts streaming ASR connections; Refused their error frames.
+	Streams atomic.Int64
+	Refused atomic.Int64
 
-	mu        sync.Mutex
-	ttsFail   []int
-	asrFail   []int
-	reqIDs    map[string]bool
-	lastVoice string
+	mu         sync.Mutex
+	ttsFail    []int
+	asrFail    []int
+	streamFail []int
+	reqIDs     map[string]bool
+	lastVoice  string
 }
 
 // New starts the fake; it stops with the test.
 func New(t testing.TB) *Server {
+	s := Start()
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Start starts the fake outside a test (load tools); Close stops it.
+func Start() *Server {
 	s := &Server{Transcript: "明天会下雨吗", reqIDs: map[string]bool{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/v1/tts", s.tts)
 	mux.HandleFunc("POST /api/v3/auc/bigmodel/recognize/flash", s.flash)
+	mux.HandleFunc("GET "+volcengine.StreamPath, s.stream)
+	mux.HandleFunc("GET "+volcengine.TTSStreamPath, s.ttsStream)
 	s.Server = httptest.NewServer(mux)
-	t.Cleanup(s.Close)
 	return s
 }
 
@@ -82,35 +96,31 @@ func ttsAnswer(w http.ResponseWriter, reqid string, code int, msg string) {
 	_ = json.NewEncoder(w).Encode(map[string]any{"reqid": reqid, "code": code, "operation": "query", "message": msg, "sequence": -1})
 }
 
-func (s *Server) tts(w http.ResponseWriter, r *http.Request) {
-	time.Sleep(s.Delay)
-	var req struct {
-		App struct {
-			AppID   string `json:"appid"`
-			Token   string `json:"token"`
-			Cluster string `json:"cluster"`
-		} `json:"app"`
-		Audio struct {
-			VoiceType string `json:"voice_type"`
-			Encoding  string `json:"encoding"`
-			Rate      int    `json:"rate"`
-		} `json:"audio"`
-		Request struct {
-			ReqID     string `json:"reqid"`
-			Text      string `json:"text"`
-			Operation string `json:"operation"`
-		} `json:"request"`
-	}
-	// The token travels as "Bearer;<token>", semicolon and no space.
-	if r.Header.Get("Authorization") != "Bearer;"+AccessToken {
-		s.Rejected.Add(1)
-		w.WriteHeader(http.StatusUnauthorized)
-		ttsAnswer(w, "", 3001, "authenticate request: load grant: requested grant not found")
-		return
-	}
-	if json.NewDecoder(r.Body).Decode(&req) != nil || req.App.AppID != AppID || req.App.Token == "" || req.App.Cluster == "" || req.Request.Operation != "query" {
-		ttsAnswer(w, req.Request.ReqID, 3001, "invalid request")
-		return
+// ttsRequest is the V1 TTS request, over HTTP and the WebSocket alike.
+type ttsRequest struct {
+	App struct {
+		AppID   string `json:"appid"`
+		Token   string `json:"token"`
+		Cluster string `json:"cluster"`
+	} `json:"app"`
+	Audio struct {
+		VoiceType string `json:"voice_type"`
+		Encoding  string `json:"encoding"`
+		Rate      int    `json:"rate"`
+	} `json:"audio"`
+	Request struct {
+		ReqID     string `json:"reqid"`
+		Text      string `json:"text"`
+		Operation string `json:"operation"`
+	} `json:"request"`
+}
+
+// ttsCheck answers a TTS request the way the service does: its code
+// (3000 when it is to be synthesized) and message.
+func (s *Server) ttsCheck(raw []byte, operation string) (ttsRequest, int, string) {
+	var req ttsRequest
+	if json.Unmarshal(raw, &req) != nil || req.App.AppID != AppID || req.App.Token == "" || req.App.Cluster == "" || req.Request.Operation != operation {
+		return req, 3001, "invalid request"
 	}
 	s.Calls.Add(1)
 	s.mu.Lock()
@@ -121,22 +131,38 @@ func (s *Server) tts(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	switch {
 	case code != 0:
-		ttsAnswer(w, req.Request.ReqID, code, "failed on purpose")
-		return
+		return req, code, "failed on purpose"
 	case reused || req.Request.ReqID == "":
-		ttsAnswer(w, req.Request.ReqID, 3006, "reqid reused")
-		return
+		return req, 3006, "reqid reused"
 	case req.Request.Text == "":
-		ttsAnswer(w, req.Request.ReqID, 3011, "empty text")
-		return
+		return req, 3011, "empty text"
 	case len(req.Request.Text) > 1024:
-		ttsAnswer(w, req.Request.ReqID, 3010, "text too long")
-		return
+		return req, 3010, "text too long"
 	}
 	switch req.Audio.Encoding {
 	case "wav", "pcm", "ogg_opus", "mp3":
 	default:
-		ttsAnswer(w, req.Request.ReqID, 3001, "invalid encoding")
+		return req, 3001, "invalid encoding"
+	}
+	if operation == "submit" && req.Audio.Encoding == "wav" {
+		return req, 3001, "wav cannot stream"
+	}
+	return req, 3000, "Success"
+}
+
+func (s *Server) tts(w http.ResponseWriter, r *http.Request) {
+	time.Sleep(s.Delay)
+	// The token travels as "Bearer;<token>", semicolon and no space.
+	if r.Header.Get("Authorization") != "Bearer;"+AccessToken {
+		s.Rejected.Add(1)
+		w.WriteHeader(http.StatusUnauthorized)
+		ttsAnswer(w, "", 3001, "authenticate request: load grant: requested grant not found")
+		return
+	}
+	raw, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	req, code, msg := s.ttsCheck(raw, "query")
+	if code != 3000 {
+		ttsAnswer(w, req.Request.ReqID, code, msg)
 		return
 	}
 	audio := Audio(req.Request.Text)
@@ -205,4 +231,12 @@ func Audio(text string) []byte {
 		out[i] = byte(int(rs[i/256]) + 3*i)
 	}
 	return out
+}
+
+// Speech returns cfg with this fake as the only speech provider (hub
+// voice turns stream to it).
+func (s *Server) Speech(cfg config.Speech) config.Speech {
+	cfg.Providers = []string{volcengine.Name}
+	cfg.Volc = config.SpeechVolcengine{AppID: AppID, AccessToken: AccessToken, BaseURL: s.URL}
+	return cfg
 }
