@@ -285,48 +285,44 @@ func (a *acker) recordRound(ctx context.Context, round []answer) error {
 	return nil
 }
 
-// updateQuery builds the batch's UPDATE: per command its new status and
-// result (CASE on the id), conditional on the command being pending and
-// the answering device's (joined on devices by MAC). Postgres and SQLite
-// (3.33+: UPDATE ... FROM, RETURNING) both run it; parameters are
-// numbered ($n, ?n) so that each id is passed once.
+// updateQuery builds the batch's UPDATE: the answers as a VALUES table
+// (command id, answering MAC, new status, result) joined to the commands
+// by primary key and to devices by MAC, so that a command changes only if
+// it is pending and the answering device's. Postgres and SQLite (3.33+:
+// UPDATE ... FROM, RETURNING) both run it. A join, not a CASE and an OR
+// per answer: those made the database test every pending command against
+// every answer in the batch, which slowed as the table grew.
 func (a *acker) updateQuery(ids []int, byID map[int]answer, now time.Time) (string, []any, error) {
 	pg := a.sqlDB.Dialect == dialect.Postgres
 	var args []any
-	param := func(v any) string {
+	param := func(v any, pgType string) string {
 		args = append(args, v)
 		if pg {
-			return "$" + strconv.Itoa(len(args))
+			p := "$" + strconv.Itoa(len(args))
+			if pgType != "" {
+				p = "CAST(" + p + " AS " + pgType + ")"
+			}
+			return p
 		}
 		return "?" + strconv.Itoa(len(args))
 	}
-	idParams := make([]string, len(ids))
-	for i, id := range ids {
-		idParams[i] = param(id)
-	}
-	var status, result, match strings.Builder
+	var values strings.Builder
 	for i, id := range ids {
 		ans := byID[id]
 		res, err := json.Marshal(ans.result)
 		if err != nil {
 			return "", nil, fmt.Errorf("command: encode result of %d: %w", id, err)
 		}
-		resParam := param(string(res))
-		if pg {
-			resParam = "CAST(" + resParam + " AS jsonb)"
-		}
-		fmt.Fprintf(&status, " WHEN %s THEN %s", idParams[i], param(string(ans.status)))
-		fmt.Fprintf(&result, " WHEN %s THEN %s", idParams[i], resParam)
 		if i > 0 {
-			match.WriteString(" OR ")
+			values.WriteString(", ")
 		}
-		fmt.Fprintf(&match, "(c.id = %s AND d.mac_address = %s)", idParams[i], param(ans.mac))
+		fmt.Fprintf(&values, "(%s, %s, %s, %s)", param(id, "bigint"), param(ans.mac, "text"),
+			param(string(ans.status), "text"), param(string(res), "jsonb"))
 	}
-	q := "UPDATE device_commands AS c SET" +
-		" status = CASE c.id" + status.String() + " END," +
-		" result = CASE c.id" + result.String() + " END," +
-		" completed_at = " + param(now) +
-		" FROM devices AS d WHERE d.id = c.device_id AND c.status IN ('queued', 'sent') AND (" + match.String() + ")" +
+	// VALUES names its columns column1..column4 in both databases.
+	q := "UPDATE device_commands AS c SET status = v.status, result = v.result, completed_at = " + param(now, "") +
+		" FROM (SELECT column1 AS id, column2 AS mac, column3 AS status, column4 AS result FROM (VALUES " + values.String() + ") AS t) AS v," +
+		" devices AS d WHERE c.id = v.id AND d.id = c.device_id AND d.mac_address = v.mac AND c.status IN ('queued', 'sent')" +
 		" RETURNING "
 	// SQLite's RETURNING names the updated table's columns bare (the
 	// alias is not in scope); Postgres needs them qualified (devices has
