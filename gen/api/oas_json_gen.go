@@ -386,12 +386,26 @@ func (s *AdminDeviceDetail) encodeFields(e *jx.Encoder) {
 		}
 		e.ArrEnd()
 	}
+	{
+		e.FieldStart("pending_commands")
+		e.ArrStart()
+		for _, elem := range s.PendingCommands {
+			elem.Encode(e)
+		}
+		e.ArrEnd()
+	}
+	{
+		e.FieldStart("pending_command_count")
+		e.Int(s.PendingCommandCount)
+	}
 }
 
-var jsonFieldsNameOfAdminDeviceDetail = [3]string{
+var jsonFieldsNameOfAdminDeviceDetail = [5]string{
 	0: "device",
 	1: "online",
 	2: "bindings",
+	3: "pending_commands",
+	4: "pending_command_count",
 }
 
 // Decode decodes AdminDeviceDetail from json.
@@ -443,6 +457,36 @@ func (s *AdminDeviceDetail) Decode(d *jx.Decoder) error {
 			}(); err != nil {
 				return errors.Wrap(err, "decode field \"bindings\"")
 			}
+		case "pending_commands":
+			requiredBitSet[0] |= 1 << 3
+			if err := func() error {
+				s.PendingCommands = make([]DeviceCommand, 0)
+				if err := d.Arr(func(d *jx.Decoder) error {
+					var elem DeviceCommand
+					if err := elem.Decode(d); err != nil {
+						return err
+					}
+					s.PendingCommands = append(s.PendingCommands, elem)
+					return nil
+				}); err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"pending_commands\"")
+			}
+		case "pending_command_count":
+			requiredBitSet[0] |= 1 << 4
+			if err := func() error {
+				v, err := d.Int()
+				s.PendingCommandCount = int(v)
+				if err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"pending_command_count\"")
+			}
 		default:
 			return d.Skip()
 		}
@@ -453,7 +497,7 @@ func (s *AdminDeviceDetail) Decode(d *jx.Decoder) error {
 	// Validate required fields.
 	var failures []validate.FieldError
 	for i, mask := range [1]uint8{
-		0b00000111,
+		0b00011111,
 	} {
 		if result := (requiredBitSet[i] & mask) ^ mask; result != 0 {
 			// Mask only required fields and check equality to mask using XOR.

@@ -176,6 +176,11 @@ type AdminDeviceDetail struct {
 	Online bool `json:"online"`
 	// The device's bindings, newest first, at most 50.
 	Bindings []Binding `json:"bindings"`
+	// The device's persistent commands still to be answered (`queued` or `sent`), newest first, at most
+	// 20; `GET /api/v1/admin/devices/{id}/commands/` pages through all of them.
+	PendingCommands []DeviceCommand `json:"pending_commands"`
+	// How many of the device's commands are still to be answered (`queued` or `sent`).
+	PendingCommandCount int `json:"pending_command_count"`
 }
 
 // GetDevice returns the value of Device.
@@ -193,6 +198,16 @@ func (s *AdminDeviceDetail) GetBindings() []Binding {
 	return s.Bindings
 }
 
+// GetPendingCommands returns the value of PendingCommands.
+func (s *AdminDeviceDetail) GetPendingCommands() []DeviceCommand {
+	return s.PendingCommands
+}
+
+// GetPendingCommandCount returns the value of PendingCommandCount.
+func (s *AdminDeviceDetail) GetPendingCommandCount() int {
+	return s.PendingCommandCount
+}
+
 // SetDevice sets the value of Device.
 func (s *AdminDeviceDetail) SetDevice(val AdminDevice) {
 	s.Device = val
@@ -206,6 +221,16 @@ func (s *AdminDeviceDetail) SetOnline(val bool) {
 // SetBindings sets the value of Bindings.
 func (s *AdminDeviceDetail) SetBindings(val []Binding) {
 	s.Bindings = val
+}
+
+// SetPendingCommands sets the value of PendingCommands.
+func (s *AdminDeviceDetail) SetPendingCommands(val []DeviceCommand) {
+	s.PendingCommands = val
+}
+
+// SetPendingCommandCount sets the value of PendingCommandCount.
+func (s *AdminDeviceDetail) SetPendingCommandCount(val int) {
+	s.PendingCommandCount = val
 }
 
 // Ref: #/components/schemas/AdminDeviceDetailEnvelope

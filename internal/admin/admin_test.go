@@ -726,6 +726,15 @@ func TestDeviceCommands(t *testing.T) {
 	if got := testenv.OK(t, page, err, http.StatusOK).Data; got.Count != 1 || got.Results[0].ID != cmdID {
 		t.Fatalf("pending commands: %+v", got)
 	}
+	// The device's detail lists it as pending, until it is cancelled.
+	pendingIn := func() api.AdminDeviceDetail {
+		t.Helper()
+		d, err := e.c.AdminGetDevice(ctx, api.AdminGetDeviceParams{ID: devID})
+		return testenv.OK(t, d, err, http.StatusOK).Data
+	}
+	if d := pendingIn(); d.PendingCommandCount != 1 || len(d.PendingCommands) != 1 || d.PendingCommands[0].ID != cmdID {
+		t.Fatalf("device detail before cancel: %d pending, %+v", d.PendingCommandCount, d.PendingCommands)
+	}
 	cancelled, err := e.c.AdminCancelDeviceCommand(ctx, api.AdminCancelDeviceCommandParams{ID: devID, CommandID: cmdID})
 	if err != nil {
 		t.Fatal(err)
@@ -739,6 +748,9 @@ func TestDeviceCommands(t *testing.T) {
 	}
 	expect(t, e.Do(t, http.MethodPost, fmt.Sprintf("/api/v1/admin/devices/%d/commands/%d/cancel/", devID, cmdID), e.admin.Token, nil),
 		http.StatusConflict, 409)
+	if d := pendingIn(); d.PendingCommandCount != 0 || len(d.PendingCommands) != 0 {
+		t.Fatalf("device detail after cancel: %d pending, %+v", d.PendingCommandCount, d.PendingCommands)
+	}
 	// Alice, the owner, sees the admin's command and its end.
 	if r := e.Do(t, http.MethodGet, fmt.Sprintf("/api/device/devices/%d/commands/%d/", devID, cmdID), alice.Token, nil); r.Status != http.StatusOK {
 		t.Fatalf("owner read: %d %s", r.Status, r.Body)

@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"paradise/gen/api"
+	"paradise/internal/command"
 	"paradise/internal/device"
 	"paradise/internal/httpapi"
 )
@@ -41,6 +42,9 @@ func (h *Handler) AdminListDevices(ctx context.Context, params api.AdminListDevi
 		Data: api.AdminDevicePage{Count: count, Next: next, Previous: prev, Results: httpapi.MapSlice(ds, managedToAPI)}}, nil
 }
 
+// pendingShown bounds the pending commands a device's detail lists.
+const pendingShown = 20
+
 // AdminGetDevice implements adminGetDevice (GET /api/v1/admin/devices/{id}/).
 func (h *Handler) AdminGetDevice(ctx context.Context, params api.AdminGetDeviceParams) (*api.AdminDeviceDetailEnvelope, error) {
 	m, err := h.devices.Manage(ctx, params.ID)
@@ -55,8 +59,13 @@ func (h *Handler) AdminGetDevice(ctx context.Context, params api.AdminGetDeviceP
 	if err != nil {
 		return nil, err
 	}
+	pending, pendingCount, err := h.commands.Pending(ctx, params.ID, pendingShown)
+	if err != nil {
+		return nil, err
+	}
 	return &api.AdminDeviceDetailEnvelope{Success: true, Code: http.StatusOK, Message: httpapi.OKMessage,
-		Data: api.AdminDeviceDetail{Device: managedToAPI(m), Online: online, Bindings: httpapi.MapSlice(history, bindingToAPI)}}, nil
+		Data: api.AdminDeviceDetail{Device: managedToAPI(m), Online: online, Bindings: httpapi.MapSlice(history, bindingToAPI),
+			PendingCommands: httpapi.MapSlice(pending, command.ToAPI), PendingCommandCount: pendingCount}}, nil
 }
 
 // AdminUpdateDevice implements adminUpdateDevice (PATCH /api/v1/admin/devices/{id}/).

@@ -123,3 +123,23 @@ func InputFromAPI(req *api.DeviceCommandRequest) (CreateInput, error) {
 	}
 	return in, nil
 }
+
+// Pending returns a device's commands still to be answered (queued or
+// sent), newest first, at most limit of them, and how many there are.
+func (s *Service) Pending(ctx context.Context, deviceID, limit int) ([]Command, int, error) {
+	q := s.db.DeviceCommand.Query().Where(devicecommand.DeviceID(deviceID),
+		devicecommand.StatusIn(devicecommand.StatusQueued, devicecommand.StatusSent))
+	count, err := q.Clone().Count(ctx)
+	if err != nil {
+		return nil, 0, fmt.Errorf("command: count pending for device %d: %w", deviceID, err)
+	}
+	rows, err := q.Order(ent.Desc(devicecommand.FieldID)).Limit(limit).All(ctx)
+	if err != nil {
+		return nil, 0, fmt.Errorf("command: pending for device %d: %w", deviceID, err)
+	}
+	out := make([]Command, len(rows))
+	for i, r := range rows {
+		out[i] = fromEnt(r)
+	}
+	return out, count, nil
+}
