@@ -11,6 +11,7 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import yaml from 'js-yaml';
 import modelina from '@asyncapi/modelina';
+import { frameSchemas } from './frame-schemas.mjs';
 const { CSharpFileGenerator, CSharpGenerator } = modelina;
 
 const [input, outDir, namespace] = process.argv.slice(2);
@@ -222,6 +223,16 @@ namespace ${namespace}
     public static readonly string[] ServerFrameTypes = { ${list(dir.server)} };
     /// <summary>Frame types a client may send (publish operations).</summary>
     public static readonly string[] ClientFrameTypes = { ${list(dir.client)} };
+  }
+
+  public static partial class FrameSchemas
+  {
+    // Each frame type's schema from asyncapi.yaml ($refs inlined), read by Check.
+    const string Json = @"${JSON.stringify(frameSchemas(doc).schemas).replace(/"/g, '""')}";
+  }
+
+  public sealed partial class HubClient
+  {
 
 ${events}
 

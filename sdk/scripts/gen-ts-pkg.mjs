@@ -9,6 +9,7 @@ import { readFile, writeFile, mkdir, cp } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yaml from 'js-yaml';
+import { frameSchemas } from './frame-schemas.mjs';
 
 const [openapiPath, asyncapiPath, outDir] = process.argv.slice(2);
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -22,41 +23,8 @@ if (asyncapi.info.version !== version) {
   throw new Error(`openapi.yaml info.version ${version} != asyncapi.yaml info.version ${asyncapi.info.version}`);
 }
 
-const ref = (doc, r) => r.replace(/^#\//, '').split('/').reduce((o, k) => o[k.replace(/~1/g, '/').replace(/~0/g, '~')], doc);
-// resolve inlines every local $ref (the hub schemas have no cycles) and
-// keeps only the keywords validate.ts reads.
-const keep = new Set(['type', 'const', 'enum', 'required', 'properties', 'items', 'minLength', 'maxLength', 'minimum', 'maximum', 'minItems', 'maxItems', 'pattern', 'oneOf', 'anyOf', 'allOf', 'nullable']);
-function resolve(s, depth = 0) {
-  if (depth > 50) throw new Error('schema nesting too deep (a cycle?)');
-  if (Array.isArray(s)) return s.map((x) => resolve(x, depth + 1));
-  if (!s || typeof s !== 'object') return s;
-  if (s.$ref) return resolve(ref(asyncapi, s.$ref), depth + 1);
-  const out = {};
-  for (const [k, v] of Object.entries(s)) {
-    if (!keep.has(k)) continue;
-    if (k === 'properties') out[k] = Object.fromEntries(Object.entries(v).map(([p, ps]) => [p, resolve(ps, depth + 1)]));
-    else out[k] = resolve(v, depth + 1);
-  }
-  return out;
-}
-
-const schemas = {};
-const dir = { client: new Set(), server: new Set() };
-for (const channel of Object.values(asyncapi.channels)) {
-  for (const [action, set] of [['publish', dir.client], ['subscribe', dir.server]]) {
-    const op = channel[action];
-    if (!op) continue;
-    const msgs = op.message.oneOf ?? [op.message];
-    for (const m of msgs) {
-      const msg = m.$ref ? ref(asyncapi, m.$ref) : m;
-      const frame = resolve(msg.payload);
-      const type = frame.properties?.type?.const;
-      if (typeof type !== 'string') throw new Error(`message ${msg.name}: payload has no const type`);
-      schemas[type] = frame;
-      set.add(type);
-    }
-  }
-}
+const { schemas, client, server } = frameSchemas(asyncapi);
+const dir = { client, server };
 
 await mkdir(path.join(outDir, 'src'), { recursive: true });
 await cp(path.join(here, '../ts/src'), path.join(outDir, 'src'), { recursive: true });

@@ -118,6 +118,28 @@ static partial class E2E
     });
 
     string deviceToken = null;
+    Step("FrameSchemas: frames are checked against asyncapi.yaml beyond Json.NET (patterns, lengths, bounds)", () =>
+    {
+      const string from = ",\"from\":{\"role\":\"device\",\"mac_address\":\"AA:BB:CC:00:00:01\",\"connection_id\":\"c1\"}";
+      Func<string, string> check = raw => FrameSchemas.Check((string)FrameSchemas.ParseRaw(raw)["type"], FrameSchemas.ParseRaw(raw));
+      Check(check("{\"type\":\"chat\",\"message\":{\"text\":\"hi \ud83d\ude00\"}" + from + "}") == null, "a valid chat frame was refused");
+      Check(check("{\"type\":\"pong\",\"message\":{\"ts\":1700000000000,\"extra\":true}}") == null, "unknown fields must be allowed");
+      var cases = new[]
+      {
+        new[] { "{\"type\":\"chat\",\"message\":{\"text\":\"\"}" + from + "}", "$.message.text: shorter than 1" },
+        new[] { "{\"type\":\"chat\",\"message\":{\"text\":\"" + new string('x', 4001) + "\"}" + from + "}", "$.message.text: longer than 4000" },
+        new[] { "{\"type\":\"chat\",\"message\":{\"text\":\"hi\"}" + from.Replace("AA:BB:CC:00:00:01", "aa-bb") + "}", "$.from.mac_address: does not match" },
+        new[] { "{\"type\":\"pong\",\"message\":{\"ts\":-1}}", "$.message.ts: below 0" },
+        new[] { "{\"type\":\"pong\",\"message\":{\"ts\":1.5}}", "$.message.ts: want integer" },
+        new[] { "{\"type\":\"pong\",\"message\":{}}", "$.message.ts: required" },
+      };
+      foreach (var c in cases)
+      {
+        var problem = check(c[0]);
+        Check(problem != null && problem.StartsWith(c[1]), "frame " + (c[0].Length > 80 ? c[0].Substring(0, 80) + "..." : c[0]) + ": got " + (problem ?? "no problem") + ", want " + c[1]);
+      }
+    });
+
     Step("MAC login for the device's hub session", () =>
     {
       deviceToken = anon.MacLogin(new MacRequest { MacAddress = mac }).Data.Token;

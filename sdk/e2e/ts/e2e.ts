@@ -655,7 +655,6 @@ async function voiceWalk(): Promise<void> {
   });
 }
 
-await voiceWalk();
 
 // --- Persistent commands and claim codes (docs/devices.md) ----------------
 // Each walk is its own function, called below, so that other walks can be
@@ -697,6 +696,10 @@ async function walkCommandRoundTrip(): Promise<void> {
 // session under its previous owner ends, so this walk comes last).
 async function walkClaimCode(): Promise<void> {
   await step('claim code: the device asks over the hub, another user binds with it', async () => {
+    if (dev?.hub.state !== 'open') {
+      dev?.hub.close();
+      dev = await open(need(deviceToken, 'device token'), 'path');
+    }
     const d = need(dev, 'device socket');
     const req: ClaimCodeRequestFrame = { type: 'claim_code_request', message: { request_id: `ts-claim-${suffix}` } };
     d.hub.send('claim_code_request', req.message);
@@ -715,7 +718,11 @@ async function walkClaimCode(): Promise<void> {
   });
 }
 
+// Order: the command walk needs the device's HubClient session; the voice
+// walk opens raw device sockets, which replace that session (4002); the
+// claim walk opens a new one and rebinds the device, so it comes last.
 await walkCommandRoundTrip();
+await voiceWalk();
 await walkClaimCode();
 
 dev?.hub.close();

@@ -69,11 +69,14 @@ namespace Paradise.Ws
     public int ConnectTimeoutMs { get; set; }
     /// <summary>The jitter's source of numbers in [0, 1); default a System.Random.</summary>
     public Func<double> Random { get; set; }
+    /// <summary>Check each incoming frame against its schema in asyncapi.yaml (patterns, lengths, bounds) before it is dispatched (default true); a frame that fails raises InvalidFrame instead.</summary>
+    public bool ValidateFrames { get; set; }
     /// <summary>Called on each new socket's options before it connects (proxy, certificates, extra headers).</summary>
     public Action<ClientWebSocketOptions> ConfigureSocket { get; set; }
 
     public HubOptions()
     {
+      ValidateFrames = true;
       ReconnectInitialMs = 500;
       ReconnectMaxMs = 30000;
       HeartbeatMs = 25000;
@@ -373,13 +376,27 @@ namespace Paradise.Ws
       string type;
       try
       {
-        var o = JObject.Parse(raw);
+        var o = FrameSchemas.ParseRaw(raw) as JObject;
+        if (o == null)
+        {
+          Invalid(raw, "frame is not a JSON object");
+          return null;
+        }
         JToken t = o["type"];
         type = t != null && t.Type == JTokenType.String ? (string)t : null;
         if (type == null || Array.IndexOf(ServerFrameTypes, type) < 0)
         {
           Invalid(raw, "unknown server frame type " + (t == null ? "(none)" : t.ToString(Formatting.None)));
           return null;
+        }
+        if (opts.ValidateFrames)
+        {
+          var problem = FrameSchemas.Check(type, o);
+          if (problem != null)
+          {
+            Invalid(raw, problem);
+            return null;
+          }
         }
         // The generated classes mark required properties Required.Always
         // and enums are closed: a frame that breaks its schema fails here.
