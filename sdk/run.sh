@@ -255,17 +255,19 @@ fi
 step "C# e2e (Mono)"
 start=$SECONDS
 # The walk checks that HubClient reconnects after a server restart: it
-# writes $PARADISE_RESTART_FILE, and this loop restarts the server on the
-# same port and data directory, then removes the file.
+# writes $PARADISE_RESTART_FILE, and this loop takes (removes) the file,
+# then restarts the server on the same port and data directory. Taken
+# first: the clients may be back before start_server returns, and the
+# walk checks the file is gone once they are.
 restart_file=$tmp/restart-server
 PARADISE_URL=$url PARADISE_RESTART_FILE=$restart_file mono "$out/cs/bin/e2e.exe" >"$tmp/e2e-cs.log" 2>&1 &
 cs_pid=$!
 while kill -0 "$cs_pid" 2>/dev/null; do
 	if [[ -f $restart_file ]]; then
 		echo "   restarting the server (asked by the C# walk)"
+		rm -f "$restart_file"
 		stop_server
 		start_server
-		rm -f "$restart_file"
 		echo "   serving again at $url (pid $pid)"
 	fi
 	sleep 0.1
