@@ -21,9 +21,12 @@ const turnTimeout = 30 * time.Second
 type result struct {
 	measured bool          // voice_end was sent in the window
 	latency  time.Duration // voice_end sent to the first reply audio frame
-	partials int           // partial stt frames the device got
-	audio    int           // reply audio bytes
-	lost     string        // why the turn is lost; empty when complete
+	// Its parts, as the device saw them: voice_end sent to the final stt
+	// frame, that to tts_start, and that to the first audio frame.
+	toSTT, toTTSStart, toAudio time.Duration
+	partials                   int    // partial stt frames the device got
+	audio                      int    // reply audio bytes
+	lost                       string // why the turn is lost; empty when complete
 }
 
 // load runs the devices.
@@ -185,7 +188,7 @@ func (l *load) turn(ctx context.Context, conn *websocket.Conn, events <-chan eve
 	}
 	// handle takes one event of this turn; it reports whether the turn
 	// is answered.
-	var sent time.Time
+	var sent, sttAt, ttsStartAt time.Time
 	var first time.Time
 	var sttDone, ttsDone, chatDone bool
 	handle := func(ev event) bool {
@@ -200,7 +203,10 @@ func (l *load) turn(ctx context.Context, conn *websocket.Conn, events <-chan eve
 				r.partials++
 			} else {
 				sttDone = true
+				sttAt = ev.at
 			}
+		case ev.typ == "tts_start" && ev.msg.TurnID == id:
+			ttsStartAt = ev.at
 		case ev.typ == "tts_end" && ev.msg.TurnID == id:
 			ttsDone = true
 			if ev.msg.Interrupted {
@@ -264,6 +270,9 @@ func (l *load) turn(ctx context.Context, conn *websocket.Conn, events <-chan eve
 					r.lost = "no reply audio"
 				}
 				r.latency = first.Sub(sent)
+				if !sttAt.IsZero() && !ttsStartAt.IsZero() {
+					r.toSTT, r.toTTSStart, r.toAudio = sttAt.Sub(sent), ttsStartAt.Sub(sttAt), first.Sub(ttsStartAt)
+				}
 				return r
 			}
 		case <-deadline.C:

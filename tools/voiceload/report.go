@@ -60,7 +60,7 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "Set-up: %d users with a device each in %s.\n\n", o.turns, r.setupTime.Round(100*time.Millisecond))
 
 	fakes := 2 * o.vendorDelay // the final ASR answer and the first sentence's TTS
-	var raw, added []time.Duration
+	var raw, added, toSTT, toTTSStart, toAudio []time.Duration
 	measured, partials := 0, 0
 	firstLost := ""
 	for _, x := range r.results {
@@ -74,6 +74,9 @@ func (r *report) print(w io.Writer) {
 		partials += x.partials
 		raw = append(raw, x.latency)
 		added = append(added, x.latency-fakes)
+		if x.toSTT > 0 {
+			toSTT, toTTSStart, toAudio = append(toSTT, x.toSTT), append(toTTSStart, x.toTTSStart), append(toAudio, x.toAudio)
+		}
 	}
 	lost := r.lost()
 	fmt.Fprintln(w, "**Turns**")
@@ -96,6 +99,21 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "| measured | %s | %s | %s | |\n", loadenv.Millis(percentile(raw, 50)), loadenv.Millis(percentile(raw, 99)), loadenv.Millis(percentile(raw, 100)))
 	fmt.Fprintf(w, "| added by Paradise | %s | %s | %s | %s |\n\n", loadenv.Millis(percentile(added, 50)), loadenv.Millis(percentile(added, 99)),
 		loadenv.Millis(percentile(added, 100)), metOr(len(added) > 0 && percentile(added, 99) < targetAddedP99))
+	fmt.Fprintln(w, "Its parts, as the device saw them (each percentile on its own, so they do not add up):")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| part | p50 | p99 | max |")
+	fmt.Fprintln(w, "|---|--:|--:|--:|")
+	for _, p := range []struct {
+		name string
+		d    []time.Duration
+	}{
+		{"`voice_end` sent → final `stt` (includes the fake ASR's delay)", toSTT},
+		{"final `stt` → `tts_start` (profile, chat: budget, history, the model's first sentence)", toTTSStart},
+		{"`tts_start` → first audio frame (includes the fake TTS's delay)", toAudio},
+	} {
+		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", p.name, loadenv.Millis(percentile(p.d, 50)), loadenv.Millis(percentile(p.d, 99)), loadenv.Millis(percentile(p.d, 100)))
+	}
+	fmt.Fprintln(w)
 
 	fmt.Fprintln(w, "**Server memory per active turn** (over the idle server)")
 	fmt.Fprintln(w)
