@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/ogen-go/ogen/ogenerrors"
 	"go.uber.org/zap"
 
 	"paradise/gen/api"
@@ -46,14 +45,10 @@ func (st *Stream) intercept(http.Handler) http.Handler {
 }
 
 func (st *Stream) serve(w http.ResponseWriter, r *http.Request) {
-	header := r.Header.Get("Authorization")
-	if header == "" {
-		st.errors.Write(w, r, apperr.Unauthorized("Authentication credentials were not provided."))
-		return
-	}
-	ctx, err := st.security.HandleAdminTokenAuth(r.Context(), api.AdminStreamEventsOperation, api.AdminTokenAuth{APIKey: header})
-	if err != nil {
-		st.errors.Write(w, r, &ogenerrors.SecurityError{Security: "AdminTokenAuth", Err: err})
+	ctx, ok := st.errors.Authenticate(w, r, "AdminTokenAuth", func(ctx context.Context, header string) (context.Context, error) {
+		return st.security.HandleAdminTokenAuth(ctx, api.AdminStreamEventsOperation, api.AdminTokenAuth{APIKey: header})
+	})
+	if !ok {
 		return
 	}
 	sub, err := st.events.Subscribe(ctx)
@@ -62,11 +57,7 @@ func (st *Stream) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer sub.Close()
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream; charset=utf-8")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
+	httpapi.StartEventStream(w)
 	rc := http.NewResponseController(w)
 	write := func(b []byte) bool {
 		if _, err := w.Write(b); err != nil {

@@ -52,7 +52,7 @@ func (st *Stream) Route() httpapi.Route {
 
 func (st *Stream) intercept(server http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if acceptsEventStream(r) {
+		if httpapi.AcceptsEventStream(r) {
 			st.serve(w, r)
 			return
 		}
@@ -81,19 +81,6 @@ type errReader struct{ err error }
 
 func (e errReader) Read([]byte) (int, error) { return 0, e.err }
 
-// acceptsEventStream reports whether the client asks for text/event-stream.
-func acceptsEventStream(r *http.Request) bool {
-	for _, v := range r.Header.Values("Accept") {
-		for _, part := range strings.Split(v, ",") {
-			mt, _, err := mime.ParseMediaType(strings.TrimSpace(part))
-			if err == nil && mt == "text/event-stream" {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 // isJSON reports whether the request body is JSON (or untyped, as ogen
 // takes it).
 func isJSON(r *http.Request) bool {
@@ -109,14 +96,10 @@ func isJSON(r *http.Request) bool {
 // server (errors in the envelope, before any event), then streams the
 // reply.
 func (st *Stream) serve(w http.ResponseWriter, r *http.Request) {
-	header := r.Header.Get("Authorization")
-	if header == "" {
-		st.errors.Write(w, r, apperr.Unauthorized("Authentication credentials were not provided."))
-		return
-	}
-	ctx, err := st.auth.HandleTokenAuth(r.Context(), api.ChatCompletionOperation, api.TokenAuth{APIKey: header})
-	if err != nil {
-		st.errors.Write(w, r, &ogenerrors.SecurityError{Security: "TokenAuth", Err: err})
+	ctx, ok := st.errors.Authenticate(w, r, "TokenAuth", func(ctx context.Context, header string) (context.Context, error) {
+		return st.auth.HandleTokenAuth(ctx, api.ChatCompletionOperation, api.TokenAuth{APIKey: header})
+	})
+	if !ok {
 		return
 	}
 	r = r.WithContext(ctx)
@@ -153,11 +136,7 @@ func (st *Stream) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	ev := Events{
 		Start: func(s Started) error {
-			h := w.Header()
-			h.Set("Content-Type", "text/event-stream; charset=utf-8")
-			h.Set("Cache-Control", "no-cache")
-			h.Set("X-Accel-Buffering", "no")
-			w.WriteHeader(http.StatusOK)
+			httpapi.StartEventStream(w)
 			started = true
 			return send("start", streamStart{Type: "start", ConversationID: s.ConversationID, UserMessageID: s.UserMessageID})
 		},

@@ -151,11 +151,7 @@ func (l *LLM) serve(w http.ResponseWriter, r *http.Request) {
 		if !req.Stream {
 			return nil
 		}
-		h := w.Header()
-		h.Set("Content-Type", "text/event-stream; charset=utf-8")
-		h.Set("Cache-Control", "no-cache")
-		h.Set("X-Accel-Buffering", "no")
-		w.WriteHeader(http.StatusOK)
+		httpapi.StartEventStream(w)
 		started = true
 		return chunk(map[string]string{"role": "assistant", "content": ""}, nil)
 	}}

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/ogen-go/ogen/ogenerrors"
 	"go.uber.org/zap"
 
 	"paradise/gen/api"
@@ -65,14 +64,7 @@ func wantsStream(r *http.Request) bool {
 	if v, err := strconv.ParseBool(r.URL.Query().Get("stream")); err == nil && v {
 		return true
 	}
-	for _, v := range r.Header.Values("Accept") {
-		for _, part := range strings.Split(v, ",") {
-			if mt, _, err := mime.ParseMediaType(strings.TrimSpace(part)); err == nil && mt == "text/event-stream" {
-				return true
-			}
-		}
-	}
-	return false
+	return httpapi.AcceptsEventStream(r)
 }
 
 // enumParam reads an optional query parameter that must be one of values.
@@ -226,14 +218,10 @@ func (st *Stream) failure(ctx context.Context, err error) event {
 }
 
 func (st *Stream) serve(w http.ResponseWriter, r *http.Request) {
-	header := r.Header.Get("Authorization")
-	if header == "" {
-		st.errors.Write(w, r, apperr.Unauthorized("Authentication credentials were not provided."))
-		return
-	}
-	ctx, err := st.auth.HandleTokenAuth(r.Context(), api.VoiceChatOperation, api.TokenAuth{APIKey: header})
-	if err != nil {
-		st.errors.Write(w, r, &ogenerrors.SecurityError{Security: "TokenAuth", Err: err})
+	ctx, ok := st.errors.Authenticate(w, r, "TokenAuth", func(ctx context.Context, header string) (context.Context, error) {
+		return st.auth.HandleTokenAuth(ctx, api.VoiceChatOperation, api.TokenAuth{APIKey: header})
+	})
+	if !ok {
 		return
 	}
 	r = r.WithContext(ctx)
@@ -253,11 +241,7 @@ func (st *Stream) serve(w http.ResponseWriter, r *http.Request) {
 		st.errors.Write(w, r, err)
 		return
 	}
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream; charset=utf-8")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
+	httpapi.StartEventStream(w)
 	out := &sse{w: w}
 	ms := int(tr.Duration.Milliseconds())
 	if err := out.send(event{Type: "transcript", Text: tr.Text, Language: tr.Language, DurationMS: &ms, Provider: tr.Provider}); err != nil {
