@@ -127,7 +127,7 @@ func TestHubVoiceTurn(t *testing.T) {
 		}
 
 		// An abort while the reply is being spoken interrupts it.
-		v.aliyun.Delay = 2 * time.Second
+		v.aliyun.SetDelay(2 * time.Second)
 		dev.Send(map[string]any{"type": "voice_start", "message": map[string]any{"turn_id": "v2", "format": "pcm"}})
 		sendBinary(t, dev, speechPCM(0.5))
 		dev.Send(map[string]any{"type": "voice_end", "message": map[string]any{"turn_id": "v2"}})
@@ -143,7 +143,7 @@ func TestHubVoiceTurn(t *testing.T) {
 				break
 			}
 		}
-		v.aliyun.Delay = 0
+		v.aliyun.SetDelay(0)
 
 		// Over the turn's limit: dropped, and binary frames refused again.
 		dev.Send(map[string]any{"type": "voice_start", "message": map[string]any{"turn_id": "v3", "format": "pcm"}})

@@ -35,8 +35,9 @@ type Server struct {
 	Transcript string
 	// TokenTTL is the lifetime of issued tokens (default 24h).
 	TokenTTL time.Duration
-	// Delay, when set, is waited before every gateway answer.
-	Delay time.Duration
+	// delay is waited before every gateway answer (SetDelay); atomic, as
+	// a test changes it while answers of an interrupted turn are in flight.
+	delay atomic.Int64
 	// TokenCalls counts successful CreateToken calls.
 	TokenCalls atomic.Int64
 	// Rejected counts requests refused for a bad signature or token.
@@ -55,6 +56,9 @@ type failure struct {
 	status     int
 	message    string
 }
+
+// SetDelay makes every gateway answer wait d (0: none).
+func (s *Server) SetDelay(d time.Duration) { s.delay.Store(int64(d)) }
 
 // New starts the fake; it stops with the test.
 func New(t testing.TB) *Server {
@@ -196,7 +200,7 @@ func nlsError(w http.ResponseWriter, httpStatus, status int, msg string) {
 
 // asr is one-sentence recognition.
 func (s *Server) asr(w http.ResponseWriter, r *http.Request) {
-	time.Sleep(s.Delay)
+	time.Sleep(time.Duration(s.delay.Load()))
 	if f := s.takeFailure(r.URL.Path); f != nil {
 		nlsError(w, f.httpStatus, f.status, f.message)
 		return
@@ -240,7 +244,7 @@ const BytesPerChar = 640
 
 // tts answers binary audio, written in pieces so a client can stream it.
 func (s *Server) tts(w http.ResponseWriter, r *http.Request) {
-	time.Sleep(s.Delay)
+	time.Sleep(time.Duration(s.delay.Load()))
 	if f := s.takeFailure(r.URL.Path); f != nil {
 		nlsError(w, f.httpStatus, f.status, f.message)
 		return
