@@ -883,7 +883,7 @@ type CommandStatusPayload struct {
 	MACAddress string `json:"mac_address"`
 	// The command's name.
 	Name string `json:"name"`
-	// What the device answered (for acknowledged and failed).
+	// What the device answered (for acknowledged and failed), or the cancel's result.
 	Result OptCommandStatusPayloadResult `json:"result"`
 	Status CommandStatusValue            `json:"status"`
 }
@@ -958,7 +958,7 @@ func (s *CommandStatusPayload) SetStatus(val CommandStatusValue) {
 	s.Status = val
 }
 
-// What the device answered (for acknowledged and failed).
+// What the device answered (for acknowledged and failed), or the cancel's result.
 type CommandStatusPayloadResult map[string]jx.Raw
 
 func (s *CommandStatusPayloadResult) init() CommandStatusPayloadResult {
@@ -970,7 +970,8 @@ func (s *CommandStatusPayloadResult) init() CommandStatusPayloadResult {
 	return m
 }
 
-// The command's new status.
+// The command's new status. An administrator's cancel is `failed` with `result`
+// `{"error": "Cancelled by an administrator.", "cancelled": true}`.
 // Ref: #/$defs/CommandStatusValue
 type CommandStatusValue string
 
