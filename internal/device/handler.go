@@ -147,11 +147,17 @@ func (h *Handler) BindDevice(ctx context.Context, req *api.BindRequest) (*api.De
 	if err := h.creds.CheckBindByMAC(ctx, mac); err != nil {
 		return nil, err
 	}
+	return h.bind(ctx, userID, mac, req.Name, req.DeviceTypeID)
+}
+
+// bind binds mac to the user (by MAC or by claim code), with the optional
+// name and device type of the request.
+func (h *Handler) bind(ctx context.Context, userID int, mac string, name api.OptString, typeID api.OptInt) (*api.DeviceEnvelope, error) {
 	in := BindInput{MAC: mac}
-	if v, ok := req.Name.Get(); ok {
+	if v, ok := name.Get(); ok {
 		in.Name = &v
 	}
-	if v, ok := req.DeviceTypeID.Get(); ok {
+	if v, ok := typeID.Get(); ok {
 		in.TypeID = &v
 	}
 	owned, err := h.devices.Bind(ctx, userID, in)

@@ -74,18 +74,7 @@ func (h *Handler) ClaimDevice(ctx context.Context, req *api.ClaimRequest) (*api.
 	if err != nil {
 		return nil, err
 	}
-	in := BindInput{MAC: mac}
-	if v, ok := req.Name.Get(); ok {
-		in.Name = &v
-	}
-	if v, ok := req.DeviceTypeID.Get(); ok {
-		in.TypeID = &v
-	}
-	owned, err := h.devices.Bind(ctx, userID, in)
-	if err != nil {
-		return nil, err
-	}
-	return &api.DeviceEnvelope{Success: true, Code: http.StatusOK, Message: "Device bound.", Data: ToAPI(owned)}, nil
+	return h.bind(ctx, userID, mac, req.Name, req.DeviceTypeID)
 }
 
 // AdminProvisionDeviceSecret implements adminProvisionDeviceSecret
