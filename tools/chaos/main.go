@@ -45,11 +45,9 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/signal"
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"paradise/tools/internal/loadenv"
@@ -100,16 +98,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "chaos:", err)
 		os.Exit(2)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, o); err != nil {
-		if ctx.Err() != nil {
-			err = fmt.Errorf("interrupted (%w)", err)
-		}
-		fmt.Fprintln(os.Stderr, "chaos:", err)
-		stop()
-		os.Exit(1)
-	}
+	loadenv.Run("chaos", func(ctx context.Context) error { return run(ctx, o) })
 }
 
 func (o *options) validate() error {

@@ -34,7 +34,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
 	"sync"
@@ -92,17 +91,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "chatload:", err)
 		os.Exit(2)
 	}
-	// Ctrl-C stops the load and still runs the clean-up.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, o); err != nil {
-		if ctx.Err() != nil {
-			err = fmt.Errorf("interrupted (%w)", err)
-		}
-		fmt.Fprintln(os.Stderr, "chatload:", err)
-		stop()
-		os.Exit(1)
-	}
+	loadenv.Run("chatload", func(ctx context.Context) error { return run(ctx, o) })
 }
 
 func (o *options) validate() error {

@@ -33,12 +33,10 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/coder/websocket"
@@ -70,13 +68,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "cmdload:", err)
 		os.Exit(2)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, o); err != nil {
-		fmt.Fprintln(os.Stderr, "cmdload:", err)
-		stop()
-		os.Exit(1)
-	}
+	loadenv.Run("cmdload", func(ctx context.Context) error { return run(ctx, o) })
 }
 
 func logf(format string, args ...any) {

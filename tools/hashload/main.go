@@ -23,11 +23,9 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"paradise/tools/internal/loadenv"
@@ -62,13 +60,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "hashload:", err)
 		os.Exit(2)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, o); err != nil {
-		fmt.Fprintln(os.Stderr, "hashload:", err)
-		stop()
-		os.Exit(1)
-	}
+	loadenv.Run("hashload", func(ctx context.Context) error { return run(ctx, o) })
 }
 
 func run(ctx context.Context, o options) error {

@@ -34,7 +34,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
 	"slices"
 	"strconv"
 	"strings"
@@ -103,17 +102,7 @@ func main() {
 		os.Exit(2)
 	}
 
-	// Ctrl-C stops the load and still runs the clean-up.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, o); err != nil {
-		if ctx.Err() != nil {
-			err = fmt.Errorf("interrupted (%w)", err)
-		}
-		fmt.Fprintln(os.Stderr, "hubload:", err)
-		stop()
-		os.Exit(1)
-	}
+	loadenv.Run("hubload", func(ctx context.Context) error { return run(ctx, o) })
 }
 
 func (o *options) validate() error {

@@ -28,9 +28,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"paradise/tools/internal/loadenv"
@@ -79,14 +77,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "restload:", err)
 		os.Exit(2)
 	}
-	// Ctrl-C stops the load and still runs the clean-up.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, o); err != nil {
-		fmt.Fprintln(os.Stderr, "restload:", err)
-		stop()
-		os.Exit(1)
-	}
+	loadenv.Run("restload", func(ctx context.Context) error { return run(ctx, o) })
 }
 
 func (o *options) validate() error {

@@ -33,9 +33,7 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/signal"
 	"sync"
-	"syscall"
 	"time"
 
 	"paradise/internal/speech/volcengine/volctest"
@@ -83,16 +81,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "voiceload:", err)
 		os.Exit(2)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, o); err != nil {
-		if ctx.Err() != nil {
-			err = fmt.Errorf("interrupted (%w)", err)
-		}
-		fmt.Fprintln(os.Stderr, "voiceload:", err)
-		stop()
-		os.Exit(1)
-	}
+	loadenv.Run("voiceload", func(ctx context.Context) error { return run(ctx, o) })
 }
 
 func (o *options) validate() error {
