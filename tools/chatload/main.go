@@ -31,7 +31,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -145,11 +144,11 @@ func run(ctx context.Context, o options) error {
 	}
 	defer f.close()
 
-	metricsAddr, err := freeLoopbackAddr()
+	metricsAddr, err := loadenv.FreeLoopbackAddr()
 	if err != nil {
 		return err
 	}
-	debugAddr, err := freeLoopbackAddr()
+	debugAddr, err := loadenv.FreeLoopbackAddr()
 	if err != nil {
 		return err
 	}
@@ -229,7 +228,7 @@ func run(ctx context.Context, o options) error {
 		if o.cpuProfile != "" {
 			wg.Go(func() {
 				secs := max(1, int(o.duration/time.Second))
-				if err := mem.saveProfile(loadCtx, fmt.Sprintf("profile?seconds=%d", secs), o.duration+30*time.Second, o.cpuProfile); err != nil {
+				if err := loadenv.SaveProfile(loadCtx, mem.debugURL, fmt.Sprintf("profile?seconds=%d", secs), o.duration+30*time.Second, o.cpuProfile); err != nil {
 					sampleErr.Store(err)
 				}
 			})
@@ -239,7 +238,7 @@ func run(ctx context.Context, o options) error {
 				if !loadenv.Sleep(loadCtx, o.duration/2) {
 					return
 				}
-				if err := mem.saveProfile(loadCtx, "heap", 30*time.Second, o.heapProfile); err != nil {
+				if err := loadenv.SaveProfile(loadCtx, mem.debugURL, "heap", 30*time.Second, o.heapProfile); err != nil {
 					sampleErr.Store(err)
 				}
 			})
@@ -261,7 +260,7 @@ func run(ctx context.Context, o options) error {
 			sampleErr.Store(err)
 			return
 		}
-		rep.cpu = delta(before, after)
+		rep.cpu = loadenv.CPUBetween(before, after)
 	})
 	l.run(loadCtx, begin)
 	wg.Wait()
@@ -288,15 +287,4 @@ func run(ctx context.Context, o options) error {
 		return fmt.Errorf("%d of %d streams lost", lost, len(rep.results))
 	}
 	return nil
-}
-
-// freeLoopbackAddr asks the kernel for a free loopback port (for the
-// server's metrics listener, which the tool reads).
-func freeLoopbackAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	addr := ln.Addr().String()
-	return addr, ln.Close()
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"sync"
 	"time"
 
@@ -57,30 +56,6 @@ func (m *memSampler) collect() error {
 	return err
 }
 
-// saveProfile saves one of the server's pprof profiles (its debug
-// listener's path, e.g. "profile?seconds=30" or "heap") to path.
-func (m *memSampler) saveProfile(ctx context.Context, profile string, timeout time.Duration, path string) error {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, m.debugURL+"/debug/pprof/"+profile, nil)
-	c := &http.Client{Timeout: timeout, Transport: &http.Transport{Proxy: nil}}
-	res, err := c.Do(req)
-	if err != nil {
-		return fmt.Errorf("%s profile: %w", profile, err)
-	}
-	defer res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s profile: %s", profile, res.Status)
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("%s profile: %w", profile, err)
-	}
-	if _, err := io.Copy(f, res.Body); err != nil {
-		f.Close()
-		return fmt.Errorf("%s profile: %w", profile, err)
-	}
-	return f.Close()
-}
-
 // readCollected is read just after a forced collection.
 func (m *memSampler) readCollected(inflight func() int64) (memSample, error) {
 	if err := m.collect(); err != nil {
@@ -112,28 +87,4 @@ func (m *memSampler) read(inflight int64) (memSample, error) {
 	s.goroutines = int64(g["go_goroutines"])
 	s.stackInuse = int64(g["go_memstats_stack_inuse_bytes"])
 	return s, nil
-}
-
-// cpuDelta is the CPU used between two usage readings, in cores (CPU
-// seconds per second of wall time).
-type cpuDelta struct {
-	window                                    time.Duration
-	server, loadgen, postgres, redis, machine float64
-}
-
-func delta(before, after loadenv.Usage) cpuDelta {
-	w := after.At.Sub(before.At)
-	c := func(d time.Duration) float64 {
-		if w <= 0 {
-			return 0
-		}
-		return d.Seconds() / w.Seconds()
-	}
-	d := cpuDelta{window: w, loadgen: c(after.Loadgen - before.Loadgen),
-		postgres: c(after.Postgres - before.Postgres), redis: c(after.Redis - before.Redis),
-		machine: c(after.Machine - before.Machine)}
-	if len(before.Servers) > 0 && len(after.Servers) > 0 {
-		d.server = c(after.Servers[0].CPU - before.Servers[0].CPU)
-	}
-	return d
 }

@@ -24,7 +24,7 @@ type report struct {
 	live      *memSample // collected with the streams in flight, end of the warm-up; nil if the warm-up was too short
 	after     *memSample // idle again after the load; nil if not read
 	samples   []memSample
-	cpu       cpuDelta
+	cpu       loadenv.CPU
 	results   []result
 
 	unmatched, rejected, cut int64 // the fake's counters
@@ -211,7 +211,7 @@ func (r *report) print(w io.Writer) {
 	c := r.cpu
 	fmt.Fprintf(w, "CPU over the window (%s), in cores (the machine has %d): server %.2f, load tool (clients and fake provider) %.2f, "+
 		"Postgres %.2f, Redis %.2f, machine %.2f (machine minus the others is whatever else was running).\n\n",
-		c.window.Round(100*time.Millisecond), runtime.NumCPU(), c.server, c.loadgen, c.postgres, c.redis, c.machine)
+		c.Window.Round(100*time.Millisecond), runtime.NumCPU(), c.Servers[0], c.Loadgen, c.Postgres, c.Redis, c.Machine)
 
 	// Targets.
 	fmt.Fprintln(w, "| Target | Result |")

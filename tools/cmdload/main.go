@@ -4,6 +4,7 @@
 // acknowledged. It is part of `make bench`:
 //
 //	go run ./tools/cmdload [-devices 10000] [-commands 100000] [-users 100] [-dial-workers 200]
+//	                       [-cpuprofile cmd.prof [-profile-for 20s]]
 //
 // It builds ./cmd/paradise, creates a scratch Postgres database and Redis
 // key prefix, runs `paradise serve` on a free loopback port (with the
@@ -20,7 +21,10 @@
 // It prints a Markdown table for docs/benchmarks.md: queue rate, commands
 // acknowledged per second (from the first dial to the last command
 // acknowledged in the database), and per device the time from starting
-// its dial to receiving its last command (p50, p99, max).
+// its dial to receiving its last command (p50, p99, max), and the CPU the
+// server, the tool, Postgres and Redis used over the deliver phase.
+// -cpuprofile saves the server's CPU profile of the deliver phase's first
+// -profile-for (pprof on the server's PARADISE_DEBUG_ADDR).
 package main
 
 import (
@@ -47,6 +51,8 @@ import (
 
 type options struct {
 	devices, commands, users, dialWorkers int
+	cpuProfile                            string
+	profileFor                            time.Duration
 	loadenv.Options
 }
 
@@ -58,6 +64,8 @@ func main() {
 	flag.IntVar(&o.commands, "commands", 100000, "commands in all, spread evenly over the devices")
 	flag.IntVar(&o.users, "users", 100, "users owning the devices (round robin)")
 	flag.IntVar(&o.dialWorkers, "dial-workers", 200, "WebSocket dials in flight at once")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write the server's CPU profile from the first dial (see -profile-for) to this file (go tool pprof reads it)")
+	flag.DurationVar(&o.profileFor, "profile-for", 20*time.Second, "how long -cpuprofile profiles, from the first dial")
 	o.AddFlags(flag.CommandLine, "the server under test")
 	flag.Parse()
 	if o.devices <= 0 || o.users <= 0 || o.commands < o.devices || o.commands%o.devices != 0 || o.dialWorkers <= 0 {
@@ -87,9 +95,14 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
+	debugAddr, err := loadenv.FreeLoopbackAddr()
+	if err != nil {
+		return err
+	}
 	srv, err := env.StartServer(ctx, "paradise", []string{
 		"PARADISE_WS_MAX_SESSIONS_PER_USER=" + strconv.Itoa(o.devices),
 		"PARADISE_WS_SEND_QUEUE=" + strconv.Itoa(max(64, 2*o.commands/o.devices)),
+		"PARADISE_DEBUG_ADDR=" + debugAddr,
 	})
 	if err != nil {
 		return err
@@ -163,6 +176,19 @@ func run(ctx context.Context, o options) error {
 		firstError string
 		failures   int
 	)
+	before, err := env.SampleUsage(ctx, srv)
+	if err != nil {
+		return err
+	}
+	profileDone := make(chan error, 1)
+	if o.cpuProfile != "" {
+		go func() {
+			secs := max(1, int(o.profileFor/time.Second))
+			profileDone <- loadenv.SaveProfile(ctx, "http://"+debugAddr, fmt.Sprintf("profile?seconds=%d", secs), o.profileFor+time.Minute, o.cpuProfile)
+		}()
+	} else {
+		profileDone <- nil
+	}
 	dStart := time.Now()
 	wsClient := &http.Client{Transport: &http.Transport{Proxy: nil}}
 	var readers sync.WaitGroup
@@ -240,6 +266,11 @@ func run(ctx context.Context, o options) error {
 		time.Sleep(20 * time.Millisecond)
 	}
 	deliverTook := time.Since(dStart)
+	after, err := env.SampleUsage(ctx, srv)
+	if err != nil {
+		return err
+	}
+	cpu := loadenv.CPUBetween(before, after)
 	for _, c := range conns {
 		c.Close(websocket.StatusNormalClosure, "")
 	}
@@ -260,8 +291,13 @@ func run(ctx context.Context, o options) error {
 	fmt.Printf("| deliver + acknowledge (%d dials in flight) | %d delivered, %d acknowledged in %s: **%.0f acknowledged commands/s** |\n",
 		o.dialWorkers, delivered.Load(), acked, deliverTook.Round(time.Millisecond), float64(acked)/deliverTook.Seconds())
 	fmt.Printf("| dial start to last command delivered, per device | p50 %s ms, p99 %s ms, max %s ms (%d devices) |\n", pct(0.50), pct(0.99), pct(1), len(latencies))
+	fmt.Printf("| CPU over the deliver phase, cores | server %.2f, load tool %.2f, Postgres %.2f, Redis %.2f, machine %.2f |\n",
+		cpu.Servers[0], cpu.Loadgen, cpu.Postgres, cpu.Redis, cpu.Machine)
 	if failures > 0 {
 		fmt.Printf("| failures | %d (first: %s) |\n", failures, firstError)
+	}
+	if err := <-profileDone; err != nil {
+		return err
 	}
 	if acked < o.commands || failures > 0 {
 		return fmt.Errorf("%d of %d commands acknowledged, %d failures", acked, o.commands, failures)

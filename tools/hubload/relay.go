@@ -192,7 +192,7 @@ type stepResult struct {
 	deliveredPerSec float64
 
 	all, local, cross latencies
-	cpu               cpuDelta
+	cpu               loadenv.CPU
 	health            health // cumulative for the scenario, read after the step
 }
 
@@ -264,7 +264,7 @@ func runStep(ctx context.Context, e *loadenv.Env, o options, p *pairs, rate floa
 	if err != nil {
 		return res, err
 	}
-	res.cpu = delta(before, after)
+	res.cpu = loadenv.CPUBetween(before, after)
 
 	// Drain: wait for the frames still in flight.
 	want := sc.sent.Load()

@@ -40,8 +40,8 @@ func (r *report) print(w io.Writer) {
 		fmt.Fprintln(w)
 		fmt.Fprintf(w, "While connecting (%s): server %s cores, load generator %s, Postgres %s, Redis %s, machine %s. "+
 			"While idle: server %s cores.",
-			i.connectCPU.window.Round(100*time.Millisecond), cores(i.connectCPU.servers[0]), cores(i.connectCPU.loadgen),
-			cores(i.connectCPU.postgres), cores(i.connectCPU.redis), cores(i.connectCPU.machine), cores(i.idleCPU.servers[0]))
+			i.connectCPU.Window.Round(100*time.Millisecond), cores(i.connectCPU.Servers[0]), cores(i.connectCPU.Loadgen),
+			cores(i.connectCPU.Postgres), cores(i.connectCPU.Redis), cores(i.connectCPU.Machine), cores(i.idleCPU.Servers[0]))
 		if i.conns() < 10000 {
 			fmt.Fprint(w, " The target is for 10,000 connections; with fewer, the server's fixed overhead weighs more per connection.")
 		}
@@ -63,7 +63,7 @@ func (r *report) print(w io.Writer) {
 			metIf(s.all.p99 < 2*time.Millisecond && s.lost == 0 && s.all.n > 0, false))
 		fmt.Fprintln(w)
 		fmt.Fprintf(w, "CPU while sending: server %s cores, load generator %s, Postgres %s, Redis %s, machine %s.",
-			cores(s.cpu.servers[0]), cores(s.cpu.loadgen), cores(s.cpu.postgres), cores(s.cpu.redis), cores(s.cpu.machine))
+			cores(s.cpu.Servers[0]), cores(s.cpu.Loadgen), cores(s.cpu.Postgres), cores(s.cpu.Redis), cores(s.cpu.Machine))
 		if s.sendErrs > 0 {
 			fmt.Fprintf(w, " %d sends failed.", s.sendErrs)
 		}
@@ -91,8 +91,8 @@ func (r *report) print(w io.Writer) {
 			fmt.Fprintf(w, "| %.0f | %d | %s | %.0f | %d (%d, %d) | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
 				s.offered, s.sent, s.sendTook.Round(10*time.Millisecond), s.deliveredPerSec, s.lost, s.lostCross, s.lostOpen,
 				loadenv.Millis(s.all.p50), loadenv.Millis(s.all.p99), loadenv.Millis(s.local.p99), loadenv.Millis(s.cross.p99), loadenv.Millis(s.all.max),
-				cores(s.cpu.servers[0]), cores(s.cpu.servers[1]), cores(s.cpu.redis), cores(s.cpu.postgres),
-				cores(s.cpu.loadgen), cores(s.cpu.machine), verdict)
+				cores(s.cpu.Servers[0]), cores(s.cpu.Servers[1]), cores(s.cpu.Redis), cores(s.cpu.Postgres),
+				cores(s.cpu.Loadgen), cores(s.cpu.Machine), verdict)
 		}
 		fmt.Fprintln(w)
 		if b := t.best(); b != nil {

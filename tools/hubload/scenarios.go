@@ -18,8 +18,8 @@ type idleResult struct {
 	// Server readings: before the first connection, right after the last,
 	// after settling, and after the load generator closed them all.
 	before, connected, settled, closed loadenv.ProcSample
-	connectCPU                         cpuDelta // while connecting
-	idleCPU                            cpuDelta // while settling
+	connectCPU                         loadenv.CPU // while connecting
+	idleCPU                            loadenv.CPU // while settling
 	health                             health
 }
 
@@ -82,7 +82,7 @@ func runIdle(ctx context.Context, e *loadenv.Env, o options, users []user) (*idl
 	}
 	r := &idleResult{users: len(users), dial: st,
 		before: before.Servers[0], connected: connected.Servers[0], settled: settled.Servers[0],
-		connectCPU: delta(before, connected), idleCPU: delta(connected, settled), health: g.health()}
+		connectCPU: loadenv.CPUBetween(before, connected), idleCPU: loadenv.CPUBetween(connected, settled), health: g.health()}
 
 	// After closing: does the server give the memory back?
 	g.closeAll()
@@ -214,7 +214,7 @@ func runThroughput(ctx context.Context, e *loadenv.Env, o options, users []user)
 		r.steps = append(r.steps, res)
 		logf("throughput: offered %d/s: delivered %.0f/s, lost %d (cross-instance %d, on open connections %d), p99 %s ms (local %s, cross %s), CPU A %.2f B %.2f load-gen %.2f",
 			rate, res.deliveredPerSec, res.lost, res.lostCross, res.lostOpen, loadenv.Millis(res.all.p99), loadenv.Millis(res.local.p99), loadenv.Millis(res.cross.p99),
-			res.cpu.servers[0], res.cpu.servers[1], res.cpu.loadgen)
+			res.cpu.Servers[0], res.cpu.Servers[1], res.cpu.Loadgen)
 		if res.health.lost > 0 {
 			r.stopped = "connections were closed by the servers"
 			break

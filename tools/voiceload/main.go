@@ -31,7 +31,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"os"
 	"sync"
 	"time"
@@ -121,11 +120,11 @@ func run(ctx context.Context, o options) error {
 	defer fake.Close()
 	fake.Delay = o.vendorDelay
 
-	metricsAddr, err := freeLoopbackAddr()
+	metricsAddr, err := loadenv.FreeLoopbackAddr()
 	if err != nil {
 		return err
 	}
-	debugAddr, err := freeLoopbackAddr()
+	debugAddr, err := loadenv.FreeLoopbackAddr()
 	if err != nil {
 		return err
 	}
@@ -211,14 +210,4 @@ func run(ctx context.Context, o options) error {
 		return fmt.Errorf("%d of %d turns lost", lost, len(rep.results))
 	}
 	return nil
-}
-
-// freeLoopbackAddr asks the kernel for a free loopback port.
-func freeLoopbackAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	addr := ln.Addr().String()
-	return addr, ln.Close()
 }

@@ -52,7 +52,7 @@ func (s *Server) serveLabel() string {
 // server that started is returned even with an error, and Close stops it
 // in any case.
 func (e *Env) StartServer(ctx context.Context, name string, extra []string) (*Server, error) {
-	addr, err := freeLoopbackAddr()
+	addr, err := FreeLoopbackAddr()
 	if err != nil {
 		return nil, err
 	}
@@ -183,10 +183,11 @@ func copyServerLog(r *os.File, prefix string) {
 	_, _ = io.Copy(io.Discard, r)
 }
 
-// freeLoopbackAddr asks the kernel for a free port. Another process could
-// take it before the server binds it; the server then fails to start and
-// the run fails visibly, which is fine for a dev tool.
-func freeLoopbackAddr() (string, error) {
+// FreeLoopbackAddr asks the kernel for a free loopback port (for a server
+// or one of its metrics and debug listeners). Another process could take
+// it before the server binds it; the server then fails to start and the
+// run fails visibly, which is fine for a dev tool.
+func FreeLoopbackAddr() (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err
@@ -196,4 +197,32 @@ func freeLoopbackAddr() (string, error) {
 		return "", err
 	}
 	return addr, nil
+}
+
+// SaveProfile saves one of a server's pprof profiles to path: debugURL is
+// its PARADISE_DEBUG_ADDR listener ("http://127.0.0.1:port"), profile the
+// pprof path below /debug/pprof/ ("profile?seconds=30", "heap").
+func SaveProfile(ctx context.Context, debugURL, profile string, timeout time.Duration, path string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, debugURL+"/debug/pprof/"+profile, nil)
+	if err != nil {
+		return fmt.Errorf("%s profile: %w", profile, err)
+	}
+	c := &http.Client{Timeout: timeout, Transport: &http.Transport{Proxy: nil}}
+	res, err := c.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s profile: %w", profile, err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s profile: %s", profile, res.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("%s profile: %w", profile, err)
+	}
+	if _, err := io.Copy(f, res.Body); err != nil {
+		f.Close()
+		return fmt.Errorf("%s profile: %w", profile, err)
+	}
+	return f.Close()
 }

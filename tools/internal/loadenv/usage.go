@@ -214,3 +214,31 @@ func Sleep(ctx context.Context, d time.Duration) bool {
 		return false
 	}
 }
+
+// CPU is the CPU used between two usage readings, in cores (CPU seconds
+// per second of wall time).
+type CPU struct {
+	Window                            time.Duration
+	Servers                           []float64 // in the order of the servers sampled
+	Loadgen, Postgres, Redis, Machine float64
+}
+
+// CPUBetween is the CPU used from before to after.
+func CPUBetween(before, after Usage) CPU {
+	w := after.At.Sub(before.At)
+	c := func(d time.Duration) float64 {
+		if w <= 0 {
+			return 0
+		}
+		return d.Seconds() / w.Seconds()
+	}
+	d := CPU{Window: w, Loadgen: c(after.Loadgen - before.Loadgen),
+		Postgres: c(after.Postgres - before.Postgres), Redis: c(after.Redis - before.Redis),
+		Machine: c(after.Machine - before.Machine)}
+	for i := range after.Servers {
+		if i < len(before.Servers) {
+			d.Servers = append(d.Servers, c(after.Servers[i].CPU-before.Servers[i].CPU))
+		}
+	}
+	return d
+}
