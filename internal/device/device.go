@@ -38,9 +38,11 @@ type Tokens interface {
 // Service implements the device use cases over ent.
 type Service struct {
 	db *ent.Client
-	// sql and resolveOwnerSQL serve the one hand-written hot-path query.
+	// sql, resolveOwnerSQL and connectSQL serve the hand-written hot-path
+	// queries.
 	sql             *stdsql.DB
 	resolveOwnerSQL string
+	connectSQL      string
 	// lockRows: binds lock the device row (Postgres; SQLite serialises
 	// writers instead).
 	lockRows bool
@@ -53,7 +55,8 @@ type Service struct {
 // NewService returns the device service.
 func NewService(db *database.DB, sessions Sessions, tokens Tokens, ev *events.Bus) *Service {
 	return &Service{db: db.Client, sql: db.SQL, resolveOwnerSQL: db.Rebind(resolveOwnerQuery),
-		lockRows: db.RowLocks(), sessions: sessions, tokens: tokens, events: ev}
+		connectSQL: db.Rebind(connectQuery),
+		lockRows:   db.RowLocks(), sessions: sessions, tokens: tokens, events: ev}
 }
 
 // ListOwned returns a page of the user's devices, newest binding first, and
@@ -126,6 +129,34 @@ func (s *Service) ResolveOwner(ctx context.Context, rawMAC string) (int, Owned, 
 	}
 	return r.UserID, r.owned(), nil
 }
+
+// MarkConnected marks the device with this MAC address connected (last
+// seen at) if userID holds its latest active binding, and returns the
+// device's id; ok is false, and nothing is written, if the device is
+// unknown, unbound or bound to someone else. A device session's connect
+// runs it: the owner check and the presence write in one statement,
+// where ResolveOwner and an UPDATE took two round trips and two commits.
+func (s *Service) MarkConnected(ctx context.Context, mac string, userID int, at time.Time) (deviceID int, ok bool, err error) {
+	err = s.sql.QueryRowContext(ctx, s.connectSQL, at, mac, userID).Scan(&deviceID)
+	if errors.Is(err, stdsql.ErrNoRows) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("device: mark %s connected: %w", mac, err)
+	}
+	return deviceID, true, nil
+}
+
+// connectQuery is MarkConnected's statement: $1 the time, $2 the MAC,
+// $3 the user. The owner is the user of the latest active binding, as in
+// resolveOwnerQuery.
+const connectQuery = `UPDATE devices SET status = 'connected', last_seen = $1
+WHERE mac_address = $2 AND (
+	SELECT ud.user_id FROM user_devices ud
+	WHERE ud.device_id = devices.id AND ud.unbound_at IS NULL
+	ORDER BY ud.bound_at DESC, ud.id DESC
+	LIMIT 1) = $3
+RETURNING id`
 
 // resolveOwnerQuery is ResolveOwner's query; $1 is the MAC address. The
 // column names are ent's (ent/schema), checked by the integration tests on

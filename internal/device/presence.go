@@ -19,7 +19,6 @@ import (
 	"paradise/ent/device"
 	"paradise/ent/predicate"
 	"paradise/gen/ws"
-	"paradise/internal/apperr"
 	"paradise/internal/config"
 	"paradise/internal/events"
 	"paradise/internal/hub"
@@ -149,36 +148,33 @@ func (p *Presence) connect(ctx context.Context, s *hub.Session) error {
 	if !s.IsDevice() {
 		return nil
 	}
-	owner, owned, err := p.owners.ResolveOwner(ctx, s.MAC())
-	var ae *apperr.Error
+	now := time.Now()
+	deviceID, owned, err := p.owners.MarkConnected(ctx, s.MAC(), s.UserID(), now)
 	switch {
-	case errors.As(err, &ae):
-		// Unbound (or unknown) since the token was issued.
-		return &hub.Reject{Code: ws.CloseRebound, Reason: "device bound to another owner; log in again"}
 	case err != nil:
 		// The database is down: that says nothing about the binding.
 		return err
-	case owner != s.UserID():
+	case !owned:
+		// Unbound, or bound to someone else, since the token was issued.
 		return &hub.Reject{Code: ws.CloseRebound, Reason: "device bound to another owner; log in again"}
 	}
-	now := time.Now()
+	// One round trip: the connection keys, this instance's list, and the
+	// console's online event.
 	_, err = p.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 		pipe.Set(ctx, p.keys.DeviceConn(s.MAC()), p.connValue(s), p.cfg.TTL)
 		pipe.Set(ctx, p.keys.DeviceLastSeen(s.MAC()), now.Unix(), p.cfg.TTL)
 		pipe.SAdd(ctx, p.keys.PresenceDevices(p.instance), s.MAC())
+		p.events.PublishIn(ctx, pipe, events.Event{Type: events.DeviceOnline, DeviceID: deviceID, MAC: s.MAC(), UserID: s.UserID(), At: now})
 		return nil
 	})
 	if err != nil {
+		// The row already says connected; with no connection key, the
+		// sweeper marks it disconnected once last_seen is older than the
+		// TTL.
 		p.failed(err)
 		return fmt.Errorf("device: presence connect: %w", err)
 	}
-	err = p.db.Device.Update().Where(device.MACAddress(s.MAC())).
-		SetStatus(device.StatusConnected).SetLastSeen(now).Exec(ctx)
-	if err != nil {
-		return fmt.Errorf("device: presence connect: %w", err)
-	}
-	p.sessions.Store(s.ID(), &sessionState{dbTouched: now, deviceID: owned.Device.ID})
-	p.events.Publish(ctx, events.Event{Type: events.DeviceOnline, DeviceID: owned.Device.ID, MAC: s.MAC(), UserID: owner})
+	p.sessions.Store(s.ID(), &sessionState{dbTouched: now, deviceID: deviceID})
 	return nil
 }
 

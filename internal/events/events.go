@@ -69,12 +69,8 @@ const publishTimeout = 2 * time.Second
 // effort: a failure is logged (outages once a minute), never returned. A
 // zero At is set to now.
 func (b *Bus) Publish(ctx context.Context, ev Event) {
-	if ev.At.IsZero() {
-		ev.At = time.Now()
-	}
-	msg, err := json.Marshal(ev)
-	if err != nil {
-		b.log.Error("Encode event", zap.Error(err))
+	msg, ok := b.encode(ev)
+	if !ok {
 		return
 	}
 	// The caller's context may end with its request; the event should
@@ -88,6 +84,28 @@ func (b *Bus) Publish(ctx context.Context, ev Event) {
 		}
 		b.log.Warn("Publish event", zap.String("type", string(ev.Type)), zap.Error(err))
 	}
+}
+
+// PublishIn adds the event's publication to pipe, for a caller that
+// writes to Redis anyway: the event costs no round trip of its own, and
+// it goes out if the rest of the pipeline does. A zero At is set to now.
+func (b *Bus) PublishIn(ctx context.Context, pipe redis.Pipeliner, ev Event) {
+	if msg, ok := b.encode(ev); ok {
+		pipe.Publish(ctx, b.channel, msg)
+	}
+}
+
+// encode encodes the event, setting a zero At to now.
+func (b *Bus) encode(ev Event) ([]byte, bool) {
+	if ev.At.IsZero() {
+		ev.At = time.Now()
+	}
+	msg, err := json.Marshal(ev)
+	if err != nil {
+		b.log.Error("Encode event", zap.Error(err))
+		return nil, false
+	}
+	return msg, true
 }
 
 // Subscription receives events until closed.

@@ -63,20 +63,20 @@ type AppFrame struct {
 
 // SendToAppsBatch sends each frame to the app sessions of its user's
 // group, as SendToApps does, in one Redis round trip (a pipeline): for
-// callers that produce many frames at once.
+// callers that produce many frames at once. It stamps each frame's from.
 func (b *Bus) SendToAppsBatch(ctx context.Context, frames []AppFrame) error {
 	if len(frames) == 0 {
 		return nil
 	}
 	pipe := b.rdb.Pipeline()
-	for _, af := range frames {
-		f := af.Frame
+	for i := range frames {
+		f := &frames[i].Frame // a ws.Frame is large (3 KiB): no copies
 		f.SetFrom(serverSender)
 		frame, err := f.MarshalJSON()
 		if err != nil {
 			return fmt.Errorf("hub: encode %s frame: %w", f.Type, err)
 		}
-		pipe.Publish(ctx, b.keys.HubGroup(af.UserID), encodeGroup("", groupMessage{target: appsTarget, frame: frame}))
+		pipe.Publish(ctx, b.keys.HubGroup(frames[i].UserID), encodeGroup("", groupMessage{target: appsTarget, frame: frame}))
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("hub: send %d frames to app sessions: %w", len(frames), err)

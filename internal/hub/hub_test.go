@@ -966,4 +966,33 @@ func TestBusSends(t *testing.T) {
 	if f := dev.Read(); !strings.Contains(string(f.Message), "Nice") {
 		t.Fatalf("device got %s", f.Message)
 	}
+
+	// A batch for two users: each user's app sessions, on both instances,
+	// get that user's frames in order; devices get none.
+	other := a.Register(t, "other")
+	otherApp := b.Dial(t, other.Token)
+	localApp := a.Dial(t, p.owner.Token)
+	batch := []hub.AppFrame{
+		{UserID: p.owner.User.ID, Frame: weather("b1")},
+		{UserID: other.User.ID, Frame: weather("o1")},
+		{UserID: p.owner.User.ID, Frame: weather("b2")},
+		{UserID: p.owner.User.ID, Frame: weather("b3")},
+	}
+	if err := bus.SendToAppsBatch(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	expect := func(c *testenv.WS, cities ...string) {
+		t.Helper()
+		for _, city := range cities {
+			f := c.Read()
+			if f.Type != "weather" || !strings.Contains(string(f.Message), `"`+city+`"`) || f.From == nil || f.From.ConnectionID != "server" {
+				t.Fatalf("got %s %s from %+v, want the weather of %s from the server", f.Type, f.Message, f.From, city)
+			}
+		}
+	}
+	expect(app, "b1", "b2", "b3")
+	expect(localApp, "b1", "b2", "b3")
+	expect(otherApp, "o1")
+	dev.ExpectNothing()
+	otherApp.ExpectNothing()
 }

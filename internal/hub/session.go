@@ -151,6 +151,9 @@ func (h *Hub) newSession(wsc *websocket.Conn, conn *guardedConn, id Identity, re
 		cancel:    cancel,
 		limiter:   newBucket(h.cfg.Rate, h.cfg.Burst),
 		closed:    h.metrics.HubClosed,
+		// The connect hooks record the session's first sign of life, so
+		// the Alive hooks wait a second from here like from any other.
+		alive: time.Now(),
 	}
 	c.from = ws.Sender{Role: ws.RoleApp, MACAddress: ws.NilString{Null: true}, ConnectionID: c.id}
 	if id.MAC != "" {
