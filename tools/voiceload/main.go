@@ -33,6 +33,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"paradise/internal/speech/volcengine/volctest"
@@ -49,6 +50,7 @@ type options struct {
 	duration     time.Duration
 	sample       time.Duration
 	setupWorkers int
+	cpuProfile   string
 
 	loadenv.Options // -admin-url, -redis-url, -bin, -keep
 }
@@ -70,6 +72,7 @@ func main() {
 	flag.DurationVar(&o.duration, "duration", 30*time.Second, "measured window: turns whose voice_end is sent in it are measured")
 	flag.DurationVar(&o.sample, "sample", time.Second, "how often the server's memory is read during the window")
 	flag.IntVar(&o.setupWorkers, "setup-workers", 8, "concurrent registrations during set-up")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write the server's CPU profile over the measured window to this file (go tool pprof reads it)")
 	o.AddFlags(flag.CommandLine, "the server under test")
 	flag.Parse()
 	if flag.NArg() > 0 {
@@ -168,6 +171,7 @@ func run(ctx context.Context, o options) error {
 	defer cancelLoad()
 	var wg sync.WaitGroup
 	var sampleErr error
+	var profileErr atomic.Value
 	wg.Go(func() {
 		if !loadenv.Sleep(loadCtx, time.Until(l.windowStart)) {
 			return
@@ -180,6 +184,27 @@ func run(ctx context.Context, o options) error {
 			return
 		}
 		rep.live = &s
+		before, err := e.SampleUsage(loadCtx, srv)
+		if err != nil {
+			sampleErr = err
+			return
+		}
+		if o.cpuProfile != "" {
+			wg.Go(func() {
+				secs := max(1, int(time.Until(l.windowEnd)/time.Second))
+				if err := loadenv.SaveProfile(loadCtx, mem.debugURL, fmt.Sprintf("profile?seconds=%d", secs), o.duration+30*time.Second, o.cpuProfile); err != nil {
+					profileErr.Store(err)
+				}
+			})
+		}
+		defer func() {
+			after, err := e.SampleUsage(loadCtx, srv)
+			if err != nil {
+				sampleErr = err
+				return
+			}
+			rep.cpu = loadenv.CPUBetween(before, after)
+		}()
 		for time.Until(l.windowEnd) > o.sample/2 {
 			if !loadenv.Sleep(loadCtx, o.sample) {
 				return
@@ -199,6 +224,9 @@ func run(ctx context.Context, o options) error {
 	}
 	if sampleErr != nil {
 		return fmt.Errorf("sampling: %w", sampleErr)
+	}
+	if err, _ := profileErr.Load().(error); err != nil {
+		return err
 	}
 	if !srv.Alive() {
 		return errors.New("the server exited during the run")

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"runtime"
 	"time"
 
 	"paradise/tools/internal/loadenv"
@@ -21,6 +22,7 @@ type report struct {
 	idle      memSample
 	live      *memSample // collected at the window's start
 	samples   []memSample
+	cpu       loadenv.CPU // over the window
 	results   []result
 	// The fake's counters: streaming ASR connections and error frames.
 	streams, refused int64
@@ -136,4 +138,8 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "\nIdle server (every device connected, no turn): RSS %d KiB, Go heap in use %d KiB. "+
 		"RSS rarely shrinks in a Go process, so at small scales its per-turn figure is noise; the live heap is the figure to read.\n",
 		r.idle.rssKiB, r.idle.heapInuse/1024)
+	if c := r.cpu; len(c.Servers) > 0 {
+		fmt.Fprintf(w, "\nCPU over the window (%s), in cores (the machine has %d): server %.2f, load tool (devices and fake vendor) %.2f, "+
+			"Postgres %.2f, Redis %.2f, machine %.2f.\n", c.Window.Round(100*time.Millisecond), runtime.NumCPU(), c.Servers[0], c.Loadgen, c.Postgres, c.Redis, c.Machine)
+	}
 }
