@@ -388,19 +388,30 @@ func (e *ParseError) Unwrap() error { return e.Err }
 // ParseFrame decodes and validates one frame. Its error is a *ParseError.
 func ParseFrame(data []byte) (Frame, error) {
 	var f Frame
+	if err := ParseFrameInto(data, &f); err != nil {
+		return Frame{}, err
+	}
+	return f, nil
+}
+
+// ParseFrameInto is ParseFrame into a frame the caller holds, which it
+// resets first: a Frame holds every variant and is large, so a hot path
+// can reuse one instead of allocating one per frame.
+func ParseFrameInto(data []byte, f *Frame) error {
+	*f = Frame{}
 	d := jx.GetDecoder()
 	defer jx.PutDecoder(d)
 	d.ResetBytes(data)
 	if err := f.Decode(d); err != nil {
-		return Frame{}, classifyDecodeError(data, err)
+		return classifyDecodeError(data, err)
 	}
 	if err := d.Skip(); err != io.EOF {
-		return Frame{}, &ParseError{Kind: InvalidJSON, Err: errors.New("trailing data after the frame")}
+		return &ParseError{Kind: InvalidJSON, Err: errors.New("trailing data after the frame")}
 	}
 	if err := f.Validate(); err != nil {
-		return Frame{}, &ParseError{Kind: InvalidPayload, Type: string(f.Type), Err: err}
+		return &ParseError{Kind: InvalidPayload, Type: string(f.Type), Err: err}
 	}
-	return f, nil
+	return nil
 }
 
 // classifyDecodeError turns a decoding error of data into a *ParseError.

@@ -52,7 +52,8 @@ type FrameHandler struct {
 	// Handle runs on the session's reader goroutine, so a session's
 	// frames are handled in order; it should be quick. ctx ends with the
 	// session. A *FrameError is sent to the client as is; any other error
-	// is logged and answered with internal_error.
+	// is logged and answered with internal_error. f is only valid during
+	// the call (the hub reuses it): copy what outlives it.
 	Handle func(ctx context.Context, s *Session, f *ws.Frame) error
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -225,11 +226,17 @@ func (h *Hub) readLoop(c *Session) error {
 	}
 }
 
+// framePool holds the frames inbound frames are parsed into. A ws.Frame
+// holds every variant (over 3 KiB); parsed into a fresh one, it escaped to
+// the heap on every frame, since handlers get a pointer to it.
+var framePool = sync.Pool{New: func() any { return new(ws.Frame) }}
+
 // handleFrame validates one inbound frame and routes it: relayed to the
 // group, handled on the server, or both, as the route table says.
 func (h *Hub) handleFrame(c *Session, data []byte) {
-	f, err := ws.ParseFrame(data)
-	if err != nil {
+	f := framePool.Get().(*ws.Frame)
+	defer framePool.Put(f)
+	if err := ws.ParseFrameInto(data, f); err != nil {
 		var pe *ws.ParseError
 		code := ws.ErrorCodeInvalidJSON
 		if errors.As(err, &pe) {
@@ -267,7 +274,7 @@ func (h *Hub) handleFrame(c *Session, data []byte) {
 		h.relay(c, out, target)
 	}
 	for _, fh := range r.handlers {
-		if err := fh.Handle(c.ctx, c, &f); err != nil {
+		if err := fh.Handle(c.ctx, c, f); err != nil {
 			h.handlerFailed(c, r, f.Type, err)
 		}
 	}
