@@ -116,7 +116,8 @@ type Invoker interface {
 	// completion tokens, counted from the stored messages of the user's existing conversations (deleted
 	// conversations no longer count). Days without messages are listed with zeros. `today` is the live
 	// budget counters of the current UTC day (what the chat limits enforce, including deleted
-	// conversations) and the configured limits (0: no limit).
+	// conversations) and the configured limits (0: no limit): messages, tokens, and the speech seconds of
+	// recognition and synthesis, which are reported for today only (past days' speech is not stored).
 	//
 	// GET /api/v1/admin/users/{id}/chat-usage/
 	AdminGetChatUsage(ctx context.Context, params AdminGetChatUsageParams) (*ChatUsageReportEnvelope, error)
@@ -1717,7 +1718,8 @@ func (c *Client) sendAdminEnableUser(ctx context.Context, params AdminEnableUser
 // completion tokens, counted from the stored messages of the user's existing conversations (deleted
 // conversations no longer count). Days without messages are listed with zeros. `today` is the live
 // budget counters of the current UTC day (what the chat limits enforce, including deleted
-// conversations) and the configured limits (0: no limit).
+// conversations) and the configured limits (0: no limit): messages, tokens, and the speech seconds of
+// recognition and synthesis, which are reported for today only (past days' speech is not stored).
 //
 // GET /api/v1/admin/users/{id}/chat-usage/
 func (c *Client) AdminGetChatUsage(ctx context.Context, params AdminGetChatUsageParams) (*ChatUsageReportEnvelope, error) {

@@ -5520,14 +5520,24 @@ func (s *ChatBudgetToday) encodeFields(e *jx.Encoder) {
 		e.FieldStart("tokens_limit")
 		e.Int(s.TokensLimit)
 	}
+	{
+		e.FieldStart("speech_seconds_used")
+		e.Int(s.SpeechSecondsUsed)
+	}
+	{
+		e.FieldStart("speech_seconds_limit")
+		e.Int(s.SpeechSecondsLimit)
+	}
 }
 
-var jsonFieldsNameOfChatBudgetToday = [5]string{
+var jsonFieldsNameOfChatBudgetToday = [7]string{
 	0: "date",
 	1: "messages_used",
 	2: "messages_limit",
 	3: "tokens_used",
 	4: "tokens_limit",
+	5: "speech_seconds_used",
+	6: "speech_seconds_limit",
 }
 
 // Decode decodes ChatBudgetToday from json.
@@ -5599,6 +5609,30 @@ func (s *ChatBudgetToday) Decode(d *jx.Decoder) error {
 			}(); err != nil {
 				return errors.Wrap(err, "decode field \"tokens_limit\"")
 			}
+		case "speech_seconds_used":
+			requiredBitSet[0] |= 1 << 5
+			if err := func() error {
+				v, err := d.Int()
+				s.SpeechSecondsUsed = int(v)
+				if err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"speech_seconds_used\"")
+			}
+		case "speech_seconds_limit":
+			requiredBitSet[0] |= 1 << 6
+			if err := func() error {
+				v, err := d.Int()
+				s.SpeechSecondsLimit = int(v)
+				if err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"speech_seconds_limit\"")
+			}
 		default:
 			return d.Skip()
 		}
@@ -5609,7 +5643,7 @@ func (s *ChatBudgetToday) Decode(d *jx.Decoder) error {
 	// Validate required fields.
 	var failures []validate.FieldError
 	for i, mask := range [1]uint8{
-		0b00011111,
+		0b01111111,
 	} {
 		if result := (requiredBitSet[i] & mask) ^ mask; result != 0 {
 			// Mask only required fields and check equality to mask using XOR.

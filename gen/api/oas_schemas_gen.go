@@ -2076,6 +2076,14 @@ type ChatBudgetToday struct {
 	MessagesLimit int       `json:"messages_limit"`
 	TokensUsed    int       `json:"tokens_used"`
 	TokensLimit   int       `json:"tokens_limit"`
+	// Seconds of audio the user spent today: recognition (audio heard) and synthesis (audio spoken) both,
+	// each one rounded up to a whole second, counted per UTC day in Redis by every instance together. Only
+	// the current day is reported: past days' speech is not stored, so `days` and `totals` have no speech
+	// seconds.
+	SpeechSecondsUsed int `json:"speech_seconds_used"`
+	// Seconds of audio per user and UTC day (`PARADISE_SPEECH_SECONDS_PER_DAY`; 0 means no limit); past
+	// it, speech is refused with HTTP 429, code 4026.
+	SpeechSecondsLimit int `json:"speech_seconds_limit"`
 }
 
 // GetDate returns the value of Date.
@@ -2103,6 +2111,16 @@ func (s *ChatBudgetToday) GetTokensLimit() int {
 	return s.TokensLimit
 }
 
+// GetSpeechSecondsUsed returns the value of SpeechSecondsUsed.
+func (s *ChatBudgetToday) GetSpeechSecondsUsed() int {
+	return s.SpeechSecondsUsed
+}
+
+// GetSpeechSecondsLimit returns the value of SpeechSecondsLimit.
+func (s *ChatBudgetToday) GetSpeechSecondsLimit() int {
+	return s.SpeechSecondsLimit
+}
+
 // SetDate sets the value of Date.
 func (s *ChatBudgetToday) SetDate(val time.Time) {
 	s.Date = val
@@ -2126,6 +2144,16 @@ func (s *ChatBudgetToday) SetTokensUsed(val int) {
 // SetTokensLimit sets the value of TokensLimit.
 func (s *ChatBudgetToday) SetTokensLimit(val int) {
 	s.TokensLimit = val
+}
+
+// SetSpeechSecondsUsed sets the value of SpeechSecondsUsed.
+func (s *ChatBudgetToday) SetSpeechSecondsUsed(val int) {
+	s.SpeechSecondsUsed = val
+}
+
+// SetSpeechSecondsLimit sets the value of SpeechSecondsLimit.
+func (s *ChatBudgetToday) SetSpeechSecondsLimit(val int) {
+	s.SpeechSecondsLimit = val
 }
 
 // Why the reply ended: `stop` (complete), `length` (the model's length limit), `content_filter` (the

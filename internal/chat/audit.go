@@ -246,11 +246,13 @@ type UsageDay struct {
 }
 
 // BudgetToday is a user's live budget counters of the current UTC day and
-// the configured limits (0: no limit).
+// the configured limits (0: no limit). Speech seconds exist only here:
+// past days' speech is not stored, so UsageDay has none.
 type BudgetToday struct {
-	Date                        time.Time
-	MessagesUsed, MessagesLimit int
-	TokensUsed, TokensLimit     int
+	Date                                  time.Time
+	MessagesUsed, MessagesLimit           int
+	TokensUsed, TokensLimit               int
+	SpeechSecondsUsed, SpeechSecondsLimit int
 }
 
 // UsageReport is a user's chat usage per UTC day.

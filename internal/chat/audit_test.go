@@ -23,6 +23,7 @@ type auditEnv struct {
 	*testenv.Service
 	db      *database.DB
 	metrics *metrics.Metrics
+	budget  chat.Budget
 
 	admin, admin2 string // tokens of two staff users
 	alice, bob    testenv.Login
@@ -65,7 +66,7 @@ func newAuditEnv(t *testing.T, b testenv.Backend) *auditEnv {
 	e := &auditEnv{}
 	var accounts *account.Service
 	e.Service = testenv.Start(t, b, fx.Decorate(func() chat.Model { return newFake() }),
-		fx.Populate(&accounts, &e.db, &e.metrics))
+		fx.Populate(&accounts, &e.db, &e.metrics, &e.budget))
 	e.admin = adminToken(t, e.Service, accounts)
 	e.admin2 = adminToken(t, e.Service, accounts)
 	e.alice = e.Register(t, "alice")
@@ -269,11 +270,13 @@ type usageReport struct {
 	Days   []usageFigures `json:"days"`
 	Totals usageFigures   `json:"totals"`
 	Today  struct {
-		Date          string `json:"date"`
-		MessagesUsed  int    `json:"messages_used"`
-		MessagesLimit int    `json:"messages_limit"`
-		TokensUsed    int    `json:"tokens_used"`
-		TokensLimit   int    `json:"tokens_limit"`
+		Date               string `json:"date"`
+		MessagesUsed       int    `json:"messages_used"`
+		MessagesLimit      int    `json:"messages_limit"`
+		TokensUsed         int    `json:"tokens_used"`
+		TokensLimit        int    `json:"tokens_limit"`
+		SpeechSecondsUsed  int    `json:"speech_seconds_used"`
+		SpeechSecondsLimit int    `json:"speech_seconds_limit"`
 	} `json:"today"`
 }
 
@@ -332,6 +335,30 @@ func TestAuditUsage(t *testing.T) {
 		if r.Today.Date != today || r.Today.MessagesUsed != 2 || r.Today.TokensUsed != stored.TotalTokens ||
 			r.Today.MessagesLimit != e.Config.Chat.MessagesPerDay || r.Today.TokensLimit != e.Config.Chat.TokensPerDay {
 			t.Fatalf("today's budget %+v (stored %+v)", r.Today, stored)
+		}
+
+		// Speech seconds: none spoken yet; recognition and synthesis
+		// seconds added through the budget are reported for that user
+		// only, with the configured limit (the default, not 0, so a
+		// missing mapping shows).
+		limit := e.Config.Speech.SecondsPerDay
+		if limit == 0 {
+			t.Fatal("the test needs a speech limit")
+		}
+		if r.Today.SpeechSecondsUsed != 0 || r.Today.SpeechSecondsLimit != limit {
+			t.Fatalf("speech before any audio %+v, want 0 of %d", r.Today, limit)
+		}
+		for _, secs := range []int{7, 5} {
+			if err := e.budget.AddSpeech(t.Context(), e.alice.User.ID, secs); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r = e.usage(t, e.alice.User.ID, "")
+		if r.Today.SpeechSecondsUsed != 12 || r.Today.SpeechSecondsLimit != limit || r.Today.MessagesUsed != 2 {
+			t.Fatalf("speech after 12 seconds %+v, want 12 of %d", r.Today, limit)
+		}
+		if r = e.usage(t, e.bob.User.ID, ""); r.Today.SpeechSecondsUsed != 0 || r.Today.SpeechSecondsLimit != limit {
+			t.Fatalf("bob's speech %+v, want 0 of %d", r.Today, limit)
 		}
 	})
 }

@@ -25,7 +25,8 @@ func UsageReportToAPI(r UsageReport) api.ChatUsageReport {
 		Totals: api.ChatUsageFigures{Messages: r.Totals.Messages, Replies: r.Totals.Replies, PromptTokens: r.Totals.PromptTokens,
 			CompletionTokens: r.Totals.CompletionTokens, TotalTokens: r.Totals.TotalTokens()},
 		Today: api.ChatBudgetToday{Date: r.Today.Date, MessagesUsed: r.Today.MessagesUsed, MessagesLimit: r.Today.MessagesLimit,
-			TokensUsed: r.Today.TokensUsed, TokensLimit: r.Today.TokensLimit}}
+			TokensUsed: r.Today.TokensUsed, TokensLimit: r.Today.TokensLimit,
+			SpeechSecondsUsed: r.Today.SpeechSecondsUsed, SpeechSecondsLimit: r.Today.SpeechSecondsLimit}}
 	for i, d := range r.Days {
 		out.Days[i] = api.ChatUsageDay{Date: d.Date, Messages: d.Messages, Replies: d.Replies, PromptTokens: d.PromptTokens,
 			CompletionTokens: d.CompletionTokens, TotalTokens: d.TotalTokens()}

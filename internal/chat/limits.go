@@ -132,7 +132,8 @@ func (l *limits) AcquireStream(ctx context.Context, userID int) (func(), error) 
 func (l *limits) Today(ctx context.Context, userID int) (BudgetToday, error) {
 	now := time.Now()
 	start, _ := l.daily.Window(now)
-	out := BudgetToday{Date: Day(start), MessagesLimit: l.cfg.MessagesPerDay, TokensLimit: l.cfg.TokensPerDay}
+	out := BudgetToday{Date: Day(start), MessagesLimit: l.cfg.MessagesPerDay, TokensLimit: l.cfg.TokensPerDay,
+		SpeechSecondsLimit: l.speechPerDay}
 	msgs, err := l.daily.Usage(ctx, messagesKey(userID), now)
 	if err != nil {
 		return out, fmt.Errorf("chat: message budget of user %d: %w", userID, err)
@@ -141,6 +142,10 @@ func (l *limits) Today(ctx context.Context, userID int) (BudgetToday, error) {
 	if err != nil {
 		return out, fmt.Errorf("chat: token budget of user %d: %w", userID, err)
 	}
-	out.MessagesUsed, out.TokensUsed = int(msgs), int(tokens)
+	speech, err := l.daily.Usage(ctx, speechKey(userID), now)
+	if err != nil {
+		return out, fmt.Errorf("chat: speech budget of user %d: %w", userID, err)
+	}
+	out.MessagesUsed, out.TokensUsed, out.SpeechSecondsUsed = int(msgs), int(tokens), int(speech)
 	return out, nil
 }
