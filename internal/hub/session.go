@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/coder/websocket"
+	"github.com/go-faster/jx"
 	"go.uber.org/zap"
 
 	"paradise/gen/ws"
@@ -231,6 +232,22 @@ func (h *Hub) readLoop(c *Session) error {
 // the heap on every frame, since handlers get a pointer to it.
 var framePool = sync.Pool{New: func() any { return new(ws.Frame) }}
 
+// encodeRelayed stamps the frame's from and encodes it for relaying. The
+// client's frame plus its from is about the encoded size: a buffer of that
+// size up front saves the encoder growing it step by step.
+func encodeRelayed(f *ws.Frame, from ws.Sender, clientSize int) []byte {
+	f.SetFrom(from)
+	var e jx.Encoder
+	e.Grow(clientSize + relayedFromSize)
+	f.Encode(&e)
+	return e.Bytes()
+}
+
+// relayedFromSize is room for the from a relayed frame gains:
+// {"role":"device","mac_address":"AA:BB:CC:DD:EE:FF","connection_id":"<32 hex>"}
+// with its key.
+const relayedFromSize = 128
+
 // handleFrame validates one inbound frame and routes it: relayed to the
 // group, handled on the server, or both, as the route table says.
 func (h *Hub) handleFrame(c *Session, data []byte) {
@@ -260,13 +277,7 @@ func (h *Hub) handleFrame(c *Session, data []byte) {
 	h.metrics.HubFrames.WithLabelValues(string(f.Type)).Inc()
 	if r.relay {
 		// Relay first, so frames do not wait for server-side work.
-		f.SetFrom(c.from)
-		out, err := f.MarshalJSON()
-		if err != nil {
-			c.Logger().Error("Encode relayed frame", zap.Error(err))
-			h.sendError(c, ws.ErrorCodeInternalError, "Could not relay the frame.")
-			return
-		}
+		out := encodeRelayed(f, c.from, len(data))
 		target := ""
 		if r.appsOnly && c.mac != "" {
 			target = appsTarget
