@@ -8,7 +8,12 @@
 // TypeScript walk does.
 using System;
 using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Net;
+using System.Net.Sockets;
 using System.Text;
+using System.Threading;
 using System.Text.RegularExpressions;
 using Newtonsoft.Json;
 using Paradise.Rest;
@@ -75,6 +80,56 @@ static partial class E2E
         return;
       }
       Check(t.Success && t.Data.Provider == "local" && (speech == null || Regex.IsMatch(t.Data.Text, "hello|world", RegexOptions.IgnoreCase)), "transcript: " + JsonConvert.SerializeObject(t.Data));
+    });
+
+    // Without espeak-ng the server never answers text-to-speech with audio,
+    // so the generated client's reading of a 200 audio answer is also
+    // checked against a one-request stand-in (HttpListener).
+    Step("voice: TextToSpeech sends the JSON request and reads a 200 audio answer (bytes intact, media type, headers)", () =>
+    {
+      var probe = new TcpListener(IPAddress.Loopback, 0);
+      probe.Start();
+      int port = ((IPEndPoint)probe.LocalEndpoint).Port;
+      probe.Stop();
+      string prefix = "http://127.0.0.1:" + port + "/";
+      var audio = new byte[] { (byte)'R', (byte)'I', (byte)'F', (byte)'F', 0x00, 0xff, 0x80, 0x7f, 0x00, 0x00, 0xfe };
+      string problem = "no request arrived";
+      using (var listener = new HttpListener())
+      {
+        listener.Prefixes.Add(prefix);
+        listener.Start();
+        var serve = new Thread(() =>
+        {
+          try
+          {
+            var ctx = listener.GetContext();
+            var req = ctx.Request;
+            string body = new StreamReader(req.InputStream, Encoding.UTF8).ReadToEnd();
+            if (req.HttpMethod != "POST" || req.Url.AbsolutePath != "/api/ai/text-to-speech/") problem = "request " + req.HttpMethod + " " + req.Url.AbsolutePath;
+            else if (!(req.ContentType ?? "").StartsWith("application/json")) problem = "content-type " + req.ContentType;
+            else if (!(req.Headers["Accept"] ?? "").Contains("audio/wav")) problem = "accept " + req.Headers["Accept"];
+            else if (req.Headers["Authorization"] != "Token stub-token") problem = "authorization " + req.Headers["Authorization"];
+            else if (body != "{\"text\":\"hi\",\"format\":\"wav\"}") problem = "body " + body;
+            else problem = null;
+            var resp = ctx.Response;
+            resp.StatusCode = 200;
+            resp.ContentType = "audio/wav; codecs=1";
+            resp.Headers["X-Speech-Provider"] = "stub";
+            resp.OutputStream.Write(audio, 0, audio.Length);
+            resp.Close();
+          }
+          catch (Exception e)
+          {
+            problem = "stand-in: " + e.Message;
+          }
+        }) { IsBackground = true };
+        serve.Start();
+        var r = new ParadiseClient(prefix) { Token = "stub-token" }.TextToSpeech(new TextToSpeechRequest { Text = "hi", Format = AudioFormat.Wav });
+        serve.Join(5000);
+        Check(problem == null, problem);
+        Check(r.Status == 200 && r.ContentType == "audio/wav" && r.Header("x-speech-provider") == "stub", r.Status + " " + r.ContentType + " provider " + r.Header("x-speech-provider"));
+        Check(r.Body.SequenceEqual(audio), "body " + BitConverter.ToString(r.Body) + ", sent " + BitConverter.ToString(audio));
+      }
     });
 
     string deviceToken = null;
