@@ -283,39 +283,56 @@ if (isOpenAPI) {
       if (!op.operationId) throw new Error(`${verb} ${route}: no operationId`);
       const params = [...(item.parameters ?? []), ...(op.parameters ?? [])].map(param);
       const args = [];
+      const ok = Object.entries(op.responses).find(([code]) => /^2\d\d$/.test(code));
+      const okTypes = Object.keys(ok?.[1]?.content ?? {});
+      const bodyTypes = Object.keys(op.requestBody?.content ?? {});
+      // The typed method of an operation that can also stream Server-Sent
+      // Events asks for the envelope, so its `stream` switch is left out.
+      const streams = okTypes.includes('text/event-stream');
       const pathParams = params.filter((p) => p.in === 'path');
-      const queryParams = params.filter((p) => p.in === 'query');
+      const queryParams = params.filter((p) => p.in === 'query' && !(streams && p.name === 'stream'));
       for (const p of pathParams) args.push(`${csType(p.schema, false)} ${camel(p.name)}`);
       const body = op.requestBody?.content?.['application/json']?.schema?.$ref;
       if (body) args.push(`${schemaName(body)} body`);
+      // Raw audio in (speechToText, voiceChat): the bytes are the body.
+      const bytesIn = !body && bodyTypes.includes('application/octet-stream');
+      if (bytesIn) args.push('byte[] body');
       for (const p of queryParams) args.push(`${csType(p.schema, true)} ${camel(p.name)} = null`);
-      const ok = Object.entries(op.responses).find(([code]) => /^2\d\d$/.test(code));
       const result = ok?.[1]?.content?.['application/json']?.schema?.$ref;
-      const okTypes = Object.keys(ok?.[1]?.content ?? {});
-      const bodyTypes = Object.keys(op.requestBody?.content ?? {});
-      if ((okTypes.length && !okTypes.includes('application/json')) || (bodyTypes.length && !bodyTypes.includes('application/json'))) {
-        // Audio or an endless event stream, in or out: no typed method; Send reaches it.
+      // Audio out (textToSpeech): every success type is binary audio; the
+      // method returns a BinaryResponse (bytes, content type, headers).
+      const audioOut = okTypes.length > 0 && okTypes.every((t) => t.startsWith('audio/')) && (!bodyTypes.length || body);
+      if (!audioOut && ((okTypes.length && !okTypes.includes('application/json')) || (bodyTypes.length && !body && !bytesIn))) {
+        // Another kind of body in or out (an endless event stream only): no typed method; Send reaches it.
         continue;
       }
-      if (!result) throw new Error(`${op.operationId}: no JSON success response with a $ref schema`);
+      if (!audioOut && !result) throw new Error(`${op.operationId}: no JSON success response with a $ref schema`);
       let pathExpr = JSON.stringify(route);
       for (const p of pathParams) pathExpr = pathExpr.replace(`{${p.name}}`, `" + ${camel(p.name)} + "`);
       pathExpr = pathExpr.replace(/ \+ ""$/, '');
       const query = queryParams.map((p) => `Query(q, ${JSON.stringify(p.name)}, ${camel(p.name)});`);
+      const returns = audioOut ? 'BinaryResponse' : schemaName(result);
+      // Call<T> (JSON both ways), CallWithBytes<T> (raw body, JSON answer)
+      // or CallForBytes (JSON body, binary answer; Accept lists the success
+      // types, and JSON for the error envelope).
+      const callee = audioOut ? 'CallForBytes' : bytesIn ? `CallWithBytes<${returns}>` : `Call<${returns}>`;
+      const extra = audioOut ? `, ${JSON.stringify([...okTypes, 'application/json'].join(', '))}` : '';
+      const target = queryParams.length ? `${pathExpr} + QueryString(q)` : pathExpr;
+      const invoke = `return ${callee}(${JSON.stringify(verb.toUpperCase())}, ${target}, ${body || bytesIn ? 'body' : 'null'}${extra});`;
       const lines = [
-        `/// <summary>${xml(op.summary)} (<c>${verb.toUpperCase()} ${route}</c>, ${op.operationId}).</summary>`,
-        `public ${schemaName(result)} ${pascal(op.operationId)}(${args.join(', ')})`,
+        `/// <summary>${xml(op.summary)} (<c>${verb.toUpperCase()} ${route}</c>, ${op.operationId}).${bytesIn ? ' body: the raw audio (application/octet-stream).' : ''}${audioOut ? ' Returns the audio: Body, ContentType, Headers.' : ''}</summary>`,
+        `public ${returns} ${pascal(op.operationId)}(${args.join(', ')})`,
         '{',
-        queryParams.length ? `  var q = new List<string>();\n  ${query.join('\n  ')}\n  return Call<${schemaName(result)}>(${JSON.stringify(verb.toUpperCase())}, ${pathExpr} + QueryString(q), ${body ? 'body' : 'null'});` : `  return Call<${schemaName(result)}>(${JSON.stringify(verb.toUpperCase())}, ${pathExpr}, ${body ? 'body' : 'null'});`,
+        queryParams.length ? `  var q = new List<string>();\n  ${query.join('\n  ')}\n  ${invoke}` : `  ${invoke}`,
         '}',
       ];
       methods.push(lines.join('\n'));
-      // The Task twin: the same request through SendAsync (UnityWebRequest
-      // under Unity, HttpClient elsewhere).
-      const call = lines[3].replace(/return Call<([^>]+)>/, 'return CallAsync<$1>');
+      // The Task twin: the same request through SendAsync / SendBytesAsync
+      // (UnityWebRequest under Unity, HttpClient elsewhere).
+      const call = lines[3].replace(/return (Call|CallWithBytes|CallForBytes)\b/, 'return $1Async');
       methods.push([
         lines[0].replace('<summary>', '<summary>Async: '),
-        `public Task<${schemaName(result)}> ${pascal(op.operationId)}Async(${args.join(', ')})`,
+        `public Task<${returns}> ${pascal(op.operationId)}Async(${args.join(', ')})`,
         '{',
         call,
         '}',
@@ -369,6 +386,34 @@ namespace ${namespace}
       RawResponse r = await SendAsync(method, pathAndQuery, body == null ? null : JsonConvert.SerializeObject(body)).ConfigureAwait(false);
       if (r.Status >= 200 && r.Status < 300) return JsonConvert.DeserializeObject<T>(r.Body);
       throw Failure(r.Status, r.Body);
+    }
+
+    protected T CallWithBytes<T>(string method, string pathAndQuery, byte[] body)
+    {
+      BinaryResponse r = SendBytes(method, pathAndQuery, body, "application/octet-stream", "application/json");
+      if (r.Status >= 200 && r.Status < 300) return JsonConvert.DeserializeObject<T>(r.Text);
+      throw Failure(r.Status, r.Text);
+    }
+
+    protected async Task<T> CallWithBytesAsync<T>(string method, string pathAndQuery, byte[] body)
+    {
+      BinaryResponse r = await SendBytesAsync(method, pathAndQuery, body, "application/octet-stream", "application/json").ConfigureAwait(false);
+      if (r.Status >= 200 && r.Status < 300) return JsonConvert.DeserializeObject<T>(r.Text);
+      throw Failure(r.Status, r.Text);
+    }
+
+    protected BinaryResponse CallForBytes(string method, string pathAndQuery, object body, string accept)
+    {
+      BinaryResponse r = SendBytes(method, pathAndQuery, body == null ? null : Encoding.UTF8.GetBytes(JsonConvert.SerializeObject(body)), "application/json", accept);
+      if (r.Status >= 200 && r.Status < 300) return r;
+      throw Failure(r.Status, r.Text);
+    }
+
+    protected async Task<BinaryResponse> CallForBytesAsync(string method, string pathAndQuery, object body, string accept)
+    {
+      BinaryResponse r = await SendBytesAsync(method, pathAndQuery, body == null ? null : Encoding.UTF8.GetBytes(JsonConvert.SerializeObject(body)), "application/json", accept).ConfigureAwait(false);
+      if (r.Status >= 200 && r.Status < 300) return r;
+      throw Failure(r.Status, r.Text);
     }
 
     static ApiException Failure(int status, string json)

@@ -29,6 +29,7 @@ namespace UnityEngine.Networking
   public class DownloadHandler : IDisposable
   {
     public string text { get { throw new NotImplementedException(); } }
+    public byte[] data { get { throw new NotImplementedException(); } }
     public void Dispose() { }
   }
 
@@ -54,6 +55,8 @@ namespace UnityEngine.Networking
     public long responseCode { get { throw new NotImplementedException(); } }
     public string error { get { throw new NotImplementedException(); } }
     public void SetRequestHeader(string name, string value) { }
+    public string GetResponseHeader(string name) { throw new NotImplementedException(); }
+    public System.Collections.Generic.Dictionary<string, string> GetResponseHeaders() { throw new NotImplementedException(); }
     public UnityWebRequestAsyncOperation SendWebRequest() { throw new NotImplementedException(); }
     public void Dispose() { }
   }

@@ -3,7 +3,7 @@
 // Paradise.Ws: frame models + Frames) and Newtonsoft.Json: REST through the
 // generated client, the streamed chat reply (Server-Sent Events) through
 // HttpClient, the hub through ClientWebSocket here and through the packaged
-// HubClient in HubWalk.cs.
+// HubClient in HubWalk.cs, speech and a hub voice turn in VoiceWalk.cs.
 // Run by sdk/run.sh: PARADISE_URL=http://127.0.0.1:PORT mono e2e.exe
 using System;
 using System.Collections.Generic;
@@ -375,6 +375,7 @@ static partial class E2E
       }
     });
     HubWalk(api, anon, mac);
+    VoiceWalk(api, anon, mac);
     Step("logout revokes the token", () =>
     {
       api.LogoutUser();

@@ -390,7 +390,6 @@ async function open(token: string, tokenIn: 'path' | 'header'): Promise<Socket &
   await hub.connect();
   return { hub, next, connected: await next() };
 }
-const wsBase = base.replace(/^http/, 'ws');
 let dev: Socket | undefined;
 let app: Socket | undefined;
 
@@ -521,9 +520,9 @@ await step('HubClient stops on 4001 (invalid token): no reconnect', async () => 
 // voiceWalk drives speech and a hub voice turn against the server's
 // development provider: espeak-ng and pocketsphinx when installed (a real
 // round trip), else the 503 envelope (code 5040) and `unavailable` error
-// frames that name what is missing. HubClient carries JSON frames only, so
-// the voice turn's binary audio goes over a raw `ws` socket, typed with the
-// SDK's frame types.
+// frames that name what is missing. The hub voice turn goes through
+// HubClient: typed frames with send/onFrame, the audio with sendBinary and
+// onBinary.
 async function voiceWalk(): Promise<void> {
   const token = need(appToken, 'token');
   const auth = { Authorization: `Token ${token}` };
@@ -572,48 +571,54 @@ async function voiceWalk(): Promise<void> {
     check(res.status === 200 && t.data.provider === 'local' && (!speech || /hello|world/i.test(t.data.text)), JSON.stringify(t));
   });
 
-  // A raw hub socket: frames typed by the SDK, binary audio as Buffers.
-  const openRaw = async (tok: string) => {
-    const ws = new WebSocket(`${wsBase}/ws/device/`, { headers: { Authorization: `Token ${tok}` } });
-    const frames: (ServerFrame | Buffer)[] = [];
+  // A HubClient session that queues its typed frames and its binary frames
+  // (the reply audio, as ArrayBuffer) in arrival order.
+  const openVoice = async (tok: string) => {
+    const hub = new HubClient({ baseUrl: base, token: tok, webSocket: nodeSocket });
+    const frames: (ServerFrame | ArrayBuffer)[] = [];
     const waiters: (() => void)[] = [];
-    ws.on('message', (data: Buffer, isBinary: boolean) => {
-      frames.push(isBinary ? data : (JSON.parse(data.toString()) as ServerFrame));
+    const push = (f: ServerFrame | ArrayBuffer) => {
+      frames.push(f);
       waiters.splice(0).forEach((w) => w());
-    });
-    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
-    const next = async (skip?: (f: ServerFrame) => boolean): Promise<ServerFrame | Buffer> => {
+    };
+    hub.onFrame(push);
+    hub.onBinary(push);
+    const invalid: string[] = [];
+    hub.onInvalidFrame((f, problem) => invalid.push(`${JSON.stringify(f)}: ${problem}`));
+    await hub.connect();
+    const next = async (skip?: (f: ServerFrame) => boolean): Promise<ServerFrame | ArrayBuffer> => {
       for (;;) {
         while (frames.length === 0) {
+          check(invalid.length === 0, `invalid frames: ${invalid.join('; ')}`);
           await new Promise<void>((resolve, reject) => {
             const t = setTimeout(() => reject(new Error('no frame within 10s')), 10000);
             waiters.push(() => { clearTimeout(t); resolve(); });
           });
         }
         const f = frames.shift()!;
-        if (Buffer.isBuffer(f) || !skip || !skip(f)) return f;
+        if (f instanceof ArrayBuffer || !skip || !skip(f)) return f;
       }
     };
-    const send = (f: ClientFrame) => ws.send(JSON.stringify(f));
-    check(!Buffer.isBuffer(await next()), 'connected first');
-    return { ws, next, send };
+    const first = await next();
+    check(!(first instanceof ArrayBuffer) && first.type === 'connected', 'connected first');
+    return { hub, next };
   };
   const noise = (f: ServerFrame) => f.type === 'device_info' || f.type === 'notification' || f.type === 'chat_delta' || f.type === 'chat_done';
 
   await step('voice: a hub voice turn (voice_start, binary PCM, voice_end) is answered, or refused with unavailable', async () => {
-    const d = await openRaw(need(deviceToken, 'device token'));
+    const d = await openVoice(need(deviceToken, 'device token'));
     try {
       // Outside a turn, binary frames are refused.
-      d.ws.send(pcm(0.1, 0.3));
+      d.hub.sendBinary(pcm(0.1, 0.3));
       const refused = await d.next(noise);
-      check(!Buffer.isBuffer(refused) && refused.type === 'error' && refused.message.code === 'invalid_json', `outside a turn: ${JSON.stringify(refused)}`);
+      check(!(refused instanceof ArrayBuffer) && refused.type === 'error' && refused.message.code === 'invalid_json', `outside a turn: ${JSON.stringify(refused)}`);
       const turn = `tsv-${suffix}`;
-      d.send({ type: 'voice_start', message: { turn_id: turn, format: 'pcm', sample_rate: 16000, reply_format: 'wav' } });
+      d.hub.send('voice_start', { turn_id: turn, format: 'pcm', sample_rate: 16000, reply_format: 'wav' });
       const audio = speech ? speech.subarray(44) : pcm(1, 0.3);
-      for (let off = 0; off < audio.length; off += 3200) d.ws.send(audio.subarray(off, off + 3200));
-      d.send({ type: 'voice_end', message: { turn_id: turn } });
+      for (let off = 0; off < audio.length; off += 3200) d.hub.sendBinary(audio.subarray(off, off + 3200));
+      d.hub.send('voice_end', { turn_id: turn });
       const first = await d.next(noise);
-      check(!Buffer.isBuffer(first), 'binary before the transcript');
+      check(!(first instanceof ArrayBuffer), 'binary before the transcript');
       if (first.type === 'error') {
         check(first.message.code === 'unavailable' && first.message.request_id === turn, JSON.stringify(first));
         return;
@@ -622,7 +627,7 @@ async function voiceWalk(): Promise<void> {
       let bytes = 0;
       for (;;) {
         const f = await d.next(noise);
-        if (Buffer.isBuffer(f)) bytes += f.length;
+        if (f instanceof ArrayBuffer) bytes += f.byteLength;
         else if (f.type === 'tts_end') {
           check(f.message.bytes === bytes && bytes > 0 && !f.message.interrupted, JSON.stringify(f));
           break;
@@ -633,24 +638,24 @@ async function voiceWalk(): Promise<void> {
         } else check(f.type === 'tts_start' && f.message.turn_id === turn, JSON.stringify(f));
       }
     } finally {
-      d.ws.close();
+      d.hub.close();
     }
   });
 
   await step('voice: end_silence_ms ends the turn on silence (the server sends voice_end)', async () => {
-    const d = await openRaw(need(deviceToken, 'device token'));
+    const d = await openVoice(need(deviceToken, 'device token'));
     try {
       const turn = `tse-${suffix}`;
-      d.send({ type: 'voice_start', message: { turn_id: turn, format: 'pcm', end_silence_ms: 300 } });
+      d.hub.send('voice_start', { turn_id: turn, format: 'pcm', end_silence_ms: 300 });
       const audio = Buffer.concat([pcm(0.5, 0.3), Buffer.alloc(32000)]);
-      for (let off = 0; off < audio.length; off += 3200) d.ws.send(audio.subarray(off, off + 3200));
+      for (let off = 0; off < audio.length; off += 3200) d.hub.sendBinary(audio.subarray(off, off + 3200));
       const f = await d.next(noise);
-      check(!Buffer.isBuffer(f) && f.type === 'voice_end' && f.message.turn_id === turn, `got ${Buffer.isBuffer(f) ? 'binary' : JSON.stringify(f)}`);
+      check(!(f instanceof ArrayBuffer) && f.type === 'voice_end' && f.message.turn_id === turn, `got ${f instanceof ArrayBuffer ? 'binary' : JSON.stringify(f)}`);
       // Then the turn is answered (stt) or refused (no engine), with its id.
       const g = await d.next(noise);
-      check(!Buffer.isBuffer(g) && ((g.type === 'stt' && g.message.turn_id === turn) || (g.type === 'error' && g.message.request_id === turn)), JSON.stringify(g));
+      check(!(g instanceof ArrayBuffer) && ((g.type === 'stt' && g.message.turn_id === turn) || (g.type === 'error' && g.message.request_id === turn)), JSON.stringify(g));
     } finally {
-      d.ws.close();
+      d.hub.close();
     }
   });
 }
@@ -719,7 +724,7 @@ async function walkClaimCode(): Promise<void> {
 }
 
 // Order: the command walk needs the device's HubClient session; the voice
-// walk opens raw device sockets, which replace that session (4002); the
+// walk opens its own device sessions, which replace that session (4002); the
 // claim walk opens a new one and rebinds the device, so it comes last.
 await walkCommandRoundTrip();
 await voiceWalk();

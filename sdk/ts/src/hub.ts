@@ -2,7 +2,7 @@
 // with a token (request header where the WebSocket implementation can set
 // one, the URL path otherwise), dispatches incoming frames by type after
 // checking them against the contract's schemas, sends typed frames,
-// keeps the session alive with heartbeat/pong and reconnects with
+// carries binary frames (a voice turn's audio) both ways, keeps the session alive with heartbeat/pong and reconnects with
 // jittered exponential backoff — except after the close codes that mean
 // "log in again" or "another session took over" (4001-4004).
 import type { ClientFrame, ServerFrame } from '../ws/index.js';
@@ -34,7 +34,9 @@ export interface HubStateChange {
 /** The part of the WHATWG WebSocket that HubClient uses (browsers, Node's `ws`). */
 export interface WebSocketLike {
   readonly readyState: number;
-  send(data: string): void;
+  /** HubClient sets 'arraybuffer', so that binary frames arrive as ArrayBuffer in browsers and in `ws`. */
+  binaryType?: string;
+  send(data: string | ArrayBuffer | Uint8Array): void;
   close(code?: number, reason?: string): void;
   onopen: ((ev: any) => void) | null;
   onclose: ((ev: { code: number; reason: string }) => void) | null;
@@ -82,6 +84,7 @@ export class HubClient {
   private readonly anyHandlers = new Set<(f: ServerFrame) => void>();
   private readonly stateHandlers = new Set<(c: HubStateChange) => void>();
   private readonly invalidHandlers = new Set<(raw: unknown, problem: string) => void>();
+  private readonly binaryHandlers = new Set<(data: ArrayBuffer) => void>();
   /** The close code of the last closed socket, if any. */
   lastCloseCode: number | undefined;
 
@@ -123,6 +126,16 @@ export class HubClient {
   onInvalidFrame(handler: (raw: unknown, problem: string) => void): () => void {
     this.invalidHandlers.add(handler);
     return () => this.invalidHandlers.delete(handler);
+  }
+
+  /**
+   * Calls handler for every binary frame (a voice turn's reply audio,
+   * between `tts_start` and `tts_end`), in arrival order with the text
+   * frames; returns a function that removes it.
+   */
+  onBinary(handler: (data: ArrayBuffer) => void): () => void {
+    this.binaryHandlers.add(handler);
+    return () => this.binaryHandlers.delete(handler);
   }
 
   /** Resolves with the next frame of the type that passes filter, or rejects after timeoutMs. */
@@ -171,6 +184,19 @@ export class HubClient {
     ws.send(JSON.stringify({ type, message }));
   }
 
+  /**
+   * Sends a binary frame (a voice turn's audio, between `voice_start` and
+   * `voice_end`); throws when the session is not open or data is empty (the
+   * server reads an empty frame as nothing and it only costs a round trip).
+   */
+  sendBinary(data: Uint8Array | ArrayBuffer): void {
+    if (!(data instanceof Uint8Array) && !(data instanceof ArrayBuffer)) throw new TypeError('sendBinary takes a Uint8Array or an ArrayBuffer');
+    if (data.byteLength === 0) throw new RangeError('sendBinary: empty frame');
+    const ws = this.ws;
+    if (!ws || this.stateValue !== 'open' || ws.readyState !== 1) throw new Error(`hub session is ${this.stateValue}, cannot send a binary frame`);
+    ws.send(data);
+  }
+
   /** Closes the session for good (no reconnect). */
   close(code = 1000, reason = 'client closed'): void {
     this.stopped = true;
@@ -210,6 +236,9 @@ export class HubClient {
       return;
     }
     this.ws = ws;
+    // Binary frames as ArrayBuffer in both browsers (default Blob, which
+    // can only be read asynchronously) and `ws` (default Node Buffer).
+    ws.binaryType = 'arraybuffer';
     ws.onmessage = (ev) => this.receive(ev.data);
     ws.onerror = () => {}; // the close event that follows decides
     ws.onclose = (ev) => {
@@ -234,6 +263,13 @@ export class HubClient {
 
   private receive(data: unknown): void {
     this.lastHeard = Date.now();
+    if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) {
+      // A socket that ignored binaryType may hand over a view (a Node
+      // Buffer): copy exactly its bytes, not its whole backing pool.
+      const buf = data instanceof ArrayBuffer ? data : (data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer);
+      for (const h of [...this.binaryHandlers]) h(buf);
+      return;
+    }
     let frame: unknown;
     try {
       frame = JSON.parse(typeof data === 'string' ? data : String(data));

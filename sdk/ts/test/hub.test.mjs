@@ -1,4 +1,4 @@
-// Unit tests of HubClient's reconnect backoff and heartbeat with a fake
+// Unit tests of HubClient's reconnect backoff, heartbeat and binary frames with a fake
 // clock (node:test mock timers, Date included) and a fake socket. sdk/run.sh
 // copies this file into dist/sdk/ts/test/ and runs it with `node --test`
 // against the compiled package (../lib/src/hub.js).
@@ -13,11 +13,13 @@ class FakeSocket {
     this.headers = headers;
     this.readyState = 0;
     this.sent = [];
+    this.sentBinary = [];
     this.closedWith = undefined;
     this.onopen = this.onclose = this.onmessage = this.onerror = null;
   }
   send(data) {
-    this.sent.push(JSON.parse(data));
+    if (typeof data === 'string') this.sent.push(JSON.parse(data));
+    else this.sentBinary.push(data);
   }
   close(code, reason) {
     this.closedWith = code;
@@ -29,6 +31,9 @@ class FakeSocket {
   }
   frame(f) {
     this.onmessage?.({ data: JSON.stringify(f) });
+  }
+  binary(data) {
+    this.onmessage?.({ data });
   }
   drop(code, reason = '') {
     this.readyState = 3;
@@ -226,4 +231,71 @@ test('close() stops for good: no reconnect after a pending wait', (t) => {
   t.mock.timers.tick(60_000);
   assert.equal(sockets.length, 1);
   assert.equal(hub.state, 'closed');
+});
+
+test('binary frames out: sendBinary sends the bytes as they are, only on an open session', (t) => {
+  const { hub, last } = setup(t);
+  hub.connect();
+  const s = last();
+  assert.equal(s.binaryType, 'arraybuffer');
+  assert.throws(() => hub.sendBinary(new Uint8Array([1, 2])), /hub session is connecting/);
+  s.open();
+  s.frame(connected('device'));
+  const pcm = new Uint8Array([1, 2, 3, 4]);
+  hub.sendBinary(pcm);
+  hub.sendBinary(new Uint8Array([5, 6]).buffer);
+  assert.equal(s.sentBinary.length, 2);
+  assert.equal(s.sentBinary[0], pcm);
+  assert.deepEqual([...new Uint8Array(s.sentBinary[1])], [5, 6]);
+  assert.equal(s.sent.length, 0, 'no text frame for binary data');
+  assert.throws(() => hub.sendBinary(new Uint8Array(0)), /empty frame/);
+  assert.throws(() => hub.sendBinary('text'), /Uint8Array or an ArrayBuffer/);
+  hub.close();
+  assert.throws(() => hub.sendBinary(pcm), /hub session is closed/);
+});
+
+test('binary frames in: onBinary gets ArrayBuffers in order with the text frames, which stay typed', (t) => {
+  const { hub, last } = setup(t);
+  const got = [];
+  const off = hub.onBinary((b) => got.push(['binary', b]));
+  hub.onFrame((f) => got.push(['frame', f.type]));
+  const invalid = [];
+  hub.onInvalidFrame((raw, problem) => invalid.push(problem));
+  hub.connect();
+  const s = last();
+  s.open();
+  s.frame(connected('device'));
+  s.frame({ type: 'tts_start', message: { turn_id: 't-1', format: 'pcm', sample_rate: 16000 } });
+  s.binary(new Uint8Array([1, 2, 3]).buffer);
+  // A socket that ignored binaryType (a Node Buffer, a view into a pool).
+  const pool = new Uint8Array([9, 9, 7, 8, 9, 9]);
+  s.binary(Buffer.from(pool.buffer, 2, 2));
+  s.frame({ type: 'tts_end', message: { turn_id: 't-1', bytes: 5, interrupted: false } });
+  assert.deepEqual(invalid, []);
+  assert.deepEqual(got.map(([k, v]) => (k === 'binary' ? [k, v instanceof ArrayBuffer, [...new Uint8Array(v)]] : [k, v])), [
+    ['frame', 'connected'],
+    ['frame', 'tts_start'],
+    ['binary', true, [1, 2, 3]],
+    ['binary', true, [7, 8]],
+    ['frame', 'tts_end'],
+  ]);
+  off();
+  s.binary(new Uint8Array([4]).buffer);
+  assert.equal(got.length, 5, 'removed handler still called');
+  hub.close();
+});
+
+test('heartbeat: binary frames count as heard, a session receiving only audio is kept', (t) => {
+  const { hub, last } = setup(t, { heartbeatMs: 1000 });
+  hub.connect();
+  const s = last();
+  s.open();
+  s.frame(connected('device'));
+  for (let i = 0; i < 10; i++) {
+    t.mock.timers.tick(1000);
+    s.binary(new Uint8Array([i + 1]).buffer);
+  }
+  assert.equal(s.closedWith, undefined);
+  assert.equal(hub.state, 'open');
+  hub.close();
 });

@@ -210,6 +210,32 @@ namespace Paradise.Ws
       return SendText(ws, JsonConvert.SerializeObject(frame));
     }
 
+    /// <summary>
+    /// Sends a binary frame (a voice turn's audio, between voice_start and
+    /// voice_end); fails when the session is not open or the frame is empty.
+    /// </summary>
+    public Task SendBinary(byte[] data)
+    {
+      if (data == null) throw new ArgumentNullException("data");
+      return SendBinary(data, 0, data.Length);
+    }
+
+    /// <summary>Sends count bytes of data from offset as one binary frame (a chunk of a longer recording).</summary>
+    public Task SendBinary(byte[] data, int offset, int count)
+    {
+      if (data == null) throw new ArgumentNullException("data");
+      if (offset < 0 || count < 0 || offset > data.Length - count) throw new ArgumentOutOfRangeException("count", "offset " + offset + " and count " + count + " do not fit " + data.Length + " bytes");
+      if (count == 0) throw new ArgumentException("empty binary frame", "count");
+      ClientWebSocket ws;
+      lock (gate)
+      {
+        ws = socket;
+        if (ws == null || state != HubState.Open || ws.State != WebSocketState.Open)
+          throw new InvalidOperationException("hub session is " + state + ", cannot send a binary frame");
+      }
+      return SendMessage(ws, new ArraySegment<byte>(data, offset, count), WebSocketMessageType.Binary);
+    }
+
     /// <summary>Closes the session for good (no reconnect).</summary>
     public void Close(int code = 1000, string reason = "client closed")
     {
@@ -468,14 +494,19 @@ namespace Paradise.Ws
       }
     }
 
-    async Task SendText(ClientWebSocket ws, string json)
+    Task SendText(ClientWebSocket ws, string json)
     {
-      var bytes = Encoding.UTF8.GetBytes(json);
-      // ClientWebSocket allows one send at a time.
+      return SendMessage(ws, new ArraySegment<byte>(Encoding.UTF8.GetBytes(json)), WebSocketMessageType.Text);
+    }
+
+    async Task SendMessage(ClientWebSocket ws, ArraySegment<byte> bytes, WebSocketMessageType type)
+    {
+      // ClientWebSocket allows one send at a time (heartbeats, frames and
+      // audio chunks may come from different threads).
       await sendLock.WaitAsync().ConfigureAwait(false);
       try
       {
-        await ws.SendAsync(new ArraySegment<byte>(bytes), WebSocketMessageType.Text, true, CancellationToken.None).ConfigureAwait(false);
+        await ws.SendAsync(bytes, type, true, CancellationToken.None).ConfigureAwait(false);
       }
       finally
       {
