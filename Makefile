@@ -33,7 +33,7 @@ run:
 ## (those two mostly wait on servers and a browser, so they share the
 ## machine with the Go tests rather than follow them; -O keeps each part's
 ## output together)
-test:
+test: speech-deps
 	@$(MAKE) --no-print-directory -j2 -O test-go test-e2e
 
 ## test-e2e: the SDK end-to-end programs, then the console's browser walk
@@ -61,7 +61,7 @@ sdk/node_modules/.bin/spectral: sdk/package.json sdk/package-lock.json
 
 ## sdk: generate the TypeScript and C# SDKs into dist/sdk/, compile them, and run
 ## their end-to-end programs against a live server
-sdk: sdk-deps
+sdk: sdk-deps speech-deps
 	bash sdk/run.sh
 
 ## sdk-deps: Mono's C# compiler, Json.NET, System.Net.Http and redis-server from Debian, when missing (needs root)
@@ -74,7 +74,9 @@ sdk-deps:
 	fi
 
 ## speech-deps: the development speech engines (espeak-ng, pocketsphinx with
-## its US English model) from Debian, when missing (needs root; optional)
+## its US English model) from Debian, when missing (needs root). The service
+## runs without them (speech answers 503); the tests and the SDK walks use
+## them for a real synthesis and recognition round trip.
 speech-deps:
 	@if ! command -v espeak-ng >/dev/null 2>&1 || ! command -v pocketsphinx_continuous >/dev/null 2>&1; then \
 		apt-get update -qq && \

@@ -5,7 +5,10 @@
 //   - streamed replies (Server-Sent Events: `Accept: text/event-stream` or a
 //     JSON body with "stream": true). Prism reads the whole upstream body and
 //     validates it as one JSON document, so it would both hold the events
-//     back until the end and report the event stream as "not an object".
+//     back until the end and report the event stream as "not an object";
+//   - audio (binary uploads, and the operations that answer with audio):
+//     Prism handles bodies as text, so bytes that are not UTF-8 come out
+//     as replacement characters and a WAV file is no longer one.
 // usage: node prism-front.mjs <listen port> <prism url> <server url>
 import http from 'node:http';
 import net from 'node:net';
@@ -15,6 +18,15 @@ const prism = new URL(prismUrl);
 const server = new URL(serverUrl);
 let direct = 0;
 let validated = 0;
+
+// The operations whose answer is audio (openapi.yaml: audio/* responses).
+const audioAnswers = [/^\/api\/ai\/text-to-speech\/(\?|$)/, /^\/api\/ai\/voice-chat\/audio\/[^/]+\/(\?|$)/];
+
+function binary(req, body) {
+  if (audioAnswers.some((re) => re.test(req.url ?? ''))) return true;
+  const type = String(req.headers['content-type'] ?? '');
+  return body.length > 0 && (type.startsWith('application/octet-stream') || type.startsWith('multipart/') || type.startsWith('audio/'));
+}
 
 function streamed(req, body) {
   if (String(req.headers.accept ?? '').includes('text/event-stream')) return true;
@@ -31,7 +43,7 @@ const front = http.createServer((req, res) => {
   req.on('data', (c) => chunks.push(c));
   req.on('end', () => {
     const body = Buffer.concat(chunks);
-    const bypass = streamed(req, body);
+    const bypass = streamed(req, body) || binary(req, body);
     const to = bypass ? server : prism;
     if (bypass) direct++;
     else validated++;
@@ -73,6 +85,6 @@ front.on('upgrade', (req, socket, head) => {
 
 front.listen(Number(port), '127.0.0.1', () => console.log(`prism-front listening on 127.0.0.1:${port}`));
 process.on('SIGTERM', () => {
-  console.log(`prism-front: ${validated} requests through Prism, ${direct} direct (streams, WebSockets)`);
+  console.log(`prism-front: ${validated} requests through Prism, ${direct} direct (streams, WebSockets, audio)`);
   process.exit(0);
 });
