@@ -3,8 +3,10 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -262,12 +264,12 @@ func (r *report) printSummary(w io.Writer) {
 		if have >= want {
 			return ""
 		}
-		return fmt.Sprintf("measured at %d %s, the target is at %d", have, unit, want)
+		return fmt.Sprintf("measured at %s %s, the target is at %s", grouped(have), unit, grouped(want))
 	}
 	relay := func(t *throughputResult, metric string) {
-		row := summaryRow{metric: metric, measured: "no passing step", target: fmt.Sprintf("%d msgs/s", t.target())}
+		row := summaryRow{metric: metric, measured: "no passing step", target: grouped(t.target()) + " msgs/s"}
 		if b := t.best(); b != nil {
-			row.measured = fmt.Sprintf("%.0f msgs/s", b.deliveredPerSec)
+			row.measured = grouped(int(math.Round(b.deliveredPerSec))) + " msgs/s"
 			row.met = b.deliveredPerSec >= float64(t.target())
 		}
 		rows = append(rows, row)
@@ -290,7 +292,7 @@ func (r *report) printSummary(w io.Writer) {
 	}
 	if c := r.connect; c != nil {
 		rows = append(rows, summaryRow{metric: "connects/s, 1,000 devices + 1,000 apps (token auth)",
-			measured: fmt.Sprintf("%.0f", c.bothPerSec()), target: fmt.Sprintf("%d", targetConnectsPerS),
+			measured: grouped(int(math.Round(c.bothPerSec()))), target: grouped(targetConnectsPerS),
 			met: c.bothPerSec() >= targetConnectsPerS && c.devices.failed+c.apps.failed == 0, smaller: sizeNote(c.users, targetConnectUsers, "users")})
 	}
 	if i := r.idleApps; i != nil {
@@ -316,6 +318,19 @@ func (r *report) printSummary(w io.Writer) {
 		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", row.metric, row.measured, row.target, verdict)
 	}
 	fmt.Fprintln(w)
+}
+
+// grouped formats n with a comma between groups of three digits, as the
+// issue's table writes its targets.
+func grouped(n int) string {
+	if n < 0 {
+		return "-" + grouped(-n)
+	}
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
 
 // coresList formats one CPU figure per server, A/B.
