@@ -267,7 +267,7 @@ func (r *report) printSummary(w io.Writer) {
 		return fmt.Sprintf("measured at %s %s, the target is at %s", grouped(have), unit, grouped(want))
 	}
 	relay := func(t *throughputResult, metric string) {
-		row := summaryRow{metric: metric, measured: "no passing step", target: grouped(t.target()) + " msgs/s"}
+		row := summaryRow{metric: metric, measured: "no passing step", target: "≥ " + grouped(t.target()) + " msgs/s"}
 		if b := t.best(); b != nil {
 			row.measured = grouped(int(math.Round(b.deliveredPerSec))) + " msgs/s"
 			row.met = b.deliveredPerSec >= float64(t.target())
@@ -284,15 +284,15 @@ func (r *report) printSummary(w io.Writer) {
 		note := sizeNote(l.pairs, targetLatencyPairs, "pairs")
 		rows = append(rows,
 			summaryRow{metric: "relay p99 at 1,000 msgs/s (1,000 device+app pairs)",
-				measured: loadenv.Millis(l.step.all.p99) + " ms", target: loadenv.Millis(targetLatencyP99) + " ms, none lost",
+				measured: loadenv.Millis(l.step.all.p99) + " ms", target: "≤ " + loadenv.Millis(targetLatencyP99) + " ms, none lost",
 				met: l.latencyMet(), smaller: note},
 			summaryRow{metric: "server+Redis CPU per 1,000 relayed msgs at 1,000/s",
-				measured: fmt.Sprintf("%.3f s", l.cpuPer1000()), target: fmt.Sprintf("%.2f s", targetCPUPer1000),
+				measured: fmt.Sprintf("%.3f s", l.cpuPer1000()), target: fmt.Sprintf("≤ %.2f s", targetCPUPer1000),
 				met: l.cpuPer1000Met(), smaller: note})
 	}
 	if c := r.connect; c != nil {
 		rows = append(rows, summaryRow{metric: "connects/s, 1,000 devices + 1,000 apps (token auth)",
-			measured: grouped(int(math.Round(c.bothPerSec()))), target: grouped(targetConnectsPerS),
+			measured: grouped(int(math.Round(c.bothPerSec()))), target: "≥ " + grouped(targetConnectsPerS),
 			met: c.bothPerSec() >= targetConnectsPerS && c.devices.failed+c.apps.failed == 0, smaller: sizeNote(c.users, targetConnectUsers, "users")})
 	}
 	if i := r.idleApps; i != nil {
