@@ -2,9 +2,11 @@
 // Postgres and Redis, with the servers and the load generator on the same
 // machine. `make bench-hub` runs it with its defaults:
 //
-//	go run ./tools/hubload [-scenarios idle,latency,throughput] [-idle-users 5000]
+//	go run ./tools/hubload [-scenarios connect,idle,idleapps,latency,throughput1,throughput]
+//	    [-connect-users 1000] [-idle-users 5000] [-idle-apps 10000]
 //	    [-pairs 1000] [-duration 30s] [-tp-pairs 1000]
-//	    [-steps 5000,10000,20000,30000,40000,60000] [-step-duration 10s]
+//	    [-steps 5000,10000,20000,30000,35000,40000,45000,50000,60000] [-step-duration 10s]
+//	    [-cpuprofile FILE [-profile-scenario NAME]]
 //
 // It builds ./cmd/paradise, creates a scratch Postgres database
 // (paradise_hubload_<random>) and a Redis key prefix (hubload:<random>:),
@@ -14,14 +16,27 @@
 // scenario then starts fresh `paradise serve` instances on free loopback
 // ports, so one scenario's memory and goroutines do not leak into the next:
 //
-//   - idle:       N devices + N apps connect to one instance and stay idle;
+//   - connect:     N devices connect (token auth, -dial-workers dials in
+//     flight), then N apps; reports connects/s for devices, apps and both,
+//     and the CPU of server, Postgres, Redis and load generator meanwhile.
+//   - idle:        N devices + N apps connect to one instance and stay idle;
 //     reports server RSS per connection.
-//   - latency:    N devices each send one chat frame per second, spread
-//     evenly, to their app; reports one-way relay latency and loss.
-//   - throughput: two instances A and B sharing Redis; every device on A,
-//     the apps of even-numbered pairs on B (relayed through Redis), the rest
-//     on A; the offered rate steps up until p99 passes 50 ms or a frame is
-//     lost; reports delivered frames/s, latency and loss per step.
+//   - idleapps:    the same with N apps only; reports RSS per app
+//     connection.
+//   - latency:     N devices each send one chat frame per second, spread
+//     evenly, to their app; reports one-way relay latency and loss, and
+//     server + Redis CPU seconds per 1,000 relayed frames.
+//   - throughput1: every device and app on one instance; the offered rate
+//     steps up until p99 passes 50 ms or a frame is lost; reports delivered
+//     frames/s, latency and loss per step.
+//   - throughput:  the same on two instances A and B sharing Redis; every
+//     device on A, the apps of even-numbered pairs on B (relayed through
+//     Redis), the rest on A.
+//
+// The report ends with issue 14's table: each measured figure against its
+// target, for the scenarios that ran. -cpuprofile writes the CPU profile
+// of one scenario's server (instance A in throughput), from its start to
+// the scenario's end, taken through pprof on its PARADISE_DEBUG_ADDR.
 //
 // It prints a Markdown report on stdout (progress and server warnings go to
 // stderr), and removes the servers it started (by pid), the database and
@@ -48,7 +63,10 @@ type options struct {
 	scenarios []string
 
 	idleUsers int
+	idleApps  int
 	settle    time.Duration
+
+	connectUsers int
 
 	pairs    int
 	duration time.Duration
@@ -62,26 +80,33 @@ type options struct {
 	setupWorkers int
 	dialWorkers  int
 
+	cpuProfile      string
+	profileScenario string
+
 	loadenv.Options // -admin-url, -redis-url, -bin, -keep
 }
 
-var allScenarios = []string{"idle", "latency", "throughput"}
+var allScenarios = []string{"connect", "idle", "idleapps", "latency", "throughput1", "throughput"}
 
 func main() {
 	var o options
 	var scenarios, steps string
 	flag.StringVar(&scenarios, "scenarios", strings.Join(allScenarios, ","), "comma-separated scenarios to run, in order: "+strings.Join(allScenarios, ", "))
 	flag.IntVar(&o.idleUsers, "idle-users", 5000, "idle: users, each with a device and an app connection (2 connections per user)")
-	flag.DurationVar(&o.settle, "settle", 5*time.Second, "idle: wait after the last connection before reading the server's RSS")
+	flag.IntVar(&o.idleApps, "idle-apps", 10000, "idleapps: app connections only (one per user), no devices")
+	flag.DurationVar(&o.settle, "settle", 5*time.Second, "idle, idleapps: wait after the last connection before reading the server's RSS")
+	flag.IntVar(&o.connectUsers, "connect-users", 1000, "connect: users whose devices connect, then their apps")
 	flag.IntVar(&o.pairs, "pairs", 1000, "latency: device+app pairs, each device sending 1 frame/s")
 	flag.DurationVar(&o.duration, "duration", 30*time.Second, "latency: how long the devices send")
-	flag.IntVar(&o.tpPairs, "tp-pairs", 1000, "throughput: device+app pairs")
-	flag.StringVar(&steps, "steps", "5000,10000,20000,30000,40000,60000", "throughput: offered rates in frames/s (all devices together), in order")
-	flag.DurationVar(&o.stepDuration, "step-duration", 10*time.Second, "throughput: how long each step sends")
-	flag.BoolVar(&o.keepStepping, "keep-stepping", false, "throughput: run every step even after one failed (p99 >= 50 ms or loss)")
-	flag.DurationVar(&o.drain, "drain", 5*time.Second, "latency, throughput: how long to wait after sending for frames still in flight before counting the missing ones lost")
+	flag.IntVar(&o.tpPairs, "tp-pairs", 1000, "throughput1, throughput: device+app pairs")
+	flag.StringVar(&steps, "steps", "5000,10000,20000,30000,35000,40000,45000,50000,60000", "throughput1, throughput: offered rates in frames/s (all devices together), in order")
+	flag.DurationVar(&o.stepDuration, "step-duration", 10*time.Second, "throughput1, throughput: how long each step sends")
+	flag.BoolVar(&o.keepStepping, "keep-stepping", false, "throughput1, throughput: run every step even after one failed (p99 >= 50 ms or loss)")
+	flag.DurationVar(&o.drain, "drain", 5*time.Second, "latency, throughput1, throughput: how long to wait after sending for frames still in flight before counting the missing ones lost")
 	flag.IntVar(&o.setupWorkers, "setup-workers", 32, "concurrent REST set-up workers")
 	flag.IntVar(&o.dialWorkers, "dial-workers", 64, "concurrent WebSocket dials")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write the CPU profile of the profiled scenario's server (instance A in throughput) over the whole scenario to this file (go tool pprof reads it)")
+	flag.StringVar(&o.profileScenario, "profile-scenario", "", "the scenario -cpuprofile profiles (default: the first one run)")
 	o.AddFlags(flag.CommandLine, "the servers under test")
 	flag.Parse()
 	if flag.NArg() > 0 {
@@ -111,13 +136,19 @@ func (o *options) validate() error {
 			return fmt.Errorf("unknown scenario %q (have %s)", s, strings.Join(allScenarios, ", "))
 		}
 	}
+	if o.has("connect") && o.connectUsers < 1 {
+		return errors.New("-connect-users must be at least 1")
+	}
 	if o.has("idle") && o.idleUsers < 1 {
 		return errors.New("-idle-users must be at least 1")
+	}
+	if o.has("idleapps") && o.idleApps < 1 {
+		return errors.New("-idle-apps must be at least 1")
 	}
 	if o.has("latency") && (o.pairs < 1 || o.duration < time.Second) {
 		return errors.New("-pairs must be at least 1 and -duration at least 1s")
 	}
-	if o.has("throughput") {
+	if o.has("throughput1") || o.has("throughput") {
 		if o.tpPairs < 2 || o.stepDuration < time.Second {
 			return errors.New("-tp-pairs must be at least 2 and -step-duration at least 1s")
 		}
@@ -125,6 +156,14 @@ func (o *options) validate() error {
 			if s < 1 || s > 1_000_000 {
 				return fmt.Errorf("-steps: %d frames/s is out of range (1 to 1,000,000)", s)
 			}
+		}
+	}
+	if o.profileScenario != "" {
+		if o.cpuProfile == "" {
+			return errors.New("-profile-scenario needs -cpuprofile")
+		}
+		if !o.has(o.profileScenario) {
+			return fmt.Errorf("-profile-scenario %q is not among -scenarios", o.profileScenario)
 		}
 	}
 	if o.settle < 0 || o.drain < 0 || o.setupWorkers < 1 || o.dialWorkers < 1 {
@@ -139,16 +178,39 @@ func (o *options) has(scenario string) bool { return slices.Contains(o.scenarios
 // scenario at a time.
 func (o *options) users() int {
 	n := 0
-	if o.has("idle") {
-		n = max(n, o.idleUsers)
-	}
-	if o.has("latency") {
-		n = max(n, o.pairs)
-	}
-	if o.has("throughput") {
-		n = max(n, o.tpPairs)
+	for _, s := range o.scenarios {
+		n = max(n, o.scenarioUsers(s))
 	}
 	return n
+}
+
+// scenarioUsers is how many users the scenario uses.
+func (o *options) scenarioUsers(scenario string) int {
+	switch scenario {
+	case "connect":
+		return o.connectUsers
+	case "idle":
+		return o.idleUsers
+	case "idleapps":
+		return o.idleApps
+	case "latency":
+		return o.pairs
+	case "throughput1", "throughput":
+		return o.tpPairs
+	}
+	return 0
+}
+
+// profiled is the scenario -cpuprofile profiles, or "" for none.
+func (o *options) profiled() string {
+	switch {
+	case o.cpuProfile == "":
+		return ""
+	case o.profileScenario != "":
+		return o.profileScenario
+	default:
+		return o.scenarios[0]
+	}
 }
 
 // connections is the most connections one process (the load generator, or
@@ -182,14 +244,32 @@ func run(ctx context.Context, o options) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		var prof *cpuProfiler
+		if name == o.profiled() {
+			prof = &cpuProfiler{path: o.cpuProfile}
+		}
+		sc := scenario{e: e, o: o, prof: prof}
+		us := users[:o.scenarioUsers(name)]
 		var err error
 		switch name {
+		case "connect":
+			rep.connect, err = runConnect(ctx, sc, us)
 		case "idle":
-			rep.idle, err = runIdle(ctx, e, o, users[:o.idleUsers])
+			rep.idle, err = runIdle(ctx, sc, us, true)
+		case "idleapps":
+			rep.idleApps, err = runIdle(ctx, sc, us, false)
 		case "latency":
-			rep.latency, err = runLatency(ctx, e, o, users[:o.pairs])
+			rep.latency, err = runLatency(ctx, sc, us)
+		case "throughput1":
+			rep.throughput1, err = runThroughput(ctx, sc, us, false)
 		case "throughput":
-			rep.throughput, err = runThroughput(ctx, e, o, users[:o.tpPairs])
+			rep.throughput, err = runThroughput(ctx, sc, us, true)
+		}
+		if err == nil && prof != nil {
+			err = prof.err
+			if err == nil {
+				logf("%s: wrote the CPU profile of server %s to %s", name, prof.server, prof.path)
+			}
 		}
 		if err != nil {
 			// Print what was measured so far, then fail.

@@ -5,16 +5,18 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"time"
 
 	"paradise/tools/internal/loadenv"
 )
 
-// idleResult is what the idle scenario measured.
+// idleResult is what the idle or the idleapps scenario measured.
 type idleResult struct {
-	users int
-	dial  dialStats
+	users   int
+	devices bool // each user has a device connection too (idle), or only an app (idleapps)
+	dial    dialStats
 	// Server readings: before the first connection, right after the last,
 	// after settling, and after the load generator closed them all.
 	before, connected, settled, closed loadenv.ProcSample
@@ -33,12 +35,18 @@ func (r *idleResult) kibPerConn() float64 {
 	return float64(r.settled.RSSKiB-r.before.RSSKiB) / float64(r.conns())
 }
 
-// runIdle opens a device and an app connection per user against one
-// fresh instance, lets them sit, and reads the server's RSS.
-func runIdle(ctx context.Context, e *loadenv.Env, o options, users []user) (*idleResult, error) {
-	logf("idle: %d users, %d connections to one instance", len(users), 2*len(users))
-	srv, err := startServer(ctx, e, "idle", nil)
-	defer e.Stop(srv)
+// runIdle opens an app connection per user, and with devices a device
+// connection too, against one fresh instance, lets them sit, and reads the
+// server's RSS.
+func runIdle(ctx context.Context, sc scenario, users []user, devices bool) (*idleResult, error) {
+	e, o := sc.e, sc.o
+	name, perUser := "idleapps", 1
+	if devices {
+		name, perUser = "idle", 2
+	}
+	logf("%s: %d users, %d connections to one instance", name, len(users), perUser*len(users))
+	srv, err := sc.startServer(ctx, name, nil)
+	defer sc.stop(srv)
 	if err != nil {
 		return nil, err
 	}
@@ -51,24 +59,19 @@ func runIdle(ctx context.Context, e *loadenv.Env, o options, users []user) (*idl
 	if err != nil {
 		return nil, err
 	}
-	specs := make([]dialSpec, 0, 2*len(users))
+	specs := make([]dialSpec, 0, perUser*len(users))
 	for i, u := range users {
-		specs = append(specs,
-			dialSpec{idx: i, device: true, srv: srv, token: u.deviceToken},
-			dialSpec{idx: i, device: false, srv: srv, token: u.appToken})
-	}
-	g, st := dialAll(ctx, specs, o.dialWorkers, func(c *wsClient, frame []byte) {
-		if bytes.Equal(frameType(frame), errorType) {
-			c.group.noteError(frame)
-		} else {
-			c.group.noteOther()
+		if devices {
+			specs = append(specs, dialSpec{idx: i, device: true, srv: srv, token: u.deviceToken})
 		}
-	})
+		specs = append(specs, dialSpec{idx: i, device: false, srv: srv, token: u.appToken})
+	}
+	g, st := dialAll(ctx, specs, o.dialWorkers, noteIdleFrame)
 	defer g.closeAll()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	logf("idle: %d connections open in %s (%d failed); settling %s", st.opened, st.took.Round(time.Millisecond), st.failed, o.settle)
+	logf("%s: %d connections open in %s (%d failed); settling %s", name, st.opened, st.took.Round(time.Millisecond), st.failed, o.settle)
 	connected, err := e.SampleUsage(ctx, srv)
 	if err != nil {
 		return nil, err
@@ -80,7 +83,7 @@ func runIdle(ctx context.Context, e *loadenv.Env, o options, users []user) (*idl
 	if err != nil {
 		return nil, err
 	}
-	r := &idleResult{users: len(users), dial: st,
+	r := &idleResult{users: len(users), devices: devices, dial: st,
 		before: before.Servers[0], connected: connected.Servers[0], settled: settled.Servers[0],
 		connectCPU: loadenv.CPUBetween(before, connected), idleCPU: loadenv.CPUBetween(connected, settled), health: g.health()}
 
@@ -97,6 +100,101 @@ func runIdle(ctx context.Context, e *loadenv.Env, o options, users []user) (*idl
 	return r, nil
 }
 
+// noteIdleFrame is the frame handler of connections that expect none.
+func noteIdleFrame(c *wsClient, frame []byte) {
+	if bytes.Equal(frameType(frame), errorType) {
+		c.group.noteError(frame)
+	} else {
+		c.group.noteOther()
+	}
+}
+
+// connectResult is what the connect scenario measured: devices first,
+// then apps.
+type connectResult struct {
+	users             int
+	devices, apps     dialStats
+	deviceCPU, appCPU loadenv.CPU
+	bothCPU           loadenv.CPU
+	health            health
+}
+
+// perSec is connections opened per second of dialing.
+func perSec(opened int, took time.Duration) float64 {
+	if took <= 0 {
+		return 0
+	}
+	return float64(opened) / took.Seconds()
+}
+
+func (r *connectResult) bothPerSec() float64 {
+	return perSec(r.devices.opened+r.apps.opened, r.devices.took+r.apps.took)
+}
+
+// runConnect connects every user's device, then every user's app, to one
+// fresh instance with o.dialWorkers dials in flight, timing each half and
+// sampling CPU around it.
+func runConnect(ctx context.Context, sc scenario, users []user) (*connectResult, error) {
+	e, o := sc.e, sc.o
+	logf("connect: %d devices, then %d apps, to one instance, %d dials in flight", len(users), len(users), o.dialWorkers)
+	srv, err := sc.startServer(ctx, "connect", nil)
+	defer sc.stop(srv)
+	if err != nil {
+		return nil, err
+	}
+	if !loadenv.Sleep(ctx, 2*time.Second) {
+		return nil, ctx.Err()
+	}
+	r := &connectResult{users: len(users)}
+	half := func(device bool) (*clientGroup, dialStats, loadenv.Usage, loadenv.Usage, error) {
+		specs := make([]dialSpec, len(users))
+		for i, u := range users {
+			token := u.appToken
+			if device {
+				token = u.deviceToken
+			}
+			specs[i] = dialSpec{idx: i, device: device, srv: srv, token: token}
+		}
+		before, err := e.SampleUsage(ctx, srv)
+		if err != nil {
+			return nil, dialStats{}, before, before, err
+		}
+		g, st := dialAll(ctx, specs, o.dialWorkers, noteIdleFrame)
+		after, err := e.SampleUsage(ctx, srv)
+		return g, st, before, after, err
+	}
+	devs, dst, start, devsDone, err := half(true)
+	if devs != nil {
+		defer devs.closeAll()
+	}
+	if err != nil {
+		return nil, err
+	}
+	r.devices, r.deviceCPU = dst, loadenv.CPUBetween(start, devsDone)
+	logf("connect: %d devices in %s (%d failed)", dst.opened, dst.took.Round(time.Millisecond), dst.failed)
+	apps, ast, appsStart, end, err := half(false)
+	if apps != nil {
+		defer apps.closeAll()
+	}
+	if err != nil {
+		return nil, err
+	}
+	r.apps, r.appCPU, r.bothCPU = ast, loadenv.CPUBetween(appsStart, end), loadenv.CPUBetween(start, end)
+	logf("connect: %d apps in %s (%d failed)", ast.opened, ast.took.Round(time.Millisecond), ast.failed)
+	r.health = apps.health()
+	if h := devs.health(); h.lost > 0 || h.errorFrames > 0 || h.otherFrames > 0 {
+		r.health = h
+	}
+	if failed := dst.failed + ast.failed; failed > 0 {
+		first := dst.firstErr
+		if first == "" {
+			first = ast.firstErr
+		}
+		return r, fmt.Errorf("%d of %d connections failed (first: %s)", failed, 2*len(users), first)
+	}
+	return r, nil
+}
+
 // latencyResult is what the latency scenario measured.
 type latencyResult struct {
 	pairs int
@@ -104,12 +202,34 @@ type latencyResult struct {
 	step  stepResult
 }
 
+// latencyMet reports whether p99 met the target with nothing lost.
+func (l *latencyResult) latencyMet() bool {
+	s := l.step
+	return s.all.n > 0 && s.all.p99 <= targetLatencyP99 && s.lost == 0 && s.dupOrOld == 0 && s.sendErrs == 0
+}
+
+func (l *latencyResult) cpuPer1000Met() bool {
+	return l.step.received > 0 && l.cpuPer1000() <= targetCPUPer1000
+}
+
+// cpuPer1000 is the server's and Redis's CPU seconds per 1,000 frames
+// relayed (received by their apps, duplicates excluded) while sending.
+func (l *latencyResult) cpuPer1000() float64 {
+	s := l.step
+	if s.received == 0 || len(s.cpu.Servers) == 0 {
+		return 0
+	}
+	cpuSeconds := (s.cpu.Servers[0] + s.cpu.Redis) * s.cpu.Window.Seconds()
+	return cpuSeconds / (float64(s.received) / 1000)
+}
+
 // runLatency connects each user's device and app to one fresh instance;
 // every device sends one chat frame per second to its app.
-func runLatency(ctx context.Context, e *loadenv.Env, o options, users []user) (*latencyResult, error) {
+func runLatency(ctx context.Context, sc scenario, users []user) (*latencyResult, error) {
+	e, o := sc.e, sc.o
 	logf("latency: %d pairs on one instance, 1 frame/s per device for %s", len(users), o.duration)
-	srv, err := startServer(ctx, e, "latency", nil)
-	defer e.Stop(srv)
+	srv, err := sc.startServer(ctx, "latency", nil)
+	defer sc.stop(srv)
 	if err != nil {
 		return nil, err
 	}
@@ -131,14 +251,16 @@ func runLatency(ctx context.Context, e *loadenv.Env, o options, users []user) (*
 	return &latencyResult{pairs: len(users), dial: st, step: res}, nil
 }
 
-// throughputResult is what the throughput scenario measured.
+// throughputResult is what the throughput1 or the throughput scenario
+// measured.
 type throughputResult struct {
-	pairs      int
-	crossPairs int
-	wsRate     int // PARADISE_WS_RATE and PARADISE_WS_BURST given to the servers
-	dial       dialStats
-	steps      []stepResult
-	stopped    string // why stepping stopped early, if it did
+	twoInstances bool
+	pairs        int
+	crossPairs   int // 0 on one instance
+	wsRate       int // PARADISE_WS_RATE and PARADISE_WS_BURST given to the servers
+	dial         dialStats
+	steps        []stepResult
+	stopped      string // why stepping stopped early, if it did
 }
 
 // passed reports whether a step relayed everything with p99 under 50 ms.
@@ -161,11 +283,17 @@ func (r *throughputResult) best() *stepResult {
 	return b
 }
 
-// runThroughput starts instances A and B sharing Redis; every device
-// connects to A, the apps of even-numbered pairs to B (their frames cross
-// instances through Redis) and the others to A (delivered locally). Then
-// it steps the offered rate up.
-func runThroughput(ctx context.Context, e *loadenv.Env, o options, users []user) (*throughputResult, error) {
+// runThroughput starts instance A and, with twoInstances, instance B
+// sharing Redis; every device connects to A, the apps of even-numbered
+// pairs to B (their frames cross instances through Redis) when there is a
+// B, the others to A (delivered locally). Then it steps the offered rate
+// up.
+func runThroughput(ctx context.Context, sc scenario, users []user, twoInstances bool) (*throughputResult, error) {
+	e, o := sc.e, sc.o
+	name := "throughput1"
+	if twoInstances {
+		name = "throughput"
+	}
 	maxStep := 0
 	for _, s := range o.steps {
 		maxStep = max(maxStep, s)
@@ -175,46 +303,50 @@ func runThroughput(ctx context.Context, e *loadenv.Env, o options, users []user)
 	perDevice := float64(maxStep) / float64(len(users))
 	wsRate := max(100, int(math.Ceil(4*perDevice)))
 	extra := []string{"PARADISE_WS_RATE=" + strconv.Itoa(wsRate), "PARADISE_WS_BURST=" + strconv.Itoa(wsRate)}
-	r := &throughputResult{pairs: len(users), crossPairs: (len(users) + 1) / 2, wsRate: wsRate}
-	logf("throughput: %d pairs on instances A and B (%d cross-instance), steps %v frames/s, %s each",
-		len(users), r.crossPairs, o.steps, o.stepDuration)
-
-	a, err := startServer(ctx, e, "A", extra)
-	defer e.Stop(a)
+	r := &throughputResult{twoInstances: twoInstances, pairs: len(users), wsRate: wsRate}
+	a, err := sc.startServer(ctx, "A", extra)
+	defer sc.stop(a)
 	if err != nil {
 		return nil, err
 	}
-	b, err := startServer(ctx, e, "B", extra)
-	defer e.Stop(b)
-	if err != nil {
-		return nil, err
-	}
-	p, st, err := connectPairs(ctx, o, users, len(o.steps),
-		func(int) *loadenv.Server { return a },
-		func(i int) *loadenv.Server {
+	servers := []*loadenv.Server{a}
+	appSrv := func(int) *loadenv.Server { return a }
+	if twoInstances {
+		r.crossPairs = (len(users) + 1) / 2
+		b, err := sc.startServer(ctx, "B", extra)
+		defer sc.stop(b)
+		if err != nil {
+			return nil, err
+		}
+		servers = append(servers, b)
+		appSrv = func(i int) *loadenv.Server {
 			if i%2 == 0 {
 				return b
 			}
 			return a
-		})
+		}
+	}
+	logf("%s: %d pairs on %d instance(s) (%d cross-instance), steps %v frames/s, %s each",
+		name, len(users), len(servers), r.crossPairs, o.steps, o.stepDuration)
+	p, st, err := connectPairs(ctx, o, users, len(o.steps), func(int) *loadenv.Server { return a }, appSrv)
 	defer p.group.closeAll()
 	r.dial = st
 	if err != nil {
 		return r, err
 	}
-	logf("throughput: %d connections open in %s", st.opened, st.took.Round(time.Millisecond))
+	logf("%s: %d connections open in %s", name, st.opened, st.took.Round(time.Millisecond))
 	if !loadenv.Sleep(ctx, time.Second) {
 		return r, ctx.Err()
 	}
 	for _, rate := range o.steps {
-		res, err := runStep(ctx, e, o, p, float64(rate), o.stepDuration, []*loadenv.Server{a, b})
+		res, err := runStep(ctx, e, o, p, float64(rate), o.stepDuration, servers)
 		if err != nil {
 			return r, fmt.Errorf("step %d frames/s: %w", rate, err)
 		}
 		r.steps = append(r.steps, res)
-		logf("throughput: offered %d/s: delivered %.0f/s, lost %d (cross-instance %d, on open connections %d), p99 %s ms (local %s, cross %s), CPU A %.2f B %.2f load-gen %.2f",
-			rate, res.deliveredPerSec, res.lost, res.lostCross, res.lostOpen, loadenv.Millis(res.all.p99), loadenv.Millis(res.local.p99), loadenv.Millis(res.cross.p99),
-			res.cpu.Servers[0], res.cpu.Servers[1], res.cpu.Loadgen)
+		logf("%s: offered %d/s: delivered %.0f/s, lost %d (cross-instance %d, on open connections %d), p99 %s ms (local %s, cross %s), CPU servers %s load-gen %.2f",
+			name, rate, res.deliveredPerSec, res.lost, res.lostCross, res.lostOpen, loadenv.Millis(res.all.p99), loadenv.Millis(res.local.p99), loadenv.Millis(res.cross.p99),
+			coresList(res.cpu.Servers), res.cpu.Loadgen)
 		if res.health.lost > 0 {
 			r.stopped = "connections were closed by the servers"
 			break
@@ -223,7 +355,7 @@ func runThroughput(ctx context.Context, e *loadenv.Env, o options, users []user)
 			r.stopped = fmt.Sprintf("the %d frames/s step failed", rate)
 			break
 		}
-		if !a.Alive() || !b.Alive() {
+		if slices.ContainsFunc(servers, func(s *loadenv.Server) bool { return !s.Alive() }) {
 			r.stopped = "a server exited"
 			break
 		}

@@ -24,7 +24,8 @@ type user struct {
 // want a fresh process.
 func setupUsers(ctx context.Context, e *loadenv.Env, o options) ([]user, error) {
 	n := o.users()
-	srv, err := startServer(ctx, e, "setup", nil)
+	// Not profiled: a scenario without a profiler.
+	srv, err := scenario{e: e, o: o}.startServer(ctx, "setup", nil)
 	defer e.Stop(srv)
 	if err != nil {
 		return nil, err
