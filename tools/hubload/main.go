@@ -214,8 +214,19 @@ func (o *options) profiled() string {
 }
 
 // connections is the most connections one process (the load generator, or
-// the idle scenario's server) holds at once.
-func (o *options) connections() int { return 2 * o.users() }
+// an idle scenario's server) holds at once: two per user (a device and an
+// app), except in idleapps, which connects only the apps.
+func (o *options) connections() int {
+	n := 0
+	for _, s := range o.scenarios {
+		per := 2
+		if s == "idleapps" {
+			per = 1
+		}
+		n = max(n, per*o.scenarioUsers(s))
+	}
+	return n
+}
 
 func run(ctx context.Context, o options) error {
 	// Every connection is a file descriptor in this process and in the
