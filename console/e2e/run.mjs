@@ -127,9 +127,14 @@ try {
   };
   const token = () => page.evaluate(() => sessionStorage.getItem("paradise.admin.token"));
   const dialog = () => page.getByRole("dialog");
-  // Confirms an antd confirmation dialog and waits for it to close.
+  // Confirms an antd confirmation dialog and waits for it to close. The
+  // click waits for the dialog's zoom-in to finish: on a loaded CI machine
+  // a click that landed while it was still zooming in was lost once (the
+  // dialog stayed open, its OK never pressed).
   const confirm = async () => {
     const d = page.getByRole("dialog").filter({ hasText: "Are you sure?" });
+    await d.waitFor();
+    await page.waitForFunction(() => !document.querySelector(".ant-modal.ant-zoom-appear, .ant-modal.ant-zoom-enter"));
     await d.getByRole("button", { name: "OK" }).click();
     await d.waitFor({ state: "hidden" });
   };
