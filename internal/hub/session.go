@@ -244,7 +244,7 @@ func encodeRelayed(f *ws.Frame, from ws.Sender, clientSize int) []byte {
 }
 
 // relayedFromSize is room for the from a relayed frame gains:
-// {"role":"device","mac_address":"AA:BB:CC:DD:EE:FF","connection_id":"<32 hex>"}
+// {"role":"device","mac_address":"AA:BB:CC:DD:EE:FF","connection_id":"<16 hex>"}
 // with its key.
 const relayedFromSize = 128
 
