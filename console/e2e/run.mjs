@@ -184,8 +184,8 @@ try {
     await dialog().getByLabel("Nickname").fill("Caroline");
     await dialog().getByLabel("Favorability").fill("77");
     await save("Save", `/api/v1/admin/users/${made.data.id}/`);
-    await row.getByRole("cell", { name: "Caroline" }).waitFor();
-    await row.getByRole("cell", { name: "77" }).waitFor();
+    await row.getByRole("cell", { name: "Caroline", exact: true }).waitFor();
+    await row.getByRole("cell", { name: "77", exact: true }).waitFor();
     await row.getByRole("button", { name: "Reset password" }).click();
     await dialog().getByLabel("New password").fill("a-brand-new-password");
     await shot("02-user-reset-password");
@@ -205,7 +205,7 @@ try {
     if (u.is_active) fail("alice is still active");
     await page.getByTestId("user-search").fill("");
     await page.getByTestId("user-search").press("Enter");
-    await page.getByRole("cell", { name: carol }).waitFor();
+    await page.getByRole("cell", { name: carol, exact: true }).waitFor();
     await shot("03-users");
   });
 
