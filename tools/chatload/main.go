@@ -24,6 +24,10 @@
 // removes the server (by pid), the database and the Redis keys at the end,
 // after a failure or on Ctrl-C. It exits non-zero when set-up fails or a
 // stream was lost (the report is still printed).
+//
+// With -relay it measures the floor instead of Paradise: tools/chatload/relay,
+// a bare net/http relay over Paradise's provider client, with no users to
+// register and no database or Redis work.
 package main
 
 import (
@@ -55,6 +59,7 @@ type options struct {
 	setupWorkers int
 	cpuProfile   string
 	heapProfile  string
+	relay        bool // measure tools/chatload/relay, the floor, instead of paradise serve
 
 	loadenv.Options // -admin-url, -redis-url, -bin, -keep
 }
@@ -80,6 +85,7 @@ func main() {
 	flag.IntVar(&o.setupWorkers, "setup-workers", 8, "concurrent registrations during set-up")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write the server's CPU profile over the measured window to this file (go tool pprof reads it)")
 	flag.StringVar(&o.heapProfile, "heapprofile", "", "write the server's heap profile, taken in the middle of the measured window, to this file")
+	flag.BoolVar(&o.relay, "relay", false, "measure the floor instead of Paradise: tools/chatload/relay, a bare net/http relay over Paradise's provider client (no auth, database, Redis or history)")
 	o.AddFlags(flag.CommandLine, "the server under test")
 	flag.Parse()
 	if flag.NArg() > 0 {
@@ -103,6 +109,9 @@ func (o *options) validate() error {
 	if o.tokenDelay < 0 || o.warmup < 0 || o.duration <= 0 || o.sample <= 0 {
 		return errors.New("-token-delay and -warmup must not be negative, -duration and -sample positive")
 	}
+	if o.relay && o.Bin != "" {
+		return errors.New("-relay builds its own server: leave out -bin")
+	}
 	return o.CheckLoopback()
 }
 
@@ -121,6 +130,16 @@ func run(ctx context.Context, o options) error {
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil && lim.Max < uint64(2*o.streams+1024) {
 		return fmt.Errorf("need %d file descriptors, the hard limit is %d: raise it (ulimit -Hn) or use fewer streams", 2*o.streams+1024, lim.Max)
 	}
+	if o.relay {
+		dir, err := os.MkdirTemp("", "chatload-relay-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		if o.Bin, err = buildRelay(ctx, dir); err != nil {
+			return err
+		}
+	}
 	e, err := loadenv.Start(ctx, envConfig, o.Options)
 	defer e.Close(o.Keep)
 	if err != nil {
@@ -128,13 +147,17 @@ func run(ctx context.Context, o options) error {
 	}
 	rep := &report{o: o}
 
-	start := time.Now()
-	tokens, err := setupUsers(ctx, e, o)
-	if err != nil {
-		return fmt.Errorf("setup: %w", err)
+	var tokens []string
+	if o.relay {
+		tokens = []string{"relay-takes-any-token"} // the relay authenticates no one
+	} else {
+		start := time.Now()
+		if tokens, err = setupUsers(ctx, e, o); err != nil {
+			return fmt.Errorf("setup: %w", err)
+		}
+		rep.setupTime = time.Since(start)
+		logf("registered %d users in %s", len(tokens), rep.setupTime.Round(time.Millisecond))
 	}
-	rep.setupTime = time.Since(start)
-	logf("registered %d users in %s", len(tokens), rep.setupTime.Round(time.Millisecond))
 
 	reg := &registry{recs: make(map[int64]*streamRec, 2*o.streams)}
 	replyTok := replyTokens(o.tokens)

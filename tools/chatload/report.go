@@ -85,12 +85,23 @@ func metOr(ok bool) string {
 func (r *report) print(w io.Writer) {
 	o := r.o
 	fmt.Fprintln(w, loadenv.RunLine(time.Now()))
-	fmt.Fprintf(w, "`go run ./tools/chatload -streams %d -users %d -tokens %d -token-delay %s -warmup %s -duration %s`: "+
+	relayFlag := ""
+	if o.relay {
+		relayFlag = " -relay"
+	}
+	fmt.Fprintf(w, "`go run ./tools/chatload%s -streams %d -users %d -tokens %d -token-delay %s -warmup %s -duration %s`: "+
 		"%d closed-loop streamed chats (`POST /api/ai/chat/`, `\"stream\": true`), %d users with up to %d streams each, "+
 		"each worker continuing its own conversation; the fake provider streams %d tokens, %s apart.\n\n",
-		o.streams, o.users, o.tokens, o.tokenDelay, o.warmup, o.duration,
+		relayFlag, o.streams, o.users, o.tokens, o.tokenDelay, o.warmup, o.duration,
 		o.streams, o.users, o.streamsPerUser(), o.tokens, o.tokenDelay)
-	fmt.Fprintf(w, "Set-up: %d users registered in %s (%d workers, on a separate instance).\n\n", o.users, r.setupTime.Round(100*time.Millisecond), o.setupWorkers)
+	if o.relay {
+		fmt.Fprintln(w, "**Server: the floor** (`-relay`), not Paradise: `tools/chatload/relay`, a bare net/http handler that calls the fake "+
+			"with Paradise's provider client and relays the same events, with no authentication, database, Redis, history or budgets. "+
+			"\"Paradise\" below means this relay.")
+		fmt.Fprintln(w)
+	} else {
+		fmt.Fprintf(w, "Set-up: %d users registered in %s (%d workers, on a separate instance).\n\n", o.users, r.setupTime.Round(100*time.Millisecond), o.setupWorkers)
+	}
 
 	// Streams.
 	var counts [numOutcomes]int
