@@ -4,12 +4,17 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"go.uber.org/zap"
 
+	"paradise/internal/config"
 	"paradise/internal/llm"
 	"paradise/internal/llm/llmtest"
 )
@@ -417,5 +422,69 @@ func TestFakeChecksLikeVendor(t *testing.T) {
 	_, err = llm.NewOpenAI(cfg).Stream(context.Background(), hello)
 	if !errors.As(err, &e) || e.Kind != llm.KindAuth || srv.LastRequest().Authorization {
 		t.Fatalf("keyless request: %v, want 401", err)
+	}
+}
+
+// TestStaleConnection: a provider (or its load balancer) closes a pooled
+// keep-alive connection while it sits idle; the next request on it fails
+// before any response and is sent once more, on a new connection. A
+// request that fails on a new connection is not.
+func TestStaleConnection(t *testing.T) {
+	tests := []struct {
+		name string
+		// dropNth: the handler closes the connection, unanswered, on its
+		// nth request (1-based).
+		dropNth      int
+		wantErr      bool
+		wantRequests int64
+	}{
+		{name: "reused connection closed: retried", dropNth: 2, wantRequests: 3},
+		{name: "new connection closed: not retried", dropNth: 1, wantErr: true, wantRequests: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var requests atomic.Int64
+			var mu sync.Mutex
+			perConn := map[string]int{}
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				requests.Add(1)
+				_, _ = io.Copy(io.Discard, r.Body)
+				mu.Lock()
+				perConn[r.RemoteAddr]++
+				nth := perConn[r.RemoteAddr]
+				mu.Unlock()
+				if nth == tt.dropNth {
+					conn, _, err := http.NewResponseController(w).Hijack()
+					if err == nil {
+						conn.Close()
+					}
+					return
+				}
+				w.Header().Set("Content-Type", "text/event-stream")
+				_, _ = io.WriteString(w, `data: {"choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":"stop"}]}`+"\n\ndata: [DONE]\n\n")
+			}))
+			defer srv.Close()
+			p := llm.NewOpenAI(config.LLMProvider{Name: "stale", BaseURL: srv.URL, Model: "m",
+				FirstTokenTimeout: 5 * time.Second, Timeout: 10 * time.Second})
+			var err error
+			for range 2 {
+				var st llm.Stream
+				if st, err = p.Stream(context.Background(), hello); err != nil {
+					break
+				}
+				if deltas, _ := read(t, st); strings.Join(deltas, "") != "hi" {
+					t.Fatalf("deltas %q, want hi", deltas)
+				}
+				if tt.dropNth == 1 {
+					t.Fatal("the first request succeeded on a connection the server closed")
+				}
+			}
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, want an error: %v", err, tt.wantErr)
+			}
+			if got := requests.Load(); got != tt.wantRequests {
+				t.Errorf("server saw %d requests, want %d", got, tt.wantRequests)
+			}
+		})
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"regexp"
 	"strings"
 	"sync"
@@ -153,21 +154,7 @@ func (o *OpenAI) Stream(ctx context.Context, req Request) (Stream, error) {
 		firstTimer: time.AfterFunc(o.firstTokenTimeout, func() { cancel(errFirstTokenTimeout) }),
 		totalTimer: time.AfterFunc(o.timeout, func() { cancel(errTimeout) }),
 	}
-	hr, err := http.NewRequestWithContext(sctx, http.MethodPost, o.url, &releasingReader{b: body})
-	if err != nil {
-		s.Close()
-		return nil, fmt.Errorf("llm: %s: %w", o.name, err)
-	}
-	// The body is sent once (a POST is never replayed by the transport),
-	// and the transport keeps the request for as long as the reply
-	// streams: the reader lets go of the history it carries once sent.
-	hr.ContentLength = int64(len(body))
-	hr.Header.Set("Content-Type", "application/json")
-	hr.Header.Set("Accept", "text/event-stream")
-	if o.key != "" {
-		hr.Header.Set("Authorization", "Bearer "+o.key)
-	}
-	resp, err := o.http.Do(hr)
+	resp, err := o.post(sctx, body)
 	if err != nil {
 		e := s.transportError(err)
 		s.Close()
@@ -193,6 +180,36 @@ func (o *OpenAI) Stream(ctx context.Context, req Request) (Stream, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// post sends the request body. A request that failed on a pooled
+// keep-alive connection, before any response, is sent once more: the
+// provider (or a load balancer in front of it) closed that connection
+// while it sat idle, and the transport replays a POST on its own only
+// when it knows nothing was written. Nothing was answered, so nothing was
+// streamed, and the one retry stays within the first-token timeout of ctx.
+func (o *OpenAI) post(ctx context.Context, body []byte) (*http.Response, error) {
+	for attempt := 0; ; attempt++ {
+		var reused bool
+		trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) { reused = info.Reused }}
+		hr, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodPost, o.url, &releasingReader{b: body})
+		if err != nil {
+			return nil, fmt.Errorf("llm: %s: %w", o.name, err)
+		}
+		// The transport keeps the request for as long as the reply
+		// streams: the reader lets go of the history it carries once
+		// sent (body itself lives only until Stream returns).
+		hr.ContentLength = int64(len(body))
+		hr.Header.Set("Content-Type", "application/json")
+		hr.Header.Set("Accept", "text/event-stream")
+		if o.key != "" {
+			hr.Header.Set("Authorization", "Bearer "+o.key)
+		}
+		resp, err := o.http.Do(hr)
+		if err == nil || !reused || attempt > 0 || ctx.Err() != nil {
+			return resp, err
+		}
+	}
 }
 
 func (o *OpenAI) modelFor(req Request) string {

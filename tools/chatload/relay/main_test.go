@@ -31,20 +31,9 @@ func TestRelay(t *testing.T) {
 			},
 		},
 		{
-			name:       "retries a failed call once before the first token",
+			name:       "a provider failure is a 502",
 			body:       `{"message":"hi"}`,
-			behaviors:  []llmtest.Behavior{{Status: http.StatusServiceUnavailable}, {Tokens: []string{"ok"}, Usage: &llmtest.Usage{CompletionTokens: 1, TotalTokens: 1}}},
-			wantStatus: http.StatusOK,
-			wantEvents: []string{
-				`start: {"conversation_id":1,"type":"start"}`,
-				`delta: {"text":"ok","type":"delta"}`,
-				`done: {"conversation_id":1,"finish_reason":"stop","truncated":false,"type":"done","usage":{"completion_tokens":1,"prompt_tokens":0,"total_tokens":1}}`,
-			},
-		},
-		{
-			name:       "a second failure is a 502",
-			body:       `{"message":"hi"}`,
-			behaviors:  []llmtest.Behavior{{Status: http.StatusServiceUnavailable}, {Status: http.StatusServiceUnavailable}},
+			behaviors:  []llmtest.Behavior{{Status: http.StatusServiceUnavailable}},
 			wantStatus: http.StatusBadGateway,
 		},
 		{
