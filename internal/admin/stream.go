@@ -1,9 +1,7 @@
 package admin
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"net/http"
 	"time"
 
@@ -114,14 +112,8 @@ func (st *Stream) serve(w http.ResponseWriter, r *http.Request) {
 // eventFrame is one SSE event: its name, and openapi.yaml's AdminEvent as
 // data.
 func eventFrame(ev events.Event) []byte {
-	data, _ := json.Marshal(eventToAPI(ev))
-	var b bytes.Buffer
-	b.WriteString("event: ")
-	b.WriteString(string(ev.Type))
-	b.WriteString("\ndata: ")
-	b.Write(data)
-	b.WriteString("\n\n")
-	return b.Bytes()
+	b, _ := httpapi.EncodeEvent(string(ev.Type), eventToAPI(ev)) // plain fields: never fails
+	return b
 }
 
 // apiEvent is openapi.yaml's AdminEvent (ogen does not generate the types

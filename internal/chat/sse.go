@@ -3,7 +3,6 @@ package chat
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"mime"
@@ -112,28 +111,8 @@ func (st *Stream) serve(w http.ResponseWriter, r *http.Request) {
 		st.errors.Write(w, r, err)
 		return
 	}
-	flusher, _ := w.(http.Flusher)
 	started := false
-	send := func(event string, data any) error {
-		b, err := json.Marshal(data)
-		if err != nil {
-			return err
-		}
-		var buf bytes.Buffer
-		buf.Grow(len(event) + len(b) + 16)
-		buf.WriteString("event: ")
-		buf.WriteString(event)
-		buf.WriteString("\ndata: ")
-		buf.Write(b)
-		buf.WriteString("\n\n")
-		if _, err := w.Write(buf.Bytes()); err != nil {
-			return err
-		}
-		if flusher != nil {
-			flusher.Flush()
-		}
-		return nil
-	}
+	send := func(event string, data any) error { return httpapi.WriteEvent(w, event, data) }
 	ev := Events{
 		Start: func(s Started) error {
 			httpapi.StartEventStream(w)

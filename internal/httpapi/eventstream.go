@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"mime"
 	"net/http"
 	"strings"
@@ -54,4 +56,35 @@ func StartEventStream(w http.ResponseWriter) {
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
+}
+
+// EncodeEvent is one Server-Sent Event: "event: name", data as one line
+// of JSON, and the blank line that dispatches it.
+func EncodeEvent(name string, data any) ([]byte, error) {
+	b, err := json.Marshal(data)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s event: %w", name, err)
+	}
+	buf := make([]byte, 0, len("event: \ndata: \n\n")+len(name)+len(b))
+	buf = append(buf, "event: "...)
+	buf = append(buf, name...)
+	buf = append(buf, "\ndata: "...)
+	buf = append(buf, b...)
+	return append(buf, "\n\n"...), nil
+}
+
+// WriteEvent writes one event (EncodeEvent) and flushes it, so that the
+// client sees it now and not when a buffer fills.
+func WriteEvent(w http.ResponseWriter, name string, data any) error {
+	b, err := EncodeEvent(name, data)
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(b); err != nil {
+		return err
+	}
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush()
+	}
+	return nil
 }

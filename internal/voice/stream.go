@@ -1,9 +1,7 @@
 package voice
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"mime"
@@ -187,23 +185,9 @@ type sse struct {
 }
 
 func (s *sse) send(e event) error {
-	b, err := json.Marshal(e)
-	if err != nil {
-		return err
-	}
-	var buf bytes.Buffer
-	buf.WriteString("event: " + e.Type + "\ndata: ")
-	buf.Write(b)
-	buf.WriteString("\n\n")
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, err := s.w.Write(buf.Bytes()); err != nil {
-		return err
-	}
-	if f, ok := s.w.(http.Flusher); ok {
-		f.Flush()
-	}
-	return nil
+	return httpapi.WriteEvent(s.w, e.Type, e)
 }
 
 // failure is the error event of err.

@@ -16,7 +16,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,6 +30,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"paradise/internal/config"
+	"paradise/internal/httpapi"
 	"paradise/internal/llm"
 )
 
@@ -122,24 +122,8 @@ func (rl *relay) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer st.Close()
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-cache")
-	w.WriteHeader(http.StatusOK)
-	flusher := w.(http.Flusher)
-	send := func(event string, data any) error {
-		b, err := json.Marshal(data)
-		if err != nil {
-			return err
-		}
-		var buf bytes.Buffer
-		buf.Grow(len(event) + len(b) + 16)
-		fmt.Fprintf(&buf, "event: %s\ndata: %s\n\n", event, b)
-		if _, err := w.Write(buf.Bytes()); err != nil {
-			return err
-		}
-		flusher.Flush()
-		return nil
-	}
+	httpapi.StartEventStream(w)
+	send := func(event string, data any) error { return httpapi.WriteEvent(w, event, data) }
 	conversation := max(req.ConversationID, 1)
 	if send("start", map[string]any{"type": "start", "conversation_id": conversation}) != nil {
 		return
