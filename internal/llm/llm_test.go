@@ -427,7 +427,7 @@ func TestFakeChecksLikeVendor(t *testing.T) {
 
 // TestStaleConnection: a provider (or its load balancer) closes a pooled
 // keep-alive connection while it sits idle; the next request on it fails
-// before any response and is sent once more, on a new connection. A
+// before any response and is sent once more (here on a new connection). A
 // request that fails on a new connection is not.
 func TestStaleConnection(t *testing.T) {
 	tests := []struct {
