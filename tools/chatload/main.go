@@ -37,6 +37,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -136,7 +137,8 @@ func run(ctx context.Context, o options) error {
 			return err
 		}
 		defer os.RemoveAll(dir)
-		if o.Bin, err = buildRelay(ctx, dir); err != nil {
+		o.Bin = filepath.Join(dir, "relay")
+		if err := loadenv.Build(ctx, envConfig.Tool, "./tools/chatload/relay", o.Bin); err != nil {
 			return err
 		}
 	}

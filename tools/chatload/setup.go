@@ -4,9 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 
 	"paradise/tools/internal/loadenv"
 )
@@ -31,17 +28,4 @@ func setupUsers(ctx context.Context, e *loadenv.Env, o options) ([]string, error
 		}
 		return reg.Token, nil
 	})
-}
-
-// buildRelay builds tools/chatload/relay (the floor that -relay measures)
-// into dir and returns the binary's path.
-func buildRelay(ctx context.Context, dir string) (string, error) {
-	bin := filepath.Join(dir, "relay")
-	logf("building ./tools/chatload/relay")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./tools/chatload/relay")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		return "", fmt.Errorf("build ./tools/chatload/relay (run from the repository root): %w", err)
-	}
-	return bin, nil
 }

@@ -68,11 +68,8 @@ func Start(ctx context.Context, cfg Config, o Options) (*Env, error) {
 			return e, err
 		}
 		e.bin = filepath.Join(e.tmpDir, "paradise")
-		e.logf("building ./cmd/paradise")
-		build := exec.CommandContext(ctx, "go", "build", "-o", e.bin, "./cmd/paradise")
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			return e, fmt.Errorf("build ./cmd/paradise (run from the repository root): %w", err)
+		if err := Build(ctx, cfg.Tool, "./cmd/paradise", e.bin); err != nil {
+			return e, err
 		}
 	}
 
@@ -110,6 +107,18 @@ func Start(ctx context.Context, cfg Config, o Options) (*Env, error) {
 		return e, fmt.Errorf("paradise migrate: %w", err)
 	}
 	return e, nil
+}
+
+// Build builds the Go package pkg (a path from the repository root, such
+// as "./cmd/paradise") into the binary bin; tool names the log line.
+func Build(ctx context.Context, tool, pkg, bin string) error {
+	logf(tool, "building %s", pkg)
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, pkg)
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("build %s (run from the repository root): %w", pkg, err)
+	}
+	return nil
 }
 
 // DatabaseURL is the scratch database's DSN, as the servers get it.
