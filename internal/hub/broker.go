@@ -24,7 +24,9 @@ import (
 // instance delivers, its own included), exclude the connection that sent
 // the frame (it is not echoed back), target a device MAC when only that
 // device's sessions get the frame. An instance ignores its own relays,
-// having delivered them locally.
+// having delivered them locally, and publishes them only while another
+// instance has members of the group (peers.go), whose membership messages
+// travel on the same channel.
 type broker struct {
 	rdb      *redis.Client
 	keys     redisdb.Keys
@@ -41,8 +43,13 @@ type broker struct {
 	done chan struct{}
 	wg   sync.WaitGroup
 
-	onGroup   func(userID int, m groupMessage)
+	onGroup   func(userID int, origin string, m groupMessage)
 	onControl func(control)
+	// onMember gets the group's membership messages (peers.go), this
+	// instance's own included; onSubscribed, Redis's confirmations of
+	// group subscriptions.
+	onMember     func(userID int, kind, origin, join string)
+	onSubscribed func(userID int)
 }
 
 type outgoing struct {
@@ -142,6 +149,22 @@ func (b *broker) publishGroup(userID int, m groupMessage) {
 	b.enqueue(outgoing{channel: b.keys.HubGroup(userID), payload: encodeGroup(b.instance, m)})
 }
 
+// publishMember queues a membership message (peers.go) for the group's
+// channel.
+func (b *broker) publishMember(userID int, kind, join string) {
+	b.enqueue(outgoing{channel: b.keys.HubGroup(userID), payload: encodeGroup(b.instance, groupMessage{exclude: join, target: kind})})
+}
+
+// announce publishes a membership message at once, ahead of anything
+// queued, and returns how many subscribers of the group's channel got it.
+func (b *broker) announce(ctx context.Context, userID int, kind, join string) (int64, error) {
+	n, err := b.rdb.Publish(ctx, b.keys.HubGroup(userID), encodeGroup(b.instance, groupMessage{exclude: join, target: kind})).Result()
+	if err != nil {
+		return 0, fmt.Errorf("hub: announce %q in group %d: %w", kind[len(memberMark):], userID, err)
+	}
+	return n, nil
+}
+
 // publishControl queues a control event for the other instances.
 func (b *broker) publishControl(c control) {
 	c.Origin = b.instance
@@ -210,31 +233,56 @@ func (b *broker) receive() {
 	defer b.wg.Done()
 	groupPrefix := b.keys.HubGroupPrefix()
 	controlChannel := b.keys.HubControl()
-	for msg := range b.ps.Channel(redis.WithChannelSize(4096)) {
-		switch {
-		case msg.Channel == controlChannel:
-			var c control
-			if err := json.Unmarshal([]byte(msg.Payload), &c); err != nil {
-				b.log.Warn("Bad control event", zap.Error(err))
+	for msg := range b.ps.ChannelWithSubscriptions(redis.WithChannelSize(4096)) {
+		switch msg := msg.(type) {
+		case *redis.Subscription:
+			if msg.Kind != "subscribe" || !strings.HasPrefix(msg.Channel, groupPrefix) {
 				continue
 			}
-			if c.Origin != b.instance {
-				b.onControl(c)
+			if userID, err := strconv.Atoi(msg.Channel[len(groupPrefix):]); err == nil {
+				b.onSubscribed(userID)
 			}
-		case strings.HasPrefix(msg.Channel, groupPrefix):
-			// Redis echoes our own publications back; drop them before
-			// any copying.
-			origin, rest, ok := strings.Cut(msg.Payload, "\n")
-			if !ok || origin == b.instance {
-				continue
+		case *redis.Message:
+			switch {
+			case msg.Channel == controlChannel:
+				var c control
+				if err := json.Unmarshal([]byte(msg.Payload), &c); err != nil {
+					b.log.Warn("Bad control event", zap.Error(err))
+					continue
+				}
+				if c.Origin != b.instance {
+					b.onControl(c)
+				}
+			case strings.HasPrefix(msg.Channel, groupPrefix):
+				b.receiveGroup(msg.Channel[len(groupPrefix):], msg.Payload)
 			}
-			exclude, rest, ok1 := strings.Cut(rest, "\n")
-			target, frame, ok2 := strings.Cut(rest, "\n")
-			userID, err := strconv.Atoi(msg.Channel[len(groupPrefix):])
-			if !ok1 || !ok2 || err != nil {
-				continue
-			}
-			b.onGroup(userID, groupMessage{exclude: exclude, target: target, frame: []byte(frame)})
 		}
 	}
+}
+
+// receiveGroup handles a message from a group's channel.
+func (b *broker) receiveGroup(user, payload string) {
+	origin, rest, ok := strings.Cut(payload, "\n")
+	if !ok {
+		return
+	}
+	exclude, rest, ok1 := strings.Cut(rest, "\n")
+	target, frame, ok2 := strings.Cut(rest, "\n")
+	if !ok1 || !ok2 {
+		return
+	}
+	isMember := strings.HasPrefix(target, memberMark)
+	// Redis echoes our own relays back; drop them before any copying.
+	if origin == b.instance && !isMember {
+		return
+	}
+	userID, err := strconv.Atoi(user)
+	if err != nil {
+		return
+	}
+	if isMember {
+		b.onMember(userID, target, origin, exclude)
+		return
+	}
+	b.onGroup(userID, origin, groupMessage{exclude: exclude, target: target, frame: []byte(frame)})
 }

@@ -75,8 +75,13 @@ type Hub struct {
 	groups map[int][]*Session
 	// byMAC holds the local connections of each device; normally one,
 	// briefly two while a newer connection replaces an older one.
-	byMAC   map[string][]*Session
+	byMAC map[string][]*Session
+	// peers holds, for each group with local members, what is known of
+	// the other instances' members (peers.go).
+	peers   map[int]*peerState
 	closing bool
+	// links serialises each group's joins and leaves (peers.go).
+	links links
 	// conns counts registered sessions whose run has not finished, so
 	// stop can wait for them. It is incremented under mu, with closing
 	// checked, so stop cannot miss one.
@@ -103,12 +108,15 @@ func New(p Params) (*Hub, error) {
 		outages:  outage.NewLog(log),
 		groups:   make(map[int][]*Session),
 		byMAC:    make(map[string][]*Session),
+		peers:    make(map[int]*peerState),
 	}
 	if err := h.routes.add(FrameHandler{Type: heartbeatType, Consume: true, Handle: h.heartbeat}); err != nil {
 		return nil, err
 	}
-	h.broker.onGroup = h.deliver
+	h.broker.onGroup = h.deliverRemote
 	h.broker.onControl = h.applyControl
+	h.broker.onMember = h.onMember
+	h.broker.onSubscribed = h.onSubscribed
 	p.Lifecycle.Append(fx.Hook{OnStart: h.broker.start, OnStop: h.stop})
 	return h, nil
 }
@@ -140,8 +148,11 @@ func (h *Hub) stop(ctx context.Context) error {
 }
 
 // register adds c to its group and, for a device, closes its older local
-// connections and tells other instances to do the same.
+// connections and tells other instances to do the same. The group's first
+// local member joins it across instances first (peers.go).
 func (h *Hub) register(ctx context.Context, c *Session) error {
+	unlock := h.links.lock(c.userID)
+	defer unlock()
 	h.mu.Lock()
 	if h.closing {
 		h.mu.Unlock()
@@ -152,7 +163,11 @@ func (h *Hub) register(ctx context.Context, c *Session) error {
 		return errTooMany
 	}
 	h.conns.Add(1)
-	first := len(h.groups[c.userID]) == 0
+	var joining *peerState
+	if len(h.groups[c.userID]) == 0 {
+		joining = newPeerState()
+		h.peers[c.userID] = joining
+	}
 	h.groups[c.userID] = append(h.groups[c.userID], c)
 	var older []*Session
 	if c.IsDevice() {
@@ -165,13 +180,8 @@ func (h *Hub) register(ctx context.Context, c *Session) error {
 	for _, o := range older {
 		o.close(ws.CloseReplaced, "replaced by a newer connection")
 	}
-	if first {
-		// Subscribing may race with the last member of a group leaving,
-		// which unsubscribes; go-redis applies the two in order, and the
-		// later join always subscribes again.
-		if err := h.broker.subscribe(ctx, c.userID); err != nil {
-			h.outages.Report("subscribe", err)
-		}
+	if joining != nil {
+		h.joinGroup(ctx, c.userID, joining)
 	}
 	if c.IsDevice() {
 		h.broker.publishControl(control{Kind: controlReplace, MAC: c.mac, Conn: c.id})
@@ -191,51 +201,68 @@ func (h *Hub) countLocked(c *Session) int {
 	return n
 }
 
-// unregister removes c after its session ended.
+// unregister removes c after its session ended; the group's last local
+// member takes the instance out of it.
 func (h *Hub) unregister(c *Session) {
+	unlock := h.links.lock(c.userID)
+	defer unlock()
 	h.mu.Lock()
 	last := removeConn(h.groups, c.userID, c)
+	if last {
+		delete(h.peers, c.userID)
+	}
 	if c.IsDevice() {
 		removeConn(h.byMAC, c.mac, c)
 	}
 	h.mu.Unlock()
 	h.metrics.HubConnections.WithLabelValues(string(c.from.Role)).Dec()
 	if last {
-		ctx, cancel := context.WithTimeout(context.Background(), hookTimeout)
-		if err := h.broker.unsubscribe(ctx, c.userID); err != nil {
-			h.log.Warn("Unsubscribe group", zap.Int("user_id", c.userID), zap.Error(err))
-		}
-		cancel()
-		// A member may have joined between the unlock and the unsubscribe.
-		h.mu.RLock()
-		rejoined := h.groups[c.userID] != nil
-		h.mu.RUnlock()
-		if rejoined {
-			ctx, cancel := context.WithTimeout(context.Background(), hookTimeout)
-			if err := h.broker.subscribe(ctx, c.userID); err != nil {
-				h.log.Error("Resubscribe group", zap.Int("user_id", c.userID), zap.Error(err))
-			}
-			cancel()
-		}
+		h.leaveGroup(c.userID)
 	}
 }
 
 // relay sends a client's encoded frame to the other members of its group:
-// local members directly, other instances through Redis.
+// local members directly, and other instances' through Redis when there
+// are any.
 // target narrows the members as a Bus target does ("" for all of them).
 func (h *Hub) relay(sender *Session, frame []byte, target string) {
 	m := groupMessage{exclude: sender.id, target: target, frame: frame}
-	h.deliver(sender.userID, m)
-	h.broker.publishGroup(sender.userID, m)
+	if h.deliver(sender.userID, m) {
+		h.metrics.HubPublished.Inc()
+		h.broker.publishGroup(sender.userID, m)
+	}
 }
 
 // deliver enqueues a group message to this instance's members of the
-// group: a local relay's, or one from Redis (another instance's relay, or
-// the Bus).
-func (h *Hub) deliver(userID int, m groupMessage) {
+// group, and reports whether other instances may have members too.
+func (h *Hub) deliver(userID int, m groupMessage) (shared bool) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	// enqueue never blocks, so holding the read lock here is cheap.
+	h.enqueueLocked(userID, m)
+	ps := h.peers[userID]
+	return ps == nil || ps.shared()
+}
+
+// deliverRemote delivers a group message from Redis: another instance's
+// relay (origin: that instance) or the Bus's (no origin). An instance
+// that relays to the group has members of it, announced or not.
+func (h *Hub) deliverRemote(userID int, origin string, m groupMessage) {
+	h.mu.RLock()
+	h.enqueueLocked(userID, m)
+	unknown := false
+	if ps := h.peers[userID]; ps != nil && origin != "" {
+		_, known := ps.others[origin]
+		unknown = !known
+	}
+	h.mu.RUnlock()
+	if unknown {
+		h.learnPeer(userID, origin)
+	}
+}
+
+// enqueueLocked enqueues m to the group's local members it is for. The
+// caller holds h.mu; enqueue never blocks, so holding it is cheap.
+func (h *Hub) enqueueLocked(userID int, m groupMessage) {
 	for _, c := range h.groups[userID] {
 		if c.id != m.exclude && (m.target == "" || c.mac == m.target || m.target == appsTarget && c.mac == "") {
 			c.enqueue(m.frame)

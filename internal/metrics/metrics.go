@@ -33,6 +33,9 @@ type Metrics struct {
 	HubRejected *prometheus.CounterVec
 	// HubClosed counts sessions the server closed, by close code.
 	HubClosed *prometheus.CounterVec
+	// HubPublished counts relayed frames this instance published to
+	// Redis for other instances' members.
+	HubPublished prometheus.Counter
 
 	// LLMRequests counts LLM replies by provider and outcome (ok,
 	// cut_short, failed, canceled).
@@ -91,6 +94,10 @@ func New() *Metrics {
 			Name: "paradise_hub_closed_total",
 			Help: "Hub sessions the server closed, by WebSocket close code (1008 slow consumer or rate limit, 4002 replaced, 4003 rebound, ...).",
 		}, []string{"code"}),
+		HubPublished: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "paradise_hub_published_total",
+			Help: "Relayed frames published to Redis because another instance had members of the group (an instance alone with a group relays without Redis).",
+		}),
 		LLMRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "paradise_llm_requests_total",
 			Help: "LLM replies by provider (configured name, or development) and outcome (ok, cut_short, failed, canceled).",
@@ -129,7 +136,7 @@ func New() *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.HTTPRequests, m.HTTPDuration,
-		m.HubConnections, m.HubFrames, m.HubRejected, m.HubClosed,
+		m.HubConnections, m.HubFrames, m.HubRejected, m.HubClosed, m.HubPublished,
 		m.LLMRequests, m.LLMFailovers, m.LLMFirstToken, m.LLMTokens,
 		m.ChatRequests, m.ChatQuotaRejections,
 		m.RateLimitRejections, m.Commands,
