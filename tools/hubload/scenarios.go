@@ -283,6 +283,10 @@ func (r *throughputResult) best() *stepResult {
 	return b
 }
 
+// warmUp is how long the throughput scenarios send at their first rate
+// before the steps they report.
+const warmUp = 3 * time.Second
+
 // runThroughput starts instance A and, with twoInstances, instance B
 // sharing Redis; every device connects to A, the apps of even-numbered
 // pairs to B (their frames cross instances through Redis) when there is a
@@ -328,7 +332,7 @@ func runThroughput(ctx context.Context, sc scenario, users []user, twoInstances 
 	}
 	logf("%s: %d pairs on %d instance(s) (%d cross-instance), steps %v frames/s, %s each",
 		name, len(users), len(servers), r.crossPairs, o.steps, o.stepDuration)
-	p, st, err := connectPairs(ctx, o, users, len(o.steps), func(int) *loadenv.Server { return a }, appSrv)
+	p, st, err := connectPairs(ctx, o, users, len(o.steps)+1, func(int) *loadenv.Server { return a }, appSrv)
 	defer p.group.closeAll()
 	r.dial = st
 	if err != nil {
@@ -338,6 +342,15 @@ func runThroughput(ctx context.Context, sc scenario, users []user, twoInstances 
 	if !loadenv.Sleep(ctx, time.Second) {
 		return r, ctx.Err()
 	}
+	// A first step at the first rate (at least a frame a second per
+	// device) warms the servers up (goroutines, buffers, the heap's
+	// size): without it the first step's p99 said more about start-up
+	// than about that rate. It is not reported.
+	warmRate := max(o.steps[0], len(users))
+	if _, err := runStep(ctx, e, o, p, float64(warmRate), warmUp, servers); err != nil {
+		return r, fmt.Errorf("warm-up at %d frames/s: %w", warmRate, err)
+	}
+	logf("%s: warmed up at %d frames/s for %s", name, warmRate, warmUp)
 	for _, rate := range o.steps {
 		res, err := runStep(ctx, e, o, p, float64(rate), o.stepDuration, servers)
 		if err != nil {
