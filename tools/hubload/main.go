@@ -6,7 +6,7 @@
 //	    [-connect-users 1000] [-idle-users 5000] [-idle-apps 10000]
 //	    [-pairs 1000] [-duration 30s] [-tp-pairs 1000]
 //	    [-steps 5000,10000,20000,30000,35000,40000,45000,50000,60000] [-step-duration 10s]
-//	    [-cpuprofile FILE [-profile-scenario NAME]]
+//	    [-cpuprofile FILE [-profile-scenario NAME]] [-floor]
 //
 // It builds ./cmd/paradise, creates a scratch Postgres database
 // (paradise_hubload_<random>) and a Redis key prefix (hubload:<random>:),
@@ -38,6 +38,11 @@
 // of one scenario's server (instance A in throughput), from its start to
 // the scenario's end, taken through pprof on its PARADISE_DEBUG_ADDR.
 //
+// -floor measures tools/hubload/floor in Paradise's place in every
+// scenario but throughput (Paradise still serves the set-up): a bare relay
+// on the same WebSocket library with the same token check, the least any
+// such hub pays on this machine.
+//
 // It prints a Markdown report on stdout (progress and server warnings go to
 // stderr), and removes the servers it started (by pid), the database and
 // the Redis keys at the end, after a failure or on Ctrl-C.
@@ -49,6 +54,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -83,6 +89,9 @@ type options struct {
 	cpuProfile      string
 	profileScenario string
 
+	// floor: the scenarios measure tools/hubload/floor, not paradise.
+	floor bool
+
 	loadenv.Options // -admin-url, -redis-url, -bin, -keep
 }
 
@@ -107,6 +116,7 @@ func main() {
 	flag.IntVar(&o.dialWorkers, "dial-workers", 64, "concurrent WebSocket dials")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write the CPU profile of the profiled scenario's server (instance A in throughput) over the whole scenario to this file (go tool pprof reads it)")
 	flag.StringVar(&o.profileScenario, "profile-scenario", "", "the scenario -cpuprofile profiles (default: the first one run)")
+	flag.BoolVar(&o.floor, "floor", false, "measure the floor instead of Paradise: tools/hubload/floor, a bare coder/websocket relay with Paradise's token check and nothing else (one instance: not with throughput); Paradise still serves the set-up")
 	o.AddFlags(flag.CommandLine, "the servers under test")
 	flag.Parse()
 	if flag.NArg() > 0 {
@@ -165,6 +175,9 @@ func (o *options) validate() error {
 		if !o.has(o.profileScenario) {
 			return fmt.Errorf("-profile-scenario %q is not among -scenarios", o.profileScenario)
 		}
+	}
+	if o.floor && o.has("throughput") {
+		return errors.New("-floor has no second instance: leave out the throughput scenario")
 	}
 	if o.settle < 0 || o.drain < 0 || o.setupWorkers < 1 || o.dialWorkers < 1 {
 		return errors.New("-settle and -drain must not be negative, -setup-workers and -dial-workers at least 1")
@@ -250,6 +263,18 @@ func run(ctx context.Context, o options) error {
 	}
 	rep.setupUsers, rep.setupTime = len(users), time.Since(start)
 	logf("set up %d users in %s", len(users), rep.setupTime.Round(time.Millisecond))
+	if o.floor {
+		dir, err := os.MkdirTemp("", "hubload-floor-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		bin := filepath.Join(dir, "floor")
+		if err := loadenv.Build(ctx, config.Tool, "./tools/hubload/floor", bin); err != nil {
+			return err
+		}
+		e.ServeWith(bin)
+	}
 
 	for _, name := range o.scenarios {
 		if err := ctx.Err(); err != nil {

@@ -48,6 +48,10 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "`%s`\n\n", commandLine())
 	fmt.Fprintf(w, "Set-up: %d users registered, each with a bound device and a MAC login, in %s (%d REST workers).\n\n",
 		r.setupUsers, r.setupTime.Round(100*time.Millisecond), o.setupWorkers)
+	if o.floor {
+		fmt.Fprint(w, "**Server under test: the floor** (`tools/hubload/floor`), not Paradise: a bare coder/websocket relay "+
+			"with Paradise's token check and nothing else. \"Server\" below is the floor.\n\n")
+	}
 
 	if c := r.connect; c != nil {
 		fmt.Fprintf(w, "**Connect rate** — %d devices, then %d apps, connect to a fresh instance (token auth, %d dials in flight; "+

@@ -52,6 +52,11 @@ type Env struct {
 	servers []*Server // every server started, stopped or not
 }
 
+// ServeWith makes the servers started from now on run bin instead of
+// paradise: a floor (FloorMain) that a tool measures in Paradise's place,
+// after Paradise served the tool's set-up.
+func (e *Env) ServeWith(bin string) { e.bin = bin }
+
 // Start builds the binary (unless o.Bin names one), creates and migrates
 // the scratch database and connects to Redis. It starts no server. On
 // error it still returns the Env, which the caller must Close.
