@@ -147,6 +147,12 @@ type Hub struct {
 	// tokens together) may hold on one instance
 	// (PARADISE_WS_MAX_SESSIONS_PER_USER, default 16).
 	MaxSessionsPerUser int
+	// LocalRelay lets an instance that alone has members of a group relay
+	// its frames without Redis (PARADISE_HUB_LOCAL_RELAY, default true).
+	// Instances of builds before it do not announce their members, so a
+	// cluster upgrading from one runs the new build with false first, and
+	// turns it on once no instance of an older build is left.
+	LocalRelay bool
 }
 
 // Presence is the device presence section (owned by internal/device).
@@ -309,6 +315,9 @@ func loadHub(getenv func(string) string) (Hub, error) {
 	if h.MaxSessionsPerUser, err = integer(getenv, "PARADISE_WS_MAX_SESSIONS_PER_USER", 16); err != nil {
 		return h, err
 	}
+	if h.LocalRelay, err = boolean(getenv, "PARADISE_HUB_LOCAL_RELAY", true); err != nil {
+		return h, err
+	}
 	return h, nil
 }
 
@@ -353,6 +362,19 @@ func integer(getenv func(string) string, name string, def int) (int, error) {
 		return 0, fmt.Errorf("config: %s: want a positive integer, got %q", name, v)
 	}
 	return n, nil
+}
+
+// boolean parses true or false (or 1 or 0).
+func boolean(getenv func(string) string, name string, def bool) (bool, error) {
+	v := getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("config: %s: want true or false, got %q", name, v)
+	}
+	return b, nil
 }
 
 // byteSize parses a size: a positive integer of bytes, or one with a KiB, MiB

@@ -37,6 +37,7 @@ func TestLoadDefaults(t *testing.T) {
 		{"SQLitePath", c.SQLitePath(), filepath.Join("var", "paradise.db")},
 		{"TrustedProxies", len(c.TrustedProxies), 0},
 		{"Passwords.HashMemory", c.Passwords.HashMemory, int64(256 << 20)},
+		{"Hub.LocalRelay", c.Hub.LocalRelay, true},
 	}
 	for _, ch := range checks {
 		t.Run(ch.name, func(t *testing.T) {
@@ -111,6 +112,15 @@ func TestLoadOverrides(t *testing.T) {
 				}
 			},
 		},
+		{
+			name: "local relaying off for an upgrade",
+			vars: map[string]string{"PARADISE_HUB_LOCAL_RELAY": "false"},
+			check: func(t *testing.T, c config.Config) {
+				if c.Hub.LocalRelay {
+					t.Fatal("Hub.LocalRelay = true, want false")
+				}
+			},
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -149,6 +159,7 @@ func TestLoadErrors(t *testing.T) {
 		{"trusted proxy hostname", map[string]string{"PARADISE_TRUSTED_PROXIES": "proxy.internal"}, "PARADISE_TRUSTED_PROXIES"},
 		{"trusted proxy bad cidr", map[string]string{"PARADISE_TRUSTED_PROXIES": "10.0.0.0/33"}, "PARADISE_TRUSTED_PROXIES"},
 		{"trusted proxy with port", map[string]string{"PARADISE_TRUSTED_PROXIES": "10.0.0.1:80"}, "PARADISE_TRUSTED_PROXIES"},
+		{"local relay not a boolean", map[string]string{"PARADISE_HUB_LOCAL_RELAY": "sometimes"}, "PARADISE_HUB_LOCAL_RELAY"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

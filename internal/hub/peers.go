@@ -78,6 +78,19 @@ type peerState struct {
 // Redis.
 func (p *peerState) shared() bool { return p.unknown || p.join != "" || len(p.others) > 0 }
 
+// newPeerState is the state of a group whose first member just arrived,
+// with a join pending. Without local relaying (config.Hub.LocalRelay) the
+// group counts as shared for good; the join still runs, so that instances
+// which do relay locally learn of this one's members.
+func newPeerState(localRelay bool) *peerState {
+	return &peerState{
+		unknown:  !localRelay,
+		join:     strconv.FormatUint(joinSeq.Add(1), 36),
+		answered: make(map[string]struct{}),
+		progress: make(chan struct{}, 1),
+	}
+}
+
 func (p *peerState) addPeer(instance string) {
 	if p.others == nil {
 		p.others = make(map[string]struct{}, 1)
@@ -207,16 +220,6 @@ func (h *Hub) leaveGroup(userID int) {
 	}
 	if err := h.broker.unsubscribe(ctx, userID); err != nil {
 		h.log.Warn("Unsubscribe group", zap.Int("user_id", userID), zap.Error(err))
-	}
-}
-
-// newPeerState is the state of a group whose first member just arrived,
-// with a join pending.
-func newPeerState() *peerState {
-	return &peerState{
-		join:     strconv.FormatUint(joinSeq.Add(1), 36),
-		answered: make(map[string]struct{}),
-		progress: make(chan struct{}, 1),
 	}
 }
 

@@ -60,6 +60,25 @@ func TestAloneRelaysLocally(t *testing.T) {
 	})
 }
 
+// TestLocalRelayOff: with local relaying off (a cluster upgrading from a
+// build that does not announce its members), an instance publishes every
+// relayed frame, alone or not.
+func TestLocalRelayOff(t *testing.T) {
+	cfg := hubConfig(t, testenv.Postgres)
+	cfg.Hub.LocalRelay = false
+	a := testenv.StartWith(t, cfg)
+	p := newPair(t, a)
+	dev := a.Dial(t, p.device.Token)
+	app := a.Dial(t, p.owner.Token)
+	for i := range 3 {
+		dev.Send(chat("published " + strconv.Itoa(i)))
+		app.Expect("chat")
+	}
+	if n := metricValue(t, a, publishedMetric); n != 3 {
+		t.Fatalf("a published %v frames, want all 3", n)
+	}
+}
+
 // TestJoinMissesNothing: a member joining on another instance while the
 // group's device sends as fast as it can gets every frame the device sent
 // after the member's connected frame, in order, every time.
