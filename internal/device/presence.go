@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -36,7 +35,9 @@ import (
 //     current session, same TTL.
 //
 // Both are refreshed by the device's frames and by answered pings, so a
-// live session never expires.
+// live session never expires. The refreshes of all sessions are written
+// together a few times a second (flushTouches): a device sending a frame
+// a second used to cost a Redis round trip a second on its reader.
 //
 // Per instance: presence:instances scores each instance by its last
 // heartbeat (every instanceBeat), and presence:devices:{instance} lists
@@ -68,14 +69,21 @@ type Presence struct {
 	// sessions, by session id.
 	sessions sync.Map // string -> *sessionState
 
+	// touchMu guards touches: the device sessions with a sign of life
+	// since the last flush, and when. flushMu is held while a flush
+	// writes, so that a session's disconnect can wait for it.
+	touchMu sync.Mutex
+	touches map[*hub.Session]time.Time
+	flushMu sync.Mutex
+
 	stop chan struct{}
 	done sync.WaitGroup
 }
 
 // sessionState is what presence remembers of one device session.
 type sessionState struct {
-	// mu serialises the session's presence writes: they come from its
-	// reader (frames) and its ping timer (answered pings).
+	// mu guards dbTouched: device_info frames (the session's reader) and
+	// flushes both write the row.
 	mu        sync.Mutex
 	dbTouched time.Time // last last_seen column write
 	deviceID  int
@@ -96,7 +104,8 @@ const (
 func NewPresence(lc fx.Lifecycle, db *ent.Client, rdb *redis.Client, keys redisdb.Keys, cfg config.Presence, owners *Service, ev *events.Bus, log *zap.Logger) *Presence {
 	log = log.Named("presence")
 	p := &Presence{db: db, rdb: rdb, keys: keys, cfg: cfg, owners: owners, log: log, events: ev,
-		outages: outage.NewLog(log), instance: randomID(), stop: make(chan struct{})}
+		outages: outage.NewLog(log), instance: randomID(), touches: make(map[*hub.Session]time.Time),
+		stop: make(chan struct{})}
 	lc.Append(fx.StartStopHook(p.start, p.shutdown))
 	return p
 }
@@ -188,41 +197,69 @@ func (p *Presence) state(s *hub.Session) *sessionState {
 	return v.(*sessionState)
 }
 
-// alive refreshes the device's keys, and now and then its last_seen
-// column.
-func (p *Presence) alive(ctx context.Context, s *hub.Session) {
-	st := p.state(s)
-	if st == nil {
+// alive notes a sign of life of the session, for the next flush.
+func (p *Presence) alive(_ context.Context, s *hub.Session) {
+	if p.state(s) == nil {
 		return
 	}
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if err := p.touch(ctx, s, st); err != nil && !errors.Is(err, context.Canceled) {
-		p.report("refresh", err)
-	}
+	p.touchMu.Lock()
+	p.touches[s] = time.Now()
+	p.touchMu.Unlock()
 }
 
-func (p *Presence) touch(ctx context.Context, s *hub.Session, st *sessionState) error {
-	now := time.Now()
+// touchFlush is how often the noted signs of life are written, at most:
+// a quarter of the TTL when that is shorter, so a live session's keys
+// never expire.
+func (p *Presence) touchFlush() time.Duration { return min(250*time.Millisecond, p.cfg.TTL/4) }
+
+// flushTouches writes the signs of life noted since the last flush: the
+// connection and last_seen keys of every such session in one round trip,
+// and, for the devices whose last_seen column is older than dbTouchEvery,
+// the column in one statement.
+func (p *Presence) flushTouches(ctx context.Context) {
+	p.flushMu.Lock()
+	defer p.flushMu.Unlock()
+	p.touchMu.Lock()
+	batch := p.touches
+	if len(batch) == 0 {
+		p.touchMu.Unlock()
+		return
+	}
+	p.touches = make(map[*hub.Session]time.Time, len(batch))
+	p.touchMu.Unlock()
 	_, err := p.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-		claim.Eval(ctx, pipe, []string{p.keys.DeviceConn(s.MAC())}, p.connValue(s), p.cfg.TTL.Milliseconds())
-		pipe.Set(ctx, p.keys.DeviceLastSeen(s.MAC()), now.Unix(), p.cfg.TTL)
+		for s, at := range batch {
+			claim.Eval(ctx, pipe, []string{p.keys.DeviceConn(s.MAC())}, p.connValue(s), p.cfg.TTL.Milliseconds())
+			pipe.Set(ctx, p.keys.DeviceLastSeen(s.MAC()), at.Unix(), p.cfg.TTL)
+		}
 		return nil
 	})
 	if err != nil {
-		p.failed(err)
-		return fmt.Errorf("device: presence touch: %w", err)
+		p.report("refresh", fmt.Errorf("device: presence touch: %w", err))
+		return
 	}
-	if now.Sub(st.dbTouched) < dbTouchEvery {
-		return nil
+	var due []string
+	now := time.Now()
+	for s := range batch {
+		st := p.state(s)
+		if st == nil {
+			continue // ended meanwhile
+		}
+		st.mu.Lock()
+		if now.Sub(st.dbTouched) >= dbTouchEvery {
+			st.dbTouched = now
+			due = append(due, s.MAC())
+		}
+		st.mu.Unlock()
 	}
-	st.dbTouched = now
-	err = p.db.Device.Update().Where(device.MACAddress(s.MAC())).
+	if len(due) == 0 {
+		return
+	}
+	err = p.db.Device.Update().Where(device.MACAddressIn(due...)).
 		SetStatus(device.StatusConnected).SetLastSeen(now).Exec(ctx)
 	if err != nil {
-		return fmt.Errorf("device: presence touch: %w", err)
+		p.report("refresh", fmt.Errorf("device: presence touch of %d devices: %w", len(due), err))
 	}
-	return nil
 }
 
 // disconnect marks the device disconnected, unless a newer session of it
@@ -232,6 +269,14 @@ func (p *Presence) disconnect(ctx context.Context, s *hub.Session) {
 	if !ok {
 		return
 	}
+	// A sign of life not yet written must not reclaim the connection key
+	// after it is released: a flush writing one ends first, and the rest
+	// are dropped.
+	p.flushMu.Lock()
+	p.touchMu.Lock()
+	delete(p.touches, s)
+	p.touchMu.Unlock()
+	p.flushMu.Unlock()
 	if err := p.markDisconnected(ctx, s, v.(*sessionState).deviceID); err != nil {
 		p.report("disconnect", err)
 	}
@@ -327,7 +372,8 @@ func (p *Presence) start(ctx context.Context) error {
 	if err := p.beat(ctx); err != nil {
 		return err
 	}
-	p.done.Add(2)
+	p.done.Add(3)
+	go p.every(p.touchFlush(), p.flushTouches)
 	go p.every(instanceBeat, func(ctx context.Context) {
 		if err := p.beat(ctx); err != nil {
 			p.report("heartbeat", err)

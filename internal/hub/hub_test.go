@@ -246,6 +246,28 @@ func TestPresence(t *testing.T) {
 	})
 }
 
+// TestPresenceLastWords: a device that sends a frame and closes at once is
+// disconnected for good. Signs of life are written a few times a second;
+// the frame's, written after the close, must not bring the device's
+// connection key back.
+func TestPresenceLastWords(t *testing.T) {
+	s := testenv.StartWith(t, hubConfig(t, testenv.Postgres))
+	p := newPair(t, s)
+	dev := s.Dial(t, p.device.Token)
+	time.Sleep(1100 * time.Millisecond) // signs of life count from a second after the connect
+	dev.Send(chat("bye"))
+	dev.ExpectNothing() // the chat was handled: its sign of life is noted
+	dev.Conn.CloseNow()
+	waitDevice(t, s, p, func(d deviceState) bool { return d.Status == "disconnected" })
+	connKey := s.Key("device:conn:" + p.device.Device.MACAddress)
+	for range 10 { // 1 s: four flushes at the test's TTL of 2 s
+		if n := s.Redis.Exists(context.Background(), connKey).Val(); n != 0 {
+			t.Fatal("a closed device's connection key came back")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 func TestPresenceExpiry(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, s *testenv.Service) {
 		// A device whose instance died: connected in the database, no live
