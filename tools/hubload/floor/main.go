@@ -9,16 +9,19 @@
 // the hub's), and gets a connected frame. Every text frame it sends is
 // written, with a from spliced in, to the other sessions of its user on
 // the reader's goroutine: no validation, queue, rate limit, presence,
-// database, pub/sub, pings or second instance. The library's default
-// buffers are kept (the hub's are smaller).
+// database, pub/sub, pings or second instance. Its socket buffers are the
+// hub's sizes (1 KiB read, 2 KiB write), so that idle memory compares.
 //
 // It runs as loadenv.FloorMain says; its settings are paradise's
 // (REDIS_URL, PARADISE_REDIS_PREFIX).
 package main
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -70,7 +73,7 @@ type member struct {
 }
 
 func (f *floor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	c, err := websocket.Accept(smallBuffers{w}, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
 	if err != nil {
 		return
 	}
@@ -96,6 +99,25 @@ func (f *floor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Return, so net/http releases the request's goroutine, as the hub
 	// does.
 	go f.read(s.UserID, m)
+}
+
+// smallBuffers hands the library the hijacked socket with the hub's buffer
+// sizes instead of net/http's 4 KiB each, which it would keep for the
+// session's life.
+type smallBuffers struct{ http.ResponseWriter }
+
+func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	nc, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	if brw.Reader.Buffered() > 0 {
+		// A client that sent a frame before its handshake's answer: rare,
+		// and not worth keeping for a floor.
+		nc.Close()
+		return nil, nil, errors.New("floor: bytes before the handshake's answer")
+	}
+	return nc, bufio.NewReadWriter(bufio.NewReaderSize(nc, 1<<10), bufio.NewWriterSize(nc, 2<<10)), nil
 }
 
 // read relays the session's frames until it ends, then removes it.
