@@ -22,16 +22,9 @@ func TestAloneRelaysLocally(t *testing.T) {
 	cfg := hubConfig(t, testenv.Postgres)
 	a := testenv.StartWith(t, cfg)
 	b := testenv.StartWith(t, cfg)
-	p := newPair(t, a)
-	dev := a.Dial(t, p.device.Token)
-	app := a.Dial(t, p.owner.Token)
-
-	for i := range 3 {
-		dev.Send(chat("alone " + strconv.Itoa(i)))
-		app.Expect("chat")
-	}
-	if n := metricValue(t, a, publishedMetric); n != 0 {
-		t.Fatalf("a published %v frames of a group it alone has members of, want 0", n)
+	p, dev, app, published := relayAlone(t, a)
+	if published != 0 {
+		t.Fatalf("a published %v frames of a group it alone has members of, want 0", published)
 	}
 
 	appB := b.Dial(t, p.owner.Token)
@@ -66,17 +59,24 @@ func TestAloneRelaysLocally(t *testing.T) {
 func TestLocalRelayOff(t *testing.T) {
 	cfg := hubConfig(t, testenv.Postgres)
 	cfg.Hub.LocalRelay = false
-	a := testenv.StartWith(t, cfg)
-	p := newPair(t, a)
-	dev := a.Dial(t, p.device.Token)
-	app := a.Dial(t, p.owner.Token)
+	if _, _, _, published := relayAlone(t, testenv.StartWith(t, cfg)); published != 3 {
+		t.Fatalf("a published %v frames, want all 3", published)
+	}
+}
+
+// relayAlone opens the device and app sessions of a new pair on s, has the
+// device send its app three chats, and returns the pair, its sessions and
+// how many frames s published meanwhile.
+func relayAlone(t *testing.T, s *testenv.Service) (p pair, dev, app *testenv.WS, published float64) {
+	t.Helper()
+	p = newPair(t, s)
+	dev = s.Dial(t, p.device.Token)
+	app = s.Dial(t, p.owner.Token)
 	for i := range 3 {
-		dev.Send(chat("published " + strconv.Itoa(i)))
+		dev.Send(chat("alone " + strconv.Itoa(i)))
 		app.Expect("chat")
 	}
-	if n := metricValue(t, a, publishedMetric); n != 3 {
-		t.Fatalf("a published %v frames, want all 3", n)
-	}
+	return p, dev, app, metricValue(t, s, publishedMetric)
 }
 
 // TestJoinMissesNothing: a member joining on another instance while the
