@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -217,6 +218,10 @@ func (p *Presence) touchFlush() time.Duration { return min(250*time.Millisecond,
 // and, for the devices whose last_seen column is older than dbTouchEvery,
 // the column in one statement.
 func (p *Presence) flushTouches(ctx context.Context) {
+	// Not the tick's deadline: a flush of many sessions may take longer
+	// than a tick, and the ticks it spans are skipped.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), flushTimeout)
+	defer cancel()
 	p.flushMu.Lock()
 	defer p.flushMu.Unlock()
 	p.touchMu.Lock()
@@ -252,15 +257,24 @@ func (p *Presence) flushTouches(ctx context.Context) {
 		}
 		st.mu.Unlock()
 	}
-	if len(due) == 0 {
-		return
-	}
-	err = p.db.Device.Update().Where(device.MACAddressIn(due...)).
-		SetStatus(device.StatusConnected).SetLastSeen(now).Exec(ctx)
-	if err != nil {
-		p.report("refresh", fmt.Errorf("device: presence touch of %d devices: %w", len(due), err))
+	// In chunks: a statement takes at most 65,535 parameters (Postgres).
+	for chunk := range slices.Chunk(due, touchChunk) {
+		err = p.db.Device.Update().Where(device.MACAddressIn(chunk...)).
+			SetStatus(device.StatusConnected).SetLastSeen(now).Exec(ctx)
+		if err != nil {
+			p.report("refresh", fmt.Errorf("device: presence touch of %d devices: %w", len(chunk), err))
+			return
+		}
 	}
 }
+
+const (
+	// flushTimeout bounds one flush of signs of life.
+	flushTimeout = 5 * time.Second
+	// touchChunk is how many devices' last_seen columns one statement
+	// writes at most.
+	touchChunk = 1000
+)
 
 // disconnect marks the device disconnected, unless a newer session of it
 // has taken over.
