@@ -165,7 +165,7 @@ func (h *Hub) register(ctx context.Context, c *Session) error {
 	h.conns.Add(1)
 	var joining *peerState
 	if len(h.groups[c.userID]) == 0 {
-		joining = newPeerState(h.cfg.LocalRelay)
+		joining = newPeerState(h.instance, h.cfg.LocalRelay)
 		h.peers[c.userID] = joining
 	}
 	h.groups[c.userID] = append(h.groups[c.userID], c)

@@ -19,10 +19,10 @@ import (
 //   - joined: an instance's first member of the group arrived. It
 //     subscribes first and, once Redis confirmed the subscription,
 //     publishes joined and learns from PUBLISH how many subscribers heard
-//     it. Each of them answers here (it has members)
-//     or absent (it has none). The new member's session starts (its
-//     connected frame leaves) only when every subscriber has answered and
-//     its own joined has come back (proof its subscription is live).
+//     it. Each of them answers here (it has members) or absent (it has
+//     none). The new member's session starts (its connected frame leaves)
+//     only when every subscriber has answered and its own joined has come
+//     back.
 //     Whoever answered here has added the joiner to its peers before
 //     answering, so it publishes every frame it relays from then on: a
 //     member that is connected misses nothing a moment after joining.
@@ -36,7 +36,9 @@ import (
 // after a lost connection (joins and leaves may have been missed
 // meanwhile) are published until the group empties on this instance. An
 // instance that relays a frame through Redis is a member there, whatever
-// was announced, and is added too.
+// was announced, and is added too. An older build joining after this
+// instance announces nothing, which is why a cluster upgrading from one
+// runs with config.Hub.LocalRelay off until none is left.
 
 // Membership messages travel as group messages whose target starts with
 // memberMark: no session has such a MAC, so an older build delivers them
@@ -78,14 +80,17 @@ type peerState struct {
 // Redis.
 func (p *peerState) shared() bool { return p.unknown || p.join != "" || len(p.others) > 0 }
 
-// newPeerState is the state of a group whose first member just arrived,
-// with a join pending. Without local relaying (config.Hub.LocalRelay) the
-// group counts as shared for good; the join still runs, so that instances
-// which do relay locally learn of this one's members.
-func newPeerState(localRelay bool) *peerState {
+// newPeerState is the state of a group whose first member just arrived on
+// instance, with a join pending. Without local relaying
+// (config.Hub.LocalRelay) the group counts as shared for good; the join
+// still runs, so that instances which do relay locally learn of this
+// one's members.
+func newPeerState(instance string, localRelay bool) *peerState {
 	return &peerState{
-		unknown:  !localRelay,
-		join:     strconv.FormatUint(joinSeq.Add(1), 36),
+		unknown: !localRelay,
+		// Unique across instances: answers go to every subscriber, and
+		// one to another instance's join must not count for this one.
+		join:     instance + "/" + strconv.FormatUint(joinSeq.Add(1), 36),
 		answered: make(map[string]struct{}),
 		progress: make(chan struct{}, 1),
 	}
