@@ -149,16 +149,21 @@ func (b *broker) publishGroup(userID int, m groupMessage) {
 	b.enqueue(outgoing{channel: b.keys.HubGroup(userID), payload: encodeGroup(b.instance, m)})
 }
 
-// publishMember queues a membership message (peers.go) for the group's
-// channel.
+// memberPayload is a membership message (peers.go) of this instance:
+// kind as the target, the join it is about as the exclude.
+func (b *broker) memberPayload(kind, join string) []byte {
+	return encodeGroup(b.instance, groupMessage{exclude: join, target: kind})
+}
+
+// publishMember queues a membership message for the group's channel.
 func (b *broker) publishMember(userID int, kind, join string) {
-	b.enqueue(outgoing{channel: b.keys.HubGroup(userID), payload: encodeGroup(b.instance, groupMessage{exclude: join, target: kind})})
+	b.enqueue(outgoing{channel: b.keys.HubGroup(userID), payload: b.memberPayload(kind, join)})
 }
 
 // announce publishes a membership message at once, ahead of anything
 // queued, and returns how many subscribers of the group's channel got it.
 func (b *broker) announce(ctx context.Context, userID int, kind, join string) (int64, error) {
-	n, err := b.rdb.Publish(ctx, b.keys.HubGroup(userID), encodeGroup(b.instance, groupMessage{exclude: join, target: kind})).Result()
+	n, err := b.rdb.Publish(ctx, b.keys.HubGroup(userID), b.memberPayload(kind, join)).Result()
 	if err != nil {
 		return 0, fmt.Errorf("hub: announce %q in group %d: %w", kind[len(memberMark):], userID, err)
 	}
